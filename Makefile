@@ -1,0 +1,88 @@
+# netsock: BSD sockets for Lua 5.4
+#   make          build the C core into build/
+#   make test     run the specs (installs what is missing, as root)
+#   make demo     a server and a client, talking
+#   make sanitize the specs under AddressSanitizer + UBSan
+#   make bench    benchmarks side by side with LuaSocket, Python and C
+
+LUA      ?= lua5.4
+LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+CC       ?= cc
+OPT      ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+            -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wundef
+STRICT   ?=
+CFLAGS   += $(OPT) $(WARN) $(STRICT) -fPIC -fvisibility=hidden -D_GNU_SOURCE $(LUA_INC)
+LDFLAGS  += -shared
+BUSTED   ?= busted
+
+SRCS     := $(wildcard src/*.c)
+HDRS     := $(wildcard src/*.h)
+OBJS     := $(SRCS:src/%.c=build/obj/%.o)
+CORE     := build/netsock/core.so
+
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
+SANCORE  := build/asan/netsock/core.so
+
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check
+
+all: $(CORE)
+
+build/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(CORE): $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS)
+
+build/asan/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
+
+$(SANCORE): $(SANOBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS)
+
+# What each job needs from Debian; tools/deps installs it as root,
+# otherwise it prints the apt-get command and stops.
+DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
+DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
+
+deps:
+	@sh tools/deps $(DEPS_BUILD)
+
+deps-test:
+	@sh tools/deps $(DEPS_TEST)
+
+test: deps-test
+	@$(MAKE) --no-print-directory all
+	@sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/demo.lua
+
+# ASan must come first in the process, so the interpreter runs with the
+# runtime preloaded; leak detection is valgrind's job (the interpreter's
+# exit path does not free everything busted allocated).
+ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
+sanitize: deps-test $(SANCORE)
+	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 NETSOCK_CPATH="build/asan/?.so" NETSOCK_SANITIZE=1 \
+	 sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
+
+install-check: deps-test
+	@sh tools/install-check
+
+lint: deps
+	@$(MAKE) --no-print-directory clean
+	@$(MAKE) --no-print-directory all STRICT=-Werror
+
+bench: all
+	@sh bench/run
+
+clean:
+	rm -rf build

@@ -1,0 +1,110 @@
+-- netsock: BSD sockets for Lua 5.4.
+-- The facade: the C core (netsock.core) plus the parts written in Lua.
+-- See docs/api.md for the reference and API.md for the contract.
+
+local core = require "netsock.core"
+
+local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
+local socket, getaddrinfo = core.socket, core.getaddrinfo
+
+local M = {}
+for k, v in pairs(core) do
+  if k:sub(1, 1) ~= "_" then M[k] = v end
+end
+M._VERSION = "netsock scm"
+
+local methods = core._socketmethods
+
+-- netsock.tcp([family]), netsock.udp([family])
+function M.tcp(family) return socket(family or "inet", "stream") end
+function M.udp(family) return socket(family or "inet", "dgram") end
+
+local function checkopts(opts, fname, argn)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("bad argument #%d to '%s' (table expected, got %s)")
+      :format(argn, fname, type(opts)), 3)
+  end
+  return opts
+end
+
+-- netsock.create_connection(host, port [, timeout [, source_host, source_port]])
+-- Tries every address getaddrinfo gives for host, in its order, and
+-- returns the first socket that connects; otherwise the last failure.
+-- The timeout bounds each attempt and stays on the returned socket.
+function M.create_connection(host, port, timeout, source_host, source_port)
+  if type(host) ~= "string" then
+    error(("bad argument #1 to 'create_connection' (string expected, got %s)")
+      :format(type(host) == "nil" and "no value" or type(host)), 2)
+  end
+  if timeout ~= nil and type(timeout) ~= "number" then
+    error(("bad argument #3 to 'create_connection' (number expected, got %s)")
+      :format(type(timeout)), 2)
+  end
+  local infos, msg, code = getaddrinfo(host, port, nil, "stream")
+  if not infos then return nil, msg, code end
+  if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
+  for _, ai in ipairs(infos) do
+    local s
+    s, msg, code = socket(ai.family, "stream")
+    if s then
+      if timeout == nil then
+        timeout = M.getdefaulttimeout()
+      end
+      s:settimeout(timeout)
+      local ok = true
+      if source_host or source_port then
+        ok, msg, code = s:bind(source_host or "", source_port or 0)
+      end
+      if ok then
+        ok, msg, code = s:connect(ai.host, ai.port)
+        if ok then return s end
+      end
+      s:close()
+    end
+  end
+  return nil, msg, code
+end
+
+-- netsock.create_server(host, port [, options]): a listening stream socket
+-- with SO_REUSEADDR. options: backlog, family, reuse_port, dualstack.
+-- host "", "*" or nil is every address (of the family; with dualstack, of
+-- both families).
+function M.create_server(host, port, opts)
+  opts = checkopts(opts, "create_server", 3)
+  local family = opts.family
+  if opts.dualstack then
+    if family ~= nil and family ~= "inet6" and family ~= core.AF_INET6 then
+      error("bad argument #3 to 'create_server' (dualstack needs family inet6)", 2)
+    end
+    family = "inet6"
+  end
+  if host == nil or host == "" or host == "*" then
+    family = family or "inet"
+    host = ""
+  end
+  local infos, msg, code = getaddrinfo(host ~= "" and host or nil, port,
+                                       family, "stream", nil, core.AI_PASSIVE)
+  if not infos then return nil, msg, code end
+  for _, ai in ipairs(infos) do
+    local s
+    s, msg, code = socket(ai.family, "stream")
+    if s then
+      local ok = s:setoption("reuseaddr", true)
+      if ok and opts.reuse_port then ok, msg, code = s:setoption("reuseport", true) end
+      if ok and ai.family == "inet6" then
+        ok, msg, code = s:setoption("ipv6only", not opts.dualstack)
+      end
+      if ok then ok, msg, code = s:bind(host == "" and "" or ai.host, ai.port) end
+      if ok then ok, msg, code = s:listen(opts.backlog) end
+      if ok then return s end
+      s:close()
+    end
+  end
+  return nil, msg, code
+end
+
+-- the method table, for extensions (netsock.socketmethods.foo = ...)
+M.socketmethods = methods
+
+return M

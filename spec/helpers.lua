@@ -1,0 +1,197 @@
+-- spec/helpers.lua: what the specs share. Real sockets, real peers.
+--
+--   local H = require "helpers"
+--   local ns = H.netsock
+--   local srv, port = H.listen_local()          -- 127.0.0.1, ephemeral port
+--   local p = H.python([[ ...python code... ]], arg1, ...)  -- a child process
+--   local line = p:line(5)                      -- first line it printed (bounded)
+--   local rc = p:wait(5)                        -- exit status, nil on timeout
+--   p:kill()                                    -- by its own PID (process group)
+--   H.ipv6_it("name", fn)                       -- pending where ::1 is missing
+--   H.fdcount()                                 -- descriptors open in this process
+
+local ns = require "netsock"
+
+local H = { netsock = ns }
+
+local tmpdir
+function H.tmpdir()
+  if not tmpdir then
+    local p = io.popen("mktemp -d /tmp/netsock-spec.XXXXXX")
+    tmpdir = p:read("l")
+    p:close()
+  end
+  return tmpdir
+end
+
+local seq = 0
+function H.tmpname(suffix)
+  seq = seq + 1
+  return ("%s/%d-%d%s"):format(H.tmpdir(), seq, math.random(1 << 30), suffix or "")
+end
+
+local function shquote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+H.shquote = shquote
+
+function H.readfile(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function H.writefile(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- A child process: started in its own session (setsid) so that kill
+-- stops it and its children by its own PID, and nothing else. Its
+-- stdout+stderr go to a file; its exit status to another. Children
+-- never inherit the sanitizer preload.
+local Proc = {}
+Proc.__index = Proc
+
+function H.spawn(cmd, opts)
+  opts = opts or {}
+  local out, rc = H.tmpname(".out"), H.tmpname(".rc")
+  local stdin = opts.stdin and ("< " .. shquote(opts.stdin)) or "< /dev/null"
+  local line = ("env -u LD_PRELOAD -u ASAN_OPTIONS setsid sh -c %s > %s 2>&1 %s & echo $!")
+    :format(shquote(cmd .. "; echo $? > " .. shquote(rc)), shquote(out), stdin)
+  local p = assert(io.popen(line))
+  local pid = tonumber(p:read("l"))
+  p:close()
+  assert(pid, "could not start: " .. cmd)
+  return setmetatable({ pid = pid, out = out, rcfile = rc, cmd = cmd }, Proc)
+end
+
+-- the exit status once it ended (waits at most 'timeout' seconds)
+function Proc:wait(timeout)
+  local deadline = ns.monotime() + (timeout or 10)
+  repeat
+    local s = H.readfile(self.rcfile)
+    if s and s:match("%d") then return tonumber(s:match("%d+")) end
+    ns.sleep(0.01)
+  until ns.monotime() > deadline
+  return nil
+end
+
+function Proc:output()
+  return H.readfile(self.out) or ""
+end
+
+-- the n-th line the process printed (default 1), waiting at most timeout
+function Proc:line(timeout, n)
+  n = n or 1
+  local deadline = ns.monotime() + (timeout or 10)
+  repeat
+    local lines, i = {}, 0
+    for l in self:output():gmatch("([^\n]*)\n") do
+      i = i + 1
+      lines[i] = l
+    end
+    if lines[n] then return lines[n] end
+    if H.readfile(self.rcfile) then break end  -- ended without it
+    ns.sleep(0.01)
+  until ns.monotime() > deadline
+  return nil, self:output()
+end
+
+function Proc:kill()
+  if not self:running() then return end
+  os.execute(("kill -TERM -- -%d 2>/dev/null"):format(self.pid))
+  if self:wait(2) == nil then
+    os.execute(("kill -KILL -- -%d 2>/dev/null"):format(self.pid))
+  end
+end
+
+function Proc:running()
+  local s = H.readfile(self.rcfile)
+  return not (s and s:match("%d"))
+end
+
+-- python3 -u running 'code' with the given arguments (sys.argv[1:])
+function H.python(code, ...)
+  local file = H.tmpname(".py")
+  H.writefile(file, code)
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
+  return H.spawn("python3 -u " .. shquote(file) .. " " .. table.concat(args, " "))
+end
+
+-- a Lua script run by the same interpreter with the checkout's paths
+function H.lua(code, ...)
+  local file = H.tmpname(".lua")
+  H.writefile(file, code)
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
+  local exe = "lua5.4"
+  return H.spawn(("%s -e %s %s %s"):format(exe,
+    shquote(("package.path=%q..package.path package.cpath=%q..package.cpath")
+      :format(package.path:match("^[^;]*;[^;]*;") or "lua/?.lua;",
+              (os.getenv("NETSOCK_CPATH") or "build/?.so") .. ";")),
+    shquote(file), table.concat(args, " ")))
+end
+
+-- a listening TCP socket on 127.0.0.1 (or ::1), ephemeral port
+function H.listen_local(family)
+  local host = family == "inet6" and "::1" or "127.0.0.1"
+  local srv = assert(ns.create_server(host, 0, { family = family }))
+  local _, port = srv:getsockname()
+  return srv, port
+end
+
+-- whether ::1 can be bound here
+H.has_ipv6 = (function()
+  local s = ns.socket("inet6")
+  if not s then return false end
+  local ok = s:bind("::1", 0)
+  s:close()
+  return ok == true
+end)()
+
+-- it() where IPv6 loopback works, pending() elsewhere
+function H.ipv6_it(name, fn)
+  if H.has_ipv6 then it(name, fn) else pending(name .. " (no ::1 here)") end
+end
+
+-- the number of descriptors this process has open
+function H.fdcount()
+  local p = io.popen("ls /proc/" .. H.pid() .. "/fd | wc -l")
+  local n = tonumber(p:read("l"))
+  p:close()
+  return n - 1  -- the pipe of this popen (ls's own fd is not ours)
+end
+
+-- this process's PID
+local mypid
+function H.pid()
+  if not mypid then
+    local f = io.open("/proc/self/stat")
+    -- /proc/self in io.open is this process
+    mypid = tonumber(f:read("l"):match("^(%d+)"))
+    f:close()
+  end
+  return mypid
+end
+
+-- flags of a descriptor of this process, from /proc/self/fdinfo (octal)
+function H.fdflags(fd)
+  local s = H.readfile(("/proc/%d/fdinfo/%d"):format(H.pid(), fd))
+  return s and tonumber(s:match("flags:%s*(%d+)"), 8)
+end
+H.O_CLOEXEC = tonumber("2000000", 8)
+
+-- connect a client to 127.0.0.1:port and accept it: client, server side
+function H.pair_tcp(srv, port)
+  local c = assert(ns.create_connection("127.0.0.1", port, 5))
+  srv:settimeout(5)
+  local a = assert(srv:accept())
+  return c, a
+end
+
+return H

@@ -1,0 +1,82 @@
+/*
+** core.c: luaopen_netsock_core, the one exported symbol. Builds the
+** module table, lets each file add its functions, and sets the
+** constants of API.md.
+*/
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netsock.h"
+
+typedef struct { const char *name; lua_Integer value; } nsConst;
+
+#define C(x) { #x, x },
+static const nsConst constants[] = {
+  C(AF_INET) C(AF_INET6) C(AF_UNIX) C(AF_UNSPEC)
+  C(SOCK_STREAM) C(SOCK_DGRAM) C(SOCK_RAW) C(SOCK_SEQPACKET)
+  C(SOL_SOCKET) C(IPPROTO_TCP) C(IPPROTO_UDP) C(IPPROTO_IP) C(IPPROTO_IPV6)
+  C(SO_REUSEADDR) C(SO_KEEPALIVE) C(SO_BROADCAST) C(SO_SNDBUF) C(SO_RCVBUF)
+  C(SO_LINGER) C(SO_ERROR) C(SO_TYPE) C(SO_RCVLOWAT) C(SO_SNDLOWAT)
+  C(SO_RCVTIMEO) C(SO_SNDTIMEO) C(SO_DONTROUTE) C(SO_OOBINLINE)
+  C(SO_ACCEPTCONN)
+#ifdef SO_REUSEPORT
+  C(SO_REUSEPORT)
+#endif
+#ifdef SO_DOMAIN
+  C(SO_DOMAIN) C(SO_PROTOCOL)
+#endif
+  C(TCP_NODELAY)
+#ifdef TCP_KEEPIDLE
+  C(TCP_KEEPIDLE) C(TCP_KEEPINTVL) C(TCP_KEEPCNT)
+#endif
+  C(IPV6_V6ONLY) C(IPV6_UNICAST_HOPS) C(IPV6_MULTICAST_HOPS)
+  C(IPV6_MULTICAST_LOOP) C(IPV6_MULTICAST_IF) C(IPV6_JOIN_GROUP)
+  C(IPV6_LEAVE_GROUP)
+  C(IP_TTL) C(IP_TOS) C(IP_MULTICAST_TTL) C(IP_MULTICAST_LOOP)
+  C(IP_MULTICAST_IF) C(IP_ADD_MEMBERSHIP) C(IP_DROP_MEMBERSHIP)
+  C(SHUT_RD) C(SHUT_WR) C(SHUT_RDWR)
+  C(MSG_PEEK) C(MSG_WAITALL) C(MSG_DONTWAIT) C(MSG_OOB) C(MSG_TRUNC)
+  C(MSG_NOSIGNAL)
+  C(AI_PASSIVE) C(AI_CANONNAME) C(AI_NUMERICHOST) C(AI_NUMERICSERV)
+  C(AI_V4MAPPED) C(AI_ALL) C(AI_ADDRCONFIG)
+  C(NI_NUMERICHOST) C(NI_NUMERICSERV) C(NI_NAMEREQD) C(NI_DGRAM)
+  C(NI_NOFQDN) C(NI_MAXHOST) C(NI_MAXSERV)
+  C(SOMAXCONN)
+  { NULL, 0 }
+};
+#undef C
+
+
+/* whether this system can make IPv6 sockets at all */
+static int has_ipv6 (void) {
+  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  close(fd);
+  return 1;
+}
+
+
+__attribute__((visibility("default")))
+int luaopen_netsock_core (lua_State *L);
+
+int luaopen_netsock_core (lua_State *L) {
+  const nsConst *c;
+  luaL_checkversion(L);
+  lua_newtable(L);
+  for (c = constants; c->name != NULL; c++) {
+    lua_pushinteger(L, c->value);
+    lua_setfield(L, -2, c->name);
+  }
+  lua_pushboolean(L, has_ipv6());
+  lua_setfield(L, -2, "has_ipv6");
+  ns_errors_open(L);
+  ns_socket_open(L);   /* first: creates the socket metatable */
+  ns_options_open(L);
+  ns_addr_open(L);
+  ns_poll_open(L);
+  ns_buffer_open(L);
+  return 1;
+}

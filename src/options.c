@@ -1,0 +1,234 @@
+/*
+** options.c: socket options, numeric (setsockopt/getsockopt) and by
+** name (setoption/getoption).
+*/
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "netsock.h"
+
+enum { OPT_BOOL, OPT_INT, OPT_LINGER };
+
+typedef struct nsOption {
+  const char *name;
+  int level;       /* -1: IPPROTO_IP or IPPROTO_IPV6 by the family */
+  int option;      /* for level -1: the IPv4 option */
+  int option6;     /* for level -1: the IPv6 option */
+  int kind;
+} nsOption;
+
+static const nsOption options[] = {
+  {"reuseaddr", SOL_SOCKET, SO_REUSEADDR, 0, OPT_BOOL},
+#ifdef SO_REUSEPORT
+  {"reuseport", SOL_SOCKET, SO_REUSEPORT, 0, OPT_BOOL},
+#endif
+  {"keepalive", SOL_SOCKET, SO_KEEPALIVE, 0, OPT_BOOL},
+  {"broadcast", SOL_SOCKET, SO_BROADCAST, 0, OPT_BOOL},
+  {"sndbuf", SOL_SOCKET, SO_SNDBUF, 0, OPT_INT},
+  {"rcvbuf", SOL_SOCKET, SO_RCVBUF, 0, OPT_INT},
+  {"linger", SOL_SOCKET, SO_LINGER, 0, OPT_LINGER},
+  {"nodelay", IPPROTO_TCP, TCP_NODELAY, 0, OPT_BOOL},
+#ifdef TCP_KEEPIDLE
+  {"keepidle", IPPROTO_TCP, TCP_KEEPIDLE, 0, OPT_INT},
+  {"keepintvl", IPPROTO_TCP, TCP_KEEPINTVL, 0, OPT_INT},
+  {"keepcnt", IPPROTO_TCP, TCP_KEEPCNT, 0, OPT_INT},
+#endif
+  {"ipv6only", IPPROTO_IPV6, IPV6_V6ONLY, 0, OPT_BOOL},
+  {"ttl", -1, IP_TTL, IPV6_UNICAST_HOPS, OPT_INT},
+  {NULL, 0, 0, 0, 0}
+};
+
+
+static const nsOption *checkoption (lua_State *L, int idx) {
+  const char *name = luaL_checkstring(L, idx);
+  const nsOption *o;
+  for (o = options; o->name != NULL; o++)
+    if (strcmp(o->name, name) == 0) return o;
+  luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'", name));
+  return NULL;
+}
+
+
+static void resolve (const nsOption *o, nsSocket *s, int *level, int *opt) {
+  if (o->level == -1) {
+    *level = s->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    *opt = s->family == AF_INET6 ? o->option6 : o->option;
+  }
+  else {
+    *level = o->level;
+    *opt = o->option;
+  }
+}
+
+
+/* an int option value: a boolean or an integer in int range */
+static int checkintvalue (lua_State *L, int idx) {
+  lua_Integer v;
+  if (lua_isboolean(L, idx)) return lua_toboolean(L, idx);
+  v = luaL_checkinteger(L, idx);
+  luaL_argcheck(L, INT_MIN <= v && v <= INT_MAX, idx, "value out of range");
+  return (int)v;
+}
+
+
+static int setopt (lua_State *L, nsSocket *s, int level, int opt,
+                   const void *val, socklen_t len) {
+  if (setsockopt(s->fd, level, opt, val, len) < 0)
+    return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+/*
+** s:setoption(name, value). linger takes {on=bool, timeout=seconds},
+** an integer (on, with that timeout) or false (off).
+*/
+static int opt_setoption (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  const nsOption *o = checkoption(L, 2);
+  int level, opt, v;
+  resolve(o, s, &level, &opt);
+  luaL_checkany(L, 3);
+  if (o->kind == OPT_LINGER) {
+    struct linger lg;
+    if (lua_istable(L, 3)) {
+      lua_Integer t;
+      lua_getfield(L, 3, "on");
+      lg.l_onoff = lua_toboolean(L, -1);
+      lua_getfield(L, 3, "timeout");
+      t = lua_isnil(L, -1) ? 0 : lua_tointeger(L, -1);
+      luaL_argcheck(L, lua_isnil(L, -1) || lua_isinteger(L, -1), 3,
+                    "linger timeout must be an integer");
+      luaL_argcheck(L, 0 <= t && t <= INT_MAX, 3, "linger timeout out of range");
+      lg.l_linger = (int)t;
+      lua_pop(L, 2);
+    }
+    else if (lua_isboolean(L, 3)) {
+      lg.l_onoff = lua_toboolean(L, 3);
+      lg.l_linger = 0;
+    }
+    else {
+      lua_Integer t = luaL_checkinteger(L, 3);
+      luaL_argcheck(L, 0 <= t && t <= INT_MAX, 3, "linger timeout out of range");
+      lg.l_onoff = 1;
+      lg.l_linger = (int)t;
+    }
+    return setopt(L, s, level, opt, &lg, sizeof lg);
+  }
+  if (o->kind == OPT_BOOL) {
+    if (!lua_isboolean(L, 3) && !lua_isinteger(L, 3))
+      luaL_typeerror(L, 3, "boolean");
+    v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : (lua_tointeger(L, 3) != 0);
+  }
+  else {
+    luaL_argcheck(L, !lua_isboolean(L, 3), 3, "integer expected, got boolean");
+    v = checkintvalue(L, 3);
+  }
+  return setopt(L, s, level, opt, &v, sizeof v);
+}
+
+
+static int opt_getoption (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  const nsOption *o = checkoption(L, 2);
+  int level, opt;
+  resolve(o, s, &level, &opt);
+  if (o->kind == OPT_LINGER) {
+    struct linger lg;
+    socklen_t len = sizeof lg;
+    if (getsockopt(s->fd, level, opt, &lg, &len) < 0)
+      return ns_fail(L, errno);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, lg.l_onoff);
+    lua_setfield(L, -2, "on");
+    lua_pushinteger(L, lg.l_linger);
+    lua_setfield(L, -2, "timeout");
+    return 1;
+  }
+  else {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(s->fd, level, opt, &v, &len) < 0)
+      return ns_fail(L, errno);
+    if (o->kind == OPT_BOOL) lua_pushboolean(L, v != 0);
+    else lua_pushinteger(L, v);
+    return 1;
+  }
+}
+
+
+/* s:setsockopt(level, option, value): value boolean, integer or bytes */
+static int opt_setsockopt (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  lua_Integer level = luaL_checkinteger(L, 2);
+  lua_Integer opt = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, 0 <= level && level <= INT_MAX, 2, "level out of range");
+  luaL_argcheck(L, 0 <= opt && opt <= INT_MAX, 3, "option out of range");
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    size_t len;
+    const char *val = lua_tolstring(L, 4, &len);
+    return setopt(L, s, (int)level, (int)opt, val, (socklen_t)len);
+  }
+  else {
+    int v;
+    if (!lua_isboolean(L, 4) && !lua_isinteger(L, 4))
+      luaL_typeerror(L, 4, "boolean, integer or string");
+    v = checkintvalue(L, 4);
+    return setopt(L, s, (int)level, (int)opt, &v, sizeof v);
+  }
+}
+
+
+/*
+** s:getsockopt(level, option [, buflen]): an integer, or with buflen
+** the raw bytes (at most buflen).
+*/
+static int opt_getsockopt (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  lua_Integer level = luaL_checkinteger(L, 2);
+  lua_Integer opt = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, 0 <= level && level <= INT_MAX, 2, "level out of range");
+  luaL_argcheck(L, 0 <= opt && opt <= INT_MAX, 3, "option out of range");
+  if (lua_isnoneornil(L, 4)) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(s->fd, (int)level, (int)opt, &v, &len) < 0)
+      return ns_fail(L, errno);
+    lua_pushinteger(L, v);
+    return 1;
+  }
+  else {
+    lua_Integer n = luaL_checkinteger(L, 4);
+    luaL_Buffer b;
+    char *p;
+    socklen_t len;
+    luaL_argcheck(L, 0 < n && n <= 1024, 4, "buffer length out of range");
+    p = luaL_buffinitsize(L, &b, (size_t)n);
+    len = (socklen_t)n;
+    if (getsockopt(s->fd, (int)level, (int)opt, p, &len) < 0)
+      return ns_fail(L, errno);
+    luaL_pushresultsize(&b, len);
+    return 1;
+  }
+}
+
+
+static const luaL_Reg opt_methods[] = {
+  {"setoption", opt_setoption},
+  {"getoption", opt_getoption},
+  {"setsockopt", opt_setsockopt},
+  {"getsockopt", opt_getsockopt},
+  {NULL, NULL}
+};
+
+
+/* adds the methods to the socket method table (module field) */
+void ns_options_open (lua_State *L) {
+  lua_getfield(L, -1, "_socketmethods");
+  luaL_setfuncs(L, opt_methods, 0);
+  lua_pop(L, 1);
+}
