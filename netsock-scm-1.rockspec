@@ -22,7 +22,8 @@ build = {
     ["netsock.core"] = {
       sources = {
         "src/core.c", "src/socket.c", "src/addr.c", "src/buffer.c",
-        "src/poll.c", "src/errors.c", "src/options.c",
+        "src/poll.c", "src/errors.c", "src/options.c", "src/dgram.c",
+        "src/resolve.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "src" },

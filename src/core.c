@@ -78,5 +78,7 @@ int luaopen_netsock_core (lua_State *L) {
   ns_addr_open(L);
   ns_poll_open(L);
   ns_buffer_open(L);
+  ns_dgram_open(L);
+  ns_resolve_open(L);
   return 1;
 }

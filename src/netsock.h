@@ -162,6 +162,16 @@ NS_API void ns_buffer_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
 /* }====== */
 
+/* {====== dgram.c: datagrams, sendto/recvfrom, sendfile ====== */
+NS_API void ns_dgram_open (lua_State *L);
+/* }====== */
+
+
+/* {====== resolve.c: names, services, inet_* and byte order ====== */
+NS_API void ns_resolve_open (lua_State *L);
+/* }====== */
+
+
 /* helpers used across files */
 #define ns_setfuncs(L,l)  luaL_setfuncs(L, l, 0)
 
