@@ -1,0 +1,342 @@
+/*
+** bench/impl/c.c: the C side of the benchmarks. Plain blocking
+** sockets, the system calls a C programmer would write, nothing
+** clever: the yardstick netsock, LuaSocket and Python are held to.
+** Built by bench/run into build/bench/c with -O2.
+**
+**   c bulk-recv                     listen, print port, recv 64 KiB until EOF
+**   c bulk-send PORT BYTES CHUNK    connect, send BYTES in CHUNK writes
+**   c pp-server                     listen, print port, echo SIZE-byte messages
+**   c pp-client PORT COUNT SIZE     COUNT round trips of SIZE bytes
+**   c udp-recv COUNT                bind, print port, count datagrams
+**   c udp-send PORT COUNT SIZE      COUNT datagrams of SIZE bytes, then end marks
+**   c accept-server COUNT           accept, read 1 byte, write 1 byte, close
+**   c accept-client PORT COUNT K    load generator: K connections in flight
+**
+** Every program prints "port N" first when it listens, and one line
+** "result key=value ..." at the end: wall seconds and process CPU
+** seconds (user+sys, CLOCK_PROCESS_CPUTIME_ID) over the measured part.
+*/
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now (clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+#define WALL() now(CLOCK_MONOTONIC)
+#define CPU()  now(CLOCK_PROCESS_CPUTIME_ID)
+
+static void die (const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static struct sockaddr_in loopback (int port) {
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sa;
+}
+
+/* a socket bound to 127.0.0.1:0; prints "port N" */
+static int bound (int type) {
+  struct sockaddr_in sa = loopback(0);
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
+  if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0) die("listen");
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) die("getsockname");
+  printf("port %d\n", ntohs(sa.sin_port));
+  fflush(stdout);
+  return fd;
+}
+
+static int connected (int port) {
+  struct sockaddr_in sa = loopback(port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("connect");
+  return fd;
+}
+
+static void nodelay (int fd) {
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+    die("setsockopt");
+}
+
+/*
+** How a blocking read waits. "block" (default): a blocking descriptor,
+** the kernel waits inside recv. "nb": a non-blocking descriptor, recv
+** first and poll(2) on EAGAIN, as netsock and LuaSocket do. "pollfirst":
+** non-blocking, poll(2) before every recv. Set by BENCH_C_WAIT.
+*/
+static int waitmode = 0;
+
+static void setwaitmode (int fd) {
+  const char *m = getenv("BENCH_C_WAIT");
+  if (m == NULL || !strcmp(m, "block")) return;
+  waitmode = !strcmp(m, "nb") ? 1 : 2;
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
+}
+
+static ssize_t recvwait (int fd, char *p, size_t n) {
+  struct pollfd pfd;
+  ssize_t r;
+  if (waitmode == 0) return recv(fd, p, n, 0);
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  if (waitmode == 2 && poll(&pfd, 1, -1) < 0) return -1;
+  while ((r = recv(fd, p, n, 0)) < 0 && errno == EAGAIN)
+    if (poll(&pfd, 1, -1) < 0) return -1;
+  return r;
+}
+
+/* read exactly n bytes; 0 at EOF before the first byte */
+static int readn (int fd, char *p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = recvwait(fd, p + got, n - got);
+    if (r > 0) got += (size_t)r;
+    else if (r == 0) { if (got == 0) return 0; die("short message"); }
+    else if (errno != EINTR) die("recv");
+  }
+  return 1;
+}
+
+static void writen (int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    if (r >= 0) { p += r; n -= (size_t)r; }
+    else if (errno != EINTR) die("send");
+  }
+}
+
+
+static int bulk_recv (void) {
+  static char buf[65536];
+  int lfd = bound(SOCK_STREAM), fd;
+  double w0, c0;
+  long long total = 0;
+  long calls = 0;
+  ssize_t n;
+  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0) die("accept");
+  w0 = WALL(); c0 = CPU();
+  for (;;) {
+    n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) { total += n; calls++; }
+    else if (n == 0) break;
+    else if (errno != EINTR) die("recv");
+  }
+  printf("result bytes=%lld calls=%ld wall=%.6f cpu=%.6f\n", total, calls,
+         WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
+static int bulk_send (int port, long long bytes, size_t chunk) {
+  char *buf = malloc(chunk);
+  int fd = connected(port);
+  double w0 = WALL(), c0 = CPU();
+  long long sent = 0;
+  memset(buf, 'x', chunk);
+  while (sent < bytes) {
+    size_t n = (size_t)(bytes - sent < (long long)chunk ? bytes - sent : (long long)chunk);
+    writen(fd, buf, n);
+    sent += (long long)n;
+  }
+  close(fd);
+  printf("result bytes=%lld wall=%.6f cpu=%.6f\n", sent, WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
+static int pp_server (size_t size) {
+  char buf[65536];
+  int lfd = bound(SOCK_STREAM), fd;
+  double w0, c0;
+  long count = 0;
+  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0) die("accept");
+  nodelay(fd);
+  setwaitmode(fd);
+  w0 = WALL(); c0 = CPU();
+  while (readn(fd, buf, size)) {
+    writen(fd, buf, size);
+    count++;
+  }
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
+static int pp_client (int port, long count, size_t size) {
+  char buf[65536];
+  int fd = connected(port);
+  double w0, c0;
+  long i;
+  nodelay(fd);
+  setwaitmode(fd);
+  memset(buf, 'p', size);
+  w0 = WALL(); c0 = CPU();
+  for (i = 0; i < count; i++) {
+    writen(fd, buf, size);
+    if (!readn(fd, buf, size)) die("closed");
+  }
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  close(fd);
+  return 0;
+}
+
+
+static int udp_recv (long count) {
+  char buf[65536];
+  struct timeval tv = {1, 0};  /* idle limit: the sender is done or gone */
+  int fd = bound(SOCK_DGRAM);
+  double w0 = 0, c0 = 0, wlast = 0, clast = 0;
+  long got = 0;
+  ssize_t n;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+    die("setsockopt");
+  while (got < count) {
+    n = recvfrom(fd, buf, sizeof buf, 0, NULL, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;  /* idle 1 s */
+      die("recvfrom");
+    }
+    if (n > 0 && buf[0] == 'E') break;  /* end mark */
+    if (got++ == 0) { w0 = WALL(); c0 = CPU(); }
+    wlast = WALL(); clast = CPU();
+  }
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", got, wlast - w0, clast - c0);
+  return 0;
+}
+
+
+static int udp_send (int port, long count, size_t size) {
+  char buf[65536];
+  struct sockaddr_in sa = loopback(port);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), i;
+  double w0, c0;
+  long k;
+  if (fd < 0) die("socket");
+  memset(buf, 'D', size);
+  w0 = WALL(); c0 = CPU();
+  for (k = 0; k < count; k++)
+    if (sendto(fd, buf, size, 0, (struct sockaddr *)&sa, sizeof sa) < 0 &&
+        errno != ENOBUFS && errno != EINTR)
+      die("sendto");
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  fflush(stdout);
+  for (i = 0; i < 20; i++) {  /* end marks, a few ms apart */
+    usleep(2000);
+    sendto(fd, "E", 1, 0, (struct sockaddr *)&sa, sizeof sa);
+  }
+  return 0;
+}
+
+
+static int accept_server (long count) {
+  int lfd = bound(SOCK_STREAM), fd;
+  double w0 = 0, c0 = 0;
+  long i;
+  char c;
+  for (i = 0; i < count; i++) {
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) die("accept");
+    if (i == 0) { w0 = WALL(); c0 = CPU(); }
+    if (readn(fd, &c, 1)) writen(fd, &c, 1);
+    close(fd);
+  }
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
+/*
+** The accept load: K non-blocking connections in flight, each one
+** connect, write a byte, read a byte, close. The same client for every
+** server under test, so only the server differs.
+*/
+enum { CONNECTING, READING };
+
+static int accept_client (int port, long count, int k) {
+  struct sockaddr_in sa = loopback(port);
+  struct pollfd *pfd = calloc((size_t)k, sizeof *pfd);
+  int *state = calloc((size_t)k, sizeof *state);
+  long started = 0, done = 0, failed = 0;
+  double w0 = WALL(), c0 = CPU();
+  int i;
+  for (i = 0; i < k; i++) pfd[i].fd = -1;
+  while (done < count) {
+    for (i = 0; i < k; i++) {
+      if (pfd[i].fd >= 0 || started >= count) continue;
+      pfd[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (pfd[i].fd < 0) die("socket");
+      started++;
+      if (connect(pfd[i].fd, (struct sockaddr *)&sa, sizeof sa) < 0 &&
+          errno != EINPROGRESS)
+        die("connect");
+      state[i] = CONNECTING;
+      pfd[i].events = POLLOUT;
+    }
+    if (poll(pfd, (nfds_t)k, 10000) <= 0) die("poll (stalled)");
+    for (i = 0; i < k; i++) {
+      char c = 'a';
+      if (pfd[i].fd < 0 || pfd[i].revents == 0) continue;
+      if (state[i] == CONNECTING) {
+        if (send(pfd[i].fd, &c, 1, MSG_NOSIGNAL) == 1) {
+          state[i] = READING;
+          pfd[i].events = POLLIN;
+          continue;
+        }
+        failed++;  /* refused or reset */
+      }
+      else {
+        ssize_t n = recv(pfd[i].fd, &c, 1, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n != 1) failed++;
+      }
+      close(pfd[i].fd);
+      pfd[i].fd = -1;
+      done++;
+    }
+  }
+  printf("result count=%ld failed=%ld wall=%.6f cpu=%.6f\n", done, failed,
+         WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
+int main (int argc, char **argv) {
+  const char *m = argc > 1 ? argv[1] : "";
+#define ARG(i) (argc > (i) ? atoll(argv[i]) : 0)
+  if (!strcmp(m, "bulk-recv")) return bulk_recv();
+  if (!strcmp(m, "bulk-send")) return bulk_send((int)ARG(2), ARG(3), (size_t)ARG(4));
+  if (!strcmp(m, "pp-server")) return pp_server((size_t)ARG(2));
+  if (!strcmp(m, "pp-client")) return pp_client((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
+  if (!strcmp(m, "udp-recv")) return udp_recv((long)ARG(2));
+  if (!strcmp(m, "udp-send")) return udp_send((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
+  if (!strcmp(m, "accept-server")) return accept_server((long)ARG(2));
+  if (!strcmp(m, "accept-client"))
+    return accept_client((int)ARG(2), (long)ARG(3), (int)ARG(4));
+  fprintf(stderr, "usage: c MODE ARGS (see bench/impl/c.c)\n");
+  return 2;
+}
