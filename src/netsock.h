@@ -65,6 +65,7 @@ typedef struct nsSocket {
   size_t rcap;          /* its capacity */
   size_t rhead, rtail;  /* unread bytes are rbuf[rhead..rtail) */
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
+  int fdblock;          /* O_NONBLOCK is off now (socket.c: fast path) */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -111,6 +112,9 @@ NS_API void ns_poll_open (lua_State *L);
 /* {====== socket.c ====== */
 NS_API nsSocket *ns_checksocket (lua_State *L, int idx);   /* open or closed */
 NS_API nsSocket *ns_checkopen (lua_State *L, int idx);     /* open only */
+/* make the descriptor non-blocking again if socket.c's fast path had
+   cleared O_NONBLOCK (ns_checkopen does it for every other method) */
+NS_API void ns_nonblock (nsSocket *s);
 /* a new closed socket userdata on the stack */
 NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API double ns_gettimeout_default (lua_State *L);

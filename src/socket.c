@@ -53,10 +53,56 @@ nsSocket *ns_checksocket (lua_State *L, int idx) {
 }
 
 
+/*
+** Waiting inside the kernel. A socket without a timeout, used outside
+** any coroutine, is what a C program has as a blocking descriptor: recv
+** sleeps in the kernel until data comes. With O_NONBLOCK the same wait
+** costs a recv that fails with EAGAIN, then poll(2), then the recv
+** again: three system calls where C makes one, ~10% of a loopback
+** round trip (docs/performance.md, "Ping-pong"). So recv, send,
+** sendall and accept, called from the main thread with no timeout,
+** clear O_NONBLOCK (one fcntl, kept while the socket is used that
+** way) and let the system call block; EINTR is retried as before.
+** Every other use sets O_NONBLOCK back before its system call: any
+** method through ns_checkopen (makefile, recvfrom, settimeout, ...),
+** and these four when called with a timeout or from a coroutine (a
+** task must never block the loop). detach hands the descriptor out
+** non-blocking.
+*/
+static void setfdblock (nsSocket *s, int block) {
+  int flags = fcntl(s->fd, F_GETFL);
+  if (flags < 0) return;
+  flags = block ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (fcntl(s->fd, F_SETFL, flags) == 0)
+    s->fdblock = block;
+}
+
+
+void ns_nonblock (nsSocket *s) {
+  if (s->fdblock && s->fd >= 0)
+    setfdblock(s, 0);
+}
+
+
 nsSocket *ns_checkopen (lua_State *L, int idx) {
   nsSocket *s = ns_checksocket(L, idx);
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
+  if (s->fdblock)
+    setfdblock(s, 0);
+  return s;
+}
+
+
+/* recv, send, sendall, accept: the descriptor as the call wants it */
+static nsSocket *checkfast (lua_State *L) {
+  nsSocket *s = ns_checksocket(L, 1);
+  int block;
+  if (s->fd < 0)
+    luaL_error(L, "attempt to use a closed socket");
+  block = s->timeout < 0 && !lua_isyieldable(L);
+  if (block != s->fdblock)
+    setfdblock(s, block);
   return s;
 }
 
@@ -118,6 +164,7 @@ int ns_close (lua_State *L, nsSocket *s) {
     else lua_pop(L, 1);
   }
   s->fd = -1;
+  s->fdblock = 0;
   ns_buf_free(s);
   return close(fd);
 }
@@ -219,6 +266,7 @@ static int sock_fileno (lua_State *L) {
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checksocket(L, 1);
+  ns_nonblock(s);
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   ns_buf_free(s);
@@ -330,7 +378,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_accept (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = checkfast(L);
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
@@ -514,7 +562,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_send (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = checkfast(L);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -556,7 +604,7 @@ fail:
 
 
 static int sock_sendall (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = checkfast(L);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -620,7 +668,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_recv (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = checkfast(L);
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
   luaL_argcheck(L, size >= 0, 2, "negative buffer size");
