@@ -265,8 +265,7 @@ static int sock_fileno (lua_State *L) {
 
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
-  nsSocket *s = ns_checksocket(L, 1);
-  ns_nonblock(s);
+  nsSocket *s = ns_checkopen(L, 1);
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   ns_buf_free(s);
@@ -682,7 +681,7 @@ static int sock_recv (lua_State *L) {
 
 /* s:pending(): bytes received and buffered but not yet read */
 static int sock_pending (lua_State *L) {
-  nsSocket *s = ns_checksocket(L, 1);
+  nsSocket *s = ns_checkopen(L, 1);
   lua_pushinteger(L, (lua_Integer)ns_pending(s));
   return 1;
 }
