@@ -1,0 +1,70 @@
+-- spec/fdmode_spec.lua: recv, send, sendall and accept on a socket with
+-- no timeout, from the main thread, wait inside the kernel (O_NONBLOCK
+-- cleared, see socket.c "Waiting inside the kernel"); every other use
+-- gets a non-blocking descriptor back first.
+local H = require "helpers"
+local ns = H.netsock
+
+local O_NONBLOCK = tonumber("4000", 8)
+local function nonblocking(s) return H.fdflags(s:fileno()) & O_NONBLOCK ~= 0 end
+
+describe("a blocking call without a timeout", function()
+  local srv, port, c, a
+  before_each(function()
+    srv, port = H.listen_local()
+    srv:settimeout(nil)
+    c = assert(ns.tcp())
+    assert(c:connect("127.0.0.1", port))
+    a = assert(srv:accept())
+  end)
+  after_each(function()
+    a:close(); c:close(); srv:close()
+  end)
+
+  it("waits in the kernel and returns what it always did", function()
+    assert.is_false(nonblocking(srv))  -- accept cleared it
+    assert.is_true(nonblocking(a))     -- a new socket starts non-blocking
+    assert(c:sendall("hello"))
+    assert.equal("hello", a:recv(100))
+    assert.is_false(nonblocking(a))
+    assert.equal(5, a:send("world"))
+    assert.equal("world", c:recv(5))
+    c:close()
+    assert.same({ nil, "closed", "closed" }, { a:recv(1) })
+  end)
+
+  it("gives O_NONBLOCK back when a timeout is set", function()
+    assert(c:sendall("x"))
+    assert.equal("x", a:recv(1))
+    a:settimeout(0.1)
+    local t0 = ns.monotime()
+    assert.same({ nil, "timeout", "timeout" }, { a:recv(1) })
+    assert.is_true(ns.monotime() - t0 < 2)
+    assert.is_true(nonblocking(a))
+    srv:settimeout(0)
+    assert.same({ nil, "timeout", "timeout" }, { srv:accept() })
+    assert.is_true(nonblocking(srv))
+  end)
+
+  it("gives O_NONBLOCK back inside a coroutine", function()
+    assert(c:sendall("ab"))
+    assert.equal("a", a:recv(1))
+    assert.is_false(nonblocking(a))
+    local got = coroutine.wrap(function() return a:recv(1) end)()
+    assert.equal("b", got)
+    assert.is_true(nonblocking(a))
+  end)
+
+  it("gives O_NONBLOCK back to any other method", function()
+    assert(c:sendall("x"))
+    assert.equal("x", a:recv(1))
+    assert.is_false(nonblocking(a))
+    assert(a:setoption("nodelay", true))
+    assert.is_true(nonblocking(a))
+    assert(c:sendall("y"))
+    assert.equal("y", a:recv(1))
+    assert.is_false(nonblocking(a))
+    assert.is_string(a:getsockname())
+    assert.is_true(nonblocking(a))
+  end)
+end)
