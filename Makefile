@@ -4,6 +4,7 @@
 #   make demo     a server and a client, talking
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
+#   make bench-instr  instructions per operation under callgrind
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -26,6 +27,7 @@ SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
 .PHONY: all test demo sanitize bench lint clean deps deps-test install-check
+.PHONY: bench-instr deps-bench
 
 all: $(CORE)
 
@@ -49,12 +51,16 @@ $(SANCORE): $(SANOBJS)
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
 DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
+DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
 
 deps-test:
 	@sh tools/deps $(DEPS_TEST)
+
+deps-bench:
+	@sh tools/deps $(DEPS_BENCH)
 
 test: deps-test
 	@$(MAKE) --no-print-directory all
@@ -81,8 +87,14 @@ lint: deps
 	@$(MAKE) --no-print-directory clean
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
-bench: all
-	@sh bench/run
+# make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/run $(BENCH)
+
+bench-instr: deps-bench
+	@$(MAKE) --no-print-directory all
+	@python3 bench/instr
 
 clean:
 	rm -rf build

@@ -12,6 +12,7 @@
 **   c udp-send PORT COUNT SIZE      COUNT datagrams of SIZE bytes, then end marks
 **   c accept-server COUNT           accept, read 1 byte, write 1 byte, close
 **   c accept-client PORT COUNT K    load generator: K connections in flight
+**   c lines-send PORT COUNT         COUNT lines of 40 bytes (bench/instr)
 **
 ** Every program prints "port N" first when it listens, and one line
 ** "result key=value ..." at the end: wall seconds and process CPU
@@ -325,6 +326,26 @@ static int accept_client (int port, long count, int k) {
 }
 
 
+/* COUNT lines of 40 bytes (39 and "\n") in writes of up to 64 KiB */
+static int lines_send (int port, long count) {
+  static char buf[65520];  /* a multiple of 40 */
+  int fd = connected(port);
+  double w0 = WALL(), c0 = CPU();
+  long left = count;
+  size_t i;
+  for (i = 0; i < sizeof buf; i++)
+    buf[i] = (i % 40 == 39) ? '\n' : (char)('a' + i % 26);
+  while (left > 0) {
+    long n = left < (long)(sizeof buf / 40) ? left : (long)(sizeof buf / 40);
+    writen(fd, buf, (size_t)n * 40);
+    left -= n;
+  }
+  close(fd);
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  return 0;
+}
+
+
 int main (int argc, char **argv) {
   const char *m = argc > 1 ? argv[1] : "";
 #define ARG(i) (argc > (i) ? atoll(argv[i]) : 0)
@@ -335,6 +356,7 @@ int main (int argc, char **argv) {
   if (!strcmp(m, "udp-recv")) return udp_recv((long)ARG(2));
   if (!strcmp(m, "udp-send")) return udp_send((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
   if (!strcmp(m, "accept-server")) return accept_server((long)ARG(2));
+  if (!strcmp(m, "lines-send")) return lines_send((int)ARG(2), (long)ARG(3));
   if (!strcmp(m, "accept-client"))
     return accept_client((int)ARG(2), (long)ARG(3), (int)ARG(4));
   fprintf(stderr, "usage: c MODE ARGS (see bench/impl/c.c)\n");

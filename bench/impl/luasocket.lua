@@ -140,6 +140,21 @@ M["accept-server"] = function(count)
            cpu = fmt(CPU() - c0) }
 end
 
+-- lines-recv: count the lines read with receive("*l") until end of stream
+M["lines-recv"] = function()
+  local srv = bound("tcp")
+  local c = assert(srv:accept())
+  local w0, c0 = WALL(), CPU()
+  local count = 0
+  while true do
+    local line, err = c:receive("*l")
+    if not line then assert(err == "closed", err) break end
+    count = count + 1
+  end
+  result { "count", "wall", "cpu", count = count, wall = fmt(WALL() - w0),
+           cpu = fmt(CPU() - c0) }
+end
+
 local mode = arg[1]
 local args = {}
 for i = 2, #arg do args[#args + 1] = math.tointeger(tonumber(arg[i])) end

@@ -163,6 +163,18 @@ M["accept-server"] = function(count)
            cpu = fmt(CPU() - c0) }
 end
 
+-- lines-recv: count the lines read with f:lines() until end of stream
+M["lines-recv"] = function()
+  local srv = bound("tcp")
+  local c = assert(srv:accept())
+  local f = c:makefile("r")
+  local w0, c0 = WALL(), CPU()
+  local count = 0
+  for _ in f:lines() do count = count + 1 end
+  result { "count", "wall", "cpu", count = count, wall = fmt(WALL() - w0),
+           cpu = fmt(CPU() - c0) }
+end
+
 local mode = arg[1]
 local args = {}
 for i = 2, #arg do args[#args + 1] = math.tointeger(tonumber(arg[i])) end
