@@ -153,13 +153,16 @@ class Proc:
         self.p.stdout.close()
 
 
-def run_pair(server_argv, client_argv, pin=None):
+def run_pair(server_argv, client_argv, pin=None, client_pin=None):
     """
     Start the server, read its port, start the client with it
     (client_argv: a function of the port), and return both results
-    (dicts), or raise RuntimeError. Bounded by BENCH_TIMEOUT.
+    (dicts), or raise RuntimeError. Bounded by BENCH_TIMEOUT. 'pin' puts
+    the server (and the client, unless client_pin is given) on that CPU.
     """
     deadline = time.monotonic() + TIMEOUT
+    if client_pin is None:
+        client_pin = pin
     srv = Proc(server_argv, pin)
     cli = None
     try:
@@ -167,7 +170,7 @@ def run_pair(server_argv, client_argv, pin=None):
         if line is None or not line.startswith("port "):
             raise RuntimeError("%s did not listen" % " ".join(server_argv))
         port = int(line.split()[1])
-        cli = Proc(client_argv(port), pin)
+        cli = Proc(client_argv(port), client_pin)
         rc = cli.result(deadline)
         rs = srv.result(deadline)
         if rs is None or rc is None:

@@ -216,7 +216,9 @@ static int udp_recv (long count) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
     die("setsockopt");
   while (got < count) {
-    n = recvfrom(fd, buf, sizeof buf, 0, NULL, NULL);
+    struct sockaddr_in from;  /* the sender's address, as every other side gets */
+    socklen_t fromlen = sizeof from;
+    n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;  /* idle 1 s */
