@@ -30,7 +30,7 @@ def env_float(name, default):
 
 
 SCALE = env_float("BENCH_SCALE", 1.0)
-REPS = int(env_float("BENCH_REPS", 3))
+REPS = int(env_float("BENCH_REPS", 3))  # see reps() for a test's own default
 TIMEOUT = env_float("BENCH_TIMEOUT", 120.0)
 
 
@@ -185,14 +185,20 @@ def run_pair(server_argv, client_argv, pin=None, client_pin=None):
             cli.kill()
 
 
-def alternate(impls, one_run, label=""):
+def reps(default=3):
+    """BENCH_REPS if set, else this test's default."""
+    v = os.environ.get("BENCH_REPS")
+    return int(float(v)) if v not in (None, "") else default
+
+
+def alternate(impls, one_run, label="", nreps=None):
     """
-    Run one_run(impl) -> dict of metrics REPS times for every impl, in
-    rotating order (A B C D, B C D A, ...), so that drift of the
-    machine hits every implementation alike. Returns impl -> [dicts].
+    Run one_run(impl) -> dict of metrics nreps times (BENCH_REPS, 3) for
+    every impl, in rotating order (A B C D, B C D A, ...), so that drift
+    of the machine hits every implementation alike. Returns impl -> [dicts].
     """
     out = {i: [] for i in impls}
-    for rep in range(REPS):
+    for rep in range(nreps or REPS):
         order = impls[rep % len(impls):] + impls[:rep % len(impls)]
         for impl in order:
             try:
@@ -233,7 +239,7 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
-def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None):
+def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None):
     """
     Print one table: per implementation the median rate and CPU per
     operation, each with its ratio to C and to LuaSocket. 'rate' and
@@ -271,7 +277,7 @@ def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None):
                         for i, (x, w) in enumerate(zip(row, widths))))
     sys.stdout.flush()
     return {"title": title, "rate_unit": rate_unit, "cpu_unit": cpu_unit,
-            "rows": rows, "reps": REPS, "scale": SCALE}
+            "rows": rows, "reps": nreps or REPS, "scale": SCALE}
 
 
 def save(name, tables):
