@@ -112,3 +112,42 @@ describe("the socket type check", function()
     assert.has_error(function() recv(s, 1) end, "attempt to use a closed socket")
   end)
 end)
+
+describe("numeric addresses in", function()
+  it("read the plain dotted quad and leave every other text to the resolver", function()
+    local srv, port = H.listen_local()
+    for _, host in ipairs { "127.0.0.1", "127.0.0.255", "127.10.200.3", "127.0.0.0" } do
+      local s = assert(ns.tcp())
+      assert(s:bind(host, 0), host)
+      assert.equal(host, (s:getsockname()))
+      s:close()
+    end
+    local c = assert(ns.tcp())
+    assert(c:connect("127.0.0.1", port))
+    c:close()
+    for _, host in ipairs { "127.0.0.256", "127.0.0.1.", "1.2.3.4x", "127.0.0.1 " } do
+      local c = assert(ns.tcp())
+      local ok, _, code = c:connect(host, port)
+      assert.is_nil(ok, host)
+      assert.matches("^EAI_", code)
+      c:close()
+    end
+    srv:close()
+  end)
+
+  it("take a port as an integer or as its decimal text", function()
+    local srv, port = H.listen_local()
+    for _, p in ipairs { port, tostring(port) } do
+      local c = assert(ns.tcp())
+      assert(c:connect("127.0.0.1", p))
+      local a = assert(srv:accept())
+      assert.equal(port, select(2, a:getsockname()))
+      a:close(); c:close()
+    end
+    local s = assert(ns.tcp())
+    assert(s:bind("127.0.0.1", 0))
+    assert.is_true(select(2, s:getsockname()) > 0)
+    s:close()
+    srv:close()
+  end)
+end)

@@ -100,7 +100,12 @@ const char *ns_checkport (lua_State *L, int idx, char *buf) {
     port = luaL_checkinteger(L, idx);
     luaL_argcheck(L, 0 <= port && port <= 65535, idx, "port out of range");
   }
-  snprintf(buf, 8, "%d", (int)port);
+  {  /* the decimal text, without snprintf (~700 instructions a call) */
+    char tmp[8], *p = tmp, *q = buf;
+    do *p++ = (char)('0' + port % 10); while ((port /= 10) > 0);
+    while (p > tmp) *q++ = *--p;
+    *q = '\0';
+  }
   return buf;
 }
 
@@ -127,12 +132,39 @@ static int getpath (lua_State *L, int idx, struct sockaddr_storage *ss,
 
 
 /* a numeric host for 'family' without a lookup; 1 if it was one */
+/*
+** A dotted quad in its plain form ("127.0.0.1": four decimal parts of
+** 0..255, no leading zeros, nothing else) into 'a'; 0 for anything else,
+** which inet_pton then judges. Every text this accepts inet_pton reads
+** the same way; it takes ~60 instructions where inet_pton takes ~440
+** (a sendto with a host names one on every call).
+*/
+static int plainquad (const char *s, struct in_addr *a) {
+  unsigned char *b = (unsigned char *)&a->s_addr;
+  int i;
+  for (i = 0; i < 4; i++) {
+    unsigned v;
+    if (*s < '0' || *s > '9') return 0;
+    v = (unsigned)(*s++ - '0');
+    if (v != 0) {  /* "0" alone, or up to two more digits */
+      if (*s >= '0' && *s <= '9') v = v * 10 + (unsigned)(*s++ - '0');
+      if (*s >= '0' && *s <= '9') v = v * 10 + (unsigned)(*s++ - '0');
+    }
+    if (v > 255) return 0;
+    b[i] = (unsigned char)v;
+    if (*s++ != (i < 3 ? '.' : '\0')) return 0;
+  }
+  return 1;
+}
+
+
 static int numerichost (const char *host, int family, int port,
                         struct sockaddr_storage *ss, socklen_t *len) {
   if (family == AF_INET) {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
     memset(sin, 0, sizeof *sin);
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) return 0;
+    if (!plainquad(host, &sin->sin_addr) &&
+        inet_pton(AF_INET, host, &sin->sin_addr) != 1) return 0;
     sin->sin_family = AF_INET;
     sin->sin_port = htons((unsigned short)port);
     *len = sizeof *sin;
