@@ -277,6 +277,7 @@ def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None):
                         for i, (x, w) in enumerate(zip(row, widths))))
     sys.stdout.flush()
     return {"title": title, "rate_unit": rate_unit, "cpu_unit": cpu_unit,
+            "extra_headers": {k: h for k, h, _ in extra},
             "rows": rows, "reps": nreps or REPS, "scale": SCALE}
 
 
