@@ -4,7 +4,6 @@
 #   make demo     a server and a client, talking
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
-#   make bench-instr  instructions per operation under callgrind
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -27,7 +26,6 @@ SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
 .PHONY: all test demo sanitize bench lint clean deps deps-test install-check
-.PHONY: bench-instr deps-bench
 
 all: $(CORE)
 
@@ -88,6 +86,8 @@ lint: deps
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
+# make bench-instr: instructions per operation under callgrind (bench/instr)
+.PHONY: bench-instr deps-bench
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run $(BENCH)
