@@ -210,7 +210,8 @@ static int res_gethostbyaddr (lua_State *L) {
 ** netsock.getfqdn([name]): as Python's socket.getfqdn. An empty name
 ** (or "0.0.0.0", "::") means this host. The first of the names the
 ** resolver gives for the address of name that contains a dot, else
-** name itself. Never fails.
+** the first of those names, else (no address or no name) name itself.
+** Never fails.
 */
 static int res_getfqdn (lua_State *L) {
   const char *name;
@@ -242,6 +243,8 @@ static int res_getfqdn (lua_State *L) {
         return 1;
       lua_pop(L, 1);
     }
+    lua_pushvalue(L, 3);  /* no dotted name: the name of the address */
+    return 1;
   }
   lua_pushstring(L, name);
   return 1;
