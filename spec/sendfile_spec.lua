@@ -202,13 +202,15 @@ print(len(d), hashlib.sha256(d).hexdigest())
     assert.is_truthy(code == "EPIPE" or code == "ECONNRESET", code)
     assert.are.equal(0, sent)
     -- and the same in a child process, whose death by SIGPIPE would show
+    -- (not under make sanitize: a child cannot load the ASan build
+    -- without the preloaded runtime that H.spawn removes)
+    if os.getenv("NETSOCK_SANITIZE") then return end
     local p = H.lua([[
 local ns = require "netsock"
 local a, b = ns.socketpair()
 b:close()
 local r, _, code, sent = a:sendfile(arg[1])
 print(r, code, sent)
-local t = ns.tcp()
 ]], path)
     finally(function() p:kill() end)
     assert.are.equal(0, p:wait(10))
