@@ -95,7 +95,11 @@ static int destaddr (lua_State *L, nsSocket *s, int idx,
     return ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
   if (isnumeric(L, idx))
     return ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
-  luaL_checkstring(L, idx);
+  {
+    size_t hlen;
+    const char *host = luaL_checklstring(L, idx, &hlen);
+    luaL_argcheck(L, strlen(host) == hlen, idx, "host contains a zero byte");
+  }
   luaL_checkany(L, idx + 1);
   if (lua_type(L, idx + 1) != LUA_TSTRING)  /* checks the range too */
     luaL_checkinteger(L, idx + 1);
