@@ -63,9 +63,10 @@ static int waitresult (lua_State *L, int r) {
 
 /* whether the (host, port) at 'idx' is numeric: no resolver needed */
 static int isnumeric (lua_State *L, int idx) {
-  const char *host = lua_tostring(L, idx);
+  const char *host;
   unsigned char buf[sizeof(struct in6_addr)];
   if (lua_type(L, idx) != LUA_TSTRING) return 1;  /* let ns_getaddr judge */
+  host = lua_tostring(L, idx);
   if (lua_type(L, idx + 1) == LUA_TSTRING) {
     const char *p = lua_tostring(L, idx + 1);
     if (*p == '\0') return 1;
