@@ -281,6 +281,8 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvfrom_k);
     if (r <= 0) return waitresult(L, r);
   }
+  if ((size_t)n > size)  /* MSG_TRUNC among the flags: the real length */
+    n = (ssize_t)size;
   if (iov.iov_base == stackbuf) lua_pushlstring(L, stackbuf, (size_t)n);
   else luaL_pushresultsize(&b, (size_t)n);
   nret = 1 + pushfrom(L, s, &ss, msg.msg_namelen);
