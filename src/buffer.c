@@ -148,8 +148,19 @@ typedef struct nsFile {
 #define L_OVERFLOW  ((size_t)-2)
 
 
+/*
+** The file at 'idx'. The methods carry the metatable as upvalue 1, so
+** the check is one comparison instead of a registry lookup by name.
+*/
 static nsFile *tofile (lua_State *L, int idx) {
-  return (nsFile *)luaL_checkudata(L, idx, NS_FILE);
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return (nsFile *)p;
+  }
+  luaL_typeerror(L, idx, NS_FILE);
+  return NULL;
 }
 
 
@@ -219,16 +230,24 @@ static void pushline (lua_State *L, nsSocket *s, size_t len, int keepend) {
 }
 
 
-/* the common case: a whole line is buffered already; 1 if pushed */
+/*
+** The common case: a whole line is buffered already; 1 if pushed. A
+** closed socket has no buffered byte (ns_close frees the buffer), so
+** pending > 0 also means the socket is open.
+*/
 static int fastline (lua_State *L, nsFile *f, int keepend) {
   nsSocket *s = f->s;
-  size_t avail = ns_pending(s);
+  size_t avail, n;
   const char *p, *nl;
-  if (avail == 0) return 0;
+  if (s == NULL || (avail = ns_pending(s)) == 0) return 0;
   p = s->rbuf + s->rhead;
   nl = (const char *)memchr(p, '\n', avail < f->limit ? avail : f->limit);
   if (nl == NULL) return 0;
-  pushline(L, s, (size_t)(nl - p) + 1, keepend);
+  n = (size_t)(nl - p);
+  if (keepend) n++;
+  else if (n > 0 && nl[-1] == '\r') n--;
+  lua_pushlstring(L, p, n);
+  consume(s, (size_t)(nl - p) + 1);
   return 1;
 }
 
@@ -347,14 +366,19 @@ static int checkformats (lua_State *L, int nf) {
 /* f:read(...): formats "l" (default), "L", "a", n; see docs/api.md */
 static int f_read (lua_State *L) {
   nsFile *f = checkfile(L, 1, F_READ);
-  int nf = lua_gettop(L) - 1, fmt;
+  int nf = lua_gettop(L) - 1;
   if (nf == 0) {
     lua_pushliteral(L, "l");
     nf = 1;
   }
-  fmt = checkformats(L, nf);
-  if ((fmt == 'l' || fmt == 'L') && fastline(L, f, fmt == 'L'))
-    return 1;
+  if (nf == 1 && lua_type(L, 2) == LUA_TSTRING) {  /* the usual call */
+    const char *p = lua_tostring(L, 2);
+    if (*p == '*') p++;
+    if ((p[0] == 'l' || p[0] == 'L') && p[1] == '\0'
+        && fastline(L, f, p[0] == 'L'))
+      return 1;
+  }
+  checkformats(L, nf);
   luaL_checkstack(L, nf + 8, "too many formats");
   lua_pushnumber(L, ns_deadline(f->s->timeout));
   lua_pushinteger(L, 0);
@@ -378,25 +402,37 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-/* upvalues: 1 file, 2 nf, 3 fast format ('l', 'L' or 0), 4.. formats */
+/* upvalues: 1 file, 2 nf, 3.. formats */
 static int lines_iter (lua_State *L) {
   nsFile *f = (nsFile *)lua_touserdata(L, lua_upvalueindex(1));
-  int nf = (int)lua_tointeger(L, lua_upvalueindex(2));
-  int fast = (int)lua_tointeger(L, lua_upvalueindex(3)), i;
+  int nf = (int)lua_tointeger(L, lua_upvalueindex(2)), i;
   if (f->s == NULL)
     return luaL_error(L, "file is already closed");
   if (f->s->fd < 0)
     return luaL_error(L, "attempt to use a closed socket");
-  if (fast && fastline(L, f, fast == 'L'))
-    return 1;
   lua_settop(L, 0);
   luaL_checkstack(L, nf + 8, "too many formats");
   lua_pushvalue(L, lua_upvalueindex(1));
   for (i = 1; i <= nf; i++)
-    lua_pushvalue(L, lua_upvalueindex(3 + i));
+    lua_pushvalue(L, lua_upvalueindex(2 + i));
   lua_pushnumber(L, ns_deadline(f->s->timeout));
   lua_pushinteger(L, 0);
   return lines_k(L, LUA_OK, nf);
+}
+
+
+/* the iterators of lines() and lines("L"): a buffered line at once */
+static int lines_l (lua_State *L) {
+  if (fastline(L, (nsFile *)lua_touserdata(L, lua_upvalueindex(1)), 0))
+    return 1;
+  return lines_iter(L);
+}
+
+
+static int lines_L (lua_State *L) {
+  if (fastline(L, (nsFile *)lua_touserdata(L, lua_upvalueindex(1)), 1))
+    return 1;
+  return lines_iter(L);
 }
 
 
@@ -412,9 +448,9 @@ static int f_lines (lua_State *L) {
   }
   fmt = checkformats(L, nf);
   lua_pushinteger(L, nf);
-  lua_pushinteger(L, fmt == 'l' || fmt == 'L' ? fmt : 0);
-  lua_rotate(L, 2, 2);  /* file, nf, fast, formats... */
-  lua_pushcclosure(L, lines_iter, 3 + nf);
+  lua_rotate(L, 2, 1);  /* file, nf, formats... */
+  lua_pushcclosure(L, fmt == 'l' ? lines_l : fmt == 'L' ? lines_L
+                      : lines_iter, 2 + nf);
   return 1;
 }
 
@@ -763,9 +799,11 @@ static const luaL_Reg sock_methods[] = {
 /* the NS_FILE metatable, and s:makefile on the socket methods */
 void ns_buffer_open (lua_State *L) {
   luaL_newmetatable(L, NS_FILE);
-  luaL_setfuncs(L, f_metamethods, 0);
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, f_metamethods, 1);
   luaL_newlibtable(L, f_methods);
-  luaL_setfuncs(L, f_methods, 0);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, f_methods, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_getfield(L, -1, "_socketmethods");
