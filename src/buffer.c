@@ -202,13 +202,11 @@ static int getformat (lua_State *L, int idx, size_t *count) {
 /*
 ** Length of the first buffered line with its '\n', L_NEED when more
 ** bytes are needed or L_OVERFLOW when 'limit' bytes hold no '\n'.
-** *from is how far the buffer is known to hold no '\n' (so a line
-** spanning many refills is scanned once); it is clamped because another
-** reader of the socket may have taken bytes meanwhile.
+** *from is how far the buffer is known to hold no '\n', so a line
+** spanning many refills is scanned once per call.
 */
 static size_t findline (const nsSocket *s, size_t limit, size_t *from) {
   size_t avail = ns_pending(s), lim = avail < limit ? avail : limit;
-  if (*from > lim) *from = avail < *from ? 0 : lim;
   if (*from < lim) {
     const char *p = s->rbuf + s->rhead;
     const char *nl = (const char *)memchr(p + *from, '\n', lim - *from);
@@ -262,18 +260,19 @@ static int overflow (lua_State *L, nsFile *f) {
 
 /*
 ** The read engine behind f:read and f:lines, a continuation.
-** stack: 1 file, 2..nf+1 formats, nf+2 deadline, nf+3 how far the
-** buffer holds no '\n' (see findline), then one value per format done.
-** ctx is nf. Every byte received stays in the socket's buffer until a
-** format takes it, so a wait, a timeout or an error loses nothing, and
-** after a task's wait the engine starts again from the top with all
-** its state on the stack. Returns the number of results: one value per
+** stack: 1 file, 2..nf+1 formats, nf+2 deadline, then one value per
+** format done. ctx is nf. Every byte received stays in the socket's
+** buffer until a format takes it, so a wait, a timeout or an error
+** loses nothing, and after a task's wait the engine starts again from
+** the top with all its state on the stack. (A line's scan position is
+** a C local: after a task's wait the line is scanned again from its
+** start, since another task may have taken bytes of the socket.) Returns the number of results: one value per
 ** format, or the values done so far followed by nil, message, code;
 ** *pdone tells how many formats succeeded.
 */
 static int readengine (lua_State *L, int status, lua_KContext ctx,
                        lua_KFunction k, int *pdone) {
-  int nf = (int)ctx, base = nf + 3, done, nret;
+  int nf = (int)ctx, base = nf + 2, done, nret;
   nsFile *f = (nsFile *)lua_touserdata(L, 1);
   nsSocket *s = f->s;
   int eof = 0;
@@ -284,8 +283,7 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
     goto fail;
   }
   while (done < nf) {
-    size_t count = 0, want, len, avail;
-    size_t scan = (size_t)lua_tointeger(L, nf + 3);
+    size_t count = 0, want, len, avail, scan = 0;
     int fmt = getformat(L, 2 + done, &count);
     for (;;) {
       ssize_t got;
@@ -329,15 +327,11 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         nret = ns_fail(L, errno);
         goto fail;
       }
-      lua_pushinteger(L, (lua_Integer)scan);
-      lua_replace(L, nf + 3);
       r = ns_wait(L, s, NS_READ, lua_tonumber(L, nf + 2), ctx, k);
       if (r == 0) { nret = ns_timeout(L); goto fail; }
       if (r < 0) { nret = ns_fail(L, errno); goto fail; }
     }
     done++;
-    lua_pushinteger(L, 0);  /* the next format scans from the start */
-    lua_replace(L, nf + 3);
   }
   *pdone = done;
   return done;
@@ -381,7 +375,6 @@ static int f_read (lua_State *L) {
   checkformats(L, nf);
   luaL_checkstack(L, nf + 8, "too many formats");
   lua_pushnumber(L, ns_deadline(f->s->timeout));
-  lua_pushinteger(L, 0);
   return read_k(L, LUA_OK, nf);
 }
 
@@ -416,7 +409,6 @@ static int lines_iter (lua_State *L) {
   for (i = 1; i <= nf; i++)
     lua_pushvalue(L, lua_upvalueindex(2 + i));
   lua_pushnumber(L, ns_deadline(f->s->timeout));
-  lua_pushinteger(L, 0);
   return lines_k(L, LUA_OK, nf);
 }
 
