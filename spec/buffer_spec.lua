@@ -258,6 +258,21 @@ describe("f:read", function()
     assert.equal("next", f:read("l"))
   end)
 
+  it("reads a line of exactly the default limit, 1 MiB", function()
+    local c, p = withpeer([[
+s.sendall(b"a" * ((1 << 20) - 1) + b"\n")
+s.sendall(b"b" * (1 << 20) + b"\n")
+s.close()
+]])
+    finally(function() c:close() p:kill() end)
+    local f = c:makefile("r")
+    assert.equal((1 << 20) - 1, #f:read("l"))
+    assert.same({nil, "line longer than 1048576 bytes", "overflow"}, {f:read("L")})
+    assert.equal(("b"):rep(1 << 20), f:read(1 << 20))
+    assert.equal("\n", f:read("L"))
+    assert.is_nil(f:read("l"))
+  end)
+
   it("never buffers more than the limit for one line", function()
     -- a peer sending 3 MiB with no newline; the default limit is 1 MiB
     local c, p = withpeer([[

@@ -20,6 +20,8 @@
 #include "netsock.h"
 
 
+/* {====== Read buffer ====== */
+
 /*
 ** Make room for at least 'need' bytes after rtail: slide unread bytes
 ** to the front, then grow. Returns 0 when memory ran out (the buffer
@@ -36,8 +38,9 @@ int ns_buf_reserve (nsSocket *s, size_t need) {
     return 1;
   }
   else {
-    size_t cap = s->rcap ? s->rcap : s->chunk;
+    size_t cap = s->rcap ? s->rcap : s->chunk ? s->chunk : NS_BUFSIZE;
     char *p;
+    if (need > ((size_t)-1) / 4 - unread) return 0;  /* cannot double */
     while (cap - unread < need) cap *= 2;
     if (s->rhead > 0) {
       memmove(s->rbuf, s->rbuf + s->rhead, unread);
@@ -65,8 +68,6 @@ void ns_buf_trim (nsSocket *s) {
     ns_buf_free(s);
 }
 
-
-/* {====== Read buffer ====== */
 
 /*
 ** Drop 'n' bytes from the front of the unread bytes. An emptied buffer
