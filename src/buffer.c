@@ -71,15 +71,15 @@ void ns_buf_trim (nsSocket *s) {
 
 /*
 ** Drop 'n' bytes from the front of the unread bytes. An emptied buffer
-** starts again at offset 0; one that grew past a refill (a long line,
-** "a", a big read(n)) is released, so a burst does not pin memory.
+** is released at once: a socket holds a receive buffer only while it
+** holds unread bytes (or a read is filling it), so idle sockets and
+** sockets after a burst ("a", a big read(n), a long line) keep none.
+** (malloc of one refill is cheap next to the recv(2) that follows.)
 */
 static void consume (nsSocket *s, size_t n) {
   s->rhead += n;
-  if (s->rhead == s->rtail) {
-    s->rhead = s->rtail = 0;
-    if (s->rcap > s->chunk) ns_buf_free(s);
-  }
+  if (s->rhead == s->rtail)
+    ns_buf_free(s);
 }
 
 
