@@ -704,6 +704,28 @@ s.close()
     assert.same({nil, "closed", "closed"}, {v, msg, code})
   end)
 
+  it("flush in __close by yielding", function()
+    local a, b = ns.socketpair()
+    finally(function() a:close() b:close() end)
+    a:setsockopt(ns.SOL_SOCKET, ns.SO_SNDBUF, 4096)
+    a:settimeout(5)
+    local big = ("z"):rep(1 << 20)
+    local got = {}
+    b:settimeout(0)
+    local waits, r = runtask(function()
+      local f <close> = a:makefile("w")
+      f:setvbuf("full", 1 << 21)  -- all of it waits for the close
+      f:write(big)
+      return "left the block"
+    end, function() local x = b:recv(1 << 16) if x then got[#got + 1] = x end end)
+    assert(waits > 0)
+    assert.equal("left the block", r)
+    b:settimeout(1)
+    local s = table.concat(got)
+    while #s < #big do s = s .. assert(b:recv(1 << 16)) end
+    assert.equal(big, s)
+  end)
+
   it("flush in a task by yielding", function()
     local a, b = ns.socketpair()
     finally(function() a:close() b:close() end)
