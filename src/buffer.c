@@ -267,9 +267,10 @@ static int overflow (lua_State *L, nsFile *f) {
 ** loses nothing, and after a task's wait the engine starts again from
 ** the top with all its state on the stack. (A line's scan position is
 ** a C local: after a task's wait the line is scanned again from its
-** start, since another task may have taken bytes of the socket.) Returns the number of results: one value per
-** format, or the values done so far followed by nil, message, code;
-** *pdone tells how many formats succeeded.
+** start, since another task may have taken bytes of the socket.)
+** Returns the number of results: one value per format, or the values
+** done so far followed by nil, message, code; *pdone tells how many
+** formats succeeded.
 */
 static int readengine (lua_State *L, int status, lua_KContext ctx,
                        lua_KFunction k, int *pdone) {
