@@ -652,6 +652,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
   else p = luaL_buffinitsize(L, &b, size);
   for (;;) {
     n = recv_some(s, p, size, flags);
+    if ((size_t)n > size && n > 0)
+      n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
       if (p == stackbuf) lua_pushlstring(L, p, (size_t)n);
       else luaL_pushresultsize(&b, (size_t)n);
