@@ -207,7 +207,7 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
 ** The whole datagram goes or nothing does (EMSGSIZE when too long).
 */
 static int dgram_sendto (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);  /* may wait in the kernel */
   struct sockaddr_storage ss;
   socklen_t len;
   luaL_checkstring(L, 2);
@@ -301,7 +301,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
 ** true follows (for a Unix socket: data, path, nil, true).
 */
 static int dgram_recvfrom (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);  /* may wait in the kernel */
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
   luaL_argcheck(L, size >= 0, 2, "negative buffer size");

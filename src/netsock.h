@@ -115,6 +115,10 @@ NS_API nsSocket *ns_checkopen (lua_State *L, int idx);     /* open only */
 /* make the descriptor non-blocking again if socket.c's fast path had
    cleared O_NONBLOCK (ns_checkopen does it for every other method) */
 NS_API void ns_nonblock (nsSocket *s);
+/* ns_checkopen for calls that may wait inside the kernel (recv, send,
+   sendto, recvfrom, accept): blocking descriptor for no timeout outside
+   coroutines (see socket.c, "Waiting inside the kernel") */
+NS_API nsSocket *ns_checkfast (lua_State *L, int idx);
 /* a new closed socket userdata on the stack */
 NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API double ns_gettimeout_default (lua_State *L);

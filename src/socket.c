@@ -60,7 +60,8 @@ nsSocket *ns_checksocket (lua_State *L, int idx) {
 ** costs a recv that fails with EAGAIN, then poll(2), then the recv
 ** again: three system calls where C makes one, ~10% of a loopback
 ** round trip (docs/performance.md, "Ping-pong"). So recv, send,
-** sendall and accept, called from the main thread with no timeout,
+** sendall and accept (and sendto, recvfrom: ns_checkfast), called from
+** the main thread with no timeout,
 ** clear O_NONBLOCK (one fcntl, kept while the socket is used that
 ** way) and let the system call block; EINTR is retried as before.
 ** Every other use sets O_NONBLOCK back before its system call: any
@@ -94,9 +95,13 @@ nsSocket *ns_checkopen (lua_State *L, int idx) {
 }
 
 
-/* recv, send, sendall, accept: the descriptor as the call wants it */
-static nsSocket *checkfast (lua_State *L) {
-  nsSocket *s = ns_checksocket(L, 1);
+/*
+** recv, send, sendall, accept (and dgram.c's sendto, recvfrom): an open
+** socket at 'idx' whose descriptor is as the call wants it: blocking
+** for no timeout outside coroutines, non-blocking otherwise.
+*/
+nsSocket *ns_checkfast (lua_State *L, int idx) {
+  nsSocket *s = ns_checksocket(L, idx);
   int block;
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
@@ -377,7 +382,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_accept (lua_State *L) {
-  nsSocket *s = checkfast(L);
+  nsSocket *s = ns_checkfast(L, 1);
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
@@ -561,7 +566,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_send (lua_State *L) {
-  nsSocket *s = checkfast(L);
+  nsSocket *s = ns_checkfast(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -603,7 +608,7 @@ fail:
 
 
 static int sock_sendall (lua_State *L) {
-  nsSocket *s = checkfast(L);
+  nsSocket *s = ns_checkfast(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -669,7 +674,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_recv (lua_State *L) {
-  nsSocket *s = checkfast(L);
+  nsSocket *s = ns_checkfast(L, 1);
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
   luaL_argcheck(L, size >= 0, 2, "negative buffer size");
