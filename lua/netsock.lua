@@ -104,6 +104,13 @@ function M.create_server(host, port, opts)
   return nil, msg, code
 end
 
+-- tasks: spawn, run, stop, serve (lua/netsock/tasks.lua)
+local tasks = require "netsock.tasks"
+M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
+function M.serve(host, port, handler, opts)
+  return tasks.serve(M.create_server, host, port, handler, opts)
+end
+
 -- the method table, for extensions (netsock.socketmethods.foo = ...)
 M.socketmethods = methods
 
