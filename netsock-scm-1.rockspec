@@ -29,6 +29,7 @@ build = {
       incdirs = { "src" },
     },
     ["netsock"] = "lua/netsock.lua",
+    ["netsock.tasks"] = "lua/netsock/tasks.lua",
   },
 }
 test_dependencies = { "busted" }

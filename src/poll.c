@@ -471,9 +471,11 @@ static int poller_remove (lua_State *L) {
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, 1);  /* 3 */
   lua_getiuservalue(L, 1, 2);  /* 4 */
-  if (fd >= 0 && lua_rawgeti(L, 3, fd) != LUA_TNIL && lua_rawequal(L, -1, 2))
-    found = 1;
-  lua_pop(L, 1);
+  if (fd >= 0) {
+    if (lua_rawgeti(L, 3, fd) != LUA_TNIL && lua_rawequal(L, -1, 2))
+      found = 1;
+    lua_pop(L, 1);
+  }
   if (!found) {
     lua_pushnil(L);
     while (lua_next(L, 3)) {
