@@ -107,6 +107,7 @@ end
 -- tasks: spawn, run, stop, serve (lua/netsock/tasks.lua)
 local tasks = require "netsock.tasks"
 M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
+M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
 function M.serve(host, port, handler, opts)
   return tasks.serve(M.create_server, host, port, handler, opts)
 end
