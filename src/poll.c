@@ -70,19 +70,34 @@ static int ms_until (double deadline) {
 }
 
 
-int ns_waitfd (lua_State *L, int fd, int events, double deadline,
-               lua_KContext ctx, lua_KFunction k) {
+/*
+** Flags the loop reads in the events value a task yields, beside
+** NS_READ and NS_WRITE: the wait comes from a socket whose descriptor
+** the loop has never seen (NS_FIRSTWAIT: register it once), or has seen
+** (NS_KNOWN: it is registered; nothing to do). A socket remembers that
+** in s->waiters, so a descriptor closed without the loop's knowledge
+** (__gc) and reused by a new socket is registered afresh. Bare
+** descriptors carry neither flag and are (re)armed on every wait.
+*/
+#define NS_FIRSTWAIT  4
+#define NS_KNOWN      8
+
+
+/* suspend the running task: yield the 4 values of the task protocol */
+static int yieldwait (lua_State *L, int fd, int events, double deadline,
+                      lua_KContext ctx, lua_KFunction k) {
+  lua_pushlightuserdata(L, &waittoken);
+  lua_pushinteger(L, fd);
+  lua_pushinteger(L, events);
+  lua_pushnumber(L, deadline);
+  return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
+}
+
+
+/* block in poll(2): 1 ready, 0 deadline passed, -1 error (errno) */
+static int pollwait (int fd, int events, double deadline) {
   struct pollfd pfd;
   int ms, n;
-  if (deadline >= 0 && ns_monotime() >= deadline)
-    return 0;
-  if (k != NULL && ns_intask(L)) {
-    lua_pushlightuserdata(L, &waittoken);
-    lua_pushinteger(L, fd);
-    lua_pushinteger(L, events);
-    lua_pushnumber(L, deadline);
-    return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
-  }
   pfd.fd = fd;
   pfd.events = (short)(((events & NS_READ) ? POLLIN : 0) |
                        ((events & NS_WRITE) ? POLLOUT : 0));
@@ -99,13 +114,34 @@ int ns_waitfd (lua_State *L, int fd, int events, double deadline,
 }
 
 
+int ns_waitfd (lua_State *L, int fd, int events, double deadline,
+               lua_KContext ctx, lua_KFunction k) {
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return 0;
+  if (k != NULL && ns_intask(L))
+    return yieldwait(L, fd, events & (NS_READ | NS_WRITE), deadline, ctx, k);
+  return pollwait(fd, events, deadline);
+}
+
+
 int ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
              lua_KContext ctx, lua_KFunction k) {
-  if (k != NULL && (events & NS_READ))
-    ns_buf_trim(s);  /* an idle socket keeps no receive buffer */
-  if (k != NULL && ns_intask(L))
-    s->waiters = 1;  /* close must tell the loop (see sock_close) */
-  return ns_waitfd(L, s->fd, events, deadline, ctx, k);
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return 0;
+  if (k != NULL) {
+    if (events & NS_READ)
+      ns_buf_trim(s);  /* an idle socket keeps no receive buffer */
+    if (ns_intask(L)) {
+      events &= NS_READ | NS_WRITE;
+      if (s->waiters) events |= NS_KNOWN;
+      else {
+        events |= NS_FIRSTWAIT;
+        s->waiters = 1;  /* close must tell the loop (see ns_close) */
+      }
+      return yieldwait(L, s->fd, events, deadline, ctx, k);
+    }
+  }
+  return pollwait(s->fd, events, deadline);
 }
 
 
@@ -658,11 +694,12 @@ static const luaL_Reg poller_meta[] = {
 /* {====== The task loop's waiter ====== */
 
 /*
-** core._newloop(): what lua/netsock/tasks.lua waits with. An epoll
-** descriptor where each wait arms its fd one-shot (EPOLLONESHOT) with
-** every event some task waits for on it: one epoll_ctl per wait, and a
-** descriptor closed and reopened under the same number (which silently
-** left the epoll set) is simply added again (MOD fails ENOENT -> ADD).
+** core._newloop(): what lua/netsock/tasks.lua waits with: one epoll
+** descriptor where every descriptor a task waits on is registered
+** edge-triggered for both directions (EPOLLET | EPOLLIN | EPOLLOUT),
+** once. Edge-triggering is sound here because every netsock call waits
+** only after its system call said EAGAIN: the next change of state is
+** an edge. A socket's later waits then cost no system call at all.
 */
 typedef struct { int epfd; } nsLoop;
 
@@ -684,23 +721,31 @@ static int loop_new (lua_State *L) {
 
 
 /*
-** l:arm(fd, events): true once armed; false when the descriptor
-** cannot be polled (a regular file: always ready) or is not open (the
-** waiting call will meet the error when it retries).
+** l:arm(fd, first): register fd (first: expect it new, ADD; otherwise
+** MOD, then ADD when epoll no longer knows it). MOD and ADD both look
+** at the present state, so an edge that came before is not lost.
+** Returns true when registered; false when the descriptor cannot be
+** polled (a regular file: always ready) or is not open (the waiting
+** call will meet the error when it retries).
 */
 static int loop_arm (lua_State *L) {
   nsLoop *l = checkloop(L);
   int fd = (int)luaL_checkinteger(L, 2);
-  int events = (int)luaL_checkinteger(L, 3);
+  int first = lua_toboolean(L, 3);
   struct epoll_event ev;
+  int r;
   memset(&ev, 0, sizeof ev);
-  ev.events = toepoll(events) | EPOLLONESHOT;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.fd = fd;
-  if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
-      (errno == ENOENT && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
-    lua_pushboolean(L, 1);
-  else
-    lua_pushboolean(L, 0);
+  if (first) {
+    r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (r < 0 && errno == EEXIST) r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+  }
+  else {
+    r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (r < 0 && errno == ENOENT) r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  }
+  lua_pushboolean(L, r == 0);
   return 1;
 }
 

@@ -108,11 +108,6 @@ local PARK = {}             -- private yield value: wait for wake()
 local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
 
--- the events still wanted on fd
-local function wanted(fd)
-  return (rd[fd] and 1 or 0) | (wr[fd] and 2 or 0)
-end
-
 local function addwaiter(set, fd, t)
   local w = set[fd]
   if w == nil then set[fd] = t
@@ -158,21 +153,26 @@ local function wakeall(set, fd)
   end
 end
 
--- a task's wait: register it on its descriptor and/or timer
+-- a task's wait: register it on its descriptor and/or timer. Bits of
+-- ev beyond read (1) and write (2), from poll.c: 4 a socket's first
+-- wait in a task (register its fd), 8 a socket already registered;
+-- neither: a bare descriptor, (re)registered on every wait.
 local function suspend(t, fd, ev, deadline)
-  local s = (seq[t] or 0) + 1
-  seq[t] = s
   if fd >= 0 then
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
-    if not loop:arm(fd, wanted(fd)) then
+    if ev & 8 == 0 and not loop:arm(fd, ev & 4 ~= 0) then
       -- not pollable (a regular file) or not open: let the call retry
       wakeall(rd, fd); wakeall(wr, fd)
       return
     end
   end
-  if deadline >= 0 then heappush(deadline, t, s) end
+  if deadline >= 0 then
+    local s = seq[t] + 1
+    seq[t] = s
+    heappush(deadline, t, s)
+  end
 end
 
 -- called by the C core right before a socket that tasks wait on is
@@ -200,9 +200,9 @@ end
 -- resume one task and file it according to what it yielded
 local function step(t)
   local ok, a, fd, ev, deadline = coresume(t)
+  if a == WAIT then return suspend(t, fd, ev, deadline) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
-  if a == WAIT then suspend(t, fd, ev, deadline)
-  elseif a == PARK then parked[t] = true  -- until wake(t)
+  if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
 end
 
@@ -265,8 +265,6 @@ local function turn()
     local fd, ev = events[i], events[i + 1]
     if ev & 1 ~= 0 then wakeall(rd, fd) end
     if ev & 2 ~= 0 then wakeall(wr, fd) end
-    local rest = wanted(fd)
-    if rest ~= 0 then loop:arm(fd, rest) end  -- one-shot: re-arm the others
   end
   if hn > 0 then
     local now = monotime()
