@@ -26,6 +26,7 @@ build = {
         "src/resolve.c",
       },
       defines = { "_GNU_SOURCE" },
+      libraries = { "pthread" },
       incdirs = { "src" },
     },
     ["netsock"] = "lua/netsock.lua",

@@ -203,6 +203,36 @@ describe("tasks", function()
   end)
 end)
 
+describe("name resolution inside tasks", function()
+  it("create_connection looks a name up off the loop; the others run meanwhile", function()
+    local srv, port = H.listen_local()
+    finally(function() srv:close() end)
+    local turns, done, got = 0, false, nil
+    ns.spawn(function()
+      local c = assert(ns.create_connection("localhost", port, 5))
+      got = c:getpeername()
+      c:close()
+      done = true
+    end)
+    ns.spawn(function()
+      while not done do turns = turns + 1; coroutine.yield() end
+    end)
+    run_bounded(10)
+    assert.equal("127.0.0.1", got)
+    assert.is_true(turns >= 1)
+  end)
+
+  it("reports resolver failures as getaddrinfo does", function()
+    local got
+    run_bounded(30, function()
+      got = { ns.create_connection("no-such-host.invalid", 80, 5) }
+    end)
+    assert.is_nil(got[1])
+    assert.is_string(got[2])
+    assert.matches("^EAI_", got[3])
+  end)
+end)
+
 describe("serve", function()
   it("serves a python client and closes conn when the handler returns", function()
     local host, port, seen

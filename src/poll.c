@@ -12,8 +12,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -797,6 +801,171 @@ static const luaL_Reg loop_methods[] = {
 /* }====== */
 
 
+/* {====== Name resolution off the loop ====== */
+
+/*
+** getaddrinfo(3) blocks and has no non-blocking form. Inside a task,
+** core._getaddrinfo_task runs it on a short-lived thread that signals
+** an eventfd when done; the task waits on the eventfd like on any
+** descriptor. The job is shared by the thread and a userdata on the
+** task's stack: whichever lets go last frees it (refs under the mutex),
+** so a task abandoned mid-lookup leaks nothing. A numeric host needs
+** no lookup and is answered at once.
+*/
+typedef struct nsLookup {
+  pthread_mutex_t mu;
+  int refs;             /* the thread and the userdata */
+  int efd;              /* written once the answer is in */
+  int done, gai, err;
+  char *host, *serv;
+  struct addrinfo hints, *res;
+} nsLookup;
+
+static void lookup_free (nsLookup *j) {
+  if (j->res) freeaddrinfo(j->res);
+  if (j->efd >= 0) close(j->efd);
+  free(j->host);
+  free(j->serv);
+  pthread_mutex_destroy(&j->mu);
+  free(j);
+}
+
+/* drop one reference; frees the job with the last */
+static void lookup_unref (nsLookup *j) {
+  int last;
+  pthread_mutex_lock(&j->mu);
+  last = --j->refs == 0;
+  pthread_mutex_unlock(&j->mu);
+  if (last) lookup_free(j);
+}
+
+static void *lookup_thread (void *arg) {
+  nsLookup *j = (nsLookup *)arg;
+  struct addrinfo *res = NULL;
+  uint64_t one = 1;
+  int gai = getaddrinfo(j->host, j->serv, &j->hints, &res);
+  int err = errno, last;
+  pthread_mutex_lock(&j->mu);
+  j->gai = gai;
+  j->err = err;
+  j->res = res;
+  j->done = 1;
+  if (write(j->efd, &one, sizeof one) < 0) { /* cannot fail: counter */ }
+  last = --j->refs == 0;  /* signalled before letting go: efd is open */
+  pthread_mutex_unlock(&j->mu);
+  if (last) lookup_free(j);
+  return NULL;
+}
+
+static int lookup_gc (lua_State *L) {
+  nsLookup **pj = (nsLookup **)luaL_checkudata(L, 1, "netsock.lookup");
+  if (*pj) { lookup_unref(*pj); *pj = NULL; }
+  return 0;
+}
+
+/* push the getaddrinfo array of 'res' (as netsock.getaddrinfo) */
+static void pushinfos (lua_State *L, struct addrinfo *res) {
+  struct addrinfo *ai;
+  int i = 0;
+  lua_newtable(L);
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+      continue;
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, ns_familyname(ai->ai_family));
+    lua_setfield(L, -2, "family");
+    lua_pushstring(L, ns_typename(ai->ai_socktype));
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, ai->ai_protocol);
+    lua_setfield(L, -2, "proto");
+    ns_pushaddr(L, ai->ai_addr, ai->ai_addrlen);
+    lua_setfield(L, -3, "port");
+    lua_setfield(L, -2, "host");
+    if (ai->ai_canonname) {
+      lua_pushstring(L, ai->ai_canonname);
+      lua_setfield(L, -2, "canonname");
+    }
+    lua_rawseti(L, -2, ++i);
+  }
+}
+
+/* stack: 1 host, 2 port, 3 family, 4 type, 5 job */
+static int lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsLookup *j = *(nsLookup **)luaL_checkudata(L, 5, "netsock.lookup");
+  int done;
+  (void)status;
+  lua_settop(L, 5);
+  pthread_mutex_lock(&j->mu);
+  done = j->done;
+  pthread_mutex_unlock(&j->mu);
+  if (!done) {
+    ns_waitfd(L, j->efd, NS_READ, -1.0, ctx, lookup_k);
+    return lookup_k(L, LUA_OK, ctx);  /* not in a task: poll returned */
+  }
+  if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+  pushinfos(L, j->res);
+  return 1;
+}
+
+/*
+** core._getaddrinfo_task(host, port [, family [, type]]): as
+** netsock.getaddrinfo, but a name is looked up on a thread while the
+** calling task is suspended (the other tasks run meanwhile).
+*/
+static int poll_getaddrinfo_task (lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  char portbuf[8];
+  const char *serv = ns_checkport(L, 2, portbuf);
+  struct addrinfo hints, *res;
+  nsLookup *j, **pj;
+  pthread_attr_t attr;
+  pthread_t th;
+  int gai, r;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = ns_family(L, 3, AF_UNSPEC);
+  hints.ai_socktype = ns_socktype(L, 4, 0);
+  hints.ai_flags = AI_NUMERICHOST;
+  gai = getaddrinfo(host, serv, &hints, &res);  /* no lookup: numeric */
+  if (gai == 0) {
+    pushinfos(L, res);
+    freeaddrinfo(res);
+    return 1;
+  }
+  hints.ai_flags = 0;
+  lua_settop(L, 4);
+  pj = (nsLookup **)lua_newuserdatauv(L, sizeof(nsLookup *), 0);
+  *pj = NULL;
+  luaL_setmetatable(L, "netsock.lookup");
+  j = (nsLookup *)calloc(1, sizeof *j);
+  if (j == NULL) return ns_fail(L, ENOMEM);
+  j->efd = -1;
+  pthread_mutex_init(&j->mu, NULL);
+  *pj = j;
+  j->refs = 1;
+  j->hints = hints;
+  j->host = strdup(host);
+  j->serv = strdup(serv);
+  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (j->host == NULL || j->serv == NULL) return ns_fail(L, ENOMEM);
+  if (j->efd < 0) return ns_fail(L, errno);
+  j->refs = 2;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  r = pthread_create(&th, &attr, lookup_thread, j);
+  pthread_attr_destroy(&attr);
+  if (r != 0) {  /* no thread: look it up here, blocking */
+    j->refs = 1;
+    j->gai = getaddrinfo(host, serv, &hints, &j->res);
+    j->err = errno;
+    j->done = 1;
+  }
+  return lookup_k(L, LUA_OK, 0);
+}
+
+/* }====== */
+
+
 /*
 ** netsock.setrlimit_nofile([n]): raise the soft limit of open
 ** descriptors to n (default: the hard limit; never above it). Returns
@@ -831,6 +1000,7 @@ static const luaL_Reg poll_funcs[] = {
   {"setrlimit_nofile", poll_setrlimit_nofile},
   {"_waittoken", poll_waittoken},
   {"_newloop", loop_new},
+  {"_getaddrinfo_task", poll_getaddrinfo_task},
   {NULL, NULL}
 };
 
@@ -857,5 +1027,11 @@ void ns_poll_open (lua_State *L) {
   createmeta(L, NS_POLLER, poller_meta, poller_methods);
   createmeta(L, "netsock.loop", loop_meta, loop_methods);
   createmeta(L, "netsock.epfd", epfd_meta, none);
+  {
+    static const luaL_Reg lookup_meta[] = {
+      {"__gc", lookup_gc}, {NULL, NULL}
+    };
+    createmeta(L, "netsock.lookup", lookup_meta, none);
+  }
   ns_setfuncs(L, poll_funcs);
 }
