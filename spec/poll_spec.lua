@@ -115,6 +115,18 @@ time.sleep(1)
     assert.same({ "other runs", "sent", "ready true 0 nil" }, log)
   end)
 
+  it("leaves no descriptor behind after waiting in a task", function()
+    local before = H.fdcount()
+    ns.run(function()
+      for _ = 1, 20 do
+        ns.spawn(function() ns.sleep(0.01); b:send("x") end)
+        local r = ns.select({ a }, {}, 5)
+        assert(r[1] == a and a:recv(10) == "x")
+      end
+    end)
+    assert.equal(before, H.fdcount())
+  end)
+
   it("times out inside a task", function()
     local got
     ns.run(function()

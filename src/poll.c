@@ -373,6 +373,13 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       if (errno == EINTR) continue;
       return ns_fail(L, errno);
     }
+    if (n > 0 || nforce > 0 || ms_until(deadline) == 0) {
+      /* done: the epoll set of a task's wait goes now, not at the GC */
+      if (lua_type(L, 5) == LUA_TUSERDATA) {
+        nsEpfd *e = (nsEpfd *)lua_touserdata(L, 5);
+        if (e->fd >= 0) { close(e->fd); e->fd = -1; }
+      }
+    }
     if (n > 0 || nforce > 0)
       return select_result(L, pfd, force, nr, nw);
     if (ms_until(deadline) == 0) {
