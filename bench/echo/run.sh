@@ -8,7 +8,7 @@
 # Run from the checkout after `make`.
 set -u
 SECS=${1:-2}
-ROUNDS=${2:-3}
+ROUNDS=${2:-${BENCH_REPS:-3}}
 cd "$(dirname "$0")/../.." || exit 1
 OUT=build/bench
 mkdir -p "$OUT"

@@ -192,6 +192,7 @@ local function finish(t, ok, err)
   live = live - 1
   tasks[t] = nil
   seq[t] = nil
+  parked[t] = nil
   if not ok then
     io.stderr:write("netsock task failed: ", traceback(t, tostring(err)), "\n")
   end
@@ -350,7 +351,8 @@ function M.serve(create_server, host, port, handler, opts)
   end
 
   acceptor = M.spawn(function()
-    closewatch[srv:fileno()] = corunning()
+    local me, fd, burst = corunning(), srv:fileno(), 0
+    closewatch[fd] = me
     while srv:fileno() >= 0 do
       if limit and active >= limit then
         waiting = true
@@ -360,6 +362,11 @@ function M.serve(create_server, host, port, handler, opts)
         if conn then
           active = active + 1
           M.spawn(client, conn, h, p)
+          burst = burst + 1
+          if burst == 64 then  -- a long backlog: let the clients run too
+            burst = 0
+            coyield()
+          end
         else
           local c = p
           if c == "closed" or srv:fileno() < 0 then break end
@@ -371,6 +378,7 @@ function M.serve(create_server, host, port, handler, opts)
         end
       end
     end
+    if closewatch[fd] == me then closewatch[fd] = nil end
   end)
   return srv
 end
