@@ -74,29 +74,18 @@ static int ms_until (double deadline) {
 }
 
 
-/*
-** Flags the loop reads in the events value a task yields, beside
-** NS_READ and NS_WRITE: the wait comes from a socket whose descriptor
-** the loop has never seen (NS_FIRSTWAIT: register it once), or has seen
-** (NS_KNOWN: it is registered; nothing to do). A socket remembers that
-** in s->waiters, so a descriptor closed without the loop's knowledge
-** (__gc) and reused by a new socket is registered afresh. Bare
-** descriptors carry neither flag and are (re)armed on every wait.
-*/
-#define NS_FIRSTWAIT  4
-#define NS_KNOWN      8
-
-
 /* suspend the running task: yield the 4 values of the task protocol */
 static int yieldwait (lua_State *L, int fd, int events, double deadline,
                       lua_KContext ctx, lua_KFunction k) {
   lua_pushlightuserdata(L, &waittoken);
   lua_pushinteger(L, fd);
-  lua_pushinteger(L, events);
+  lua_pushinteger(L, events & (NS_READ | NS_WRITE));
   lua_pushnumber(L, deadline);
   return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
 }
 
+
+static int loop_register (lua_State *L, int fd, nsSocket *s);
 
 /* block in poll(2): 1 ready, 0 deadline passed, -1 error (errno) */
 static int pollwait (int fd, int events, double deadline) {
@@ -118,12 +107,22 @@ static int pollwait (int fd, int events, double deadline) {
 }
 
 
+/*
+** Inside a task, a wait first makes sure the loop's epoll set holds the
+** descriptor (loop_register), then yields. A descriptor that epoll
+** cannot watch (a regular file) is always ready: return 1 at once.
+*/
 int ns_waitfd (lua_State *L, int fd, int events, double deadline,
                lua_KContext ctx, lua_KFunction k) {
   if (deadline >= 0 && ns_monotime() >= deadline)
     return 0;
-  if (k != NULL && ns_intask(L))
-    return yieldwait(L, fd, events & (NS_READ | NS_WRITE), deadline, ctx, k);
+  if (k != NULL && ns_intask(L)) {
+    if (fd >= 0) {
+      int r = loop_register(L, fd, NULL);
+      if (r <= 0) return r < 0 ? -1 : 1;
+    }
+    return yieldwait(L, fd, events, deadline, ctx, k);
+  }
   return pollwait(fd, events, deadline);
 }
 
@@ -136,12 +135,10 @@ int ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
     if (events & NS_READ)
       ns_buf_trim(s);  /* an idle socket keeps no receive buffer */
     if (ns_intask(L)) {
-      events &= NS_READ | NS_WRITE;
-      if (s->waiters) events |= NS_KNOWN;
-      else {
-        events |= NS_FIRSTWAIT;
+      int r = loop_register(L, s->fd, s);
+      if (r <= 0) return r < 0 ? -1 : 1;
+      if (s->waiters == 0)
         s->waiters = 1;  /* close must tell the loop (see ns_close) */
-      }
       return yieldwait(L, s->fd, events, deadline, ctx, k);
     }
   }
@@ -706,16 +703,32 @@ static const luaL_Reg poller_meta[] = {
 
 /*
 ** core._newloop(): what lua/netsock/tasks.lua waits with: one epoll
-** descriptor where every descriptor a task waits on is registered
-** edge-triggered for both directions (EPOLLET | EPOLLIN | EPOLLOUT),
-** once. Edge-triggering is sound here because every netsock call waits
-** only after its system call said EAGAIN: the next change of state is
-** an edge. A socket's later waits then cost no system call at all.
+** descriptor (kept in the registry at NS_LOOPREF) where every descriptor a
+** task waits on is registered edge-triggered for both directions
+** (EPOLLET | EPOLLIN | EPOLLOUT). Edge-triggering is sound because every
+** netsock call waits only after its system call said EAGAIN: the next
+** change of state is an edge; and registering (ADD or MOD) looks at
+** the present state, so an edge that came before is not lost.
+**
+** A socket is registered once: its first wait stamps it with a serial
+** number (in s->waiters) that reg[fd] remembers, and its later waits,
+** finding the same stamp, cost no system call. A descriptor closed
+** behind the loop's back (a socket's __gc) leaves epoll by itself; the
+** socket that reuses the number has another stamp (0: new) and is
+** registered afresh. Bare descriptors are (re)registered on each wait.
 */
-typedef struct { int epfd; } nsLoop;
+#define NS_LOOP     "netsock.loop"      /* metatable */
+#define NS_LOOPREF  "netsock.loopobj"   /* registry: the loop of this state */
+
+typedef struct {
+  int epfd;
+  int serial;    /* last stamp handed out */
+  int cap;       /* size of reg */
+  int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+} nsLoop;
 
 static nsLoop *checkloop (lua_State *L) {
-  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, "netsock.loop");
+  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
   if (l->epfd < 0) luaL_error(L, "attempt to use a closed loop");
   return l;
 }
@@ -723,40 +736,54 @@ static nsLoop *checkloop (lua_State *L) {
 
 static int loop_new (lua_State *L) {
   nsLoop *l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 0);
+  memset(l, 0, sizeof *l);
   l->epfd = -1;
-  luaL_setmetatable(L, "netsock.loop");
+  luaL_setmetatable(L, NS_LOOP);
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (l->epfd < 0) return ns_fail(L, errno);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
   return 1;
 }
 
 
 /*
-** l:arm(fd, first): register fd (first: expect it new, ADD; otherwise
-** MOD, then ADD when epoll no longer knows it). MOD and ADD both look
-** at the present state, so an edge that came before is not lost.
-** Returns true when registered; false when the descriptor cannot be
-** polled (a regular file: always ready) or is not open (the waiting
-** call will meet the error when it retries).
+** Make sure the loop's epoll set watches fd (for socket s, or a bare
+** descriptor when s is NULL). Returns 1 when it does (or there is no
+** loop: a task run by someone else), 0 when epoll cannot watch fd (a
+** regular file: always ready), -1 on another error (errno set).
 */
-static int loop_arm (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  int fd = (int)luaL_checkinteger(L, 2);
-  int first = lua_toboolean(L, 3);
+static int loop_register (lua_State *L, int fd, nsSocket *s) {
+  nsLoop *l;
   struct epoll_event ev;
   int r;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  lua_pop(L, 1);
+  if (l == NULL || l->epfd < 0) return 1;
+  if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters)
+    return 1;  /* registered by this very socket */
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.fd = fd;
-  if (first) {
-    r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
-    if (r < 0 && errno == EEXIST) r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+  r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+  if (r < 0 && errno == ENOENT) r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (r < 0) return errno == EPERM ? 0 : -1;
+  if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
+    int cap = l->cap ? l->cap : 1024, *p;
+    while (cap <= fd) cap *= 2;
+    p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
+    if (p != NULL) {
+      memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
+      l->reg = p;
+      l->cap = cap;
+    }
   }
-  else {
-    r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
-    if (r < 0 && errno == ENOENT) r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (s != NULL) {
+    if (++l->serial <= 0) l->serial = 1;  /* wrapped: stamps stay nonzero */
+    s->waiters = l->serial;
   }
-  lua_pushboolean(L, r == 0);
+  if (fd < l->cap) l->reg[fd] = s != NULL ? s->waiters : 0;
   return 1;
 }
 
@@ -792,14 +819,16 @@ static int loop_wait (lua_State *L) {
 
 
 static int loop_close (lua_State *L) {
-  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, "netsock.loop");
+  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
   if (l->epfd >= 0) { close(l->epfd); l->epfd = -1; }
+  free(l->reg);
+  l->reg = NULL;
+  l->cap = 0;
   return 0;
 }
 
 
 static const luaL_Reg loop_methods[] = {
-  {"arm", loop_arm},
   {"wait", loop_wait},
   {"close", loop_close},
   {NULL, NULL}
@@ -1032,7 +1061,7 @@ void ns_poll_open (lua_State *L) {
   };
   static const luaL_Reg none[] = {{NULL, NULL}};
   createmeta(L, NS_POLLER, poller_meta, poller_methods);
-  createmeta(L, "netsock.loop", loop_meta, loop_methods);
+  createmeta(L, NS_LOOP, loop_meta, loop_methods);
   createmeta(L, "netsock.epfd", epfd_meta, none);
   {
     static const luaL_Reg lookup_meta[] = {

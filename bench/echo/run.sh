@@ -27,7 +27,7 @@ have() {
   esac
 }
 
-port=$((20000 + $$ % 20000))
+port=$((12000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {  # start server $1 on $port; sets pid
   case $1 in
     c) "$OUT/echo_c" "$port" & ;;

@@ -17,7 +17,7 @@ ulimit -n 8192 2>/dev/null
 command -v wrk >/dev/null || { echo "bench/http: wrk is missing (apt-get install wrk)"; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-port=$((40000 + $$ % 20000))
+port=$((21000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {
   case $1 in
     netsock) lua5.4 examples/http_hello.lua --port "$port" > /dev/null & ;;

@@ -153,20 +153,13 @@ local function wakeall(set, fd)
   end
 end
 
--- a task's wait: register it on its descriptor and/or timer. Bits of
--- ev beyond read (1) and write (2), from poll.c: 4 a socket's first
--- wait in a task (register its fd), 8 a socket already registered;
--- neither: a bare descriptor, (re)registered on every wait.
+-- a task's wait: file it under its descriptor and/or timer (the C core
+-- has made sure the loop's epoll set watches the descriptor)
 local function suspend(t, fd, ev, deadline)
   if fd >= 0 then
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
-    if ev & 8 == 0 and not loop:arm(fd, ev & 4 ~= 0) then
-      -- not pollable (a regular file) or not open: let the call retry
-      wakeall(rd, fd); wakeall(wr, fd)
-      return
-    end
   end
   if deadline >= 0 then
     local s = seq[t] + 1
