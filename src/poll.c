@@ -413,7 +413,8 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
         }
       }
       lua_settop(L, 6);  /* keep the pollfd block */
-      ns_waitfd(L, e->fd, NS_READ, deadline, ctx, select_k);
+      if (ns_waitfd(L, e->fd, NS_READ, deadline, ctx, select_k) < 0)
+        return ns_fail(L, errno);
       /* returned: the deadline passed meanwhile; the next pass says so */
     }
   }
@@ -598,7 +599,8 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   }
   if (n == 0 && nbuf == 0 && intask && ms_until(deadline) != 0) {
     lua_settop(L, 5);
-    ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k);
+    if (ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k) < 0)
+      return ns_fail(L, errno);
     lua_newtable(L);  /* returned: the deadline passed meanwhile */
   }
   /* 3 objects, 4 events, 5 -> ready, 6 -> events; buffered set at 7 */
