@@ -50,7 +50,8 @@ $(SANCORE): $(SANOBJS)
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
 DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
-DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils
+DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
+              lua-cqueues lua-copas wrk nginx-light netcat-openbsd
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)

@@ -75,6 +75,36 @@ describe("a blocking call without a timeout", function()
     f:close()
   end)
 
+  it("never blocks the task loop after a blocking use outside it", function()
+    -- in a child process, so that a regression (a task blocking the whole
+    -- loop in recv) shows as a bounded wait here, not as a hung spec
+    local p = H.lua([[
+      local ns = require "netsock"
+      local srv = assert(ns.create_server("127.0.0.1", 0))
+      local c = assert(ns.tcp())
+      assert(c:connect("127.0.0.1", select(2, srv:getsockname())))
+      local a = assert(srv:accept())
+      local f = a:makefile("r")
+      assert(c:sendall("x"))
+      assert(a:recv(1) == "x")            -- outside a task: kernel wait
+      local got = {}
+      ns.spawn(function() got.line = f:read("l") end)
+      ns.spawn(function() got.data = a:recv(10) end)
+      ns.spawn(function()
+        ns.sleep(0.05)
+        assert(c:sendall("hi\n"))
+        ns.sleep(0.05)
+        assert(c:sendall("more"))
+      end)
+      ns.run()
+      print(got.line, got.data)
+    ]])
+    local rc = p:wait(10)
+    if rc == nil then p:kill() end
+    assert.equal(0, rc)
+    assert.equal("hi\tmore\n", p:output())
+  end)
+
   it("gives O_NONBLOCK back to any other method", function()
     assert(c:sendall("x"))
     assert.equal("x", a:recv(1))
