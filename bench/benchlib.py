@@ -98,12 +98,13 @@ def check_tools():
 class Proc:
     """A child process with its stdout read line by line, bounded in time."""
 
-    def __init__(self, argv, pin=None):
+    def __init__(self, argv, pin=None, stdin=False, stderr=None):
         if pin is not None:
             argv = ["taskset", "-c", str(pin)] + argv
         self.argv = argv
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=ROOT,
-                                  env=lua_env(), text=True)
+                                  stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                  stderr=stderr, env=lua_env(), text=True)
         self.buf = ""
         self.lines = []
 
@@ -127,12 +128,19 @@ class Proc:
         line, self.buf = self.buf.split("\n", 1)
         return line
 
-    def result(self, deadline):
-        """The 'result' line as a dict of floats, or None."""
+    def result(self, deadline, relay=None):
+        """
+        The 'result' line as a dict of floats, or None. With 'relay' (a
+        Proc), every "ready" line this one prints sends "go" to relay's
+        stdin (bench/accept: the client has filled the accept queue).
+        """
         while True:
             line = self.line(deadline)
             if line is None:
                 return None
+            if relay is not None and line.startswith("ready"):
+                relay.p.stdin.write("go\n")
+                relay.p.stdin.flush()
             if line.startswith("result "):
                 out = {}
                 for kv in line.split()[1:]:
@@ -150,20 +158,26 @@ class Proc:
         if self.p.poll() is None:
             self.p.kill()  # by its own pid
             self.p.wait()
-        self.p.stdout.close()
+        for f in (self.p.stdout, self.p.stdin, self.p.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
 
 
-def run_pair(server_argv, client_argv, pin=None, client_pin=None):
+def run_pair(server_argv, client_argv, pin=None, client_pin=None, relay=False):
     """
     Start the server, read its port, start the client with it
     (client_argv: a function of the port), and return both results
     (dicts), or raise RuntimeError. Bounded by BENCH_TIMEOUT. 'pin' puts
     the server (and the client, unless client_pin is given) on that CPU.
+    relay: the client's "ready" lines become "go" on the server's stdin.
     """
     deadline = time.monotonic() + TIMEOUT
     if client_pin is None:
         client_pin = pin
-    srv = Proc(server_argv, pin)
+    srv = Proc(server_argv, pin, stdin=relay)
     cli = None
     try:
         line = srv.line(time.monotonic() + 15)
@@ -171,7 +185,7 @@ def run_pair(server_argv, client_argv, pin=None, client_pin=None):
             raise RuntimeError("%s did not listen" % " ".join(server_argv))
         port = int(line.split()[1])
         cli = Proc(client_argv(port), client_pin)
-        rc = cli.result(deadline)
+        rc = cli.result(deadline, srv if relay else None)
         rs = srv.result(deadline)
         if rs is None or rc is None:
             raise RuntimeError("no result from %s (timeout %.0f s?)"

@@ -10,8 +10,9 @@
 **   c pp-client PORT COUNT SIZE     COUNT round trips of SIZE bytes
 **   c udp-recv COUNT                bind, print port, count datagrams
 **   c udp-send PORT COUNT SIZE      COUNT datagrams of SIZE bytes, then end marks
-**   c accept-server COUNT           accept, read 1 byte, write 1 byte, close
-**   c accept-client PORT COUNT K    load generator: K connections in flight
+**   c accept-server COUNT BATCH     per line on stdin, BATCH times: accept,
+**                                   read 1 byte, write 1 byte, close
+**   c accept-client PORT COUNT BATCH  fills the accept queue BATCH at a time
 **   c lines-send PORT COUNT         COUNT lines of 40 bytes (bench/instr)
 **
 ** Every program prints "port N" first when it listens, and one line
@@ -258,71 +259,81 @@ static int udp_send (int port, long count, size_t size) {
 }
 
 
-static int accept_server (long count) {
+/*
+** Accept COUNT connections in batches of BATCH: before each batch wait
+** for a line on stdin (the driver's "go": the client has filled the
+** accept queue), then accept, read 1 byte, write it back, close, BATCH
+** times. Only the batches are timed: the server never waits for a client.
+*/
+static int accept_server (long count, long batch) {
   int lfd = bound(SOCK_STREAM), fd;
-  double w0 = 0, c0 = 0;
-  long i;
-  char c;
-  for (i = 0; i < count; i++) {
-    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0) die("accept");
-    if (i == 0) { w0 = WALL(); c0 = CPU(); }
-    if (readn(fd, &c, 1)) writen(fd, &c, 1);
-    close(fd);
+  double wall = 0, cpu = 0, w0, c0;
+  long done = 0, i, n;
+  char c, line[64];
+  while (done < count) {
+    if (fgets(line, sizeof line, stdin) == NULL) die("stdin");
+    n = count - done < batch ? count - done : batch;
+    w0 = WALL(); c0 = CPU();
+    for (i = 0; i < n; i++) {
+      fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd < 0) die("accept");
+      if (readn(fd, &c, 1)) writen(fd, &c, 1);
+      close(fd);
+    }
+    wall += WALL() - w0; cpu += CPU() - c0;
+    done += n;
   }
-  printf("result count=%ld wall=%.6f cpu=%.6f\n", count, WALL() - w0, CPU() - c0);
+  printf("result count=%ld wall=%.6f cpu=%.6f\n", done, wall, cpu);
   return 0;
 }
 
 
 /*
-** The accept load: K non-blocking connections in flight, each one
-** connect, write a byte, read a byte, close. The same client for every
-** server under test, so only the server differs.
+** The accept load, the same for every server: in batches of BATCH,
+** connect BATCH non-blocking sockets and send one byte on each (they wait
+** in the server's accept queue), print "ready" (the driver then tells the
+** server to go), then read each reply and close. Prints failures.
 */
-enum { CONNECTING, READING };
-
-static int accept_client (int port, long count, int k) {
+static int accept_client (int port, long count, long batch) {
   struct sockaddr_in sa = loopback(port);
-  struct pollfd *pfd = calloc((size_t)k, sizeof *pfd);
-  int *state = calloc((size_t)k, sizeof *state);
-  long started = 0, done = 0, failed = 0;
+  struct pollfd *pfd = calloc((size_t)batch, sizeof *pfd);
+  long done = 0, failed = 0, n, i, left;
   double w0 = WALL(), c0 = CPU();
-  int i;
-  for (i = 0; i < k; i++) pfd[i].fd = -1;
+  char c = 'a';
   while (done < count) {
-    for (i = 0; i < k; i++) {
-      if (pfd[i].fd >= 0 || started >= count) continue;
+    n = count - done < batch ? count - done : batch;
+    for (i = 0; i < n; i++) {
       pfd[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (pfd[i].fd < 0) die("socket");
-      started++;
       if (connect(pfd[i].fd, (struct sockaddr *)&sa, sizeof sa) < 0 &&
           errno != EINPROGRESS)
         die("connect");
-      state[i] = CONNECTING;
       pfd[i].events = POLLOUT;
+      pfd[i].revents = 0;
     }
-    if (poll(pfd, (nfds_t)k, 10000) <= 0) die("poll (stalled)");
-    for (i = 0; i < k; i++) {
-      char c = 'a';
-      if (pfd[i].fd < 0 || pfd[i].revents == 0) continue;
-      if (state[i] == CONNECTING) {
-        if (send(pfd[i].fd, &c, 1, MSG_NOSIGNAL) == 1) {
-          state[i] = READING;
-          pfd[i].events = POLLIN;
-          continue;
-        }
-        failed++;  /* refused or reset */
+    for (left = n; left > 0;) {  /* every connect done, one byte each */
+      if (poll(pfd, (nfds_t)n, 10000) <= 0) die("poll (connect stalled)");
+      for (i = 0; i < n; i++) {
+        if (pfd[i].events != POLLOUT || pfd[i].revents == 0) continue;
+        if (send(pfd[i].fd, &c, 1, MSG_NOSIGNAL) != 1) failed++;
+        pfd[i].events = POLLIN;
+        pfd[i].revents = 0;
+        left--;
       }
-      else {
-        ssize_t n = recv(pfd[i].fd, &c, 1, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (n != 1) failed++;
-      }
-      close(pfd[i].fd);
-      pfd[i].fd = -1;
-      done++;
     }
+    printf("ready %ld\n", n);
+    fflush(stdout);
+    for (left = n; left > 0;) {  /* the replies; close */
+      if (poll(pfd, (nfds_t)n, 30000) <= 0) die("poll (server stalled)");
+      for (i = 0; i < n; i++) {
+        if (pfd[i].fd < 0 || pfd[i].revents == 0) continue;
+        if (recv(pfd[i].fd, &c, 1, 0) != 1) failed++;
+        close(pfd[i].fd);
+        pfd[i].fd = -1;
+        left--;
+      }
+    }
+    done += n;
   }
   printf("result count=%ld failed=%ld wall=%.6f cpu=%.6f\n", done, failed,
          WALL() - w0, CPU() - c0);
@@ -359,10 +370,10 @@ int main (int argc, char **argv) {
   if (!strcmp(m, "pp-client")) return pp_client((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
   if (!strcmp(m, "udp-recv")) return udp_recv((long)ARG(2));
   if (!strcmp(m, "udp-send")) return udp_send((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
-  if (!strcmp(m, "accept-server")) return accept_server((long)ARG(2));
+  if (!strcmp(m, "accept-server")) return accept_server((long)ARG(2), (long)ARG(3));
   if (!strcmp(m, "lines-send")) return lines_send((int)ARG(2), (long)ARG(3));
   if (!strcmp(m, "accept-client"))
-    return accept_client((int)ARG(2), (long)ARG(3), (int)ARG(4));
+    return accept_client((int)ARG(2), (long)ARG(3), (long)ARG(4));
   fprintf(stderr, "usage: c MODE ARGS (see bench/impl/c.c)\n");
   return 2;
 }

@@ -149,19 +149,27 @@ M["udp-send"] = function(port, count, size)
   end
 end
 
-M["accept-server"] = function(count)
+M["accept-server"] = function(count, batch)
+  -- per line on stdin (the client filled the accept queue), batch times:
+  -- accept, read 1 byte, write it back, close; only the batches are timed
   local srv = bound("tcp")
-  local w0, c0 = 0, 0
-  for i = 1, count do
-    local c = assert(srv:accept())
-    if i == 1 then w0, c0 = WALL(), CPU() end
-    local b = c:recv(1)
-    if b then c:sendall(b) end
-    c:close()
+  local wall, cpu, done = 0, 0, 0
+  while done < count do
+    assert(io.read("l"), "stdin closed")
+    local n = math.min(batch, count - done)
+    local w0, c0 = WALL(), CPU()
+    for _ = 1, n do
+      local c = assert(srv:accept())
+      local b = c:recv(1)
+      if b then c:sendall(b) end
+      c:close()
+    end
+    wall, cpu = wall + WALL() - w0, cpu + CPU() - c0
+    done = done + n
   end
-  result { "count", "wall", "cpu", count = count, wall = fmt(WALL() - w0),
-           cpu = fmt(CPU() - c0) }
+  result { "count", "wall", "cpu", count = done, wall = fmt(wall), cpu = fmt(cpu) }
 end
+
 
 -- lines-recv: count the lines read with f:lines() until end of stream
 M["lines-recv"] = function()
