@@ -196,6 +196,7 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -278,6 +279,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvfrom_k);
     if (r <= 0) return waitresult(L, r);
   }

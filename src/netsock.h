@@ -119,6 +119,9 @@ NS_API void ns_nonblock (nsSocket *s);
    sendto, recvfrom, accept): blocking descriptor for no timeout outside
    coroutines (see socket.c, "Waiting inside the kernel") */
 NS_API nsSocket *ns_checkfast (lua_State *L, int idx);
+/* at EAGAIN after ns_checkfast: 1 = the descriptor is now blocking,
+   retry the system call (it waits in the kernel); 0 = use ns_wait */
+NS_API int ns_kernelwait (lua_State *L, nsSocket *s);
 /* a new closed socket userdata on the stack */
 NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API double ns_gettimeout_default (lua_State *L);

@@ -61,11 +61,11 @@ nsSocket *ns_checksocket (lua_State *L, int idx) {
 ** again: three system calls where C makes one, ~10% of a loopback
 ** round trip (docs/performance.md, "Ping-pong"). So recv, send,
 ** sendall and accept (and sendto, recvfrom: ns_checkfast), called from
-** the main thread with no timeout,
-** clear O_NONBLOCK (one fcntl, kept while the socket is used that
-** way) and let the system call block; EINTR is retried as before.
+** the main thread with no timeout, clear O_NONBLOCK at their first
+** EAGAIN (ns_kernelwait; kept while the socket is used that way) and
+** retry: the system call then blocks; EINTR is retried as before.
 ** Every other use sets O_NONBLOCK back before its system call: any
-** method through ns_checkopen (makefile, recvfrom, settimeout, ...),
+** method through ns_checkopen (makefile, getsockname, settimeout, ...),
 ** and these four when called with a timeout or from a coroutine (a
 ** task must never block the loop). detach hands the descriptor out
 ** non-blocking.
@@ -97,18 +97,34 @@ nsSocket *ns_checkopen (lua_State *L, int idx) {
 
 /*
 ** recv, send, sendall, accept (and dgram.c's sendto, recvfrom): an open
-** socket at 'idx' whose descriptor is as the call wants it: blocking
-** for no timeout outside coroutines, non-blocking otherwise.
+** socket at 'idx', non-blocking again if the call must not wait in the
+** kernel (a timeout, or a coroutine). The switch to blocking is lazy
+** (ns_kernelwait, at the first EAGAIN): a call that never has to wait,
+** as recv on a new connection whose bytes are there, costs no fcntl.
 */
 nsSocket *ns_checkfast (lua_State *L, int idx) {
   nsSocket *s = ns_checksocket(L, idx);
-  int block;
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
-  block = s->timeout < 0 && !lua_isyieldable(L);
-  if (block != s->fdblock)
-    setfdblock(s, block);
+  if (s->fdblock && (s->timeout >= 0 || lua_isyieldable(L)))
+    setfdblock(s, 0);
   return s;
+}
+
+
+/*
+** At EAGAIN in a call that took its socket with ns_checkfast: 1 when
+** the call may wait inside the kernel (no timeout, outside coroutines)
+** and the descriptor has just been made blocking, so the caller retries
+** the system call, which now sleeps until it can go on; 0 when the
+** caller waits in ns_wait as usual (or the descriptor was blocking
+** already: SO_RCVTIMEO, MSG_DONTWAIT).
+*/
+int ns_kernelwait (lua_State *L, nsSocket *s) {
+  if (s->fdblock || s->timeout >= 0 || lua_isyieldable(L))
+    return 0;
+  setfdblock(s, 1);
+  return s->fdblock;
 }
 
 
@@ -375,6 +391,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
     lua_settop(L, 2);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 2), ctx, accept_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -559,6 +576,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, send_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -594,6 +612,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
       nret = ns_fail(L, errno);
       goto fail;
     }
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
@@ -667,6 +686,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     if (n == 0) return ns_closed(L);
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recv_k);
     if (r <= 0) return waitresult(L, r);
   }
