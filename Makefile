@@ -50,17 +50,12 @@ $(SANCORE): $(SANOBJS)
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
 DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
-DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
-              lua-cqueues lua-copas wrk nginx-light netcat-openbsd
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
 
 deps-test:
 	@sh tools/deps $(DEPS_TEST)
-
-deps-bench:
-	@sh tools/deps $(DEPS_BENCH)
 
 test: deps-test
 	@$(MAKE) --no-print-directory all
@@ -90,6 +85,12 @@ lint: deps
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
 # make bench-instr: instructions per operation under callgrind (bench/instr)
 .PHONY: bench-instr deps-bench
+DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
+              lua-cqueues lua-copas wrk nginx-light netcat-openbsd
+
+deps-bench:
+	@sh tools/deps $(DEPS_BENCH)
+
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run $(BENCH)
