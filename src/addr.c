@@ -334,6 +334,37 @@ void ns_addrtext (const struct sockaddr *sa, socklen_t len, char *buf,
 /* {====== Resolution ====== */
 
 /*
+** Push the array netsock.getaddrinfo returns for the list 'res':
+** {family=, type=, proto=, host=, port=, canonname=} per inet or inet6
+** entry, in the resolver's order.
+*/
+void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res) {
+  const struct addrinfo *ai;
+  int i = 0;
+  lua_newtable(L);
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+      continue;
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, ns_familyname(ai->ai_family));
+    lua_setfield(L, -2, "family");
+    lua_pushstring(L, ns_typename(ai->ai_socktype));
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, ai->ai_protocol);
+    lua_setfield(L, -2, "proto");
+    ns_pushaddr(L, ai->ai_addr, ai->ai_addrlen);
+    lua_setfield(L, -3, "port");
+    lua_setfield(L, -2, "host");
+    if (ai->ai_canonname) {
+      lua_pushstring(L, ai->ai_canonname);
+      lua_setfield(L, -2, "canonname");
+    }
+    lua_rawseti(L, -2, ++i);
+  }
+}
+
+
+/*
 ** netsock.getaddrinfo(host, port [, family [, type [, proto [, flags]]]])
 ** An array of {family=, type=, proto=, host=, port=, canonname=}.
 ** host may be nil (with AI_PASSIVE: the any address); port may be nil.
@@ -342,8 +373,8 @@ static int addr_getaddrinfo (lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
   const char *serv = NULL;
   char portbuf[8];
-  struct addrinfo hints, *res, *ai;
-  int gai, i = 0;
+  struct addrinfo hints, *res;
+  int gai;
   if (host != NULL) {
     size_t n;
     lua_tolstring(L, 1, &n);
@@ -365,26 +396,7 @@ static int addr_getaddrinfo (lua_State *L) {
     int err = errno;
     return ns_gaifail(L, gai, err);
   }
-  lua_newtable(L);
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-      continue;
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, ns_familyname(ai->ai_family));
-    lua_setfield(L, -2, "family");
-    lua_pushstring(L, ns_typename(ai->ai_socktype));
-    lua_setfield(L, -2, "type");
-    lua_pushinteger(L, ai->ai_protocol);
-    lua_setfield(L, -2, "proto");
-    ns_pushaddr(L, ai->ai_addr, ai->ai_addrlen);
-    lua_setfield(L, -3, "port");
-    lua_setfield(L, -2, "host");
-    if (ai->ai_canonname) {
-      lua_pushstring(L, ai->ai_canonname);
-      lua_setfield(L, -2, "canonname");
-    }
-    lua_rawseti(L, -2, ++i);
-  }
+  ns_pushaddrinfo(L, res);
   freeaddrinfo(res);
   return 1;
 }

@@ -146,6 +146,9 @@ NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
 /* check a port argument: integer, numeric string or service name */
 NS_API const char *ns_checkport (lua_State *L, int idx, char *buf);
 /* push host, port (2 values) or path (1 value); returns the count */
+/* push the array of tables netsock.getaddrinfo returns for 'res' */
+struct addrinfo;
+NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 NS_API int ns_pushaddr (lua_State *L, const struct sockaddr *sa,
                         socklen_t len);
 /* text of an address for tostring ("127.0.0.1:80", "[::1]:80", path) */

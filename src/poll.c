@@ -901,32 +901,6 @@ static int lookup_gc (lua_State *L) {
   return 0;
 }
 
-/* push the getaddrinfo array of 'res' (as netsock.getaddrinfo) */
-static void pushinfos (lua_State *L, struct addrinfo *res) {
-  struct addrinfo *ai;
-  int i = 0;
-  lua_newtable(L);
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-      continue;
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, ns_familyname(ai->ai_family));
-    lua_setfield(L, -2, "family");
-    lua_pushstring(L, ns_typename(ai->ai_socktype));
-    lua_setfield(L, -2, "type");
-    lua_pushinteger(L, ai->ai_protocol);
-    lua_setfield(L, -2, "proto");
-    ns_pushaddr(L, ai->ai_addr, ai->ai_addrlen);
-    lua_setfield(L, -3, "port");
-    lua_setfield(L, -2, "host");
-    if (ai->ai_canonname) {
-      lua_pushstring(L, ai->ai_canonname);
-      lua_setfield(L, -2, "canonname");
-    }
-    lua_rawseti(L, -2, ++i);
-  }
-}
-
 /* stack: 1 host, 2 port, 3 family, 4 type, 5 job */
 static int lookup_k (lua_State *L, int status, lua_KContext ctx) {
   nsLookup *j = *(nsLookup **)luaL_checkudata(L, 5, "netsock.lookup");
@@ -941,7 +915,7 @@ static int lookup_k (lua_State *L, int status, lua_KContext ctx) {
     return lookup_k(L, LUA_OK, ctx);  /* not in a task: poll returned */
   }
   if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
-  pushinfos(L, j->res);
+  ns_pushaddrinfo(L, j->res);
   return 1;
 }
 
@@ -965,7 +939,7 @@ static int poll_getaddrinfo_task (lua_State *L) {
   hints.ai_flags = AI_NUMERICHOST;
   gai = getaddrinfo(host, serv, &hints, &res);  /* no lookup: numeric */
   if (gai == 0) {
-    pushinfos(L, res);
+    ns_pushaddrinfo(L, res);
     freeaddrinfo(res);
     return 1;
   }
