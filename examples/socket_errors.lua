@@ -24,7 +24,8 @@ end
 -- "EAI_..." from the resolver, "timeout", "closed", or an errno name.
 local s, msg, code = netsock.tcp()
 if not s then fail(1, "Error creating socket", msg, code) end
-s:settimeout(assert(tonumber(opt.timeout), "--timeout takes a number"))
+local timeout = assert(tonumber(opt.timeout), "--timeout takes a number")
+s:settimeout(timeout)
 
 local ok
 ok, msg, code = s:connect(opt.host, opt.port)      -- resolves, then connects

@@ -22,7 +22,8 @@ end
 
 local s, msg, code = netsock.udp()
 if not s then fail(msg, code) end
-s:settimeout(assert(tonumber(opt.timeout), "--timeout takes a number"))
+local timeout = assert(tonumber(opt.timeout), "--timeout takes a number")
+s:settimeout(timeout)
 
 while true do
   io.write("Enter message to send: ")

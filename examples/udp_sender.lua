@@ -14,7 +14,8 @@ while arg[i] do  -- --name value; an option whose default is false is a flag
 end
 
 local s = assert(netsock.udp())      -- socket(AF_INET, SOCK_DGRAM)
-local data = ("a"):rep(assert(math.tointeger(tonumber(opt.size)), "--size takes a whole number"))
+local size = assert(math.tointeger(tonumber(opt.size)), "--size takes a whole number")
+local data = ("a"):rep(size)
 local sent, err = s:sendto(data, opt.host, opt.port)
 if not sent then io.stderr:write("sendto failed: ", err, "\n") os.exit(1) end
 print(("Sent %d symbols to %s:%s"):format(sent, opt.host, opt.port))
