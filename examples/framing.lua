@@ -70,7 +70,10 @@ end
 local function recv_message(sock)
   local head, msg = recv_exactly(sock, 4)
   if not head then return nil, msg end            -- "closed": no more messages
-  local body = assert(recv_exactly(sock, (unpack(">I4", head))))
+  local size = unpack(">I4", head)
+  -- Never trust a length from the network: it could announce 4 GiB.
+  if size > 1 << 20 then return nil, "message too large" end
+  local body = assert(recv_exactly(sock, size))
   return (decode(body, 1))
 end
 
