@@ -75,6 +75,7 @@ while true do
           broadcast(("[%s] %s\n"):format(c.name, line), r)
         end
         c.buf = c.buf:match("([^\n]*)$")
+        if #c.buf > 65536 and clients[r] then drop(r) end   -- a "line" that never ends
       end
     end
   end
