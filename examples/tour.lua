@@ -67,6 +67,18 @@ local ok, err = pcall(function()
     netsock.sleep(0.2)
   end
 
+  if netsock.spawn then
+    section("Tasks: the sensor homework, and a port scan")
+    local log = os.tmpname()
+    port = start("metrics_server.lua", "--file " .. q(log))
+    client("sensor_client.lua", "--port " .. port .. " --interval 0.3 --count 2")
+    netsock.sleep(0.2)
+    print("$ cat " .. log)
+    for line in io.lines(log) do print("    " .. line) end
+    os.remove(log)
+    client("port_scanner.lua", ("--port %d-%d --timeout 0.2"):format(port - 5, port + 5))
+  end
+
   section("Framing: messages over a stream")
   client("framing.lua", "")
 end)
