@@ -25,7 +25,7 @@ if opt.udp then
   local s = assert(netsock.udp())
   assert(s:bind(opt.host, opt.port))
   local host, port = s:getsockname()
-  print(("Collecting metrics over UDP on %s:%d into %s"):format(host, port, opt.file))
+  print(("Collecting metrics into %s over UDP on %s:%d"):format(opt.file, host, port))
   while true do
     -- One datagram, one or more whole records: UDP keeps the boundaries.
     local data = s:recvfrom(65535)
@@ -54,5 +54,5 @@ end
 
 local server = assert(netsock.serve(opt.host, opt.port, client_task, { backlog = 64 }))
 local host, port = server:getsockname()
-print(("Collecting metrics over TCP on %s:%d into %s"):format(host, port, opt.file))
+print(("Collecting metrics into %s over TCP on %s:%d"):format(opt.file, host, port))
 netsock.run()

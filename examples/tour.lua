@@ -27,7 +27,7 @@ local function start(script, args)      -- a server in the background: its port
     local f = io.open(log)
     local first = f and f:read("l")
     if f then f:close() end
-    local port = first and first:match(":(%d+)$")
+    local port = first and first:match(":(%d+)")
     if port then
       print(("$ lua5.4 examples/%s --port 0 %s&   ->  %s"):format(script, args and args .. " " or "", first))
       return tonumber(port)
