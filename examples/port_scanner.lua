@@ -52,7 +52,8 @@ netsock.run()                           -- returns when every worker is done
 
 table.sort(open)
 for _, port in ipairs(open) do
-  print(("%d open  %s"):format(port, netsock.getservbyport(port, "tcp") or ""))
+  local service = netsock.getservbyport(port, "tcp")   -- nil where /etc/services has none
+  print(("%d open%s"):format(port, service and "  " .. service or ""))
 end
 print(("Scanned %d ports of %s (%s) in %.2f s: %d open")
   :format(last - first + 1, opt.host, target, netsock.monotime() - started, #open))
