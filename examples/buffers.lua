@@ -16,7 +16,8 @@ end
 local size = assert(math.tointeger(tonumber(opt.size)), "--size takes a whole number")
 local SOL_SOCKET, SO_SNDBUF, SO_RCVBUF = netsock.SOL_SOCKET, netsock.SO_SNDBUF, netsock.SO_RCVBUF
 
-local s = assert(netsock.tcp())
+-- IPv4, or IPv6 when --host is an IPv6 literal such as ::1
+local s = assert(netsock.tcp(opt.host:find(":") and "inet6" or "inet"))
 local function show(when)
   print(("%-22s SO_SNDBUF %8d   SO_RCVBUF %8d"):format(when,
     s:getsockopt(SOL_SOCKET, SO_SNDBUF), s:getsockopt(SOL_SOCKET, SO_RCVBUF)))

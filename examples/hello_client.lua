@@ -13,8 +13,9 @@ end
 
 print(("This is %s, calling %s:%s"):format(netsock.gethostname(), opt.host, opt.port))
 
--- netsock.tcp() is Python's socket.socket(): IPv4, stream. Then connect.
-local s = netsock.tcp()
+-- netsock.tcp() is Python's socket.socket(): IPv4, stream; tcp("inet6")
+-- for IPv6 (an IPv6 literal such as ::1 needs it). Then connect.
+local s = netsock.tcp(opt.host:find(":") and "inet6" or "inet")
 s:settimeout(5)                       -- no call waits longer than 5 s
 local ok, err = s:connect(opt.host, opt.port)
 if not ok then io.stderr:write("connect failed: ", err, "\n") os.exit(1) end

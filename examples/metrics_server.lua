@@ -22,7 +22,7 @@ local function save(record)
 end
 
 if opt.udp then
-  local s = assert(netsock.udp())
+  local s = assert(netsock.udp(opt.host:find(":") and "inet6" or "inet"))  -- IPv6 for ::1
   assert(s:bind(opt.host, opt.port))
   local host, port = s:getsockname()
   print(("Collecting metrics into %s over UDP on %s:%d"):format(opt.file, host, port))

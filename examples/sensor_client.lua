@@ -49,7 +49,7 @@ function Collector:stop_collect() self.running = false end
 
 netsock.run(function()
   local sock, err
-  if opt.udp then sock, err = netsock.udp()
+  if opt.udp then sock, err = netsock.udp(opt.host:find(":") and "inet6" or "inet")
   else sock, err = netsock.create_connection(opt.host, opt.port, 10) end
   if not sock then io.stderr:write("cannot connect: ", err, "\n") os.exit(1) end
 

@@ -22,7 +22,7 @@ end
 -- Python sorts failures by exception class (socket.error, gaierror,
 -- timeout); netsock returns nil, message, code and the code sorts them:
 -- "EAI_..." from the resolver, "timeout", "closed", or an errno name.
-local s, msg, code = netsock.tcp()
+local s, msg, code = netsock.tcp(opt.host:find(":") and "inet6" or "inet")  -- IPv6 for ::1
 if not s then fail(1, "Error creating socket", msg, code) end
 local timeout = assert(tonumber(opt.timeout), "--timeout takes a number")
 s:settimeout(timeout)

@@ -20,7 +20,7 @@ local function fail(msg, code)
   os.exit(1)
 end
 
-local s, msg, code = netsock.udp()
+local s, msg, code = netsock.udp(opt.host:find(":") and "inet6" or "inet")  -- IPv6 for ::1
 if not s then fail(msg, code) end
 local timeout = assert(tonumber(opt.timeout), "--timeout takes a number")
 s:settimeout(timeout)

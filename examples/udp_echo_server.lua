@@ -13,7 +13,7 @@ while arg[i] do  -- --name value; an option whose default is false is a flag
 end
 io.stdout:setvbuf("line")  -- print each line at once, even into a pipe or a log
 
-local s = assert(netsock.udp())
+local s = assert(netsock.udp(opt.host:find(":") and "inet6" or "inet"))  -- IPv6 for ::1
 assert(s:bind(opt.host, opt.port))
 print(("Listening on %s:%d"):format(s:getsockname()))
 

@@ -13,7 +13,8 @@ while arg[i] do  -- --name value; an option whose default is false is a flag
   if opt[k] == false then opt[k], i = true, i + 1 else opt[k], i = arg[i + 1], i + 2 end
 end
 
-local s = assert(netsock.udp())      -- socket(AF_INET, SOCK_DGRAM)
+-- socket(AF_INET, SOCK_DGRAM); AF_INET6 when --host is an IPv6 literal
+local s = assert(netsock.udp(opt.host:find(":") and "inet6" or "inet"))
 local size = assert(math.tointeger(tonumber(opt.size)), "--size takes a whole number")
 local data = ("a"):rep(size)
 local sent, err = s:sendto(data, opt.host, opt.port)

@@ -14,7 +14,8 @@ end
 io.stdout:setvbuf("line")  -- print each line at once, even into a pipe or a log
 
 -- The long way, step by step (create_server does all of this in one call):
-local server = netsock.tcp()
+-- IPv4, or IPv6 when --host is an IPv6 literal such as ::1
+local server = netsock.tcp(opt.host:find(":") and "inet6" or "inet")
 -- SO_REUSEADDR lets a restarted server bind the port at once, while old
 -- connections still linger in TIME_WAIT ("Address already in use" otherwise).
 assert(server:setsockopt(netsock.SOL_SOCKET, netsock.SO_REUSEADDR, true))

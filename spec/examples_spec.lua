@@ -53,7 +53,7 @@ end
 local function start(script, args, opts)
   local p = run(script, "--port 0 " .. (args or ""), opts)
   local line, out = p:line(5)
-  local port = line and tonumber(line:match(":(%d+)"))
+  local port = line and tonumber(line:match(":(%d+)$"))
   if not port then
     p:kill()
     error(script .. " did not start: " .. tostring(line or out), 2)
@@ -202,6 +202,17 @@ print(s.recv(1024).decode().strip())
       end
       assert.truthy(await(srv, "Disconnected: 127%.0%.0%.1:%d+\n.*Disconnected"))
       assert.matches("Connected: 127%.0%.0%.1:%d+", srv:output())
+    end)
+
+    needs("", "binds the --host it is given: ::1 with nc -6", function()
+      if not H.has_ipv6 then return pending("no ::1 here") end
+      local srv, port = start("upper_server", "--host ::1")
+      finally(function() srv:kill() end)
+      assert.equal("Listening on ::1:" .. port, srv:line(1))
+      local nc = H.spawn("printf 'six\\n' | nc -6 -N ::1 " .. port)
+      assert.equal(0, nc:wait(5))
+      assert.equal("SIX\n", nc:output())
+      assert.truthy(await(srv, "Connected: ::1:%d+"))
     end)
 
     needs("", "upper_client sends stdin lines and stops at q", function()
@@ -374,6 +385,15 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"b" * 100, ("127.0.0.1"
 ]]):format(port))
       assert.equal(0, py:wait(5))
       assert.truthy(await(rcv, "Received 100 symbols from 127%.0%.0%.1:%d+\n"))
+    end)
+
+    needs("dgram", "over ::1 when --host says so", function()
+      if not H.has_ipv6 then return pending("no ::1 here") end
+      local rcv, port = start("udp_receiver", "--host ::1")
+      finally(function() rcv:kill() end)
+      local s = run("udp_sender", "--host ::1 --port " .. port)
+      assert.equal(0, s:wait(5))
+      assert.truthy(await(rcv, "Received 4096 symbols from ::1:%d+\n"))
     end)
 
     needs("dgram", "a Python receiver gets the sender's 4096 bytes", function()
