@@ -17,11 +17,12 @@ local has = {
   -- the children load the plain build (under make sanitize too: a child
   -- cannot load the ASan build without the runtime preloaded)
   build = io.open("build/netsock/core.so") ~= nil,
+  http_hello = io.open("examples/http_hello.lua") ~= nil,  -- written with the tasks
 }
 local function needs(list, name, fn)
   local missing = {}
   if not has.build then missing[1] = "build (run make)" end
-  for feature in list:gmatch("%w+") do
+  for feature in list:gmatch("[%w_]+") do
     if not has[feature] then missing[#missing + 1] = feature end
   end
   if #missing == 0 then it(name, fn)
@@ -53,7 +54,7 @@ end
 local function start(script, args, opts)
   local p = run(script, "--port 0 " .. (args or ""), opts)
   local line, out = p:line(5)
-  local port = line and tonumber(line:match(":(%d+)$"))
+  local port = line and tonumber(line:match(":(%d+)/?$"))
   if not port then
     p:kill()
     error(script .. " did not start: " .. tostring(line or out), 2)
@@ -679,6 +680,24 @@ c.close()
         .. 'message 2: {1="a", 2="list", 3=3.5}\n'
         .. 'message 3: {nested={n=42, ok=true}, text="bytes arrive as they please"}\n'
         .. "3 messages, boundaries intact\n", c:output())
+    end)
+  end)
+
+  describe("http_hello", function()
+    needs("tasks http_hello", "answers curl, keeping the connection alive", function()
+      local srv, port = start("http_hello")
+      defer(function() srv:kill() end)
+      local url = ("http://127.0.0.1:%d/"):format(port)
+      local c = H.spawn(("curl -sS --max-time 5 %s %s -o /dev/stdout -o /dev/stdout -v"):format(url, url))
+      assert.equal(0, c:wait(10))
+      local out = c:output()
+      local _, hellos = out:gsub("Hello, World!\n", "")
+      assert.equal(2, hellos)
+      assert.matches("< HTTP/1%.1 200 OK", out)
+      assert.matches("[Rr]e%-?using existing connection", out)
+      local one = H.spawn(("curl -sS --max-time 5 --http1.0 %s"):format(url))
+      assert.equal(0, one:wait(10))
+      assert.equal("Hello, World!\n", one:output())
     end)
   end)
 
