@@ -103,9 +103,9 @@ end
 
 function Proc:kill()
   if not self:running() then return end
-  os.execute(("kill -TERM -- -%d 2>/dev/null"):format(self.pid))
+  os.execute(("kill -TERM -%d 2>/dev/null"):format(self.pid))
   if self:wait(2) == nil then
-    os.execute(("kill -KILL -- -%d 2>/dev/null"):format(self.pid))
+    os.execute(("kill -KILL -%d 2>/dev/null"):format(self.pid))
   end
 end
 
