@@ -1,7 +1,7 @@
 # netsock: BSD sockets for Lua 5.4
 #   make          build the C core into build/
 #   make test     run the specs (installs what is missing, as root)
-#   make demo     a server and a client, talking
+#   make demo     a short tour of the examples
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
@@ -63,7 +63,7 @@ test: deps-test
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/demo.lua
+	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/tour.lua
 
 # ASan must come first in the process, so the interpreter runs with the
 # runtime preloaded; leak detection is valgrind's job (the interpreter's
