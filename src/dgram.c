@@ -53,21 +53,6 @@
 #define NS_FDBOX      "netsock.fdbox"
 
 
-/* same as socket.c's: a socket closed while a task waited on it */
-static nsSocket *checkresumed (lua_State *L, int status) {
-  nsSocket *s = ns_checksocket(L, 1);
-  if (s->fd < 0 && status == LUA_OK)
-    luaL_error(L, "attempt to use a closed socket");
-  return s->fd < 0 ? NULL : s;
-}
-
-
-static int waitresult (lua_State *L, int r) {
-  if (r == 0) return ns_timeout(L);
-  return ns_fail(L, errno);
-}
-
-
 /* {====== Destination addresses, with a small cache ====== */
 
 /* whether the (host, port) at 'idx' is numeric: no resolver needed */
@@ -177,7 +162,7 @@ static int destaddr (lua_State *L, nsSocket *s, int idx,
 
 /* stack: 1 socket, 2 data, 3 sockaddr bytes, 4 deadline */
 static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   size_t len, alen;
   const char *data, *addr;
   ssize_t n;
@@ -198,7 +183,7 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_fail(L, errno);
     if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
-    if (r <= 0) return waitresult(L, r);
+    if (r <= 0) return ns_waitresult(L, r);
   }
 }
 
@@ -239,7 +224,7 @@ static int pushfrom (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
 
 /* stack: 1 socket, 2 bufsize, 3 flags, 4 deadline */
 static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   size_t size = (size_t)lua_tointeger(L, 2);
   int flags = (int)lua_tointeger(L, 3);
   char stackbuf[STACKBUF];
@@ -281,7 +266,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_fail(L, errno);
     if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvfrom_k);
-    if (r <= 0) return waitresult(L, r);
+    if (r <= 0) return ns_waitresult(L, r);
   }
   if ((size_t)n > size)  /* MSG_TRUNC among the flags: the real length */
     n = (ssize_t)size;
@@ -386,7 +371,7 @@ static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
 ** pushed (3).
 */
 static int sf_run (lua_State *L, int status, lua_KContext ctx, lua_KFunction k) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   FILE *fp;
   lua_Integer start = lua_tointeger(L, 7);
   lua_Integer sent = lua_tointeger(L, 8);
@@ -467,8 +452,8 @@ static int sf_run (lua_State *L, int status, lua_KContext ctx, lua_KFunction k) 
         return ns_fail(L, errno);
     }
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, k);
-    if (r <= 0) return waitresult(L, r);
-    s = checkresumed(L, LUA_OK);
+    if (r <= 0) return ns_waitresult(L, r);
+    s = ns_checkresumed(L, LUA_OK);
     in = sf_infd(L, &fp);
     if (in < 0) return ns_failmsg(L, "file closed", "EBADF");
   }

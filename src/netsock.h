@@ -112,6 +112,14 @@ NS_API void ns_poll_open (lua_State *L);
 /* {====== socket.c ====== */
 NS_API nsSocket *ns_checksocket (lua_State *L, int idx);   /* open or closed */
 NS_API nsSocket *ns_checkopen (lua_State *L, int idx);     /* open only */
+/*
+** In a continuation (socket at slot 1): NULL when another task closed
+** the socket while this call waited (the caller returns ns_closed);
+** on a first call (status LUA_OK) a closed socket raises.
+*/
+NS_API nsSocket *ns_checkresumed (lua_State *L, int status);
+/* the end of a failed ns_wait: r == 0 timeout, else errno */
+NS_API int ns_waitresult (lua_State *L, int r);
 /* make the descriptor non-blocking again if socket.c's fast path had
    cleared O_NONBLOCK (ns_checkopen does it for every other method) */
 NS_API void ns_nonblock (nsSocket *s);

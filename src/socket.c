@@ -353,7 +353,7 @@ static int sock_listen (lua_State *L) {
 ** waited ends the call with nil, "closed", "closed"; on a first call
 ** it is misuse and raises.
 */
-static nsSocket *checkresumed (lua_State *L, int status) {
+nsSocket *ns_checkresumed (lua_State *L, int status) {
   /* slot 1 was checked by the method that started the call */
   nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
   if (s->fd < 0 && status == LUA_OK)
@@ -363,7 +363,7 @@ static nsSocket *checkresumed (lua_State *L, int status) {
 
 
 /* common end of a wait: 0 timeout, -1 error; 1 means try again */
-static int waitresult (lua_State *L, int r) {
+int ns_waitresult (lua_State *L, int r) {
   if (r == 0) return ns_timeout(L);
   return ns_fail(L, errno);
 }
@@ -371,7 +371,7 @@ static int waitresult (lua_State *L, int r) {
 
 /* stack: 1 socket, 2 deadline */
 static int accept_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status), *c;
+  nsSocket *s = ns_checkresumed(L, status), *c;
   struct sockaddr_storage ss;
   socklen_t len;
   int fd, r;
@@ -393,7 +393,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     lua_settop(L, 2);
     if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 2), ctx, accept_k);
-    if (r <= 0) return waitresult(L, r);
+    if (r <= 0) return ns_waitresult(L, r);
   }
 }
 
@@ -414,7 +414,7 @@ static int sock_accept (lua_State *L) {
 */
 static int connect_wait (lua_State *L, int status, lua_KContext ctx,
                          lua_KFunction k) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   int err = 0, r;
   socklen_t len = sizeof err;
   if (s == NULL) return -2;
@@ -559,7 +559,7 @@ static const char *checkrange (lua_State *L, int idx, size_t *len) {
 
 /* stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline */
 static int send_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   size_t len;
   const char *data;
   ssize_t n;
@@ -578,7 +578,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_fail(L, errno);
     if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, send_k);
-    if (r <= 0) return waitresult(L, r);
+    if (r <= 0) return ns_waitresult(L, r);
   }
 }
 
@@ -594,7 +594,7 @@ static int sock_send (lua_State *L) {
 
 /* stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline, 6 bytes sent so far */
 static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   size_t len, sent = (size_t)lua_tointeger(L, 6);
   const char *data = checkrange(L, 2, &len);
   ssize_t n;
@@ -616,7 +616,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
-    if (r <= 0) { nret = waitresult(L, r); goto fail; }
+    if (r <= 0) { nret = ns_waitresult(L, r); goto fail; }
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -653,7 +653,7 @@ static ssize_t recv_some (nsSocket *s, char *p, size_t size, int flags) {
 
 /* stack: 1 socket, 2 bufsize, 3 flags, 4 deadline */
 static int recv_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L, status);
   size_t size = (size_t)lua_tointeger(L, 2);
   int flags = (int)lua_tointeger(L, 3);
   char stackbuf[STACKBUF];
@@ -688,7 +688,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_fail(L, errno);
     if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recv_k);
-    if (r <= 0) return waitresult(L, r);
+    if (r <= 0) return ns_waitresult(L, r);
   }
 }
 
