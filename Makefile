@@ -86,3 +86,44 @@ bench: all
 
 clean:
 	rm -rf build
+
+# {====== Hardening (issue 8): valgrind, libFuzzer, soak ======
+#   make valgrind   the specs under memcheck (child processes not traced);
+#                   specs tagged #slow are skipped (VALGRIND_EXCLUDE)
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make soak       the soak runs at SOAK_SCALE (1 = the full counts)
+DEPS_VALGRIND := $(DEPS_TEST) valgrind
+DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev
+VALGRIND_EXCLUDE ?= slow
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
+FUZZCC        ?= clang
+FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)
+SOAK_SCALE    ?= 1
+
+.PHONY: valgrind fuzz fuzz-build soak
+
+valgrind: $(CORE)
+	@sh tools/deps $(DEPS_VALGRIND)
+	@sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
+
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(OPT) $(WARN) -D_GNU_SOURCE $(LUA_INC) $(FUZZSAN) -c -o $@ $<
+
+build/fuzz/%: spec/fuzz/%.c spec/fuzz/fuzzlua.h $(FUZZOBJS)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(OPT) -D_GNU_SOURCE $(LUA_INC) -Isrc -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -o $@ $< $(FUZZOBJS) -llua5.4 -lm
+
+fuzz-build:
+	@sh tools/deps $(DEPS_FUZZ)
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/%)
+
+fuzz: fuzz-build
+	@sh tools/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+soak: deps-test $(CORE)
+	@SOAK_SCALE=$(SOAK_SCALE) $(LUA) spec/soak/soak.lua
+# }======
