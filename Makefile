@@ -100,6 +100,7 @@ FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
 FUZZCC        ?= clang
 FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZOBJS)
 SOAK_SCALE    ?= 1
 
 .PHONY: valgrind fuzz fuzz-build soak
@@ -112,10 +113,12 @@ build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(OPT) $(WARN) -D_GNU_SOURCE $(LUA_INC) $(FUZZSAN) -c -o $@ $<
 
-build/fuzz/%: spec/fuzz/%.c spec/fuzz/fuzzlua.h $(FUZZOBJS)
+FUZZWRAP      := -Wl,--wrap=getaddrinfo,--wrap=getnameinfo,--wrap=connect,--wrap=bind,--wrap=sendto,--wrap=setsockopt
+build/fuzz/fuzz_%: spec/fuzz/harness.c spec/fuzz/fuzz_%.lua $(FUZZOBJS)
 	@mkdir -p $(@D)
-	$(FUZZCC) $(OPT) -D_GNU_SOURCE $(LUA_INC) -Isrc -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(FUZZOBJS) -llua5.4 -lm
+	$(FUZZCC) $(OPT) -D_GNU_SOURCE $(LUA_INC) $(subst fuzzer-no-link,fuzzer,$(FUZZSAN)) \
+	  -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/fuzz_$*.lua"' -o $@ spec/fuzz/harness.c \
+	  $(FUZZOBJS) $(FUZZWRAP) -llua5.4 -lm
 
 fuzz-build:
 	@sh tools/deps $(DEPS_FUZZ)

@@ -461,6 +461,11 @@ describe("bad input: ranges", function()
     assert.has_error(function() ns.socket("inet", "stream", -1) end)
     assert.has_error(function() s:setoption("nodelays", true) end)
     assert.has_error(function() s:setoption("a\0b", true) end)
+    -- regression (fuzz_options): a name with a zero byte was cut there
+    -- and taken for the option before it
+    assert.has_error(function() s:setoption("reuseport\0\0\0", true) end,
+      "bad argument #1 to 'setoption' (unknown option 'reuseport')")
+    assert.has_error(function() s:getoption("nodelay\0x") end)
     assert.has_error(function() s:getoption("") end)
     assert.has_error(function() s:setsockopt(-1, 1, 1) end)
     assert.has_error(function() s:setsockopt(1, 1, 2 ^ 40) end)
