@@ -69,6 +69,7 @@ demo: deps
 # exit path does not free everything busted allocated).
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 sanitize: deps-test $(SANCORE)
+	@test -f "$(ASAN_RT)" || { echo "sanitize: no libasan.so for $(CC) ($(ASAN_RT))"; exit 1; }
 	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 NETSOCK_CPATH="build/asan/?.so" NETSOCK_SANITIZE=1 \

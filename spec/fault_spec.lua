@@ -22,7 +22,7 @@ local function luachild(code, prefix, ...)
   local env = ""
   local preload = os.getenv("LD_PRELOAD")
   if os.getenv("NETSOCK_SANITIZE") and preload then
-    env = ("LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 "):format(H.shquote(preload))
+    env = ("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 "):format(H.shquote(preload))
   end
   local args = {}
   for i = 1, select("#", ...) do args[i] = H.shquote(select(i, ...)) end
