@@ -187,14 +187,18 @@ c.close()
       local srv, port = H.listen_local()
       finally(function() srv:close() end)
       local N = 8 * 1024 * 1024
+      local data = pattern_lua(N)
+      assert.are.equal(N, #data)
+      local go = H.tmpname(".go")  -- the peer reads once this file exists
       local p = H.python([[
-import socket, sys, time
+import os, socket, sys, time
 n = int(sys.argv[2])
 c = socket.socket()
 c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 c.connect(("127.0.0.1", int(sys.argv[1])))
 print("connected", flush=True)
-time.sleep(1.5)  # read nothing for a while: the sender's buffer fills
+while not os.path.exists(sys.argv[3]):  # read nothing: the sender's buffer fills
+    time.sleep(0.01)
 data = bytearray()
 while len(data) < n:
     d = c.recv(1 << 20)
@@ -203,14 +207,12 @@ while len(data) < n:
 want = ]] .. PY_PATTERN .. [[
 
 print("ok" if bytes(data) == want else "differ", len(data), flush=True)
-]], port, N)
+]], port, N, go)
       finally(function() p:kill() end)
       srv:settimeout(5)
       local a = assert(srv:accept())
       finally(function() a:close() end)
       assert.are.equal("connected", p:line(5))
-      local data = pattern_lua(N)
-      assert.are.equal(N, #data)
       assert.is_true(a:setoption("sndbuf", 65536))
       a:settimeout(0.3)
       local t0 = ns.monotime()
@@ -222,6 +224,7 @@ print("ok" if bytes(data) == want else "differ", len(data), flush=True)
       assert.are.equal("integer", math.type(sent))
       assert.is_true(sent > 0 and sent < N, "sent " .. tostring(sent))
       assert.is_true(took >= 0.29 and took < 1.5, "took " .. took)
+      H.writefile(go, "go")
       -- the rest, from where it stopped, once the peer reads again
       a:settimeout(20)
       assert.is_true(a:sendall(data, sent + 1))
