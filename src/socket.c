@@ -589,6 +589,9 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
   else p = luaL_buffinitsize(L, &b, size);
   for (;;) {
     n = recv_some(s, p, size, flags);
+    if (n > 0 && (size_t)n > size)
+      n = (ssize_t)size;  /* MSG_TRUNC: recv(2) says the datagram's whole
+                             length, but only 'size' bytes are in 'p' */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
       if (p == stackbuf) lua_pushlstring(L, p, (size_t)n);
       else luaL_pushresultsize(&b, (size_t)n);
