@@ -11,7 +11,23 @@
 local core = ...
 
 local families = { "inet", "inet6", "unix" }
-local ops = { "bind", "connect", "connect_ex", "getaddrinfo" }
+local ops = { "bind", "connect", "connect_ex", "getaddrinfo",
+  "sendto", "inet_pton", "inet_ntop", "getnameinfo" }
+
+-- what inet_pton("inet", text) must accept: four decimal octets,
+-- 0..255, no leading zero (glibc's inet_pton4), nothing else
+local function v4model(text)
+  local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local out = {}
+  for i, o in ipairs({ a, b, c, d }) do
+    if #o > 3 or (#o > 1 and o:sub(1, 1) == "0") then return nil end
+    local v = tonumber(o)
+    if v > 255 then return nil end
+    out[i] = string.char(v)
+  end
+  return table.concat(out)
+end
 
 -- what the core must make of a port argument
 local function portclass(p)
@@ -49,7 +65,7 @@ return function(data)
   if #data < 3 then return end
   local b0, b1 = data:byte(1, 2)
   local family = families[b0 % 3 + 1]
-  local op = ops[(b0 >> 2) % 4 + 1]
+  local op = ops[(b0 >> 2) % 8 + 1]
   local pk = b1 % 6
   local rest = data:sub(3)
   local port
@@ -71,6 +87,81 @@ return function(data)
   end
   local host = rest
   local pc = portclass(port)
+
+  if op == "inet_pton" or op == "inet_ntop" then
+    if not core.inet_pton then return end
+    local fam = family == "inet6" and "inet6" or "inet"
+    local text = op == "inet_pton" and host or nil
+    if op == "inet_ntop" then  -- random packed bytes of the right length
+      local n = fam == "inet" and 4 or 16
+      local packed = (host .. ("\0"):rep(n)):sub(1, n)
+      text = core.inet_ntop(fam, packed)
+      assert(type(text) == "string", "inet_ntop failed on valid bytes")
+      assert(core.inet_pton(fam, text) == packed, "ntop/pton do not round-trip")
+      if fam == "inet" then
+        assert(core.inet_ntoa(packed) == text, "inet_ntoa differs from inet_ntop")
+        assert(core.inet_aton(text) == packed, "inet_aton differs")
+      end
+      return
+    end
+    local ok, r, msg, code = pcall(core.inet_pton, fam, text)
+    if not ok then
+      assert(text:find("\0", 1, true), "inet_pton raised: " .. tostring(r))
+      return
+    end
+    if fam == "inet" then
+      assert(r == v4model(text), ("inet_pton(%q) disagrees with the model"):format(text))
+    end
+    if r then
+      assert(#r == (fam == "inet" and 4 or 16))
+      assert(core.inet_pton(fam, core.inet_ntop(fam, r)) == r, "pton/ntop do not round-trip")
+    else
+      assert(type(msg) == "string" and type(code) == "string", "bad failure")
+    end
+    return
+  end
+
+  if op == "getnameinfo" then
+    if not core.getnameinfo then return end
+    local r = table.pack(pcall(core.getnameinfo, host, port, core.NI_NUMERICHOST | core.NI_NUMERICSERV))
+    if not r[1] then
+      assert(r[2]:find("bad argument #%d+ to"), r[2])
+      if not host:find("\0", 1, true) then assert(pc ~= "ok" and pc ~= "service", "valid port refused: " .. r[2]) end
+      return
+    end
+    table.remove(r, 1); r.n = r.n - 1
+    if r[1] == nil then
+      assert(type(r[2]) == "string" and type(r[3]) == "string", "bad failure")
+    else
+      assert(type(r[1]) == "string" and type(r[2]) == "string")
+      assert(pc == "ok" or pc == "service", "bad port accepted")
+    end
+    return
+  end
+
+  if op == "sendto" then
+    if not (core._socketmethods.sendto) then return end
+    local s = core.socket(family, "dgram")
+    if not s then return end
+    s:settimeout(0)
+    local r = table.pack(pcall(function()
+      if family == "unix" then return s:sendto("x", host) end
+      local t = table.pack(s:sendto("x", host, port))
+      return table.unpack(t, 1, t.n)
+    end))
+    if not r[1] then
+      check_error(r[2], "sendto")
+    else
+      table.remove(r, 1); r.n = r.n - 1
+      if r[1] == nil then
+        assert(type(r[2]) == "string" and type(r[3]) == "string", "bad failure")
+      else
+        assert(r[1] == 1, "sent " .. tostring(r[1]) .. " bytes of 1")
+      end
+    end
+    s:close()
+    return
+  end
 
   if op == "getaddrinfo" then
     if family == "unix" then family = nil end

@@ -10,10 +10,15 @@ local core = ...
 local names = { "reuseaddr", "reuseport", "keepalive", "nodelay", "broadcast",
   "sndbuf", "rcvbuf", "linger", "ipv6only", "ttl", "keepidle", "keepintvl",
   "keepcnt" }
+-- the datagram options (datagram branch): accepted where they exist
+local extra = { "multicast_ttl", "multicast_loop", "multicast_if",
+  "add_membership", "drop_membership" }
+local isextra = {}
+for _, n in ipairs(extra) do isextra[n] = true; names[#names + 1] = n end
 local bools = { reuseaddr = true, reuseport = true, keepalive = true,
   nodelay = true, broadcast = true, ipv6only = true }
 local known = {}
-for _, n in ipairs(names) do known[n] = true end
+for _, n in ipairs(names) do known[n] = not isextra[n] end
 local kinds = {
   { "inet", "stream" }, { "inet6", "stream" }, { "inet", "dgram" },
   { "inet6", "dgram" }, { "unix", "stream" }, { "unix", "dgram" },
@@ -50,6 +55,9 @@ return function(data)
   elseif vk == 6 then
     value = { on = (b2 & 8) ~= 0, timeout = string.unpack("<i4", take(4)) }
     if (b2 & 16) ~= 0 then value.timeout = 1.5 end
+    if (b2 & 32) ~= 0 then  -- a membership: group and interface
+      value = { group = take((b2 >> 6) * 5), interface = take(4) }
+    end
   else value = nil end
 
   local op = b1 % 4
@@ -70,7 +78,7 @@ return function(data)
       if k and known[name] and op == 1 then error("getoption raised on a known name: " .. err) end
     else
       assert(k, "a closed socket answered")
-      assert(known[name], "unknown name accepted: " .. ("%q"):format(name))
+      assert(known[name] or isextra[name], "unknown name accepted: " .. ("%q"):format(name))
       if r[2] == nil then
         assert(type(r[3]) == "string" and type(r[4]) == "string", "bad failure")
       elseif op == 0 then
@@ -79,7 +87,7 @@ return function(data)
           local want = value == true or (math.type(value) == "integer" and value ~= 0)
           assert(s:getoption(name) == want, name .. " did not read back")
         end
-        if name == "linger" and type(value) == "table" and value.timeout >= 0 then
+        if name == "linger" and type(value) == "table" and math.type(value.timeout) == "integer" and value.timeout >= 0 then
           local g = s:getoption("linger")
           assert(g.on == value.on, "linger did not read back")
         end
