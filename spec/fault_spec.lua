@@ -434,6 +434,70 @@ print("after close", b and "ok" or "fail")
     end)
   end)
 
+  describe("descriptors running out under netsock.serve", function()
+    local tit = has_tasks and it or pending
+    tit("clients past the limit wait in the backlog and are served once others leave", function()
+      local child = luachild([[
+local ns = require "netsock"
+local srv = assert(ns.serve("127.0.0.1", 0, function(conn)
+  conn:settimeout(20)
+  local d = conn:recv(100)
+  if d then conn:sendall("echo " .. d) end
+  conn:recv(100)  -- until the client leaves
+end))
+print(select(2, srv:getsockname()))
+io.stdout:flush()
+ns.spawn(function() ns.sleep(30); srv:close() end)  -- a bounded life
+ns.run()
+]], "ulimit -n 20 &&")
+      finally(function() child:kill() end)
+      local port = tonumber(child:line(10))
+      assert.is_number(port, child:output())
+      local clients, served = {}, {}
+      finally(function() for _, c in ipairs(clients) do c:close() end end)
+      for i = 1, 30 do
+        clients[i] = assert(ns.create_connection("127.0.0.1", port, 5))
+        assert.is_true(clients[i]:sendall("hi" .. i))
+      end
+      -- collect the echoes that come; the process has ~14 descriptors free
+      local function collect(wait)
+        local deadline = ns.monotime() + wait
+        repeat
+          for i, c in ipairs(clients) do
+            if not served[i] then
+              c:settimeout(0)
+              local d = c:recv(100)
+              if d then
+                assert.are.equal("echo hi" .. i, d)
+                served[i] = true
+              end
+            end
+          end
+          ns.sleep(0.02)
+        until ns.monotime() > deadline
+        local n = 0
+        for _ in pairs(served) do n = n + 1 end
+        return n
+      end
+      local first = collect(1.5)
+      assert.is_true(first > 0 and first < 30, "served at first: " .. first)
+      -- the served clients leave: their descriptors free up
+      for i in pairs(served) do clients[i]:close() end
+      local total = first
+      local deadline = ns.monotime() + 20
+      while total < 30 and ns.monotime() < deadline do
+        local before = {}
+        for i in pairs(served) do before[i] = true end
+        total = collect(0.5)
+        for i in pairs(served) do
+          if not before[i] then clients[i]:close() end
+        end
+      end
+      assert.are.equal(30, total)
+      assert.is_true(child:running(), "the server died: " .. child:output())
+    end)
+  end)
+
   describe("system calls interrupted by signals (EINTR)", function()
     local strace = os.execute("command -v strace >/dev/null 2>&1")
     local sit = strace and it or pending
