@@ -48,7 +48,7 @@ $(SANCORE): $(SANOBJS)
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
-DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
+DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps strace
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
@@ -94,7 +94,7 @@ clean:
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make soak       the soak runs at SOAK_SCALE (1 = the full counts)
 DEPS_VALGRIND := $(DEPS_TEST) valgrind
-DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev
+DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
 VALGRIND_EXCLUDE ?= slow
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
