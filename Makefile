@@ -4,6 +4,7 @@
 #   make demo     a server and a client, talking
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
+#   make prop     the randomized file-object test with more seeds (SEEDS=N)
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -25,7 +26,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop
 
 all: $(CORE)
 
@@ -84,6 +85,13 @@ lint: deps
 
 bench: all
 	@sh bench/run
+
+# the randomized file-object test with more seeds: make prop SEEDS=N runs
+# N new seeds (printed); make prop PROP_SEEDS="7 42" reruns given ones
+SEEDS ?= 20
+prop: all
+	@NETSOCK_PROP_COUNT=$(SEEDS) NETSOCK_PROP_SEEDS="$(PROP_SEEDS)" \
+	 sh tools/runspecs $(BUSTED) --lua=$(LUA) spec/prop_spec.lua
 
 clean:
 	rm -rf build

@@ -2,15 +2,20 @@
 ** options.c: socket options, numeric (setsockopt/getsockopt) and by
 ** name (setoption/getoption).
 */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 
 #include "netsock.h"
 
-enum { OPT_BOOL, OPT_INT, OPT_LINGER };
+enum { OPT_BOOL, OPT_INT, OPT_LINGER,
+       OPT_MCASTIF,     /* multicast_if: an address (inet), an index (inet6) */
+       OPT_MEMBERSHIP   /* add/drop_membership: write-only, group [, interface] */
+};
 
 typedef struct nsOption {
   const char *name;
@@ -38,6 +43,11 @@ static const nsOption options[] = {
 #endif
   {"ipv6only", IPPROTO_IPV6, IPV6_V6ONLY, 0, OPT_BOOL},
   {"ttl", -1, IP_TTL, IPV6_UNICAST_HOPS, OPT_INT},
+  {"multicast_ttl", -1, IP_MULTICAST_TTL, IPV6_MULTICAST_HOPS, OPT_INT},
+  {"multicast_loop", -1, IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP, OPT_BOOL},
+  {"multicast_if", -1, IP_MULTICAST_IF, IPV6_MULTICAST_IF, OPT_MCASTIF},
+  {"add_membership", -1, IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP, OPT_MEMBERSHIP},
+  {"drop_membership", -1, IP_DROP_MEMBERSHIP, IPV6_LEAVE_GROUP, OPT_MEMBERSHIP},
   {NULL, 0, 0, 0, 0}
 };
 
@@ -84,6 +94,116 @@ static int setopt (lua_State *L, nsSocket *s, int level, int opt,
 }
 
 
+/* {====== Multicast ====== */
+
+/*
+** An interface argument: nil (the kernel chooses), an interface index,
+** an interface name ("lo", "eth0") or, for inet only, the local
+** address of the interface ("127.0.0.1"). Sets *index or *addr.
+*/
+static void checkiface (lua_State *L, int idx, int family, unsigned *index,
+                        struct in_addr *addr) {
+  *index = 0;
+  addr->s_addr = htonl(INADDR_ANY);
+  if (lua_isnoneornil(L, idx)) return;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer i = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, 0 <= i && i <= INT_MAX, idx, "interface index out of range");
+    *index = (unsigned)i;
+    return;
+  }
+  else {
+    const char *name = luaL_checkstring(L, idx);
+    if (family == AF_INET && (*name == '\0' || inet_pton(AF_INET, name, addr) == 1))
+      return;
+    *index = if_nametoindex(name);
+    luaL_argcheck(L, *index != 0, idx, "unknown interface");
+  }
+}
+
+
+/*
+** add_membership / drop_membership: value is the group address text,
+** with the interface as a fourth argument, or a table {group=,
+** interface=} (LuaSocket's {multiaddr=, interface=} too).
+*/
+static int setmembership (lua_State *L, nsSocket *s, int level, int opt) {
+  int gidx = 3, iidx = 4;
+  const char *group;
+  if (lua_istable(L, 3)) {
+    lua_settop(L, 3);
+    if (lua_getfield(L, 3, "group") == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_getfield(L, 3, "multiaddr");
+    }
+    lua_getfield(L, 3, "interface");
+    gidx = 4; iidx = 5;
+  }
+  group = luaL_checkstring(L, gidx);
+  if (s->family == AF_INET6) {
+    struct ipv6_mreq mr;
+    struct in_addr unused;
+    memset(&mr, 0, sizeof mr);
+    luaL_argcheck(L, inet_pton(AF_INET6, group, &mr.ipv6mr_multiaddr) == 1,
+                  3, "invalid IPv6 multicast group");
+    checkiface(L, iidx, AF_INET6, &mr.ipv6mr_interface, &unused);
+    return setopt(L, s, level, opt, &mr, sizeof mr);
+  }
+  else {
+    struct ip_mreqn mr;
+    unsigned index;
+    memset(&mr, 0, sizeof mr);
+    luaL_argcheck(L, inet_pton(AF_INET, group, &mr.imr_multiaddr) == 1,
+                  3, "invalid IPv4 multicast group");
+    checkiface(L, iidx, AF_INET, &index, &mr.imr_address);
+    mr.imr_ifindex = (int)index;
+    return setopt(L, s, level, opt, &mr, sizeof mr);
+  }
+}
+
+
+/* multicast_if: inet takes an address (or index, name); inet6 an index or name */
+static int setmcastif (lua_State *L, nsSocket *s, int level, int opt) {
+  unsigned index;
+  struct in_addr addr;
+  checkiface(L, 3, s->family, &index, &addr);
+  if (s->family == AF_INET6) {
+    int v = (int)index;
+    return setopt(L, s, level, opt, &v, sizeof v);
+  }
+  else {
+    struct ip_mreqn mr;
+    memset(&mr, 0, sizeof mr);
+    mr.imr_address = addr;
+    mr.imr_ifindex = (int)index;
+    return setopt(L, s, level, opt, &mr, sizeof mr);
+  }
+}
+
+
+static int getmcastif (lua_State *L, nsSocket *s, int level, int opt) {
+  if (s->family == AF_INET6) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(s->fd, level, opt, &v, &len) < 0)
+      return ns_fail(L, errno);
+    lua_pushinteger(L, v);
+  }
+  else {
+    struct in_addr a;
+    char buf[INET_ADDRSTRLEN];
+    socklen_t len = sizeof a;
+    if (getsockopt(s->fd, level, opt, &a, &len) < 0)
+      return ns_fail(L, errno);
+    inet_ntop(AF_INET, &a, buf, sizeof buf);
+    lua_pushstring(L, buf);
+  }
+  return 1;
+}
+
+/* }====== */
+
+
 /*
 ** s:setoption(name, value). linger takes {on=bool, timeout=seconds},
 ** an integer (on, with that timeout) or false (off).
@@ -94,6 +214,8 @@ static int opt_setoption (lua_State *L) {
   int level, opt, v;
   resolve(o, s, &level, &opt);
   luaL_checkany(L, 3);
+  if (o->kind == OPT_MEMBERSHIP) return setmembership(L, s, level, opt);
+  if (o->kind == OPT_MCASTIF) return setmcastif(L, s, level, opt);
   if (o->kind == OPT_LINGER) {
     struct linger lg;
     if (lua_istable(L, 3)) {
@@ -138,6 +260,8 @@ static int opt_getoption (lua_State *L) {
   const nsOption *o = checkoption(L, 2);
   int level, opt;
   resolve(o, s, &level, &opt);
+  luaL_argcheck(L, o->kind != OPT_MEMBERSHIP, 2, "option can only be set");
+  if (o->kind == OPT_MCASTIF) return getmcastif(L, s, level, opt);
   if (o->kind == OPT_LINGER) {
     struct linger lg;
     socklen_t len = sizeof lg;

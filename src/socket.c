@@ -199,7 +199,7 @@ static int sock_fileno (lua_State *L) {
 
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
-  nsSocket *s = ns_checksocket(L, 1);
+  nsSocket *s = ns_checkopen(L, 1);
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   ns_buf_free(s);
@@ -589,9 +589,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
   else p = luaL_buffinitsize(L, &b, size);
   for (;;) {
     n = recv_some(s, p, size, flags);
-    if (n > 0 && (size_t)n > size)
-      n = (ssize_t)size;  /* MSG_TRUNC: recv(2) says the datagram's whole
-                             length, but only 'size' bytes are in 'p' */
+    if ((size_t)n > size && n > 0)
+      n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
       if (p == stackbuf) lua_pushlstring(L, p, (size_t)n);
       else luaL_pushresultsize(&b, (size_t)n);
@@ -621,7 +620,7 @@ static int sock_recv (lua_State *L) {
 
 /* s:pending(): bytes received and buffered but not yet read */
 static int sock_pending (lua_State *L) {
-  nsSocket *s = ns_checksocket(L, 1);
+  nsSocket *s = ns_checkopen(L, 1);
   lua_pushinteger(L, (lua_Integer)ns_pending(s));
   return 1;
 }

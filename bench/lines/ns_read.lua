@@ -1,0 +1,8 @@
+-- netsock f:read("l"): usage: lua5.4 ns_read.lua HOST PORT
+local ns = require "netsock"
+local s = assert(ns.create_connection(arg[1], tonumber(arg[2])))
+local f = s:makefile("r")
+local read = f.read
+local t0, n = ns.monotime(), 0
+while read(f, "l") do n = n + 1 end
+print(n, ns.monotime() - t0)
