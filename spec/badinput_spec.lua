@@ -340,7 +340,7 @@ describe("bad input", function()
   local fdbase
 
   setup(function()
-    collectgarbage()
+    collectgarbage(); collectgarbage()
     fdbase = H.fdcount()
   end)
 
@@ -499,8 +499,10 @@ describe("bad input", function()
     assert.is_true(counts.succeeded > 10)
     collectgarbage(); collectgarbage()
     -- sockets the calls created and dropped are collected: the count
-    -- is back where it started (fromfd duplicates are closed by GC too)
-    assert.are.equal(fdbase, H.fdcount())
+    -- is back where it started (fromfd duplicates are closed by GC too;
+    -- objects of specs that ran before may be collected now: fewer is fine)
+    local now = H.fdcount()
+    assert.is_true(now <= fdbase, ("descriptors: %d before, %d after"):format(fdbase, now))
   end)
 end)
 
