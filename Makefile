@@ -13,8 +13,8 @@ OPT      ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wundef
 STRICT   ?=
-CFLAGS   += $(OPT) $(WARN) $(STRICT) -fPIC -fvisibility=hidden -D_GNU_SOURCE $(LUA_INC)
-LDFLAGS  += -shared
+CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden -D_GNU_SOURCE $(LUA_INC)
+LDFLAGS  += -shared -pthread
 BUSTED   ?= busted
 
 SRCS     := $(wildcard src/*.c)

@@ -26,9 +26,11 @@ build = {
         "src/resolve.c",
       },
       defines = { "_GNU_SOURCE" },
+      libraries = { "pthread" },
       incdirs = { "src" },
     },
     ["netsock"] = "lua/netsock.lua",
+    ["netsock.tasks"] = "lua/netsock/tasks.lua",
   },
 }
 test_dependencies = { "busted" }

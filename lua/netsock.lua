@@ -44,7 +44,7 @@ function M.create_connection(host, port, timeout, source_host, source_port)
   if timeout ~= nil and not (timeout >= 0) then  -- NaN fails this too
     error("bad argument #3 to 'create_connection' (negative or NaN timeout)", 2)
   end
-  local infos, msg, code = getaddrinfo(host, port, nil, "stream")
+  local infos, msg, code = (M._lookup or getaddrinfo)(host, port, nil, "stream")
   if not infos then return nil, msg, code end
   if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
   for _, ai in ipairs(infos) do
@@ -105,6 +105,19 @@ function M.create_server(host, port, opts)
     end
   end
   return nil, msg, code
+end
+
+-- tasks: spawn, run, stop, serve (lua/netsock/tasks.lua)
+local tasks = require "netsock.tasks"
+M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
+M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
+-- inside a task, create_connection looks names up on a thread
+function M._lookup(...)
+  if tasks.current() then return core._getaddrinfo_task(...) end
+  return getaddrinfo(...)
+end
+function M.serve(host, port, handler, opts)
+  return tasks.serve(M.create_server, host, port, handler, opts)
 end
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)

@@ -39,14 +39,7 @@ end
 -- little and resuming. 'between' runs at every wait. Returns the number
 -- of waits and fn's results.
 local function runtask(fn, between)
-  local reg = debug.getregistry()
-  local tasks = reg["netsock.tasks"]
-  if not tasks then
-    tasks = setmetatable({}, { __mode = "k" })
-    reg["netsock.tasks"] = tasks
-  end
-  local co = coroutine.create(fn)
-  tasks[co] = true
+  local co, tasks = H.task(fn)
   local token = require("netsock.core")._waittoken()
   local waits, deadline = 0, ns.monotime() + 10
   local res = table.pack(coroutine.resume(co))

@@ -194,6 +194,22 @@ function H.fdflags(fd)
 end
 H.O_CLOEXEC = tonumber("2000000", 8)
 
+-- A coroutine registered as a task (poll.c's protocol), driven by the
+-- spec itself rather than netsock.run: its waits come back from
+-- coroutine.resume as (waittoken, fd, events, deadline). Returns the
+-- coroutine and the registry's task set.
+function H.task(fn)
+  local reg = debug.getregistry()
+  local tasks = reg["netsock.tasks"]
+  if not tasks then
+    tasks = setmetatable({}, { __mode = "k" })
+    reg["netsock.tasks"] = tasks
+  end
+  local co = coroutine.create(fn)
+  tasks[co] = true
+  return co, tasks
+end
+
 -- connect a client to 127.0.0.1:port and accept it: client, server side
 function H.pair_tcp(srv, port)
   local c = assert(ns.create_connection("127.0.0.1", port, 5))

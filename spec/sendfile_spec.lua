@@ -8,18 +8,7 @@ local core = require "netsock.core"
 
 local SIZE = 10 * 1024 * 1024
 
--- a coroutine registered as a task of the loop (the protocol of poll.c)
-local function task(fn)
-  local reg = debug.getregistry()
-  local tasks = reg["netsock.tasks"]
-  if not tasks then
-    tasks = setmetatable({}, { __mode = "k" })
-    reg["netsock.tasks"] = tasks
-  end
-  local co = coroutine.create(fn)
-  tasks[co] = true
-  return co
-end
+local task = H.task  -- a coroutine the loop's protocol treats as a task
 
 local bigfile
 local function big()

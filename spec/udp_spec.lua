@@ -21,18 +21,7 @@ local function bound(family, host)
   return s, port
 end
 
--- a coroutine registered as a task of the loop (the protocol of poll.c)
-local function task(fn)
-  local reg = debug.getregistry()
-  local tasks = reg["netsock.tasks"]
-  if not tasks then
-    tasks = setmetatable({}, { __mode = "k" })
-    reg["netsock.tasks"] = tasks
-  end
-  local co = coroutine.create(fn)
-  tasks[co] = true
-  return co
-end
+local task = H.task  -- a coroutine the loop's protocol treats as a task
 
 local PY_SENDER = [[
 import socket, sys
