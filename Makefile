@@ -98,12 +98,13 @@ clean:
 
 # {====== Hardening (issue 8): valgrind, libFuzzer, soak ======
 #   make valgrind   the specs under memcheck (child processes not traced);
-#                   specs tagged #slow are skipped (VALGRIND_EXCLUDE)
+#                   specs tagged #slow or #timing (thread timing, which
+#                   valgrind serializes) are skipped (VALGRIND_EXCLUDE)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make soak       the soak runs at SOAK_SCALE (1 = the full counts)
 DEPS_VALGRIND := $(DEPS_TEST) valgrind
 DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
-VALGRIND_EXCLUDE ?= slow
+VALGRIND_EXCLUDE ?= slow,timing
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
 FUZZCC        ?= clang
