@@ -35,10 +35,10 @@ local function isnumstr(v) return type(v) == "number" or type(v) == "string" end
 
 -- kinds of argument: which values are skipped for them and why
 local skip = {
-  -- a host: no number or plain word (it would be resolved); NUL and
-  -- empty strings are kept ("" is the any address)
+  -- a host: no number or plain word (it would be resolved), and no ""
+  -- (the any address: specs bind loopback only); NUL strings are kept
   host = function(v)
-    return type(v) == "number" or (type(v) == "string" and v ~= "" and not v:find("\0", 1, true))
+    return type(v) == "number" or (type(v) == "string" and not v:find("\0", 1, true))
   end,
   -- seconds to wait for: nothing that would really wait long
   wait = function(v) return type(v) == "number" and v > 0.01 and v == v end,
