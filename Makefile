@@ -83,8 +83,22 @@ lint: deps
 	@$(MAKE) --no-print-directory clean
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
-bench: all
-	@sh bench/run
+# make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
+# make bench-instr: instructions per operation under callgrind (bench/instr)
+.PHONY: bench-instr deps-bench
+DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
+              lua-cqueues lua-copas wrk nginx-light netcat-openbsd
+
+deps-bench:
+	@sh tools/deps $(DEPS_BENCH)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/run $(BENCH)
+
+bench-instr: deps-bench
+	@$(MAKE) --no-print-directory all
+	@python3 bench/instr
 
 # the randomized file-object test with more seeds: make prop SEEDS=N runs
 # N new seeds (printed); make prop PROP_SEEDS="7 42" reruns given ones

@@ -102,6 +102,7 @@ static ssize_t refill (nsSocket *s, size_t want) {
     errno = ENOMEM;
     return -1;
   }
+  ns_nonblock(s);  /* after a blocking s:recv (socket.c), a task must not block */
   do n = recv(s->fd, s->rbuf + s->rtail, want, 0);
   while (n < 0 && errno == EINTR);
   if (n > 0) s->rtail += (size_t)n;
@@ -492,6 +493,7 @@ static int doflush (lua_State *L, lua_KContext ctx, lua_KFunction k) {
         f->whead = f->wtail = 0;
         return -1;
       }
+      ns_nonblock(s);  /* as in refill */
       n = send(s->fd, f->wbuf + f->whead, wpending(f), MSG_NOSIGNAL);
       if (n >= 0) { f->whead += (size_t)n; continue; }
       if (errno == EINTR) continue;

@@ -196,6 +196,7 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -207,7 +208,7 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
 ** The whole datagram goes or nothing does (EMSGSIZE when too long).
 */
 static int dgram_sendto (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);  /* may wait in the kernel */
   struct sockaddr_storage ss;
   socklen_t len;
   luaL_checkstring(L, 2);
@@ -278,6 +279,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking (socket.c) */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvfrom_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -301,7 +303,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
 ** true follows (for a Unix socket: data, path, nil, true).
 */
 static int dgram_recvfrom (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);  /* may wait in the kernel */
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
   luaL_argcheck(L, size >= 0, 2, "negative buffer size");

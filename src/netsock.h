@@ -65,6 +65,7 @@ typedef struct nsSocket {
   size_t rcap;          /* its capacity */
   size_t rhead, rtail;  /* unread bytes are rbuf[rhead..rtail) */
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
+  int fdblock;          /* O_NONBLOCK is off now (socket.c: fast path) */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -111,6 +112,16 @@ NS_API void ns_poll_open (lua_State *L);
 /* {====== socket.c ====== */
 NS_API nsSocket *ns_checksocket (lua_State *L, int idx);   /* open or closed */
 NS_API nsSocket *ns_checkopen (lua_State *L, int idx);     /* open only */
+/* make the descriptor non-blocking again if socket.c's fast path had
+   cleared O_NONBLOCK (ns_checkopen does it for every other method) */
+NS_API void ns_nonblock (nsSocket *s);
+/* ns_checkopen for calls that may wait inside the kernel (recv, send,
+   sendto, recvfrom, accept): blocking descriptor for no timeout outside
+   coroutines (see socket.c, "Waiting inside the kernel") */
+NS_API nsSocket *ns_checkfast (lua_State *L, int idx);
+/* at EAGAIN after ns_checkfast: 1 = the descriptor is now blocking,
+   retry the system call (it waits in the kernel); 0 = use ns_wait */
+NS_API int ns_kernelwait (lua_State *L, nsSocket *s);
 /* a new closed socket userdata on the stack */
 NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API double ns_gettimeout_default (lua_State *L);

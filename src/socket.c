@@ -30,8 +30,58 @@
 
 /* {====== Lifetime ====== */
 
+/*
+** The socket metatable holds, at integer key 1, a light userdata with
+** the address of 'mtkey', a value no other code can make: checking it
+** takes an array read, where luaL_checkudata looks the metatable up in
+** the registry by name (interning "netsock.socket", strcmp included) on
+** every call, ~365 instructions, a fifth of a recv. The registry also
+** keeps the metatable under &mtkey, for ns_newsocket.
+*/
+static char mtkey;
+
+
 nsSocket *ns_checksocket (lua_State *L, int idx) {
-  return (nsSocket *)luaL_checkudata(L, idx, NS_SOCKET);
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same = lua_rawgeti(L, -1, 1) == LUA_TLIGHTUSERDATA &&
+               lua_touserdata(L, -1) == &mtkey;
+    lua_pop(L, 2);
+    if (same) return (nsSocket *)p;
+  }
+  return (nsSocket *)luaL_checkudata(L, idx, NS_SOCKET);  /* raises */
+}
+
+
+/*
+** Waiting inside the kernel. A socket without a timeout, used outside
+** any coroutine, is what a C program has as a blocking descriptor: recv
+** sleeps in the kernel until data comes. With O_NONBLOCK the same wait
+** costs a recv that fails with EAGAIN, then poll(2), then the recv
+** again: three system calls where C makes one, ~10% of a loopback
+** round trip (docs/performance.md, "Ping-pong"). So recv, send,
+** sendall and accept (and sendto, recvfrom: ns_checkfast), called from
+** the main thread with no timeout, clear O_NONBLOCK at their first
+** EAGAIN (ns_kernelwait; kept while the socket is used that way) and
+** retry: the system call then blocks; EINTR is retried as before.
+** Every other use sets O_NONBLOCK back before its system call: any
+** method through ns_checkopen (makefile, getsockname, settimeout, ...),
+** and these four when called with a timeout or from a coroutine (a
+** task must never block the loop). detach hands the descriptor out
+** non-blocking.
+*/
+static void setfdblock (nsSocket *s, int block) {
+  int flags = fcntl(s->fd, F_GETFL);
+  if (flags < 0) return;
+  flags = block ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (fcntl(s->fd, F_SETFL, flags) == 0)
+    s->fdblock = block;
+}
+
+
+void ns_nonblock (nsSocket *s) {
+  if (s->fdblock && s->fd >= 0)
+    setfdblock(s, 0);
 }
 
 
@@ -39,7 +89,42 @@ nsSocket *ns_checkopen (lua_State *L, int idx) {
   nsSocket *s = ns_checksocket(L, idx);
   if (s->fd < 0)
     luaL_error(L, "attempt to use a closed socket");
+  if (s->fdblock)
+    setfdblock(s, 0);
   return s;
+}
+
+
+/*
+** recv, send, sendall, accept (and dgram.c's sendto, recvfrom): an open
+** socket at 'idx', non-blocking again if the call must not wait in the
+** kernel (a timeout, or a coroutine). The switch to blocking is lazy
+** (ns_kernelwait, at the first EAGAIN): a call that never has to wait,
+** as recv on a new connection whose bytes are there, costs no fcntl.
+*/
+nsSocket *ns_checkfast (lua_State *L, int idx) {
+  nsSocket *s = ns_checksocket(L, idx);
+  if (s->fd < 0)
+    luaL_error(L, "attempt to use a closed socket");
+  if (s->fdblock && (s->timeout >= 0 || lua_isyieldable(L)))
+    setfdblock(s, 0);
+  return s;
+}
+
+
+/*
+** At EAGAIN in a call that took its socket with ns_checkfast: 1 when
+** the call may wait inside the kernel (no timeout, outside coroutines)
+** and the descriptor has just been made blocking, so the caller retries
+** the system call, which now sleeps until it can go on; 0 when the
+** caller waits in ns_wait as usual (or the descriptor was blocking
+** already: SO_RCVTIMEO, MSG_DONTWAIT).
+*/
+int ns_kernelwait (lua_State *L, nsSocket *s) {
+  if (s->fdblock || s->timeout >= 0 || lua_isyieldable(L))
+    return 0;
+  setfdblock(s, 1);
+  return s->fdblock;
 }
 
 
@@ -76,7 +161,8 @@ nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
   s->type = type;
   s->protocol = proto;
   s->chunk = NS_BUFSIZE;
-  luaL_setmetatable(L, NS_SOCKET);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &mtkey);
+  lua_setmetatable(L, -2);
   s->timeout = ns_gettimeout_default(L);
   return s;
 }
@@ -99,6 +185,7 @@ int ns_close (lua_State *L, nsSocket *s) {
     else lua_pop(L, 1);
   }
   s->fd = -1;
+  s->fdblock = 0;
   ns_buf_free(s);
   return close(fd);
 }
@@ -267,7 +354,8 @@ static int sock_listen (lua_State *L) {
 ** it is misuse and raises.
 */
 static nsSocket *checkresumed (lua_State *L, int status) {
-  nsSocket *s = ns_checksocket(L, 1);
+  /* slot 1 was checked by the method that started the call */
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
   if (s->fd < 0 && status == LUA_OK)
     luaL_error(L, "attempt to use a closed socket");
   return s->fd < 0 ? NULL : s;
@@ -303,6 +391,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
     lua_settop(L, 2);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 2), ctx, accept_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -310,7 +399,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_accept (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
@@ -491,6 +580,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, send_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -498,7 +588,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_send (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -526,6 +616,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
       nret = ns_fail(L, errno);
       goto fail;
     }
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
@@ -540,7 +631,7 @@ fail:
 
 
 static int sock_sendall (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -599,6 +690,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     if (n == 0) return ns_closed(L);
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
+    if (ns_kernelwait(L, s)) continue;  /* retry, blocking */
     r = ns_wait(L, s, NS_READ, lua_tonumber(L, 4), ctx, recv_k);
     if (r <= 0) return waitresult(L, r);
   }
@@ -606,7 +698,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
 
 
 static int sock_recv (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+  nsSocket *s = ns_checkfast(L, 1);
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
   luaL_argcheck(L, size >= 0, 2, "negative buffer size");
@@ -733,6 +825,10 @@ static const luaL_Reg funcs[] = {
 */
 void ns_socket_open (lua_State *L) {
   luaL_newmetatable(L, NS_SOCKET);
+  lua_pushlightuserdata(L, &mtkey);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &mtkey);
   luaL_setfuncs(L, metamethods, 0);
   luaL_newlibtable(L, methods);
   luaL_setfuncs(L, methods, 0);

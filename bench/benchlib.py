@@ -1,0 +1,301 @@
+# bench/benchlib.py: what the socket benchmarks (bench/bulk, pingpong,
+# udp, accept) share: the four implementations, building the C side,
+# running a server and a client as child processes with a time bound,
+# alternating the implementations, medians, ratios and the table.
+#
+# Every program under bench/impl prints "port N" once it listens and a
+# line "result key=value ..." at the end with the wall time and its own
+# CPU time (user+sys) over the measured part, so interpreter start-up
+# is left out of both.
+import json
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build", "bench")
+LUA = os.environ.get("LUA", "lua5.4")
+PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
+
+IMPLS = ["C", "netsock", "LuaSocket", "Python"]
+
+
+def env_float(name, default):
+    v = os.environ.get(name)
+    return float(v) if v not in (None, "") else default
+
+
+SCALE = env_float("BENCH_SCALE", 1.0)
+REPS = int(env_float("BENCH_REPS", 3))  # see reps() for a test's own default
+TIMEOUT = env_float("BENCH_TIMEOUT", 120.0)
+
+
+def size(name, full, minimum=1):
+    """A size: $NAME if set, else the full size times BENCH_SCALE."""
+    v = os.environ.get(name)
+    if v not in (None, ""):
+        return int(float(v))
+    return max(minimum, int(full * SCALE))
+
+
+def selected_impls():
+    want = os.environ.get("BENCH_IMPLS")
+    if not want:
+        return list(IMPLS)
+    names = {n.lower(): n for n in IMPLS}
+    return [names[w.strip().lower()] for w in want.split(",") if w.strip()]
+
+
+def build_c():
+    """build/bench/c from bench/impl/c.c with -O2 (when out of date)."""
+    src = os.path.join(ROOT, "bench", "impl", "c.c")
+    out = os.path.join(BUILD, "c")
+    os.makedirs(BUILD, exist_ok=True)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        cc = os.environ.get("CC", "cc")
+        subprocess.check_call([cc, "-O2", "-std=c99", "-D_GNU_SOURCE",
+                               "-Wall", "-Wextra", "-o", out, src])
+    return out
+
+
+def lua_env():
+    env = dict(os.environ)
+    env["LUA_PATH"] = "%s/lua/?.lua;%s/lua/?/init.lua;;" % (ROOT, ROOT)
+    env["LUA_CPATH"] = "%s/build/?.so;;" % ROOT
+    return env
+
+
+def command(impl, *args):
+    """argv running 'impl' in the given mode."""
+    args = [str(a) for a in args]
+    if impl == "C":
+        return [os.path.join(BUILD, "c")] + args
+    if impl == "netsock":
+        return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
+    if impl == "LuaSocket":
+        return [LUA, os.path.join(ROOT, "bench", "impl", "luasocket.lua")] + args
+    if impl == "Python":
+        return [PYTHON, os.path.join(ROOT, "bench", "impl", "py.py")] + args
+    raise ValueError(impl)
+
+
+def check_tools():
+    """Stop with a clear message when a needed program is missing."""
+    missing = [t for t in (LUA, "taskset") if shutil.which(t) is None]
+    if missing:
+        sys.exit("bench: missing %s (make deps-bench installs them)" % ", ".join(missing))
+    r = subprocess.run([LUA, "-e", 'require "socket"'], capture_output=True)
+    if r.returncode != 0:
+        sys.exit("bench: LuaSocket is missing (apt-get install lua-socket)")
+    if not os.path.exists(os.path.join(ROOT, "build", "netsock", "core.so")):
+        sys.exit("bench: build/netsock/core.so is missing: run make first")
+
+
+class Proc:
+    """A child process with its stdout read line by line, bounded in time."""
+
+    def __init__(self, argv, pin=None, stdin=False, stderr=None):
+        if pin is not None:
+            argv = ["taskset", "-c", str(pin)] + argv
+        self.argv = argv
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=ROOT,
+                                  stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                  stderr=stderr, env=lua_env(), text=True)
+        self.buf = ""
+        self.lines = []
+
+    def _fill(self, deadline):
+        while "\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                return False
+            chunk = os.read(self.p.stdout.fileno(), 65536).decode()
+            if chunk == "":
+                return False
+            self.buf += chunk
+        return True
+
+    def line(self, deadline):
+        if not self._fill(deadline):
+            return None
+        line, self.buf = self.buf.split("\n", 1)
+        return line
+
+    def result(self, deadline, relay=None):
+        """
+        The 'result' line as a dict of floats, or None. With 'relay' (a
+        Proc), every "ready" line this one prints sends "go" to relay's
+        stdin (bench/accept: the client has filled the accept queue).
+        """
+        while True:
+            line = self.line(deadline)
+            if line is None:
+                return None
+            if relay is not None and line.startswith("ready"):
+                relay.p.stdin.write("go\n")
+                relay.p.stdin.flush()
+            if line.startswith("result "):
+                out = {}
+                for kv in line.split()[1:]:
+                    k, v = kv.split("=", 1)
+                    out[k] = float(v)
+                return out
+
+    def wait(self, deadline):
+        try:
+            return self.p.wait(max(0.01, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()  # by its own pid
+            self.p.wait()
+        for f in (self.p.stdout, self.p.stdin, self.p.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def run_pair(server_argv, client_argv, pin=None, client_pin=None, relay=False):
+    """
+    Start the server, read its port, start the client with it
+    (client_argv: a function of the port), and return both results
+    (dicts), or raise RuntimeError. Bounded by BENCH_TIMEOUT. 'pin' puts
+    the server (and the client, unless client_pin is given) on that CPU.
+    relay: the client's "ready" lines become "go" on the server's stdin.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    if client_pin is None:
+        client_pin = pin
+    srv = Proc(server_argv, pin, stdin=relay)
+    cli = None
+    try:
+        line = srv.line(time.monotonic() + 15)
+        if line is None or not line.startswith("port "):
+            raise RuntimeError("%s did not listen" % " ".join(server_argv))
+        port = int(line.split()[1])
+        cli = Proc(client_argv(port), client_pin)
+        rc = cli.result(deadline, srv if relay else None)
+        rs = srv.result(deadline)
+        if rs is None or rc is None:
+            raise RuntimeError("no result from %s (timeout %.0f s?)"
+                               % (" ".join((srv if rs is None else cli).argv), TIMEOUT))
+        if cli.wait(deadline) != 0 or srv.wait(deadline) != 0:
+            raise RuntimeError("a child failed: %s" % " ".join(server_argv))
+        return rs, rc
+    finally:
+        srv.kill()
+        if cli is not None:
+            cli.kill()
+
+
+def reps(default=3):
+    """BENCH_REPS if set, else this test's default."""
+    v = os.environ.get("BENCH_REPS")
+    return int(float(v)) if v not in (None, "") else default
+
+
+def alternate(impls, one_run, label="", nreps=None):
+    """
+    Run one_run(impl) -> dict of metrics nreps times (BENCH_REPS, 3) for
+    every impl, in rotating order (A B C D, B C D A, ...), so that drift
+    of the machine hits every implementation alike. Returns impl -> [dicts].
+    """
+    out = {i: [] for i in impls}
+    for rep in range(nreps or REPS):
+        order = impls[rep % len(impls):] + impls[:rep % len(impls)]
+        for impl in order:
+            try:
+                m = one_run(impl)
+            except RuntimeError as e:
+                print("  %s %s: FAILED: %s" % (label, impl, e), file=sys.stderr)
+                continue
+            out[impl].append(m)
+            if os.environ.get("BENCH_VERBOSE"):
+                print("  %s rep %d %-9s %s" % (label, rep + 1, impl,
+                      " ".join("%s=%.4g" % kv for kv in sorted(m.items()))),
+                      file=sys.stderr)
+    return out
+
+
+def medians(runs):
+    """impl -> [dict] to impl -> dict of medians (missing impls dropped)."""
+    med = {}
+    for impl, rs in runs.items():
+        if rs:
+            med[impl] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+    return med
+
+
+def fmt_num(x):
+    if x is None:
+        return "-"
+    if x >= 100:
+        return "{:,.0f}".format(x)
+    if x >= 10:
+        return "%.1f" % x
+    return "%.2f" % x
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return "-"
+    return "%.2f" % (a / b)
+
+
+def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None):
+    """
+    Print one table: per implementation the median rate and CPU per
+    operation, each with its ratio to C and to LuaSocket. 'rate' and
+    'cpu' are keys in the median dicts; 'extra' a list of (key, header,
+    formatter) columns added at the end.
+    Returns the rows as dicts (for the summary).
+    """
+    extra = extra or []
+    hdr = ["impl", rate_unit, "xC", "xLuaSocket", cpu_unit, "xC", "xLuaSocket"]
+    hdr += [h for _, h, _ in extra]
+    rows = []
+    c = med.get("C", {})
+    ls = med.get("LuaSocket", {})
+    out = []
+    for impl in IMPLS:
+        if impl not in med:
+            continue
+        m = med[impl]
+        r, u = m.get(rate), m.get(cpu)
+        row = [impl, fmt_num(r), ratio(r, c.get(rate)), ratio(r, ls.get(rate)),
+               fmt_num(u), ratio(u, c.get(cpu)), ratio(u, ls.get(cpu))]
+        row += [f(m.get(k)) for k, _, f in extra]
+        out.append(row)
+        rows.append({"impl": impl, "rate": r, "cpu": u,
+                     "rate_vs_c": None if not c.get(rate) else r / c[rate],
+                     "cpu_vs_c": None if not c.get(cpu) else u / c[cpu],
+                     "extra": {k: m.get(k) for k, _, _ in extra}})
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *out)]
+    print("\n" + title)
+    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(hdr, widths)))
+    print(line)
+    print("-" * len(line))
+    for row in out:
+        print("  ".join(str(x).rjust(w) if i else str(x).ljust(w)
+                        for i, (x, w) in enumerate(zip(row, widths))))
+    sys.stdout.flush()
+    return {"title": title, "rate_unit": rate_unit, "cpu_unit": cpu_unit,
+            "extra_headers": {k: h for k, h, _ in extra},
+            "rows": rows, "reps": nreps or REPS, "scale": SCALE}
+
+
+def save(name, tables):
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, name + ".json"), "w") as f:
+        json.dump(tables, f, indent=1)

@@ -1,0 +1,254 @@
+-- spec/fastpath_spec.lua: the paths made fast for the benchmarks keep
+-- their behaviour. recv, send, sendall and accept on a socket with no
+-- timeout, from the main thread, wait inside the kernel (O_NONBLOCK
+-- cleared, see socket.c "Waiting inside the kernel"); every other use
+-- gets a non-blocking descriptor back first. IPv4 addresses come back as
+-- text from addr.c's own formatter (not inet_ntop).
+local H = require "helpers"
+local ns = H.netsock
+
+local O_NONBLOCK = tonumber("4000", 8)
+local function nonblocking(s) return H.fdflags(s:fileno()) & O_NONBLOCK ~= 0 end
+
+-- a python peer that connects, sends "hello" after 0.2 s, prints what it
+-- reads (5 bytes), sends "xyz\n" 0.2 s later, closes 0.3 s after that: so
+-- that our recv has to wait, each time (and no wait is unbounded: python
+-- closes in any case)
+local PEER = [[
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+try:
+    time.sleep(0.2); s.sendall(b"hello")
+    s.settimeout(5); print(s.recv(5).decode(), flush=True)
+    time.sleep(0.2); s.sendall(b"xyz\n")
+    time.sleep(0.3)
+finally:
+    s.close()
+]]
+
+describe("a blocking call without a timeout", function()
+  local srv, port, a, p
+  before_each(function()
+    srv, port = H.listen_local()
+    srv:settimeout(5)
+    p = H.python(PEER, port)
+    a = assert(srv:accept())
+    assert.is_true(nonblocking(a))  -- a new socket starts non-blocking
+  end)
+  after_each(function()
+    a:close(); srv:close()
+    if p:wait(5) == nil then p:kill() end
+  end)
+
+  it("waits in the kernel and returns what it always did", function()
+    assert.equal("hello", a:recv(100))  -- had to wait: kernel wait from now
+    assert.is_false(nonblocking(a))
+    assert.equal(5, a:send("world"))
+    assert.equal("xyz\n", a:recv(100))
+    assert.same({ nil, "closed", "closed" }, { a:recv(1) })
+    assert.equal(0, p:wait(5))
+    assert.equal("world\n", p:output())
+  end)
+
+  it("gives O_NONBLOCK back when a timeout is set", function()
+    assert.equal("hello", a:recv(100))
+    assert.is_false(nonblocking(a))
+    a:settimeout(0.05)
+    local t0 = ns.monotime()
+    assert.same({ nil, "timeout", "timeout" }, { a:recv(1) })
+    assert.is_true(ns.monotime() - t0 < 2)
+    assert.is_true(nonblocking(a))
+    assert.equal(5, a:send("world"))
+  end)
+
+  it("gives O_NONBLOCK back inside a coroutine", function()
+    assert.equal("hello", a:recv(100))
+    assert.is_false(nonblocking(a))
+    assert.equal(5, a:send("world"))
+    local got = coroutine.wrap(function() return a:recv(100) end)()
+    assert.equal("xyz\n", got)
+    assert.is_true(nonblocking(a))
+  end)
+
+  it("gives O_NONBLOCK back to file objects made before", function()
+    local f = a:makefile("rw")
+    assert.equal("hello", a:recv(100))
+    assert.is_false(nonblocking(a))
+    assert(f:write("world"))
+    assert(f:flush())
+    assert.is_true(nonblocking(a))
+    assert.equal("xyz", f:read("l"))
+    f:close()
+  end)
+
+  it("gives O_NONBLOCK back to any other method", function()
+    assert.equal("hello", a:recv(100))
+    assert.is_false(nonblocking(a))
+    assert(a:setoption("nodelay", true))
+    assert.is_true(nonblocking(a))
+    assert.equal(5, a:send("world"))
+  end)
+
+  it("costs no fcntl when the call does not wait", function()
+    local c = assert(ns.tcp())
+    assert(c:connect("127.0.0.1", port))
+    local b = assert(srv:accept())
+    assert(c:sendall("now"))
+    ns.sleep(0.05)
+    assert.equal("now", b:recv(10))   -- the bytes were there
+    assert.is_true(nonblocking(b))
+    b:close(); c:close()
+    assert.equal("hello", a:recv(100))
+    assert.equal(5, a:send("world"))
+  end)
+
+  -- a child interpreter cannot load the sanitizer build (make sanitize)
+  local child_it = os.getenv("NETSOCK_SANITIZE") and pending or it
+  child_it("never blocks the task loop after a blocking use outside it", function()
+    -- in a child process, so that a regression (a task blocking the whole
+    -- loop in recv) shows as a bounded wait here, not as a hung spec
+    a:close()
+    local q = H.lua([[
+      local ns = require "netsock"
+      local peer = ...
+      local srv = assert(ns.create_server("127.0.0.1", 0))
+      local port = select(2, srv:getsockname())
+      local file = os.tmpname()
+      local fh = assert(io.open(file, "w")); fh:write(peer); fh:close()
+      local py = io.popen("python3 " .. file .. " " .. port, "r")
+      srv:settimeout(5)
+      local a = assert(srv:accept())
+      a:settimeout(nil)
+      local f = a:makefile("r")
+      assert(a:recv(5) == "hello")        -- waited: kernel wait from now
+      assert(a:send("world") == 5)
+      local got, ticks, done = {}, 0, 0
+      ns.spawn(function() got.line = f:read("l"); done = done + 1 end)
+      ns.spawn(function() got.data = a:recv(10); done = done + 1 end)
+      ns.spawn(function()  -- ticks only while the loop is not blocked
+        while done < 2 do
+          if not got.line then ticks = ticks + 1 end
+          ns.sleep(0.02)
+        end
+      end)
+      ns.run()
+      py:close()
+      os.remove(file)
+      print(got.line, got.data, ticks > 3)
+    ]], PEER)
+    local rc = q:wait(10)
+    if rc == nil then q:kill() end
+    assert.equal(0, rc)
+    assert.equal("xyz\tnil\ttrue\n", q:output())
+  end)
+end)
+
+describe("sendto and recvfrom without a timeout", function()
+  it("wait in the kernel and give O_NONBLOCK back for a timeout", function()
+    local r = assert(ns.udp())
+    assert(r:bind("127.0.0.1", 0))
+    local _, port = r:getsockname()
+    local p = H.python([[
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+time.sleep(0.2)
+s.sendto(b"hello", ("127.0.0.1", int(sys.argv[1])))
+print(s.getsockname()[1], flush=True)
+]], port)
+    local data, host, from = r:recvfrom(100)  -- has to wait
+    assert.equal("hello", data)
+    assert.equal("127.0.0.1", host)
+    assert.is_false(nonblocking(r))
+    assert.equal(0, p:wait(5))
+    assert.equal(tostring(from) .. "\n", p:output())
+    r:settimeout(0.05)
+    assert.same({ nil, "timeout", "timeout" }, { r:recvfrom(100) })
+    assert.is_true(nonblocking(r))
+    local w = assert(ns.udp())
+    assert.equal(2, w:sendto("hi", "127.0.0.1", port))
+    assert.is_true(nonblocking(w))  -- it did not have to wait
+    r:close(); w:close()
+  end)
+end)
+
+describe("IPv4 address text", function()
+  it("is the dotted quad for every width of every byte", function()
+    for _, a in ipairs { "127.0.0.1", "127.10.100.255", "127.0.0.99",
+                         "127.200.9.10", "127.1.20.3", "127.255.255.254" } do
+      local s = assert(ns.tcp())
+      assert(s:bind(a, 0))
+      assert.equal(a, (s:getsockname()))
+      s:close()
+    end
+    local s = assert(ns.tcp())
+    assert(s:bind("0.0.0.0", 0))
+    assert.equal("0.0.0.0", (s:getsockname()))
+    s:close()
+  end)
+
+  it("comes back from accept as the peer's address", function()
+    local srv, port = H.listen_local()
+    local c = assert(ns.tcp())
+    assert(c:bind("127.3.4.5", 0))
+    assert(c:connect("127.0.0.1", port))
+    local a, host, cport = assert(srv:accept())
+    assert.equal("127.3.4.5", host)
+    assert.equal(select(2, c:getsockname()), cport)
+    a:close(); c:close(); srv:close()
+  end)
+end)
+
+describe("the socket type check", function()
+  it("takes sockets and rejects every other value, naming the argument", function()
+    local s = assert(ns.tcp())
+    local recv = s.recv
+    assert.has_error(function() recv(io.stdout, 1) end)
+    assert.has_error(function() recv(setmetatable({}, getmetatable(s)), 1) end)
+    local ok, err = pcall(recv, newproxy and newproxy(true) or io.stderr, 1)
+    assert.is_false(ok)
+    assert.matches("bad argument #1", err)
+    assert.matches("netsock.socket expected", err)
+    s:close()
+    assert.has_error(function() recv(s, 1) end, "attempt to use a closed socket")
+  end)
+end)
+
+describe("numeric addresses in", function()
+  it("read the plain dotted quad and leave every other text to the resolver", function()
+    local srv, port = H.listen_local()
+    for _, host in ipairs { "127.0.0.1", "127.0.0.255", "127.10.200.3", "127.0.0.0" } do
+      local s = assert(ns.tcp())
+      assert(s:bind(host, 0), host)
+      assert.equal(host, (s:getsockname()))
+      s:close()
+    end
+    local c = assert(ns.tcp())
+    assert(c:connect("127.0.0.1", port))
+    c:close()
+    for _, host in ipairs { "127.0.0.256", "127.0.0.1.", "1.2.3.4x", "127.0.0.1 " } do
+      local c = assert(ns.tcp())
+      local ok, _, code = c:connect(host, port)
+      assert.is_nil(ok, host)
+      assert.matches("^EAI_", code)
+      c:close()
+    end
+    srv:close()
+  end)
+
+  it("take a port as an integer or as its decimal text", function()
+    local srv, port = H.listen_local()
+    for _, p in ipairs { port, tostring(port) } do
+      local c = assert(ns.tcp())
+      assert(c:connect("127.0.0.1", p))
+      local a = assert(srv:accept())
+      assert.equal(port, select(2, a:getsockname()))
+      a:close(); c:close()
+    end
+    local s = assert(ns.tcp())
+    assert(s:bind("127.0.0.1", 0))
+    assert.is_true(select(2, s:getsockname()) > 0)
+    s:close()
+    srv:close()
+  end)
+end)
