@@ -534,8 +534,23 @@ t0 = ns.monotime()
 ns.sleep(0.2)
 took = ns.monotime() - t0
 assert(took >= 0.19 and took < 2, "sleep: " .. took)
+-- no timeout: accept and recv wait in the kernel (blocking descriptor);
+-- a python peer connects and writes a little later
+local lsrv = assert(ns.create_server("127.0.0.1", 0))
+local _, lport = lsrv:getsockname()
+lsrv:settimeout(nil)
+os.execute(("python3 -c 'import socket, time; time.sleep(0.3); " ..
+  "c = socket.create_connection((\"127.0.0.1\", %d)); time.sleep(0.3); " ..
+  "c.sendall(b\"late\"); c.recv(10)' &"):format(lport))
+local conn = assert(lsrv:accept())
+conn:settimeout(nil)
+assert(conn:recv(4) == "late", "blocking recv")
+assert(conn:sendall("bye"))
+conn:close()
 print("ok")
-]], ("strace -f -qq -o /dev/null -e trace=%s -e inject=%s:error=EINTR:when=1+2")
+]], -- only the Lua process is traced (no -f): the python peer is left
+    -- alone (CPython takes an injected EINTR from connect for success)
+    ("strace -qq -o /dev/null -e trace=%s -e inject=%s:error=EINTR:when=1+2")
         :format(calls, calls))
       finally(function() child:kill() end)
       assert.are.equal("ok", child:line(30), child:output())
