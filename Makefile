@@ -49,7 +49,7 @@ $(SANCORE): $(SANOBJS)
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
-DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps
+DEPS_TEST  := $(DEPS_BUILD) lua-busted python3 netcat-openbsd curl procps strace
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
@@ -70,6 +70,7 @@ demo: deps
 # exit path does not free everything busted allocated).
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 sanitize: deps-test $(SANCORE)
+	@test -f "$(ASAN_RT)" || { echo "sanitize: no libasan.so for $(CC) ($(ASAN_RT))"; exit 1; }
 	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 NETSOCK_CPATH="build/asan/?.so" NETSOCK_SANITIZE=1 \
@@ -108,3 +109,48 @@ prop: all
 
 clean:
 	rm -rf build
+
+# {====== Hardening (issue 8): valgrind, libFuzzer, soak ======
+#   make valgrind   the specs under memcheck (child processes not traced);
+#                   specs tagged #slow or #timing (thread timing, which
+#                   valgrind serializes) are skipped (VALGRIND_EXCLUDE)
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make soak       the soak runs at SOAK_SCALE (1 = the full counts)
+DEPS_VALGRIND := $(DEPS_TEST) valgrind
+DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
+VALGRIND_EXCLUDE ?= slow,timing
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
+FUZZCC        ?= clang
+FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZOBJS)
+SOAK_SCALE    ?= 1
+
+.PHONY: valgrind fuzz fuzz-build soak
+
+valgrind: $(CORE)
+	@sh tools/deps $(DEPS_VALGRIND)
+	@sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
+
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(OPT) $(WARN) -D_GNU_SOURCE $(LUA_INC) $(FUZZSAN) -c -o $@ $<
+
+FUZZWRAP      := -Wl,--wrap=getaddrinfo,--wrap=getnameinfo,--wrap=connect,--wrap=bind,--wrap=sendto,--wrap=setsockopt
+build/fuzz/fuzz_%: spec/fuzz/harness.c spec/fuzz/fuzz_%.lua $(FUZZOBJS)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(OPT) -D_GNU_SOURCE $(LUA_INC) $(subst fuzzer-no-link,fuzzer,$(FUZZSAN)) \
+	  -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/fuzz_$*.lua"' -o $@ spec/fuzz/harness.c \
+	  $(FUZZOBJS) $(FUZZWRAP) -llua5.4 -lm
+
+fuzz-build:
+	@sh tools/deps $(DEPS_FUZZ)
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/%)
+
+fuzz: fuzz-build
+	@sh tools/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+soak: deps-test $(CORE)
+	@SOAK_SCALE=$(SOAK_SCALE) $(LUA) spec/soak/soak.lua
+# }======

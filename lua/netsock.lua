@@ -41,6 +41,9 @@ function M.create_connection(host, port, timeout, source_host, source_port)
     error(("bad argument #3 to 'create_connection' (number expected, got %s)")
       :format(type(timeout)), 2)
   end
+  if timeout ~= nil and not (timeout >= 0) then  -- NaN fails this too
+    error("bad argument #3 to 'create_connection' (negative or NaN timeout)", 2)
+  end
   local infos, msg, code = (M._lookup or getaddrinfo)(host, port, nil, "stream")
   if not infos then return nil, msg, code end
   if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end

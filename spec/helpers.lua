@@ -130,6 +130,13 @@ function H.lua(code, ...)
   local args = {}
   for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
   local exe = "lua5.4"
+  -- under make sanitize the child loads the sanitized core: it needs the
+  -- runtime that H.spawn drops from the environment (leak checks off,
+  -- as in the parent)
+  local preload = os.getenv("LD_PRELOAD")
+  if os.getenv("NETSOCK_SANITIZE") and preload then
+    exe = ("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 lua5.4"):format(shquote(preload))
+  end
   return H.spawn(("%s -e %s %s %s"):format(exe,
     shquote(("package.path=%q..package.path package.cpath=%q..package.cpath")
       :format(package.path:match("^[^;]*;[^;]*;") or "lua/?.lua;",

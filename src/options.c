@@ -53,10 +53,11 @@ static const nsOption options[] = {
 
 
 static const nsOption *checkoption (lua_State *L, int idx) {
-  const char *name = luaL_checkstring(L, idx);
+  size_t len;
+  const char *name = luaL_checklstring(L, idx, &len);
   const nsOption *o;
-  for (o = options; o->name != NULL; o++)
-    if (strcmp(o->name, name) == 0) return o;
+  for (o = options; o->name != NULL; o++)  /* "nodelay\0x" is no name */
+    if (strlen(o->name) == len && memcmp(o->name, name, len) == 0) return o;
   luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'", name));
   return NULL;
 }

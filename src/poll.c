@@ -346,6 +346,18 @@ static int select_result (lua_State *L, struct pollfd *pfd, char *force,
 
 
 /*
+** The length of the readers (1) or writers (2) table. A __len that
+** says -1 or 2^40 would make the pollfd arithmetic below index outside
+** its block, so it is checked like any other argument.
+*/
+static int selectlen (lua_State *L, int idx) {
+  lua_Integer n = luaL_len(L, idx);
+  luaL_argcheck(L, 0 <= n && n <= INT_MAX / 64, idx, "table length out of range");
+  return (int)n;
+}
+
+
+/*
 ** stack: 1 readers, 2 writers, 3 timeout, 4 deadline, 5 epfd holder
 ** (inside a task, false before the first wait), 6 scratch
 */
@@ -355,8 +367,8 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
   struct pollfd *pfd;
   char *force;
   lua_settop(L, 5);
-  nr = (int)luaL_len(L, 1);
-  nw = (int)luaL_len(L, 2);
+  nr = selectlen(L, 1);
+  nw = selectlen(L, 2);
   deadline = lua_tonumber(L, 4);
   pfd = (struct pollfd *)lua_newuserdatauv(L,
           (size_t)(nr + nw) * (sizeof(struct pollfd) + 1) + 1, 0);
@@ -429,7 +441,10 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
 static int poll_select (lua_State *L) {
   double t;
   if (lua_isnil(L, 1)) { lua_newtable(L); lua_replace(L, 1); }
-  if (lua_isnoneornil(L, 2)) { lua_settop(L, 2); lua_newtable(L); lua_replace(L, 2); }
+  /* writers nil or left out: an empty table, the timeout kept at 3 (an
+     unconditional lua_settop(L, 2) here dropped it: select waited for ever) */
+  if (lua_gettop(L) < 2) lua_settop(L, 2);
+  if (lua_isnil(L, 2)) { lua_newtable(L); lua_replace(L, 2); }
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   t = ns_opttimeout(L, 3);

@@ -446,10 +446,14 @@ static int do_connect (lua_State *L, nsSocket *s, int *slot) {
   *slot = 2 + n;
   lua_settop(L, 1 + n);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  r = connect(s->fd, (struct sockaddr *)&ss, len);
+  /* EINTR: try again, as libuv does; a connect the signal interrupted
+     goes on in the kernel and the retry says EALREADY (in progress).
+     Waiting without the retry could wait on a connect never started:
+     an unconnected socket polls writable at once, with no error. */
+  do r = connect(s->fd, (struct sockaddr *)&ss, len);
+  while (r < 0 && errno == EINTR);
   if (r == 0) return 0;
-  /* EINTR: the connect goes on asynchronously (POSIX), as EINPROGRESS */
-  if (errno != EINPROGRESS && errno != EINTR)
+  if (errno != EINPROGRESS && errno != EALREADY)
     return errno;
   if (s->timeout == 0) return EINPROGRESS;
   return 1;  /* in progress: wait */
