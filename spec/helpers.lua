@@ -101,15 +101,28 @@ function Proc:line(timeout, n)
   return nil, self:output()
 end
 
+-- whether process 'pid' still runs (a zombie does not)
+local function alive(pid)
+  local stat = H.readfile("/proc/" .. pid .. "/stat")
+  local state = stat and stat:match("^%d+ %b() (%a)")
+  return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+-- stop it and its process group; the group's shell dies with it and
+-- writes no exit status, so watch the process itself, not the rc file
 function Proc:kill()
-  if not self:running() then return end
+  if self.killed or not self:running() then return end
+  self.killed = true
   os.execute(("kill -TERM -%d 2>/dev/null"):format(self.pid))
-  if self:wait(2) == nil then
+  local deadline = ns.monotime() + 2
+  while alive(self.pid) and ns.monotime() < deadline do ns.sleep(0.005) end
+  if alive(self.pid) then
     os.execute(("kill -KILL -%d 2>/dev/null"):format(self.pid))
   end
 end
 
 function Proc:running()
+  if self.killed then return false end
   local s = H.readfile(self.rcfile)
   return not (s and s:match("%d"))
 end
