@@ -188,6 +188,20 @@ function H.fdcount()
   return n - 1  -- the pipe of this popen (ls's own fd is not ours)
 end
 
+-- the descriptor count once it reaches 'want', or what it is after
+-- 'timeout' seconds (default 2): a resolver thread of an earlier spec may
+-- hold a socket for a moment, which is not a leak of the code under test
+function H.fdcount_settled(want, timeout)
+  local deadline = ns.monotime() + (timeout or 2)
+  local n = H.fdcount()
+  while n ~= want and ns.monotime() < deadline do
+    ns.sleep(0.02)
+    collectgarbage()
+    n = H.fdcount()
+  end
+  return n
+end
+
 -- this process's PID
 local mypid
 function H.pid()
