@@ -180,12 +180,16 @@ function H.ipv6_it(name, fn)
   if H.has_ipv6 then busted.it(name, fn) else busted.pending(name .. " (no ::1 here)") end
 end
 
--- the number of descriptors this process has open
+-- the number of descriptors this process has open, listed in-process:
+-- a child listing /proc/PID/fd could run before popen closed its copy
+-- of the pipe's other end, and count one too many now and then
 function H.fdcount()
-  local p = io.popen("ls /proc/" .. H.pid() .. "/fd | wc -l")
-  local n = tonumber(p:read("l"))
-  p:close()
-  return n - 1  -- the pipe of this popen (ls's own fd is not ours)
+  local lfs = require "lfs"
+  local n = 0
+  for e in lfs.dir("/proc/self/fd") do
+    if e ~= "." and e ~= ".." then n = n + 1 end
+  end
+  return n - 1  -- the directory stream lfs.dir holds open while listing
 end
 
 -- the descriptor count once it reaches 'want', or what it is after

@@ -41,19 +41,16 @@ local function rss_kb()
   return tonumber(s:match("RssAnon:%s*(%d+)")), tonumber(s:match("VmRSS:%s*(%d+)"))
 end
 
--- descriptors open in this process (listed by a child: the pipe to it
--- is one of ours, hence the -1)
-local pid
+-- descriptors open in this process, listed in-process (a child listing
+-- /proc/PID/fd may run before popen closed its copy of the pipe's other
+-- end: one too many now and then)
+local lfs = require "lfs"
 local function fds()
-  if not pid then
-    local f = assert(io.open("/proc/self/stat"))
-    pid = f:read("l"):match("^(%d+)")
-    f:close()
+  local n = 0
+  for e in lfs.dir("/proc/self/fd") do
+    if e ~= "." and e ~= ".." then n = n + 1 end
   end
-  local p = io.popen("ls /proc/" .. pid .. "/fd | wc -l")
-  local n = tonumber(p:read("l"))
-  p:close()
-  return n - 1
+  return n - 1  -- the directory stream of lfs.dir itself
 end
 
 local failures = 0
