@@ -31,6 +31,7 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.check"] = "lua/netsock/check.lua",
   },
 }
 -- installed beside the modules (luarocks show --rock-dir netsock):

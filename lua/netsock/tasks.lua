@@ -26,6 +26,7 @@
 --     task alone.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
 local coroutine, debug, io, setmetatable = coroutine, debug, io, setmetatable
 local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
@@ -33,7 +34,7 @@ local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local getmetatable, xpcall, unpack = getmetatable, xpcall, table.unpack
+local xpcall, unpack = xpcall, table.unpack
 local mathtype = math.type
 
 local registry = debug.getregistry()
@@ -204,10 +205,7 @@ local M = {}
 
 -- netsock.spawn(fn, ...): a new task running fn(...); returns it
 function M.spawn(fn, ...)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'spawn' (function expected, got %s)")
-      :format(type(fn) == "nil" and "no value" or type(fn)), 2)
-  end
+  check.callable("spawn", 1, fn)
   local t
   local n = select("#", ...)
   if n == 0 then t = cocreate(fn)
@@ -282,6 +280,7 @@ end
 -- netsock.run([fn, ...]): run the loop until no task is left or stop()
 function M.run(fn, ...)
   if running then error("netsock.run: the loop is running already", 2) end
+  check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
   local ok, err = pcall(function()
@@ -315,16 +314,12 @@ local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
                     ENOMEM = true, timeout = true }
 
 function M.serve(create_server, host, port, handler, opts)
-  if type(handler) ~= "function" and not (getmetatable(handler) or {}).__call then
-    error(("bad argument #3 to 'serve' (function expected, got %s)")
-      :format(type(handler) == "nil" and "no value" or type(handler)), 3)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #4 to 'serve' (table expected, got %s)"):format(type(opts)), 3)
-  end
+  -- called by the facade's serve: level 3 puts errors at the user's line
+  check.callable("serve", 3, handler, 3)
+  if opts ~= nil and type(opts) ~= "table" then check.typeerror("serve", 4, "table", opts, 3) end
   local limit = opts and opts.limit
   if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    error("bad argument #4 to 'serve' (limit must be a positive integer)", 3)
+    check.argerror("serve", 4, "limit must be a positive integer", 3)
   end
   local srv, msg, code = create_server(host, port, opts)
   if not srv then return nil, msg, code end
