@@ -33,5 +33,9 @@ build = {
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
   },
 }
+-- installed beside the modules (luarocks show --rock-dir netsock):
+-- the docs, the examples, and library/, the LuaCATS annotations for
+-- lua-language-server (see README.md, "Editor support")
+build.copy_directories = { "docs", "examples", "library" }
 test_dependencies = { "busted" }
 test = { type = "busted" }
