@@ -19,7 +19,7 @@
 
 local error, type = error, type
 local tointeger = math.tointeger
-local getmetatable = getmetatable
+local getrealmt, rawget = debug.getmetatable, rawget  -- __metatable fields change neither
 local format, find, match = string.format, string.find, string.match
 local tonumber = tonumber
 _ENV = nil
@@ -34,8 +34,8 @@ end
 
 local function typename(v)
   if v == nil then return "no value" end
-  local mt = getmetatable(v)
-  local name = type(mt) == "table" and mt.__name
+  local mt = getrealmt(v)
+  local name = mt and rawget(mt, "__name")
   if type(name) == "string" then return name end
   return type(v)
 end
@@ -87,10 +87,13 @@ function M.opttable(fname, argn, v, level)
   return v
 end
 
+-- whether Lua can call v: a function, or a value whose metatable (the
+-- real one: a __metatable field does not change what a call does) has
+-- __call
 local function callable(v)
   if type(v) == "function" then return true end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
+  local mt = getrealmt(v)
+  return mt ~= nil and rawget(mt, "__call") ~= nil
 end
 
 function M.callable(fname, argn, v, level)
