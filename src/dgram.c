@@ -30,7 +30,8 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
   data = lua_tolstring(L, 2, &len);
   addr = lua_tolstring(L, 3, &alen);
   for (;;) {
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
+    n = sendto(s->fd, data, len,
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 4)),
                (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
@@ -118,7 +119,8 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     msg.msg_namelen = sizeof ss;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
+    n = recvmsg(s->fd, &msg,
+                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
       break;
     if (n < 0 && errno == EINTR) continue;

@@ -352,7 +352,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     lua_settop(L, 2);
     c = ns_newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
-    ns_callflags(L, s, 1);
+    ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
                  SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -420,7 +420,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
   *slot = 2 + n;
   lua_settop(L, 1 + n);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  ns_callflags(L, s, 1);
+  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, -1));
   /* EINTR: try again, as libuv does; a connect the signal interrupted
      goes on in the kernel and the retry says EALREADY (in progress).
      Waiting without the retry could wait on a connect never started:
@@ -536,7 +536,8 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   data = ns_checkrange(L, 2, &len);
   for (;;) {
-    n = send(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0));
+    n = send(s->fd, data, len,
+             MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
@@ -572,7 +573,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) { nret = ns_closed(L); goto fail; }
   while (sent < len) {
     n = send(s->fd, data + sent, len - sent,
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+             MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
     if (n >= 0) {
       sent += (size_t)n;
       continue;
@@ -637,7 +638,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
       p = s->rbuf + s->rtail;
     }
-    do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
+    do n = recv(s->fd, p, size,
+                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
     while (n < 0 && errno == EINTR);
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
