@@ -22,6 +22,12 @@ LUA = os.environ.get("LUA", "lua5.4")
 PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
 
 IMPLS = ["C", "netsock", "LuaSocket", "Python"]
+# BENCH_BASE=DIR (another checkout, built): "netsock base" runs the same
+# netsock program on DIR's core and Lua parts, beside this tree's, to
+# compare two versions in one run (make && BENCH_BASE=/tmp/main ...)
+BASE = os.environ.get("BENCH_BASE")
+if BASE:
+    IMPLS.insert(2, "netsock base")
 
 # The timed variant of an implementation ("netsock timed"): the same
 # program with BENCH_SOCK_TIMEOUT=30 in its environment, so that every
@@ -108,6 +114,10 @@ def command(impl, *args):
         return [os.path.join(BUILD, "c")] + args
     if impl == "netsock":
         return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
+    if impl == "netsock base":
+        return ["env", "LUA_PATH=%s/lua/?.lua;%s/lua/?/init.lua;;" % (BASE, BASE),
+                "LUA_CPATH=%s/build/?.so;;" % BASE,
+                LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
     if impl == "LuaSocket":
         return [LUA, os.path.join(ROOT, "bench", "impl", "luasocket.lua")] + args
     if impl == "Python":

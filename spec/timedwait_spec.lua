@@ -120,6 +120,17 @@ describe("a timed call outside tasks #timing", function()
     assert.is_true(r[4] < 100000)  -- what went before the queue filled again
   end)
 
+  it("send returns what fitted at once, not when the timeout ends", function()
+    local c, a = tcp_pair()
+    finally(function() c:close(); a:close() end)
+    c:settimeout(5)
+    local big = ("b"):rep(16 * 1024 * 1024)  -- more than the queues hold
+    local t0 = ns.monotime()
+    local n = assert(c:send(big))
+    assert.is_true(n > 0 and n < #big, "sent " .. n)
+    assert.is_true(ns.monotime() - t0 < 1, "send waited for the rest")
+  end)
+
   it("sendto: expires within its deadline on a full datagram queue", function()
     local path = H.tmpname(".sock")
     local r = assert(ns.socket("unix", "dgram"))

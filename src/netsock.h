@@ -63,6 +63,10 @@
 /* with NS_READ or NS_WRITE for ns_callflags: the call takes no MSG_*
    flags (accept, connect, sendfile) */
 #define NS_NOFLAGS  4
+/* with NS_WRITE: the call returns as soon as some bytes went (send), so
+   a timed call does not sleep in the kernel, where a blocking send
+   waits until all of its bytes went (wait.c) */
+#define NS_SOME     8
 
 
 /*

@@ -536,8 +536,8 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   data = ns_checkrange(L, 2, &len);
   for (;;) {
-    n = send(s->fd, data, len,
-             MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+    n = send(s->fd, data, len, MSG_NOSIGNAL |
+             ns_callflags(L, s, NS_WRITE | NS_SOME, lua_tonumber(L, 5)));
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
@@ -545,7 +545,7 @@ static int send_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, send_k);
+    r = ns_block(L, s, NS_WRITE | NS_SOME, lua_tonumber(L, 5), ctx, send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }

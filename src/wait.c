@@ -155,7 +155,10 @@ void ns_nonblock (nsSocket *s) {
 ** after the call began, so that what is left covers the backstop): a
 ** later wait of the same call (a sendall whose peer stalls after the
 ** first send, a read that needs a second piece, a retry after EINTR)
-** polls for what is left of the deadline. Timeouts shorter than KMIN
+** polls for what is left of the deadline. send (NS_SOME) never sleeps
+** in the kernel with a timeout: a blocking send returns only once all
+** of its bytes are queued, where s:send returns what fitted as soon as
+** something did. Timeouts shorter than KMIN
 ** always poll (the backstop would be too short to matter); the
 ** backstop is at most KMAX (a day): a longer wait polls the rest.
 ** docs/design.md, "Timed waits in the kernel", has the edge cases.
@@ -210,7 +213,7 @@ static int kernelwait (lua_State *L, nsSocket *s, int events,
   if (s->timeout == 0 || s->shared || lua_isyieldable(L)) return 0;
   if (s->timeout < 0) return 1;  /* an untimed wait that a kernel
                                     timeout ends early waits again */
-  if (s->timeout < NS_KMIN ||
+  if (s->timeout < NS_KMIN || (events & NS_SOME) ||
       deadline - ns_monotime() < s->timeout - NS_KMARGIN)
     return 0;
   return setktimeo(s, events);
