@@ -31,7 +31,12 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.check"] = "lua/netsock/check.lua",
   },
 }
+-- installed beside the modules (luarocks show --rock-dir netsock):
+-- the docs, the examples, and library/, the LuaCATS annotations for
+-- lua-language-server (see README.md, "Editor support")
+build.copy_directories = { "docs", "examples", "library" }
 test_dependencies = { "busted" }
 test = { type = "busted" }
