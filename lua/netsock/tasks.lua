@@ -1,6 +1,7 @@
 -- netsock.tasks: the loop that runs tasks (coroutines) over one epoll set.
 --
--- A task is a coroutine registered in the registry set "netsock.tasks".
+-- A task is a coroutine in the weak set 'tasks', which the C core is
+-- handed with the loop (core._newloop) to tell tasks from coroutines.
 -- When a netsock call inside it would block, the C core yields four
 -- values: the wait token, a descriptor (-1 for a pure timer), the
 -- events (1 read, 2 write, 3 both) and a deadline (monotonic seconds,
@@ -38,14 +39,7 @@ local select, error, type, tostring = select, error, type, tostring
 local pcall, xpcall, unpack = pcall, xpcall, table.unpack
 local mathtype = math.type
 
-local registry = debug.getregistry()
-local tasks = registry["netsock.tasks"]
-if type(tasks) ~= "table" then
-  tasks = setmetatable({}, { __mode = "k" })
-  registry["netsock.tasks"] = tasks
-end
-
-local loop = assert(core._newloop())
+local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
 
 -- ready queue: a FIFO ring of tasks in q[qhead .. qtail-1]
@@ -206,7 +200,10 @@ local function onclose(fd)
     if parked[t] then parked[t] = nil; push(t) end
   end
 end
-registry["netsock.onclose"] = onclose
+
+-- the loop's epoll set; the C core learns which threads are tasks and
+-- whom to tell when a socket tasks wait on is closed
+local loop = assert(core._newloop(tasks, onclose))
 
 -- text for an error value, whatever it is: tostring may raise (a
 -- __tostring that errors, or returns no string) and must not take the
