@@ -5,6 +5,7 @@
 local core = require "netsock.core"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
+local rawset, setmetatable = rawset, setmetatable
 local socket, getaddrinfo = core.socket, core.getaddrinfo
 
 local M = {}
@@ -119,6 +120,18 @@ end
 function M.serve(host, port, handler, opts)
   return tasks.serve(M.create_server, host, port, handler, opts)
 end
+
+-- looking inside the loop, signals (lua/netsock/tasks.lua)
+M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal
+
+-- netsock.console (lua/netsock/console.lua), loaded on first use
+setmetatable(M, { __index = function(t, k)
+  if k == "console" then
+    local c = require "netsock.console"
+    rawset(t, "console", c)
+    return c
+  end
+end })
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)
 M.socketmethods = methods
