@@ -13,8 +13,6 @@
 
 #include "netsock.h"
 
-NS_API void ns_proc_open (lua_State *L);
-
 
 /*
 ** s:getpeercred(): pid, uid, gid of the process that connected (or

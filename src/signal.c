@@ -24,9 +24,6 @@
 #define NSIG 65
 #endif
 
-NS_API void ns_signal_open (lua_State *L);
-NS_API int ns_interrupted (lua_State *L);
-
 static volatile sig_atomic_t flags[NSIG];  /* arrived, not yet taken */
 static volatile sig_atomic_t wakefd = -1;  /* the pipe's write end */
 static int readfd = -1;                    /* the pipe's read end */
