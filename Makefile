@@ -58,7 +58,7 @@ $(SANCORE): $(SANOBJS)
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
-DEPS_TEST  := $(DEPS_BUILD) lua-busted lua-filesystem python3 netcat-openbsd curl procps strace
+DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)

@@ -99,33 +99,54 @@ static int openpipe (void) {
 }
 
 
-/* a signal by name ("SIGINT" or "INT") or number, for argument 'idx' */
-static int checksignal (lua_State *L, int idx) {
+/*
+** A signal by name ("SIGINT" or "INT") or number at 'idx': its number,
+** or 0 with the reason pushed. Only the signals of signames: SIGKILL and
+** SIGSTOP cannot be caught, and SIGSEGV, SIGBUS, SIGFPE, SIGILL are the
+** program's own faults, which a handler run later cannot mend.
+*/
+static int tosignal (lua_State *L, int idx) {
   int i;
   if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Integer n = luaL_checkinteger(L, idx);
+    lua_Integer n = lua_isinteger(L, idx) ? lua_tointeger(L, idx) : -1;
     for (i = 0; signames[i].name != NULL; i++)
       if (signames[i].num == n) return (int)n;
-    return luaL_argerror(L, idx, "signal not supported");
+    lua_pushfstring(L, "signal %s not supported", lua_tostring(L, idx));
+    return 0;
   }
-  else {
+  if (lua_type(L, idx) == LUA_TSTRING) {
     size_t len;
-    const char *s = luaL_checklstring(L, idx, &len);
+    const char *s = lua_tolstring(L, idx, &len);
     if (strlen(s) == len) {
       for (i = 0; signames[i].name != NULL; i++)
         if (strcmp(signames[i].name, s) == 0 ||
             strcmp(signames[i].name + 3, s) == 0)
           return signames[i].num;
     }
-    return luaL_argerror(L, idx,
-             lua_pushfstring(L, "unknown signal '%s'", s));
+    lua_pushfstring(L, "unknown signal '%s'", s);
+    return 0;
   }
+  lua_pushfstring(L, "signal name expected, got %s", luaL_typename(L, idx));
+  return 0;
 }
 
 
-/* core._signum(name or number): the signal's number (raises if unknown) */
+static int checksignal (lua_State *L, int idx) {
+  int sig = tosignal(L, idx);
+  if (sig == 0) luaL_argerror(L, idx, lua_tostring(L, -1));
+  return sig;
+}
+
+
+/* core._signum(name or number): the signal's number, or nil, reason */
 static int sig_signum (lua_State *L) {
-  lua_pushinteger(L, checksignal(L, 1));
+  int sig = tosignal(L, 1);
+  if (sig == 0) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushinteger(L, sig);
   return 1;
 }
 

@@ -428,7 +428,10 @@ function M.serve(create_server, host, port, handler, opts)
     end
     if closewatch[fd] == me then closewatch[fd] = nil end
   end)
-  label[acceptor] = "serve " .. tostring(srv)
+  do
+    local h, p = srv:getsockname()
+    label[acceptor] = "serve " .. tostring(h) .. (p and (":" .. p) or "")
+  end
   return srv
 end
 
@@ -484,7 +487,7 @@ local function callname(t)
     for k, v in pairs(core._socketmethods or {}) do
       if type(v) == "function" then cnames[v] = "socket:" .. k end
     end
-    local fmt = registry["netsock.file"]
+    local fmt = debug.getregistry()["netsock.file"]
     if type(fmt) == "table" and type(fmt.__index) == "table" then
       for k, v in pairs(fmt.__index) do
         if type(v) == "function" then cnames[v] = "file:" .. k end
@@ -515,10 +518,8 @@ local function waitobject(t, fd)
 end
 
 local function deadline_of(t)
-  local s = seq[t]
-  for i = 1, hn do
-    if ht[i] == t and hs[i] == s then return hd[i] end
-  end
+  local i = hpos[t]
+  return i and hd[i]
 end
 
 local listing = {}
@@ -597,25 +598,16 @@ end
 -- retries on failure, or treats any failure as a reason to go on,
 -- would never end; closing is the one ending it cannot refuse.)
 function M.cancel(t)
-  if type(t) ~= "thread" then
-    error(("bad argument #1 to 'cancel' (task expected, got %s)")
-      :format(t == nil and "no value" or type(t)), 2)
-  end
+  if type(t) ~= "thread" then check.typeerror("cancel", 1, "task", t) end
   if not tasks[t] then return false end
   if t == corunning() then
-    error("bad argument #1 to 'cancel' (a task cannot cancel itself: return from it)", 2)
-  end
-  local fd = waitfd[t]
-  if fd then
-    waitfd[t] = nil
-    dropwaiter(rd, fd, t)
-    dropwaiter(wr, fd, t)
+    check.argerror("cancel", 1, "a task cannot cancel itself: return from it")
   end
   for k, v in pairs(closewatch) do
     if v == t then closewatch[k] = nil end
   end
-  finish(t, true)            -- not live any more: its heap entries go stale
-  local ok, err = coroutine.close(t)
+  finish(t, true)            -- not live any more, its wait undone
+  local ok, err = coclose(t)
   if not ok then
     io.stderr:write("netsock task failed while cancelled: ",
                     tostring(err), "\n")
@@ -638,9 +630,8 @@ local sighandlers = {}     -- signal number -> function
 local sigwatcher           -- the daemon task, while any handler is set
 
 local function sigwatch()
-  local fd = assert(core._sigfd())
   while next(sighandlers) ~= nil do
-    core.select({ fd }, nil)
+    core.select({ assert(core._sigfd()) }, nil)  -- a forked child: its own pipe
     for _, sig in ipairs(core._sigtake()) do
       local fn = sighandlers[sig]
       if fn then
@@ -656,12 +647,9 @@ end
 -- fn nil removes the handler and puts the disposition the signal had
 -- before back. Returns the previous handler (or nil).
 function M.onsignal(sig, fn)
-  local n = core._signum(sig)  -- raises for an unknown name
-  if fn ~= nil and type(fn) ~= "function" and
-     not (getmetatable(fn) or {}).__call then
-    error(("bad argument #2 to 'onsignal' (function or nil expected, got %s)")
-      :format(type(fn)), 2)
-  end
+  local n, why = core._signum(sig)
+  if not n then check.argerror("onsignal", 1, why) end
+  check.optcallable("onsignal", 2, fn)
   local old = sighandlers[n]
   if fn == nil then
     if old ~= nil then
