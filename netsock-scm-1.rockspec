@@ -37,10 +37,13 @@ build = {
   },
   -- the console; line editing comes with the netsock-edit rock (libedit)
   install = { bin = { netsock = "bin/netsock" } },
+  -- installed beside the modules (luarocks show --rock-dir netsock):
+  -- the docs, the examples, and library/, the LuaCATS annotations for
+  -- lua-language-server (see README.md, "Editor support")
+  copy_directories = { "docs", "examples", "library" },
 }
--- installed beside the modules (luarocks show --rock-dir netsock):
--- the docs, the examples, and library/, the LuaCATS annotations for
--- lua-language-server (see README.md, "Editor support")
-build.copy_directories = { "docs", "examples", "library" }
-test_dependencies = { "busted" }
-test = { type = "busted" }
+-- luarocks --lua-version 5.4 test [-- SPEC...]: builds (make), then runs
+-- the specs with the busted on PATH. No test_dependencies: LuaRocks would
+-- insist on a busted *rock* and download one even where Debian's
+-- lua-busted is installed (tools/rocktest says why and what to install).
+test = { type = "command", command = "sh tools/rocktest" }

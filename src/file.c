@@ -744,7 +744,5 @@ static const luaL_Reg sock_methods[] = {
 void ns_file_open (lua_State *L) {
   ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, sock_methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, sock_methods);
 }

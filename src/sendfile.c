@@ -275,7 +275,5 @@ void ns_sendfile_open (lua_State *L) {
   };
   ns_newclass(L, NS_SENDFILE, meta, NULL, 0);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, methods);
 }
