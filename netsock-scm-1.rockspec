@@ -16,6 +16,10 @@ tasks for many clients in one process.]],
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- netsock.tls: OpenSSL 3 (Debian: libssl-dev)
+external_dependencies = {
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+}
 build = {
   type = "builtin",
   modules = {
@@ -23,14 +27,16 @@ build = {
       sources = {
         "src/core.c", "src/socket.c", "src/addr.c", "src/buffer.c",
         "src/poll.c", "src/errors.c", "src/options.c", "src/dgram.c",
-        "src/resolve.c",
+        "src/resolve.c", "src/tls.c",
       },
-      defines = { "_GNU_SOURCE" },
-      libraries = { "pthread" },
-      incdirs = { "src" },
+      defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+      libraries = { "pthread", "ssl", "crypto" },
+      incdirs = { "src", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.tls"] = "lua/netsock/tls.lua",
   },
 }
 test_dependencies = { "busted" }
