@@ -61,7 +61,10 @@ function M.create_connection(host, port, timeout, source_host, source_port)
       end
       if ok then
         ok, msg, code = s:connect(ai.host, ai.port)
-        if ok then return s end
+        if ok then
+          if s._sethostname then s:_sethostname(host) end  -- starttls checks it
+          return s
+        end
       end
       s:close()
     end
@@ -117,8 +120,21 @@ function M._lookup(...)
   return getaddrinfo(...)
 end
 function M.serve(host, port, handler, opts)
+  if type(opts) == "table" and opts.tls ~= nil then
+    -- serve{tls = ctx}: each handler's task runs the handshake first
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.tls = nil
+    if type(handler) == "function" then
+      handler = M.tls.wraphandler(opts.tls, handler)
+    end
+    opts = copy
+  end
   return tasks.serve(M.create_server, host, port, handler, opts)
 end
+
+-- netsock.tls (lua/netsock/tls.lua) when the core was built with OpenSSL
+if core._tls then M.tls = require "netsock.tls" end
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)
 M.socketmethods = methods

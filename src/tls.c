@@ -409,6 +409,10 @@ static int loadcertkey (SSL_CTX *ctx, const char *cert, size_t clen,
 static int ctxfail (lua_State *L, SSL_CTX *ctx, const char *what) {
   int code = takeerror(what);
   SSL_CTX_free(ctx);
+  if (!ns_istlserr(code)) {  /* a file's system error: its name, its errno */
+    const char *name = ns_errname(code);
+    return ns_failmsg(L, tlsmsg, name ? name : "tls");
+  }
   return pushtlsfail(L, code);
 }
 
@@ -1585,11 +1589,10 @@ static void createmeta (lua_State *L, const char *name, const luaL_Reg *meta,
 
 
 /*
-** Adds core._tls (the module's C functions, and OPENSSL_VERSION) and
-** the TLS methods to the socket method table at 'methods'.
+** With the core's table on top: adds core._tls (context, and
+** OPENSSL_VERSION) and the TLS methods to core._socketmethods.
 */
-void ns_tls_open (lua_State *L, int methods) {
-  methods = lua_absindex(L, methods);
+void ns_tls_open (lua_State *L) {
   if (ctxindex < 0)
     ctxindex = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, freectxdata);
   if (sslindex < 0)
@@ -1602,10 +1605,11 @@ void ns_tls_open (lua_State *L, int methods) {
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
   createmeta(L, NS_TLSCTX, ctx_meta, ctx_methods);
   createmeta(L, NS_TLSSESSION, sess_meta, sess_methods);
-  lua_pushvalue(L, methods);
+  lua_getfield(L, -1, "_socketmethods");
   luaL_setfuncs(L, sock_methods, 0);
   lua_pop(L, 1);
-  luaL_newlib(L, funcs);
+  lua_newtable(L);
+  luaL_setfuncs(L, funcs, 0);
   lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
   lua_setfield(L, -2, "OPENSSL_VERSION");
   lua_setfield(L, -2, "_tls");

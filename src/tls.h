@@ -29,10 +29,14 @@ NS_API int ns_tls_unsent (nsSocket *s);
 NS_API int ns_tls_events (nsSocket *s);
 /* release the TLS state; notify: a close_notify that never waits */
 NS_API void ns_tls_free (lua_State *L, nsSocket *s, int notify);
-/* core._tls and the socket methods (table at 'methods') */
-NS_API void ns_tls_open (lua_State *L, int methods);
+/* core._tls and the socket methods (the core's table on top) */
+NS_API void ns_tls_open (lua_State *L);
+/* the events a data path waits for: the TLS layer's, else 'ev' */
+#define ns_tlsevents(s, ev)  ((s)->tls != NULL ? ns_tls_events(s) : (ev))
 #else
 #define ns_tls_lastmsg()  ""
+#define ns_tlsevents(s, ev)  (ev)
+#define ns_tls_unsent(s)  0
 #endif
 
 #endif

@@ -103,6 +103,9 @@ end
 -- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
 -- the handler's own task; a failed handshake ends that client alone
 function M.wraphandler(ctx, handler, onerror)
+  if type(ctx) ~= "userdata" then
+    error("bad argument #4 to 'serve' (tls: a server context expected)", 3)
+  end
   return function(conn, ...)
     local ok, msg, code = conn:starttls(ctx)
     if not ok then
