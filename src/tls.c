@@ -409,9 +409,11 @@ static int loadcertkey (SSL_CTX *ctx, const char *cert, size_t clen,
 static int ctxfail (lua_State *L, SSL_CTX *ctx, const char *what) {
   int code = takeerror(what);
   SSL_CTX_free(ctx);
-  if (!ns_istlserr(code)) {  /* a file's system error: its name, its errno */
-    const char *name = ns_errname(code);
-    return ns_failmsg(L, tlsmsg, name ? name : "tls");
+  if (!ns_istlserr(code)) {  /* a file's system error: its errno's name */
+    ns_fail(L, code);
+    lua_pushstring(L, tlsmsg);   /* the message names the file */
+    lua_replace(L, -3);
+    return 3;
   }
   return pushtlsfail(L, code);
 }
@@ -651,7 +653,7 @@ struct nsTls {
   int want;             /* NS_READ or NS_WRITE: what the last op awaits */
   int done;             /* handshake complete */
   int shut;             /* close_notify received */
-  int dontwait;         /* close path: send with MSG_DONTWAIT */
+  int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
   char *host;           /* the name checked and sent as SNI, or NULL */
 };
 
@@ -665,7 +667,7 @@ static int bio_write (BIO *b, const char *buf, int len) {
     ssize_t r;
     t->outhead = t->outtail = 0;
     do r = send(t->s->fd, buf, (size_t)len,
-                MSG_NOSIGNAL | (t->dontwait ? MSG_DONTWAIT : 0));
+                MSG_NOSIGNAL | t->ioflags);
     while (r < 0 && errno == EINTR);
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       t->syserr = errno;
@@ -713,7 +715,7 @@ static int bio_read (BIO *b, char *buf, int len) {
       t->syserr = ENOMEM;
       return -1;
     }
-    do r = recv(t->s->fd, t->in, NS_TLS_INBUF, 0);
+    do r = recv(t->s->fd, t->in, NS_TLS_INBUF, t->ioflags);
     while (r < 0 && errno == EINTR);
     if (r == 0) { t->eof = 1; return 0; }
     if (r < 0) {
@@ -765,11 +767,11 @@ static int makebiometh (void) {
 ** Send what waits in the output buffer. Returns 0 when it is empty,
 ** -1 with errno (EAGAIN: wait for writable; t->want says so).
 */
-int ns_tls_flush (nsSocket *s) {
+static int flushout (nsSocket *s) {
   nsTls *t = s->tls;
   while (t->outhead < t->outtail) {
     ssize_t r = send(s->fd, t->out + t->outhead, t->outtail - t->outhead,
-                     MSG_NOSIGNAL | (t->dontwait ? MSG_DONTWAIT : 0));
+                     MSG_NOSIGNAL | t->ioflags);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) t->want = NS_WRITE;
@@ -784,6 +786,18 @@ int ns_tls_flush (nsSocket *s) {
     t->outcap = 0;
   }
   return 0;
+}
+
+
+/* how this call's system calls go: wait.c decides (L NULL: never wait) */
+static void setflags (lua_State *L, nsSocket *s) {
+  s->tls->ioflags = L != NULL ? ns_callflags(L, s, 0) : MSG_DONTWAIT;
+}
+
+
+int ns_tls_flush (lua_State *L, nsSocket *s) {
+  setflags(L, s);
+  return flushout(s);
 }
 
 /* }====== */
@@ -888,12 +902,13 @@ static ssize_t drain (nsSocket *s, int *err) {
 ** ns_tls_events(s)), a system errno, ENOMEM, or NS_ETLS* with
 ** ns_tls_lastmsg() telling why.
 */
-ssize_t ns_tls_fill (nsSocket *s, int blocking) {
+ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
   int err;
   ssize_t n;
   if (t->shut) return 0;
-  if (t->outhead < t->outtail && ns_tls_flush(s) < 0)
+  setflags(L, s);
+  if (t->outhead < t->outtail && flushout(s) < 0)
     return -1;   /* our own unsent bytes first: the peer may wait for them */
   for (;;) {
     int r;
@@ -907,17 +922,15 @@ ssize_t ns_tls_fill (nsSocket *s, int blocking) {
       s->rtail += (size_t)r;
       n = drain(s, &err);
       if (n < 0 && err != 0 && err != EAGAIN) { /* keep what we have */ }
-      if (t->outhead < t->outtail) ns_tls_flush(s);
+      if (t->outhead < t->outtail) flushout(s);
       return r + (n > 0 ? n : 0);
     }
     err = sslerror(t, r, "recv");
     if (err == 0) return 0;
     if (err == EAGAIN && t->outhead < t->outtail) {
-      if (ns_tls_flush(s) == 0) continue;
+      if (flushout(s) == 0) continue;
       return -1;
     }
-    if (err == EAGAIN && t->want == NS_READ && blocking && !t->eof)
-      continue;   /* the descriptor blocks: recv(2) waits in the kernel */
     errno = err;
     return -1;
   }
@@ -931,16 +944,18 @@ ssize_t ns_tls_fill (nsSocket *s, int blocking) {
 ** Returns the bytes taken (they will reach the kernel: a later call,
 ** or ns_tls_flush, sends the rest) or -1 with errno.
 */
-ssize_t ns_tls_write (nsSocket *s, const char *data, size_t len) {
+ssize_t ns_tls_write (lua_State *L, nsSocket *s, const char *data,
+                      size_t len) {
   nsTls *t = s->tls;
   int r, err;
-  if (t->outhead < t->outtail && ns_tls_flush(s) < 0) return -1;
+  setflags(L, s);
+  if (t->outhead < t->outtail && flushout(s) < 0) return -1;
   if (len == 0) return 0;
   if (len > NS_TLS_WCHUNK) len = NS_TLS_WCHUNK;
   ERR_clear_error();
   r = SSL_write(t->ssl, data, (int)len);
   if (r > 0) {
-    if (t->outhead < t->outtail) ns_tls_flush(s);  /* try; the rest later */
+    if (t->outhead < t->outtail) flushout(s);  /* try; the rest later */
     return r;
   }
   err = sslerror(t, r, "send");
@@ -972,6 +987,7 @@ int ns_tls_events (nsSocket *s) {
 static int handshake_step (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
   int r;
+  setflags(L, s);
   if (!t->done) {
     t->L = L;
     t->budget = 1;
@@ -991,7 +1007,7 @@ static int handshake_step (lua_State *L, nsSocket *s) {
     }
     t->done = 1;
   }
-  if (t->outhead < t->outtail && ns_tls_flush(s) < 0) return -1;
+  if (t->outhead < t->outtail && flushout(s) < 0) return -1;
   {
     int err;
     if (drain(s, &err) < 0 && err != EAGAIN && err != 0) {
@@ -1025,11 +1041,11 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   nsTls *t = s->tls;
   if (t == NULL) return;
   if (notify && s->fd >= 0 && t->done && !t->syserr) {
-    t->dontwait = 1;
+    t->ioflags = MSG_DONTWAIT;
     t->budget = 0;
     ERR_clear_error();
     SSL_shutdown(t->ssl);
-    if (t->outhead < t->outtail) ns_tls_flush(s);
+    if (t->outhead < t->outtail) flushout(s);
     ERR_clear_error();
   }
   s->tls = NULL;
@@ -1095,19 +1111,19 @@ static int snicb (SSL *ssl, int *alert, void *arg) {
 
 /* stack: 1 socket, 2 ctx, 3 opts, 4 deadline (starttls and handshake) */
 static int handshake_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L, status);
-  int r;
+  nsSocket *s = ns_checkresumed(L);
+  nsResult r;
+  (void)status;
   if (s == NULL) return ns_closed(L);
   if (s->tls == NULL) return ns_closed(L);
   for (;;) {
-    r = handshake_step(L, s);
-    if (r == 1) {
+    if (handshake_step(L, s) == 1) {
       lua_pushvalue(L, 1);
       return 1;
     }
     if (errno != EAGAIN) return ns_fail(L, errno);
-    r = ns_wait(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, handshake_k);
-    if (r <= 0) return ns_waitresult(L, r);
+    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, handshake_k);
+    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
 
@@ -1462,14 +1478,17 @@ static int sock_tlssession (lua_State *L) {
 
 /* stack: 1 socket, 2 deadline */
 static int unwrap_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L, status);
+  nsSocket *s = ns_checkresumed(L);
   nsTls *t;
   int r;
+  nsResult w;
+  (void)status;
   if (s == NULL || s->tls == NULL) return ns_closed(L);
   t = s->tls;
+  setflags(L, s);
   for (;;) {
     if (t->outhead < t->outtail) {
-      if (ns_tls_flush(s) < 0) {
+      if (flushout(s) < 0) {
         if (errno != EAGAIN) return ns_fail(L, errno);
         goto wait;
       }
@@ -1503,8 +1522,9 @@ static int unwrap_k (lua_State *L, int status, lua_KContext ctx) {
       if (err != EAGAIN) return ns_fail(L, err);
     }
   wait:
-    r = ns_wait(L, s, ns_tls_events(s), lua_tonumber(L, 2), ctx, unwrap_k);
-    if (r <= 0) return ns_waitresult(L, r);
+    w = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 2), ctx, unwrap_k);
+    if (w != NS_AGAIN) return ns_pushresult(L, w, errno);
+    setflags(L, s);
   }
 }
 

@@ -19,11 +19,12 @@
 #if defined(NS_HAVE_TLS)
 NS_API const char *ns_tls_lastmsg (void);
 /* plaintext into s->rbuf: bytes added, 0 at close_notify, -1 + errno */
-NS_API ssize_t ns_tls_fill (nsSocket *s, int blocking);
+NS_API ssize_t ns_tls_fill (lua_State *L, nsSocket *s);
 /* plaintext out: bytes taken, or -1 + errno (EAGAIN: see ns_tls_events) */
-NS_API ssize_t ns_tls_write (nsSocket *s, const char *data, size_t len);
+NS_API ssize_t ns_tls_write (lua_State *L, nsSocket *s, const char *data,
+                             size_t len);
 /* send our buffered ciphertext: 0 when none is left, -1 + errno */
-NS_API int ns_tls_flush (nsSocket *s);
+NS_API int ns_tls_flush (lua_State *L, nsSocket *s);
 NS_API int ns_tls_unsent (nsSocket *s);
 /* NS_READ or NS_WRITE: what a TLS call that got EAGAIN waits for */
 NS_API int ns_tls_events (nsSocket *s);
