@@ -64,6 +64,7 @@
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
 ---@field gaierrorcode table<integer, string> resolver error numbers to names
 ---@field socketmethods table<string, function> the socket method table, for extensions
+---@field tls netsock.tls|nil TLS on OpenSSL 3; nil when built without OpenSSL
 ---@field AF_INET integer
 ---@field AF_INET6 integer
 ---@field AF_UNIX integer
@@ -640,6 +641,50 @@ function socket:detach() end
 ---@return netsock.file
 ---@nodiscard
 function socket:makefile(mode, bufsize) end
+
+-- TLS (netsock.tls; library/netsock/tls.lua has the module)
+
+---Upgrades this connected stream socket to TLS in place and runs the handshake
+---under its timeout: `s`, or `nil, message, code`.
+---@param ctx netsock.tls.context
+---@param opts? {server_hostname?: string|false, alpn?: string[], session?: netsock.tls.session, handshake?: boolean}
+---@return netsock.socket? s
+---@return string? message
+---@return string? code "timeout", "tls", "tls_verify", "tls_eof", an errno name
+function socket:starttls(ctx, opts) end
+
+---Runs (or finishes) the handshake: `s`, or `nil, message, code`.
+---@return netsock.socket? s
+---@return string? message
+---@return string? code
+function socket:handshake() end
+
+---Once the handshake is done: version, cipher, alpn, sni, session_reused, server.
+---@return {version: string, cipher: string, alpn: string?, sni: string?, session_reused: boolean, server: boolean}?
+---@nodiscard
+function socket:tlsinfo() end
+
+---The peer's certificate as a table, its DER bytes (`der` true), or nil.
+---@param der? boolean
+---@return {subject: string, issuer: string, san: string[], notBefore: integer, notAfter: integer, fingerprint: string, serial: string}|string|nil
+---@nodiscard
+function socket:getpeercertificate(der) end
+
+---The session, for `starttls(ctx, {session = ...})` later.
+---@return netsock.tls.session?
+---@nodiscard
+function socket:tlssession() end
+
+---close_notify both ways; the socket is plain again: `s`, or `nil, message, code`.
+---@return netsock.socket? s
+---@return string? message
+---@return string? code
+function socket:unwrap() end
+
+---"r" or "w": what the last TLS call that could not finish waits for; nil if nothing.
+---@return "r"|"w"|nil
+---@nodiscard
+function socket:tlswant() end
 
 -- }======
 

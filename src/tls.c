@@ -805,6 +805,8 @@ int ns_tls_flush (lua_State *L, nsSocket *s) {
 
 /* {====== Operations ====== */
 
+static int handshake_step (lua_State *L, nsSocket *s);
+
 /*
 ** The outcome of a failed SSL_* call 'r' as errno (the caller returns
 ** -1): EAGAIN with t->want set, 0 for close_notify (the caller treats
@@ -907,6 +909,7 @@ ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
   int err;
   ssize_t n;
   if (t->shut) return 0;
+  if (!t->done && handshake_step(L, s) < 0) return -1;  /* deferred one */
   setflags(L, s);
   if (t->outhead < t->outtail && flushout(s) < 0)
     return -1;   /* our own unsent bytes first: the peer may wait for them */
@@ -948,6 +951,7 @@ ssize_t ns_tls_write (lua_State *L, nsSocket *s, const char *data,
                       size_t len) {
   nsTls *t = s->tls;
   int r, err;
+  if (!t->done && handshake_step(L, s) < 0) return -1;  /* deferred one */
   setflags(L, s);
   if (t->outhead < t->outtail && flushout(s) < 0) return -1;
   if (len == 0) return 0;
