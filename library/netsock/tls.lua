@@ -85,4 +85,50 @@ function tls.connect(host, port, opts) end
 ---@return fun(conn: netsock.socket, ...)
 function tls.wraphandler(ctx, handler, onerror) end
 
+---The TLS methods of sockets (present when netsock was built with OpenSSL).
+---@class netsock.socket
+local socket = {}
+
+---Upgrades this connected stream socket to TLS in place and runs the handshake
+---under its timeout: `s`, or `nil, message, code`.
+---@param ctx netsock.tls.context
+---@param opts? {server_hostname?: string|false, alpn?: string[], session?: netsock.tls.session, handshake?: boolean}
+---@return netsock.socket? s
+---@return string? message
+---@return string? code "timeout", "tls", "tls_verify", "tls_eof", an errno name
+function socket:starttls(ctx, opts) end
+
+---Runs (or finishes) the handshake: `s`, or `nil, message, code`.
+---@return netsock.socket? s
+---@return string? message
+---@return string? code
+function socket:handshake() end
+
+---Once the handshake is done: version, cipher, alpn, sni, session_reused, server.
+---@return {version: string, cipher: string, alpn: string?, sni: string?, session_reused: boolean, server: boolean}?
+---@nodiscard
+function socket:tlsinfo() end
+
+---The peer's certificate as a table, its DER bytes (`der` true), or nil.
+---@param der? boolean
+---@return {subject: string, issuer: string, san: string[], notBefore: integer, notAfter: integer, fingerprint: string, serial: string}|string|nil
+---@nodiscard
+function socket:getpeercertificate(der) end
+
+---The session, for `starttls(ctx, {session = ...})` later.
+---@return netsock.tls.session?
+---@nodiscard
+function socket:tlssession() end
+
+---close_notify both ways; the socket is plain again: `s`, or `nil, message, code`.
+---@return netsock.socket? s
+---@return string? message
+---@return string? code
+function socket:unwrap() end
+
+---"r" or "w": what the last TLS call that could not finish waits for; nil if nothing.
+---@return "r"|"w"|nil
+---@nodiscard
+function socket:tlswant() end
+
 return tls
