@@ -33,13 +33,18 @@ HDRS     := $(wildcard src/*.h)
 OBJS     := $(SRCS:src/%.c=build/obj/%.o)
 CORE     := build/netsock/core.so
 
+# the console's line editor (src/edit/edit.c), only where libedit is found
+EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
+EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
+
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock console
 
-all: $(CORE)
+all: $(CORE) $(EDIT)
 
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -48,6 +53,10 @@ build/obj/%.o: src/%.c $(HDRS)
 $(CORE): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+build/netsock/edit.so: src/edit/edit.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -60,7 +69,7 @@ $(SANCORE): $(SANOBJS)
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config libssl-dev
-DEPS_TEST  := $(DEPS_BUILD) lua-busted lua-filesystem python3 netcat-openbsd curl procps strace \
+DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace \
               openssl ca-certificates
 
 deps:
@@ -77,6 +86,10 @@ demo: deps
 	@sh tools/deps openssl ca-certificates
 	@$(MAKE) --no-print-directory all
 	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/tour.lua
+
+# the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
+console: all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock $(ARGS)
 
 # ASan must come first in the process, so the interpreter runs with the
 # runtime preloaded; leak detection is valgrind's job (the interpreter's

@@ -27,8 +27,8 @@ build = {
       sources = {
         "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
-        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/core.c",
-        "src/tls.c",
+        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/signal.c",
+        "src/proc.c", "src/core.c", "src/tls.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },
@@ -39,7 +39,10 @@ build = {
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
     ["netsock.tls"] = "lua/netsock/tls.lua",
+    ["netsock.console"] = "lua/netsock/console.lua",
   },
+  -- the console; line editing comes with the netsock-edit rock (libedit)
+  install = { bin = { netsock = "bin/netsock" } },
   -- installed beside the modules (luarocks show --rock-dir netsock):
   -- the docs, the examples, and library/, the LuaCATS annotations for
   -- lua-language-server (see README.md, "Editor support")

@@ -276,6 +276,19 @@ NS_API void ns_socket_open (lua_State *L);
 /* }====== */
 
 
+/* {====== signal.c, proc.c: signals, the prompt's Ctrl-C, credentials ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
 /* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
 /* core._tls and the TLS socket methods (module table at -1) */
 NS_API void ns_tls_open (lua_State *L);

@@ -368,7 +368,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    if (errno == ECONNABORTED || ns_retry(L))
       continue;  /* a client that left before we took it: next one */
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
@@ -435,7 +435,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
      Waiting without the retry could wait on a connect never started:
      an unconnected socket polls writable at once, with no error. */
   do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
   if (*err != EINPROGRESS && *err != EALREADY)
@@ -562,7 +562,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushinteger(L, n);
       return 1;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
     r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
@@ -611,7 +611,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
       sent += (size_t)n;
       continue;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       nret = ns_fail(L, errno);
       goto fail;
@@ -690,7 +690,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       p = s->rbuf + s->rtail;
     }
     do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
