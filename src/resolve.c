@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,7 @@ static int res_getaddrinfo_task (lua_State *L) {
   struct addrinfo hints, *res;
   nsLookup *j, **pj;
   pthread_attr_t attr;
+  sigset_t all, old;
   pthread_t th;
   int r;
   memset(&hints, 0, sizeof hints);
@@ -369,7 +371,12 @@ static int res_getaddrinfo_task (lua_State *L) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* the thread takes no signal: each one goes to a thread that runs
+     Lua (a Ctrl-C must interrupt the call that waits, not a lookup) */
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   r = pthread_create(&th, &attr, lookup_thread, j);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (r != 0) {  /* no thread: look it up here, blocking */
     j->refs = 1;
