@@ -4,10 +4,6 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function ipv6_it(name, fn)
-  if H.has_ipv6 then it(name, fn) else pending(name .. " (no ::1 here)") end
-end
-
 -- set each value in turn and read it back as 'expect(value)'
 local function roundtrip(s, name, values, expect)
   for _, v in ipairs(values) do
@@ -91,7 +87,7 @@ describe("options by name", function()
     assert.has_error(function() s:setoption("add_membership", "239.1.2.3", "no-such-if0") end)
   end)
 
-  ipv6_it("ipv6only, ttl (unicast hops) and the multicast options on IPv6", function()
+  H.ipv6_it("ipv6only, ttl (unicast hops) and the multicast options on IPv6", function()
     local s = assert(ns.udp("inet6"))
     finally(function() s:close() end)
     roundtrip(s, "ipv6only", { true, false })
@@ -148,5 +144,36 @@ describe("options by name", function()
     s:close()
     assert.has_error(function() s:setoption("reuseaddr", true) end,
       "attempt to use a closed socket")
+  end)
+end)
+
+describe("options on a TCP socket", function()
+  it("sets and reads options by name and by number", function()
+    local s = ns.tcp()
+    finally(function() s:close() end)
+    assert.is_true(s:setoption("reuseaddr", true))
+    assert.is_true(s:getoption("reuseaddr"))
+    assert.is_true(s:setoption("nodelay", true))
+    assert.is_true(s:getoption("nodelay"))
+    assert.is_true(s:setoption("keepalive", true))
+    assert.is_true(s:getoption("keepalive"))
+    assert.is_true(s:setoption("linger", { on = true, timeout = 3 }))
+    assert.same({ on = true, timeout = 3 }, s:getoption("linger"))
+    assert.is_true(s:setoption("sndbuf", 65536))
+    assert.is_true(s:getoption("sndbuf") >= 65536)
+    assert.is_true(s:setsockopt(ns.IPPROTO_TCP, ns.TCP_NODELAY, false))
+    assert.equal(0, s:getsockopt(ns.IPPROTO_TCP, ns.TCP_NODELAY))
+    assert.equal(ns.SOCK_STREAM, s:getsockopt(ns.SOL_SOCKET, ns.SO_TYPE))
+    assert.has_error(function() s:setoption("nosuch", true) end,
+      "bad argument #1 to 'setoption' (unknown option 'nosuch')")
+    assert.has_error(function() s:getoption(42) end)
+  end)
+
+  it("create_server sets SO_REUSEADDR and honours reuse_port", function()
+    local srv = assert(ns.create_server("127.0.0.1", 0, { reuse_port = true, backlog = 8 }))
+    finally(function() srv:close() end)
+    assert.is_true(srv:getoption("reuseaddr"))
+    assert.is_true(srv:getoption("reuseport"))
+    assert.equal(1, srv:getsockopt(ns.SOL_SOCKET, ns.SO_ACCEPTCONN))
   end)
 end)

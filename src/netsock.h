@@ -62,11 +62,11 @@
 #define NS_WRITE  2
 /* with NS_READ or NS_WRITE for ns_callflags: the call takes no MSG_*
    flags (accept, connect, sendfile) */
-#define NS_NOFLAGS  4
-/* with NS_WRITE: the call returns as soon as some bytes went (send), so
-   a timed call does not sleep in the kernel, where a blocking send
-   waits until all of its bytes went (wait.c) */
-#define NS_SOME     8
+#define NS_NOFLAGS    4
+/* with NS_WRITE: with a timeout the call does not sleep in the kernel
+   (s:send on a stream returns as soon as some bytes went, where a
+   blocking send waits until all of them went: wait.c) */
+#define NS_POLLTIMED  8
 
 
 /*
@@ -90,6 +90,8 @@ typedef enum nsResult {
 ** so listening and idle sockets carry none. Bytes rbuf[rhead..rtail)
 ** are received but not yet handed to Lua.
 */
+typedef struct nsTls nsTls;   /* tls.c: a socket's TLS state */
+
 typedef struct nsSocket {
   int fd;
   int family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
@@ -103,6 +105,7 @@ typedef struct nsSocket {
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
+  nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
   double ktimeo[2];     /* the timeouts SO_RCVTIMEO [0] and SO_SNDTIMEO [1]
                            were set for (wait.c: timed kernel waits); 0:
                            not set by netsock, the kernel's value unknown */
@@ -114,7 +117,6 @@ typedef struct nsSocket {
 /* {====== errors.c ====== */
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
-NS_API int ns_timeout (lua_State *L);
 NS_API int ns_closed (lua_State *L);
 /* push nil, message, code for a getaddrinfo error (EAI_SYSTEM -> errno) */
 NS_API int ns_gaifail (lua_State *L, int gai, int err);
@@ -123,8 +125,6 @@ NS_API int ns_failmsg (lua_State *L, const char *msg, const char *code);
 /* the failure values of 'r' (NS_TIMEOUT, NS_CLOSED, NS_ERRNO with
    'err', NS_PUSHED: already there); returns 3 */
 NS_API int ns_pushresult (lua_State *L, nsResult r, int err);
-/* the name of errno 'err' ("ECONNREFUSED"), or NULL */
-NS_API const char *ns_errname (int err);
 NS_API void ns_errors_open (lua_State *L);
 /* }====== */
 
@@ -218,7 +218,7 @@ NS_API int ns_callflags (lua_State *L, nsSocket *s, int events,
 ** try again: the descriptor is ready, or it was just made blocking so
 ** that the retry sleeps in the kernel (outside any coroutine, no
 ** timeout or a timed call at its first wait: docs/design.md, "Kernel
-** waits"). Otherwise as ns_wait.
+** waits" and "Timed waits in the kernel"). Otherwise as ns_wait.
 */
 NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
                           double deadline, lua_KContext ctx, lua_KFunction k);
@@ -245,12 +245,6 @@ NS_API void ns_wait_open (lua_State *L);
 
 
 /* {====== resolve.c: names ====== */
-/*
-** getaddrinfo(host, serv, hints): 0 and *res (the caller frees it), or
-** nil, message, code pushed and 3.
-*/
-NS_API int ns_lookup (lua_State *L, const char *host, const char *serv,
-                      const struct addrinfo *hints, struct addrinfo **res);
 /*
 ** Read an address for socket family 'family' from the arguments at
 ** 'idx' (host, port) or (path). On success fills 'ss'/'len' and
@@ -280,19 +274,39 @@ NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
 NS_API nsSocket *ns_checkio (lua_State *L, int idx);
 /* in a continuation (socket at 1): NULL when closed meanwhile */
 NS_API nsSocket *ns_checkresumed (lua_State *L);
-/* a new closed socket userdata on the stack */
-NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
 /* release the buffer if it holds no unread byte */
 NS_API void ns_buf_trim (nsSocket *s);
-NS_API void ns_buf_free (nsSocket *s);
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* the continuation of s:send, and of s:sendto with an address */
+NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
+/* add methods to the socket class (module table at -1) */
+NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== signal.c, proc.c: signals, the prompt's Ctrl-C, credentials ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
+/* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
+/* core._tls and the TLS socket methods (module table at -1) */
+NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 

@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
+
+static void freebuf (nsSocket *s);
 
 /* {====== Lifetime ====== */
 
@@ -71,7 +74,7 @@ static double gettimeout_default (lua_State *L) {
 ** The caller makes the descriptor afterwards: a memory error here
 ** leaves nothing to clean up.
 */
-nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
+static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
   nsSocket *s = (nsSocket *)lua_newuserdatauv(L, sizeof(nsSocket), 0);
   memset(s, 0, sizeof *s);
   s->fd = -1;
@@ -95,9 +98,12 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   ns_wakeclosed(L, s);
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
+#endif
   s->fd = -1;
   s->fdblock = 0;
-  ns_buf_free(s);
+  freebuf(s);
   return close(fd);
 }
 
@@ -134,7 +140,7 @@ static int sock_new (lua_State *L) {
   lua_Integer proto = luaL_optinteger(L, 3, 0);
   nsSocket *s;
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -150,8 +156,8 @@ static int sock_pair (lua_State *L) {
   nsSocket *a, *b;
   int fds[2];
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  a = ns_newsocket(L, family, type, (int)proto);
-  b = ns_newsocket(L, family, type, (int)proto);
+  a = newsocket(L, family, type, (int)proto);
+  b = newsocket(L, family, type, (int)proto);
   if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto,
                  fds) < 0)
     return ns_fail(L, errno);
@@ -176,7 +182,7 @@ static int sock_fromfd (lua_State *L) {
   int flags;
   luaL_argcheck(L, 0 <= fd && fd <= INT_MAX, 1, "descriptor out of range");
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 4, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -201,9 +207,12 @@ static int sock_fileno (lua_State *L) {
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
+#endif
   lua_pushinteger(L, s->fd);
   s->fd = -1;
-  ns_buf_free(s);
+  freebuf(s);
   return 1;
 }
 
@@ -271,7 +280,7 @@ int ns_buf_reserve (nsSocket *s, size_t need) {
 }
 
 
-void ns_buf_free (nsSocket *s) {
+static void freebuf (nsSocket *s) {
   free(s->rbuf);
   s->rbuf = NULL;
   s->rcap = s->rhead = s->rtail = 0;
@@ -280,7 +289,7 @@ void ns_buf_free (nsSocket *s) {
 
 void ns_buf_trim (nsSocket *s) {
   if (s->rbuf != NULL && s->rhead == s->rtail)
-    ns_buf_free(s);
+    freebuf(s);
 }
 
 
@@ -294,7 +303,7 @@ void ns_buf_trim (nsSocket *s) {
 void ns_buf_consume (nsSocket *s, size_t n) {
   s->rhead += n;
   if (s->rhead == s->rtail)
-    ns_buf_free(s);
+    freebuf(s);
 }
 
 
@@ -350,7 +359,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   for (;;) {
     lua_settop(L, 2);
-    c = ns_newsocket(L, s->family, s->type, s->protocol);
+    c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
@@ -359,7 +368,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    if (errno == ECONNABORTED || ns_retry(L))
       continue;  /* a client that left before we took it: next one */
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
@@ -426,7 +435,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
      Waiting without the retry could wait on a connect never started:
      an unconnected socket polls writable at once, with no error. */
   do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
   if (*err != EINPROGRESS && *err != EALREADY)
@@ -481,23 +490,25 @@ static int sock_connect_ex (lua_State *L) {
 }
 
 
-static int sock_getsockname (lua_State *L) {
+/* getsockname and getpeername: host, port or path */
+static int pushname (lua_State *L,
+                     int (*get) (int, struct sockaddr *, socklen_t *)) {
   nsSocket *s = ns_checkopen(L, 1);
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getsockname(s->fd, (struct sockaddr *)&ss, &len) < 0)
+  if (get(s->fd, (struct sockaddr *)&ss, &len) < 0)
     return ns_fail(L, errno);
   return ns_pushaddr(L, (struct sockaddr *)&ss, len);
 }
 
 
+static int sock_getsockname (lua_State *L) {
+  return pushname(L, getsockname);
+}
+
+
 static int sock_getpeername (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
-    return ns_fail(L, errno);
-  return ns_pushaddr(L, (struct sockaddr *)&ss, len);
+  return pushname(L, getpeername);
 }
 
 
@@ -524,28 +535,49 @@ static int sock_shutdown (lua_State *L) {
 
 /* {====== Sending ====== */
 
-/* stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline */
-static int send_k (lua_State *L, int status, lua_KContext ctx) {
+/*
+** How a send waits: on a stream it returns what fitted as soon as some
+** bytes went, so with a timeout it never sleeps in a blocking send(2),
+** which returns only once all of them went (wait.c); a datagram goes
+** whole either way.
+*/
+#define sendevents(s)  ((s)->type == SOCK_STREAM ? NS_WRITE | NS_POLLTIMED \
+                                                 : NS_WRITE)
+
+
+/*
+** One send(2), or sendto(2) to the address whose bytes are at slot 6
+** (nil for send): bytes sent. s:send and dgram.c's s:sendto.
+** stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline, 6 address or nil
+*/
+int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   nsSocket *s = ns_checkresumed(L);
-  size_t len;
-  const char *data;
+  size_t len, alen = 0;
+  const char *data, *addr;
   ssize_t n;
   nsResult r;
   (void)status;
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   if (s == NULL) return ns_closed(L);
   data = ns_checkrange(L, 2, &len);
+  addr = lua_tolstring(L, 6, &alen);
   for (;;) {
-    n = send(s->fd, data, len, MSG_NOSIGNAL |
-             ns_callflags(L, s, NS_WRITE | NS_SOME, lua_tonumber(L, 5)));
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    else
+#endif
+    n = sendto(s->fd, data, len, MSG_NOSIGNAL |
+               ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
+               (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE | NS_SOME, lua_tonumber(L, 5), ctx, send_k);
+    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)), lua_tonumber(L, 5),
+                 ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -556,7 +588,8 @@ static int sock_send (lua_State *L) {
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  return send_k(L, LUA_OK, 0);
+  lua_pushnil(L);
+  return ns_send_k(L, LUA_OK, 0);
 }
 
 
@@ -571,21 +604,33 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
-  while (sent < len) {
-    n = send(s->fd, data + sent, len - sent,
-             MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+  for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
+      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
+                     : ns_tls_flush(L, s);
+      if (n == 0 && sent == len) break;
+    }
+    else
+#endif
+    {
+      if (sent == len) break;
+      n = send(s->fd, data + sent, len - sent,
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+    }
     if (n >= 0) {
       sent += (size_t)n;
       continue;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       nret = ns_fail(L, errno);
       goto fail;
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
   lua_pushboolean(L, 1);
@@ -633,6 +678,23 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
+#if defined(NS_HAVE_TLS)
+  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
+    n = size == 0 ? 0 : ns_tls_fill(L, s);
+    if (n > 0) {
+      ns_buf_take(L, s, size, flags & MSG_PEEK);
+      return 1;
+    }
+    ns_buf_trim(s);
+    if (n == 0) {
+      if (size == 0) { lua_pushliteral(L, ""); return 1; }
+      return ns_closed(L);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
+    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
+  }
+#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
@@ -640,7 +702,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     }
     do n = recv(s->fd, p, size,
                 flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
@@ -780,6 +842,13 @@ static const luaL_Reg funcs[] = {
 ** The socket class, its method table also as netsock.core._socketmethods
 ** so that the other files and the Lua facade can add methods.
 */
+void ns_addmethods (lua_State *L, const luaL_Reg *l) {
+  lua_getfield(L, -1, "_socketmethods");
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 1);
+}
+
+
 void ns_socket_open (lua_State *L) {
   ns_newclass(L, NS_SOCKET, metamethods, methods, 0);
   ns_marksocketclass(L);

@@ -98,7 +98,7 @@ static int yieldwait (lua_State *L, int fd, int events, double deadline,
 
 
 /* block in poll(2) */
-static nsResult pollwait (int fd, int events, double deadline) {
+static nsResult pollwait (lua_State *L, int fd, int events, double deadline) {
   struct pollfd pfd;
   int ms, n;
   pfd.fd = fd;
@@ -112,7 +112,7 @@ static nsResult pollwait (int fd, int events, double deadline) {
       if (ns_msuntil(deadline) == 0) return NS_TIMEOUT;
       continue;  /* poll woke a little early: wait the rest */
     }
-    if (errno != EINTR) return NS_ERRNO;
+    if (!ns_retry(L)) return NS_ERRNO;  /* EINTR of the prompt's Ctrl-C too */
   }
 }
 
@@ -155,11 +155,12 @@ void ns_nonblock (nsSocket *s) {
 ** after the call began, so that what is left covers the backstop): a
 ** later wait of the same call (a sendall whose peer stalls after the
 ** first send, a read that needs a second piece, a retry after EINTR)
-** polls for what is left of the deadline. send (NS_SOME) never sleeps
-** in the kernel with a timeout: a blocking send returns only once all
-** of its bytes are queued, where s:send returns what fitted as soon as
-** something did. Timeouts shorter than KMIN
-** always poll (the backstop would be too short to matter); the
+** polls for what is left of the deadline. A timed send on a stream
+** (NS_POLLTIMED) never sleeps in the kernel: a blocking send returns
+** only once all of its bytes are queued, where s:send returns what
+** fitted as soon as something did; nor does a TLS socket (its calls
+** are many system calls, reads for writes too). Timeouts shorter than
+** KMIN always poll (the backstop would be too short to matter); the
 ** backstop is at most KMAX (a day): a longer wait polls the rest.
 ** docs/design.md, "Timed waits in the kernel", has the edge cases.
 */
@@ -213,7 +214,7 @@ static int kernelwait (lua_State *L, nsSocket *s, int events,
   if (s->timeout == 0 || s->shared || lua_isyieldable(L)) return 0;
   if (s->timeout < 0) return 1;  /* an untimed wait that a kernel
                                     timeout ends early waits again */
-  if (s->timeout < NS_KMIN || (events & NS_SOME) ||
+  if (s->timeout < NS_KMIN || (events & NS_POLLTIMED) || s->tls != NULL ||
       deadline - ns_monotime() < s->timeout - NS_KMARGIN)
     return 0;
   return setktimeo(s, events);
@@ -263,7 +264,7 @@ nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
     }
     return (nsResult)yieldwait(L, fd, events, deadline, ctx, k);
   }
-  return pollwait(fd, events, deadline);
+  return pollwait(L, fd, events, deadline);
 }
 
 
@@ -278,7 +279,7 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
     return (nsResult)yieldwait(L, s->fd, events, deadline, ctx, k);
   }
-  return pollwait(s->fd, events, deadline);
+  return pollwait(L, s->fd, events, deadline);
 }
 
 
@@ -492,7 +493,8 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   while ((left = deadline - ns_monotime()) > 0) {
     ts.tv_sec = (time_t)left;
     ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);  /* EINTR: the loop sleeps the rest */
+    if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
+      break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
   }
   return 0;
 }
