@@ -130,7 +130,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
       break;
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && ns_retry(L)) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */
     if (n == 0) return ns_closed(L);
     if (errno != EAGAIN && errno != EWOULDBLOCK)

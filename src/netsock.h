@@ -83,6 +83,8 @@ typedef enum nsResult {
 ** so listening and idle sockets carry none. Bytes rbuf[rhead..rtail)
 ** are received but not yet handed to Lua.
 */
+typedef struct nsTls nsTls;   /* tls.c: a socket's TLS state */
+
 typedef struct nsSocket {
   int fd;
   int family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
@@ -96,6 +98,7 @@ typedef struct nsSocket {
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
+  nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -286,6 +289,25 @@ NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 /* add methods to the socket class (module table at -1) */
 NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== signal.c, proc.c: signals, the prompt's Ctrl-C, credentials ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
+/* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
+/* core._tls and the TLS socket methods (module table at -1) */
+NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 

@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,7 +483,9 @@ static void pool_submit (nsLookup *j) {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    sigfillset(&all);  /* workers take no signals: they stay the caller's */
+    /* workers take no signal: each one goes to a thread that runs Lua
+       (a Ctrl-C must interrupt the call that waits, not a lookup) */
+    sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     r = pthread_create(&th, &attr, pool_worker, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
