@@ -16,6 +16,12 @@ ENV["LUA_CPATH"] = (os.environ.get("NETSOCK_CPATH") or (ROOT + "/build/?.so")) +
 ENV["TERM"] = "xterm"
 ENV.pop("LD_PRELOAD", None)
 ENV["HOME"] = "/nonexistent"   # no ~/.editrc
+# under make sanitize the spec passes the ASan runtime as argv[1] ("-" for
+# none): the console loads the sanitized core and needs it preloaded
+if len(sys.argv) > 1 and sys.argv[1] not in ("", "-"):
+    ENV["LD_PRELOAD"] = sys.argv[1]
+    ENV["ASAN_OPTIONS"] = "detect_leaks=0"
+HAS_EDIT = os.path.exists(ENV["LUA_CPATH"].split(";")[0].replace("?", "netsock/edit"))
 
 
 class Timeout(Exception):
