@@ -230,7 +230,9 @@ print("ok")
   end)
 
   it("reads plain lines and echoes them when stdin is no terminal (a scripted session)", function()
-    local p = H.spawn("printf '%s\\n' 'x = 6' '=x * 7' 'error(\"e\")' '=1' | env NETSOCK_NOEDIT=1 "
+    local rt = asanrt()
+    local pre = rt ~= "-" and ("LD_PRELOAD=" .. H.shquote(rt) .. " ASAN_OPTIONS=detect_leaks=0 ") or ""
+    local p = H.spawn("printf '%s\\n' 'x = 6' '=x * 7' 'error(\"e\")' '=1' | env NETSOCK_NOEDIT=1 " .. pre
       .. "LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. (os.getenv("NETSOCK_CPATH") or "build/?.so")
       .. ";;' lua5.4 bin/netsock")
     finally(function() p:kill() end)
