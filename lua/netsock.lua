@@ -53,7 +53,10 @@ function M.create_connection(host, port, timeout, source_host, source_port)
       end
       if ok then
         ok, msg, code = s:connect(ai.host, ai.port)
-        if ok then return s end
+        if ok then
+          if s._sethostname then s:_sethostname(host) end  -- starttls checks it
+          return s
+        end
       end
       s:close()
     end
@@ -131,10 +134,24 @@ function M._lookup(...)
 end
 function M.serve(host, port, handler, opts)
   checkserver("serve", host, port, opts)
+  if type(opts) == "table" and opts.tls ~= nil then
+    -- serve{tls = ctx}: each handler's task runs the handshake first
+    if not M.tls then check.argerror("serve", 4, "tls: netsock was built without OpenSSL", 2) end
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.tls = nil
+    if type(handler) == "function" then
+      handler = M.tls.wraphandler(opts.tls, handler)
+    end
+    opts = copy
+  end
   -- not a tail call: tasks.serve's errors count this frame to reach the user
   local srv, msg, code = tasks.serve(M.create_server, host, port, handler, opts)
   return srv, msg, code
 end
+
+-- netsock.tls (lua/netsock/tls.lua) when the core was built with OpenSSL
+if core._tls then M.tls = require "netsock.tls" end
 
 -- looking inside the loop, signals (lua/netsock/tasks.lua)
 M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal

@@ -83,6 +83,8 @@ typedef enum nsResult {
 ** so listening and idle sockets carry none. Bytes rbuf[rhead..rtail)
 ** are received but not yet handed to Lua.
 */
+typedef struct nsTls nsTls;   /* tls.c: a socket's TLS state */
+
 typedef struct nsSocket {
   int fd;
   int family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
@@ -96,6 +98,7 @@ typedef struct nsSocket {
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
+  nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -287,6 +290,12 @@ NS_API void ns_socket_open (lua_State *L);
 
 /* {====== proc.c: peer credentials, ids, umask, isatty ====== */
 NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
+/* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
+/* core._tls and the TLS socket methods (module table at -1) */
+NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 

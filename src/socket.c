@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 static void freebuf (nsSocket *s);
 
@@ -97,6 +98,9 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   ns_wakeclosed(L, s);
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
+#endif
   s->fd = -1;
   s->fdblock = 0;
   freebuf(s);
@@ -203,6 +207,9 @@ static int sock_fileno (lua_State *L) {
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
+#endif
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   freebuf(s);
@@ -545,6 +552,10 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   data = ns_checkrange(L, 2, &len);
   addr = lua_tolstring(L, 6, &alen);
   for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    else
+#endif
     n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
                (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
@@ -554,7 +565,8 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, ns_send_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -581,9 +593,20 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
-  while (sent < len) {
-    n = send(s->fd, data + sent, len - sent,
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+  for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
+      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
+                     : ns_tls_flush(L, s);
+      if (n == 0 && sent == len) break;
+    }
+    else
+#endif
+    {
+      if (sent == len) break;
+      n = send(s->fd, data + sent, len - sent,
+               MSG_NOSIGNAL | ns_callflags(L, s, 0));
+    }
     if (n >= 0) {
       sent += (size_t)n;
       continue;
@@ -595,7 +618,8 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
   lua_pushboolean(L, 1);
@@ -643,6 +667,23 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
+#if defined(NS_HAVE_TLS)
+  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
+    n = size == 0 ? 0 : ns_tls_fill(L, s);
+    if (n > 0) {
+      ns_buf_take(L, s, size, flags & MSG_PEEK);
+      return 1;
+    }
+    ns_buf_trim(s);
+    if (n == 0) {
+      if (size == 0) { lua_pushliteral(L, ""); return 1; }
+      return ns_closed(L);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
+    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
+  }
+#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
