@@ -166,15 +166,11 @@ s.close()
     it("honours SSL_CERT_FILE for the system store", function()
       local srv = T.s_server(("-cert %s -key %s"):format(T.path("leaf.pem"), T.path("leaf.key")))
       finally(function() srv.proc:kill() end)
-      local script = H.tmpname(".lua")
-      H.writefile(script, ([[
-package.path = "lua/?.lua;" .. package.path
-package.cpath = "%s;" .. package.cpath
+      local p = H.lua_with("SSL_CERT_FILE=" .. H.shquote(T.path("ca.pem")), ([[
 local ns = require "netsock"
 local s, msg, code = ns.tls.connect("localhost", %d, { timeout = 10 })
 print(s and ("ok " .. s:getpeercertificate().subject) or ("fail " .. tostring(code) .. " " .. tostring(msg)))
-]]):format(os.getenv("NETSOCK_CPATH") or "build/?.so", srv.port))
-      local p = H.spawn(("SSL_CERT_FILE=%s lua5.4 %s"):format(H.shquote(T.path("ca.pem")), H.shquote(script)))
+]]):format(srv.port))
       finally(function() p:kill() end)
       assert.equal("ok CN=localhost", p:line(15))
     end)

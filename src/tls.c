@@ -814,6 +814,8 @@ static int handshake_step (lua_State *L, nsSocket *s);
 */
 static int sslerror (nsTls *t, int r, const char *what) {
   int e = SSL_get_error(t->ssl, r);
+  (void)what;
+  what = NULL;   /* the message is OpenSSL's reason alone */
   switch (e) {
     case SSL_ERROR_WANT_READ:
       t->want = NS_READ;
