@@ -816,6 +816,7 @@ static int flushout (nsSocket *s) {
 /* how this call's system calls go: wait.c decides (L NULL: never wait) */
 static void setflags (lua_State *L, nsSocket *s) {
   s->tls->ioflags = L != NULL ? ns_callflags(L, s, 0) : MSG_DONTWAIT;
+  s->tls->want = 0;   /* a failure of this call sets it again */
 }
 
 
