@@ -36,16 +36,14 @@ function M.create_connection(host, port, timeout, source_host, source_port)
   check.opttimeout(fname, 3, timeout)
   check.opthost(fname, 4, source_host)
   check.optport(fname, 5, source_port)
-  local infos, msg, code = (M._lookup or getaddrinfo)(host, port, nil, "stream")
+  if timeout == nil then timeout = M.getdefaulttimeout() end
+  local infos, msg, code = M._lookup(host, port, nil, "stream", timeout)
   if not infos then return nil, msg, code end
   if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
   for _, ai in ipairs(infos) do
     local s
     s, msg, code = socket(ai.family, "stream")
     if s then
-      if timeout == nil then
-        timeout = M.getdefaulttimeout()
-      end
       s:settimeout(timeout)
       local ok = true
       if source_host or source_port then
@@ -127,10 +125,11 @@ end
 local tasks = require "netsock.tasks"
 M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
 M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
--- inside a task, create_connection looks names up on a thread
-function M._lookup(...)
-  if tasks.current() then return core._getaddrinfo_task(...) end
-  return getaddrinfo(...)
+-- inside a task, create_connection looks names up on the resolver's
+-- threads for at most its timeout
+function M._lookup(host, port, family, type, timeout)
+  if tasks.current() then return core._getaddrinfo_task(host, port, family, type, timeout) end
+  return getaddrinfo(host, port, family, type)
 end
 function M.serve(host, port, handler, opts)
   checkserver("serve", host, port, opts)

@@ -243,6 +243,22 @@ NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
 /* as ns_getaddr for a destination of 's', through a small name cache */
 NS_API int ns_getdest (lua_State *L, nsSocket *s, int idx,
                        struct sockaddr_storage *ss, socklen_t *len);
+/*
+** Name lookups that never block the loop, for connect and sendto.
+** ns_lookupstart: inside a task, when the host at 'idx' is a name (and
+** not in sendto's cache), start looking it up on the resolver's thread
+** pool, push the job and return 1; otherwise push nothing and return
+** 0: resolve at once as usual. Arguments are checked first.
+** ns_lookupwait: wait for that job (at 'slot') until 'deadline'; NS_OK
+** replaces the host and port at 'idx' by the numeric address and port
+** found ('cache': remembered as ns_getdest remembers names), else
+** NS_TIMEOUT, or NS_PUSHED with the resolver's failure pushed. Inside a
+** task the wait yields and the loop resumes 'k'.
+*/
+NS_API int ns_lookupstart (lua_State *L, nsSocket *s, int idx);
+NS_API nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
+                               double deadline, int cache, lua_KContext ctx,
+                               lua_KFunction k);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 

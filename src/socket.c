@@ -421,14 +421,15 @@ static nsResult connect_wait (lua_State *L, lua_KContext ctx,
 ** NS_PENDING (wait: the deadline is at *slot), NS_ERRNO with *err, or
 ** NS_PUSHED (a resolver failure).
 */
-static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
+static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
+                            int *slot, int *err) {
   struct sockaddr_storage ss;
   socklen_t len;
   int n = ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len), r;
   if (n < 0) return NS_PUSHED;
   *slot = 2 + n;
   lua_settop(L, 1 + n);
-  lua_pushnumber(L, ns_deadline(s->timeout));
+  lua_pushnumber(L, deadline);
   ns_callflags(L, s, 1);
   /* EINTR: try again, as libuv does; a connect the signal interrupted
      goes on in the kernel and the retry says EALREADY (in progress).
@@ -454,10 +455,9 @@ static int connect_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_connect (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PENDING) return connect_k(L, LUA_OK, slot);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
@@ -480,13 +480,58 @@ static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_connect_ex (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_ex_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PUSHED) return 3;
   if (r == NS_PENDING) return connect_ex_k(L, LUA_OK, slot);
   return connect_ex_result(L, r, err);
+}
+
+
+/*
+** Inside a task a host name is looked up on the resolver's pool first
+** (resolve.c) while the task waits; the socket's timeout bounds lookup
+** and connect together. stack: 1 socket, 2 host, 3 port, 4 deadline,
+** 5 the lookup; ctx 1 for connect_ex.
+*/
+static int connect_lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = ns_checkresumed(L);
+  double deadline = lua_tonumber(L, 4);
+  nsResult r;
+  (void)status;
+  lua_settop(L, 5);
+  if (s == NULL) r = NS_CLOSED;
+  else r = ns_lookupwait(L, s, 5, 2, deadline, 0, ctx, connect_lookup_k);
+  if (r == NS_PUSHED) return 3;
+  if (r != NS_OK) {
+    if (ctx) return connect_ex_result(L, r, errno);
+    return ns_pushresult(L, r, errno);
+  }
+  lua_settop(L, 3);
+  return ctx ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int connect_begin (lua_State *L, int ex) {
+  nsSocket *s = ns_checkopen(L, 1);
+  double deadline = ns_deadline(s->timeout);
+  if (s->family != AF_UNIX && lua_gettop(L) >= 3) {
+    lua_settop(L, 3);
+    if (ns_lookupstart(L, s, 2)) {  /* pushed the lookup: now at 4 */
+      lua_pushnumber(L, s->timeout > 0 ? deadline : -1.0);
+      lua_insert(L, 4);
+      return connect_lookup_k(L, LUA_OK, ex);
+    }
+  }
+  return ex ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int sock_connect (lua_State *L) {
+  return connect_begin(L, 0);
+}
+
+static int sock_connect_ex (lua_State *L) {
+  return connect_begin(L, 1);
 }
 
 
