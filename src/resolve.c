@@ -1,8 +1,10 @@
 /*
 ** resolve.c: every name lookup. getaddrinfo in one helper (ns_lookup),
 ** host and port arguments to a sockaddr (ns_getaddr), destinations
-** through a small cache (ns_getdest), getaddrinfo on a thread for
-** tasks; names, services and protocols (getnameinfo, gethostname,
+** through a small cache (ns_getdest), the lookups of tasks on a bounded
+** thread pool (ns_lookupstart, ns_lookupwait, and every module function
+** below when called in a task); names, services and protocols
+** (getnameinfo, gethostname,
 ** getfqdn, gethostby*, getserv*, getprotobyname), the inet_* address
 ** conversions and the byte-order helpers.
 **
