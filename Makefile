@@ -86,6 +86,13 @@ demo: deps
 	@sh tools/deps openssl ca-certificates
 	@$(MAKE) --no-print-directory all
 	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/tour.lua
+	@echo; echo "== the console (bin/netsock), typed from a script: a server, its client, the tasks"
+	@printf '%s\n' \
+	  'srv = netsock.serve("127.0.0.1", 0, function(c) c:sendall("hello from a task\n") end)' \
+	  'c = netsock.create_connection(srv:getsockname())' \
+	  'c:recv(100)' \
+	  '= #netsock.tasks()' | \
+	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock
 
 # the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
 console: all
@@ -153,6 +160,9 @@ DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
 VALGRIND_EXCLUDE ?= slow,timing
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
+ifeq ($(TLS),yes)
+FUZZ_TARGETS  += fuzz_tls
+endif
 FUZZCC        ?= clang
 FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)

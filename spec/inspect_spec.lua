@@ -2,21 +2,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- run the loop with a watchdog task that stops it after 'seconds'
-local function run_bounded(seconds, fn)
-  local timedout = false
-  if fn then ns.spawn(fn) end
-  ns.spawn(function()
-    local deadline = ns.monotime() + seconds
-    while ns._tasks.stats().live > 1 do
-      if ns.monotime() > deadline then timedout = true; break end
-      ns.sleep(0.01)
-    end
-    ns.stop()
-  end)
-  ns.run()
-  assert.is_false(timedout, "the loop did not finish within " .. seconds .. " s")
-end
+local run_bounded = H.run_bounded  -- netsock.run with a watchdog
 
 local function entry(list, t)
   for _, e in ipairs(list) do if e.task == t then return e end end

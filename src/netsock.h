@@ -181,6 +181,18 @@ NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 /* }====== */
 
 
+/* {====== signal.c: signals for the loop, the prompt's Ctrl-C ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+/* }====== */
+
+
 /* {====== wait.c: clock, deadlines, how a call waits ====== */
 NS_API double ns_monotime (void);
 /* deadline for a timeout (seconds, < 0 none) starting now */
@@ -292,15 +304,7 @@ NS_API void ns_socket_open (lua_State *L);
 /* }====== */
 
 
-/* {====== signal.c, proc.c: signals, the prompt's Ctrl-C, credentials ====== */
-/*
-** Whether a call that got EINTR should return to Lua rather than retry:
-** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
-** as soon as the call returns). Every other EINTR is retried.
-*/
-NS_API int ns_interrupted (lua_State *L);
-#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
-NS_API void ns_signal_open (lua_State *L);
+/* {====== proc.c: peer credentials, ids, umask, isatty ====== */
 NS_API void ns_proc_open (lua_State *L);
 /* }====== */
 

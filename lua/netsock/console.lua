@@ -321,7 +321,8 @@ end
 
 -- a session in this program for one attached terminal: the chunks see
 -- the program's globals (reads and writes go to _G) except print, which
--- goes to the terminal
+-- goes to the terminal, and netsock, there even when the program keeps
+-- it in a local
 local function attached(conn)
   local remote = setmetatable({ conn = conn }, Remote)
   local function rprint(...)
@@ -329,7 +330,7 @@ local function attached(conn)
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
     remote:write(concat(parts, "\t") .. "\n")
   end
-  local env = setmetatable({ print = rprint }, {
+  local env = setmetatable({ print = rprint, netsock = netsock }, {
     __index = G,
     __newindex = function(_, k, v) rawset(G, k, v) end,
   })
