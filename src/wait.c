@@ -221,7 +221,7 @@ static int kernelwait (lua_State *L, nsSocket *s, int events,
 }
 
 
-int ns_callflags (lua_State *L, nsSocket *s, int events, double deadline) {
+int ns_callflags_ (lua_State *L, nsSocket *s, int events, double deadline) {
   int noflags = events & NS_NOFLAGS;
   if (s->fdblock) {
     if (kernelwait(L, s, events, deadline))
