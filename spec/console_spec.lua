@@ -280,6 +280,47 @@ print("ok")
   end)
 end)
 
+describe("Ctrl-C at the lua5.4 prompt over TLS #console", function()
+  it("interrupts a TLS recv that waits inside the kernel", function()
+    if not ns.tls or not ns.tls.context then pending("netsock.tls not built") return end
+    local T = require "tlshelp"
+    scenario([[
+import ssl
+certs = sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(certs + "/leaf.pem", certs + "/leaf.key")
+ls = socket.create_server(("127.0.0.1", 0))
+port = ls.getsockname()[1]
+held = []
+def serve():
+    conn, _ = ls.accept()
+    held.append(ctx.wrap_socket(conn, server_side=True))  # then says nothing
+threading.Thread(target=serve, daemon=True).start()
+c = Console(["lua5.4", "-l", "netsock", "-i"])
+c.expect(r"> ")
+c.line('ctx = netsock.tls.context{cafile = "%s/ca.pem"}' % certs)
+c.expect(r"> ")
+c.line('t = assert(netsock.tls.connect("127.0.0.1", %d, {context = ctx}))' % port)
+c.expect(r"> ")
+c.line('t:recv(10)')
+time.sleep(0.3)
+t0 = time.monotonic()
+c.intr()
+c.expect(r"stdin:1: interrupted!", timeout=2)
+took = time.monotonic() - t0
+c.expect(r"> ")
+assert took < 0.1, took
+held[0].sendall(b"late")
+c.line('=t:recv(10)')                    # the TLS session is still whole
+c.expect(r"late")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]], 60, T.certs())
+  end)
+end)
+
 describe("netsock console PATH (attach) #console", function()
   local function start_server(path)
     local p = H.lua(([[
