@@ -213,6 +213,28 @@ print("ok")
     if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
   end)
 
+  it("prints a task's output above the prompt and keeps the line being typed (libedit)", function()
+    local out = scenario([[
+if not HAS_EDIT:
+    print("skip: netsock.edit not built (no libedit)")
+    print("ok"); sys.exit(0)
+c = console()
+c.expect(r"> ")
+c.line('netsock.spawn(function() netsock.sleep(0.5) print("from a task") end)')
+c.expect(r"thread: ")
+c.expect(r"> ")
+c.send("=6 *")                           # half a line when the task prints
+c.expect(r"from a task\r\n> =6 \*", timeout=5)
+c.send(" 7\r")                          # the line goes on where it was
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+    if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
+  end)
+
   it("Ctrl-D leaves, closing what the console opened", function()
     scenario(SERVE .. [[
 c = console()
