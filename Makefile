@@ -160,6 +160,9 @@ DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
 VALGRIND_EXCLUDE ?= slow,timing
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
+ifeq ($(TLS),yes)
+FUZZ_TARGETS  += fuzz_tls
+endif
 FUZZCC        ?= clang
 FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)

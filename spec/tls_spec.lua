@@ -86,6 +86,41 @@ s.close()
       assert.equal("reply HELLO", p:line(10))
     end)
 
+    it("a netsock server picks its certificate by SNI: a table, a function", function()
+      local alt = T.server_ctx{ certfile = T.path("alt.pem"), keyfile = T.path("alt.key") }
+      local seen = {}
+      local ctxs = {
+        T.server_ctx{ sni = { ["alt.test"] = alt } },
+        T.server_ctx{ sni = function(name) seen[#seen + 1] = name; if name == "alt.test" then return alt end end },
+      }
+      for _, sctx in ipairs(ctxs) do
+        local srv = assert(ns.create_server("127.0.0.1", 0))
+        local port = select(2, srv:getsockname())
+        local subjects = {}
+        ns.run(function()
+          ns.spawn(function()
+            for _ = 1, 2 do
+              local c = srv:accept()
+              c:settimeout(10)
+              assert(c:starttls(sctx))
+              c:sendall("x")
+              c:close()
+            end
+          end)
+          for _, name in ipairs({ "alt.test", "localhost" }) do
+            local s = assert(ns.create_connection("127.0.0.1", port, 10))
+            assert(s:starttls(T.client_ctx(), { server_hostname = name }))
+            subjects[#subjects + 1] = s:getpeercertificate().subject
+            s:recv(1)
+            s:close()
+          end
+        end)
+        srv:close()
+        assert.same({ "CN=alt.test", "CN=localhost" }, subjects)
+      end
+      assert.same({ "alt.test", "localhost" }, seen)
+    end)
+
     it("a netsock client and server talk to each other over IPv4 and IPv6 literals", function()
       for _, host in ipairs(ns.has_ipv6 and { "127.0.0.1", "::1" } or { "127.0.0.1" }) do
         local srv = assert(ns.create_server(host, 0, { family = host:find(":") and "inet6" or "inet" }))
@@ -166,15 +201,11 @@ s.close()
     it("honours SSL_CERT_FILE for the system store", function()
       local srv = T.s_server(("-cert %s -key %s"):format(T.path("leaf.pem"), T.path("leaf.key")))
       finally(function() srv.proc:kill() end)
-      local script = H.tmpname(".lua")
-      H.writefile(script, ([[
-package.path = "lua/?.lua;" .. package.path
-package.cpath = "%s;" .. package.cpath
+      local p = H.lua_with("SSL_CERT_FILE=" .. H.shquote(T.path("ca.pem")), ([[
 local ns = require "netsock"
 local s, msg, code = ns.tls.connect("localhost", %d, { timeout = 10 })
 print(s and ("ok " .. s:getpeercertificate().subject) or ("fail " .. tostring(code) .. " " .. tostring(msg)))
-]]):format(os.getenv("NETSOCK_CPATH") or "build/?.so", srv.port))
-      local p = H.spawn(("SSL_CERT_FILE=%s lua5.4 %s"):format(H.shquote(T.path("ca.pem")), H.shquote(script)))
+]]):format(srv.port))
       finally(function() p:kill() end)
       assert.equal("ok CN=localhost", p:line(15))
     end)

@@ -144,7 +144,6 @@ typedef struct nsTlsCtx {
 
 static int ctxindex = -1;   /* SSL_CTX ex_data index of nsCtxData */
 static int sslindex = -1;   /* SSL ex_data index of nsTls */
-static BIO_METHOD *biometh;
 
 
 static void freectxdata (void *parent, void *ptr, CRYPTO_EX_DATA *ad,
@@ -755,16 +754,41 @@ static int bio_create (BIO *b) {
 }
 
 
-static int makebiometh (void) {
-  if (biometh != NULL) return 1;
-  biometh = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+/*
+** The BIO method, one per Lua state: a userdata in the registry owns it
+** and frees it when the state closes (its finalizer runs after every
+** socket's: it was made first, at require time).
+*/
+#define NS_TLSBIOMETH "netsock.tls.biomethod"
+
+static int biometh_gc (lua_State *L) {
+  BIO_METHOD **pm = (BIO_METHOD **)lua_touserdata(L, 1);
+  if (*pm != NULL) {
+    BIO_meth_free(*pm);
+    *pm = NULL;
+  }
+  return 0;
+}
+
+
+static BIO_METHOD *getbiometh (lua_State *L) {
+  BIO_METHOD *m;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_TLSBIOMETH);
+  m = *(BIO_METHOD **)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
+
+static BIO_METHOD *makebiometh (void) {
+  BIO_METHOD *biometh = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
                          "netsock socket");
-  if (biometh == NULL) return 0;
+  if (biometh == NULL) return NULL;
   BIO_meth_set_write(biometh, bio_write);
   BIO_meth_set_read(biometh, bio_read);
   BIO_meth_set_ctrl(biometh, bio_ctrl);
   BIO_meth_set_create(biometh, bio_create);
-  return 1;
+  return biometh;
 }
 
 
@@ -798,6 +822,7 @@ static int flushout (nsSocket *s) {
 static void setflags (lua_State *L, nsSocket *s) {
   s->tls->ioflags = L != NULL ? ns_callflags(L, s, 0) : MSG_DONTWAIT;
   s->tls->callL = L;
+  s->tls->want = 0;   /* a failure of this call sets it again */
 }
 
 
@@ -820,6 +845,8 @@ static int handshake_step (lua_State *L, nsSocket *s);
 */
 static int sslerror (nsTls *t, int r, const char *what) {
   int e = SSL_get_error(t->ssl, r);
+  (void)what;
+  what = NULL;   /* the message is OpenSSL's reason alone */
   switch (e) {
     case SSL_ERROR_WANT_READ:
       t->want = NS_READ;
@@ -1211,6 +1238,7 @@ static int sock_starttls (lua_State *L) {
   nsCtxData *d = ctxdata(c->ctx);
   nsTls *t;
   BIO *bio;
+  BIO_METHOD *biometh;
   const char *host = NULL;
   int defer = 0;
   lua_settop(L, 3);
@@ -1233,7 +1261,8 @@ static int sock_starttls (lua_State *L) {
                            "server_hostname, or make the context with "
                            "check_hostname = false)", "tls");
   }
-  if (!makebiometh()) return luaL_error(L, "not enough memory");
+  biometh = getbiometh(L);
+  if (biometh == NULL) return luaL_error(L, "not enough memory");
   t = (nsTls *)calloc(1, sizeof *t);
   if (t == NULL) return luaL_error(L, "not enough memory");
   t->ctxref = LUA_NOREF;
@@ -1259,7 +1288,7 @@ static int sock_starttls (lua_State *L) {
     SSL_set_connect_state(t->ssl);
     if (host != NULL) {
       int ip = isipliteral(host);
-      if (!ip && !SSL_set_tlsext_host_name(t->ssl, host)) goto fail;
+      if (!ip && !SSL_set_tlsext_host_name(t->ssl, t->host)) goto fail;
       if (d->verify && d->check_hostname) {
         if (ip) {
           X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
@@ -1636,6 +1665,16 @@ void ns_tls_open (lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
   createmeta(L, NS_TLSCTX, ctx_meta, ctx_methods);
   createmeta(L, NS_TLSSESSION, sess_meta, sess_methods);
+  {
+    BIO_METHOD **pm = (BIO_METHOD **)lua_newuserdatauv(L, sizeof *pm, 0);
+    *pm = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, biometh_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    *pm = makebiometh();   /* NULL on ENOMEM: starttls says so */
+    lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSBIOMETH);
+  }
   lua_getfield(L, -1, "_socketmethods");
   luaL_setfuncs(L, sock_methods, 0);
   lua_pop(L, 1);

@@ -24,8 +24,6 @@ def server_ctx(cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
-    ctx.options |= ssl.OP_NO_TICKET
-    ctx.num_tickets = 0
     return ctx
 
 
