@@ -291,7 +291,9 @@ function M.park()
 end
 
 -- one turn: run the ready tasks, then poll and fire due timers
+local turns = 0             -- turns so far (stats: a spinning loop shows)
 local function turn()
+  turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -432,7 +434,7 @@ end
 
 -- counts, for tests and curious users
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
 end
 
 return M
