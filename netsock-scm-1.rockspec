@@ -21,9 +21,9 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/core.c", "src/socket.c", "src/addr.c", "src/buffer.c",
-        "src/poll.c", "src/errors.c", "src/options.c", "src/dgram.c",
-        "src/resolve.c",
+        "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
+        "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
+        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/core.c",
       },
       defines = { "_GNU_SOURCE" },
       libraries = { "pthread" },
@@ -31,6 +31,7 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.check"] = "lua/netsock/check.lua",
   },
 }
 -- installed beside the modules (luarocks show --rock-dir netsock):

@@ -225,7 +225,7 @@ function H.fdflags(fd)
 end
 H.O_CLOEXEC = tonumber("2000000", 8)
 
--- A coroutine registered as a task (poll.c's protocol), driven by the
+-- A coroutine registered as a task (wait.c's protocol), driven by the
 -- spec itself rather than netsock.run: its waits come back from
 -- coroutine.resume as (waittoken, fd, events, deadline). Returns the
 -- coroutine and the registry's task set.

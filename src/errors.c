@@ -345,6 +345,16 @@ int ns_closed (lua_State *L) {
 }
 
 
+int ns_pushresult (lua_State *L, nsResult r, int err) {
+  switch (r) {
+    case NS_TIMEOUT: return ns_timeout(L);
+    case NS_CLOSED: return ns_closed(L);
+    case NS_PUSHED: return 3;
+    default: return ns_fail(L, err);
+  }
+}
+
+
 int ns_gaifail (lua_State *L, int gai, int err) {
   const nsName *e;
   if (gai == EAI_SYSTEM)

@@ -1,6 +1,7 @@
 -- netsock.tasks: the loop that runs tasks (coroutines) over one epoll set.
 --
--- A task is a coroutine registered in the registry set "netsock.tasks".
+-- A task is a coroutine in the weak set 'tasks', which the C core is
+-- handed with the loop (core._newloop) to tell tasks from coroutines.
 -- When a netsock call inside it would block, the C core yields four
 -- values: the wait token, a descriptor (-1 for a pure timer), the
 -- events (1 read, 2 write, 3 both) and a deadline (monotonic seconds,
@@ -26,6 +27,7 @@
 --     task alone.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
 local coroutine, debug, io, setmetatable = coroutine, debug, io, setmetatable
 local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
@@ -34,18 +36,10 @@ local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local pcall, rawget, xpcall, unpack = pcall, rawget, xpcall, table.unpack
-local getrealmt = debug.getmetatable
+local pcall, xpcall, unpack = pcall, xpcall, table.unpack
 local mathtype = math.type
 
-local registry = debug.getregistry()
-local tasks = registry["netsock.tasks"]
-if type(tasks) ~= "table" then
-  tasks = setmetatable({}, { __mode = "k" })
-  registry["netsock.tasks"] = tasks
-end
-
-local loop = assert(core._newloop())
+local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
 
 -- ready queue: a FIFO ring of tasks in q[qhead .. qtail-1]
@@ -206,7 +200,10 @@ local function onclose(fd)
     if parked[t] then parked[t] = nil; push(t) end
   end
 end
-registry["netsock.onclose"] = onclose
+
+-- the loop's epoll set; the C core learns which threads are tasks and
+-- whom to tell when a socket tasks wait on is closed
+local loop = assert(core._newloop(tasks, onclose))
 
 -- text for an error value, whatever it is: tostring may raise (a
 -- __tostring that errors, or returns no string) and must not take the
@@ -245,23 +242,11 @@ local function step(t)
   else push(t) end              -- a plain yield: back of the queue
 end
 
--- whether Lua can call x: a function, or a value whose metatable (the
--- real one: a __metatable field does not change what a call does) has
--- __call
-local function callable(x)
-  if type(x) == "function" then return true end
-  local mt = getrealmt(x)
-  return mt ~= nil and rawget(mt, "__call") ~= nil
-end
-
 local M = {}
 
 -- netsock.spawn(fn, ...): a new task running fn(...); returns it
 function M.spawn(fn, ...)
-  if not callable(fn) then
-    error(("bad argument #1 to 'spawn' (function expected, got %s)")
-      :format(type(fn) == "nil" and "no value" or type(fn)), 2)
-  end
+  check.callable("spawn", 1, fn)
   local t
   local n = select("#", ...)
   if n == 0 then
@@ -330,6 +315,7 @@ end
 -- netsock.run([fn, ...]): run the loop until no task is left or stop()
 function M.run(fn, ...)
   if running then error("netsock.run: the loop is running already", 2) end
+  check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
   local ok, err = pcall(function()
@@ -363,16 +349,12 @@ local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
                     ENOMEM = true, timeout = true }
 
 function M.serve(create_server, host, port, handler, opts)
-  if not callable(handler) then
-    error(("bad argument #3 to 'serve' (function expected, got %s)")
-      :format(type(handler) == "nil" and "no value" or type(handler)), 3)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #4 to 'serve' (table expected, got %s)"):format(type(opts)), 3)
-  end
+  -- called by the facade's serve: level 3 puts errors at the user's line
+  check.callable("serve", 3, handler, 3)
+  if opts ~= nil and type(opts) ~= "table" then check.typeerror("serve", 4, "table", opts, 3) end
   local limit = opts and opts.limit
   if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    error("bad argument #4 to 'serve' (limit must be a positive integer)", 3)
+    check.argerror("serve", 4, "limit must be a positive integer", 3)
   end
   local srv, msg, code = create_server(host, port, opts)
   if not srv then return nil, msg, code end
