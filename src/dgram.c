@@ -8,6 +8,7 @@
 ** the system call again after every wait (wait.c).
 */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -16,6 +17,24 @@
 
 
 /* {====== sendto and recvfrom ====== */
+
+/*
+** sendto said EAGAIN on a Unix datagram socket that polls writable: the
+** receiver's queue is full, which poll on the sender cannot see (it
+** looks at the peer only for a connected socket). Waiting for
+** "writable" would return at once, for ever: a busy loop as long as
+** the receiver does not read.
+*/
+static int receiverfull (nsSocket *s) {
+  struct pollfd pfd;
+  if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLOUT;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & POLLOUT) != 0;
+}
+
 
 /* stack: 1 socket, 2 data, 3 sockaddr bytes, 4 deadline */
 static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
@@ -39,7 +58,10 @@ static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
+    if (receiverfull(s))  /* poll cannot tell: pause, then try again */
+      r = ns_pause(L, lua_tonumber(L, 4), ctx, sendto_k);
+    else
+      r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -98,11 +120,16 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 4);
   if (s == NULL) return ns_closed(L);
-  if (ns_pending(s) > 0) {  /* a stream's read-ahead comes first */
+  if (ns_pending(s) > 0) {  /* a file's read-ahead comes first */
+    /* the sender as recvmsg names it: none on a stream (this said the
+       peer's address, the kernel path nil: one call, two answers);
+       a connected datagram socket's peer otherwise */
     socklen_t len = sizeof ss;
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     memset(&ss, 0, sizeof ss);
-    if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0) len = 0;
+    if (s->type == SOCK_STREAM ||
+        getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
+      len = 0;
     return 1 + pushfrom(L, s, &ss, len);
   }
   iov.iov_base = stackbuf;
@@ -119,7 +146,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
+    if (n > 0 || (n == 0 && !ns_atend(s, size)))
       break;
     if (n < 0 && errno == EINTR) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */

@@ -8,6 +8,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,6 +66,17 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
   if (ls->closef == NULL) return -1;
   *fp = ls->f;
   return fileno(ls->f);
+}
+
+
+/* whether read(2) on 'in' would return at once (data, end, error) */
+static int readable (int in) {
+  struct pollfd pfd;
+  pfd.fd = in;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return pfd.revents != 0;
 }
 
 
@@ -138,6 +150,15 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
           if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
           st->chunk = p;
           st->ccap = want;
+        }
+        if (st->start < 0 && !readable(in)) {
+          /* a pipe (or FIFO, socket, tty) with nothing to read yet:
+             read(2) would block the process (and a task's whole loop)
+             past the deadline; wait for it as for the socket */
+          r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+          if (r != NS_AGAIN) { *err = errno; return r; }
+          s = ns_checkresumed(L);
+          continue;
         }
         do {
           n = st->start >= 0

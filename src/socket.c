@@ -18,6 +18,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,14 +88,25 @@ nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
 
 
 /*
+** The descriptor leaves netsock's hands (close, detach): while its
+** number still names it, the loop's epoll set and every poller let go
+** of it, and the tasks waiting on it wake (they find the socket
+** closed). __gc comes here too, without the wake (see sock_gc).
+*/
+static void forget (lua_State *L, nsSocket *s) {
+  ns_wakeclosed(L, s);
+  ns_poller_forget(L, s->fd);
+}
+
+
+/*
 ** Close the descriptor: fd becomes -1 first; close(2) is not retried
-** on EINTR (Linux has released the descriptor already). A task waiting
-** on it is woken by the loop's hook and finds the socket closed.
+** on EINTR (Linux has released the descriptor already).
 */
 int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
-  ns_wakeclosed(L, s);
+  forget(L, s);
   s->fd = -1;
   s->fdblock = 0;
   ns_buf_free(s);
@@ -200,6 +212,7 @@ static int sock_fileno (lua_State *L) {
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
+  forget(L, s);    /* its waiters wake; the loop and pollers let go */
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
   lua_pushinteger(L, s->fd);
   s->fd = -1;
@@ -379,17 +392,58 @@ static int sock_accept (lua_State *L) {
 
 
 /*
+** A Unix stream connect to a listener whose backlog is full says
+** EAGAIN (not EINPROGRESS: there is nothing to poll for). A blocking
+** connect would sleep in the kernel until the server accepts; here the
+** call pauses (ns_pause) and connects again, until its deadline.
+** 'first': the connect that said EAGAIN was just made (pause first).
+*/
+static nsResult connect_again (lua_State *L, nsSocket *s, int first,
+                               lua_KContext ctx, lua_KFunction k, int *err) {
+  for (;;) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    nsResult r;
+    int c;
+    if (first) {
+      r = ns_pause(L, lua_tonumber(L, (int)ctx), ctx, k);
+      if (r != NS_AGAIN) { *err = errno; return r; }
+    }
+    first = 1;
+    if (ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len) < 0)
+      return NS_PUSHED;
+    ns_callflags(L, s, 1);
+    do c = connect(s->fd, (struct sockaddr *)&ss, len);
+    while (c < 0 && errno == EINTR);
+    if (c == 0) return NS_OK;
+    *err = errno;
+    if (*err == EINPROGRESS || *err == EALREADY) {
+      lua_pushboolean(L, 0);  /* under way after all: wait as usual */
+      lua_replace(L, (int)ctx + 1);
+      return NS_PENDING;
+    }
+    if (*err != EAGAIN) return NS_ERRNO;
+  }
+}
+
+
+/*
 ** The end of a non-blocking connect: wait until writable, then read
 ** the outcome with SO_ERROR. NS_OK connected, NS_ERRNO with *err,
 ** NS_TIMEOUT, or NS_CLOSED for a socket closed meanwhile.
-** stack: 1 socket, ..., 'ctx' deadline
+** stack: 1 socket, ..., 'ctx' deadline, ctx + 1 true when a Unix
+** connect said EAGAIN (connect_again)
 */
-static nsResult connect_wait (lua_State *L, lua_KContext ctx,
+static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
                               lua_KFunction k, int *err) {
   nsSocket *s = ns_checkresumed(L);
   socklen_t len = sizeof *err;
   nsResult r;
   if (s == NULL) return NS_CLOSED;
+  if (lua_toboolean(L, (int)ctx + 1)) {
+    r = connect_again(L, s, status == LUA_OK, ctx, k, err);
+    if (r != NS_PENDING) return r;
+  }
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -429,6 +483,10 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
   while (r < 0 && errno == EINTR);
   if (r == 0) return NS_OK;
   *err = errno;
+  if (*err == EAGAIN && s->family == AF_UNIX && s->timeout != 0) {
+    lua_pushboolean(L, 1);  /* a full backlog: connect_again */
+    return NS_PENDING;
+  }
   if (*err != EINPROGRESS && *err != EALREADY)
     return NS_ERRNO;
   if (s->timeout == 0) { *err = EINPROGRESS; return NS_ERRNO; }
@@ -438,8 +496,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
 
 static int connect_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_k, &err);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
 }
@@ -465,8 +522,8 @@ static int connect_ex_result (lua_State *L, nsResult r, int err) {
 
 static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_ex_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_ex_k, &err);
+  if (r == NS_PUSHED) return 3;
   return connect_ex_result(L, r, err);
 }
 
@@ -610,6 +667,26 @@ static int sock_sendall (lua_State *L) {
 /* {====== Receiving ====== */
 
 /*
+** Whether a receive of 'size' bytes that got 0 means the end of the
+** stream. On a stream socket it does (unless nothing was asked for); on
+** a datagram socket it is an empty datagram. A seqpacket socket has
+** both: an empty message, or the peer gone; poll tells them apart (the
+** peer's shutdown shows as POLLRDHUP/POLLHUP). An empty message the
+** peer sent right before it closed reads as the end.
+*/
+int ns_atend (nsSocket *s, size_t size) {
+  struct pollfd pfd;
+  if (size == 0) return 0;
+  if (s->type == SOCK_STREAM) return 1;
+  if (s->type != SOCK_SEQPACKET) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLIN | POLLRDHUP;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
+/*
 ** stack: 1 socket, 2 bufsize, 3 flags, 4 deadline
 ** Up to NS_STACKBUF bytes are received on the C stack; a larger recv
 ** goes into the socket's own receive buffer, which outlives a task's
@@ -641,7 +718,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     while (n < 0 && errno == EINTR);
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
+    if (n > 0 || (n == 0 && !ns_atend(s, size))) {
       lua_pushlstring(L, p, (size_t)n);
       ns_buf_trim(s);
       return 1;
