@@ -5,6 +5,7 @@
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
+#   make rock     the release source rock (build/rock/), checked by building it
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -22,13 +23,18 @@ HDRS     := $(wildcard src/*.h)
 OBJS     := $(SRCS:src/%.c=build/obj/%.o)
 CORE     := build/netsock/core.so
 
+# the console's line editor (src/edit/edit.c), only where libedit is found
+EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
+EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
+
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock console
 
-all: $(CORE)
+all: $(CORE) $(EDIT)
 
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -37,6 +43,10 @@ build/obj/%.o: src/%.c $(HDRS)
 $(CORE): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS)
+
+build/netsock/edit.so: src/edit/edit.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -49,7 +59,7 @@ $(SANCORE): $(SANOBJS)
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
 DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
-DEPS_TEST  := $(DEPS_BUILD) lua-busted lua-filesystem python3 netcat-openbsd curl procps strace
+DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
@@ -65,6 +75,10 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/tour.lua
 
+# the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
+console: all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock $(ARGS)
+
 # ASan must come first in the process, so the interpreter runs with the
 # runtime preloaded; leak detection is valgrind's job (the interpreter's
 # exit path does not free everything busted allocated).
@@ -78,6 +92,11 @@ sanitize: deps-test $(SANCORE)
 
 install-check: deps-test
 	@sh tools/install-check
+
+# the release source rock from the committed tree (build/rock/), built
+# into a scratch tree to check it (tools/rock); install-check runs it too
+rock: deps-test
+	@sh tools/rock
 
 lint: deps
 	@$(MAKE) --no-print-directory clean

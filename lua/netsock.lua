@@ -6,6 +6,7 @@ local core = require "netsock.core"
 local check = require "netsock.check"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
+local rawset, setmetatable = rawset, setmetatable
 local socket, getaddrinfo = core.socket, core.getaddrinfo
 
 local M = {}
@@ -134,6 +135,18 @@ function M.serve(host, port, handler, opts)
   local srv, msg, code = tasks.serve(M.create_server, host, port, handler, opts)
   return srv, msg, code
 end
+
+-- looking inside the loop, signals (lua/netsock/tasks.lua)
+M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal
+
+-- netsock.console (lua/netsock/console.lua), loaded on first use
+setmetatable(M, { __index = function(t, k)
+  if k == "console" then
+    local c = require "netsock.console"
+    rawset(t, "console", c)
+    return c
+  end
+end })
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)
 M.socketmethods = methods

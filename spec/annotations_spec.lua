@@ -27,12 +27,18 @@ local INTERNAL = {
   ["netsock.lookup"] = true,  -- a lookup on a thread, owned by the loop
   ["netsock.fdbox"] = true,   -- a descriptor box (select's epoll set in tasks)
   ["netsock.sendfile"] = true, -- the state of a sendfile call across waits
+  ["netsock.editor"] = true,  -- the console's line editor (netsock.edit)
 }
 
 -- Objects made in Lua (setmetatable, no registry name): class name ->
 -- a function returning one such object and a clean-up function. Add a
 -- line when a Lua part starts returning a new kind of object.
-local OBJECTS = {}
+local OBJECTS = {
+  ["netsock.consoleendpoint"] = function()
+    local ep = assert(ns.console.listen(H.tmpname(".sock")))
+    return ep, function() ep:close() end
+  end,
+}
 
 local function listfiles(dir)
   local p = assert(io.popen("find " .. H.shquote(dir) .. " -name '*.lua' | LC_ALL=C sort"))

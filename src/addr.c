@@ -40,8 +40,8 @@ void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
 ** A dotted quad in its plain form ("127.0.0.1": four decimal parts of
 ** 0..255, no leading zeros, nothing else) into 'a'; 0 for anything else,
 ** which inet_pton then judges. Every text this accepts inet_pton reads
-** the same way; it takes ~60 instructions where inet_pton takes ~440
-** (a sendto with a host names one on every call).
+** the same way, in a fraction of inet_pton's time (a sendto with a host
+** names one on every call; figures in docs/performance.md, "UDP").
 */
 static int plainquad (const char *s, struct in_addr *a) {
   unsigned char *b = (unsigned char *)&a->s_addr;
@@ -101,8 +101,8 @@ int ns_numericaddr (const char *host, int family, int port,
 /*
 ** The dotted-quad text of an IPv4 address into 'buf' (16 bytes at
 ** least); returns its length. glibc's inet_ntop formats IPv4 through
-** sprintf: ~1,500 instructions, half of what a recvfrom of a datagram
-** cost (docs/performance.md, "UDP"). This takes ~60.
+** sprintf, which was half of what a recvfrom of a datagram cost
+** (figures in docs/performance.md, "UDP").
 */
 static size_t ipv4text (const struct in_addr *a, char *buf) {
   const unsigned char *b = (const unsigned char *)&a->s_addr;

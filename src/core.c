@@ -111,5 +111,7 @@ int luaopen_netsock_core (lua_State *L) {
   ns_dgram_open(L);
   ns_sendfile_open(L);
   ns_options_open(L);
+  ns_signal_open(L);
+  ns_proc_open(L);
   return 1;
 }

@@ -19,55 +19,6 @@
 /* {====== sendto and recvfrom ====== */
 
 /*
-** sendto said EAGAIN on a Unix datagram socket that polls writable: the
-** receiver's queue is full, which poll on the sender cannot see (it
-** looks at the peer only for a connected socket). Waiting for
-** "writable" would return at once, for ever: a busy loop as long as
-** the receiver does not read.
-*/
-static int receiverfull (nsSocket *s) {
-  struct pollfd pfd;
-  if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
-  pfd.fd = s->fd;
-  pfd.events = POLLOUT;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return (pfd.revents & POLLOUT) != 0;
-}
-
-
-/* stack: 1 socket, 2 data, 3 sockaddr bytes, 4 deadline */
-static int sendto_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L);
-  size_t len, alen;
-  const char *data, *addr;
-  ssize_t n;
-  nsResult r;
-  (void)status;
-  lua_settop(L, 4);
-  if (s == NULL) return ns_closed(L);
-  data = lua_tolstring(L, 2, &len);
-  addr = lua_tolstring(L, 3, &alen);
-  for (;;) {
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
-               (const struct sockaddr *)addr, (socklen_t)alen);
-    if (n >= 0) {
-      lua_pushinteger(L, n);
-      return 1;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-      return ns_fail(L, errno);
-    if (receiverfull(s))  /* poll cannot tell: pause, then try again */
-      r = ns_pause(L, lua_tonumber(L, 4), ctx, sendto_k);
-    else
-      r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 4), ctx, sendto_k);
-    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
-  }
-}
-
-
-/*
 ** s:sendto(data, host, port) or s:sendto(data, path): bytes sent.
 ** The whole datagram goes or nothing does (EMSGSIZE when too long).
 */
@@ -79,9 +30,11 @@ static int dgram_sendto (lua_State *L) {
   if (ns_getdest(L, s, 3, &ss, &len) < 0)
     return 3;
   lua_settop(L, 2);
-  lua_pushlstring(L, (const char *)&ss, len);
+  lua_pushnil(L);  /* i, j: the whole datagram */
+  lua_pushnil(L);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  return sendto_k(L, LUA_OK, 0);
+  lua_pushlstring(L, (const char *)&ss, len);
+  return ns_send_k(L, LUA_OK, 0);
 }
 
 
@@ -148,7 +101,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
     if (n > 0 || (n == 0 && !ns_atend(s, size)))
       break;
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && ns_retry(L)) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */
     if (n == 0) return ns_closed(L);
     if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -196,7 +149,5 @@ static const luaL_Reg dgram_methods[] = {
 
 
 void ns_dgram_open (lua_State *L) {
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, dgram_methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, dgram_methods);
 }

@@ -32,8 +32,8 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
 
 /*
 ** One recv(2) of at most 'want' bytes appended to the buffer. Returns
-** the count, 0 at end of stream, or -1 with errno set (never EINTR;
-** ENOMEM when the buffer cannot grow).
+** the count, 0 at end of stream, or -1 with errno set (EINTR only for
+** the lua5.4 prompt's Ctrl-C; ENOMEM when the buffer cannot grow).
 */
 static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
   ssize_t n;
@@ -42,7 +42,7 @@ static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
     return -1;
   }
   do n = recv(s->fd, s->rbuf + s->rtail, want, ns_callflags(L, s, 0));
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && ns_retry(L));
   if (n > 0) s->rtail += (size_t)n;
   else if (n < 0) {
     int err = errno;
@@ -438,7 +438,7 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
     n = send(s->fd, f->wbuf + f->whead, wpending(f),
              MSG_NOSIGNAL | ns_callflags(L, s, 0));
     if (n >= 0) { f->whead += (size_t)n; continue; }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     *err = errno;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return NS_ERRNO;
@@ -753,7 +753,5 @@ static const luaL_Reg sock_methods[] = {
 void ns_file_open (lua_State *L) {
   ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, sock_methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, sock_methods);
 }

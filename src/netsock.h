@@ -110,7 +110,6 @@ typedef struct nsSocket {
 /* {====== errors.c ====== */
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
-NS_API int ns_timeout (lua_State *L);
 NS_API int ns_closed (lua_State *L);
 /* push nil, message, code for a getaddrinfo error (EAI_SYSTEM -> errno) */
 NS_API int ns_gaifail (lua_State *L, int gai, int err);
@@ -119,8 +118,6 @@ NS_API int ns_failmsg (lua_State *L, const char *msg, const char *code);
 /* the failure values of 'r' (NS_TIMEOUT, NS_CLOSED, NS_ERRNO with
    'err', NS_PUSHED: already there); returns 3 */
 NS_API int ns_pushresult (lua_State *L, nsResult r, int err);
-/* the name of errno 'err' ("ECONNREFUSED"), or NULL */
-NS_API const char *ns_errname (int err);
 NS_API void ns_errors_open (lua_State *L);
 /* }====== */
 
@@ -250,12 +247,6 @@ NS_API void ns_wait_open (lua_State *L);
 
 /* {====== resolve.c: names ====== */
 /*
-** getaddrinfo(host, serv, hints): 0 and *res (the caller frees it), or
-** nil, message, code pushed and 3.
-*/
-NS_API int ns_lookup (lua_State *L, const char *host, const char *serv,
-                      const struct addrinfo *hints, struct addrinfo **res);
-/*
 ** Read an address for socket family 'family' from the arguments at
 ** 'idx' (host, port) or (path). On success fills 'ss'/'len' and
 ** returns the number of arguments used; on a resolver failure pushes
@@ -287,14 +278,11 @@ NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
 NS_API nsSocket *ns_checkio (lua_State *L, int idx);
 /* in a continuation (socket at 1): NULL when closed meanwhile */
 NS_API nsSocket *ns_checkresumed (lua_State *L);
-/* a new closed socket userdata on the stack */
-NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
 NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
 /* release the buffer if it holds no unread byte */
 NS_API void ns_buf_trim (nsSocket *s);
-NS_API void ns_buf_free (nsSocket *s);
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
@@ -302,7 +290,24 @@ NS_API void ns_buf_consume (nsSocket *s, size_t n);
 NS_API int ns_atend (nsSocket *s, size_t size);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* the continuation of s:send, and of s:sendto with an address */
+NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
+/* add methods to the socket class (module table at -1) */
+NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== signal.c, proc.c: signals, the prompt's Ctrl-C, credentials ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+NS_API void ns_proc_open (lua_State *L);
 /* }====== */
 
 

@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static int herrfail (lua_State *L, int herr) {
 
 /* {====== getaddrinfo ====== */
 
-int ns_lookup (lua_State *L, const char *host, const char *serv,
+static int lookup (lua_State *L, const char *host, const char *serv,
                const struct addrinfo *hints, struct addrinfo **res) {
   int gai = getaddrinfo(host, serv, hints, res);
   if (gai != 0) {
@@ -106,7 +107,7 @@ int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
   hints.ai_socktype = type;
   hints.ai_flags = (passive ? AI_PASSIVE : 0) |
                    (family == AF_INET6 ? AI_V4MAPPED : 0);
-  if (ns_lookup(L, host, serv, &hints, &res) != 0)
+  if (lookup(L, host, serv, &hints, &res) != 0)
     return -1;
   memcpy(ss, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
@@ -235,7 +236,7 @@ static int res_getaddrinfo (lua_State *L) {
   if (host == NULL && serv == NULL)
     return luaL_error(L, "bad arguments to 'getaddrinfo' (host and port are both nil)");
   if (host == NULL) hints.ai_flags |= AI_PASSIVE;
-  if (ns_lookup(L, host, serv, &hints, &res) != 0)
+  if (lookup(L, host, serv, &hints, &res) != 0)
     return 3;
   ns_pushaddrinfo(L, res);
   freeaddrinfo(res);
@@ -337,6 +338,7 @@ static int res_getaddrinfo_task (lua_State *L) {
   struct addrinfo hints, *res;
   nsLookup *j, **pj;
   pthread_attr_t attr;
+  sigset_t all, old;
   pthread_t th;
   int r;
   memset(&hints, 0, sizeof hints);
@@ -369,7 +371,12 @@ static int res_getaddrinfo_task (lua_State *L) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* the thread takes no signal: each one goes to a thread that runs
+     Lua (a Ctrl-C must interrupt the call that waits, not a lookup) */
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   r = pthread_create(&th, &attr, lookup_thread, j);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (r != 0) {  /* no thread: look it up here, blocking */
     j->refs = 1;
@@ -396,7 +403,7 @@ static int oneaddr (lua_State *L, const char *host, const char *serv,
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = 0;  /* any: a service of tcp or of udp alone */
   hints.ai_flags = flags;
-  if (ns_lookup(L, host, serv, &hints, &res) != 0) return 3;
+  if (lookup(L, host, serv, &hints, &res) != 0) return 3;
   memcpy(ss, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
   freeaddrinfo(res);
@@ -448,7 +455,7 @@ static int res_gethostbyname (lua_State *L) {
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
-  if (ns_lookup(L, name, NULL, &hints, &res) != 0) return 3;
+  if (lookup(L, name, NULL, &hints, &res) != 0) return 3;
   inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
             buf, sizeof buf);
   freeaddrinfo(res);

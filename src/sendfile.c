@@ -85,7 +85,8 @@ static int readable (int in) {
 ** block it for the call and take back a SIGPIPE the call itself made,
 ** the way a library must without touching the process's handlers.
 */
-static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
+static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
+                               size_t count) {
   sigset_t pipeset, old, pend;
   ssize_t n;
   int err, had;
@@ -95,7 +96,7 @@ static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
   sigpending(&pend);
   had = sigismember(&pend, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-  do n = sendfile(out, in, off, count); while (n < 0 && errno == EINTR);
+  do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
   err = errno;
   if (n < 0 && err == EPIPE && !had) {
     struct timespec zero = {0, 0};
@@ -132,7 +133,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
         ns_callflags(L, s, 1);
-        n = sendfile_nosig(s->fd, in, &off, want);
+        n = sendfile_nosig(L, s->fd, in, &off, want);
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
         if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
@@ -175,7 +176,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     else {  /* send the pending chunk */
       do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
                   MSG_NOSIGNAL | ns_callflags(L, s, 0));
-      while (n < 0 && errno == EINTR);
+      while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
         st->cdone += (size_t)n;
@@ -295,7 +296,5 @@ void ns_sendfile_open (lua_State *L) {
   };
   ns_newclass(L, NS_SENDFILE, meta, NULL, 0);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, methods);
 }

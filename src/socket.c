@@ -27,6 +27,8 @@
 
 #include "netsock.h"
 
+static void freebuf (nsSocket *s);
+
 /* {====== Lifetime ====== */
 
 /*
@@ -72,7 +74,7 @@ static double gettimeout_default (lua_State *L) {
 ** The caller makes the descriptor afterwards: a memory error here
 ** leaves nothing to clean up.
 */
-nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
+static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
   nsSocket *s = (nsSocket *)lua_newuserdatauv(L, sizeof(nsSocket), 0);
   memset(s, 0, sizeof *s);
   s->fd = -1;
@@ -109,7 +111,7 @@ int ns_close (lua_State *L, nsSocket *s) {
   forget(L, s);
   s->fd = -1;
   s->fdblock = 0;
-  ns_buf_free(s);
+  freebuf(s);
   return close(fd);
 }
 
@@ -146,7 +148,7 @@ static int sock_new (lua_State *L) {
   lua_Integer proto = luaL_optinteger(L, 3, 0);
   nsSocket *s;
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -162,8 +164,8 @@ static int sock_pair (lua_State *L) {
   nsSocket *a, *b;
   int fds[2];
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  a = ns_newsocket(L, family, type, (int)proto);
-  b = ns_newsocket(L, family, type, (int)proto);
+  a = newsocket(L, family, type, (int)proto);
+  b = newsocket(L, family, type, (int)proto);
   if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto,
                  fds) < 0)
     return ns_fail(L, errno);
@@ -188,7 +190,7 @@ static int sock_fromfd (lua_State *L) {
   int flags;
   luaL_argcheck(L, 0 <= fd && fd <= INT_MAX, 1, "descriptor out of range");
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 4, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -216,7 +218,7 @@ static int sock_detach (lua_State *L) {
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
   lua_pushinteger(L, s->fd);
   s->fd = -1;
-  ns_buf_free(s);
+  freebuf(s);
   return 1;
 }
 
@@ -284,7 +286,7 @@ int ns_buf_reserve (nsSocket *s, size_t need) {
 }
 
 
-void ns_buf_free (nsSocket *s) {
+static void freebuf (nsSocket *s) {
   free(s->rbuf);
   s->rbuf = NULL;
   s->rcap = s->rhead = s->rtail = 0;
@@ -293,7 +295,7 @@ void ns_buf_free (nsSocket *s) {
 
 void ns_buf_trim (nsSocket *s) {
   if (s->rbuf != NULL && s->rhead == s->rtail)
-    ns_buf_free(s);
+    freebuf(s);
 }
 
 
@@ -307,7 +309,7 @@ void ns_buf_trim (nsSocket *s) {
 void ns_buf_consume (nsSocket *s, size_t n) {
   s->rhead += n;
   if (s->rhead == s->rtail)
-    ns_buf_free(s);
+    freebuf(s);
 }
 
 
@@ -363,7 +365,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   for (;;) {
     lua_settop(L, 2);
-    c = ns_newsocket(L, s->family, s->type, s->protocol);
+    c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
     ns_callflags(L, s, 1);
     fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
@@ -372,7 +374,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    if (errno == ECONNABORTED || ns_retry(L))
       continue;  /* a client that left before we took it: next one */
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
@@ -480,7 +482,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
      Waiting without the retry could wait on a connect never started:
      an unconnected socket polls writable at once, with no error. */
   do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
   if (*err == EAGAIN && s->family == AF_UNIX && s->timeout != 0) {
@@ -538,23 +540,25 @@ static int sock_connect_ex (lua_State *L) {
 }
 
 
-static int sock_getsockname (lua_State *L) {
+/* getsockname and getpeername: host, port or path */
+static int pushname (lua_State *L,
+                     int (*get) (int, struct sockaddr *, socklen_t *)) {
   nsSocket *s = ns_checkopen(L, 1);
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getsockname(s->fd, (struct sockaddr *)&ss, &len) < 0)
+  if (get(s->fd, (struct sockaddr *)&ss, &len) < 0)
     return ns_fail(L, errno);
   return ns_pushaddr(L, (struct sockaddr *)&ss, len);
 }
 
 
+static int sock_getsockname (lua_State *L) {
+  return pushname(L, getsockname);
+}
+
+
 static int sock_getpeername (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
-    return ns_fail(L, errno);
-  return ns_pushaddr(L, (struct sockaddr *)&ss, len);
+  return pushname(L, getpeername);
 }
 
 
@@ -581,27 +585,54 @@ static int sock_shutdown (lua_State *L) {
 
 /* {====== Sending ====== */
 
-/* stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline */
-static int send_k (lua_State *L, int status, lua_KContext ctx) {
+/*
+** sendto said EAGAIN on a Unix datagram socket that polls writable: the
+** receiver's queue is full, which poll on the sender cannot see (Linux
+** looks at the peer only for a connected socket). Waiting for
+** "writable" would return at once, for ever: a busy loop for as long
+** as the receiver does not read.
+*/
+static int receiverfull (nsSocket *s) {
+  struct pollfd pfd;
+  if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLOUT;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & POLLOUT) != 0;
+}
+
+
+/*
+** One send(2), or sendto(2) to the address whose bytes are at slot 6
+** (nil for send): bytes sent. s:send and dgram.c's s:sendto.
+** stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline, 6 address or nil
+*/
+int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   nsSocket *s = ns_checkresumed(L);
-  size_t len;
-  const char *data;
+  size_t len, alen = 0;
+  const char *data, *addr;
   ssize_t n;
   nsResult r;
   (void)status;
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   if (s == NULL) return ns_closed(L);
   data = ns_checkrange(L, 2, &len);
+  addr = lua_tolstring(L, 6, &alen);
   for (;;) {
-    n = send(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0));
+    n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
+               (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, send_k);
+    if (alen > 0 && receiverfull(s))  /* poll cannot tell: pause, retry */
+      r = ns_pause(L, lua_tonumber(L, 5), ctx, ns_send_k);
+    else
+      r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -612,7 +643,8 @@ static int sock_send (lua_State *L) {
   luaL_checkstring(L, 2);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  return send_k(L, LUA_OK, 0);
+  lua_pushnil(L);
+  return ns_send_k(L, LUA_OK, 0);
 }
 
 
@@ -634,7 +666,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
       sent += (size_t)n;
       continue;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       nret = ns_fail(L, errno);
       goto fail;
@@ -715,7 +747,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       p = s->rbuf + s->rtail;
     }
     do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && !ns_atend(s, size))) {
@@ -855,6 +887,13 @@ static const luaL_Reg funcs[] = {
 ** The socket class, its method table also as netsock.core._socketmethods
 ** so that the other files and the Lua facade can add methods.
 */
+void ns_addmethods (lua_State *L, const luaL_Reg *l) {
+  lua_getfield(L, -1, "_socketmethods");
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 1);
+}
+
+
 void ns_socket_open (lua_State *L) {
   ns_newclass(L, NS_SOCKET, metamethods, methods, 0);
   ns_marksocketclass(L);

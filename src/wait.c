@@ -101,7 +101,7 @@ static int yieldwait (lua_State *L, int fd, int events, double deadline,
 
 
 /* block in poll(2) */
-static nsResult pollwait (int fd, int events, double deadline) {
+static nsResult pollwait (lua_State *L, int fd, int events, double deadline) {
   struct pollfd pfd;
   int ms, n;
   pfd.fd = fd;
@@ -115,7 +115,7 @@ static nsResult pollwait (int fd, int events, double deadline) {
       if (ns_msuntil(deadline) == 0) return NS_TIMEOUT;
       continue;  /* poll woke a little early: wait the rest */
     }
-    if (errno != EINTR) return NS_ERRNO;
+    if (!ns_retry(L)) return NS_ERRNO;  /* EINTR of the prompt's Ctrl-C too */
   }
 }
 
@@ -193,7 +193,7 @@ nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
     }
     return (nsResult)yieldwait(L, fd, events, deadline, watch, ctx, k);
   }
-  return pollwait(fd, events, deadline);  /* fd -1: poll sleeps */
+  return pollwait(L, fd, events, deadline);  /* fd -1: poll sleeps */
 }
 
 
@@ -237,7 +237,7 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
     return (nsResult)yieldwait(L, s->fd, events, deadline, 0, ctx, k);
   }
-  return pollwait(s->fd, events, deadline);
+  return pollwait(L, s->fd, events, deadline);
 }
 
 
@@ -487,7 +487,8 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   while ((left = deadline - ns_monotime()) > 0) {
     ts.tv_sec = (time_t)left;
     ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);  /* EINTR: the loop sleeps the rest */
+    if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
+      break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
   }
   return 0;
 }
