@@ -628,7 +628,7 @@ function M.cancel(t)
   local ok, err = coclose(t)
   if not ok then
     io.stderr:write("netsock task failed while cancelled: ",
-                    tostring(err), "\n")
+                    describe(err), "\n")
   end
   return true
 end
