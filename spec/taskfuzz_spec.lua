@@ -74,11 +74,12 @@ local function program(seed)
     else
       a, b = assert(ns.socketpair())
     end
+    local istcp = a:getsockname() ~= nil and select(2, a:getsockname()) ~= nil
     local rt = timeouts[rnd(#timeouts)]
     a:settimeout(rt or nil)
     b:settimeout(10)
     chans[c] = {
-      a = a, b = b, sent = {}, got = {}, nsent = 0, ngot = 0,
+      a = a, b = b, sent = {}, got = {}, nsent = 0, ngot = 0, tcp = istcp,
       disrupt = ({ "none", "none", "close", "detach", "fclose", "pclose",
                    "raise", "cancel" })[rnd(8)],
       delay = rnd(0, 3) * 0.01,
@@ -140,9 +141,12 @@ local function program(seed)
       ch.file = f
       local p = ns.poller()
       ch.poller = p
+      -- however the reader ends (returns, raises, is cancelled), its
+      -- socket and poller close, so the writer is not left waiting
       local _ <close> = setmetatable({}, { __close = function()
         ch.readerdone = true
         p:close()
+        a:close()
       end })
       local timeouts_left = 50
       while true do
@@ -198,7 +202,15 @@ local function program(seed)
       if ch.readerdone then return end
       if what == "close" then ch.a:close()
       elseif what == "detach" then
-        if ch.a:fileno() >= 0 then ch.a:detach(); detached = detached + 1 end
+        if ch.a:fileno() >= 0 then
+          local fd = ch.a:detach()
+          detached = detached + 1
+          -- the program owns the descriptor now; it ends the connection
+          -- (through a duplicate) so that the writer is not left waiting
+          local dup = ns.fromfd(fd, ch.tcp and "inet" or "unix", "stream")
+          dup:shutdown("rw")
+          dup:close()
+        end
       elseif what == "fclose" then if ch.file then ch.file:close() end
       elseif what == "pclose" then if ch.poller then ch.poller:close() end
       elseif what == "raise" then ch.raise = true
@@ -210,7 +222,7 @@ local function program(seed)
   -- the watchdog: every waiter must wake (every task must end)
   local timedout = false
   ns.spawn(function()
-    local deadline = ns.monotime() + 60
+    local deadline = ns.monotime() + (tonumber(os.getenv("NETSOCK_TASKFUZZ_WATCHDOG") or "") or 60)
     while ns._tasks.stats().live > 1 do
       if ns.monotime() > deadline then timedout = true; break end
       ns.sleep(0.01)
@@ -226,8 +238,16 @@ local function program(seed)
   local ok, e = pcall(ns.run)
   io.stderr = real
   assert(ok, e)
-  assert(not timedout, ("seed %d: a task never woke (live %d)")
-    :format(seed, ns._tasks.stats().live))
+  if timedout then
+    local l = {}
+    for c, ch in ipairs(chans) do
+      l[#l + 1] = ("channel %d: %s, reader timeout %s, reader %s, writer %s")
+        :format(c, ch.disrupt, tostring(ch.a:fileno() >= 0 and ch.a:gettimeout()),
+                ch.readerdone and "done" or "waiting", ch.writerdone and "done" or "waiting")
+    end
+    error(("seed %d: a task never woke:\n%s\n%s"):format(seed, tostring(ns.tasks()),
+      table.concat(l, "\n")), 0)
+  end
   -- the only task failures are the readers made to raise
   local failures = select(2, err:gsub("netsock task failed", ""))
   local raised = select(2, err:gsub("fuzz: the reader raises", ""))

@@ -244,6 +244,49 @@ describe("task loop core (issue 11)", function()
       end
     end)
 
+    it("a serve echo handler doing conn:recv(1 << 20), a python peer sending 2 MiB in 7777-byte pieces", function()
+      -- the review's reproduction: every recv waits, thousands of times
+      local srv = assert(ns.serve("127.0.0.1", 0, function(conn)
+        conn:settimeout(10)
+        while true do
+          local d = conn:recv(1 << 20)
+          if not d then return end
+          assert(conn:sendall(d))
+        end
+      end))
+      local _, port = srv:getsockname()
+      local p = H.python([[
+import socket, sys, threading
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+c.settimeout(20)
+data = bytes(range(256)) * (2 * 4096)
+got = []
+def reader():
+    n = 0
+    while n < len(data):
+        d = c.recv(1 << 16)
+        if not d: break
+        got.append(d)
+        n += len(d)
+t = threading.Thread(target=reader)
+t.start()
+for i in range(0, len(data), 7777):
+    c.sendall(data[i:i + 7777])
+t.join()
+print("echoed", len(b"".join(got)), b"".join(got) == data, flush=True)
+]], port)
+      finally(function() p:kill() end)
+      local line
+      ns.spawn(function()
+        local deadline = ns.monotime() + 60
+        while p:running() and ns.monotime() < deadline do ns.sleep(0.02) end
+        line = p:output()
+        srv:close()
+      end)
+      run_bounded(90)
+      assert.matches("echoed 2097152 True", line)
+    end)
+
     it("a serve echo handler doing conn:recv(1 << 20)", function()
       local srv = assert(ns.serve("127.0.0.1", 0, function(conn)
         conn:settimeout(10)
@@ -370,10 +413,10 @@ time.sleep(0.5)
       srv:settimeout(5)
       local a = assert(srv:accept())
       finally(function() a:close() end)
-      a:settimeout(nil)
-      assert.equal("x", a:recv(1))      -- waits in the kernel: blocking now
       local d = assert(ns.fromfd(a:fileno(), "inet", "stream"))
       finally(function() d:close() end)
+      a:settimeout(nil)
+      assert.equal("x", a:recv(1))      -- waits in the kernel: blocking now
       d:settimeout(0.5)
       local got, ticks = nil, 0
       ns.spawn(function() got = { d:recv(1) } end)
@@ -395,11 +438,11 @@ d = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
 time.sleep(0.5)
 ]], port)
       finally(function() p:kill() end)
+      local d = assert(ns.fromfd(srv:fileno(), "inet", "stream"))
+      finally(function() d:close() end)
       srv:settimeout(nil)
       local first = assert(srv:accept())   -- a blocking accept
       first:close()
-      local d = assert(ns.fromfd(srv:fileno(), "inet", "stream"))
-      finally(function() d:close() end)
       d:settimeout(0.5)
       local got, ticks = nil, 0
       ns.spawn(function() got = { d:accept() } end)

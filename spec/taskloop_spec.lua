@@ -324,6 +324,21 @@ print("ticks", ticks, "got", got and got:gsub("\n", "") or "nil",
       assert.same({ nil, "closed", "closed" }, got)
     end)
 
+    it("closing a socket a task's p:wait holds wakes it: the socket comes back ready", function()
+      local a, b = assert(ns.socketpair())
+      finally(function() b:close() end)
+      local p = ns.poller()
+      finally(function() p:close() end)
+      p:add(a, "r")
+      local got
+      ns.spawn(function() got = { p:wait() } end)
+      ns.spawn(function() coroutine.yield(); a:close() end)
+      run_bounded(5)
+      assert.same({ { a }, { "r" } }, got)
+      assert.matches("0 registered", tostring(p))
+      assert.same({}, (p:wait(0)))   -- reported once
+    end)
+
     it("s:detach() wakes a task in s:recv(); the descriptor stays open", function()
       local a, b = assert(ns.socketpair())
       finally(function() a:close(); b:close() end)

@@ -291,7 +291,10 @@ typedef struct {
 ** close(2) alone does not: epoll keeps a registration for as long as
 ** the open file description lives, and a duplicate (fromfd) keeps it
 ** alive; p:remove cannot reach it once the number is closed, and a
-** level-triggered poller then reports it for ever.
+** level-triggered poller then reports it for ever. A task waiting in
+** p:wait wakes then, and gets the object that went as ready (with the
+** events it was added for), as select reports a closed socket: its
+** next call says "closed".
 */
 static char pollers;
 
@@ -353,6 +356,18 @@ void ns_poller_forget (lua_State *L, int fd) {
       if (held) {
         epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
         p->count--;
+        if (p->waiting) {  /* the waiting p:wait reports it, then forgets */
+          lua_getiuservalue(L, -1, 3);
+          lua_getiuservalue(L, -2, 1);
+          lua_rawgeti(L, -1, fd);        /* the object */
+          lua_getiuservalue(L, -4, 2);
+          lua_rawgeti(L, -1, fd);        /* its events */
+          lua_remove(L, -2);
+          lua_rawset(L, -4);             /* gone[object] = events */
+          lua_pop(L, 2);
+          p->waiting = 0;
+          ns_wakefd(L, p->epfd, 0);
+        }
         dropentry(L, -1, fd);
       }
     }
@@ -362,7 +377,7 @@ void ns_poller_forget (lua_State *L, int fd) {
 
 
 static int poller_new (lua_State *L) {
-  nsPoller *p = (nsPoller *)lua_newuserdatauv(L, sizeof(nsPoller), 2);
+  nsPoller *p = (nsPoller *)lua_newuserdatauv(L, sizeof(nsPoller), 3);
   p->epfd = -1;
   p->count = 0;
   p->waiting = 0;
@@ -371,6 +386,8 @@ static int poller_new (lua_State *L) {
   lua_setiuservalue(L, -2, 1);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 2);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 3);
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (p->epfd < 0) return ns_fail(L, errno);
   return 1;
@@ -476,11 +493,15 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   nsPoller *p = (nsPoller *)lua_touserdata(L, 1);
   struct epoll_event evs[MAXEVENTS];
   double deadline = lua_tonumber(L, 5);
-  int n, i, nready = 0, nbuf = 0, intask = ns_intask(L);
+  int n, i, nready = 0, nbuf = 0, ngone = 0, intask = ns_intask(L);
   p->waiting = 0;
   if (status != LUA_OK && p->epfd < 0)  /* closed by another task meanwhile */
     return ns_closed(L);
   lua_settop(L, 5);
+  lua_getiuservalue(L, 1, 3);  /* objects that went while we waited */
+  lua_pushnil(L);
+  if (lua_next(L, -2)) { ngone = 1; lua_pop(L, 2); }
+  lua_pop(L, 1);
   lua_newtable(L);  /* 6: fds reported ready by buffered bytes */
   /* bytes buffered in a read-interested object count as readable */
   lua_pushnil(L);
@@ -498,15 +519,16 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
   }
   for (;;) {
-    int ms = (nbuf > 0 || intask) ? 0 : ns_msuntil(deadline);
+    int ms = (nbuf > 0 || ngone || intask) ? 0 : ns_msuntil(deadline);
     n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
     if (n < 0) {
       if (ns_retry(L)) continue;
       return ns_fail(L, errno);
     }
-    if (n > 0 || nbuf > 0 || ns_msuntil(deadline) == 0 || intask) break;
+    if (n > 0 || nbuf > 0 || ngone || ns_msuntil(deadline) == 0 || intask)
+      break;
   }
-  if (n == 0 && nbuf == 0 && intask && ns_msuntil(deadline) != 0) {
+  if (n == 0 && nbuf == 0 && !ngone && intask && ns_msuntil(deadline) != 0) {
     lua_settop(L, 5);
     p->waiting = 1;  /* p:close() must wake this task */
     if (ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k) == NS_ERRNO)
@@ -537,6 +559,22 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   while (lua_next(L, 7)) {
     lua_pop(L, 1);
     addready(L, (int)lua_tointeger(L, -1), NS_READ, &nready);
+  }
+  if (ngone) {
+    static const char *const names[] = {"", "r", "w", "rw"};
+    lua_getiuservalue(L, 1, 3);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      int ev = (int)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, 5, ++nready);
+      lua_pushstring(L, names[ev & 3]);
+      lua_rawseti(L, 6, nready);
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_setiuservalue(L, 1, 3);
   }
   lua_settop(L, 6);
   if (nready == 0) {
