@@ -829,4 +829,39 @@ except OSError:
       assert.is_table(ns.getaddrinfo("127.0.0.1", "http"))
     end)
   end)
+
+  -- found by the task-loop fuzzer (spec/taskfuzz_spec.lua): sendfile(2)
+  -- that moved some bytes and then met a reset returned the count, and
+  -- the SIGPIPE it raised was taken back only when it failed outright:
+  -- the process died of it once the mask came off
+  describe("fuzzer: sendfile meeting a reset midway", function()
+    it("raises no SIGPIPE in a process where SIGPIPE kills", function()
+      local p = H.lua_with(
+        "python3 -c 'import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)'", [[
+local ns = require "netsock"
+local path = os.tmpname()
+local f = io.open(path, "wb"); f:write(("x"):rep(1 << 20)); f:close()
+local srv = assert(ns.create_server("127.0.0.1", 0))
+local _, port = srv:getsockname()
+local codes = {}
+for _ = 1, 30 do
+  local c = assert(ns.create_connection("127.0.0.1", port, 5))
+  srv:settimeout(5)
+  local a = assert(srv:accept())
+  a:close()          -- gone: the first segment draws a reset
+  ns.sleep(0.001)
+  c:settimeout(5)
+  local n, _, code = c:sendfile(path)
+  codes[n and "sent" or code] = true
+  c:close()
+end
+os.remove(path)
+assert(codes.EPIPE or codes.ECONNRESET, "no failure at all")
+print("alive")
+]])
+      finally(function() p:kill() end)
+      assert.are.equal(0, p:wait(60), p:output())
+      assert.are.equal("alive\n", p:output())
+    end)
+  end)
 end)
