@@ -16,6 +16,10 @@ tasks for many clients in one process.]],
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- netsock.tls: OpenSSL 3 (Debian: libssl-dev)
+external_dependencies = {
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+}
 build = {
   type = "builtin",
   modules = {
@@ -24,15 +28,17 @@ build = {
         "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
         "src/dgram.c", "src/sendfile.c", "src/options.c", "src/signal.c",
-        "src/proc.c", "src/core.c",
+        "src/proc.c", "src/core.c", "src/tls.c",
       },
-      defines = { "_GNU_SOURCE" },
-      libraries = { "pthread" },
-      incdirs = { "src" },
+      defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+      libraries = { "pthread", "ssl", "crypto" },
+      incdirs = { "src", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
+    ["netsock.tls"] = "lua/netsock/tls.lua",
     ["netsock.console"] = "lua/netsock/console.lua",
   },
   -- the console; line editing comes with the netsock-edit rock (libedit)

@@ -64,6 +64,7 @@
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
 ---@field gaierrorcode table<integer, string> resolver error numbers to names
 ---@field socketmethods table<string, function> the socket method table, for extensions
+---@field tls netsock.tls|nil TLS on OpenSSL 3; nil when built without OpenSSL
 ---@field AF_INET integer
 ---@field AF_INET6 integer
 ---@field AF_UNIX integer
@@ -456,7 +457,8 @@ function netsock.serve(host, port, handler, options) end
 ---@field socket? string `tostring` of the socket or file waited on
 ---@field timeout? number seconds left before its deadline
 ---@field where? string `file:line` where it waits
----@field created? string `file:line` of the function it runs
+---@field runs? string `file:line` of the function it runs
+---@field created? string `file:line` of its spawn (while tracking: the console turns it on)
 ---@field daemon? true one of the loop's own (does not keep `run` going)
 
 ---The live tasks in spawn order; `tostring` of the array is a listing.

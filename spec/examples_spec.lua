@@ -688,6 +688,27 @@ c.close()
       assert.equal(0, one:wait(10))
       assert.equal("Hello, World!\n", one:output())
     end)
+
+    -- run as H.lua runs a script: on the sanitized core under make sanitize
+    it("answers curl, keep-alive and HTTP/1.0 (as an H.lua child)", function()
+      local probe = assert(ns.create_server("127.0.0.1", 0))
+      local _, port = probe:getsockname()
+      probe:close()
+      local p = H.lua(H.readfile("examples/http_hello.lua"), "--port", port)
+      finally(function() p:kill() end)
+      assert.matches("serving on http://127%.0%.0%.1:" .. port, p:line(10) or "")
+      -- H.spawn, not io.popen: curl hangs with the ASan runtime preloaded
+      -- (make sanitize), and H.spawn starts children without it
+      local c = H.spawn(("curl -s -m 5 -w ' %%{num_connects}' http://127.0.0.1:%d/a http://127.0.0.1:%d/b"
+        .. " && curl -s -m 5 --http1.0 -i http://127.0.0.1:%d/"):format(port, port, port))
+      finally(function() c:kill() end)
+      assert.equal(0, c:wait(15), c:output())
+      local out = c:output()
+      -- two requests on one connection: curl made 1 connect, then 0
+      assert.matches("^Hello, World!\n 1Hello, World!\n 0", out)
+      assert.matches("HTTP/1.1 200 OK", out)
+      assert.matches("Connection: close", out)
+    end)
   end)
 
   describe("demo and tour", function()

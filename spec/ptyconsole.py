@@ -12,10 +12,19 @@ import os, pty, re, select, signal, sys, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ)
 ENV["LUA_PATH"] = ROOT + "/lua/?.lua;" + ROOT + "/lua/?/init.lua;;"
-ENV["LUA_CPATH"] = (os.environ.get("NETSOCK_CPATH") or (ROOT + "/build/?.so")) + ";;"
+# the core from NETSOCK_CPATH (build/asan/ under make sanitize), netsock.edit
+# from build/ where only that one is built
+ENV["LUA_CPATH"] = ";".join(dict.fromkeys([os.environ.get("NETSOCK_CPATH") or (ROOT + "/build/?.so"),
+                                           ROOT + "/build/?.so"])) + ";;"
 ENV["TERM"] = "xterm"
 ENV.pop("LD_PRELOAD", None)
 ENV["HOME"] = "/nonexistent"   # no ~/.editrc
+# under make sanitize the spec passes the ASan runtime as argv[1] ("-" for
+# none): the console loads the sanitized core and needs it preloaded
+if len(sys.argv) > 1 and sys.argv[1] not in ("", "-"):
+    ENV["LD_PRELOAD"] = sys.argv[1]
+    ENV["ASAN_OPTIONS"] = "detect_leaks=0"
+HAS_EDIT = os.path.exists(ROOT + "/build/netsock/edit.so")
 
 
 class Timeout(Exception):

@@ -74,6 +74,11 @@ describe("onsignal", function()
 
   it("touches no other signal's disposition, and puts the old one back on removal", function()
     local cgt0, ign0 = sigmasks()
+    if hasbit(cgt0, 12) and hasbit(cgt0, 10) and hasbit(cgt0, 1) then
+      -- valgrind catches every signal itself: /proc cannot tell ours
+      pending("every signal is caught already (valgrind's own handlers)")
+      return
+    end
     assert.is_false(hasbit(cgt0, 12), "SIGUSR2 caught before the test")
     ns.onsignal("SIGUSR2", function() end)
     local cgt1, ign1 = sigmasks()

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 /* read-and-send chunk where sendfile(2) does not apply */
 #define SF_STREAMCHUNK  (64 * 1024)
@@ -129,7 +130,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     if (s == NULL) return NS_CLOSED;
     in = sf_infd(L, st, &fp);
     if (in < 0) { ns_failmsg(L, "file closed", "EBADF"); return NS_PUSHED; }
-    if (st->total >= 0 && st->sent >= st->total) return NS_OK;
+    if (st->total >= 0 && st->sent >= st->total) goto done;
     if (st->cdone == st->clen) {  /* nothing pending: produce more */
       size_t want = st->usesf ? SF_CALLMAX
                   : s->type == SOCK_STREAM ? SF_STREAMCHUNK : SF_DGRAMCHUNK;
@@ -137,7 +138,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         want = (size_t)(st->total - st->sent);
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
-        ns_callflags(L, s, 1);
+        ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
         n = sendfile_nosig(L, s->fd, in, &off, want);
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
@@ -172,15 +173,21 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
             : read(in, st->chunk, want);
         } while (n < 0 && errno == EINTR);
         if (n < 0) { *err = errno; return NS_ERRNO; }
-        if (n == 0) return NS_OK;  /* end of file */
+        if (n == 0) goto done;  /* end of file */
         st->clen = (size_t)n;
         st->cdone = 0;
         continue;
       }
     }
     else {  /* send the pending chunk */
+#if defined(NS_HAVE_TLS)
+      if (s->tls != NULL)
+        n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
+      else
+#endif
       do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                  MSG_NOSIGNAL | ns_callflags(L, s, 0));
+                  MSG_NOSIGNAL |
+                  ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
       while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
@@ -194,7 +201,18 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         return NS_ERRNO;
       }
     }
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, k);
+    if (0) {
+  done:   /* every byte taken; on TLS, its records out as well */
+      if (!ns_tls_unsent(s)) return NS_OK;
+#if defined(NS_HAVE_TLS)
+      if (ns_tls_flush(L, s) == 0) return NS_OK;
+#endif
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        *err = errno;
+        return NS_ERRNO;
+      }
+    }
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
     s = ns_checkresumed(L);
   }
@@ -287,7 +305,7 @@ static int sf_sendfile (lua_State *L) {
   if (count < 0 && st->start >= 0)  /* to the end of the file as it is now */
     count = (sb.st_size > st->start) ? (lua_Integer)sb.st_size - st->start : 0;
   st->total = count;
-  st->usesf = s->type == SOCK_STREAM && st->start >= 0;
+  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && s->tls == NULL;
   return sendfile_k(L, LUA_OK, 0);
 }
 

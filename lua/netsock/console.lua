@@ -321,7 +321,8 @@ end
 
 -- a session in this program for one attached terminal: the chunks see
 -- the program's globals (reads and writes go to _G) except print, which
--- goes to the terminal
+-- goes to the terminal, and netsock, there even when the program keeps
+-- it in a local
 local function attached(conn)
   local remote = setmetatable({ conn = conn }, Remote)
   local function rprint(...)
@@ -329,7 +330,7 @@ local function attached(conn)
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
     remote:write(concat(parts, "\t") .. "\n")
   end
-  local env = setmetatable({ print = rprint }, {
+  local env = setmetatable({ print = rprint, netsock = netsock }, {
     __index = G,
     __newindex = function(_, k, v) rawset(G, k, v) end,
   })
@@ -367,6 +368,7 @@ function M.listen(path)
   end
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
+  tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
   local srv = netsock.socket("unix", "stream")
   local old = core._umask(0x7f)        -- 0177: the socket is made 0600
   ok, msg, code = srv:bind(path)
@@ -472,6 +474,7 @@ function M.main(args)
     return 2
   end
   G.netsock = netsock
+  tasks.track(true)  -- netsock.tasks() says where each task was spawned
   local term = newterm()
   local session = M.session(term, { interrupt_hook = true, progname = "netsock" })
   if term.tty then
@@ -479,11 +482,26 @@ function M.main(args)
       :format(netsock._VERSION, G._VERSION))
   end
   netsock.onsignal("SIGINT", function() session:interrupt() end)
+  local rawprint = G.print
+  if term.ed then
+    netsock.onsignal("SIGWINCH", function() term.ed:resize() end)
+    -- a task printing while the prompt waits: its line goes above the
+    -- prompt, and the prompt and what was typed are drawn again below
+    G.print = function(...)
+      if not term.reading then return rawprint(...) end
+      io.stdout:write("\r\27[K")
+      rawprint(...)
+      io.stdout:flush()
+      term.ed:redraw()
+    end
+  end
   local t = netsock.spawn(function()
     session:loop()
     io.stdout:write("\n")
     term:close()
     netsock.onsignal("SIGINT", nil)
+    netsock.onsignal("SIGWINCH", nil)
+    G.print = rawprint
     netsock.stop()
   end)
   tasks.label(t, "console")
