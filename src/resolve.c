@@ -135,7 +135,6 @@ int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
 /* whether the (host, port) at 'idx' is numeric: no resolver needed */
 static int isnumeric (lua_State *L, int idx) {
   const char *host;
-  unsigned char buf[sizeof(struct in6_addr)];
   if (lua_type(L, idx) != LUA_TSTRING) return 1;  /* let ns_getaddr judge */
   host = lua_tostring(L, idx);
   if (lua_type(L, idx + 1) == LUA_TSTRING) {
@@ -146,8 +145,7 @@ static int isnumeric (lua_State *L, int idx) {
   }
   return *host == '\0' || strcmp(host, "*") == 0 ||
          strcmp(host, "<broadcast>") == 0 ||
-         inet_pton(AF_INET, host, buf) == 1 ||
-         inet_pton(AF_INET6, host, buf) == 1;
+         ns_isnumerichost(host);
 }
 
 
