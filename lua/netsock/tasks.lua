@@ -1,6 +1,7 @@
 -- netsock.tasks: the loop that runs tasks (coroutines) over one epoll set.
 --
--- A task is a coroutine registered in the registry set "netsock.tasks".
+-- A task is a coroutine in the weak set 'tasks', which the C core is
+-- handed with the loop (core._newloop) to tell tasks from coroutines.
 -- When a netsock call inside it would block, the C core yields four
 -- values: the wait token, a descriptor (-1 for a pure timer), the
 -- events (1 read, 2 write, 3 both) and a deadline (monotonic seconds,
@@ -26,24 +27,19 @@
 --     task alone.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
 local coroutine, debug, io, setmetatable = coroutine, debug, io, setmetatable
 local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
+local coclose = coroutine.close
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local getmetatable, xpcall, unpack = getmetatable, xpcall, table.unpack
+local pcall, xpcall, unpack = pcall, xpcall, table.unpack
 local mathtype = math.type
 
-local registry = debug.getregistry()
-local tasks = registry["netsock.tasks"]
-if type(tasks) ~= "table" then
-  tasks = setmetatable({}, { __mode = "k" })
-  registry["netsock.tasks"] = tasks
-end
-
-local loop = assert(core._newloop())
+local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
 
 -- ready queue: a FIFO ring of tasks in q[qhead .. qtail-1]
@@ -57,10 +53,15 @@ end
 -- {n = k, t1, ..., tk} when several wait (rare: shared sockets).
 local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
-local seq = {}              -- task -> number of its current wait
 
--- the deadline heap: parallel arrays of deadline, task, wait number, set order
-local hd, ht, hs, ho, hn, order = {}, {}, {}, {}, 0, 0
+-- The deadline heap: parallel arrays of deadline, task and set order,
+-- and hpos[task] = its index. A task has at most one timer, that of its
+-- current wait, and a wait that ends any other way (its descriptor is
+-- ready or closed, the task ends or is cancelled) takes it out at once:
+-- no timer outlives its wait, so none keeps a task (and its
+-- descriptors) alive, and the heap holds no more than the tasks that
+-- wait with a deadline right now.
+local hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
 
 local function less(i, j)
   return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
@@ -69,15 +70,11 @@ end
 local function swap(i, j)
   hd[i], hd[j] = hd[j], hd[i]
   ht[i], ht[j] = ht[j], ht[i]
-  hs[i], hs[j] = hs[j], hs[i]
   ho[i], ho[j] = ho[j], ho[i]
+  hpos[ht[i]], hpos[ht[j]] = i, j
 end
 
-local function heappush(d, t, s)
-  hn = hn + 1
-  order = order + 1
-  hd[hn], ht[hn], hs[hn], ho[hn] = d, t, s, order
-  local i = hn
+local function siftup(i)
   while i > 1 do
     local p = i // 2
     if not less(i, p) then break end
@@ -86,11 +83,7 @@ local function heappush(d, t, s)
   end
 end
 
-local function heappop()
-  hd[1], ht[1], hs[1], ho[1] = hd[hn], ht[hn], hs[hn], ho[hn]
-  hd[hn], ht[hn], hs[hn], ho[hn] = nil, nil, nil, nil
-  hn = hn - 1
-  local i = 1
+local function siftdown(i)
   while true do
     local l, r, m = 2 * i, 2 * i + 1, i
     if l <= hn and less(l, m) then m = l end
@@ -98,6 +91,31 @@ local function heappop()
     if m == i then break end
     swap(i, m)
     i = m
+  end
+end
+
+local function heappush(d, t)
+  hn = hn + 1
+  order = order + 1
+  hd[hn], ht[hn], ho[hn] = d, t, order
+  hpos[t] = hn
+  siftup(hn)
+end
+
+-- take task t's timer out of the heap, if it has one
+local function heapremove(t)
+  local i = hpos[t]
+  if i == nil then return end
+  hpos[t] = nil
+  if i ~= hn then
+    hd[i], ht[i], ho[i] = hd[hn], ht[hn], ho[hn]
+    hpos[ht[i]] = i
+  end
+  hd[hn], ht[hn], ho[hn] = nil, nil, nil
+  hn = hn - 1
+  if i <= hn then
+    siftdown(i)
+    siftup(i)
   end
 end
 
@@ -130,6 +148,18 @@ local function dropwaiter(set, fd, t)
   end
 end
 
+-- end task t's current wait, whatever it waits on: its descriptor
+-- entries and its timer go (the one place that undoes a suspend)
+local function unwait(t)
+  local fd = waitfd[t]
+  if fd ~= nil then
+    waitfd[t] = nil
+    if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
+    if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
+  end
+  heapremove(t)
+end
+
 -- make every waiter of set[fd] ready (FIFO)
 local function wakeall(set, fd)
   local w = set[fd]
@@ -138,17 +168,11 @@ local function wakeall(set, fd)
   if type(w) == "table" then
     for i = 1, w.n do
       local t = w[i]
-      waitfd[t] = nil
-      seq[t] = seq[t] + 1
-      if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
-      if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
+      unwait(t)
       push(t)
     end
   else
-    waitfd[w] = nil
-    seq[w] = seq[w] + 1   -- its heap entry, if any, goes stale
-    if rd[fd] ~= nil then dropwaiter(rd, fd, w) end
-    if wr[fd] ~= nil then dropwaiter(wr, fd, w) end
+    unwait(w)
     push(w)
   end
 end
@@ -161,15 +185,12 @@ local function suspend(t, fd, ev, deadline)
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
-  if deadline >= 0 then
-    local s = seq[t] + 1
-    seq[t] = s
-    heappush(deadline, t, s)
-  end
+  if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a socket that tasks wait on is
--- closed: those tasks wake and their calls find the socket closed
+-- called by the C core right before a descriptor that tasks wait on
+-- leaves netsock's hands (closed, detached, its file or poller closed):
+-- those tasks wake and their calls find it gone
 local function onclose(fd)
   wakeall(rd, fd)
   wakeall(wr, fd)
@@ -179,15 +200,36 @@ local function onclose(fd)
     if parked[t] then parked[t] = nil; push(t) end
   end
 end
-registry["netsock.onclose"] = onclose
+
+-- the loop's epoll set; the C core learns which threads are tasks and
+-- whom to tell when a socket tasks wait on is closed
+local loop = assert(core._newloop(tasks, onclose))
+
+-- text for an error value, whatever it is: tostring may raise (a
+-- __tostring that errors, or returns no string) and must not take the
+-- loop down with the task
+local function describe(err)
+  local ok, s = pcall(tostring, err)
+  if ok and type(s) == "string" then return s end
+  return ("(error object is a %s value; tostring failed on it)"):format(type(err))
+end
 
 local function finish(t, ok, err)
   live = live - 1
   tasks[t] = nil
-  seq[t] = nil
   parked[t] = nil
+  unwait(t)
   if not ok then
-    io.stderr:write("netsock task failed: ", traceback(t, tostring(err)), "\n")
+    -- the traceback first (the dead task's stack is still there), then
+    -- close it: its pending to-be-closed variables run, so its sockets
+    -- close and its files flush, as they would had it returned
+    local msg = traceback(t, describe(err))
+    local cok, cerr = coclose(t)
+    io.stderr:write("netsock task failed: ", msg, "\n")
+    if not cok and cerr ~= err then
+      io.stderr:write("netsock task failed: closing its variables: ",
+                      describe(cerr), "\n")
+    end
   end
 end
 
@@ -204,19 +246,17 @@ local M = {}
 
 -- netsock.spawn(fn, ...): a new task running fn(...); returns it
 function M.spawn(fn, ...)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'spawn' (function expected, got %s)")
-      :format(type(fn) == "nil" and "no value" or type(fn)), 2)
-  end
+  check.callable("spawn", 1, fn)
   local t
   local n = select("#", ...)
-  if n == 0 then t = cocreate(fn)
+  if n == 0 then
+    if type(fn) == "function" then t = cocreate(fn)
+    else t = cocreate(function() return fn() end) end  -- a callable object
   else
     local args = { ... }
     t = cocreate(function() return fn(unpack(args, 1, n)) end)
   end
   tasks[t] = true
-  seq[t] = 0
   live = live + 1
   push(t)
   return t
@@ -262,19 +302,10 @@ local function turn()
   end
   if hn > 0 then
     local now = monotime()
-    while hn > 0 and hd[1] <= now do
-      local t, s = ht[1], hs[1]
-      heappop()
-      if seq[t] == s then         -- still that wait: it timed out
-        local fd = waitfd[t]
-        if fd then
-          waitfd[t] = nil
-          dropwaiter(rd, fd, t)
-          dropwaiter(wr, fd, t)
-        end
-        seq[t] = s + 1
-        push(t)
-      end
+    while hn > 0 and hd[1] <= now do  -- due: those waits timed out
+      local t = ht[1]
+      unwait(t)
+      push(t)
     end
   end
 end
@@ -282,6 +313,7 @@ end
 -- netsock.run([fn, ...]): run the loop until no task is left or stop()
 function M.run(fn, ...)
   if running then error("netsock.run: the loop is running already", 2) end
+  check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
   local ok, err = pcall(function()
@@ -315,19 +347,21 @@ local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
                     ENOMEM = true, timeout = true }
 
 function M.serve(create_server, host, port, handler, opts)
-  if type(handler) ~= "function" and not (getmetatable(handler) or {}).__call then
-    error(("bad argument #3 to 'serve' (function expected, got %s)")
-      :format(type(handler) == "nil" and "no value" or type(handler)), 3)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #4 to 'serve' (table expected, got %s)"):format(type(opts)), 3)
-  end
+  -- called by the facade's serve: level 3 puts errors at the user's line
+  check.callable("serve", 3, handler, 3)
+  if opts ~= nil and type(opts) ~= "table" then check.typeerror("serve", 4, "table", opts, 3) end
   local limit = opts and opts.limit
   if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    error("bad argument #4 to 'serve' (limit must be a positive integer)", 3)
+    check.argerror("serve", 4, "limit must be a positive integer", 3)
   end
   local srv, msg, code = create_server(host, port, opts)
   if not srv then return nil, msg, code end
+  -- the accepting task waits for clients however long they take: with
+  -- the default timeout a new socket starts with (0 after
+  -- setdefaulttimeout(0)), accept said "timeout" at once and the task
+  -- looped on it without yielding, stopping the loop. Connections still
+  -- start with the default timeout (accept gives them that).
+  srv:settimeout(nil)
   local active, acceptor, waiting = 0, nil, false
 
   local function client(conn, h, p)
@@ -339,7 +373,7 @@ function M.serve(create_server, host, port, handler, opts)
       M.wake(acceptor)
     end
     if not ok then
-      io.stderr:write("netsock serve: handler failed: ", tostring(err), "\n")
+      io.stderr:write("netsock serve: handler failed: ", describe(err), "\n")
     end
   end
 
@@ -367,7 +401,9 @@ function M.serve(create_server, host, port, handler, opts)
             io.stderr:write("netsock serve: accept failed: ", tostring(h), "\n")
             break
           end
-          if c ~= "timeout" then core.sleep(0.05) end  -- out of descriptors
+          -- out of descriptors, or a timeout the caller set on the
+          -- returned socket (0 would make this loop spin): wait a little
+          if c ~= "timeout" or srv:gettimeout() == 0 then core.sleep(0.05) end
         end
       end
     end
