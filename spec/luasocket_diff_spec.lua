@@ -15,7 +15,8 @@ end
 
 -- {====== The module ======
 case("module: the functions and values of socket and socket.dns", [[
-local skip = { _SETSIZE = true, __unload = true, _VERSION = false }
+-- (install, unix and _NETSOCK are the layer's own additions)
+local skip = { _SETSIZE = true, __unload = true, install = true, unix = true, _NETSOCK = true }
 local names = {}
 for k, v in pairs(socket) do
   if skip[k] == nil then names[#names + 1] = k .. ":" .. type(v) end
@@ -199,11 +200,12 @@ case("receive: bad patterns and wrong objects raise", [[
 local c, a, srv = pair()
 for _, p in ipairs { "l", "a", "*x", -1, {}, true } do try(a.receive, a, p) end
 try(srv.receive, srv)
-try(function() return srv:receive() end)
-try(function() return c:accept() end)
-try(function() return a:send() end)
-try(function() return a:send({}) end)
-try(function() return a:receive("*z") end)
+-- (calls not in tail position: see docs/luasocket.md)
+try(function() srv:receive() end)
+try(function() c:accept() end)
+try(function() a:send(nil) end)
+try(function() a:send({}) end)
+try(function() a:receive("*z") end)
 ]])
 
 case("send: indices, numbers, what it returns", [[
@@ -289,6 +291,7 @@ a:settimeout(0)
 t0 = socket.gettime()
 out(a:receive(1))
 within("receive 0", socket.gettime() - t0, 0, 0.05)
+a:settimeout(nil)
 a:settimeout(0.2, "t")
 t0 = socket.gettime()
 out(a:receive(1))
@@ -378,9 +381,9 @@ for _, o in ipairs { "broadcast", "dontroute", "nosuch", "error" } do
 end
 try(s.getoption, s, "broadcast")
 try(s.getoption, s, "ipv6-v6only")
-try(function() return s:setoption("nosuch", 1) end)
-try(function() return s:setoption("keepalive", 1) end)
-try(function() return s:setoption("linger", 1) end)
+try(function() s:setoption("nosuch", 1) end)
+try(function() s:setoption("keepalive", 1) end)
+try(function() s:setoption("linger", 1) end)
 ]])
 
 case("getsockname, getpeername, getfamily", [[
@@ -635,8 +638,13 @@ out(socket.sleep("0.01"))
 case("unix stream: bind, listen, accept, connect, receive, send", [[
 local unix = require "socket.unix"
 local path = os.tmpname() os.remove(path)
+local first = unix()
+out(first:bind(path))
+out(first:bind(path))
+out(first:listen())
+out(first:getsockname())
+os.remove(path)
 local srv = unix()
-out(srv:bind(path))
 out(srv:bind(path))
 out(srv:listen())
 out(srv:getsockname() == path)

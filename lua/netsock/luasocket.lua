@@ -211,8 +211,8 @@ local function lookup(host, port, family, typ, flags)
 end
 
 -- dns.getaddrinfo(host): { {family = "inet"|"inet6", addr = ip}, ... }
-function dns.getaddrinfo(host)
-  sock.checkstring(host, 1)
+function dns.getaddrinfo(...)
+  local host = sock.checkstring((...), 1, select("#", ...))
   local infos, msg, code = lookup(host, nil, nil, "stream")
   if not infos then return nil, lserror(msg, code) end
   local out = {}
@@ -232,16 +232,22 @@ local hosterr = { EAI_NONAME = "host not found", EAI_NODATA = "host not found",
                   EAI_FAIL = "non-recoverable failure in name resolution" }
 
 -- dns.toip(name): the first IPv4 address, and the hostent table
-function dns.toip(name)
-  sock.checkstring(name, 1)
-  local host, aliases, addrs = ns.gethostbyname_ex(name)
+function dns.toip(...)
+  local name = sock.checkstring((...), 1, select("#", ...))
+  -- an address is looked up backwards, as LuaSocket does (its name then)
+  local host, aliases, addrs
+  if ns.inet_aton(name) then
+    host, aliases, addrs = ns.gethostbyaddr(name)
+  else
+    host, aliases, addrs = ns.gethostbyname_ex(name)
+  end
   if not host then return nil, hosterr[addrs] or aliases end
   return addrs[1], hostent(host, aliases, addrs)
 end
 
 -- dns.tohostname(address): the name, and the hostent table
-function dns.tohostname(addr)
-  sock.checkstring(addr, 1)
+function dns.tohostname(...)
+  local addr = sock.checkstring((...), 1, select("#", ...))
   local host, aliases, addrs = ns.gethostbyaddr(addr)
   if not host then
     -- LuaSocket resolves a name first, and an unknown one is not found

@@ -55,22 +55,30 @@ end
 local function argerror(arg, msg)
   local level, ar = 2, nil
   while true do
-    ar = getinfo(level, "nf")
+    ar = getinfo(level, "nft")
     if ar == nil then break end
     if api[ar.func] then break end
     level = level + 1
   end
   if ar == nil then error(format("bad argument #%d (%s)", arg, msg), 0) end
-  local name = ar.name
+  local name, namewhat, where = ar.name, ar.namewhat, level + 1
+  if ar.istailcall then
+    -- called as "return s:m()": the caller's frame, which had the name
+    -- and the position, is gone (a C function keeps it); a method's
+    -- name is known, the position is not
+    local known = api[ar.func]
+    if type(known) == "string" then name, namewhat = known, "method" end
+    where = 0
+  end
   -- the position is the caller's, as luaL_error's luaL_where(L, 1)
-  if ar.namewhat == "method" then
+  if namewhat == "method" then
     arg = arg - 1
     if arg == 0 then
-      error(format("calling '%s' on bad self (%s)", name, msg), level + 1)
+      error(format("calling '%s' on bad self (%s)", name, msg), where)
     end
   end
   if name == nil then name = globalname(ar.func) or "?" end
-  error(format("bad argument #%d to '%s' (%s)", arg, name, msg), level + 1)
+  error(format("bad argument #%d to '%s' (%s)", arg, name, msg), where)
 end
 M.argerror = argerror
 
@@ -201,6 +209,9 @@ local function addr3(s, fn)
   if not s then return nil, "Bad file descriptor" end
   local host, port, code = s[fn](s)
   if not host then return nil, lserror(port, code) end
+  -- (LuaSocket gives getsockname's port as getnameinfo's text,
+  -- getpeername's as a number)
+  if fn == "getsockname" then port = tostring(port) end
   if find(host, ":", 1, true) then return host, port, "inet6" end
   return host, port, "inet"
 end
@@ -291,12 +302,14 @@ local function commonfor(check)
   function common.setoption(o, name, v)
     check(o)
     local ok, err = setoption(o, name, v)
-    return ok, err
+    if ok then return ok end
+    return nil, err
   end
   function common.getoption(o, name)
     check(o)
     local v, err = getoption(o, name)
-    return v, err
+    if err then return nil, err end
+    return v
   end
   return common
 end
@@ -674,7 +687,7 @@ local function streamreceive(client, cname)
     end
     local n = tonumber(pat)
     if n == nil then
-      if type(pat) ~= "string" then argerror(2, "invalid receive pattern") end
+      if type(pat) ~= "string" then argerror(2, "string expected, got " .. type(pat)) end
       local a, b = byte(pat, 1, 2)
       if a ~= 42 or (b ~= 108 and b ~= 97) then argerror(2, "invalid receive pattern") end
       if not s then return nil, "closed", prefix or "" end
@@ -750,16 +763,14 @@ local function shutdown(o, how)
   return 1.0
 end
 
+-- bytes received count those receive has returned (or consumed as a
+-- partial), as LuaSocket's buffer counts them; sent, those send sent
 local function getstats(o)
-  local s = o.s
-  local buffered = s and pending(s) or 0
-  return (o.rx + buffered) + 0.0, o.tx + 0.0, gettime() - o.birth
+  return o.rx + 0.0, o.tx + 0.0, gettime() - o.birth
 end
 
 local function setstats(o, r, t, age)
-  local s = o.s
-  local buffered = s and pending(s) or 0
-  o.rx = floor(optnumber(r, 2, o.rx + buffered)) - buffered
+  o.rx = floor(optnumber(r, 2, o.rx))
   o.tx = floor(optnumber(t, 3, o.tx))
   if age ~= nil then o.birth = gettime() - checknumber(age, 4) end
   return 1.0
@@ -951,7 +962,7 @@ function udpm.receive(o, size)
   isudp(o)
   size = floor(optnumber(size, 2, 8192))
   local s = o.s
-  if not s then return nil, "Bad file descriptor" end
+  if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
   if not data then return nil, lserror(msg, code) end
   return data
@@ -1046,25 +1057,22 @@ do
   unixd.gettimeout = cd.gettimeout
 end
 
-local function unixbind2(o, path)
+-- bind or connect a Unix socket; on a stream socket a failure closes
+-- the descriptor, as LuaSocket's does
+local function unixaddr(o, path, what)
   path = checkstring(path, 2)
   local s = o.s
   if not s then return nil, "Bad file descriptor" end
-  local ok, r, msg, code = pcall(s.bind, s, path)
+  local ok, r, msg, code = pcall(s[what], s, path)
   if not ok then return nil, "path too long" end
-  if not r then return nil, lserror(msg, code) end
+  if not r then
+    if not o.dgram then o.s = false s:close() end
+    return nil, lserror(msg, code)
+  end
   return 1.0
 end
-
-local function unixconnect(o, path)
-  path = checkstring(path, 2)
-  local s = o.s
-  if not s then return nil, "Bad file descriptor" end
-  local ok, r, msg, code = pcall(s.connect, s, path)
-  if not ok then return nil, "path too long" end
-  if not r then return nil, lserror(msg, code) end
-  return 1.0
-end
+local function unixbind2(o, path) return unixaddr(o, path, "bind") end
+local function unixconnect(o, path) return unixaddr(o, path, "connect") end
 
 function unixs.bind(o, path)
   if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
@@ -1179,8 +1187,8 @@ function unixd.sendto(o, data, path)
   return n + 0.0
 end
 
-UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}" })
-UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}" })
+UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "select{able}" })
+UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
 
 local function makeunix(kind)
   local o = setmetatable(newobject(kind, "unix", kind == "unixdgram"),
@@ -1197,8 +1205,8 @@ function M.unixdgram() return makeunix("unixdgram") end
 
 -- every method of every class is public: argerror names them
 for _, mt in pairs(classes) do
-  for _, fn in pairs(mt.__index) do
-    if type(fn) == "function" then api[fn] = true end
+  for name, fn in pairs(mt.__index) do
+    if type(fn) == "function" then api[fn] = name end
   end
 end
 
