@@ -468,6 +468,26 @@ try(u.receivefrom, u)
 out(u:close(), u:close())
 ]])
 
+case("udp: setpeername('*') disconnects", [[
+local s = socket.udp()
+s:setsockname("127.0.0.1", 0)
+local _, port = s:getsockname()
+local other = socket.udp()
+other:setsockname("127.0.0.1", 0)
+local _, oport = other:getsockname()
+local u = socket.udp()
+out(u:setpeername("*"))
+out(u:setpeername("127.0.0.1", port))
+out(u:setpeername("*"), tostring(u):match("^[^:]*"))
+out(u:getsockname() ~= nil)
+try(u.getpeername, u)
+out(u:sendto("after", "127.0.0.1", oport))
+other:settimeout(1)
+out(other:receive())
+out(u:setpeername("*"), tostring(u):match("^[^:]*"))
+out(u:setpeername("127.0.0.1", oport), tostring(u):match("^[^:]*"))
+]])
+
 case("udp: options", [[
 local s = socket.udp4()
 for _, o in ipairs { "broadcast", "dontroute", "reuseaddr", "reuseport", "ip-multicast-loop" } do

@@ -939,20 +939,21 @@ end
 function udpm.setpeername(o, host, port)
   isudp(o)
   host = checkstring(host, 2)
-  local connected = getmetatable(o) == UDP_CONNECTED
-  if host == "*" and connected then
+  if host == "*" then
     local s = o.s
-    local disconnect = s and nsmethods.disconnect
-    if not disconnect then return nil, "disconnect not supported" end
-    local ok, msg, code = disconnect(s)
-    if not ok then return nil, lserror(msg, code) end
+    if s then   -- (with no descriptor yet there is nothing to undo)
+      local ok, msg, code = s:disconnect()
+      if not ok then return nil, lserror(msg, code) end
+    end
     setmetatable(o, UDP_UNCONNECTED)
     return 1.0
   end
   port = checkstring(port, 3)
   local ok, err = M.tryconnect(o, host, port)
-  if ok then setmetatable(o, UDP_CONNECTED) end
-  if ok then return ok end
+  if ok then
+    setmetatable(o, UDP_CONNECTED)
+    return ok
+  end
   return nil, err
 end
 
