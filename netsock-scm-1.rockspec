@@ -32,6 +32,10 @@ build = {
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
+    ["netsock.luasocket"] = "lua/netsock/luasocket.lua",
+    ["netsock.luasocket.sock"] = "lua/netsock/luasocket/sock.lua",
+    ["netsock.luasocket.helpers"] = "lua/netsock/luasocket/helpers.lua",
+    ["netsock.luasocket.unix"] = "lua/netsock/luasocket/unix.lua",
   },
   -- installed beside the modules (luarocks show --rock-dir netsock):
   -- the docs, the examples, and library/, the LuaCATS annotations for

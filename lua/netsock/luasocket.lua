@@ -80,7 +80,7 @@ function M.connect(...)
   end
   ok, err = sock.tryconnect(o, address, port)
   if not ok then o:close() return nil, err end
-  return setmetatable(o, sock.TCP_CLIENT)
+  return sock.setclass(o, sock.TCP_CLIENT)
 end
 
 function M.connect4(address, port, laddr, lport)

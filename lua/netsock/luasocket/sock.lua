@@ -169,6 +169,14 @@ local function newclass(name, methods, groups)
 end
 M.classes = classes
 
+-- an object's class is its metatable, and o.cls too (a field is quicker
+-- to check in the hot paths than getmetatable)
+local function setclass(o, mt)
+  o.cls = mt
+  return setmetatable(o, mt)
+end
+M.setclass = setclass
+
 local function badclass(arg, want)
   argerror(arg, want .. " expected")
 end
@@ -550,11 +558,13 @@ end
 -- {====== Streams: receive and send ======
 
 local HUGE = maxinteger
+local lsline   -- file method _lsline (file.c), found with the first file
 
 local function rfile(o, s)
   local f = s:makefile("r")
   f:setlimit(HUGE)
   o.f = f
+  lsline = lsline or f._lsline
   return f
 end
 
@@ -585,10 +595,16 @@ end
 
 local function receiveline(o, s, prefix)
   local f = o.f or rfile(o, s)
+  local line, n = lsline(f)   -- a whole line buffered: one call
+  if line then
+    o.rx = o.rx + n
+    if prefix then return prefix .. line, nil, nil end
+    return line, nil, nil
+  end
   local read = f.read
   local t0
   while true do
-    local p0 = pending(s)
+    local p0 = o.retry and pending(s) or 0
     local line, err, code = read(f, "L")
     if line then
       local n = #line
@@ -616,7 +632,7 @@ local function receiveall(o, s, prefix)
   local f = o.f or rfile(o, s)
   local t0
   while true do
-    local p0 = pending(s)
+    local p0 = o.retry and pending(s) or 0
     local data, err, code = f:read("a")
     if data then
       o.rx = o.rx + #data
@@ -630,68 +646,70 @@ local function receiveall(o, s, prefix)
   end
 end
 
-local function receivecount(o, s, want, prefix)
-  -- the common case first: one recv gives all that is wanted
-  local data, err, code = recv(s, want)
-  if not data then
-    if code == "timeout" and o.retry then
-      -- nothing came in a whole block timeout: LuaSocket gives up too
+-- the rest of a count: 'have' holds what came so far (with the prefix),
+-- short of 'want' bytes in all
+local function receivecount(o, s, want, have)
+  if #have >= want then return have, nil, nil end
+  local f = o.f or rfile(o, s)
+  local t0
+  while true do
+    local p0 = o.retry and pending(s) or 0
+    local more, err, code = f:read(want - #have)
+    if more then
+      o.rx = o.rx + #more
+      have = have .. more
+      if #have < want then return nil, "closed", have end  -- end of stream first
+      return have, nil, nil
     end
-    return fail(o, s, err, code, prefix)
+    if code ~= "timeout" then return fail(o, s, err, code, have) end
+    t0 = t0 or monotime()
+    if not goon(o, s, p0, t0) then return fail(o, s, err, code, have) end
   end
-  local got = #data
-  o.rx = o.rx + got
-  if got < want then
-    local f = o.f or rfile(o, s)
-    local t0
-    while true do
-      local p0 = pending(s)
-      local more
-      more, err, code = f:read(want - got)
-      if more then
-        o.rx = o.rx + #more
-        data = data .. more
-        if #data < want then   -- end of stream first
-          if prefix then data = prefix .. data end
-          return nil, "closed", data
-        end
-        break
-      end
-      if code ~= "timeout" then
-        prefix = prefix and prefix .. data or data
-        return fail(o, s, err, code, prefix)
-      end
-      t0 = t0 or monotime()
-      if not goon(o, s, p0, t0) then
-        prefix = prefix and prefix .. data or data
-        return fail(o, s, err, code, prefix)
-      end
-    end
-  end
-  if prefix then return prefix .. data, nil, nil end
-  return data, nil, nil
 end
 
 -- o:receive([pattern [, prefix]]) for stream objects of class 'client'
+-- (the hot paths first: a count with no prefix, then a line)
 local function streamreceive(client, cname)
   return function(o, pat, prefix)
-    if getmetatable(o) ~= client then badclass(1, cname) end
+    if o.cls ~= client then badclass(1, cname) end
+    local s = o.s
+    if (pat == nil or pat == "*l") and prefix == nil and s then
+      local f = o.f
+      if f then
+        local line, n = lsline(f)   -- a whole line buffered: one call
+        if line then
+          o.rx = o.rx + n
+          return line, nil, nil
+        end
+      end
+      return receiveline(o, s, nil)
+    end
+    if prefix == nil and type(pat) == "number" and pat >= 1 and s then
+      local want = pat % 1 == 0 and pat or floor(pat)
+      local data, err, code = recv(s, want)
+      if data and #data == want then
+        o.rx = o.rx + want
+        return data, nil, nil
+      end
+      if not data then return fail(o, s, err, code, nil) end
+      o.rx = o.rx + #data
+      return receivecount(o, s, want, data)
+    end
     if prefix ~= nil then
       prefix = checkstring(prefix, 3)
       if prefix == "" then prefix = nil end
     end
-    local s = o.s
-    if pat == nil then
+    if pat == nil or pat == "*l" then
       if not s then return nil, "closed", prefix or "" end
       return receiveline(o, s, prefix)
     end
     local n = tonumber(pat)
     if n == nil then
       if type(pat) ~= "string" then argerror(2, "string expected, got " .. type(pat)) end
-      local a, b = byte(pat, 1, 2)
-      if a ~= 42 or (b ~= 108 and b ~= 97) then argerror(2, "invalid receive pattern") end
+      local c1, c2 = byte(pat, 1, 2)
+      if c1 ~= 42 or (c2 ~= 108 and c2 ~= 97) then argerror(2, "invalid receive pattern") end
       if not s then return nil, "closed", prefix or "" end
-      if b == 108 then return receiveline(o, s, prefix) end
+      if c2 == 108 then return receiveline(o, s, prefix) end
       return receiveall(o, s, prefix)
     end
     if not (n >= 0) then argerror(2, "invalid receive pattern") end
@@ -702,21 +720,24 @@ local function streamreceive(client, cname)
     end
     if not s then return nil, "closed", prefix or "" end
     if want == 0 then return "", nil, nil end
-    return receivecount(o, s, want, prefix)
+    local data, err, code = recv(s, want)
+    if not data then return fail(o, s, err, code, prefix) end
+    o.rx = o.rx + #data
+    if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
+    return receivecount(o, s, want, data)
   end
 end
 
 -- o:send(data [, i [, j]]): the index of the last byte sent
 local function streamsend(client, cname)
   return function(o, data, i, j)
-    if getmetatable(o) ~= client then badclass(1, cname) end
+    if o.cls ~= client then badclass(1, cname) end
     if type(data) ~= "string" then data = checkstring(data, 2) end
     local s = o.s
-    local size = #data
-    if i == nil and j == nil then
-      if not s then return nil, "closed", 0.0 end
+    if i == nil and j == nil and s then
       local ok, err, code, sent = sendall(s, data)
       if ok then
+        local size = #data
         o.tx = o.tx + size
         return size + 0.0, nil, nil
       end
@@ -724,9 +745,11 @@ local function streamsend(client, cname)
         o.tx = o.tx + sent
         return nil, lserror(err, code), sent + 0.0
       end
-      i, j = 1, -1
-      -- a block timeout with progress: go on below
+      -- a block timeout with progress: go on below from where it stopped
+      o.tx = o.tx + sent
+      i = sent + 1
     end
+    local size = #data
     local st = floor(optnumber(i, 3, 1))
     local en = floor(optnumber(j, 4, -1))
     if st < 0 then st = size + st + 1 end
@@ -788,7 +811,7 @@ local function wrapclient(mt, s, fam, kind)
               tt = -1.0, retry = false, rx = 0, tx = 0, birth = gettime(),
               f = false, connecting = false }
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
-  return setmetatable(o, mt)
+  return setclass(o, mt)
 end
 
 function tcpm.bind(o, host, port)
@@ -804,7 +827,7 @@ function tcpm.connect(o, host, port)
   host = checkstring(host, 2)
   port = checkstring(port, 3)
   local ok, err = M.tryconnect(o, host, port)
-  if ok then setmetatable(o, TCP_CLIENT) end
+  if ok then setclass(o, TCP_CLIENT) end
   if ok then return ok end
   return nil, err
 end
@@ -819,7 +842,7 @@ function tcpm.listen(o, backlog)
   end
   local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
   if not ok then return nil, lserror(msg, code) end
-  setmetatable(o, TCP_SERVER)
+  setclass(o, TCP_SERVER)
   return 1.0
 end
 
@@ -885,8 +908,8 @@ TCP_CLIENT.__index.send = TCP_MASTER.__index.send
 M.TCP_CLIENT = TCP_CLIENT
 
 local function newmaster(kind, family)
-  return setmetatable(newobject(kind, family, kind == "udp" or kind == "unixdgram"),
-                      classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
+  return setclass(newobject(kind, family, kind == "udp" or kind == "unixdgram"),
+                  classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
 end
 M.newmaster = newmaster
 
@@ -945,13 +968,13 @@ function udpm.setpeername(o, host, port)
       local ok, msg, code = s:disconnect()
       if not ok then return nil, lserror(msg, code) end
     end
-    setmetatable(o, UDP_UNCONNECTED)
+    setclass(o, UDP_UNCONNECTED)
     return 1.0
   end
   port = checkstring(port, 3)
   local ok, err = M.tryconnect(o, host, port)
   if ok then
-    setmetatable(o, UDP_CONNECTED)
+    setclass(o, UDP_CONNECTED)
     return ok
   end
   return nil, err
@@ -1084,7 +1107,7 @@ unixs.setsockname = unixs.bind
 function unixs.connect(o, path)
   if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
   local ok, err = unixconnect(o, path)
-  if ok then setmetatable(o, US_CLIENT) end
+  if ok then setclass(o, US_CLIENT) end
   if ok then return ok end
   return nil, err
 end
@@ -1097,7 +1120,7 @@ function unixs.listen(o, backlog)
   if not s then return nil, "Bad file descriptor" end
   local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
   if not ok then return nil, lserror(msg, code) end
-  setmetatable(o, US_SERVER)
+  setclass(o, US_SERVER)
   return 1.0
 end
 
@@ -1146,7 +1169,7 @@ unixd.setsockname = unixd.bind
 function unixd.connect(o, path)
   isud(o)
   local ok, err = unixconnect(o, path)
-  if ok then setmetatable(o, UD_CONNECTED) end
+  if ok then setclass(o, UD_CONNECTED) end
   if ok then return ok end
   return nil, err
 end
@@ -1192,8 +1215,8 @@ UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "
 UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
 
 local function makeunix(kind)
-  local o = setmetatable(newobject(kind, "unix", kind == "unixdgram"),
-                         kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
+  local o = setclass(newobject(kind, "unix", kind == "unixdgram"),
+                     kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
   o.fam = "unix"
   local s, err = mksock(o, "unix")
   if not s then return nil, err end
