@@ -27,12 +27,18 @@ local INTERNAL = {
   ["netsock.lookup"] = true,  -- a lookup on a thread, owned by the loop
   ["netsock.fdbox"] = true,   -- a descriptor box (select's epoll set in tasks)
   ["netsock.sendfile"] = true, -- the state of a sendfile call across waits
+  ["netsock.editor"] = true,  -- the console's line editor (netsock.edit)
 }
 
 -- Objects made in Lua (setmetatable, no registry name): class name ->
 -- a function returning one such object and a clean-up function. Add a
 -- line when a Lua part starts returning a new kind of object.
-local OBJECTS = {}
+local OBJECTS = {
+  ["netsock.consoleendpoint"] = function()
+    local ep = assert(ns.console.listen(H.tmpname(".sock")))
+    return ep, function() ep:close() end
+  end,
+}
 
 local function listfiles(dir)
   local p = assert(io.popen("find " .. H.shquote(dir) .. " -name '*.lua' | LC_ALL=C sort"))
@@ -224,6 +230,13 @@ describe("library/ annotations", function()
     assert.is_true(#files >= 1)
     local text = assert(H.readfile("library/netsock.lua"))
     assert.truthy(text:match("^%-%-%-@meta netsock\n"))
+  end)
+
+  it("are valid Lua (the language server reads them as code)", function()
+    for _, path in ipairs(files) do
+      local chunk, err = loadfile(path, "t", {})
+      assert(chunk, err)
+    end
   end)
 
   it("name every public function, method and field, and nothing else", function()

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 
 /* {====== Reading from the socket ====== */
@@ -31,18 +32,32 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
 
 
 /*
-** One recv(2) of at most 'want' bytes appended to the buffer. Returns
-** the count, 0 at end of stream, or -1 with errno set (never EINTR;
-** ENOMEM when the buffer cannot grow).
+** One recv(2) of at most 'want' bytes appended to the buffer, for a
+** call with that deadline. Returns the count, 0 at end of stream, or
+** -1 with errno set (EINTR only for the lua5.4 prompt's Ctrl-C; ENOMEM
+** when the buffer cannot grow).
 */
-static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
+static ssize_t refill (lua_State *L, nsSocket *s, size_t want,
+                       double deadline) {
   ssize_t n;
   if (!ns_buf_reserve(s, want)) {
     errno = ENOMEM;
     return -1;
   }
-  do n = recv(s->fd, s->rbuf + s->rtail, want, ns_callflags(L, s, 0));
-  while (n < 0 && errno == EINTR);
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) {  /* every whole record, decrypted into rbuf */
+    n = ns_tls_fill(L, s);
+    if (n < 0) {
+      int err = errno;
+      ns_buf_trim(s);
+      errno = err;
+    }
+    return n;
+  }
+#endif
+  do n = recv(s->fd, s->rbuf + s->rtail, want,
+              ns_callflags(L, s, NS_READ, deadline));
+  while (n < 0 && ns_retry(L));
   if (n > 0) s->rtail += (size_t)n;
   else if (n < 0) {
     int err = errno;
@@ -300,14 +315,15 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         if (want > s->chunk && want > avail)  /* grow as data arrives */
           want = avail > s->chunk ? avail : s->chunk;
       }
-      got = refill(L, s, want);
+      got = refill(L, s, want, lua_tonumber(L, nf + 2));
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         nret = ns_fail(L, errno);
         goto fail;
       }
-      r = ns_block(L, s, NS_READ, lua_tonumber(L, nf + 2), ctx, k);
+      r = ns_block(L, s, ns_tlsevents(s, NS_READ), lua_tonumber(L, nf + 2),
+                   ctx, k);
       if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
     }
     done++;
@@ -467,16 +483,27 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
     ssize_t n;
     if (wpending(f) == 0) {
       f->whead = f->wtail = 0;
-      return NS_OK;
+      if (!ns_tls_unsent(s)) return NS_OK;
+#if defined(NS_HAVE_TLS)
+      n = ns_tls_flush(L, s);   /* and TLS's records out too */
+      if (n == 0) continue;
+#endif
     }
-    n = send(s->fd, f->wbuf + f->whead, wpending(f),
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+#if defined(NS_HAVE_TLS)
+    else if (s->tls != NULL)
+      n = ns_tls_write(L, s, f->wbuf + f->whead, wpending(f));
+#endif
+    else
+      n = send(s->fd, f->wbuf + f->whead, wpending(f),
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE,
+                                           lua_tonumber(L, (int)ctx)));
     if (n >= 0) { f->whead += (size_t)n; continue; }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     *err = errno;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return NS_ERRNO;
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, (int)ctx),
+                 ctx, k);
     *err = errno;
     if (r != NS_AGAIN) return r;
   }
@@ -555,8 +582,17 @@ static int f_flush (lua_State *L) {
 /* }------ */
 
 
-/* forget the socket (so it can be collected) and the write buffer */
+/*
+** Forget the socket (so it can be collected) and the write buffer. A
+** task reading through this file wakes and gets nil, "closed",
+** "closed" (the others waiting on the socket look again and wait on);
+** without that, a file that was the socket's only owner left the
+** reader waiting for ever, the collector closing the descriptor behind
+** the loop's back.
+*/
 static void release (lua_State *L, nsFile *f) {
+  if (f->s != NULL && f->s->fd >= 0 && f->s->waiters != 0)
+    ns_wakefd(L, f->s->fd, 0);
   free(f->wbuf);
   f->wbuf = NULL;
   f->wcap = f->whead = f->wtail = 0;
@@ -618,7 +654,7 @@ static int f_close (lua_State *L) {
 static int f_gc (lua_State *L) {
   nsFile *f = tofile(L, 1);
   nsSocket *s = f->s;
-  while (s != NULL && s->fd >= 0 && wpending(f) > 0) {
+  while (s != NULL && s->fd >= 0 && s->tls == NULL && wpending(f) > 0) {
     ssize_t n = send(s->fd, f->wbuf + f->whead, wpending(f),
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) f->whead += (size_t)n;

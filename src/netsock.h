@@ -57,9 +57,22 @@
 #define NS_STACKBUF  (64 * 1024)
 #endif
 
+/* seconds between two tries of a call the kernel refuses while poll
+   says ready (ns_pause) */
+#if !defined(NS_PAUSE)
+#define NS_PAUSE  0.01
+#endif
+
 /* events a blocked call waits for */
 #define NS_READ   1
 #define NS_WRITE  2
+/* with NS_READ or NS_WRITE for ns_callflags: the call takes no MSG_*
+   flags (accept, connect, sendfile) */
+#define NS_NOFLAGS    4
+/* with NS_WRITE: with a timeout the call does not sleep in the kernel
+   (s:send on a stream returns as soon as some bytes went, where a
+   blocking send waits until all of them went: wait.c) */
+#define NS_POLLTIMED  8
 
 
 /*
@@ -83,6 +96,8 @@ typedef enum nsResult {
 ** so listening and idle sockets carry none. Bytes rbuf[rhead..rtail)
 ** are received but not yet handed to Lua.
 */
+typedef struct nsTls nsTls;   /* tls.c: a socket's TLS state */
+
 typedef struct nsSocket {
   int fd;
   int family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
@@ -96,6 +111,10 @@ typedef struct nsSocket {
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
+  nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
+  double ktimeo[2];     /* the timeouts SO_RCVTIMEO [0] and SO_SNDTIMEO [1]
+                           were set for (wait.c: timed kernel waits); 0:
+                           not set by netsock, the kernel's value unknown */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -163,6 +182,8 @@ NS_API void ns_aux_open (lua_State *L);
 /* a numeric host for 'family' (inet, inet6) without a lookup; 1 if so */
 NS_API int ns_numericaddr (const char *host, int family, int port,
                            struct sockaddr_storage *ss, socklen_t *len);
+/* whether 'host' is an IPv4 or IPv6 literal (no lookup needed) */
+NS_API int ns_isnumerichost (const char *host);
 /* the Unix-domain path at idx ("\0name": abstract); raises if bad */
 NS_API void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
                          socklen_t *len);
@@ -178,6 +199,18 @@ NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 /* }====== */
 
 
+/* {====== signal.c: signals for the loop, the prompt's Ctrl-C ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
+/* }====== */
+
+
 /* {====== wait.c: clock, deadlines, how a call waits ====== */
 NS_API double ns_monotime (void);
 /* deadline for a timeout (seconds, < 0 none) starting now */
@@ -188,19 +221,29 @@ NS_API int ns_msuntil (double deadline);
 NS_API int ns_intask (lua_State *L);
 /*
 ** How a call on 's' makes its system call. Every continuation asks
-** this before each try: it returns the flags to add to a call that
-** takes MSG_* flags (MSG_DONTWAIT whenever the call must not sleep in
-** the kernel, so that whatever O_NONBLOCK says on a shared descriptor
-** the call cannot block a task), and for calls that take no flags
-** (accept, connect, sendfile: 'noflags' true) it makes sure the
-** descriptor is non-blocking when the call must not sleep.
+** this before each try, with the direction it waits in ('events':
+** NS_READ or NS_WRITE) and the call's deadline: it returns the flags
+** to add to a call that takes MSG_* flags (MSG_DONTWAIT whenever the
+** call must not sleep in the kernel, so that whatever O_NONBLOCK says
+** on a shared descriptor the call cannot block a task; 0 when it
+** sleeps in the kernel, with SO_RCVTIMEO/SO_SNDTIMEO bounding a timed
+** call), and for calls that take no flags (accept, connect, sendfile:
+** NS_NOFLAGS in 'events') it makes sure the descriptor is non-blocking
+** when the call must not sleep.
 */
-NS_API int ns_callflags (lua_State *L, nsSocket *s, int noflags);
+NS_API int ns_callflags_ (lua_State *L, nsSocket *s, int events,
+                         double deadline);
+/* the common case inline: a non-blocking descriptor of our own (the
+   deadline is not even read then) */
+#define ns_callflags(L,s,events,deadline) \
+  (((s)->fdblock || (((events) & NS_NOFLAGS) && (s)->shared)) \
+     ? ns_callflags_(L, s, events, deadline) : MSG_DONTWAIT)
 /*
 ** The system call said EAGAIN. Returns NS_AGAIN when the call is to
 ** try again: the descriptor is ready, or it was just made blocking so
-** that the retry sleeps in the kernel (no timeout, outside any
-** coroutine: docs/design.md, "Kernel waits"). Otherwise as ns_wait.
+** that the retry sleeps in the kernel (outside any coroutine, no
+** timeout or a timed call at its first wait: docs/design.md, "Kernel
+** waits" and "Timed waits in the kernel"). Otherwise as ns_wait.
 */
 NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
                           double deadline, lua_KContext ctx, lua_KFunction k);
@@ -216,8 +259,21 @@ NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
 /* wait on a bare descriptor (same contract; fd -1: a pure timer) */
 NS_API nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
                            lua_KContext ctx, lua_KFunction k);
-/* 's' is about to lose its descriptor: wake the tasks waiting on it */
+/* as ns_waitfd; inside a task the close of any descriptor in the array
+   at stack index 'watch' (> 0) wakes the task too (select) */
+NS_API nsResult ns_waitfdwatch (lua_State *L, int fd, int events,
+                                double deadline, int watch,
+                                lua_KContext ctx, lua_KFunction k);
+/* the kernel says EAGAIN though poll says ready: pause NS_PAUSE (or
+   until the deadline), then NS_AGAIN; NS_TIMEOUT at the deadline */
+NS_API nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
+                          lua_KFunction k);
+/* 's' is about to lose its descriptor: the loop forgets it, and the
+   tasks waiting on it wake */
 NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
+/* wake the tasks waiting on 'fd' ('gone': the descriptor leaves netsock;
+   else an object over it, a file, went) */
+NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
 /* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
@@ -240,11 +296,30 @@ NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
 /* as ns_getaddr for a destination of 's', through a small name cache */
 NS_API int ns_getdest (lua_State *L, nsSocket *s, int idx,
                        struct sockaddr_storage *ss, socklen_t *len);
+/*
+** Name lookups that never block the loop, for connect and sendto.
+** ns_lookupstart: inside a task, when the host at 'idx' is a name (and
+** not in sendto's cache), start looking it up on the resolver's thread
+** pool, push the job and return 1; otherwise push nothing and return
+** 0: resolve at once as usual. Arguments are checked first.
+** ns_lookupwait: wait for that job (at 'slot') until 'deadline'; NS_OK
+** replaces the host and port at 'idx' by the numeric address and port
+** found ('cache': remembered as ns_getdest remembers names), else
+** NS_TIMEOUT, or NS_PUSHED with the resolver's failure pushed. Inside a
+** task the wait yields and the loop resumes 'k'.
+*/
+NS_API int ns_lookupstart (lua_State *L, nsSocket *s, int idx);
+NS_API nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
+                               double deadline, int cache, lua_KContext ctx,
+                               lua_KFunction k);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 
 
 /* {====== select.c ====== */
+/* descriptor 'fd' is about to be closed or detached: every poller that
+   holds it lets go of it now (the count follows) */
+NS_API void ns_poller_forget (lua_State *L, int fd);
 NS_API void ns_select_open (lua_State *L);
 /* }====== */
 
@@ -260,9 +335,14 @@ NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
 /* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim (nsSocket *s);
+NS_API void ns_buf_trim_ (nsSocket *s);
+#define ns_buf_trim(s)  \
+  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* a receive of 'size' bytes got 0: whether that is the end of stream
+   (stream, seqpacket whose peer is gone) rather than an empty datagram */
+NS_API int ns_atend (nsSocket *s, size_t size);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */
@@ -270,6 +350,17 @@ NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 /* add methods to the socket class (module table at -1) */
 NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== proc.c: peer credentials, ids, umask, isatty ====== */
+NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
+/* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
+/* core._tls and the TLS socket methods (module table at -1) */
+NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 

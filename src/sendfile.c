@@ -8,6 +8,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 /* read-and-send chunk where sendfile(2) does not apply */
 #define SF_STREAMCHUNK  (64 * 1024)
@@ -68,12 +70,24 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
 }
 
 
+/* whether read(2) on 'in' would return at once (data, end, error) */
+static int readable (int in) {
+  struct pollfd pfd;
+  pfd.fd = in;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return pfd.revents != 0;
+}
+
+
 /*
 ** sendfile(2) to a socket may raise SIGPIPE (it takes no MSG_NOSIGNAL):
 ** block it for the call and take back a SIGPIPE the call itself made,
 ** the way a library must without touching the process's handlers.
 */
-static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
+static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
+                               size_t count) {
   sigset_t pipeset, old, pend;
   ssize_t n;
   int err, had;
@@ -83,9 +97,14 @@ static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
   sigpending(&pend);
   had = sigismember(&pend, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-  do n = sendfile(out, in, off, count); while (n < 0 && errno == EINTR);
+  do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
   err = errno;
-  if (n < 0 && err == EPIPE && !had) {
+  /* not only when it failed: sendfile(2) that moved some bytes and then
+     met the peer gone returns the count, its SIGPIPE raised all the
+     same (the task-loop fuzzer found this: the process died) */
+  sigemptyset(&pend);
+  sigpending(&pend);
+  if (!had && sigismember(&pend, SIGPIPE)) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {}
   }
@@ -111,7 +130,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     if (s == NULL) return NS_CLOSED;
     in = sf_infd(L, st, &fp);
     if (in < 0) { ns_failmsg(L, "file closed", "EBADF"); return NS_PUSHED; }
-    if (st->total >= 0 && st->sent >= st->total) return NS_OK;
+    if (st->total >= 0 && st->sent >= st->total) goto done;
     if (st->cdone == st->clen) {  /* nothing pending: produce more */
       size_t want = st->usesf ? SF_CALLMAX
                   : s->type == SOCK_STREAM ? SF_STREAMCHUNK : SF_DGRAMCHUNK;
@@ -119,8 +138,8 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         want = (size_t)(st->total - st->sent);
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
-        ns_callflags(L, s, 1);
-        n = sendfile_nosig(s->fd, in, &off, want);
+        ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
+        n = sendfile_nosig(L, s->fd, in, &off, want);
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
         if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
@@ -139,22 +158,37 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
           st->chunk = p;
           st->ccap = want;
         }
+        if (st->start < 0 && !readable(in)) {
+          /* a pipe (or FIFO, socket, tty) with nothing to read yet:
+             read(2) would block the process (and a task's whole loop)
+             past the deadline; wait for it as for the socket */
+          r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+          if (r != NS_AGAIN) { *err = errno; return r; }
+          s = ns_checkresumed(L);
+          continue;
+        }
         do {
           n = st->start >= 0
             ? pread(in, st->chunk, want, (off_t)(st->start + st->sent))
             : read(in, st->chunk, want);
         } while (n < 0 && errno == EINTR);
         if (n < 0) { *err = errno; return NS_ERRNO; }
-        if (n == 0) return NS_OK;  /* end of file */
+        if (n == 0) goto done;  /* end of file */
         st->clen = (size_t)n;
         st->cdone = 0;
         continue;
       }
     }
     else {  /* send the pending chunk */
+#if defined(NS_HAVE_TLS)
+      if (s->tls != NULL)
+        n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
+      else
+#endif
       do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                  MSG_NOSIGNAL | ns_callflags(L, s, 0));
-      while (n < 0 && errno == EINTR);
+                  MSG_NOSIGNAL |
+                  ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+      while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
         st->cdone += (size_t)n;
@@ -167,7 +201,18 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         return NS_ERRNO;
       }
     }
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, k);
+    if (0) {
+  done:   /* every byte taken; on TLS, its records out as well */
+      if (!ns_tls_unsent(s)) return NS_OK;
+#if defined(NS_HAVE_TLS)
+      if (ns_tls_flush(L, s) == 0) return NS_OK;
+#endif
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        *err = errno;
+        return NS_ERRNO;
+      }
+    }
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
     s = ns_checkresumed(L);
   }
@@ -260,7 +305,7 @@ static int sf_sendfile (lua_State *L) {
   if (count < 0 && st->start >= 0)  /* to the end of the file as it is now */
     count = (sb.st_size > st->start) ? (lua_Integer)sb.st_size - st->start : 0;
   st->total = count;
-  st->usesf = s->type == SOCK_STREAM && st->start >= 0;
+  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && s->tls == NULL;
   return sendfile_k(L, LUA_OK, 0);
 }
 

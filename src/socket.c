@@ -18,6 +18,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 static void freebuf (nsSocket *s);
 
@@ -89,14 +91,28 @@ static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
 
 
 /*
+** The descriptor leaves netsock's hands (close, detach): while its
+** number still names it, the loop's epoll set and every poller let go
+** of it, and the tasks waiting on it wake (they find the socket
+** closed). __gc comes here too, without the wake (see sock_gc).
+*/
+static void forget (lua_State *L, nsSocket *s) {
+  ns_wakeclosed(L, s);
+  ns_poller_forget(L, s->fd);
+}
+
+
+/*
 ** Close the descriptor: fd becomes -1 first; close(2) is not retried
-** on EINTR (Linux has released the descriptor already). A task waiting
-** on it is woken by the loop's hook and finds the socket closed.
+** on EINTR (Linux has released the descriptor already).
 */
 int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
-  ns_wakeclosed(L, s);
+  forget(L, s);
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
+#endif
   s->fd = -1;
   s->fdblock = 0;
   freebuf(s);
@@ -202,7 +218,11 @@ static int sock_fileno (lua_State *L) {
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
+  forget(L, s);    /* its waiters wake; the loop and pollers let go */
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
+#endif
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   freebuf(s);
@@ -280,7 +300,7 @@ static void freebuf (nsSocket *s) {
 }
 
 
-void ns_buf_trim (nsSocket *s) {
+void ns_buf_trim_ (nsSocket *s) {
   if (s->rbuf != NULL && s->rhead == s->rtail)
     freebuf(s);
 }
@@ -354,14 +374,14 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     lua_settop(L, 2);
     c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
-    ns_callflags(L, s, 1);
+    ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
                  SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    if (errno == ECONNABORTED || ns_retry(L))
       continue;  /* a client that left before we took it: next one */
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
@@ -381,17 +401,58 @@ static int sock_accept (lua_State *L) {
 
 
 /*
+** A Unix stream connect to a listener whose backlog is full says
+** EAGAIN (not EINPROGRESS: there is nothing to poll for). A blocking
+** connect would sleep in the kernel until the server accepts; here the
+** call pauses (ns_pause) and connects again, until its deadline.
+** 'first': the connect that said EAGAIN was just made (pause first).
+*/
+static nsResult connect_again (lua_State *L, nsSocket *s, int first,
+                               lua_KContext ctx, lua_KFunction k, int *err) {
+  for (;;) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    nsResult r;
+    int c;
+    if (first) {
+      r = ns_pause(L, lua_tonumber(L, (int)ctx), ctx, k);
+      if (r != NS_AGAIN) { *err = errno; return r; }
+    }
+    first = 1;
+    if (ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len) < 0)
+      return NS_PUSHED;
+    ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, (int)ctx));
+    do c = connect(s->fd, (struct sockaddr *)&ss, len);
+    while (c < 0 && errno == EINTR);
+    if (c == 0) return NS_OK;
+    *err = errno;
+    if (*err == EINPROGRESS || *err == EALREADY) {
+      lua_pushboolean(L, 0);  /* under way after all: wait as usual */
+      lua_replace(L, (int)ctx + 1);
+      return NS_PENDING;
+    }
+    if (*err != EAGAIN) return NS_ERRNO;
+  }
+}
+
+
+/*
 ** The end of a non-blocking connect: wait until writable, then read
 ** the outcome with SO_ERROR. NS_OK connected, NS_ERRNO with *err,
 ** NS_TIMEOUT, or NS_CLOSED for a socket closed meanwhile.
-** stack: 1 socket, ..., 'ctx' deadline
+** stack: 1 socket, ..., 'ctx' deadline, ctx + 1 true when a Unix
+** connect said EAGAIN (connect_again)
 */
-static nsResult connect_wait (lua_State *L, lua_KContext ctx,
+static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
                               lua_KFunction k, int *err) {
   nsSocket *s = ns_checkresumed(L);
   socklen_t len = sizeof *err;
   nsResult r;
   if (s == NULL) return NS_CLOSED;
+  if (lua_toboolean(L, (int)ctx + 1)) {
+    r = connect_again(L, s, status == LUA_OK, ctx, k, err);
+    if (r != NS_PENDING) return r;
+  }
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -414,23 +475,28 @@ static nsResult connect_wait (lua_State *L, lua_KContext ctx,
 ** NS_PENDING (wait: the deadline is at *slot), NS_ERRNO with *err, or
 ** NS_PUSHED (a resolver failure).
 */
-static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
+static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
+                            int *slot, int *err) {
   struct sockaddr_storage ss;
   socklen_t len;
   int n = ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len), r;
   if (n < 0) return NS_PUSHED;
   *slot = 2 + n;
   lua_settop(L, 1 + n);
-  lua_pushnumber(L, ns_deadline(s->timeout));
-  ns_callflags(L, s, 1);
+  lua_pushnumber(L, deadline);
+  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, deadline);
   /* EINTR: try again, as libuv does; a connect the signal interrupted
      goes on in the kernel and the retry says EALREADY (in progress).
      Waiting without the retry could wait on a connect never started:
      an unconnected socket polls writable at once, with no error. */
   do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
+  if (*err == EAGAIN && s->family == AF_UNIX && s->timeout != 0) {
+    lua_pushboolean(L, 1);  /* a full backlog: connect_again */
+    return NS_PENDING;
+  }
   if (*err != EINPROGRESS && *err != EALREADY)
     return NS_ERRNO;
   if (s->timeout == 0) { *err = EINPROGRESS; return NS_ERRNO; }
@@ -440,17 +506,15 @@ static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
 
 static int connect_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_k, &err);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
 }
 
 
-static int sock_connect (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PENDING) return connect_k(L, LUA_OK, slot);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
@@ -467,19 +531,64 @@ static int connect_ex_result (lua_State *L, nsResult r, int err) {
 
 static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_ex_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_ex_k, &err);
+  if (r == NS_PUSHED) return 3;
   return connect_ex_result(L, r, err);
 }
 
 
-static int sock_connect_ex (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_ex_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PUSHED) return 3;
   if (r == NS_PENDING) return connect_ex_k(L, LUA_OK, slot);
   return connect_ex_result(L, r, err);
+}
+
+
+/*
+** Inside a task a host name is looked up on the resolver's pool first
+** (resolve.c) while the task waits; the socket's timeout bounds lookup
+** and connect together. stack: 1 socket, 2 host, 3 port, 4 deadline,
+** 5 the lookup; ctx 1 for connect_ex.
+*/
+static int connect_lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = ns_checkresumed(L);
+  double deadline = lua_tonumber(L, 4);
+  nsResult r;
+  (void)status;
+  lua_settop(L, 5);
+  if (s == NULL) r = NS_CLOSED;
+  else r = ns_lookupwait(L, s, 5, 2, deadline, 0, ctx, connect_lookup_k);
+  if (r == NS_PUSHED) return 3;
+  if (r != NS_OK) {
+    if (ctx) return connect_ex_result(L, r, errno);
+    return ns_pushresult(L, r, errno);
+  }
+  lua_settop(L, 3);
+  return ctx ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int connect_begin (lua_State *L, int ex) {
+  nsSocket *s = ns_checkopen(L, 1);
+  double deadline = ns_deadline(s->timeout);
+  if (s->family != AF_UNIX && lua_gettop(L) >= 3) {
+    lua_settop(L, 3);
+    if (ns_lookupstart(L, s, 2)) {  /* pushed the lookup: now at 4 */
+      lua_pushnumber(L, s->timeout > 0 ? deadline : -1.0);
+      lua_insert(L, 4);
+      return connect_lookup_k(L, LUA_OK, ex);
+    }
+  }
+  return ex ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int sock_connect (lua_State *L) {
+  return connect_begin(L, 0);
+}
+
+static int sock_connect_ex (lua_State *L) {
+  return connect_begin(L, 1);
 }
 
 
@@ -529,6 +638,34 @@ static int sock_shutdown (lua_State *L) {
 /* {====== Sending ====== */
 
 /*
+** sendto said EAGAIN on a Unix datagram socket that polls writable: the
+** receiver's queue is full, which poll on the sender cannot see (Linux
+** looks at the peer only for a connected socket). Waiting for
+** "writable" would return at once, for ever: a busy loop for as long
+** as the receiver does not read.
+*/
+static int receiverfull (nsSocket *s) {
+  struct pollfd pfd;
+  if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLOUT;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & POLLOUT) != 0;
+}
+
+
+/*
+** How a send waits: on a stream it returns what fitted as soon as some
+** bytes went, so with a timeout it never sleeps in a blocking send(2),
+** which returns only once all of them went (wait.c); a datagram goes
+** whole either way.
+*/
+#define sendevents(s)  ((s)->type == SOCK_STREAM ? NS_WRITE | NS_POLLTIMED \
+                                                 : NS_WRITE)
+
+
+/*
 ** One send(2), or sendto(2) to the address whose bytes are at slot 6
 ** (nil for send): bytes sent. s:send and dgram.c's s:sendto.
 ** stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline, 6 address or nil
@@ -545,16 +682,25 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   data = ns_checkrange(L, 2, &len);
   addr = lua_tolstring(L, 6, &alen);
   for (;;) {
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    else
+#endif
+    n = sendto(s->fd, data, len, MSG_NOSIGNAL |
+               ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
                (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, ns_send_k);
+    if (alen > 0 && receiverfull(s))  /* poll cannot tell: pause, retry */
+      r = ns_pause(L, lua_tonumber(L, 5), ctx, ns_send_k);
+    else
+      r = ns_block(L, s, ns_tlsevents(s, sendevents(s)), lua_tonumber(L, 5),
+                   ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -581,21 +727,33 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
-  while (sent < len) {
-    n = send(s->fd, data + sent, len - sent,
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+  for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
+      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
+                     : ns_tls_flush(L, s);
+      if (n == 0 && sent == len) break;
+    }
+    else
+#endif
+    {
+      if (sent == len) break;
+      n = send(s->fd, data + sent, len - sent,
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+    }
     if (n >= 0) {
       sent += (size_t)n;
       continue;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       nret = ns_fail(L, errno);
       goto fail;
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
   lua_pushboolean(L, 1);
@@ -621,6 +779,26 @@ static int sock_sendall (lua_State *L) {
 /* {====== Receiving ====== */
 
 /*
+** Whether a receive of 'size' bytes that got 0 means the end of the
+** stream. On a stream socket it does (unless nothing was asked for); on
+** a datagram socket it is an empty datagram. A seqpacket socket has
+** both: an empty message, or the peer gone; poll tells them apart (the
+** peer's shutdown shows as POLLRDHUP/POLLHUP). An empty message the
+** peer sent right before it closed reads as the end.
+*/
+int ns_atend (nsSocket *s, size_t size) {
+  struct pollfd pfd;
+  if (size == 0) return 0;
+  if (s->type == SOCK_STREAM) return 1;
+  if (s->type != SOCK_SEQPACKET) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLIN | POLLRDHUP;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
+/*
 ** stack: 1 socket, 2 bufsize, 3 flags, 4 deadline
 ** Up to NS_STACKBUF bytes are received on the C stack; a larger recv
 ** goes into the socket's own receive buffer, which outlives a task's
@@ -643,16 +821,34 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
+#if defined(NS_HAVE_TLS)
+  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
+    n = size == 0 ? 0 : ns_tls_fill(L, s);
+    if (n > 0) {
+      ns_buf_take(L, s, size, flags & MSG_PEEK);
+      return 1;
+    }
+    ns_buf_trim(s);
+    if (n == 0) {
+      if (size == 0) { lua_pushliteral(L, ""); return 1; }
+      return ns_closed(L);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
+    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
+  }
+#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
       p = s->rbuf + s->rtail;
     }
-    do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
-    while (n < 0 && errno == EINTR);
+    do n = recv(s->fd, p, size,
+                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
+    while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
+    if (n > 0 || (n == 0 && !ns_atend(s, size))) {
       lua_pushlstring(L, p, (size_t)n);
       ns_buf_trim(s);
       return 1;

@@ -3,8 +3,10 @@
 **
 ** Every descriptor netsock makes is non-blocking. A call whose system
 ** call says EAGAIN asks ns_block what to do: outside any coroutine,
-** with no timeout, the descriptor is made blocking and the call tries
-** again, sleeping in the kernel as a C program would; otherwise
+** with no timeout (or a timed call at its first wait, bounded by
+** SO_RCVTIMEO/SO_SNDTIMEO: "Timed waits in the kernel" below), the
+** descriptor is made blocking and the call tries again, sleeping in
+** the kernel as a C program would; otherwise
 ** ns_wait waits for readiness until the call's deadline: poll(2)
 ** outside a task; inside a task it yields to the loop
 ** (lua/netsock/tasks.lua), which resumes the call's continuation once
@@ -24,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,19 +86,26 @@ int ns_msuntil (double deadline) {
 }
 
 
-/* suspend the running task: yield the 4 values of the task protocol */
+/*
+** Suspend the running task: yield the 4 values of the task protocol,
+** and a 5th when 'watch' is a stack index (> 0): an array of further
+** descriptors whose close must wake the task too (select).
+*/
 static int yieldwait (lua_State *L, int fd, int events, double deadline,
-                      lua_KContext ctx, lua_KFunction k) {
+                      int watch, lua_KContext ctx, lua_KFunction k) {
+  if (watch > 0) watch = lua_absindex(L, watch);
   lua_pushlightuserdata(L, &waittoken);
   lua_pushinteger(L, fd);
   lua_pushinteger(L, events & (NS_READ | NS_WRITE));
   lua_pushnumber(L, deadline);
-  return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
+  if (watch <= 0) return lua_yieldk(L, 4, ctx, k);  /* never returns */
+  lua_pushvalue(L, watch);
+  return lua_yieldk(L, 5, ctx, k);
 }
 
 
 /* block in poll(2) */
-static nsResult pollwait (int fd, int events, double deadline) {
+static nsResult pollwait (lua_State *L, int fd, int events, double deadline) {
   struct pollfd pfd;
   int ms, n;
   pfd.fd = fd;
@@ -108,7 +119,7 @@ static nsResult pollwait (int fd, int events, double deadline) {
       if (ns_msuntil(deadline) == 0) return NS_TIMEOUT;
       continue;  /* poll woke a little early: wait the rest */
     }
-    if (errno != EINTR) return NS_ERRNO;
+    if (!ns_retry(L)) return NS_ERRNO;  /* EINTR of the prompt's Ctrl-C too */
   }
 }
 
@@ -134,20 +145,94 @@ void ns_nonblock (nsSocket *s) {
 
 
 /*
-** Whether a call on 's' may sleep inside the kernel: no timeout, and
-** outside any coroutine (a task must never block the loop; a plain
-** coroutine is treated alike, as the loop may be running it). A
-** descriptor made by fromfd never does: its other holders share the
-** O_NONBLOCK flag.
+** Timed waits in the kernel. A call with a timeout sleeps inside its
+** system call too, on a blocking descriptor whose SO_RCVTIMEO (reads,
+** accept) or SO_SNDTIMEO (writes) bounds the sleep: one system call
+** where recv, poll, recv made three (docs/performance.md). The kernel
+** does not keep time as the deadline needs: a socket timeout is a
+** jiffy timer, rounded up to a jiffy (1-10 ms by HZ) and then, on the
+** timer wheel, to the granularity of its level, up to 1/7 of the
+** interval late (5 s came back 188 ms late here). So the kernel's value
+** is a backstop set short of the deadline, ktimeout(t) = (t - KSLACK
+** - KMARGIN) * 7/8, which even that late ends before it; poll(2), whose
+** timers are precise, waits the rest, and the monotonic clock decides
+** as everywhere. The value is set once per socket and direction and
+** timeout (ktimeo[] remembers which timeout it was set for), not per
+** call; it fits a call only at its first wait (no more than KMARGIN
+** after the call began, so that what is left covers the backstop): a
+** later wait of the same call (a sendall whose peer stalls after the
+** first send, a read that needs a second piece, a retry after EINTR)
+** polls for what is left of the deadline. A timed send on a stream
+** (NS_POLLTIMED) never sleeps in the kernel: a blocking send returns
+** only once all of its bytes are queued, where s:send returns what
+** fitted as soon as something did; nor does a TLS socket (its calls
+** are many system calls, reads for writes too). Timeouts shorter than
+** KMIN always poll (the backstop would be too short to matter); the
+** backstop is at most KMAX (a day): a longer wait polls the rest.
+** docs/design.md, "Timed waits in the kernel", has the edge cases.
 */
-static int kernelwait (lua_State *L, const nsSocket *s) {
-  return s->timeout < 0 && !s->shared && !lua_isyieldable(L);
+#if !defined(NS_KSLACK)
+#define NS_KSLACK   0.025   /* two jiffies at HZ=100, and timer slack */
+#endif
+#define NS_KMARGIN  0.002   /* a call still at its first wait */
+#define NS_KMIN     0.05    /* shorter timeouts poll */
+#define NS_KMAX     86400.0 /* a day */
+
+/* the kernel's timeout for a socket timeout t >= NS_KMIN */
+static double ktimeout (double t) {
+  double k = (t - NS_KSLACK - NS_KMARGIN) * 7.0 / 8.0;
+  return k > NS_KMAX ? NS_KMAX : k;
 }
 
 
-int ns_callflags (lua_State *L, nsSocket *s, int noflags) {
+/*
+** SO_RCVTIMEO (events NS_READ) or SO_SNDTIMEO (NS_WRITE) set for the
+** socket's timeout, unless it is already. 0 when the kernel refused.
+*/
+static int setktimeo (nsSocket *s, int events) {
+  int dir = (events & NS_WRITE) ? 1 : 0;
+  struct timeval tv;
+  double k;
+  if (s->ktimeo[dir] == s->timeout) return 1;
+  k = ktimeout(s->timeout);
+  tv.tv_sec = (time_t)k;
+  tv.tv_usec = (suseconds_t)((k - (double)tv.tv_sec) * 1e6);  /* < 1e6 */
+  if (setsockopt(s->fd, SOL_SOCKET, dir ? SO_SNDTIMEO : SO_RCVTIMEO,
+                 &tv, sizeof tv) < 0) {
+    s->ktimeo[dir] = 0;
+    return 0;
+  }
+  s->ktimeo[dir] = s->timeout;
+  return 1;
+}
+
+
+/*
+** Whether this try of a call on 's' may sleep inside the kernel:
+** outside any coroutine (a task must never block the loop; a plain
+** coroutine is treated alike, as the loop may be running it), and
+** either with no timeout, or with a timeout at the call's first wait
+** (see above). A descriptor made by fromfd never does: its other
+** holders share the O_NONBLOCK flag and the kernel's timeouts.
+** Timeout 0 never waits.
+*/
+static int kernelwait (lua_State *L, nsSocket *s, int events,
+                       double deadline) {
+  if (s->timeout == 0 || s->shared || lua_isyieldable(L)) return 0;
+  if (s->timeout < 0) return 1;  /* an untimed wait that a kernel
+                                    timeout ends early waits again */
+  if (s->timeout < NS_KMIN || (events & NS_POLLTIMED) || s->tls != NULL ||
+      deadline - ns_monotime() < s->timeout - NS_KMARGIN)
+    return 0;
+  return setktimeo(s, events);
+}
+
+
+int ns_callflags_ (lua_State *L, nsSocket *s, int events, double deadline) {
+  int noflags = events & NS_NOFLAGS;
   if (s->fdblock) {
-    if (kernelwait(L, s)) return 0;  /* sleeps in the kernel: as C does */
+    if (kernelwait(L, s, events, deadline))
+      return 0;  /* sleeps in the kernel: as C does */
     if (noflags) setfdblock(s, 0);   /* no flag can say "do not wait" */
   }
   else if (noflags && s->shared) {
@@ -162,7 +247,7 @@ int ns_callflags (lua_State *L, nsSocket *s, int noflags) {
 
 nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
                    lua_KContext ctx, lua_KFunction k) {
-  if (!s->fdblock && kernelwait(L, s)) {
+  if (!s->fdblock && kernelwait(L, s, events, deadline)) {
     setfdblock(s, 1);
     if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
   }
@@ -175,8 +260,8 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
 ** descriptor (loop_register), then yields. A descriptor that epoll
 ** cannot watch (a regular file) is always ready: NS_AGAIN at once.
 */
-nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
-                    lua_KContext ctx, lua_KFunction k) {
+nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
+                         int watch, lua_KContext ctx, lua_KFunction k) {
   if (deadline >= 0 && ns_monotime() >= deadline)
     return NS_TIMEOUT;
   if (k != NULL && ns_intask(L)) {
@@ -184,9 +269,38 @@ nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
       int r = loop_register(L, fd, NULL);
       if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     }
-    return (nsResult)yieldwait(L, fd, events, deadline, ctx, k);
+    return (nsResult)yieldwait(L, fd, events, deadline, watch, ctx, k);
   }
-  return pollwait(fd, events, deadline);
+  return pollwait(L, fd, events, deadline);  /* fd -1: poll sleeps */
+}
+
+
+nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
+                    lua_KContext ctx, lua_KFunction k) {
+  return ns_waitfdwatch(L, fd, events, deadline, 0, ctx, k);
+}
+
+
+/*
+** A call the kernel refuses with EAGAIN while poll says ready (a Unix
+** datagram receiver with a full queue, a Unix listener with a full
+** backlog: nothing the caller's descriptor can be polled for) pauses
+** NS_PAUSE seconds, or until its deadline if that comes first, then
+** tries again: NS_AGAIN after the pause, NS_TIMEOUT at the deadline.
+** Inside a task the pause is a timer of the loop. The retry costs a
+** system call every NS_PAUSE: no busy wait, and a late reply of at
+** most that.
+*/
+nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
+                   lua_KFunction k) {
+  double until = ns_monotime() + NS_PAUSE;
+  nsResult r;
+  if (deadline >= 0 && ns_monotime() >= deadline) return NS_TIMEOUT;
+  if (deadline >= 0 && deadline < until) until = deadline;
+  r = ns_waitfd(L, -1, 0, until, ctx, k);  /* in a task: resumes in k */
+  if (r == NS_TIMEOUT && !(deadline >= 0 && ns_monotime() >= deadline))
+    return NS_AGAIN;  /* the pause, not the call's deadline, ended */
+  return r;
 }
 
 
@@ -199,25 +313,41 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
     if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     if (s->waiters == 0)
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
-    return (nsResult)yieldwait(L, s->fd, events, deadline, ctx, k);
+    return (nsResult)yieldwait(L, s->fd, events, deadline, 0, ctx, k);
   }
-  return pollwait(s->fd, events, deadline);
+  return pollwait(L, s->fd, events, deadline);
 }
 
 
 /*
-** A socket the loop watches is about to lose its descriptor: the loop's
-** onclose hook makes its waiting tasks ready, and their calls, resumed,
-** find the socket closed.
+** Tell the loop that tasks waiting on 'fd' must look again: its onclose
+** hook makes them ready, and their calls, resumed, find their object
+** closed. 'gone': the descriptor itself leaves netsock's hands (closed,
+** detached); otherwise only an object over it went (a file object).
+*/
+void ns_wakefd (lua_State *L, int fd, int gone) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE) == LUA_TFUNCTION) {
+    lua_pushinteger(L, fd);
+    lua_pushboolean(L, gone);
+    lua_call(L, 2, 0);
+  }
+  else lua_pop(L, 1);
+}
+
+
+static void loop_forget (lua_State *L, int fd, const nsSocket *s);
+
+/*
+** A socket the loop knows is about to lose its descriptor (close,
+** detach): the loop's epoll set lets go of it now, while the number
+** still names it (a duplicate made by fromfd would otherwise keep the
+** registration alive), and the tasks waiting on it wake.
 */
 void ns_wakeclosed (lua_State *L, nsSocket *s) {
   if (s->waiters == 0) return;
+  loop_forget(L, s->fd, s);
   s->waiters = 0;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE) == LUA_TFUNCTION) {
-    lua_pushinteger(L, s->fd);
-    lua_call(L, 1, 0);
-  }
-  else lua_pop(L, 1);
+  ns_wakefd(L, s->fd, 1);
 }
 
 
@@ -337,6 +467,26 @@ static int loop_register (lua_State *L, int fd, nsSocket *s) {
 
 
 /*
+** The socket 's' is about to lose descriptor 'fd': if the loop's epoll
+** set holds it for this very socket, take it out while the number
+** still names it. (close(2) removes a registration only when the last
+** descriptor of the open file description goes: with a duplicate
+** alive, events would go on coming for a number that netsock no longer
+** owns.)
+*/
+static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
+  nsLoop *l;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  lua_pop(L, 1);
+  if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
+  if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+  l->reg[fd] = 0;
+}
+
+
+/*
 ** l:wait(timeout, out): waits at most timeout seconds (< 0: no limit)
 ** and stores fd, events (NS_READ/NS_WRITE bits) pairs in out[1..2n];
 ** returns n. EINTR counts as 0 events (the loop simply turns again).
@@ -415,7 +565,8 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   while ((left = deadline - ns_monotime()) > 0) {
     ts.tv_sec = (time_t)left;
     ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);  /* EINTR: the loop sleeps the rest */
+    if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
+      break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
   }
   return 0;
 }

@@ -38,6 +38,7 @@ local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
 local pcall, xpcall, unpack = pcall, xpcall, table.unpack
 local mathtype = math.type
+local pairs, ipairs, next, pcall = pairs, ipairs, next, pcall
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
@@ -125,6 +126,8 @@ local stopping = false
 local PARK = {}             -- private yield value: wait for wake()
 local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
+local cw = {}               -- fd -> task(s) a close of fd wakes (select)
+local watching = {}         -- task -> the fds it is in cw for
 
 local function addwaiter(set, fd, t)
   local w = set[fd]
@@ -157,6 +160,11 @@ local function unwait(t)
     if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
     if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
   end
+  local list = watching[t]
+  if list ~= nil then
+    watching[t] = nil
+    for i = 1, #list do dropwaiter(cw, list[i], t) end
+  end
   heapremove(t)
 end
 
@@ -178,23 +186,32 @@ local function wakeall(set, fd)
 end
 
 -- a task's wait: file it under its descriptor and/or timer (the C core
--- has made sure the loop's epoll set watches the descriptor)
-local function suspend(t, fd, ev, deadline)
+-- has made sure the loop's epoll set watches the descriptor), and under
+-- the descriptors of 'watch' (an array, select's sockets) for a close
+local function suspend(t, fd, ev, deadline, watch)
   if fd >= 0 then
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
+  if watch ~= nil then
+    watching[t] = watch
+    for i = 1, #watch do addwaiter(cw, watch[i], t) end
+  end
   if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a descriptor that tasks wait on
--- leaves netsock's hands (closed, detached, its file or poller closed):
--- those tasks wake and their calls find it gone
-local function onclose(fd)
+-- called by the C core when the tasks waiting on fd must look again:
+-- right before the descriptor leaves netsock's hands (closed, detached,
+-- a poller closed: 'gone'), or when an object over it goes (a file
+-- closed: the descriptor stays). Those tasks wake and their calls find
+-- what they wait on closed (or, for the other users of the socket,
+-- simply wait again).
+local function onclose(fd, gone)
   wakeall(rd, fd)
   wakeall(wr, fd)
-  local t = closewatch[fd]
+  wakeall(cw, fd)
+  local t = gone ~= false and closewatch[fd]
   if t then
     closewatch[fd] = nil
     if parked[t] then parked[t] = nil; push(t) end
@@ -214,8 +231,21 @@ local function describe(err)
   return ("(error object is a %s value; tostring failed on it)"):format(type(err))
 end
 
+-- {====== Introspection state (netsock.tasks, cancel; see the end) ======
+local weak = { __mode = "k" }
+local daemon = setmetatable({}, weak)   -- loop's own tasks: not counted in live
+-- kept only while tracking is on (M.track: the console turns it on),
+-- so that spawn costs nothing more otherwise
+local tracking = false
+local origin = setmetatable({}, weak)   -- task -> the function it runs
+local bornat = setmetatable({}, weak)   -- task -> spawn order
+local spawnsite = setmetatable({}, weak) -- task -> "file:line" of its spawn
+local label = setmetatable({}, weak)    -- task -> a name for listings
+local born = 0
+-- }======
+
 local function finish(t, ok, err)
-  live = live - 1
+  if not daemon[t] then live = live - 1 end
   tasks[t] = nil
   parked[t] = nil
   unwait(t)
@@ -235,8 +265,8 @@ end
 
 -- resume one task and file it according to what it yielded
 local function step(t)
-  local ok, a, fd, ev, deadline = coresume(t)
-  if a == WAIT then return suspend(t, fd, ev, deadline) end
+  local ok, a, fd, ev, deadline, watch = coresume(t)
+  if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
@@ -258,6 +288,13 @@ function M.spawn(fn, ...)
   end
   tasks[t] = true
   live = live + 1
+  if tracking then
+    origin[t] = fn
+    born = born + 1
+    bornat[t] = born
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   push(t)
   return t
 end
@@ -276,7 +313,9 @@ function M.park()
 end
 
 -- one turn: run the ready tasks, then poll and fire due timers
+local turns = 0             -- turns so far (stats: a spinning loop shows)
 local function turn()
+  turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -364,14 +403,20 @@ function M.serve(create_server, host, port, handler, opts)
   srv:settimeout(nil)
   local active, acceptor, waiting = 0, nil, false
 
-  local function client(conn, h, p)
-    local ok, err = xpcall(handler, traceback, conn, h, p)
-    conn:close()
+  -- to-be-closed in every client, so that a cancelled handler
+  -- (netsock.cancel closes its coroutine) frees its slot too
+  local slot = setmetatable({}, { __close = function()
     active = active - 1
     if waiting then
       waiting = false
       M.wake(acceptor)
     end
+  end })
+
+  local function client(conn, h, p)
+    local _ <close> = slot
+    local c <close> = conn
+    local ok, err = xpcall(handler, traceback, c, h, p)
     if not ok then
       io.stderr:write("netsock serve: handler failed: ", describe(err), "\n")
     end
@@ -388,7 +433,8 @@ function M.serve(create_server, host, port, handler, opts)
         local conn, h, p = srv:accept()
         if conn then
           active = active + 1
-          M.spawn(client, conn, h, p)
+          local t = M.spawn(client, conn, h, p)
+          if tracking then origin[t] = handler end
           burst = burst + 1
           if burst == 64 then  -- a long backlog: let the clients run too
             burst = 0
@@ -409,12 +455,287 @@ function M.serve(create_server, host, port, handler, opts)
     end
     if closewatch[fd] == me then closewatch[fd] = nil end
   end)
+  do
+    local h, p = srv:getsockname()
+    label[acceptor] = "serve " .. tostring(h) .. (p and (":" .. p) or "")
+  end
   return srv
 end
 
 -- counts, for tests and curious users
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
 end
+
+-- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
+
+-- spawn_daemon(fn): a task of the loop itself (the signal watcher, the
+-- console's endpoint): it runs like any task but does not keep run()
+-- going, which returns when only daemons are left
+function M.spawn_daemon(fn, ...)
+  local t = M.spawn(fn, ...)
+  if tracking then
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
+  daemon[t] = true
+  live = live - 1
+  return t
+end
+
+-- M.label(task, text): the name netsock.tasks() shows for a task
+function M.label(t, text)
+  if tasks[t] then label[t] = text end
+  return t
+end
+
+local function place(info)
+  if not info then return nil end
+  local line = info.currentline
+  if line == nil or line < 0 then line = info.linedefined end
+  return ("%s:%d"):format(info.short_src, line or 0)
+end
+
+-- the function at the bottom of a task's stack: the one it runs (a
+-- tail call from spawn's argument wrapper leaves fn itself there)
+local function bottom(t)
+  local fn
+  for level = 0, 200 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then break end
+    fn = info.func
+  end
+  return fn
+end
+
+-- M.track(on): record for each task spawned from now on where it was
+-- spawned and in what order (netsock.tasks shows them); off by default
+function M.track(on)
+  tracking = not not on
+end
+
+-- the first Lua frame of a suspended task: where it waits
+local function where(t)
+  for level = 0, 50 do
+    local info = debug.getinfo(t, level, "Sl")
+    if not info then return nil end
+    if info.what ~= "C" and info.currentline and info.currentline > 0 then
+      return place(info)
+    end
+  end
+end
+
+-- the names of netsock's C functions, to say what call a task waits in
+local cnames
+local function callname(t)
+  if not cnames then
+    cnames = {}
+    for k, v in pairs(core) do
+      if type(v) == "function" then cnames[v] = "netsock." .. k end
+    end
+    for k, v in pairs(core._socketmethods or {}) do
+      if type(v) == "function" then cnames[v] = "socket:" .. k end
+    end
+    local fmt = debug.getregistry()["netsock.file"]
+    if type(fmt) == "table" and type(fmt.__index) == "table" then
+      for k, v in pairs(fmt.__index) do
+        if type(v) == "function" then cnames[v] = "file:" .. k end
+      end
+    end
+    cnames[coyield] = "coroutine.yield"
+  end
+  for level = 0, 3 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then return nil end
+    if cnames[info.func] then return cnames[info.func] end
+  end
+end
+
+-- the socket (or file) object on the waiting C frame whose fd is fd
+local function waitobject(t, fd)
+  for level = 0, 2 do
+    if not debug.getinfo(t, level, "l") then return nil end
+    for i = 1, 8 do
+      local name, v = debug.getlocal(t, level, i)
+      if name == nil then break end
+      if type(v) == "userdata" then
+        local ok, n = pcall(function() return v:fileno() end)
+        if ok and n == fd then return v end
+      end
+    end
+  end
+end
+
+local function deadline_of(t)
+  local i = hpos[t]
+  return i and hd[i]
+end
+
+local listing = {}
+listing.__index = listing
+
+-- one line per task, for the console (= netsock.tasks())
+function listing.__tostring(l)
+  local out = {}
+  for i, e in ipairs(l) do
+    local parts = { ("%2d  %-8s"):format(i, e.state) }
+    if e.label then parts[#parts + 1] = e.label end
+    if e.call then parts[#parts + 1] = e.call end
+    if e.fd then
+      parts[#parts + 1] = ("fd %d %s"):format(e.fd, e.events or "")
+    end
+    if e.socket then parts[#parts + 1] = "[" .. e.socket .. "]" end
+    if e.timeout then parts[#parts + 1] = ("%.3f s left"):format(e.timeout) end
+    if e.where then parts[#parts + 1] = "at " .. e.where end
+    if e.runs then parts[#parts + 1] = "runs " .. e.runs end
+    if e.created then parts[#parts + 1] = "spawned at " .. e.created end
+    out[#out + 1] = table.concat(parts, "  ")
+  end
+  if #out == 0 then return "no tasks" end
+  return table.concat(out, "\n")
+end
+
+-- netsock.tasks(): an array of one table per live task (in spawn order
+-- while tracking, M.track): task, state ("running", "ready", "waiting",
+-- "parked"), label, call (the netsock call it waits in), fd and events
+-- ("r", "w", "rw"), socket (tostring of the object waited on), timeout
+-- (seconds left before its deadline), where (file:line it waits at),
+-- runs (file:line of the function it runs), created (file:line of its
+-- spawn, while tracking), daemon (true for the loop's own)
+function M.list()
+  local all, now, me = {}, monotime(), corunning()
+  for t in pairs(tasks) do all[#all + 1] = t end
+  local key = {}
+  for _, t in ipairs(all) do key[t] = (label[t] or "~") .. "\0" .. tostring(where(t)) end
+  table.sort(all, function(a, b)  -- spawn order where tracked, else by name
+    local x, y = bornat[a], bornat[b]
+    if x and y then return x < y end
+    if x or y then return y == nil end
+    return key[a] < key[b]
+  end)
+  local l = setmetatable({}, listing)
+  for _, t in ipairs(all) do
+    local e = { task = t, label = label[t], daemon = daemon[t] or nil }
+    local fd = waitfd[t]
+    if t == me then e.state = "running"
+    elseif parked[t] then e.state = "parked"
+    elseif fd or deadline_of(t) then e.state = "waiting"
+    else e.state = "ready" end
+    if fd then
+      local r, w = false, false
+      local x = rd[fd]
+      if x == t then r = true
+      elseif type(x) == "table" then for i = 1, x.n do r = r or x[i] == t end end
+      x = wr[fd]
+      if x == t then w = true
+      elseif type(x) == "table" then for i = 1, x.n do w = w or x[i] == t end end
+      e.fd = fd
+      e.events = (r and "r" or "") .. (w and "w" or "")
+      local obj = waitobject(t, fd)
+      if obj then e.socket = tostring(obj) end
+    end
+    local d = deadline_of(t)
+    if d then e.timeout = math.max(0, d - now) end
+    if t ~= me then
+      e.where = where(t)
+      e.call = callname(t)
+    end
+    local fn = origin[t]
+    if type(fn) ~= "function" then fn = bottom(t) end
+    if type(fn) == "function" then e.runs = place(debug.getinfo(fn, "S")) end
+    e.created = spawnsite[t]
+    l[#l + 1] = e
+  end
+  return l
+end
+
+-- netsock.cancel(task): ends a task that is not the running one. The
+-- task's coroutine is closed (coroutine.close): the call it waits in
+-- never returns, its to-be-closed variables are closed (a serve
+-- handler's connection among them), and nothing of its code runs any
+-- more. Returns true, or false when the task had ended already. (Why
+-- not make the pending call return nil, "cancelled": a task that
+-- retries on failure, or treats any failure as a reason to go on,
+-- would never end; closing is the one ending it cannot refuse.)
+function M.cancel(t)
+  if type(t) ~= "thread" then check.typeerror("cancel", 1, "task", t) end
+  if not tasks[t] then return false end
+  if t == corunning() then
+    check.argerror("cancel", 1, "a task cannot cancel itself: return from it")
+  end
+  for k, v in pairs(closewatch) do
+    if v == t then closewatch[k] = nil end
+  end
+  finish(t, true)            -- not live any more, its wait undone
+  local ok, err = coclose(t)
+  if not ok then
+    io.stderr:write("netsock task failed while cancelled: ",
+                    describe(err), "\n")
+  end
+  return true
+end
+
+-- }======
+
+-- {====== Signals: netsock.onsignal(name, fn) ======
+--
+-- C (src/signal.c) catches the signal with a handler that writes to a
+-- self-pipe; a daemon task of the loop waits on the pipe and runs each
+-- Lua handler as a task of its own: handler(name). Signals that arrive
+-- close together may be coalesced, as the kernel does with standard
+-- signals. The handlers run only while the loop runs (run, or a step);
+-- in between, a caught signal waits for the next turn.
+
+local sighandlers = {}     -- signal number -> function
+local sigwatcher           -- the daemon task, while any handler is set
+local sigpid               -- the process it watches for
+
+local function sigwatch()
+  while next(sighandlers) ~= nil do
+    core.select({ assert(core._sigfd()) }, nil)  -- a forked child: its own pipe
+    for _, sig in ipairs(core._sigtake()) do
+      local fn = sighandlers[sig]
+      if fn then
+        label[M.spawn(fn, core._signame(sig))] = "onsignal " .. core._signame(sig)
+      end
+    end
+  end
+  sigwatcher = nil
+end
+
+-- netsock.onsignal(sig, fn): fn(name) runs as a task each time signal
+-- sig ("SIGTERM", "TERM" or its number) arrives while the loop runs;
+-- fn nil removes the handler and puts the disposition the signal had
+-- before back. Returns the previous handler (or nil).
+function M.onsignal(sig, fn)
+  local n, why = core._signum(sig)
+  if not n then check.argerror("onsignal", 1, why) end
+  check.optcallable("onsignal", 2, fn)
+  local old = sighandlers[n]
+  if fn == nil then
+    if old ~= nil then
+      sighandlers[n] = nil
+      assert(core._sigrelease(n))
+    end
+    return old
+  end
+  local ok, msg, code = core._sigcatch(n)
+  if not ok then return nil, msg, code end
+  sighandlers[n] = fn
+  local pid = core._getpid()
+  if sigwatcher and sigpid ~= pid then
+    -- a forked child: the watcher waits on its parent's pipe; _sigcatch
+    -- made this process a pipe of its own, which a new watcher watches
+    M.cancel(sigwatcher)
+    sigwatcher = nil
+  end
+  if not sigwatcher then
+    sigwatcher, sigpid = M.spawn_daemon(sigwatch), pid
+    label[sigwatcher] = "signals"
+  end
+  return old
+end
+
+-- }======
 
 return M
