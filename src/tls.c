@@ -1079,6 +1079,18 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     if (t->outhead < t->outtail) flushout(s);
     ERR_clear_error();
   }
+  if (notify && s->fd >= 0) {
+    /* what has arrived unread (TLS 1.3 session tickets a client never
+       read) would make close(2) reset the connection, and the peer
+       lose the data still in flight to it: read it and drop it first,
+       without waiting, as close would have dropped it anyway */
+    char junk[4096];
+    int i;
+    for (i = 0; i < 256; i++) {
+      ssize_t n = recv(s->fd, junk, sizeof junk, MSG_DONTWAIT);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+    }
+  }
   s->tls = NULL;
   SSL_free(t->ssl);   /* frees the BIO too */
   if (t->ctxref != LUA_NOREF && L != NULL)
@@ -1569,6 +1581,26 @@ static int sock_unwrap (lua_State *L) {
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return unwrap_k(L, LUA_OK, 0);
+}
+
+
+/*
+** s:connect(host, port): a string host on an inet or inet6 stream
+** socket is the name s:starttls checks by default (create_connection,
+** which connects to numeric addresses, records its name itself).
+*/
+void ns_tls_remember (lua_State *L) {
+  nsSocket *s = ns_tosocket(L, 1);
+  if (s == NULL || s->type != SOCK_STREAM || lua_type(L, 2) != LUA_TSTRING ||
+      (s->family != AF_INET && s->family != AF_INET6))
+    return;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 
