@@ -309,6 +309,55 @@ print("done", N, "lookups, at most", st.maxthreads, "threads")
     assert.is_true(maxthreads <= st.limit)
   end)
 
+  -- lua_close unloads C modules; a worker of the pool (idle, or finishing
+  -- a lookup nobody waits for) must never return into unmapped code, so
+  -- the core pins itself once the pool has started. A host program that
+  -- closes its Lua state and goes on shows it: netsock/core.so stays mapped.
+  local sanitized = os.getenv("NETSOCK_SANITIZE")
+  ;(sanitized and pending or it)("the core stays loaded after lua_close once the pool has run", function()
+    local src, exe = H.tmpname(".c"), H.tmpname(".bin")
+    H.writefile(src, [=[
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+static int mapped (void) {
+  char line[1024]; int m = 0; FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return -1;
+  while (fgets(line, sizeof line, f)) if (strstr(line, "netsock/core.so")) m = 1;
+  fclose(f);
+  return m;
+}
+int main (int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  (void)argc;
+  luaL_openlibs(L);
+  if (luaL_dostring(L, argv[1])) { fprintf(stderr, "%s\n", lua_tostring(L, -1)); return 1; }
+  lua_close(L);
+  printf("mapped after close: %d\n", mapped());
+  return 0;
+}
+]=])
+    assert.is_true(os.execute(("cc -o %s %s $(pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) -llua5.4")
+      :format(H.shquote(exe), H.shquote(src))), "could not build the host program")
+    local setup = [[package.path = "lua/?.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+local ns = require "netsock"
+]]
+    local function run(code)
+      local p = H.spawn(H.shquote(exe) .. " " .. H.shquote(setup .. code))
+      finally(function() p:kill() end)
+      assert.are.equal(0, p:wait(30), p:output())
+      return p:output()
+    end
+    -- the check can fail: without the pool the core is unloaded as usual
+    assert.truthy(run("")
+      :find("mapped after close: 0", 1, true))
+    assert.truthy(run([[ns.run(function() assert(ns.getaddrinfo("localhost", 80)) end)]])
+      :find("mapped after close: 1", 1, true))
+  end)
+
   it("numeric hosts need no thread and answer at once", function()
     local got
     ns.run(function()

@@ -166,6 +166,8 @@ NS_API void ns_aux_open (lua_State *L);
 /* a numeric host for 'family' (inet, inet6) without a lookup; 1 if so */
 NS_API int ns_numericaddr (const char *host, int family, int port,
                            struct sockaddr_storage *ss, socklen_t *len);
+/* whether 'host' is an IPv4 or IPv6 literal (no lookup needed) */
+NS_API int ns_isnumerichost (const char *host);
 /* the Unix-domain path at idx ("\0name": abstract); raises if bad */
 NS_API void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
                          socklen_t *len);
@@ -210,7 +212,11 @@ NS_API int ns_intask (lua_State *L);
 ** (accept, connect, sendfile: 'noflags' true) it makes sure the
 ** descriptor is non-blocking when the call must not sleep.
 */
-NS_API int ns_callflags (lua_State *L, nsSocket *s, int noflags);
+NS_API int ns_callflags_ (lua_State *L, nsSocket *s, int noflags);
+/* the common case inline: a non-blocking descriptor of our own */
+#define ns_callflags(L,s,noflags) \
+  (((s)->fdblock || ((noflags) && (s)->shared)) \
+     ? ns_callflags_(L, s, noflags) : MSG_DONTWAIT)
 /*
 ** The system call said EAGAIN. Returns NS_AGAIN when the call is to
 ** try again: the descriptor is ready, or it was just made blocking so
@@ -291,7 +297,9 @@ NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
 /* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim (nsSocket *s);
+NS_API void ns_buf_trim_ (nsSocket *s);
+#define ns_buf_trim(s)  \
+  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */

@@ -1,8 +1,10 @@
 /*
 ** resolve.c: every name lookup. getaddrinfo in one helper (ns_lookup),
 ** host and port arguments to a sockaddr (ns_getaddr), destinations
-** through a small cache (ns_getdest), getaddrinfo on a thread for
-** tasks; names, services and protocols (getnameinfo, gethostname,
+** through a small cache (ns_getdest), the lookups of tasks on a bounded
+** thread pool (ns_lookupstart, ns_lookupwait, and every module function
+** below when called in a task); names, services and protocols
+** (getnameinfo, gethostname,
 ** getfqdn, gethostby*, getserv*, getprotobyname), the inet_* address
 ** conversions and the byte-order helpers.
 **
@@ -12,6 +14,7 @@
 ** out of range) raises.
 */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -132,7 +135,6 @@ int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
 /* whether the (host, port) at 'idx' is numeric: no resolver needed */
 static int isnumeric (lua_State *L, int idx) {
   const char *host;
-  unsigned char buf[sizeof(struct in6_addr)];
   if (lua_type(L, idx) != LUA_TSTRING) return 1;  /* let ns_getaddr judge */
   host = lua_tostring(L, idx);
   if (lua_type(L, idx + 1) == LUA_TSTRING) {
@@ -143,8 +145,7 @@ static int isnumeric (lua_State *L, int idx) {
   }
   return *host == '\0' || strcmp(host, "*") == 0 ||
          strcmp(host, "<broadcast>") == 0 ||
-         inet_pton(AF_INET, host, buf) == 1 ||
-         inet_pton(AF_INET6, host, buf) == 1;
+         ns_isnumerichost(host);
 }
 
 
@@ -339,9 +340,10 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   nsLookup *head, *tail;      /* queued jobs */
+  nsLookup *run;              /* jobs a worker runs now */
   int threads, idle, queued, running, maxthreads;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           NULL, NULL, 0, 0, 0, 0, 0 };
+           NULL, NULL, NULL, 0, 0, 0, 0, 0 };
 
 /* free a job; under pool.mu or once nobody else can see it */
 static void job_free (nsLookup *j) {
@@ -453,13 +455,59 @@ static void *pool_worker (void *arg) {
     if (pool.head == NULL) pool.tail = NULL;
     pool.queued--;
     skip = j->abandoned;  /* nobody waits for it any more */
+    j->next = pool.run;
+    pool.run = j;
     pool.running++;
     pthread_mutex_unlock(&pool.mu);
     if (!skip) job_run(j);
     pthread_mutex_lock(&pool.mu);
+    {  /* off the running list (at most NS_LOOKUP_THREADS long) */
+      nsLookup **pp = &pool.run;
+      while (*pp != j) pp = &(*pp)->next;
+      *pp = j->next;
+    }
     pool.running--;
     job_finish(j);
   }
+}
+
+/*
+** In a child after fork(2) the workers are gone: every lookup that was
+** queued or running fails with EAI_AGAIN (its task wakes and may try
+** again; the next lookup starts workers of its own).
+*/
+static void pool_atfork_child (void) {
+  nsLookup *lists[2], *j;
+  int i;
+  pthread_mutex_init(&pool.mu, NULL);
+  pthread_cond_init(&pool.cv, NULL);
+  lists[0] = pool.head;
+  lists[1] = pool.run;
+  pool.head = pool.tail = pool.run = NULL;
+  pool.threads = pool.idle = pool.queued = pool.running = 0;
+  for (i = 0; i < 2; i++) {
+    while ((j = lists[i]) != NULL) {
+      lists[i] = j->next;
+      j->gai = EAI_AGAIN;
+      j->err = 0;
+      job_finish(j);
+    }
+  }
+}
+
+/*
+** Once per process, before the first worker starts: the fork handler,
+** and this library pinned in memory (RTLD_NODELETE), since lua_close
+** unloads C modules and a worker, idle or finishing a lookup nobody
+** waits for, must never return into unmapped code.
+*/
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_init (void) {
+  Dl_info info;
+  pthread_atfork(NULL, NULL, pool_atfork_child);
+  if (dladdr(&pool, &info) && info.dli_fname != NULL)  /* this library's file */
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
 /*
@@ -469,6 +517,7 @@ static void *pool_worker (void *arg) {
 */
 static void pool_submit (nsLookup *j) {
   int run_here = 0;
+  pthread_once(&pool_once, pool_init);
   pthread_mutex_lock(&pool.mu);
   j->refs++;  /* the pool's */
   j->next = NULL;

@@ -287,7 +287,7 @@ static void freebuf (nsSocket *s) {
 }
 
 
-void ns_buf_trim (nsSocket *s) {
+void ns_buf_trim_ (nsSocket *s) {
   if (s->rbuf != NULL && s->rhead == s->rtail)
     freebuf(s);
 }

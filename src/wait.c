@@ -145,7 +145,7 @@ static int kernelwait (lua_State *L, const nsSocket *s) {
 }
 
 
-int ns_callflags (lua_State *L, nsSocket *s, int noflags) {
+int ns_callflags_ (lua_State *L, nsSocket *s, int noflags) {
   if (s->fdblock) {
     if (kernelwait(L, s)) return 0;  /* sleeps in the kernel: as C does */
     if (noflags) setfdblock(s, 0);   /* no flag can say "do not wait" */
