@@ -232,6 +232,13 @@ describe("library/ annotations", function()
     assert.truthy(text:match("^%-%-%-@meta netsock\n"))
   end)
 
+  it("are valid Lua (the language server reads them as code)", function()
+    for _, path in ipairs(files) do
+      local chunk, err = loadfile(path, "t", {})
+      assert(chunk, err)
+    end
+  end)
+
   it("name every public function, method and field, and nothing else", function()
     local declared, skipped = parse(files)
     local spaces, classes = runtime(metasof(declared))

@@ -213,6 +213,28 @@ print("ok")
     if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
   end)
 
+  it("prints a task's output above the prompt and keeps the line being typed (libedit)", function()
+    local out = scenario([[
+if not HAS_EDIT:
+    print("skip: netsock.edit not built (no libedit)")
+    print("ok"); sys.exit(0)
+c = console()
+c.expect(r"> ")
+c.line('netsock.spawn(function() netsock.sleep(0.5) print("from a task") end)')
+c.expect(r"thread: ")
+c.expect(r"> ")
+c.send("=6 *")                           # half a line when the task prints
+c.expect(r"from a task\r\n> =6 \*", timeout=5)
+c.send(" 7\r")                          # the line goes on where it was
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+    if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
+  end)
+
   it("Ctrl-D leaves, closing what the console opened", function()
     scenario(SERVE .. [[
 c = console()
@@ -277,6 +299,47 @@ print("worst %.4f s" % worst)
 print("ok")
 ]])
     assert.truthy(out:find("worst", 1, true))
+  end)
+end)
+
+describe("Ctrl-C at the lua5.4 prompt over TLS #console", function()
+  it("interrupts a TLS recv that waits inside the kernel", function()
+    if not ns.tls or not ns.tls.context then pending("netsock.tls not built") return end
+    local T = require "tlshelp"
+    scenario([[
+import ssl
+certs = sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(certs + "/leaf.pem", certs + "/leaf.key")
+ls = socket.create_server(("127.0.0.1", 0))
+port = ls.getsockname()[1]
+held = []
+def serve():
+    conn, _ = ls.accept()
+    held.append(ctx.wrap_socket(conn, server_side=True))  # then says nothing
+threading.Thread(target=serve, daemon=True).start()
+c = Console(["lua5.4", "-l", "netsock", "-i"])
+c.expect(r"> ")
+c.line('ctx = netsock.tls.context{cafile = "%s/ca.pem"}' % certs)
+c.expect(r"> ")
+c.line('t = assert(netsock.tls.connect("127.0.0.1", %d, {context = ctx}))' % port)
+c.expect(r"> ")
+c.line('t:recv(10)')
+time.sleep(0.3)
+t0 = time.monotonic()
+c.intr()
+c.expect(r"stdin:1: interrupted!", timeout=2)
+took = time.monotonic() - t0
+c.expect(r"> ")
+assert took < 0.1, took
+held[0].sendall(b"late")
+c.line('=t:recv(10)')                    # the TLS session is still whole
+c.expect(r"late")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]], 60, T.certs())
   end)
 end)
 

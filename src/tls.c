@@ -653,8 +653,13 @@ struct nsTls {
   int done;             /* handshake complete */
   int shut;             /* close_notify received */
   int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
+  lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
   char *host;           /* the name checked and sent as SNI, or NULL */
 };
+
+/* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
+#define TLS_RETRY(t)  (errno == EINTR && \
+                       ((t)->callL == NULL || !ns_interrupted((t)->callL)))
 
 
 static int bio_write (BIO *b, const char *buf, int len) {
@@ -667,7 +672,7 @@ static int bio_write (BIO *b, const char *buf, int len) {
     t->outhead = t->outtail = 0;
     do r = send(t->s->fd, buf, (size_t)len,
                 MSG_NOSIGNAL | t->ioflags);
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && TLS_RETRY(t));
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       t->syserr = errno;
       return -1;
@@ -715,7 +720,7 @@ static int bio_read (BIO *b, char *buf, int len) {
       return -1;
     }
     do r = recv(t->s->fd, t->in, NS_TLS_INBUF, t->ioflags);
-    while (r < 0 && errno == EINTR);
+    while (r < 0 && TLS_RETRY(t));
     if (r == 0) { t->eof = 1; return 0; }
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
@@ -797,7 +802,7 @@ static int flushout (nsSocket *s) {
     ssize_t r = send(s->fd, t->out + t->outhead, t->outtail - t->outhead,
                      MSG_NOSIGNAL | t->ioflags);
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (TLS_RETRY(t)) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) t->want = NS_WRITE;
       return -1;
     }
@@ -816,6 +821,7 @@ static int flushout (nsSocket *s) {
 /* how this call's system calls go: wait.c decides (L NULL: never wait) */
 static void setflags (lua_State *L, nsSocket *s) {
   s->tls->ioflags = L != NULL ? ns_callflags(L, s, 0) : MSG_DONTWAIT;
+  s->tls->callL = L;
   s->tls->want = 0;   /* a failure of this call sets it again */
 }
 
@@ -1073,6 +1079,7 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   if (t == NULL) return;
   if (notify && s->fd >= 0 && t->done && !t->syserr) {
     t->ioflags = MSG_DONTWAIT;
+    t->callL = NULL;
     t->budget = 0;
     ERR_clear_error();
     SSL_shutdown(t->ssl);

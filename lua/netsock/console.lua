@@ -480,11 +480,26 @@ function M.main(args)
       :format(netsock._VERSION, G._VERSION))
   end
   netsock.onsignal("SIGINT", function() session:interrupt() end)
+  local rawprint = G.print
+  if term.ed then
+    netsock.onsignal("SIGWINCH", function() term.ed:resize() end)
+    -- a task printing while the prompt waits: its line goes above the
+    -- prompt, and the prompt and what was typed are drawn again below
+    G.print = function(...)
+      if not term.reading then return rawprint(...) end
+      io.stdout:write("\r\27[K")
+      rawprint(...)
+      io.stdout:flush()
+      term.ed:redraw()
+    end
+  end
   local t = netsock.spawn(function()
     session:loop()
     io.stdout:write("\n")
     term:close()
     netsock.onsignal("SIGINT", nil)
+    netsock.onsignal("SIGWINCH", nil)
+    G.print = rawprint
     netsock.stop()
   end)
   tasks.label(t, "console")

@@ -628,6 +628,7 @@ end
 
 local sighandlers = {}     -- signal number -> function
 local sigwatcher           -- the daemon task, while any handler is set
+local sigpid               -- the process it watches for
 
 local function sigwatch()
   while next(sighandlers) ~= nil do
@@ -661,8 +662,15 @@ function M.onsignal(sig, fn)
   local ok, msg, code = core._sigcatch(n)
   if not ok then return nil, msg, code end
   sighandlers[n] = fn
+  local pid = core._getpid()
+  if sigwatcher and sigpid ~= pid then
+    -- a forked child: the watcher waits on its parent's pipe; _sigcatch
+    -- made this process a pipe of its own, which a new watcher watches
+    M.cancel(sigwatcher)
+    sigwatcher = nil
+  end
   if not sigwatcher then
-    sigwatcher = M.spawn_daemon(sigwatch)
+    sigwatcher, sigpid = M.spawn_daemon(sigwatch), pid
     label[sigwatcher] = "signals"
   end
   return old

@@ -18,6 +18,8 @@
 **                                   -- Ctrl-D on an empty line
 **   e:abandon()                     -- the line is dropped (Ctrl-C)
 **   e:add(line)                     -- into the history
+**   e:redraw()                      -- prompt and line again (after output)
+**   e:resize()                      -- at SIGWINCH
 **   e:close()
 */
 #include <errno.h>
@@ -183,6 +185,25 @@ static int edit_abandon (lua_State *L) {
 }
 
 
+/* e:resize(): the terminal changed size (SIGWINCH) */
+static int edit_resize (lua_State *L) {
+  nsEditor *e = checkeditor(L);
+  el_resize(e->el);
+  return 0;
+}
+
+
+/*
+** e:redraw(): the prompt and the line typed so far again, after output
+** of another task moved the cursor (the caller cleared the line first)
+*/
+static int edit_redraw (lua_State *L) {
+  nsEditor *e = checkeditor(L);
+  if (e->active) el_set(e->el, EL_REFRESH);
+  return 0;
+}
+
+
 /* e:add(line): into the history (empty lines are not) */
 static int edit_add (lua_State *L) {
   nsEditor *e = checkeditor(L);
@@ -199,6 +220,8 @@ int luaopen_netsock_edit (lua_State *L) {
     {"feed", edit_feed},
     {"abandon", edit_abandon},
     {"add", edit_add},
+    {"resize", edit_resize},
+    {"redraw", edit_redraw},
     {"close", edit_close},
     {NULL, NULL}
   };
