@@ -31,6 +31,8 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.serve"] = "lua/netsock/serve.lua",
+    ["netsock.workers"] = "lua/netsock/workers.lua",
   },
 }
 test_dependencies = { "busted" }

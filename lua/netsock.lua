@@ -107,9 +107,11 @@ function M.create_server(host, port, opts)
   return nil, msg, code
 end
 
--- tasks: spawn, run, stop, serve (lua/netsock/tasks.lua)
+-- tasks: spawn, run, step, stop (lua/netsock/tasks.lua); serve
+-- (lua/netsock/serve.lua)
 local tasks = require "netsock.tasks"
-M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
+local serve = require "netsock.serve"
+M.spawn, M.run, M.step, M.stop = tasks.spawn, tasks.run, tasks.step, tasks.stop
 M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
 -- inside a task, create_connection looks names up on a thread
 function M._lookup(...)
@@ -117,7 +119,7 @@ function M._lookup(...)
   return getaddrinfo(...)
 end
 function M.serve(host, port, handler, opts)
-  return tasks.serve(M.create_server, host, port, handler, opts)
+  return serve.serve(M.create_server, host, port, handler, opts)
 end
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)

@@ -32,9 +32,8 @@ local cocreate, coresume, costatus = coroutine.create, coroutine.resume, corouti
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
-local select, error, type, tostring = select, error, type, tostring
-local getmetatable, xpcall, unpack = getmetatable, xpcall, table.unpack
-local mathtype = math.type
+local select, error, type, tostring, pairs, pcall = select, error, type, tostring, pairs, pcall
+local getmetatable, unpack = getmetatable, table.unpack
 
 local registry = debug.getregistry()
 local tasks = registry["netsock.tasks"]
@@ -176,7 +175,11 @@ local function onclose(fd)
   local t = closewatch[fd]
   if t then
     closewatch[fd] = nil
-    if parked[t] then parked[t] = nil; push(t) end
+    if parked[t] then
+      parked[t] = nil
+      seq[t] = seq[t] + 1   -- a park with a deadline: its heap entry goes stale
+      push(t)
+    end
   end
 end
 registry["netsock.onclose"] = onclose
@@ -222,21 +225,31 @@ function M.spawn(fn, ...)
   return t
 end
 
--- wake a task parked with park()
+-- wake a task parked with park(); true if it was parked
 function M.wake(t)
   if parked[t] then
     parked[t] = nil
+    seq[t] = seq[t] + 1   -- a park with a deadline: its heap entry goes stale
     push(t)
+    return true
   end
+  return false
 end
 
--- suspend the running task until wake(t)
-function M.park()
-  return coyield(PARK)
+-- suspend the running task until wake(t), or at most 'seconds' when
+-- given; returns true when woken, false when the time ran out
+function M.park(seconds)
+  if seconds == nil then coyield(PARK) return true end
+  local t = corunning()
+  parked[t] = true
+  coyield(WAIT, -1, 0, monotime() + seconds)
+  if parked[t] then parked[t] = nil return false end
+  return true
 end
 
--- one turn: run the ready tasks, then poll and fire due timers
-local function turn()
+-- one turn: run the ready tasks, then poll (at most 'maxwait' seconds
+-- when given) and fire due timers
+local function turn(maxwait)
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -254,6 +267,7 @@ local function turn()
     timeout = hd[1] - monotime()
     if timeout < 0 then timeout = 0 end
   end
+  if maxwait and (timeout < 0 or timeout > maxwait) then timeout = maxwait end
   local n = loop:wait(timeout, events)
   for i = 1, 2 * n, 2 do
     local fd, ev = events[i], events[i + 1]
@@ -292,9 +306,31 @@ function M.run(fn, ...)
   return true
 end
 
+-- netsock.step([timeout]): one turn of the loop, for a program whose
+-- main loop is somebody else's: runs the tasks that are ready, then
+-- waits for I/O at most 'timeout' seconds (default 0: not at all) and
+-- fires due timers. Returns true while tasks are left, false once none is.
+function M.step(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
+    error(("bad argument #1 to 'step' (%s)"):format(type(timeout) == "number"
+      and "negative or NaN timeout" or "number expected, got " .. type(timeout)), 2)
+  end
+  if running then error("netsock.step: the loop is running already", 2) end
+  running, stopping = true, false
+  local ok, err = pcall(turn, timeout or 0)
+  running, stopping = false, false
+  if not ok then error(err, 0) end
+  return live > 0
+end
+
 -- netsock.stop(): run returns after the current step
 function M.stop()
   stopping = true
+end
+
+-- whether run or step is running the loop now
+function M.running()
+  return running
 end
 
 -- the task running now, or nil outside tasks
@@ -304,76 +340,33 @@ function M.current()
   return nil
 end
 
--- netsock.serve(create_server, host, port, handler [, options]), the
--- facade passes create_server. Each client runs handler(conn, host,
--- port) in a task of its own; conn is closed when the handler returns
--- or raises. options.limit bounds the clients served at once: the
--- accepting task stops accepting (clients wait in the listen backlog)
--- until a handler ends. Closing the returned socket ends the accepting
--- task: at once when it waits in accept, otherwise when it next runs.
-local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
-                    ENOMEM = true, timeout = true }
+-- for serve: wake task t when socket fd is closed (t parks meanwhile)
+function M.watchclose(fd, t)
+  closewatch[fd] = t
+end
 
-function M.serve(create_server, host, port, handler, opts)
-  if type(handler) ~= "function" and not (getmetatable(handler) or {}).__call then
-    error(("bad argument #3 to 'serve' (function expected, got %s)")
-      :format(type(handler) == "nil" and "no value" or type(handler)), 3)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #4 to 'serve' (table expected, got %s)"):format(type(opts)), 3)
-  end
-  local limit = opts and opts.limit
-  if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    error("bad argument #4 to 'serve' (limit must be a positive integer)", 3)
-  end
-  local srv, msg, code = create_server(host, port, opts)
-  if not srv then return nil, msg, code end
-  local active, acceptor, waiting = 0, nil, false
+-- for serve's idle limit: a stamp of the wait a task is in on fd right
+-- now (read or write), or nil when no task waits on fd. The stamp stays
+-- the same for as long as that one wait lasts.
+function M.waitstamp(fd)
+  local t = rd[fd] or wr[fd]
+  if type(t) == "table" then t = t[1] end
+  if t == nil then return nil end
+  return seq[t], t
+end
 
-  local function client(conn, h, p)
-    local ok, err = xpcall(handler, traceback, conn, h, p)
-    conn:close()
-    active = active - 1
-    if waiting then
-      waiting = false
-      M.wake(acceptor)
-    end
-    if not ok then
-      io.stderr:write("netsock serve: handler failed: ", tostring(err), "\n")
-    end
-  end
-
-  acceptor = M.spawn(function()
-    local me, fd, burst = corunning(), srv:fileno(), 0
-    closewatch[fd] = me
-    while srv:fileno() >= 0 do
-      if limit and active >= limit then
-        waiting = true
-        M.park()
-      else
-        local conn, h, p = srv:accept()
-        if conn then
-          active = active + 1
-          M.spawn(client, conn, h, p)
-          burst = burst + 1
-          if burst == 64 then  -- a long backlog: let the clients run too
-            burst = 0
-            coyield()
-          end
-        else
-          local c = p
-          if c == "closed" or srv:fileno() < 0 then break end
-          if not transient[c] then
-            io.stderr:write("netsock serve: accept failed: ", tostring(h), "\n")
-            break
-          end
-          if c ~= "timeout" then core.sleep(0.05) end  -- out of descriptors
-        end
-      end
-    end
-    if closewatch[fd] == me then closewatch[fd] = nil end
-  end)
-  return srv
+-- in a child process after fork(): forget the parent's loop (its epoll
+-- set is shared with the parent: never touch it) and every task, and
+-- start afresh; the task running the fork goes on only as plain code
+function M.afterfork()
+  local old = loop
+  loop = assert(core._newloop())
+  if old.close then old:close() end
+  for k in pairs(tasks) do tasks[k] = nil end
+  q, qhead, qtail = {}, 1, 1
+  rd, wr, waitfd, seq, parked, closewatch = {}, {}, {}, {}, {}, {}
+  hd, ht, hs, ho, hn, order = {}, {}, {}, {}, 0, 0
+  live, running, stopping = 0, false, false
 end
 
 -- counts, for tests and curious users
