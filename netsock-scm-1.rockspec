@@ -35,5 +35,9 @@ build = {
     ["netsock.workers"] = "lua/netsock/workers.lua",
   },
 }
+-- installed beside the modules (luarocks show --rock-dir netsock):
+-- the docs, the examples, and library/, the LuaCATS annotations for
+-- lua-language-server (see README.md, "Editor support")
+build.copy_directories = { "docs", "examples", "library" }
 test_dependencies = { "busted" }
 test = { type = "busted" }

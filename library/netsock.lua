@@ -1,0 +1,749 @@
+---@meta netsock
+-- LuaCATS annotations for lua-language-server: what `require "netsock"`
+-- gives. Nothing here runs; docs/api.md is the reference. Point
+-- .luarc.json's "workspace.library" at this directory (see README.md).
+-- spec/annotations_spec.lua checks that every public function, method
+-- and field of the module is named here, and nothing else.
+
+---@alias netsock.family "inet"|"inet6"|"unix"|"unspec"|integer
+---@alias netsock.socktype "stream"|"dgram"|"seqpacket"|"raw"|integer
+---@alias netsock.port integer|string a number 0..65535, a numeric string or a service name ("http")
+---@alias netsock.how "r"|"w"|"rw"|integer
+---@alias netsock.events "r"|"w"|"rw"
+---@alias netsock.optionname
+---| "reuseaddr"
+---| "reuseport"
+---| "keepalive"
+---| "keepidle"
+---| "keepintvl"
+---| "keepcnt"
+---| "broadcast"
+---| "sndbuf"
+---| "rcvbuf"
+---| "linger"
+---| "nodelay"
+---| "ipv6only"
+---| "ttl"
+---| "multicast_ttl"
+---| "multicast_loop"
+---| "multicast_if"
+---| "add_membership"
+---| "drop_membership"
+---@alias netsock.readformat "l"|"L"|"a"|"*l"|"*L"|"*a"|integer
+---@alias netsock.waitable netsock.socket|netsock.file|integer|{fileno: fun(self): integer}
+
+---The options of `create_server` (and of `serve`).
+---@class netsock.serveroptions
+---@field backlog? integer the listen backlog (default SOMAXCONN)
+---@field family? "inet"|"inet6"|integer
+---@field reuse_port? boolean set SO_REUSEPORT
+---@field dualstack? boolean an IPv6 socket that accepts IPv4 clients too
+
+---The options of `serve`: those of `create_server` and `limit`.
+---@class netsock.serveoptions: netsock.serveroptions
+---@field limit? integer the most clients served at once
+
+---One entry of `getaddrinfo`'s answer.
+---@class netsock.addrinfo
+---@field family "inet"|"inet6"|string
+---@field type "stream"|"dgram"|string
+---@field proto integer
+---@field host string numeric address text
+---@field port integer
+---@field canonname? string with AI_CANONNAME, on the first entry
+
+---The value of the "linger" option.
+---@class netsock.linger
+---@field on boolean
+---@field timeout integer seconds
+
+---@class netsock
+---@field _VERSION string "netsock 0.2.0"
+---@field version {major: integer, minor: integer, patch: integer} the release as numbers
+---@field has_ipv6 boolean true when this system can make IPv6 sockets
+---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
+---@field gaierrorcode table<integer, string> resolver error numbers to names
+---@field socketmethods table<string, function> the socket method table, for extensions
+---@field AF_INET integer
+---@field AF_INET6 integer
+---@field AF_UNIX integer
+---@field AF_UNSPEC integer
+---@field AI_ADDRCONFIG integer
+---@field AI_ALL integer
+---@field AI_CANONNAME integer
+---@field AI_NUMERICHOST integer
+---@field AI_NUMERICSERV integer
+---@field AI_PASSIVE integer
+---@field AI_V4MAPPED integer
+---@field EAI_ADDRFAMILY integer
+---@field EAI_AGAIN integer
+---@field EAI_BADFLAGS integer
+---@field EAI_FAIL integer
+---@field EAI_FAMILY integer
+---@field EAI_MEMORY integer
+---@field EAI_NODATA integer
+---@field EAI_NONAME integer
+---@field EAI_OVERFLOW integer
+---@field EAI_SERVICE integer
+---@field EAI_SOCKTYPE integer
+---@field EAI_SYSTEM integer
+---@field IPPROTO_IP integer
+---@field IPPROTO_IPV6 integer
+---@field IPPROTO_TCP integer
+---@field IPPROTO_UDP integer
+---@field IPV6_JOIN_GROUP integer
+---@field IPV6_LEAVE_GROUP integer
+---@field IPV6_MULTICAST_HOPS integer
+---@field IPV6_MULTICAST_IF integer
+---@field IPV6_MULTICAST_LOOP integer
+---@field IPV6_UNICAST_HOPS integer
+---@field IPV6_V6ONLY integer
+---@field IP_ADD_MEMBERSHIP integer
+---@field IP_DROP_MEMBERSHIP integer
+---@field IP_MULTICAST_IF integer
+---@field IP_MULTICAST_LOOP integer
+---@field IP_MULTICAST_TTL integer
+---@field IP_TOS integer
+---@field IP_TTL integer
+---@field MSG_DONTWAIT integer
+---@field MSG_NOSIGNAL integer
+---@field MSG_OOB integer
+---@field MSG_PEEK integer
+---@field MSG_TRUNC integer
+---@field MSG_WAITALL integer
+---@field NI_DGRAM integer
+---@field NI_MAXHOST integer
+---@field NI_MAXSERV integer
+---@field NI_NAMEREQD integer
+---@field NI_NOFQDN integer
+---@field NI_NUMERICHOST integer
+---@field NI_NUMERICSERV integer
+---@field SHUT_RD integer
+---@field SHUT_RDWR integer
+---@field SHUT_WR integer
+---@field SOCK_DGRAM integer
+---@field SOCK_RAW integer
+---@field SOCK_SEQPACKET integer
+---@field SOCK_STREAM integer
+---@field SOL_SOCKET integer
+---@field SOMAXCONN integer
+---@field SO_ACCEPTCONN integer
+---@field SO_BROADCAST integer
+---@field SO_DOMAIN integer
+---@field SO_DONTROUTE integer
+---@field SO_ERROR integer
+---@field SO_KEEPALIVE integer
+---@field SO_LINGER integer
+---@field SO_OOBINLINE integer
+---@field SO_PROTOCOL integer
+---@field SO_RCVBUF integer
+---@field SO_RCVLOWAT integer
+---@field SO_RCVTIMEO integer
+---@field SO_REUSEADDR integer
+---@field SO_REUSEPORT integer
+---@field SO_SNDBUF integer
+---@field SO_SNDLOWAT integer
+---@field SO_SNDTIMEO integer
+---@field SO_TYPE integer
+---@field TCP_KEEPCNT integer
+---@field TCP_KEEPIDLE integer
+---@field TCP_KEEPINTVL integer
+---@field TCP_NODELAY integer
+local netsock = {}
+
+-- {====== Creating sockets ======
+
+---A new socket, with the default timeout. Fails with `nil, message, code`.
+---@param family? netsock.family default "inet"
+---@param type? netsock.socktype default "stream"
+---@param proto? integer
+---@return netsock.socket? sock
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.socket(family, type, proto) end
+
+---A stream socket: `socket(family or "inet", "stream")`.
+---@param family? netsock.family
+---@return netsock.socket? sock
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.tcp(family) end
+
+---A datagram socket: `socket(family or "inet", "dgram")`.
+---@param family? netsock.family
+---@return netsock.socket? sock
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.udp(family) end
+
+---Two connected sockets ("unix", "stream" by default).
+---@param family? netsock.family
+---@param type? netsock.socktype
+---@param proto? integer
+---@return netsock.socket|nil a or nil, message
+---@return netsock.socket|string b or the message
+---@return string? code
+---@nodiscard
+function netsock.socketpair(family, type, proto) end
+
+---A socket on a duplicate of descriptor `fd`, which stays the caller's.
+---@param fd integer
+---@param family netsock.family
+---@param type netsock.socktype
+---@param proto? integer
+---@return netsock.socket? sock
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.fromfd(fd, family, type, proto) end
+
+---A connected stream socket: tries every address of `host` in order.
+---`timeout` bounds each attempt and stays set on the socket.
+---@param host string
+---@param port netsock.port
+---@param timeout? number seconds (default: the default timeout)
+---@param source_host? string bind here first
+---@param source_port? netsock.port
+---@return netsock.socket? sock
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.create_connection(host, port, timeout, source_host, source_port) end
+
+---A listening stream socket with SO_REUSEADDR. `host` "", "*" or nil is every address.
+---@param host? string
+---@param port netsock.port
+---@param options? netsock.serveroptions
+---@return netsock.socket? server
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.create_server(host, port, options) end
+
+-- }======
+
+-- {====== Name resolution and helpers ======
+
+---Every address for `host`/`port`.
+---@param host? string nil, "" or "*": the any address
+---@param port? netsock.port
+---@param family? netsock.family
+---@param type? netsock.socktype
+---@param proto? integer
+---@param flags? integer AI_* values
+---@return netsock.addrinfo[]? infos
+---@return string? message
+---@return string? code an EAI_* name
+---@nodiscard
+function netsock.getaddrinfo(host, port, family, type, proto, flags) end
+
+---The name and service of an address.
+---@param host string
+---@param port netsock.port
+---@param flags? integer NI_* values
+---@return string? hostname or nil, message
+---@return string? service or the message
+---@return string? code
+---@nodiscard
+function netsock.getnameinfo(host, port, flags) end
+
+---This host's name.
+---@return string? name
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.gethostname() end
+
+---A fully qualified name for `name` (default: this host), as Python's; never fails.
+---@param name? string
+---@return string
+---@nodiscard
+function netsock.getfqdn(name) end
+
+---The first IPv4 address of `name`, as text.
+---@param name string
+---@return string? address
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.gethostbyname(name) end
+
+---The primary name, its aliases and its IPv4 addresses.
+---@param name string
+---@return string? hostname or nil, message
+---@return string[]|string|nil aliases or the message
+---@return string[]|string|nil addresses or the code
+---@nodiscard
+function netsock.gethostbyname_ex(name) end
+
+---The name of an address: primary name, aliases, addresses.
+---@param ip string
+---@return string? hostname or nil, message
+---@return string[]|string|nil aliases or the message
+---@return string[]|string|nil addresses or the code
+---@nodiscard
+function netsock.gethostbyaddr(ip) end
+
+---The port number of a service.
+---@param name string
+---@param proto? "tcp"|"udp"
+---@return integer? port
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.getservbyname(name, proto) end
+
+---The service name of a port.
+---@param port integer
+---@param proto? "tcp"|"udp"
+---@return string? name
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.getservbyport(port, proto) end
+
+---The number of a protocol ("tcp" is 6).
+---@param name string
+---@return integer? number
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.getprotobyname(name) end
+
+---Address text to packed bytes in network order.
+---@param family netsock.family "inet" or "inet6"
+---@param text string
+---@return string? packed
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.inet_pton(family, text) end
+
+---Packed bytes (4 or 16) to address text.
+---@param family netsock.family "inet" or "inet6"
+---@param packed string
+---@return string text
+---@nodiscard
+function netsock.inet_ntop(family, packed) end
+
+---IPv4 text (classic forms too: "127.1") to 4 packed bytes.
+---@param text string
+---@return string? packed
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.inet_aton(text) end
+
+---4 packed bytes to dotted IPv4 text.
+---@param packed string
+---@return string text
+---@nodiscard
+function netsock.inet_ntoa(packed) end
+
+---@param n integer 0..65535
+---@return integer
+---@nodiscard
+function netsock.htons(n) end
+
+---@param n integer 0..65535
+---@return integer
+---@nodiscard
+function netsock.ntohs(n) end
+
+---@param n integer 0..4294967295
+---@return integer
+---@nodiscard
+function netsock.htonl(n) end
+
+---@param n integer 0..4294967295
+---@return integer
+---@nodiscard
+function netsock.ntohl(n) end
+
+-- }======
+
+-- {====== Timeouts, clock, waiting ======
+
+---The timeout new sockets start with; nil is for ever.
+---@return number?
+---@nodiscard
+function netsock.getdefaulttimeout() end
+
+---Sets the timeout new (and accepted) sockets start with; nil is for ever.
+---@param seconds number?
+function netsock.setdefaulttimeout(seconds) end
+
+---Wall-clock seconds since the epoch.
+---@return number
+---@nodiscard
+function netsock.gettime() end
+
+---Monotonic seconds.
+---@return number
+---@nodiscard
+function netsock.monotime() end
+
+---Suspends the task (inside a task) or blocks the process for `seconds`.
+---@param seconds number
+function netsock.sleep(seconds) end
+
+---The objects ready now among `readers` and `writers`; on timeout two
+---empty arrays and "timeout".
+---@generic T
+---@param readers? T[]
+---@param writers? T[]
+---@param timeout? number seconds; nil waits for ever
+---@return T[] readable
+---@return T[] writable
+---@return "timeout"? timedout
+function netsock.select(readers, writers, timeout) end
+
+---An epoll set.
+---@return netsock.poller? poller
+---@return string? message
+---@return string? code
+---@nodiscard
+function netsock.poller() end
+
+---Raises the soft RLIMIT_NOFILE to `n` (default and at most the hard limit).
+---@param n? integer
+---@return integer? soft or nil, message
+---@return integer|string|nil hard or the message
+---@return string? code
+function netsock.setrlimit_nofile(n) end
+
+-- }======
+
+-- {====== Tasks ======
+
+---Starts `fn(...)` as a task of the loop; returns the task.
+---@param fn function
+---@param ... any
+---@return thread task
+function netsock.spawn(fn, ...) end
+
+---Spawns `fn(...)` if given, then runs the loop until no task is left or `stop()`.
+---@param fn? function
+---@param ... any
+---@return true
+function netsock.run(fn, ...) end
+
+---Makes `run` return after the current step.
+function netsock.stop() end
+
+---`create_server` plus a task that accepts for ever and runs
+---`handler(conn, host, port)` in a task per client.
+---@param host? string
+---@param port netsock.port
+---@param handler fun(conn: netsock.socket, host: string, port?: integer)
+---@param options? netsock.serveoptions
+---@return netsock.socket? server
+---@return string? message
+---@return string? code
+function netsock.serve(host, port, handler, options) end
+
+-- }======
+
+-- {====== Socket objects ======
+
+---A socket (`"netsock.socket"`). Methods raise on misuse; run-time
+---failures return `nil, message, code`.
+---@class netsock.socket
+local socket = {}
+
+---@param host string|nil a host, or a Unix path as the only argument
+---@param port? netsock.port
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:bind(host, port) end
+
+---@param backlog? integer default SOMAXCONN
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:listen(backlog) end
+
+---Waits for a client: `conn, host, port` (or `conn, path`).
+---@return netsock.socket? conn or nil, message
+---@return string? host or the message, or a Unix path
+---@return integer|string|nil port or the code
+---@nodiscard
+function socket:accept() end
+
+---@param host string a host, or a Unix path as the only argument
+---@param port? netsock.port
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:connect(host, port) end
+
+---As connect, but returns 0 or the errno number.
+---@param host string
+---@param port? netsock.port
+---@return integer? errno
+---@return string? message
+---@return string? code
+function socket:connect_ex(host, port) end
+
+---Sends `data:sub(i, j)`; returns the bytes sent, possibly fewer.
+---@param data string
+---@param i? integer
+---@param j? integer
+---@return integer? sent
+---@return string? message
+---@return string? code
+function socket:send(data, i, j) end
+
+---Sends all of `data:sub(i, j)`; on failure also the bytes that went out.
+---@param data string
+---@param i? integer
+---@param j? integer
+---@return true? ok
+---@return string? message
+---@return string? code
+---@return integer? sent
+function socket:sendall(data, i, j) end
+
+---Sends a file (a Lua file handle or a path); returns the bytes sent.
+---@param file file*|string
+---@param offset? integer
+---@param count? integer
+---@return integer? sent
+---@return string? message
+---@return string? code
+---@return integer? sent_before_failure
+function socket:sendfile(file, offset, count) end
+
+---1..bufsize bytes; nil, "closed", "closed" at end of stream.
+---@param bufsize integer
+---@param flags? integer MSG_* values
+---@return string? data
+---@return string? message
+---@return string? code
+---@nodiscard
+function socket:recv(bufsize, flags) end
+
+---Sends one datagram to `host, port` (or a Unix `path`).
+---@param data string
+---@param host string
+---@param port? netsock.port
+---@return integer? sent
+---@return string? message
+---@return string? code
+function socket:sendto(data, host, port) end
+
+---One datagram: `data, host, port` (`data, path` on Unix); a fourth `true` when it was cut.
+---@param bufsize integer
+---@param flags? integer
+---@return string? data or nil
+---@return string? host or the message, or a Unix path
+---@return integer|string|nil port or the code
+---@return true? truncated
+---@nodiscard
+function socket:recvfrom(bufsize, flags) end
+
+---Bytes buffered by a file object's read-ahead and not yet read.
+---@return integer
+---@nodiscard
+function socket:pending() end
+
+---@param seconds number? nil is for ever, 0 never waits
+function socket:settimeout(seconds) end
+
+---@return number? seconds nil for ever
+---@nodiscard
+function socket:gettimeout() end
+
+---`false` is settimeout(0), `true` settimeout(nil).
+---@param flag boolean
+function socket:setblocking(flag) end
+
+---@return boolean
+---@nodiscard
+function socket:getblocking() end
+
+---By number.
+---@param level integer
+---@param option integer
+---@param value boolean|integer|string
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:setsockopt(level, option, value) end
+
+---By number; with `buflen` the raw bytes.
+---@param level integer
+---@param option integer
+---@param buflen? integer 1..1024
+---@return integer|string|nil value
+---@return string? message
+---@return string? code
+---@nodiscard
+function socket:getsockopt(level, option, buflen) end
+
+---By name.
+---@param name netsock.optionname
+---@param value boolean|integer|string|netsock.linger|table|false
+---@param interface? string|integer for add_membership/drop_membership
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:setoption(name, value, interface) end
+
+---@param name netsock.optionname
+---@return boolean|integer|string|netsock.linger|nil value
+---@return string? message
+---@return string? code
+---@nodiscard
+function socket:getoption(name) end
+
+---`host, port`, or a Unix `path`.
+---@return string? host or nil, or a path
+---@return integer|string|nil port or the message
+---@return string? code
+---@nodiscard
+function socket:getsockname() end
+
+---`host, port`, or a Unix `path`.
+---@return string? host or nil, or a path
+---@return integer|string|nil port or the message
+---@return string? code
+---@nodiscard
+function socket:getpeername() end
+
+---@param how? netsock.how default "rw"
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:shutdown(how) end
+
+---Closes; a second close returns true too.
+---@return true
+function socket:close() end
+
+---The descriptor, -1 once closed.
+---@return integer
+---@nodiscard
+function socket:fileno() end
+
+---The descriptor, which the socket no longer owns.
+---@return integer
+function socket:detach() end
+
+---A buffered file object over this socket.
+---@param mode? "r"|"w"|"rw"|"rb"|"wb"|"rwb" default "rw"
+---@param bufsize? integer 0 unbuffered, 1 line, larger that size
+---@return netsock.file
+---@nodiscard
+function socket:makefile(mode, bufsize) end
+
+-- }======
+
+-- {====== File objects (makefile) ======
+
+---A buffered file object (`"netsock.file"`) sharing its socket's receive buffer.
+---@class netsock.file
+local file = {}
+
+---One value per format, as io.read; a failure ends the values with `nil, message, code`.
+---@param ... netsock.readformat default "l"
+---@return string|nil ...
+---@nodiscard
+function file:read(...) end
+
+---An iterator over `f:read(...)`; raises failures other than end of stream.
+---@param ... netsock.readformat default "l"
+---@return fun(): string?
+function file:lines(...) end
+
+---Buffers strings and numbers; returns the file.
+---@param ... string|number
+---@return netsock.file? file
+---@return string? message
+---@return string? code
+function file:write(...) end
+
+---Sends the buffered bytes; on failure also the count still buffered.
+---@return netsock.file? file
+---@return string? message
+---@return string? code
+---@return integer? remaining
+function file:flush() end
+
+---@param mode "no"|"line"|"full"
+---@param size? integer
+---@return true
+function file:setvbuf(mode, size) end
+
+---The longest line "l"/"L" accept, counting its "\n".
+---@param n integer
+---@return true
+function file:setlimit(n) end
+
+---Flushes and releases the file; the socket stays open.
+---@return true? ok
+---@return string? message
+---@return string? code
+---@return integer? remaining
+function file:close() end
+
+---Received bytes buffered and not yet read.
+---@return integer
+---@nodiscard
+function file:pending() end
+
+---The socket's descriptor, -1 once closed.
+---@return integer
+---@nodiscard
+function file:fileno() end
+
+-- }======
+
+-- {====== The poller ======
+
+---An epoll set (`"netsock.poller"`).
+---@class netsock.poller
+local poller = {}
+
+---@param obj netsock.waitable
+---@param events netsock.events
+---@return true? ok
+---@return string? message
+---@return string? code
+function poller:add(obj, events) end
+
+---@param obj netsock.waitable
+---@param events netsock.events
+---@return true? ok
+---@return string? message
+---@return string? code
+function poller:modify(obj, events) end
+
+---@param obj netsock.waitable
+---@return true? ok
+---@return string? message
+---@return string? code
+function poller:remove(obj) end
+
+---The objects ready and their events; on timeout two empty arrays and "timeout".
+---@param timeout? number
+---@return netsock.waitable[] ready
+---@return netsock.events[] events
+---@return "timeout"? timedout
+function poller:wait(timeout) end
+
+---@return true
+function poller:close() end
+
+---The epoll descriptor, -1 once closed.
+---@return integer
+---@nodiscard
+function poller:fileno() end
+
+-- }======
+
+return netsock
