@@ -32,7 +32,6 @@ build = {
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.serve"] = "lua/netsock/serve.lua",
-    ["netsock.workers"] = "lua/netsock/workers.lua",
   },
 }
 -- installed beside the modules (luarocks show --rock-dir netsock):

@@ -32,7 +32,12 @@ local INTERNAL = {
 -- Objects made in Lua (setmetatable, no registry name): class name ->
 -- a function returning one such object and a clean-up function. Add a
 -- line when a Lua part starts returning a new kind of object.
-local OBJECTS = {}
+local OBJECTS = {
+  ["netsock.server"] = function()
+    local srv = assert(ns.serve("127.0.0.1", 0, function() end))
+    return srv, function() srv:close(); ns.run() end
+  end,
+}
 
 local function listfiles(dir)
   local p = assert(io.popen("find " .. H.shquote(dir) .. " -name '*.lua' | LC_ALL=C sort"))
