@@ -1,0 +1,169 @@
+/*
+** process.c: the few process calls serve's workers need (fork, waitpid,
+** kill, the CPU count). Internal (core._fork & co.): the public face is
+** netsock.serve(..., {workers = n}), lua/netsock/workers.lua.
+*/
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netsock.h"
+
+
+/* {====== Signal names ====== */
+
+static const struct { const char *name; int sig; } signames[] = {
+  {"SIGHUP", SIGHUP}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT},
+  {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2},
+  {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGTERM", SIGTERM},
+  {"SIGCHLD", SIGCHLD}, {"SIGCONT", SIGCONT}, {"SIGSTOP", SIGSTOP},
+  {NULL, 0}
+};
+
+/* a signal argument: a number, or a name with or without "SIG" */
+static int checksignal (lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer n = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, 0 <= n && n < NSIG, idx, "signal number out of range");
+    return (int)n;
+  }
+  else {
+    const char *name = luaL_checkstring(L, idx);
+    int i;
+    for (i = 0; signames[i].name != NULL; i++) {
+      if (strcmp(name, signames[i].name) == 0 ||
+          strcmp(name, signames[i].name + 3) == 0)
+        return signames[i].sig;
+    }
+    return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", name));
+  }
+}
+
+static const char *signame (int sig) {
+  int i;
+  for (i = 0; signames[i].name != NULL; i++)
+    if (signames[i].sig == sig) return signames[i].name;
+  return NULL;
+}
+
+/* }====== */
+
+
+/*
+** core._fork(): fork(2). The parent gets the child's pid, the child 0,
+** or nil, message, code. stdio is flushed first, so that the child does
+** not write the parent's buffered output a second time. In the child
+** every signal is unblocked and every signal caught by a handler goes
+** back to its default action: a handler of the parent's (a self-pipe, a
+** signalfd's mask) must not act in the child. Ignored signals stay
+** ignored, as exec would keep them.
+*/
+static int proc_fork (lua_State *L) {
+  pid_t pid;
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) return ns_fail(L, errno);
+  if (pid == 0) {
+    sigset_t none;
+    int sig;
+    for (sig = 1; sig < NSIG; sig++) {
+      struct sigaction sa;
+      if (sig == SIGKILL || sig == SIGSTOP) continue;
+      if (sigaction(sig, NULL, &sa) != 0) continue;  /* real-time gaps */
+      if ((sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL &&
+                                         sa.sa_handler != SIG_IGN)) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+      }
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+  }
+  lua_pushinteger(L, (lua_Integer)pid);
+  return 1;
+}
+
+
+/*
+** core._waitpid(pid [, nohang]): waitpid(2), EINTR retried. Returns
+** pid, "exited", status or pid, "signaled", signal name (or number);
+** with nohang, 0 when the child still runs; nil, message, code on
+** failure (ECHILD: not our child, or reaped already).
+*/
+static int proc_waitpid (lua_State *L) {
+  lua_Integer p = luaL_checkinteger(L, 1);
+  int nohang = lua_toboolean(L, 2), status = 0;
+  pid_t r;
+  luaL_argcheck(L, p >= -1 && p <= 0x7fffffff, 1, "pid out of range");
+  do r = waitpid((pid_t)p, &status, nohang ? WNOHANG : 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ns_fail(L, errno);
+  lua_pushinteger(L, (lua_Integer)r);
+  if (r == 0) return 1;
+  if (WIFEXITED(status)) {
+    lua_pushliteral(L, "exited");
+    lua_pushinteger(L, WEXITSTATUS(status));
+  }
+  else {
+    const char *name = signame(WTERMSIG(status));
+    lua_pushliteral(L, "signaled");
+    if (name) lua_pushstring(L, name);
+    else lua_pushinteger(L, WTERMSIG(status));
+  }
+  return 3;
+}
+
+
+/* core._kill(pid, signal): kill(2); pid must be > 0 (no process groups) */
+static int proc_kill (lua_State *L) {
+  lua_Integer p = luaL_checkinteger(L, 1);
+  int sig = checksignal(L, 2);
+  luaL_argcheck(L, p > 0 && p <= 0x7fffffff, 1, "pid must be a positive process id");
+  if (kill((pid_t)p, sig) != 0) return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static int proc_getpid (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+
+/* core._ncpu(): the CPUs this process may run on (affinity), at least 1 */
+static int proc_ncpu (lua_State *L) {
+  long n = 0;
+#if defined(CPU_COUNT)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+#endif
+  if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+  lua_pushinteger(L, n > 0 ? (lua_Integer)n : 1);
+  return 1;
+}
+
+
+static const luaL_Reg funcs[] = {
+  {"_fork", proc_fork},
+  {"_waitpid", proc_waitpid},
+  {"_kill", proc_kill},
+  {"_getpid", proc_getpid},
+  {"_ncpu", proc_ncpu},
+  {NULL, NULL}
+};
+
+
+/* add the functions to the module table on the top of the stack */
+NS_API void ns_process_open (lua_State *L);  /* (moves to netsock.h) */
+void ns_process_open (lua_State *L) {
+  ns_setfuncs(L, funcs);
+}
