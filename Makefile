@@ -5,6 +5,7 @@
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
+#   make rock     the release source rock (build/rock/), checked by building it
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -26,7 +27,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock
 
 all: $(CORE)
 
@@ -78,6 +79,11 @@ sanitize: deps-test $(SANCORE)
 
 install-check: deps-test
 	@sh tools/install-check
+
+# the release source rock from the committed tree (build/rock/), built
+# into a scratch tree to check it (tools/rock); install-check runs it too
+rock: deps-test
+	@sh tools/rock
 
 lint: deps
 	@$(MAKE) --no-print-directory clean

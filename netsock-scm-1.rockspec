@@ -21,9 +21,9 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/core.c", "src/socket.c", "src/addr.c", "src/buffer.c",
-        "src/poll.c", "src/errors.c", "src/options.c", "src/dgram.c",
-        "src/resolve.c",
+        "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
+        "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
+        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/core.c",
       },
       defines = { "_GNU_SOURCE" },
       libraries = { "pthread" },
@@ -31,12 +31,16 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.check"] = "lua/netsock/check.lua",
     ["netsock.serve"] = "lua/netsock/serve.lua",
   },
+  -- installed beside the modules (luarocks show --rock-dir netsock):
+  -- the docs, the examples, and library/, the LuaCATS annotations for
+  -- lua-language-server (see README.md, "Editor support")
+  copy_directories = { "docs", "examples", "library" },
 }
--- installed beside the modules (luarocks show --rock-dir netsock):
--- the docs, the examples, and library/, the LuaCATS annotations for
--- lua-language-server (see README.md, "Editor support")
-build.copy_directories = { "docs", "examples", "library" }
-test_dependencies = { "busted" }
-test = { type = "busted" }
+-- luarocks --lua-version 5.4 test [-- SPEC...]: builds (make), then runs
+-- the specs with the busted on PATH. No test_dependencies: LuaRocks would
+-- insist on a busted *rock* and download one even where Debian's
+-- lua-busted is installed (tools/rocktest says why and what to install).
+test = { type = "command", command = "sh tools/rocktest" }

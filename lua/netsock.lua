@@ -3,6 +3,7 @@
 -- See docs/api.md for the reference and API.md for the contract.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
 local socket, getaddrinfo = core.socket, core.getaddrinfo
@@ -20,31 +21,20 @@ local methods = core._socketmethods
 function M.tcp(family) return socket(family or "inet", "stream") end
 function M.udp(family) return socket(family or "inet", "dgram") end
 
-local function checkopts(opts, fname, argn)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)")
-      :format(argn, fname, type(opts)), 3)
-  end
-  return opts
-end
+local families = { inet = true, inet6 = true, unspec = true,
+                   [core.AF_INET] = true, [core.AF_INET6] = true, [core.AF_UNSPEC] = true }
 
 -- netsock.create_connection(host, port [, timeout [, source_host, source_port]])
 -- Tries every address getaddrinfo gives for host, in its order, and
 -- returns the first socket that connects; otherwise the last failure.
 -- The timeout bounds each attempt and stays on the returned socket.
 function M.create_connection(host, port, timeout, source_host, source_port)
-  if type(host) ~= "string" then
-    error(("bad argument #1 to 'create_connection' (string expected, got %s)")
-      :format(type(host) == "nil" and "no value" or type(host)), 2)
-  end
-  if timeout ~= nil and type(timeout) ~= "number" then
-    error(("bad argument #3 to 'create_connection' (number expected, got %s)")
-      :format(type(timeout)), 2)
-  end
-  if timeout ~= nil and not (timeout >= 0) then  -- NaN fails this too
-    error("bad argument #3 to 'create_connection' (negative or NaN timeout)", 2)
-  end
+  local fname = "create_connection"
+  check.host(fname, 1, host)
+  check.port(fname, 2, port)
+  check.opttimeout(fname, 3, timeout)
+  check.opthost(fname, 4, source_host)
+  check.optport(fname, 5, source_port)
   local infos, msg, code = (M._lookup or getaddrinfo)(host, port, nil, "stream")
   if not infos then return nil, msg, code end
   if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
@@ -70,19 +60,34 @@ function M.create_connection(host, port, timeout, source_host, source_port)
   return nil, msg, code
 end
 
+-- the arguments of create_server, checked for fname (create_server or
+-- serve, which passes them on); errors blame the caller of fname
+local function checkserver(fname, host, port, opts)
+  local argn = fname == "serve" and 4 or 3  -- where the options are
+  check.opthost(fname, 1, host, 3)
+  check.port(fname, 2, port, 3)
+  opts = check.opttable(fname, argn, opts, 3)
+  if opts.backlog ~= nil then
+    check.integer(fname, argn, opts.backlog, 0, nil, "backlog", 3)
+  end
+  local family = opts.family
+  if family ~= nil and not families[family] then
+    check.argerror(fname, argn, ("family: inet or inet6 expected, got %s")
+      :format(type(family) == "string" and ("'" .. family .. "'") or check.typename(family)), 3)
+  end
+  if opts.dualstack and family ~= nil and family ~= "inet6" and family ~= core.AF_INET6 then
+    check.argerror(fname, argn, "dualstack needs family inet6", 3)
+  end
+  return opts
+end
+
 -- netsock.create_server(host, port [, options]): a listening stream socket
 -- with SO_REUSEADDR. options: backlog, family, reuse_port, dualstack.
 -- host "", "*" or nil is every address (of the family; with dualstack, of
 -- both families).
-function M.create_server(host, port, opts)
-  opts = checkopts(opts, "create_server", 3)
+local function create_server(host, port, opts)
   local family = opts.family
-  if opts.dualstack then
-    if family ~= nil and family ~= "inet6" and family ~= core.AF_INET6 then
-      error("bad argument #3 to 'create_server' (dualstack needs family inet6)", 2)
-    end
-    family = "inet6"
-  end
+  if opts.dualstack then family = "inet6" end
   if host == nil or host == "" or host == "*" then
     family = family or "inet"
     host = ""
@@ -108,6 +113,12 @@ function M.create_server(host, port, opts)
   return nil, msg, code
 end
 
+function M.create_server(host, port, opts)
+  opts = checkserver("create_server", host, port, opts)
+  local s, msg, code = create_server(host, port, opts)
+  return s, msg, code
+end
+
 -- tasks: spawn, run, step, stop (lua/netsock/tasks.lua); serve
 -- (lua/netsock/serve.lua)
 local tasks = require "netsock.tasks"
@@ -120,7 +131,10 @@ function M._lookup(...)
   return getaddrinfo(...)
 end
 function M.serve(host, port, handler, opts)
-  return serve.serve(M.create_server, host, port, handler, opts)
+  checkserver("serve", host, port, opts)
+  -- not a tail call: serve.serve's errors count this frame to reach the user
+  local srv, msg, code = serve.serve(M.create_server, host, port, handler, opts)
+  return srv, msg, code
 end
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)

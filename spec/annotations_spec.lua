@@ -25,8 +25,8 @@ local ns = H.netsock
 local INTERNAL = {
   ["netsock.loop"] = true,    -- the task loop's epoll set
   ["netsock.lookup"] = true,  -- a lookup on a thread, owned by the loop
-  ["netsock.epfd"] = true,    -- select's temporary epoll set in tasks
-  ["netsock.fdbox"] = true,   -- a descriptor box guarding a Lua error
+  ["netsock.fdbox"] = true,   -- a descriptor box (select's epoll set in tasks)
+  ["netsock.sendfile"] = true, -- the state of a sendfile call across waits
 }
 
 -- Objects made in Lua (setmetatable, no registry name): class name ->

@@ -3,34 +3,13 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- a python3 peer that connects to 127.0.0.1:port and runs 'body' with
--- the connected socket 's' (and sys, time imported)
-local function pypeer(port, body)
-  return H.python(([[
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", %d))
-%s
-]]):format(port, body))
-end
-
--- listen, start a python peer with 'body', accept it: conn, peer
-local function withpeer(body)
-  local srv, port = H.listen_local()
-  local p = pypeer(port, body)
-  srv:settimeout(5)
-  local c = assert(srv:accept())
-  srv:close()
-  c:settimeout(5)
-  return c, p
-end
-
 -- a peer that sends 'data' and closes
 local function sender(data)
   local file = H.tmpname(".bin")
   H.writefile(file, data)
-  return withpeer(([[
-s.sendall(open(%q, "rb").read())
-s.close()
+  return H.python_client(([[
+c.sendall(open(%q, "rb").read())
+c.close()
 ]]):format(file))
 end
 
@@ -252,10 +231,10 @@ describe("f:read", function()
   end)
 
   it("reads a line of exactly the default limit, 1 MiB", function()
-    local c, p = withpeer([[
-s.sendall(b"a" * ((1 << 20) - 1) + b"\n")
-s.sendall(b"b" * (1 << 20) + b"\n")
-s.close()
+    local c, p = H.python_client([[
+c.sendall(b"a" * ((1 << 20) - 1) + b"\n")
+c.sendall(b"b" * (1 << 20) + b"\n")
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local f = c:makefile("r")
@@ -268,8 +247,8 @@ s.close()
 
   it("never buffers more than the limit for one line", function()
     -- a peer sending 3 MiB with no newline; the default limit is 1 MiB
-    local c, p = withpeer([[
-s.sendall(b"x" * (3 << 20))
+    local c, p = H.python_client([[
+c.sendall(b"x" * (3 << 20))
 time.sleep(5)
 ]])
     finally(function() c:close() p:kill() end)
@@ -299,13 +278,13 @@ time.sleep(5)
   end)
 
   it("times out mid-line and keeps the partial line", function()
-    local c, p = withpeer([[
-s.sendall(b"hel")
+    local c, p = H.python_client([[
+c.sendall(b"hel")
 time.sleep(0.6)
-s.sendall(b"lo\nsecond")
+c.sendall(b"lo\nsecond")
 time.sleep(0.6)
-s.sendall(b" part\n")
-s.close()
+c.sendall(b" part\n")
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local f = c:makefile("r")
@@ -326,8 +305,8 @@ s.close()
   end)
 
   it("gives the values read before a timeout, then the failure", function()
-    local c, p = withpeer([[
-s.sendall(b"one\ntw")
+    local c, p = H.python_client([[
+c.sendall(b"one\ntw")
 time.sleep(2)
 ]])
     finally(function() c:close() p:kill() end)
@@ -351,12 +330,11 @@ time.sleep(2)
   end)
 
   it("returns a connection reset as nil, message, code", function()
-    local c, p = withpeer([[
-import struct
-s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-s.sendall(b"partial")
+    local c, p = H.python_client([[
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.sendall(b"partial")
 time.sleep(0.2)
-s.close()
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local f = c:makefile("r")
@@ -417,9 +395,9 @@ describe("f:lines", function()
   end)
 
   it("reads 100,000 lines from python in order", function()
-    local c, p = withpeer([[
-s.sendall(b"".join(b"%d\n" % i for i in range(100000)))
-s.close()
+    local c, p = H.python_client([[
+c.sendall(b"".join(b"%d\n" % i for i in range(100000)))
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local n = 0
@@ -497,8 +475,8 @@ describe("f:write", function()
   it("sends everything in one call to python and nc", function()
     local srv, port = H.listen_local()
     finally(function() srv:close() end)
-    local p = pypeer(port, [[
-f = s.makefile("rb")
+    local p = H.python_connect(port, [[
+f = c.makefile("rb")
 n = 0
 for line in f:
     n += len(line)
@@ -617,8 +595,8 @@ print(n)
   end)
 
   it("writes and reads on one rw file (request, response)", function()
-    local c, p = withpeer([[
-f = s.makefile("rwb")
+    local c, p = H.python_client([[
+f = c.makefile("rwb")
 for line in f:
     f.write(line.upper())
     f.flush()
@@ -634,11 +612,11 @@ end)
 
 describe("file objects in tasks", function()
   it("wait by yielding and finish a line across waits", function()
-    local c, p = withpeer([[
-s.sendall(b"first ha")
+    local c, p = H.python_client([[
+c.sendall(b"first ha")
 time.sleep(0.3)
-s.sendall(b"lf\nsecond\n")
-s.close()
+c.sendall(b"lf\nsecond\n")
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local f = c:makefile("r")
@@ -652,10 +630,10 @@ s.close()
   end)
 
   it("time out inside a task, keeping the partial line", function()
-    local c, p = withpeer([[
-s.sendall(b"par")
+    local c, p = H.python_client([[
+c.sendall(b"par")
 time.sleep(0.5)
-s.sendall(b"tial\n")
+c.sendall(b"tial\n")
 time.sleep(2)
 ]])
     finally(function() c:close() p:kill() end)
@@ -670,11 +648,11 @@ time.sleep(2)
   end)
 
   it("iterate lines in a task", function()
-    local c, p = withpeer([[
+    local c, p = H.python_client([[
 for i in range(5):
-    s.sendall(b"%d\n" % i)
+    c.sendall(b"%d\n" % i)
     time.sleep(0.05)
-s.close()
+c.close()
 ]])
     finally(function() c:close() p:kill() end)
     local f = c:makefile("r")

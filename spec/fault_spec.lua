@@ -8,68 +8,18 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local has_file = ns.socketmethods.makefile ~= nil
-local has_tasks = ns.spawn ~= nil and ns.run ~= nil
-
--- a Lua child process with the checkout's paths; 'prefix' goes before
--- the interpreter (ulimit, strace). Under make sanitize the child gets
--- the sanitizer runtime back (H.spawn drops it from the environment),
--- since it loads the sanitized core.
-local function luachild(code, prefix, ...)
-  local file = H.tmpname(".lua")
-  H.writefile(file, code)
-  local cpath = os.getenv("NETSOCK_CPATH") or "build/?.so"
-  local env = ""
-  local preload = os.getenv("LD_PRELOAD")
-  if os.getenv("NETSOCK_SANITIZE") and preload then
-    env = ("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 "):format(H.shquote(preload))
-  end
-  local args = {}
-  for i = 1, select("#", ...) do args[i] = H.shquote(select(i, ...)) end
-  local setpath = ("package.path=%q..package.path package.cpath=%q..package.cpath")
-    :format("lua/?.lua;lua/?/init.lua;", cpath .. ";")
-  return H.spawn(("%s %s lua5.4 -e %s %s %s"):format(prefix or "", env,
-    H.shquote(setpath), H.shquote(file), table.concat(args, " ")))
-end
-
--- n bytes both sides can make: numbered 8-byte records, so a lost,
--- doubled or reordered byte shows
-local function pattern_lua(n)
-  local t = {}
-  for j = 0, n // 8 - 1 do t[j + 1] = ("%07d\n"):format(j) end
-  return table.concat(t)
-end
-local PY_PATTERN = 'b"".join(b"%07d\\n" % j for j in range(n // 8))'
-
--- recv until end of stream or an error: all bytes, then the end's triple
-local function drain(s)
-  local got = {}
-  while true do
-    local d, msg, code = s:recv(65536)
-    if not d then return table.concat(got), msg, code end
-    got[#got + 1] = d
-  end
-end
-
 describe("fault injection", function()
 
   describe("a peer that resets the connection (SO_LINGER 0)", function()
     it("recv gives ECONNRESET, not closed", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, struct, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+      local a, p = H.python_client([[
 c.sendall(b"partial data")
 c.recv(10)  # wait until the other side has read it and says go
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 print("reset", flush=True)
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       a:settimeout(5)
       local got = ""
       while #got < 12 do got = got .. assert(a:recv(12 - #got)) end
@@ -88,22 +38,15 @@ print("reset", flush=True)
     end)
 
     it("sendall mid-transfer gives ECONNRESET or EPIPE with the bytes sent", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, struct, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+      local a, p = H.python_client([[
 got = 0
 while got < 100000:
     got += len(c.recv(65536))
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 print("reset", got, flush=True)
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       a:settimeout(10)
       local big = ("x"):rep(64 * 1024 * 1024)
       local ok, msg, code, sent = a:sendall(big)
@@ -122,11 +65,7 @@ print("reset", got, flush=True)
 
   describe("a peer that half-closes", function()
     it("its end of stream reads as closed while we can still send", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+      local a, p = H.python_client([[
 c.sendall(b"last words")
 c.shutdown(socket.SHUT_WR)
 data = b""
@@ -135,13 +74,10 @@ while True:
     if not d: break
     data += d
 print("got", len(data), data[:5].decode(), flush=True)
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       a:settimeout(5)
-      local data, msg, code = drain(a)
+      local data, msg, code = H.drain(a)
       assert.are.equal("last words", data)
       assert.are.equal("closed", msg)
       assert.are.equal("closed", code)
@@ -155,13 +91,7 @@ print("got", len(data), data[:5].decode(), flush=True)
     end)
 
     it("our half-close lets the peer answer after our end of stream", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-c, _ = s.accept()
+      local p, pport = H.python_server([[
 n = 0
 while True:
     d = c.recv(65536)
@@ -171,12 +101,11 @@ c.sendall(b"you sent %d" % n)
 c.close()
 ]])
       finally(function() p:kill() end)
-      local pport = assert(tonumber(p:line(5)))
       local c = assert(ns.create_connection("127.0.0.1", pport, 5))
       finally(function() c:close() end)
       assert.is_true(c:sendall(("z"):rep(123456)))
       assert.is_true(c:shutdown("w"))
-      local data, _, code = drain(c)
+      local data, _, code = H.drain(c)
       assert.are.equal("you sent 123456", data)
       assert.are.equal("closed", code)
     end)
@@ -187,7 +116,7 @@ c.close()
       local srv, port = H.listen_local()
       finally(function() srv:close() end)
       local N = 8 * 1024 * 1024
-      local data = pattern_lua(N)
+      local data = H.pattern(N)
       assert.are.equal(N, #data)
       local go = H.tmpname(".go")  -- the peer reads once this file exists
       local p = H.python([[
@@ -204,7 +133,7 @@ while len(data) < n:
     d = c.recv(1 << 20)
     if not d: break
     data += d
-want = ]] .. PY_PATTERN .. [[
+want = ]] .. H.PY_PATTERN .. [[
 
 print("ok" if bytes(data) == want else "differ", len(data), flush=True)
 ]], port, N, go)
@@ -234,21 +163,14 @@ print("ok" if bytes(data) == want else "differ", len(data), flush=True)
 
   describe("a peer that trickles a byte at a time", function()
     it("recv with short deadlines times out in between and loses nothing", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+      local a, p = H.python_client([[
 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 for b in b"slow line\r\nnext\n":
     c.sendall(bytes([b]))
     time.sleep(0.03)
 c.close()
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       a:settimeout(0.01)
       local got, timeouts = {}, 0
       local deadline = ns.monotime() + 10
@@ -268,23 +190,15 @@ c.close()
       assert.is_true(timeouts > 0)
     end)
 
-    local fit = has_file and it or pending
-    fit("f:read('l') completes lines and its deadline holds across timeouts", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    it("f:read('l') completes lines and its deadline holds across timeouts", function()
+      local a, p = H.python_client([[
 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 for b in b"first line\r\nsecond\nthird":
     c.sendall(bytes([b]))
     time.sleep(0.02)
 c.close()
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       local f = a:makefile("r")
       -- short deadlines: timeouts, and the partial line stays buffered
       a:settimeout(0.05)
@@ -310,24 +224,16 @@ c.close()
   end)
 
   describe("a peer that floods a line without end", function()
-    local fit = has_file and it or pending
-    fit("f:read('l') stops at the limit with overflow and buffers no more", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    it("f:read('l') stops at the limit with overflow and buffers no more", function()
+      local a, p = H.python_client([[
 chunk = b"A" * 65536
 try:
     for _ in range(20000):  # up to 1.3 GB, never a newline
         c.sendall(chunk)
 except OSError:
     pass
-]], port)
-      finally(function() p:kill() end)
-      srv:settimeout(5)
-      local a = assert(srv:accept())
-      finally(function() a:close() end)
+]])
+      finally(function() a:close() p:kill() end)
       a:settimeout(10)
       local f = a:makefile("r")
       f:setlimit(256 * 1024)
@@ -351,7 +257,7 @@ except OSError:
 
   describe("descriptors running out (EMFILE)", function()
     it("accept fails clearly and the server serves again once some are freed", function()
-      local child = luachild([[
+      local child = H.lua_with("ulimit -n 24 &&", [[
 local ns = require "netsock"
 local srv = assert(ns.create_server("127.0.0.1", 0))
 print(select(2, srv:getsockname()))
@@ -378,7 +284,7 @@ c:settimeout(5)
 assert(c:sendall("served\n"))
 assert(c:recv(4))
 print("done", #conns)
-]], "ulimit -n 24 &&")
+]])
       finally(function() child:kill() end)
       local port = tonumber(child:line(10))
       assert.is_number(port, child:output())
@@ -409,7 +315,7 @@ print("done", #conns)
     end)
 
     it("socket() and socketpair() fail with EMFILE, nothing is leaked", function()
-      local child = luachild([[
+      local child = H.lua_with("ulimit -n 16 &&", [[
 local ns = require "netsock"
 local keep = {}
 local msg, code
@@ -425,7 +331,7 @@ print("socketpair", a and "ok" or c2)
 keep[#keep]:close(); keep[#keep] = nil
 local b = ns.tcp()
 print("after close", b and "ok" or "fail")
-]], "ulimit -n 16 &&")
+]])
       finally(function() child:kill() end)
       assert.are.equal("socket\tEMFILE", child:line(10), child:output())
       assert.are.equal("socketpair\tEMFILE", child:line(10, 2))
@@ -435,9 +341,8 @@ print("after close", b and "ok" or "fail")
   end)
 
   describe("descriptors running out under netsock.serve", function()
-    local tit = has_tasks and it or pending
-    tit("clients past the limit wait in the backlog and are served once others leave", function()
-      local child = luachild([[
+    it("clients past the limit wait in the backlog and are served once others leave", function()
+      local child = H.lua_with("ulimit -n 20 &&", [[
 local ns = require "netsock"
 local srv = assert(ns.serve("127.0.0.1", 0, function(conn)
   conn:settimeout(20)
@@ -449,7 +354,7 @@ print(select(2, srv:getsockname()))
 io.stdout:flush()
 ns.spawn(function() ns.sleep(30); srv:close() end)  -- a bounded life
 ns.run()
-]], "ulimit -n 20 &&")
+]])
       finally(function() child:kill() end)
       local port = tonumber(child:line(10))
       assert.is_number(port, child:output())
@@ -504,7 +409,11 @@ ns.run()
     local sit = strace and it or pending
     sit("every call retries; deadlines still hold (strace injects EINTR)", function()
       local calls = "recvfrom,sendto,poll,accept4,connect,nanosleep,clock_nanosleep"
-      local child = luachild([[
+      -- only the Lua process is traced (no -f): the python peer is left
+      -- alone (CPython takes an injected EINTR from connect for success)
+      local strace_eintr = ("strace -qq -o /dev/null -e trace=%s -e inject=%s:error=EINTR:when=1+2")
+        :format(calls, calls)
+      local child = H.lua_with(strace_eintr, [[
 local ns = require "netsock"
 local a, b = assert(ns.socketpair())
 a:settimeout(5); b:settimeout(5)
@@ -548,10 +457,7 @@ assert(conn:recv(4) == "late", "blocking recv")
 assert(conn:sendall("bye"))
 conn:close()
 print("ok")
-]], -- only the Lua process is traced (no -f): the python peer is left
-    -- alone (CPython takes an injected EINTR from connect for success)
-    ("strace -qq -o /dev/null -e trace=%s -e inject=%s:error=EINTR:when=1+2")
-        :format(calls, calls))
+]])
       finally(function() child:kill() end)
       assert.are.equal("ok", child:line(30), child:output())
       assert.are.equal(0, child:wait(10))
@@ -559,8 +465,7 @@ print("ok")
   end)
 
   describe("a listener closed under a waiting task", function()
-    local tit = has_tasks and it or pending
-    tit("the task's accept returns closed and the loop goes on", function()
+    it("the task's accept returns closed and the loop goes on", function()
       local srv = assert(ns.create_server("127.0.0.1", 0))
       local result
       ns.spawn(function()
@@ -577,7 +482,7 @@ print("ok")
       assert.are.equal(-1, srv:fileno())
     end)
 
-    tit("a task's recv returns closed when another task closes its socket", function()
+    it("a task's recv returns closed when another task closes its socket", function()
       local a, b = assert(ns.socketpair())
       finally(function() b:close() end)
       local result

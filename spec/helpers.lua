@@ -7,8 +7,17 @@
 --   local line = p:line(5)                      -- first line it printed (bounded)
 --   local rc = p:wait(5)                        -- exit status, nil on timeout
 --   p:kill()                                    -- by its own PID (process group)
+--   local a, p = H.python_client(code, ...)     -- a python client, accepted
+--   local p, port = H.python_server(code)       -- a python server, its port
+--   local q = H.lua(code, ...)                  -- a Lua child with our paths
+--   local q = H.lua_with("ulimit -n 24 &&", code, ...)  -- ...after a prefix
+--   H.pattern(n), H.PY_PATTERN                  -- the same n bytes in Lua, python
+--   local data, msg, code = H.drain(s)          -- recv until the end
 --   H.ipv6_it("name", fn)                       -- pending where ::1 is missing
 --   H.fdcount()                                 -- descriptors open in this process
+--
+-- Helpers return what they make; the test registers its clean-up with
+-- finally() (spec/busted_helper.lua runs every one it is given).
 
 local ns = require "netsock"
 
@@ -136,25 +145,102 @@ function H.python(code, ...)
   return H.spawn("python3 -u " .. shquote(file) .. " " .. table.concat(args, " "))
 end
 
--- a Lua script run by the same interpreter with the checkout's paths
-function H.lua(code, ...)
+-- a Lua script run by the same interpreter with the checkout's paths,
+-- after 'prefix' (nil, or shell words that end by running the next
+-- command: "ulimit -n 24 &&", "strace -o /dev/null", "python3 run.py").
+-- Under make sanitize the child loads the sanitized core, so it needs
+-- the runtime back that H.spawn drops from the environment (leak checks
+-- off, as in the parent).
+function H.lua_with(prefix, code, ...)
   local file = H.tmpname(".lua")
   H.writefile(file, code)
   local args = {}
   for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
-  local exe = "lua5.4"
-  -- under make sanitize the child loads the sanitized core: it needs the
-  -- runtime that H.spawn drops from the environment (leak checks off,
-  -- as in the parent)
+  local env = ""
   local preload = os.getenv("LD_PRELOAD")
   if os.getenv("NETSOCK_SANITIZE") and preload then
-    exe = ("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 lua5.4"):format(shquote(preload))
+    env = ("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 "):format(shquote(preload))
   end
-  return H.spawn(("%s -e %s %s %s"):format(exe,
-    shquote(("package.path=%q..package.path package.cpath=%q..package.cpath")
-      :format(package.path:match("^[^;]*;[^;]*;") or "lua/?.lua;",
-              (os.getenv("NETSOCK_CPATH") or "build/?.so") .. ";")),
-    shquote(file), table.concat(args, " ")))
+  local setpath = ("package.path=%q..package.path package.cpath=%q..package.cpath")
+    :format("lua/?.lua;lua/?/init.lua;", (os.getenv("NETSOCK_CPATH") or "build/?.so") .. ";")
+  return H.spawn(("%s %slua5.4 -e %s %s %s"):format(prefix or "", env,
+    shquote(setpath), shquote(file), table.concat(args, " ")))
+end
+
+function H.lua(code, ...)
+  return H.lua_with(nil, code, ...)
+end
+
+-- n bytes that both sides can make: numbered 8-byte records ("0000000\n",
+-- "0000001\n", ...), cut to n, so that a lost, doubled or reordered byte
+-- shows. PY_PATTERN is the same as a python expression of a variable n.
+function H.pattern(n)
+  local t = {}
+  for j = 0, (n + 7) // 8 - 1 do t[j + 1] = ("%07d\n"):format(j) end
+  return table.concat(t):sub(1, n)
+end
+H.PY_PATTERN = '(b"".join(b"%07d\\n" % j for j in range((n + 7) // 8))[:n])'
+
+-- what every python peer imports
+local PY_IMPORTS = "import hashlib, os, random, socket, struct, sys, time\n"
+
+-- the start of a python client: it connects to 127.0.0.1 on the port
+-- in sys.argv[1]; the code after it has the socket as 'c' (a 20 s
+-- timeout on it)
+H.PY_CLIENT = PY_IMPORTS .. [[
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+]]
+
+-- a python client that connects to 127.0.0.1:port and runs 'code' after
+-- H.PY_CLIENT; its arguments are sys.argv[2:]
+function H.python_connect(port, code, ...)
+  return H.python(H.PY_CLIENT .. code, port, ...)
+end
+
+-- H.python_connect to a fresh 127.0.0.1 listener, accepted: our end of
+-- the connection (timeout 5 s) and the process. The listener is closed.
+function H.python_client(code, ...)
+  local srv, port = H.listen_local()
+  local p = H.python_connect(port, code, ...)
+  srv:settimeout(5)
+  local a, msg = srv:accept()
+  srv:close()
+  if not a then
+    p:kill()
+    error("the python client did not connect: " .. tostring(msg) .. "\n" .. p:output(), 2)
+  end
+  a:settimeout(5)
+  return a, p
+end
+
+-- a python server on 127.0.0.1 (or ::1 for family "inet6") that accepts
+-- one client and runs 'code' with it as 'c' (a 20 s timeout on both);
+-- its arguments are sys.argv[1:]. Returns the process and its port.
+function H.python_server(code, family, ...)
+  local host = family == "inet6" and "::1" or "127.0.0.1"
+  local p = H.python(PY_IMPORTS .. ([[
+srv = socket.create_server((%q, 0), family=socket.%s)
+print(srv.getsockname()[1], flush=True)
+srv.settimeout(20)
+c, addr = srv.accept()
+c.settimeout(20)
+]]):format(host, family == "inet6" and "AF_INET6" or "AF_INET") .. code, ...)
+  local port = tonumber((p:line(10)))
+  if not port then
+    p:kill()
+    error("the python server did not start:\n" .. p:output(), 2)
+  end
+  return p, port
+end
+
+-- recv until end of stream or an error: all bytes, then the end's triple
+function H.drain(s, size)
+  local got = {}
+  while true do
+    local d, msg, code = s:recv(size or 65536)
+    if not d then return table.concat(got), msg, code end
+    got[#got + 1] = d
+  end
 end
 
 -- a listening TCP socket on 127.0.0.1 (or ::1), ephemeral port
@@ -225,7 +311,7 @@ function H.fdflags(fd)
 end
 H.O_CLOEXEC = tonumber("2000000", 8)
 
--- A coroutine registered as a task (poll.c's protocol), driven by the
+-- A coroutine registered as a task (wait.c's protocol), driven by the
 -- spec itself rather than netsock.run: its waits come back from
 -- coroutine.resume as (waittoken, fd, events, deadline). Returns the
 -- coroutine and the registry's task set.

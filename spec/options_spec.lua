@@ -4,10 +4,6 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function ipv6_it(name, fn)
-  if H.has_ipv6 then it(name, fn) else pending(name .. " (no ::1 here)") end
-end
-
 -- set each value in turn and read it back as 'expect(value)'
 local function roundtrip(s, name, values, expect)
   for _, v in ipairs(values) do
@@ -91,7 +87,7 @@ describe("options by name", function()
     assert.has_error(function() s:setoption("add_membership", "239.1.2.3", "no-such-if0") end)
   end)
 
-  ipv6_it("ipv6only, ttl (unicast hops) and the multicast options on IPv6", function()
+  H.ipv6_it("ipv6only, ttl (unicast hops) and the multicast options on IPv6", function()
     local s = assert(ns.udp("inet6"))
     finally(function() s:close() end)
     roundtrip(s, "ipv6only", { true, false })

@@ -49,17 +49,12 @@ describe("netsock.select", function()
   end)
 
   it("sees data a python peer sends later", function()
-    local srv, port = H.listen_local()
-    local p = H.python([[
-import socket, sys, time
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    local c, p = H.python_client([[
 time.sleep(0.2)
 c.sendall(b"late")
 time.sleep(1)
-]], port)
-    finally(function() p:kill(); srv:close() end)
-    srv:settimeout(5)
-    local c = assert(srv:accept())
+]])
+    finally(function() c:close() p:kill() end)
     local r = ns.select({ c }, nil, 5)
     assert.equal(c, r[1])
     assert.equal("late", c:recv(10))

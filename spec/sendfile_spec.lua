@@ -36,14 +36,7 @@ end
 
 -- a python TCP peer that reads until EOF and prints length and sha256
 local function sink()
-  local p = H.python([[
-import hashlib, socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0)); s.listen()
-print(s.getsockname()[1], flush=True)
-s.settimeout(20)
-c, _ = s.accept()
-c.settimeout(20)
+  local p, port = H.python_server([[
 h, n = hashlib.sha256(), 0
 while True:
     d = c.recv(1 << 16)
@@ -52,7 +45,6 @@ while True:
     h.update(d); n += len(d)
 print(n, h.hexdigest(), flush=True)
 ]])
-  local port = assert(tonumber(p:line(10)))
   local c = assert(ns.create_connection("127.0.0.1", port, 20))
   return c, p
 end

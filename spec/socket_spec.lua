@@ -3,26 +3,6 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- a python3 TCP server on 127.0.0.1 that prints its port, then runs 'body'
--- with the accepted connection as 'c'
-local function pyserver(body, family)
-  local host = family == "inet6" and "::1" or "127.0.0.1"
-  local fam = family == "inet6" and "AF_INET6" or "AF_INET"
-  local p = H.python(([[
-import socket, sys, struct, time, hashlib
-srv = socket.socket(socket.%s, socket.SOCK_STREAM)
-srv.bind(("%s", 0))
-srv.listen(5)
-print(srv.getsockname()[1], flush=True)
-srv.settimeout(10)
-c, addr = srv.accept()
-c.settimeout(10)
-%s
-]]):format(fam, host, body))
-  local port = assert(tonumber(p:line(10)), p:output())
-  return p, port
-end
-
 describe("netsock TCP", function()
 
   describe("module", function()
@@ -312,18 +292,12 @@ describe("netsock TCP", function()
 
   describe("with python3 peers", function()
     it("a python client sends, netsock echoes", function()
-      local srv, port = H.listen_local()
-      finally(function() srv:close() end)
-      local p = H.python([[
-import socket, sys
-c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+      local a, p = H.python_client([[
 c.sendall(b"ping from python\n")
 print(c.recv(100).decode().strip())
 c.close()
-]], port)
+]])
       finally(function() p:kill() end)
-      srv:settimeout(10)
-      local a = assert(srv:accept())
       a:settimeout(10)
       local got = assert(a:recv(100))
       assert.equal("ping from python\n", got)
@@ -337,7 +311,7 @@ c.close()
       -- 4096 blocks of 4 KiB: a block number, then a fixed filler, so that
       -- a lost, doubled or reordered block changes the digest
       local nblocks = 4096
-      local p, port = pyserver(([[
+      local p, port = H.python_server(([[
 h = hashlib.sha256()
 total = 0
 while True:
@@ -365,7 +339,7 @@ print(total, "OK" if h.hexdigest() == expect else "MISMATCH")
     end)
 
     it("reports a reset as ECONNRESET, not closed", function()
-      local p, port = pyserver([[
+      local p, port = H.python_server([[
 c.sendall(b"partial")
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 time.sleep(0.2)
@@ -376,20 +350,14 @@ print("reset", flush=True)
       local c = assert(ns.create_connection("127.0.0.1", port, 5))
       finally(function() c:close() end)
       assert.equal("reset", p:line(5, 2))
-      local got, msg, code = "", nil, nil
-      while true do
-        local d
-        d, msg, code = c:recv(100)
-        if not d then break end
-        got = got .. d
-      end
+      local got, msg, code = H.drain(c, 100)
       assert.equal("partial", got)
       assert.equal("ECONNRESET", code)
       assert.is_string(msg)
     end)
 
     it("sees a python server close as orderly end of stream", function()
-      local p, port = pyserver([[
+      local p, port = H.python_server([[
 c.sendall(b"bye")
 c.close()
 ]])
@@ -437,7 +405,7 @@ c.close()
     end)
 
     H.ipv6_it("talks to a python3 IPv6 server", function()
-      local p, port = pyserver('c.sendall(c.recv(100).upper())', "inet6")
+      local p, port = H.python_server('c.sendall(c.recv(100).upper())', "inet6")
       finally(function() p:kill() end)
       local c = assert(ns.create_connection("::1", port, 5))
       c:sendall("hello six")

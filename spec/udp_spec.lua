@@ -6,12 +6,6 @@ local H = require "helpers"
 local ns = H.netsock
 local core = require "netsock.core"
 
--- H.ipv6_it calls the global 'it', which busted does not put in _G:
--- the same test, with this file's it and pending
-local function ipv6_it(name, fn)
-  if H.has_ipv6 then it(name, fn) else pending(name .. " (no ::1 here)") end
-end
-
 -- a UDP socket bound to host (default 127.0.0.1) on an ephemeral port
 local function bound(family, host)
   local s = assert(ns.udp(family))
@@ -23,20 +17,31 @@ end
 
 local task = H.task  -- a coroutine the loop's protocol treats as a task
 
+-- a python sender: one datagram of H.pattern(size) from host to host:port
 local PY_SENDER = [[
 import socket, sys
 fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], 0))
 print(s.getsockname()[1], flush=True)
-size = int(sys.argv[3])
-s.sendto(bytes((i * 7) % 256 for i in range(size)), (sys.argv[1], int(sys.argv[2])))
+n = int(sys.argv[3])
+s.sendto(]] .. H.PY_PATTERN .. [[, (sys.argv[1], int(sys.argv[2])))
 ]]
 
-local function pattern(size)
-  local t = {}
-  for i = 0, size - 1 do t[#t + 1] = string.char((i * 7) % 256) end
-  return table.concat(t)
+-- a python UDP socket 's' on 127.0.0.1 (or ::1 for "inet6", a 1 MiB
+-- receive buffer, a 5 s timeout) that prints its port and runs 'code';
+-- the process and that port
+local function pyreceiver(code, family)
+  local p = H.python(([[
+import hashlib, socket
+s = socket.socket(socket.%s, socket.SOCK_DGRAM)
+s.bind((%q, 0))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.settimeout(5)
+print(s.getsockname()[1], flush=True)
+]]):format(family == "inet6" and "AF_INET6" or "AF_INET",
+           family == "inet6" and "::1" or "127.0.0.1") .. code)
+  return p, assert(tonumber((p:line(5))), p:output())
 end
 
 describe("UDP", function()
@@ -46,7 +51,7 @@ describe("UDP", function()
     local p = H.python(PY_SENDER, "127.0.0.1", port, 100)
     finally(function() p:kill() end)
     local data, host, from, cut = s:recvfrom(1024)
-    assert.are.equal(pattern(100), data)
+    assert.are.equal(H.pattern(100), data)
     assert.are.equal("127.0.0.1", host)
     assert.are.equal(tonumber(p:line(5)), from)
     assert.is_nil(cut)
@@ -54,17 +59,11 @@ describe("UDP", function()
   end)
 
   it("sends to a python receiver, which sees our port", function()
-    local p = H.python([[
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-s.settimeout(5)
+    local p, port = pyreceiver([[
 data, addr = s.recvfrom(65535)
 print(data.decode(), addr[1], flush=True)
 ]])
     finally(function() p:kill() end)
-    local port = assert(tonumber(p:line(5)))
     local s, myport = bound()
     finally(function() s:close() end)
     assert.are.equal(11, s:sendto("hello there", "127.0.0.1", port))
@@ -89,23 +88,17 @@ print(data.decode(), addr[1], flush=True)
     finally(function() p:kill() end)
     local data = assert(s:recvfrom(65535))
     assert.are.equal(65507, #data)
-    assert.are.equal(pattern(65507), data)
-    local q = H.python([[
-import socket, hashlib
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-print(s.getsockname()[1], flush=True)
-s.settimeout(5)
+    assert.are.equal(H.pattern(65507), data)
+    local q, qport = pyreceiver([[
 data = s.recv(65535)
 print(len(data), hashlib.sha256(data).hexdigest(), flush=True)
 ]])
     finally(function() q:kill() end)
-    local qport = assert(tonumber(q:line(5)))
     assert.are.equal(65507, s:sendto(data, "127.0.0.1", qport))
     local sha = H.python([[
 import hashlib
-print(hashlib.sha256(bytes((i * 7) % 256 for i in range(65507))).hexdigest())
+n = 65507
+print(hashlib.sha256(]] .. H.PY_PATTERN .. [[).hexdigest())
 ]])
     assert.are.equal("65507 " .. assert(sha:line(5)), q:line(5, 2))
   end)
@@ -125,7 +118,7 @@ print(hashlib.sha256(bytes((i * 7) % 256 for i in range(65507))).hexdigest())
     local p = H.python(PY_SENDER, "127.0.0.1", port, 100)
     finally(function() p:kill() end)
     local data, host, from, cut = s:recvfrom(10)
-    assert.are.equal(pattern(10), data)
+    assert.are.equal(H.pattern(10), data)
     assert.are.equal("127.0.0.1", host)
     assert.are.equal(tonumber(p:line(5)), from)
     assert.is_true(cut)
@@ -164,18 +157,12 @@ print(hashlib.sha256(bytes((i * 7) % 256 for i in range(65507))).hexdigest())
   end)
 
   it("talks to a python echo peer over connected UDP (send, recv)", function()
-    local p = H.python([[
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1], flush=True)
-s.settimeout(5)
+    local p, port = pyreceiver([[
 for _ in range(2):
     data, addr = s.recvfrom(100)
     s.sendto(data.upper(), addr)
 ]])
     finally(function() p:kill() end)
-    local port = assert(tonumber(p:line(5)))
     local s = assert(ns.udp())
     finally(function() s:close() end)
     s:settimeout(5)
@@ -304,31 +291,25 @@ for _ in range(2):
     assert.are.equal("EADDRNOTAVAIL", code)
   end)
 
-  ipv6_it("carries datagrams on ::1 both ways with python", function()
+  H.ipv6_it("carries datagrams on ::1 both ways with python", function()
     local s, port = bound("inet6")
     finally(function() s:close() end)
     local p = H.python(PY_SENDER, "::1", port, 300)
     finally(function() p:kill() end)
     local data, host, from = s:recvfrom(1000)
-    assert.are.equal(pattern(300), data)
+    assert.are.equal(H.pattern(300), data)
     assert.are.equal("::1", host)
     assert.are.equal(tonumber(p:line(5)), from)
-    local q = H.python([[
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::1", 0))
-print(s.getsockname()[1], flush=True)
-s.settimeout(5)
+    local q, qport = pyreceiver([[
 data, addr = s.recvfrom(100)
 print(data.decode(), addr[0], flush=True)
-]])
+]], "inet6")
     finally(function() q:kill() end)
-    local qport = assert(tonumber(q:line(5)))
     assert.are.equal(4, s:sendto("six!", "::1", qport))
     assert.are.equal("six! ::1", q:line(5, 2))
   end)
 
-  ipv6_it("reports a cut datagram on IPv6 too", function()
+  H.ipv6_it("reports a cut datagram on IPv6 too", function()
     local a, port = bound("inet6")
     local b = bound("inet6")
     finally(function() a:close() b:close() end)

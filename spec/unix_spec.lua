@@ -11,6 +11,18 @@ local function exists(path)
   return os.execute("test -e " .. H.shquote(path)) == true
 end
 
+-- a datagram socket bound to a fresh path, and a second one to talk to
+-- it from; both closed, and the path removed, when the test ends
+local function dgram_pair()
+  local path = H.tmpname(".sock")
+  local s = assert(ns.socket("unix", "dgram"))
+  finally(function() s:close() os.remove(path) end)
+  assert.is_true(s:bind(path))
+  local c = assert(ns.socket("unix", "dgram"))
+  finally(function() c:close() end)
+  return s, c, path
+end
+
 describe("Unix-domain sockets", function()
   describe("stream", function()
     it("accepts nc -U and reads what it sends; getsockname is the path", function()
@@ -113,24 +125,14 @@ print(data.decode(), addr, flush=True)
     end)
 
     it("cuts a long datagram: data, path, nil, true", function()
-      local path = H.tmpname(".sock")
-      local s = assert(ns.socket("unix", "dgram"))
-      finally(function() s:close() os.remove(path) end)
-      assert.is_true(s:bind(path))
-      local c = assert(ns.socket("unix", "dgram"))
-      finally(function() c:close() end)
+      local s, c, path = dgram_pair()
       assert.are.equal(12, c:sendto("abcdefghijkl", path))
       s:settimeout(5)
       assert.are.same({ n = 4, "abc", "", nil, true }, table.pack(s:recvfrom(3)))
     end)
 
     it("works connected: send and recv", function()
-      local path = H.tmpname(".sock")
-      local s = assert(ns.socket("unix", "dgram"))
-      finally(function() s:close() os.remove(path) end)
-      assert.is_true(s:bind(path))
-      local c = assert(ns.socket("unix", "dgram"))
-      finally(function() c:close() end)
+      local s, c, path = dgram_pair()
       assert.is_true(c:connect(path))
       assert.are.equal(path, c:getpeername())
       assert.are.equal(3, c:send("one"))

@@ -1,118 +1,24 @@
 /*
-** addr.c: addresses in and out of Lua, and name resolution.
-** In: (host, port) or (path) arguments -> struct sockaddr.
-** Out: struct sockaddr -> host, port (numeric text) or path.
+** addr.c: addresses in and out of Lua, and nothing else.
+** In: numeric hosts and Unix-domain paths -> struct sockaddr (names go
+** through the resolver: resolve.c). Out: struct sockaddr -> host, port
+** (numeric text) or path; getaddrinfo's list -> Lua tables.
 */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
 #include "netsock.h"
 
 
-/* {====== Families and types by name ====== */
-
-static const char *const familynames[] = {"inet", "inet6", "unix", "unspec", NULL};
-static const int familyvalues[] = {AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC};
-
-static const char *const typenames[] = {"stream", "dgram", "raw", "seqpacket", NULL};
-static const int typevalues[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
-
-
-/* family argument: a name ("inet6") or a number (netsock.AF_INET6) */
-int ns_family (lua_State *L, int idx, int def) {
-  int i;
-  if (lua_isnoneornil(L, idx)) return def;
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Integer f = luaL_checkinteger(L, idx);
-    for (i = 0; familynames[i]; i++)
-      if (familyvalues[i] == f) return (int)f;
-    return luaL_argerror(L, idx, "unknown address family");
-  }
-  i = luaL_checkoption(L, idx, NULL, familynames);
-  return familyvalues[i];
-}
-
-
-int ns_socktype (lua_State *L, int idx, int def) {
-  int i;
-  if (lua_isnoneornil(L, idx)) return def;
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Integer t = luaL_checkinteger(L, idx);
-    for (i = 0; typenames[i]; i++)
-      if (typevalues[i] == t) return (int)t;
-    return luaL_argerror(L, idx, "unknown socket type");
-  }
-  i = luaL_checkoption(L, idx, NULL, typenames);
-  return typevalues[i];
-}
-
-
-const char *ns_familyname (int family) {
-  int i;
-  for (i = 0; familynames[i]; i++)
-    if (familyvalues[i] == family) return familynames[i];
-  return "?";
-}
-
-
-const char *ns_typename (int type) {
-  int i;
-  for (i = 0; typenames[i]; i++)
-    if (typevalues[i] == type) return typenames[i];
-  return "?";
-}
-
-/* }====== */
-
-
 /* {====== Addresses in ====== */
 
-/*
-** Check the port argument at 'idx': an integer 0..65535, a numeric
-** string, or a service name. Returns the text getaddrinfo takes, in
-** 'buf' (at least 8 bytes) for numbers, or the service name itself.
-*/
-const char *ns_checkport (lua_State *L, int idx, char *buf) {
-  lua_Integer port;
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    char *end;
-    long v;
-    luaL_argcheck(L, len > 0 && strlen(s) == len, idx, "invalid port");
-    v = strtol(s, &end, 10);
-    if (*end != '\0')
-      return s;  /* a service name */
-    luaL_argcheck(L, 0 <= v && v <= 65535, idx, "port out of range");
-    port = v;
-  }
-  else {
-    if (lua_type(L, idx) == LUA_TNUMBER && !lua_isinteger(L, idx)) {
-      double d = lua_tonumber(L, idx);
-      luaL_argcheck(L, d >= 0 && d <= 65535, idx, "port out of range");
-    }
-    port = luaL_checkinteger(L, idx);
-    luaL_argcheck(L, 0 <= port && port <= 65535, idx, "port out of range");
-  }
-  {  /* the decimal text, without snprintf (~700 instructions a call) */
-    char tmp[8], *p = tmp, *q = buf;
-    do *p++ = (char)('0' + port % 10); while ((port /= 10) > 0);
-    while (p > tmp) *q++ = *--p;
-    *q = '\0';
-  }
-  return buf;
-}
-
-
 /* Unix-domain path at 'idx'; "\0name" is the abstract namespace */
-static int getpath (lua_State *L, int idx, struct sockaddr_storage *ss,
-                    socklen_t *len) {
+void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
+                  socklen_t *len) {
   struct sockaddr_un *sun = (struct sockaddr_un *)ss;
   size_t n;
   const char *path = luaL_checklstring(L, idx, &n);
@@ -127,17 +33,15 @@ static int getpath (lua_State *L, int idx, struct sockaddr_storage *ss,
   memcpy(sun->sun_path, path, n);
   /* abstract names are exactly n bytes; paths end at their zero byte */
   *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + !abstract);
-  return 1;
 }
 
 
-/* a numeric host for 'family' without a lookup; 1 if it was one */
 /*
 ** A dotted quad in its plain form ("127.0.0.1": four decimal parts of
 ** 0..255, no leading zeros, nothing else) into 'a'; 0 for anything else,
 ** which inet_pton then judges. Every text this accepts inet_pton reads
-** the same way; it takes ~60 instructions where inet_pton takes ~440
-** (a sendto with a host names one on every call).
+** the same way, in a fraction of inet_pton's time (a sendto with a host
+** names one on every call; figures in docs/performance.md, "UDP").
 */
 static int plainquad (const char *s, struct in_addr *a) {
   unsigned char *b = (unsigned char *)&a->s_addr;
@@ -158,8 +62,9 @@ static int plainquad (const char *s, struct in_addr *a) {
 }
 
 
-static int numerichost (const char *host, int family, int port,
-                        struct sockaddr_storage *ss, socklen_t *len) {
+/* a numeric host for 'family' without a lookup; 1 if it was one */
+int ns_numericaddr (const char *host, int family, int port,
+                    struct sockaddr_storage *ss, socklen_t *len) {
   if (family == AF_INET) {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
     memset(sin, 0, sizeof *sin);
@@ -188,50 +93,6 @@ static int numerichost (const char *host, int family, int port,
   }
 }
 
-
-int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
-                struct sockaddr_storage *ss, socklen_t *len) {
-  const char *host, *serv;
-  char portbuf[8];
-  struct addrinfo hints, *res;
-  int port = -1, gai;
-  size_t hlen;
-  if (family == AF_UNIX)
-    return getpath(L, idx, ss, len);
-  host = luaL_checklstring(L, idx, &hlen);
-  luaL_argcheck(L, strlen(host) == hlen, idx, "host contains a zero byte");
-  serv = ns_checkport(L, idx + 1, portbuf);
-  if (serv == portbuf) port = atoi(portbuf);
-  if (family != AF_INET && family != AF_INET6)
-    luaL_error(L, "address family %s takes no host and port",
-               ns_familyname(family));
-  if (hlen == 0 || strcmp(host, "*") == 0)
-    host = (family == AF_INET) ? "0.0.0.0" : "::";
-  else if (strcmp(host, "<broadcast>") == 0) {
-    if (family != AF_INET)
-      return luaL_argerror(L, idx, "<broadcast> needs an inet socket");
-    host = "255.255.255.255";
-  }
-  if (port >= 0 && numerichost(host, family, port, ss, len))
-    return 2;
-  /* a name, or a service name for the port: ask the resolver */
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = family;
-  hints.ai_socktype = type;
-  hints.ai_flags = (passive ? AI_PASSIVE : 0) |
-                   (family == AF_INET6 ? AI_V4MAPPED : 0);
-  gai = getaddrinfo(host, serv, &hints, &res);
-  if (gai != 0) {
-    int err = errno;
-    ns_gaifail(L, gai, err);
-    return -1;
-  }
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  *len = res->ai_addrlen;
-  freeaddrinfo(res);
-  return 2;
-}
-
 /* }====== */
 
 
@@ -240,8 +101,8 @@ int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
 /*
 ** The dotted-quad text of an IPv4 address into 'buf' (16 bytes at
 ** least); returns its length. glibc's inet_ntop formats IPv4 through
-** sprintf: ~1,500 instructions, half of what a recvfrom of a datagram
-** cost (docs/performance.md, "UDP"). This takes ~60.
+** sprintf, which was half of what a recvfrom of a datagram cost
+** (figures in docs/performance.md, "UDP").
 */
 static size_t ipv4text (const struct in_addr *a, char *buf) {
   const unsigned char *b = (const unsigned char *)&a->s_addr;
@@ -328,11 +189,6 @@ void ns_addrtext (const struct sockaddr *sa, socklen_t len, char *buf,
   }
 }
 
-/* }====== */
-
-
-/* {====== Resolution ====== */
-
 /*
 ** Push the array netsock.getaddrinfo returns for the list 'res':
 ** {family=, type=, proto=, host=, port=, canonname=} per inet or inet6
@@ -361,55 +217,6 @@ void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res) {
     }
     lua_rawseti(L, -2, ++i);
   }
-}
-
-
-/*
-** netsock.getaddrinfo(host, port [, family [, type [, proto [, flags]]]])
-** An array of {family=, type=, proto=, host=, port=, canonname=}.
-** host may be nil (with AI_PASSIVE: the any address); port may be nil.
-*/
-static int addr_getaddrinfo (lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
-  const char *serv = NULL;
-  char portbuf[8];
-  struct addrinfo hints, *res;
-  int gai;
-  if (host != NULL) {
-    size_t n;
-    lua_tolstring(L, 1, &n);
-    luaL_argcheck(L, strlen(host) == n, 1, "host contains a zero byte");
-    if (*host == '\0' || strcmp(host, "*") == 0) host = NULL;
-  }
-  if (!lua_isnoneornil(L, 2))
-    serv = ns_checkport(L, 2, portbuf);
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = ns_family(L, 3, AF_UNSPEC);
-  hints.ai_socktype = ns_socktype(L, 4, 0);
-  hints.ai_protocol = (int)luaL_optinteger(L, 5, 0);
-  hints.ai_flags = (int)luaL_optinteger(L, 6, 0);
-  if (host == NULL && serv == NULL)
-    return luaL_error(L, "bad arguments to 'getaddrinfo' (host and port are both nil)");
-  if (host == NULL) hints.ai_flags |= AI_PASSIVE;
-  gai = getaddrinfo(host, serv, &hints, &res);
-  if (gai != 0) {
-    int err = errno;
-    return ns_gaifail(L, gai, err);
-  }
-  ns_pushaddrinfo(L, res);
-  freeaddrinfo(res);
-  return 1;
-}
-
-
-static const luaL_Reg addr_funcs[] = {
-  {"getaddrinfo", addr_getaddrinfo},
-  {NULL, NULL}
-};
-
-
-void ns_addr_open (lua_State *L) {
-  ns_setfuncs(L, addr_funcs);
 }
 
 /* }====== */

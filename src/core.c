@@ -1,11 +1,13 @@
 /*
 ** core.c: luaopen_netsock_core, the one exported symbol. Builds the
 ** module table, lets each file add its functions, and sets the
-** constants of API.md.
+** constants of API.md; and netsock.setrlimit_nofile.
 */
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,6 +61,31 @@ static int has_ipv6 (void) {
 }
 
 
+/*
+** netsock.setrlimit_nofile([n]): raise the soft limit of open
+** descriptors to n (default: the hard limit; never above it). Returns
+** the new soft limit and the hard limit.
+*/
+static int core_setrlimit_nofile (lua_State *L) {
+  struct rlimit rl;
+  lua_Integer want;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return ns_fail(L, errno);
+  want = luaL_optinteger(L, 1, -1);
+  luaL_argcheck(L, want >= -1, 1, "negative limit");
+  if (want < 0 || (rl.rlim_max != RLIM_INFINITY &&
+                   (rlim_t)want > rl.rlim_max))
+    rl.rlim_cur = rl.rlim_max;
+  else
+    rl.rlim_cur = (rlim_t)want;
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) return ns_fail(L, errno);
+  lua_pushinteger(L, rl.rlim_cur == RLIM_INFINITY ? LUA_MAXINTEGER
+                                                  : (lua_Integer)rl.rlim_cur);
+  lua_pushinteger(L, rl.rlim_max == RLIM_INFINITY ? LUA_MAXINTEGER
+                                                  : (lua_Integer)rl.rlim_max);
+  return 2;
+}
+
+
 __attribute__((visibility("default")))
 int luaopen_netsock_core (lua_State *L);
 
@@ -72,13 +99,17 @@ int luaopen_netsock_core (lua_State *L) {
   }
   lua_pushboolean(L, has_ipv6());
   lua_setfield(L, -2, "has_ipv6");
+  lua_pushcfunction(L, core_setrlimit_nofile);
+  lua_setfield(L, -2, "setrlimit_nofile");
   ns_errors_open(L);
-  ns_socket_open(L);   /* first: creates the socket metatable */
-  ns_options_open(L);
-  ns_addr_open(L);
-  ns_poll_open(L);
-  ns_buffer_open(L);
-  ns_dgram_open(L);
+  ns_aux_open(L);
+  ns_wait_open(L);
   ns_resolve_open(L);
+  ns_select_open(L);
+  ns_socket_open(L);   /* before the files that add socket methods */
+  ns_file_open(L);
+  ns_dgram_open(L);
+  ns_sendfile_open(L);
+  ns_options_open(L);
   return 1;
 }

@@ -302,7 +302,7 @@ static const nsName gainames[] = {
 #undef G
 
 
-const char *ns_errname (int err) {
+static const char *errname (int err) {
   const nsName *e;
   for (e = errnames; e->name != NULL; e++)
     if (e->num == err) return e->name;
@@ -325,7 +325,7 @@ int ns_failmsg (lua_State *L, const char *msg, const char *code) {
 ** own deadlines say "timeout".
 */
 int ns_fail (lua_State *L, int err) {
-  const char *name = ns_errname(err);
+  const char *name = errname(err);
   char buf[32];
   if (name == NULL) {
     snprintf(buf, sizeof buf, "E%d", err);
@@ -335,13 +335,23 @@ int ns_fail (lua_State *L, int err) {
 }
 
 
-int ns_timeout (lua_State *L) {
+static int failtimeout (lua_State *L) {
   return ns_failmsg(L, "timeout", "timeout");
 }
 
 
 int ns_closed (lua_State *L) {
   return ns_failmsg(L, "closed", "closed");
+}
+
+
+int ns_pushresult (lua_State *L, nsResult r, int err) {
+  switch (r) {
+    case NS_TIMEOUT: return failtimeout(L);
+    case NS_CLOSED: return ns_closed(L);
+    case NS_PUSHED: return 3;
+    default: return ns_fail(L, err);
+  }
 }
 
 

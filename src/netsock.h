@@ -1,7 +1,20 @@
 /*
-** netsock.h: shared types, names and helpers of the netsock C core.
+** netsock.h: the types, names, tunables and prototypes of the C core.
 ** Only luaopen_netsock_core is exported; everything declared here is
 ** internal (ns_ prefix, hidden visibility).
+**
+** The files, each one concern, lowest first; a file uses only those
+** above it in this list (docs/design.md draws the same picture):
+**   errors.c   nil, message, code; errno and EAI tables
+**   aux.c      argument checks, the class builder, the descriptor box
+**   addr.c     sockaddr in and out
+**   wait.c     clock, deadlines, the loop's epoll set, how a call waits
+**   resolve.c  every name lookup, the threaded one included
+**   select.c   select and the poller
+**   socket.c   socket lifetime, receive buffer, stream methods
+**   file.c     file objects (makefile)
+**   dgram.c, sendfile.c, options.c   their methods
+**   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
 #define netsock_h
@@ -39,14 +52,30 @@
 #define NS_LINELIMIT  (1024 * 1024)
 #endif
 
-/* how much read(n) or "a" asks of recv(2) at a time when unbuffered */
-#if !defined(NS_CHUNK)
-#define NS_CHUNK  (64 * 1024)
+/* recv(2) and recvmsg(2) into a buffer on the C stack up to this size */
+#if !defined(NS_STACKBUF)
+#define NS_STACKBUF  (64 * 1024)
 #endif
 
 /* events a blocked call waits for */
 #define NS_READ   1
 #define NS_WRITE  2
+
+
+/*
+** What an internal step came to. The one place that turns a result
+** into Lua values is ns_pushresult (errors.c).
+*/
+typedef enum nsResult {
+  NS_OK = 0,     /* done */
+  NS_AGAIN,      /* ready (or the descriptor now blocks): try again */
+  NS_PENDING,    /* started, not finished: wait (a connect in progress) */
+  NS_TIMEOUT,    /* the deadline passed */
+  NS_CLOSED,     /* the socket was closed, by another task or the peer */
+  NS_ERRNO,      /* failed: the errno passed along says why */
+  NS_PUSHED      /* failed: nil, message, code are on the stack already */
+} nsResult;
+
 
 /*
 ** A socket. 'fd' is -1 once closed. The receive buffer (rbuf) is
@@ -60,12 +89,13 @@ typedef struct nsSocket {
   int type;             /* SOCK_STREAM, SOCK_DGRAM, ... */
   int protocol;
   double timeout;       /* seconds; < 0 blocks for ever, 0 never waits */
-  int waiters;          /* tasks suspended on this socket right now */
+  int waiters;          /* loop registration stamp (wait.c), 0: none */
   char *rbuf;           /* receive buffer, or NULL */
   size_t rcap;          /* its capacity */
   size_t rhead, rtail;  /* unread bytes are rbuf[rhead..rtail) */
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
-  int fdblock;          /* O_NONBLOCK is off now (socket.c: fast path) */
+  int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
+  int shared;           /* made by fromfd: another holder may flip flags */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -74,127 +104,180 @@ typedef struct nsSocket {
 /* {====== errors.c ====== */
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
-NS_API int ns_timeout (lua_State *L);
 NS_API int ns_closed (lua_State *L);
 /* push nil, message, code for a getaddrinfo error (EAI_SYSTEM -> errno) */
 NS_API int ns_gaifail (lua_State *L, int gai, int err);
 /* push nil, message, code with a custom message and code */
 NS_API int ns_failmsg (lua_State *L, const char *msg, const char *code);
-/* the name of errno 'err' ("ECONNREFUSED"), or NULL */
-NS_API const char *ns_errname (int err);
+/* the failure values of 'r' (NS_TIMEOUT, NS_CLOSED, NS_ERRNO with
+   'err', NS_PUSHED: already there); returns 3 */
+NS_API int ns_pushresult (lua_State *L, nsResult r, int err);
 NS_API void ns_errors_open (lua_State *L);
 /* }====== */
 
 
-/* {====== poll.c: clock and waiting ====== */
-NS_API double ns_monotime (void);
-/*
-** Wait until 's' is ready for 'events' or the deadline passes
-** (deadline < 0: no deadline). Outside a task it blocks in poll(2)
-** and returns 1 (ready), 0 (deadline passed) or -1 (errno set).
-** Inside a task it suspends the task and, once resumed, calls
-** 'k(L, LUA_YIELD, ctx)': it does not return. Returns 0 at once when
-** the deadline has passed already.
-*/
-NS_API int ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
-                    lua_KContext ctx, lua_KFunction k);
-/* wait on a bare descriptor (same contract, no socket to flag) */
-NS_API int ns_waitfd (lua_State *L, int fd, int events, double deadline,
-                      lua_KContext ctx, lua_KFunction k);
-/* whether L is a task of the loop */
-NS_API int ns_intask (lua_State *L);
-/* deadline for a timeout (seconds, < 0 none) starting now */
-NS_API double ns_deadline (double timeout);
-NS_API void ns_poll_open (lua_State *L);
-/* }====== */
-
-
-/* {====== socket.c ====== */
-NS_API nsSocket *ns_checksocket (lua_State *L, int idx);   /* open or closed */
-NS_API nsSocket *ns_checkopen (lua_State *L, int idx);     /* open only */
-/*
-** In a continuation (socket at slot 1): NULL when another task closed
-** the socket while this call waited (the caller returns ns_closed);
-** on a first call (status LUA_OK) a closed socket raises.
-*/
-NS_API nsSocket *ns_checkresumed (lua_State *L, int status);
-/* the end of a failed ns_wait: r == 0 timeout, else errno */
-NS_API int ns_waitresult (lua_State *L, int r);
-/* make the descriptor non-blocking again if socket.c's fast path had
-   cleared O_NONBLOCK (ns_checkopen does it for every other method) */
-NS_API void ns_nonblock (nsSocket *s);
-/* ns_checkopen for calls that may wait inside the kernel (recv, send,
-   sendto, recvfrom, accept): blocking descriptor for no timeout outside
-   coroutines (see socket.c, "Waiting inside the kernel") */
-NS_API nsSocket *ns_checkfast (lua_State *L, int idx);
-/* at EAGAIN after ns_checkfast: 1 = the descriptor is now blocking,
-   retry the system call (it waits in the kernel); 0 = use ns_wait */
-NS_API int ns_kernelwait (lua_State *L, nsSocket *s);
-/* a new closed socket userdata on the stack */
-NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
-NS_API double ns_gettimeout_default (lua_State *L);
+/* {====== aux.c: argument checks, classes, descriptor box ====== */
 /* optional timeout argument: nil -> -1; raises on negative or NaN */
 NS_API double ns_opttimeout (lua_State *L, int idx);
-NS_API int ns_close (lua_State *L, nsSocket *s);
-NS_API void ns_socket_open (lua_State *L);
+/* data[i..j] of the string at idx, string.sub's rules for i and j */
+NS_API const char *ns_checkrange (lua_State *L, int idx, size_t *len);
+/* recv's and recvfrom's bufsize (idx) and flags (idx + 1) */
+NS_API void ns_checkrecvargs (lua_State *L, int idx, size_t *size, int *flags);
+/* a string without zero bytes ('what' names it in the error) */
+NS_API const char *ns_checkname (lua_State *L, int idx, const char *what);
+/* check a port argument: integer, numeric string or service name;
+   the text getaddrinfo takes (numbers in 'buf', 8 bytes) */
+NS_API const char *ns_checkport (lua_State *L, int idx, char *buf);
+NS_API int ns_family (lua_State *L, int idx, int def);
+NS_API int ns_socktype (lua_State *L, int idx, int def);
+NS_API const char *ns_familyname (int family);
+NS_API const char *ns_typename (int type);
+/*
+** A class: the metatable 'name' in the registry with 'meta', an
+** __index table of 'methods' and a __metatable field (getmetatable
+** gives the name: no script can reach or change the metatable). With
+** 'upmeta' every function gets the metatable as upvalue 1. Leaves the
+** metatable on the stack.
+*/
+NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
+                         const luaL_Reg *methods, int upmeta);
+/* the socket class: mark the metatable on the stack as the sockets' */
+NS_API void ns_marksocketclass (lua_State *L);
+NS_API void ns_pushsocketclass (lua_State *L);
+/* the socket at idx (open or closed), or NULL / a raised type error */
+NS_API nsSocket *ns_tosocket (lua_State *L, int idx);
+NS_API nsSocket *ns_checksocket (lua_State *L, int idx);
+/*
+** A descriptor box: a userdata that owns one descriptor and closes it
+** when collected, so a descriptor held across a wait or an error is
+** never leaked. ns_newfdbox pushes it (fd -1); ns_fdbox_close is
+** idempotent.
+*/
+NS_API int *ns_newfdbox (lua_State *L);
+NS_API void ns_fdbox_close (int *box);
+NS_API void ns_aux_open (lua_State *L);
 /* }====== */
 
 
-/* {====== addr.c ====== */
-/*
-** Read an address for socket family 'family' from the arguments at
-** 'idx' (host, port) or (path). On success fills 'sa'/'len' and
-** returns the number of arguments used; on a resolver failure pushes
-** nil, message, code and returns -1. 'passive' selects bind semantics
-** ("" and "*" mean any address).
-*/
-NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
-                       int passive, struct sockaddr_storage *sa,
-                       socklen_t *len);
-/* check a port argument: integer, numeric string or service name */
-NS_API const char *ns_checkport (lua_State *L, int idx, char *buf);
+/* {====== addr.c: sockaddr in and out ====== */
+/* a numeric host for 'family' (inet, inet6) without a lookup; 1 if so */
+NS_API int ns_numericaddr (const char *host, int family, int port,
+                           struct sockaddr_storage *ss, socklen_t *len);
+/* the Unix-domain path at idx ("\0name": abstract); raises if bad */
+NS_API void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
+                         socklen_t *len);
 /* push host, port (2 values) or path (1 value); returns the count */
-/* push the array of tables netsock.getaddrinfo returns for 'res' */
-struct addrinfo;
-NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 NS_API int ns_pushaddr (lua_State *L, const struct sockaddr *sa,
                         socklen_t len);
 /* text of an address for tostring ("127.0.0.1:80", "[::1]:80", path) */
 NS_API void ns_addrtext (const struct sockaddr *sa, socklen_t len,
                          char *buf, size_t size);
-NS_API int ns_family (lua_State *L, int idx, int def);
-NS_API int ns_socktype (lua_State *L, int idx, int def);
-NS_API const char *ns_familyname (int family);
-NS_API const char *ns_typename (int type);
-NS_API void ns_addr_open (lua_State *L);
+/* push the array of tables netsock.getaddrinfo returns for 'res' */
+struct addrinfo;
+NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 /* }====== */
 
 
-/* {====== buffer.c: receive buffer, file objects ====== */
-/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
-NS_API int ns_buf_reserve (nsSocket *s, size_t need);
-/* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim (nsSocket *s);
-NS_API void ns_buf_free (nsSocket *s);
-NS_API void ns_buffer_open (lua_State *L);
+/* {====== wait.c: clock, deadlines, how a call waits ====== */
+NS_API double ns_monotime (void);
+/* deadline for a timeout (seconds, < 0 none) starting now */
+NS_API double ns_deadline (double timeout);
+/* milliseconds until 'deadline' for poll(2), rounded up; -1 for none */
+NS_API int ns_msuntil (double deadline);
+/* whether L is a task of the loop */
+NS_API int ns_intask (lua_State *L);
+/*
+** How a call on 's' makes its system call. Every continuation asks
+** this before each try: it returns the flags to add to a call that
+** takes MSG_* flags (MSG_DONTWAIT whenever the call must not sleep in
+** the kernel, so that whatever O_NONBLOCK says on a shared descriptor
+** the call cannot block a task), and for calls that take no flags
+** (accept, connect, sendfile: 'noflags' true) it makes sure the
+** descriptor is non-blocking when the call must not sleep.
+*/
+NS_API int ns_callflags (lua_State *L, nsSocket *s, int noflags);
+/*
+** The system call said EAGAIN. Returns NS_AGAIN when the call is to
+** try again: the descriptor is ready, or it was just made blocking so
+** that the retry sleeps in the kernel (no timeout, outside any
+** coroutine: docs/design.md, "Kernel waits"). Otherwise as ns_wait.
+*/
+NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
+                          double deadline, lua_KContext ctx, lua_KFunction k);
+/*
+** Wait until 's' is ready for 'events' or the deadline passes
+** (deadline < 0: no deadline). Outside a task it blocks in poll(2)
+** and returns NS_AGAIN (ready), NS_TIMEOUT or NS_ERRNO (errno set).
+** Inside a task it suspends the task and, once resumed, calls
+** 'k(L, LUA_YIELD, ctx)': it does not return.
+*/
+NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
+                         lua_KContext ctx, lua_KFunction k);
+/* wait on a bare descriptor (same contract; fd -1: a pure timer) */
+NS_API nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
+                           lua_KContext ctx, lua_KFunction k);
+/* 's' is about to lose its descriptor: wake the tasks waiting on it */
+NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
+/* the descriptor's blocking flag back to non-blocking (detach) */
+NS_API void ns_nonblock (nsSocket *s);
+/* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
+NS_API int ns_fromepoll (unsigned ev, int asked);
+NS_API void ns_wait_open (lua_State *L);
 /* }====== */
 
 
-/* {====== options.c ====== */
-NS_API void ns_options_open (lua_State *L);
-/* }====== */
-
-/* {====== dgram.c: datagrams, sendto/recvfrom, sendfile ====== */
-NS_API void ns_dgram_open (lua_State *L);
-/* }====== */
-
-
-/* {====== resolve.c: names, services, inet_* and byte order ====== */
+/* {====== resolve.c: names ====== */
+/*
+** Read an address for socket family 'family' from the arguments at
+** 'idx' (host, port) or (path). On success fills 'ss'/'len' and
+** returns the number of arguments used; on a resolver failure pushes
+** nil, message, code and returns -1. 'passive' selects bind semantics
+** ("" and "*" mean any address).
+*/
+NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
+                       int passive, struct sockaddr_storage *ss,
+                       socklen_t *len);
+/* as ns_getaddr for a destination of 's', through a small name cache */
+NS_API int ns_getdest (lua_State *L, nsSocket *s, int idx,
+                       struct sockaddr_storage *ss, socklen_t *len);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 
 
-/* helpers used across files */
-#define ns_setfuncs(L,l)  luaL_setfuncs(L, l, 0)
+/* {====== select.c ====== */
+NS_API void ns_select_open (lua_State *L);
+/* }====== */
+
+
+/* {====== socket.c: lifetime, receive buffer, stream methods ====== */
+/* an open socket for a configuration method; raises when closed */
+NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
+/* an open socket for a data-path method (recv, send, ...) */
+NS_API nsSocket *ns_checkio (lua_State *L, int idx);
+/* in a continuation (socket at 1): NULL when closed meanwhile */
+NS_API nsSocket *ns_checkresumed (lua_State *L);
+NS_API int ns_close (lua_State *L, nsSocket *s);
+/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
+NS_API int ns_buf_reserve (nsSocket *s, size_t need);
+/* release the buffer if it holds no unread byte */
+NS_API void ns_buf_trim (nsSocket *s);
+/* drop 'n' unread bytes (an emptied buffer is released) */
+NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* push up to 'size' buffered bytes (consumed unless 'peek') */
+NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* the continuation of s:send, and of s:sendto with an address */
+NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
+/* add methods to the socket class (module table at -1) */
+NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
+NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== file.c, dgram.c, sendfile.c, options.c ====== */
+NS_API void ns_file_open (lua_State *L);
+NS_API void ns_dgram_open (lua_State *L);
+NS_API void ns_sendfile_open (lua_State *L);
+NS_API void ns_options_open (lua_State *L);
+/* }====== */
 
 #endif

@@ -286,24 +286,33 @@ static int opt_getoption (lua_State *L) {
 }
 
 
+/* the numeric level (2) and option (3) of setsockopt and getsockopt */
+static void checklevelopt (lua_State *L, int *level, int *opt) {
+  lua_Integer l = luaL_checkinteger(L, 2);
+  lua_Integer o = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, 0 <= l && l <= INT_MAX, 2, "level out of range");
+  luaL_argcheck(L, 0 <= o && o <= INT_MAX, 3, "option out of range");
+  *level = (int)l;
+  *opt = (int)o;
+}
+
+
 /* s:setsockopt(level, option, value): value boolean, integer or bytes */
 static int opt_setsockopt (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
-  lua_Integer level = luaL_checkinteger(L, 2);
-  lua_Integer opt = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, 0 <= level && level <= INT_MAX, 2, "level out of range");
-  luaL_argcheck(L, 0 <= opt && opt <= INT_MAX, 3, "option out of range");
+  int level, opt;
+  checklevelopt(L, &level, &opt);
   if (lua_type(L, 4) == LUA_TSTRING) {
     size_t len;
     const char *val = lua_tolstring(L, 4, &len);
-    return setopt(L, s, (int)level, (int)opt, val, (socklen_t)len);
+    return setopt(L, s, level, opt, val, (socklen_t)len);
   }
   else {
     int v;
     if (!lua_isboolean(L, 4) && !lua_isinteger(L, 4))
       luaL_typeerror(L, 4, "boolean, integer or string");
     v = checkintvalue(L, 4);
-    return setopt(L, s, (int)level, (int)opt, &v, sizeof v);
+    return setopt(L, s, level, opt, &v, sizeof v);
   }
 }
 
@@ -314,14 +323,12 @@ static int opt_setsockopt (lua_State *L) {
 */
 static int opt_getsockopt (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
-  lua_Integer level = luaL_checkinteger(L, 2);
-  lua_Integer opt = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, 0 <= level && level <= INT_MAX, 2, "level out of range");
-  luaL_argcheck(L, 0 <= opt && opt <= INT_MAX, 3, "option out of range");
+  int level, opt;
+  checklevelopt(L, &level, &opt);
   if (lua_isnoneornil(L, 4)) {
     int v = 0;
     socklen_t len = sizeof v;
-    if (getsockopt(s->fd, (int)level, (int)opt, &v, &len) < 0)
+    if (getsockopt(s->fd, level, opt, &v, &len) < 0)
       return ns_fail(L, errno);
     lua_pushinteger(L, v);
     return 1;
@@ -334,7 +341,7 @@ static int opt_getsockopt (lua_State *L) {
     luaL_argcheck(L, 0 < n && n <= 1024, 4, "buffer length out of range");
     p = luaL_buffinitsize(L, &b, (size_t)n);
     len = (socklen_t)n;
-    if (getsockopt(s->fd, (int)level, (int)opt, p, &len) < 0)
+    if (getsockopt(s->fd, level, opt, p, &len) < 0)
       return ns_fail(L, errno);
     luaL_pushresultsize(&b, len);
     return 1;
@@ -351,9 +358,6 @@ static const luaL_Reg opt_methods[] = {
 };
 
 
-/* adds the methods to the socket method table (module field) */
 void ns_options_open (lua_State *L) {
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, opt_methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, opt_methods);
 }

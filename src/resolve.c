@@ -1,5 +1,8 @@
 /*
-** resolve.c: names, services and protocols (getnameinfo, gethostname,
+** resolve.c: every name lookup. getaddrinfo in one helper (ns_lookup),
+** host and port arguments to a sockaddr (ns_getaddr), destinations
+** through a small cache (ns_getdest), getaddrinfo on a thread for
+** tasks; names, services and protocols (getnameinfo, gethostname,
 ** getfqdn, gethostby*, getserv*, getprotobyname), the inet_* address
 ** conversions and the byte-order helpers.
 **
@@ -13,25 +16,32 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "netsock.h"
 
+/* how long sendto remembers what a host name resolved to (seconds) */
+#if !defined(NS_ADDRCACHE_TTL)
+#define NS_ADDRCACHE_TTL  30.0
+#endif
+
+/* the most names remembered at once; the cache starts over beyond */
+#if !defined(NS_ADDRCACHE_MAX)
+#define NS_ADDRCACHE_MAX  64
+#endif
+
+#define NS_ADDRCACHE  "netsock.addrcache"   /* registry: sendto's cache */
+#define NS_LOOKUP     "netsock.lookup"      /* metatable of a thread job */
+
 /* first size of the scratch buffer of the *_r lookups; doubled on ERANGE */
 #define NETDBBUF  1024
 #define NETDBMAX  (1024 * 1024)
-
-
-/* a string argument without zero bytes */
-static const char *checkname (lua_State *L, int idx) {
-  size_t n;
-  const char *s = luaL_checklstring(L, idx, &n);
-  luaL_argcheck(L, strlen(s) == n, idx, "string contains a zero byte");
-  return s;
-}
 
 
 /* nil, message, EAI name for an h_errno of the gethostby* family */
@@ -47,6 +57,332 @@ static int herrfail (lua_State *L, int herr) {
 }
 
 
+/* {====== getaddrinfo ====== */
+
+static int lookup (lua_State *L, const char *host, const char *serv,
+               const struct addrinfo *hints, struct addrinfo **res) {
+  int gai = getaddrinfo(host, serv, hints, res);
+  if (gai != 0) {
+    int err = errno;  /* EAI_SYSTEM: errno says why */
+    *res = NULL;
+    return ns_gaifail(L, gai, err);
+  }
+  return 0;
+}
+
+
+/* {====== Addresses from arguments ====== */
+
+int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
+                struct sockaddr_storage *ss, socklen_t *len) {
+  const char *host, *serv;
+  char portbuf[8];
+  struct addrinfo hints, *res;
+  int port = -1;
+  size_t hlen;
+  if (family == AF_UNIX) {
+    ns_unixaddr(L, idx, ss, len);
+    return 1;
+  }
+  host = luaL_checklstring(L, idx, &hlen);
+  luaL_argcheck(L, strlen(host) == hlen, idx, "host contains a zero byte");
+  serv = ns_checkport(L, idx + 1, portbuf);
+  if (serv == portbuf) port = atoi(portbuf);
+  if (family != AF_INET && family != AF_INET6)
+    luaL_error(L, "address family %s takes no host and port",
+               ns_familyname(family));
+  if (hlen == 0 || strcmp(host, "*") == 0)
+    host = (family == AF_INET) ? "0.0.0.0" : "::";
+  else if (strcmp(host, "<broadcast>") == 0) {
+    if (family != AF_INET)
+      return luaL_argerror(L, idx, "<broadcast> needs an inet socket");
+    host = "255.255.255.255";
+  }
+  if (port >= 0 && ns_numericaddr(host, family, port, ss, len))
+    return 2;
+  /* a name, or a service name for the port: ask the resolver */
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = family;
+  hints.ai_socktype = type;
+  hints.ai_flags = (passive ? AI_PASSIVE : 0) |
+                   (family == AF_INET6 ? AI_V4MAPPED : 0);
+  if (lookup(L, host, serv, &hints, &res) != 0)
+    return -1;
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  freeaddrinfo(res);
+  return 2;
+}
+
+
+/* whether the (host, port) at 'idx' is numeric: no resolver needed */
+static int isnumeric (lua_State *L, int idx) {
+  const char *host;
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (lua_type(L, idx) != LUA_TSTRING) return 1;  /* let ns_getaddr judge */
+  host = lua_tostring(L, idx);
+  if (lua_type(L, idx + 1) == LUA_TSTRING) {
+    const char *p = lua_tostring(L, idx + 1);
+    if (*p == '\0') return 1;
+    for (; *p; p++)
+      if (*p < '0' || *p > '9') return 0;  /* a service name */
+  }
+  return *host == '\0' || strcmp(host, "*") == 0 ||
+         strcmp(host, "<broadcast>") == 0 ||
+         inet_pton(AF_INET, host, buf) == 1 ||
+         inet_pton(AF_INET6, host, buf) == 1;
+}
+
+
+/*
+** The destination at 'idx' (host, port or path) for socket 's'.
+** Host names go through a per-state cache (registry NS_ADDRCACHE:
+** "family|type|host|port" -> expiry and sockaddr bytes), so a loop of
+** sendto to one name resolves it once every NS_ADDRCACHE_TTL seconds.
+** Returns as ns_getaddr: arguments used, or -1 with nil,msg,code pushed.
+*/
+int ns_getdest (lua_State *L, nsSocket *s, int idx,
+                struct sockaddr_storage *ss, socklen_t *len) {
+  const char *key;
+  int n;
+  double now;
+  if (s->family != AF_INET && s->family != AF_INET6)
+    return ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
+  if (isnumeric(L, idx))
+    return ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
+  ns_checkname(L, idx, "host");
+  luaL_checkany(L, idx + 1);
+  if (lua_type(L, idx + 1) != LUA_TSTRING)  /* checks the range too */
+    luaL_checkinteger(L, idx + 1);
+  key = lua_pushfstring(L, "%d|%d|%s|%s", s->family, s->type,
+                        lua_tostring(L, idx),
+                        luaL_tolstring(L, idx + 1, NULL));
+  lua_remove(L, -2);  /* the port text */
+  now = ns_monotime();
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
+  }
+  /* stack: key, cache */
+  if (lua_getfield(L, -1, key) == LUA_TSTRING) {
+    size_t vlen;
+    const char *v = lua_tolstring(L, -1, &vlen);
+    double expiry;
+    memcpy(&expiry, v, sizeof expiry);
+    if (now < expiry && vlen - sizeof expiry <= sizeof *ss) {
+      *len = (socklen_t)(vlen - sizeof expiry);
+      memcpy(ss, v + sizeof expiry, *len);
+      lua_pop(L, 3);
+      return 2;
+    }
+  }
+  lua_pop(L, 1);
+  n = ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
+  if (n < 0) {  /* keep the three failure values, drop key and cache */
+    lua_rotate(L, -5, 3);
+    lua_pop(L, 2);
+    return -1;
+  }
+  {
+    char v[sizeof(double) + sizeof *ss];
+    double expiry = now + NS_ADDRCACHE_TTL;
+    lua_Integer count;
+    lua_getfield(L, -1, "n");
+    count = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (count >= NS_ADDRCACHE_MAX) {  /* start over: stale names go */
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
+      count = 0;
+    }
+    lua_pushinteger(L, count + 1);
+    lua_setfield(L, -2, "n");
+    memcpy(v, &expiry, sizeof expiry);
+    memcpy(v + sizeof expiry, ss, *len);
+    lua_pushlstring(L, v, sizeof expiry + *len);
+    lua_setfield(L, -2, key);
+  }
+  lua_pop(L, 2);
+  return n;
+}
+
+
+/*
+** netsock.getaddrinfo(host, port [, family [, type [, proto [, flags]]]])
+** An array of {family=, type=, proto=, host=, port=, canonname=}.
+** host may be nil (with AI_PASSIVE: the any address); port may be nil.
+*/
+static int res_getaddrinfo (lua_State *L) {
+  const char *host = luaL_optstring(L, 1, NULL);
+  const char *serv = NULL;
+  char portbuf[8];
+  struct addrinfo hints, *res;
+  if (host != NULL) {
+    ns_checkname(L, 1, "host");
+    if (*host == '\0' || strcmp(host, "*") == 0) host = NULL;
+  }
+  if (!lua_isnoneornil(L, 2))
+    serv = ns_checkport(L, 2, portbuf);
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = ns_family(L, 3, AF_UNSPEC);
+  hints.ai_socktype = ns_socktype(L, 4, 0);
+  hints.ai_protocol = (int)luaL_optinteger(L, 5, 0);
+  hints.ai_flags = (int)luaL_optinteger(L, 6, 0);
+  if (host == NULL && serv == NULL)
+    return luaL_error(L, "bad arguments to 'getaddrinfo' (host and port are both nil)");
+  if (host == NULL) hints.ai_flags |= AI_PASSIVE;
+  if (lookup(L, host, serv, &hints, &res) != 0)
+    return 3;
+  ns_pushaddrinfo(L, res);
+  freeaddrinfo(res);
+  return 1;
+}
+
+/* }====== */
+
+
+/* {====== Name resolution off the loop ====== */
+
+/*
+** getaddrinfo(3) blocks and has no non-blocking form. Inside a task,
+** core._getaddrinfo_task runs it on a short-lived thread that signals
+** an eventfd when done; the task waits on the eventfd like on any
+** descriptor. The job is shared by the thread and a userdata on the
+** task's stack: whichever lets go last frees it (refs under the mutex),
+** so a task abandoned mid-lookup leaks nothing. A numeric host needs
+** no lookup and is answered at once.
+*/
+typedef struct nsLookup {
+  pthread_mutex_t mu;
+  int refs;             /* the thread and the userdata */
+  int efd;              /* written once the answer is in */
+  int done, gai, err;
+  char *host, *serv;
+  struct addrinfo hints, *res;
+} nsLookup;
+
+static void lookup_free (nsLookup *j) {
+  if (j->res) freeaddrinfo(j->res);
+  if (j->efd >= 0) close(j->efd);
+  free(j->host);
+  free(j->serv);
+  pthread_mutex_destroy(&j->mu);
+  free(j);
+}
+
+/* drop one reference; frees the job with the last */
+static void lookup_unref (nsLookup *j) {
+  int last;
+  pthread_mutex_lock(&j->mu);
+  last = --j->refs == 0;
+  pthread_mutex_unlock(&j->mu);
+  if (last) lookup_free(j);
+}
+
+static void *lookup_thread (void *arg) {
+  nsLookup *j = (nsLookup *)arg;
+  struct addrinfo *res = NULL;
+  uint64_t one = 1;
+  int gai = getaddrinfo(j->host, j->serv, &j->hints, &res);
+  int err = errno, last;
+  pthread_mutex_lock(&j->mu);
+  j->gai = gai;
+  j->err = err;
+  j->res = res;
+  j->done = 1;
+  if (write(j->efd, &one, sizeof one) < 0) { /* cannot fail: counter */ }
+  last = --j->refs == 0;  /* signalled before letting go: efd is open */
+  pthread_mutex_unlock(&j->mu);
+  if (last) lookup_free(j);
+  return NULL;
+}
+
+static int lookup_gc (lua_State *L) {
+  nsLookup **pj = (nsLookup **)luaL_checkudata(L, 1, NS_LOOKUP);
+  if (*pj) { lookup_unref(*pj); *pj = NULL; }
+  return 0;
+}
+
+/* stack: 1 host, 2 port, 3 family, 4 type, 5 job */
+static int lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsLookup *j = *(nsLookup **)luaL_checkudata(L, 5, NS_LOOKUP);
+  int done;
+  (void)status;
+  lua_settop(L, 5);
+  pthread_mutex_lock(&j->mu);
+  done = j->done;
+  pthread_mutex_unlock(&j->mu);
+  if (!done) {
+    ns_waitfd(L, j->efd, NS_READ, -1.0, ctx, lookup_k);
+    return lookup_k(L, LUA_OK, ctx);  /* not in a task: poll returned */
+  }
+  if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+  ns_pushaddrinfo(L, j->res);
+  return 1;
+}
+
+/*
+** core._getaddrinfo_task(host, port [, family [, type]]): as
+** netsock.getaddrinfo, but a name is looked up on a thread while the
+** calling task is suspended (the other tasks run meanwhile).
+*/
+static int res_getaddrinfo_task (lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  char portbuf[8];
+  const char *serv = ns_checkport(L, 2, portbuf);
+  struct addrinfo hints, *res;
+  nsLookup *j, **pj;
+  pthread_attr_t attr;
+  pthread_t th;
+  int r;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = ns_family(L, 3, AF_UNSPEC);
+  hints.ai_socktype = ns_socktype(L, 4, 0);
+  hints.ai_flags = AI_NUMERICHOST;
+  if (getaddrinfo(host, serv, &hints, &res) == 0) {  /* numeric: no lookup */
+    ns_pushaddrinfo(L, res);
+    freeaddrinfo(res);
+    return 1;
+  }
+  hints.ai_flags = 0;
+  lua_settop(L, 4);
+  pj = (nsLookup **)lua_newuserdatauv(L, sizeof(nsLookup *), 0);
+  *pj = NULL;
+  luaL_setmetatable(L, NS_LOOKUP);
+  j = (nsLookup *)calloc(1, sizeof *j);
+  if (j == NULL) return ns_fail(L, ENOMEM);
+  j->efd = -1;
+  pthread_mutex_init(&j->mu, NULL);
+  *pj = j;
+  j->refs = 1;
+  j->hints = hints;
+  j->host = strdup(host);
+  j->serv = strdup(serv);
+  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (j->host == NULL || j->serv == NULL) return ns_fail(L, ENOMEM);
+  if (j->efd < 0) return ns_fail(L, errno);
+  j->refs = 2;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  r = pthread_create(&th, &attr, lookup_thread, j);
+  pthread_attr_destroy(&attr);
+  if (r != 0) {  /* no thread: look it up here, blocking */
+    j->refs = 1;
+    j->gai = getaddrinfo(host, serv, &hints, &j->res);
+    j->err = errno;
+    j->done = 1;
+  }
+  return lookup_k(L, LUA_OK, 0);
+}
+
+/* }====== */
+
+
 /* {====== Host names ====== */
 
 /*
@@ -56,16 +392,11 @@ static int herrfail (lua_State *L, int herr) {
 static int oneaddr (lua_State *L, const char *host, const char *serv,
                     int flags, struct sockaddr_storage *ss, socklen_t *len) {
   struct addrinfo hints, *res;
-  int gai;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = 0;  /* any: a service of tcp or of udp alone */
   hints.ai_flags = flags;
-  gai = getaddrinfo(host, serv, &hints, &res);
-  if (gai != 0) {
-    int err = errno;
-    return ns_gaifail(L, gai, err);
-  }
+  if (lookup(L, host, serv, &hints, &res) != 0) return 3;
   memcpy(ss, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
   freeaddrinfo(res);
@@ -75,7 +406,7 @@ static int oneaddr (lua_State *L, const char *host, const char *serv,
 
 /* netsock.getnameinfo(host, port [, flags]): hostname, service */
 static int res_getnameinfo (lua_State *L) {
-  const char *host = checkname(L, 1);
+  const char *host = ns_checkname(L, 1, "string");
   char portbuf[8], hbuf[NI_MAXHOST], sbuf[NI_MAXSERV];
   const char *serv = ns_checkport(L, 2, portbuf);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
@@ -111,18 +442,13 @@ static int res_gethostname (lua_State *L) {
 ** text. An IPv4 literal comes back unchanged.
 */
 static int res_gethostbyname (lua_State *L) {
-  const char *name = checkname(L, 1);
+  const char *name = ns_checkname(L, 1, "string");
   struct addrinfo hints, *res;
   char buf[INET_ADDRSTRLEN];
-  int gai;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
-  gai = getaddrinfo(name, NULL, &hints, &res);
-  if (gai != 0) {
-    int err = errno;
-    return ns_gaifail(L, gai, err);
-  }
+  if (lookup(L, name, NULL, &hints, &res) != 0) return 3;
   inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
             buf, sizeof buf);
   freeaddrinfo(res);
@@ -185,7 +511,7 @@ static int hostlookup (lua_State *L, const char *name, const void *addr,
 
 /* netsock.gethostbyname_ex(name): hostname, aliases, IPv4 addresses */
 static int res_gethostbyname_ex (lua_State *L) {
-  return hostlookup(L, checkname(L, 1), NULL, 0, AF_INET);
+  return hostlookup(L, ns_checkname(L, 1, "string"), NULL, 0, AF_INET);
 }
 
 
@@ -194,7 +520,7 @@ static int res_gethostbyname_ex (lua_State *L) {
 ** IPv4 or IPv6 literal, or a name that is resolved first (as Python).
 */
 static int res_gethostbyaddr (lua_State *L) {
-  const char *ip = checkname(L, 1);
+  const char *ip = ns_checkname(L, 1, "string");
   struct sockaddr_storage ss;
   socklen_t len;
   if (oneaddr(L, ip, NULL, 0, &ss, &len)) return 3;
@@ -219,7 +545,7 @@ static int res_getfqdn (lua_State *L) {
   lua_settop(L, 1);
   if (lua_isnil(L, 1)) lua_pushliteral(L, "");
   else lua_pushvalue(L, 1);
-  name = checkname(L, 2);
+  name = ns_checkname(L, 2, "string");
   if (*name == '\0' || strcmp(name, "0.0.0.0") == 0 || strcmp(name, "::") == 0) {
     char buf[HOST_NAME_MAX + 2];
     if (gethostname(buf, sizeof buf - 1) < 0) strcpy(buf, "localhost");
@@ -258,13 +584,13 @@ static int res_getfqdn (lua_State *L) {
 /* optional protocol name ("tcp", "udp") for the service lookups */
 static const char *optproto (lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return NULL;
-  return checkname(L, idx);
+  return ns_checkname(L, idx, "string");
 }
 
 
 /* netsock.getservbyname(name [, proto]): the port number */
 static int res_getservbyname (lua_State *L) {
-  const char *name = checkname(L, 1);
+  const char *name = ns_checkname(L, 1, "string");
   const char *proto = optproto(L, 2);
   struct servent se, *res = NULL;
   char buf[NETDBBUF];
@@ -293,7 +619,7 @@ static int res_getservbyport (lua_State *L) {
 
 /* netsock.getprotobyname(name): the protocol number */
 static int res_getprotobyname (lua_State *L) {
-  const char *name = checkname(L, 1);
+  const char *name = ns_checkname(L, 1, "string");
   struct protoent pe, *res = NULL;
   char buf[NETDBBUF];
   if (getprotobyname_r(name, &pe, buf, sizeof buf, &res) != 0 || res == NULL)
@@ -324,7 +650,7 @@ static int badtext (lua_State *L) {
 /* netsock.inet_pton(family, text): 4 or 16 bytes in network order */
 static int res_inet_pton (lua_State *L) {
   int family = ipfamily(L, 1);
-  const char *text = checkname(L, 2);
+  const char *text = ns_checkname(L, 2, "string");
   unsigned char buf[sizeof(struct in6_addr)];
   if (inet_pton(family, text, buf) != 1)
     return badtext(L);
@@ -353,7 +679,7 @@ static int res_inet_ntop (lua_State *L) {
 
 /* netsock.inet_aton(text): 4 bytes; accepts the old forms ("127.1") */
 static int res_inet_aton (lua_State *L) {
-  const char *text = checkname(L, 1);
+  const char *text = ns_checkname(L, 1, "string");
   struct in_addr a;
   if (inet_aton(text, &a) == 0)
     return badtext(L);
@@ -407,6 +733,8 @@ static int res_ntohl (lua_State *L) {
 
 
 static const luaL_Reg res_funcs[] = {
+  {"getaddrinfo", res_getaddrinfo},
+  {"_getaddrinfo_task", res_getaddrinfo_task},
   {"getnameinfo", res_getnameinfo},
   {"gethostname", res_gethostname},
   {"getfqdn", res_getfqdn},
@@ -429,5 +757,10 @@ static const luaL_Reg res_funcs[] = {
 
 
 void ns_resolve_open (lua_State *L) {
-  ns_setfuncs(L, res_funcs);
+  static const luaL_Reg lookup_meta[] = {
+    {"__gc", lookup_gc}, {NULL, NULL}
+  };
+  ns_newclass(L, NS_LOOKUP, lookup_meta, NULL, 0);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, res_funcs, 0);
 }

@@ -21,10 +21,11 @@
 
 local core = require "netsock.core"
 local tasks = require "netsock.tasks"
+local check = require "netsock.check"
 
-local error, next, pairs, setmetatable, tostring, type =
-  error, next, pairs, setmetatable, tostring, type
-local getmetatable, xpcall = getmetatable, xpcall
+local next, pairs, setmetatable, tostring, type =
+  next, pairs, setmetatable, tostring, type
+local pcall, xpcall = pcall, xpcall
 local io, math = io, math
 local traceback, monotime = debug.traceback, core.monotime
 local coyield, mathtype = coroutine.yield, math.type
@@ -38,46 +39,40 @@ local _ENV = nil
 local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
                     ENOMEM = true, timeout = true }
 
-local function callable(f)
-  return type(f) == "function" or (getmetatable(f) or {}).__call ~= nil
-end
-
-local function argerror(msg, level)
-  error("bad argument #4 to 'serve' (" .. msg .. ")", level + 1)
-end
-
--- check serve's arguments; raises naming serve
-local function checkargs(handler, opts, level)
-  if not callable(handler) then
-    error(("bad argument #3 to 'serve' (function expected, got %s)")
-      :format(type(handler) == "nil" and "no value" or type(handler)), level + 1)
-  end
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #4 to 'serve' (table expected, got %s)"):format(type(opts)), level + 1)
-  end
-  local limit, timeout, idle = opts.limit, opts.timeout, opts.idle
+-- serve's own options (create_server's are checked by the facade);
+-- called by serve.serve, itself called by the facade's serve: level 4
+-- puts errors at the user's line
+local function checkargs(handler, opts)
+  check.callable("serve", 3, handler, 4)
+  opts = check.opttable("serve", 4, opts, 4)
+  local limit, timeout, idle, w = opts.limit, opts.timeout, opts.idle, opts.workers
   if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    argerror("limit must be a positive integer", level + 1)
+    check.argerror("serve", 4, "limit must be a positive integer", 4)
   end
   if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    argerror("timeout must be a number >= 0", level + 1)
+    check.argerror("serve", 4, "timeout must be a number >= 0", 4)
   end
   if idle ~= nil and (type(idle) ~= "number" or not (idle > 0)) then
-    argerror("idle must be a number > 0", level + 1)
+    check.argerror("serve", 4, "idle must be a number > 0", 4)
   end
-  if opts.onerror ~= nil and not callable(opts.onerror) then
-    argerror("onerror must be a function", level + 1)
+  if opts.onerror ~= nil and not pcall(check.callable, "serve", 4, opts.onerror) then
+    check.argerror("serve", 4, "onerror must be a function", 4)
   end
-  local w = opts.workers
   if w ~= nil and w ~= "auto" and (mathtype(w) ~= "integer" or w < 1) then
-    argerror("workers must be a positive integer or \"auto\"", level + 1)
+    check.argerror("serve", 4, "workers must be a positive integer or \"auto\"", 4)
   end
   return opts
 end
 
+-- text for an error value, whatever it is (tostring may raise)
+local function describe(err)
+  local ok, s = pcall(tostring, err)
+  if ok and type(s) == "string" then return s end
+  return ("(error object is a %s value; tostring failed on it)"):format(type(err))
+end
+
 local function defaultonerror(err, _, tb)
-  io.stderr:write("netsock serve: handler failed: ", tb or tostring(err), "\n")
+  io.stderr:write("netsock serve: handler failed: ", tb or describe(err), "\n")
 end
 
 local Server = {}
@@ -102,9 +97,7 @@ end
 -- the task meanwhile; outside the loop it runs the loop (netsock.step)
 -- until the handlers end or the time is up. Returns true.
 function Server:stop(timeout)
-  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    error("bad argument #1 to 'stop' (timeout must be a number >= 0)", 2)
-  end
+  check.opttimeout("stop", 1, timeout)
   local st = self._state
   st.stopping = true
   self.socket:close()          -- the acceptor wakes and ends
@@ -174,7 +167,7 @@ local function start(srv, handler, opts)
     st.handlers[me] = true
     local tb
     local function handle(e)
-      tb = traceback(tostring(e), 2)
+      tb = traceback(describe(e), 2)
       return e
     end
     local ok, err = true, nil
@@ -259,7 +252,9 @@ local function start(srv, handler, opts)
             io.stderr:write("netsock serve: accept failed: ", tostring(h), "\n")
             break
           end
-          if c ~= "timeout" then core.sleep(0.05) end  -- out of descriptors
+          -- out of descriptors, or a timeout the caller set on the
+          -- listener (0 would make this loop spin): wait a little
+          if c ~= "timeout" or srv:gettimeout() == 0 then core.sleep(0.05) end
         end
       end
     end
@@ -294,7 +289,7 @@ local M = {}
 -- serve(create_server, host, port, handler [, options]); the facade
 -- passes create_server
 function M.serve(create_server, host, port, handler, opts)
-  opts = checkargs(handler, opts, 2)
+  opts = checkargs(handler, opts)
   if opts.workers then
     return require("netsock.workers").serve(create_server, start, host, port,
                                             handler, opts)

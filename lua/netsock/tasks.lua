@@ -1,6 +1,7 @@
 -- netsock.tasks: the loop that runs tasks (coroutines) over one epoll set.
 --
--- A task is a coroutine registered in the registry set "netsock.tasks".
+-- A task is a coroutine in the weak set 'tasks', which the C core is
+-- handed with the loop (core._newloop) to tell tasks from coroutines.
 -- When a netsock call inside it would block, the C core yields four
 -- values: the wait token, a descriptor (-1 for a pure timer), the
 -- events (1 read, 2 write, 3 both) and a deadline (monotonic seconds,
@@ -26,23 +27,18 @@
 --     task alone.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
 local coroutine, debug, io, setmetatable = coroutine, debug, io, setmetatable
 local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
+local coclose = coroutine.close
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
-local select, error, type, tostring, pairs, pcall = select, error, type, tostring, pairs, pcall
-local getmetatable, unpack = getmetatable, table.unpack
+local select, error, type, tostring, pairs = select, error, type, tostring, pairs
+local pcall, unpack = pcall, table.unpack
 
-local registry = debug.getregistry()
-local tasks = registry["netsock.tasks"]
-if type(tasks) ~= "table" then
-  tasks = setmetatable({}, { __mode = "k" })
-  registry["netsock.tasks"] = tasks
-end
-
-local loop = assert(core._newloop())
+local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
 
 -- ready queue: a FIFO ring of tasks in q[qhead .. qtail-1]
@@ -56,10 +52,16 @@ end
 -- {n = k, t1, ..., tk} when several wait (rare: shared sockets).
 local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
-local seq = {}              -- task -> number of its current wait
+local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
 
--- the deadline heap: parallel arrays of deadline, task, wait number, set order
-local hd, ht, hs, ho, hn, order = {}, {}, {}, {}, 0, 0
+-- The deadline heap: parallel arrays of deadline, task and set order,
+-- and hpos[task] = its index. A task has at most one timer, that of its
+-- current wait, and a wait that ends any other way (its descriptor is
+-- ready or closed, the task ends or is cancelled) takes it out at once:
+-- no timer outlives its wait, so none keeps a task (and its
+-- descriptors) alive, and the heap holds no more than the tasks that
+-- wait with a deadline right now.
+local hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
 
 local function less(i, j)
   return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
@@ -68,15 +70,11 @@ end
 local function swap(i, j)
   hd[i], hd[j] = hd[j], hd[i]
   ht[i], ht[j] = ht[j], ht[i]
-  hs[i], hs[j] = hs[j], hs[i]
   ho[i], ho[j] = ho[j], ho[i]
+  hpos[ht[i]], hpos[ht[j]] = i, j
 end
 
-local function heappush(d, t, s)
-  hn = hn + 1
-  order = order + 1
-  hd[hn], ht[hn], hs[hn], ho[hn] = d, t, s, order
-  local i = hn
+local function siftup(i)
   while i > 1 do
     local p = i // 2
     if not less(i, p) then break end
@@ -85,11 +83,7 @@ local function heappush(d, t, s)
   end
 end
 
-local function heappop()
-  hd[1], ht[1], hs[1], ho[1] = hd[hn], ht[hn], hs[hn], ho[hn]
-  hd[hn], ht[hn], hs[hn], ho[hn] = nil, nil, nil, nil
-  hn = hn - 1
-  local i = 1
+local function siftdown(i)
   while true do
     local l, r, m = 2 * i, 2 * i + 1, i
     if l <= hn and less(l, m) then m = l end
@@ -97,6 +91,31 @@ local function heappop()
     if m == i then break end
     swap(i, m)
     i = m
+  end
+end
+
+local function heappush(d, t)
+  hn = hn + 1
+  order = order + 1
+  hd[hn], ht[hn], ho[hn] = d, t, order
+  hpos[t] = hn
+  siftup(hn)
+end
+
+-- take task t's timer out of the heap, if it has one
+local function heapremove(t)
+  local i = hpos[t]
+  if i == nil then return end
+  hpos[t] = nil
+  if i ~= hn then
+    hd[i], ht[i], ho[i] = hd[hn], ht[hn], ho[hn]
+    hpos[ht[i]] = i
+  end
+  hd[hn], ht[hn], ho[hn] = nil, nil, nil
+  hn = hn - 1
+  if i <= hn then
+    siftdown(i)
+    siftup(i)
   end
 end
 
@@ -129,6 +148,18 @@ local function dropwaiter(set, fd, t)
   end
 end
 
+-- end task t's current wait, whatever it waits on: its descriptor
+-- entries and its timer go (the one place that undoes a suspend)
+local function unwait(t)
+  local fd = waitfd[t]
+  if fd ~= nil then
+    waitfd[t] = nil
+    if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
+    if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
+  end
+  heapremove(t)
+end
+
 -- make every waiter of set[fd] ready (FIFO)
 local function wakeall(set, fd)
   local w = set[fd]
@@ -137,17 +168,11 @@ local function wakeall(set, fd)
   if type(w) == "table" then
     for i = 1, w.n do
       local t = w[i]
-      waitfd[t] = nil
-      seq[t] = seq[t] + 1
-      if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
-      if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
+      unwait(t)
       push(t)
     end
   else
-    waitfd[w] = nil
-    seq[w] = seq[w] + 1   -- its heap entry, if any, goes stale
-    if rd[fd] ~= nil then dropwaiter(rd, fd, w) end
-    if wr[fd] ~= nil then dropwaiter(wr, fd, w) end
+    unwait(w)
     push(w)
   end
 end
@@ -156,19 +181,18 @@ end
 -- has made sure the loop's epoll set watches the descriptor)
 local function suspend(t, fd, ev, deadline)
   if fd >= 0 then
+    nwaits = nwaits + 1
+    waitno[t] = nwaits
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
-  if deadline >= 0 then
-    local s = seq[t] + 1
-    seq[t] = s
-    heappush(deadline, t, s)
-  end
+  if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a socket that tasks wait on is
--- closed: those tasks wake and their calls find the socket closed
+-- called by the C core right before a descriptor that tasks wait on
+-- leaves netsock's hands (closed, detached, its file or poller closed):
+-- those tasks wake and their calls find it gone
 local function onclose(fd)
   wakeall(rd, fd)
   wakeall(wr, fd)
@@ -177,20 +201,42 @@ local function onclose(fd)
     closewatch[fd] = nil
     if parked[t] then
       parked[t] = nil
-      seq[t] = seq[t] + 1   -- a park with a deadline: its heap entry goes stale
+      unwait(t)             -- a park with a deadline: its timer goes
       push(t)
     end
   end
 end
-registry["netsock.onclose"] = onclose
+
+-- the loop's epoll set; the C core learns which threads are tasks and
+-- whom to tell when a socket tasks wait on is closed
+local loop = assert(core._newloop(tasks, onclose))
+
+-- text for an error value, whatever it is: tostring may raise (a
+-- __tostring that errors, or returns no string) and must not take the
+-- loop down with the task
+local function describe(err)
+  local ok, s = pcall(tostring, err)
+  if ok and type(s) == "string" then return s end
+  return ("(error object is a %s value; tostring failed on it)"):format(type(err))
+end
 
 local function finish(t, ok, err)
   live = live - 1
   tasks[t] = nil
-  seq[t] = nil
   parked[t] = nil
+  waitno[t] = nil
+  unwait(t)
   if not ok then
-    io.stderr:write("netsock task failed: ", traceback(t, tostring(err)), "\n")
+    -- the traceback first (the dead task's stack is still there), then
+    -- close it: its pending to-be-closed variables run, so its sockets
+    -- close and its files flush, as they would had it returned
+    local msg = traceback(t, describe(err))
+    local cok, cerr = coclose(t)
+    io.stderr:write("netsock task failed: ", msg, "\n")
+    if not cok and cerr ~= err then
+      io.stderr:write("netsock task failed: closing its variables: ",
+                      describe(cerr), "\n")
+    end
   end
 end
 
@@ -207,19 +253,17 @@ local M = {}
 
 -- netsock.spawn(fn, ...): a new task running fn(...); returns it
 function M.spawn(fn, ...)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'spawn' (function expected, got %s)")
-      :format(type(fn) == "nil" and "no value" or type(fn)), 2)
-  end
+  check.callable("spawn", 1, fn)
   local t
   local n = select("#", ...)
-  if n == 0 then t = cocreate(fn)
+  if n == 0 then
+    if type(fn) == "function" then t = cocreate(fn)
+    else t = cocreate(function() return fn() end) end  -- a callable object
   else
     local args = { ... }
     t = cocreate(function() return fn(unpack(args, 1, n)) end)
   end
   tasks[t] = true
-  seq[t] = 0
   live = live + 1
   push(t)
   return t
@@ -229,7 +273,7 @@ end
 function M.wake(t)
   if parked[t] then
     parked[t] = nil
-    seq[t] = seq[t] + 1   -- a park with a deadline: its heap entry goes stale
+    unwait(t)             -- a park with a deadline: its timer goes
     push(t)
     return true
   end
@@ -276,19 +320,10 @@ local function turn(maxwait)
   end
   if hn > 0 then
     local now = monotime()
-    while hn > 0 and hd[1] <= now do
-      local t, s = ht[1], hs[1]
-      heappop()
-      if seq[t] == s then         -- still that wait: it timed out
-        local fd = waitfd[t]
-        if fd then
-          waitfd[t] = nil
-          dropwaiter(rd, fd, t)
-          dropwaiter(wr, fd, t)
-        end
-        seq[t] = s + 1
-        push(t)
-      end
+    while hn > 0 and hd[1] <= now do  -- due: those waits timed out
+      local t = ht[1]
+      unwait(t)
+      push(t)
     end
   end
 end
@@ -296,6 +331,7 @@ end
 -- netsock.run([fn, ...]): run the loop until no task is left or stop()
 function M.run(fn, ...)
   if running then error("netsock.run: the loop is running already", 2) end
+  check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
   local ok, err = pcall(function()
@@ -311,10 +347,7 @@ end
 -- waits for I/O at most 'timeout' seconds (default 0: not at all) and
 -- fires due timers. Returns true while tasks are left, false once none is.
 function M.step(timeout)
-  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    error(("bad argument #1 to 'step' (%s)"):format(type(timeout) == "number"
-      and "negative or NaN timeout" or "number expected, got " .. type(timeout)), 2)
-  end
+  check.opttimeout("step", 1, timeout)
   if running then error("netsock.step: the loop is running already", 2) end
   running, stopping = true, false
   local ok, err = pcall(turn, timeout or 0)
@@ -345,14 +378,14 @@ function M.watchclose(fd, t)
   closewatch[fd] = t
 end
 
--- for serve's idle limit: a stamp of the wait a task is in on fd right
--- now (read or write), or nil when no task waits on fd. The stamp stays
--- the same for as long as that one wait lasts.
+-- for serve's idle limit: the number of the wait a task is in on fd
+-- right now (read or write), or nil when no task waits on fd. The
+-- number stays the same for as long as that one wait lasts.
 function M.waitstamp(fd)
   local t = rd[fd] or wr[fd]
   if type(t) == "table" then t = t[1] end
   if t == nil then return nil end
-  return seq[t], t
+  return waitno[t], t
 end
 
 -- in a child process after fork(): forget the parent's loop (its epoll
@@ -360,12 +393,12 @@ end
 -- start afresh; the task running the fork goes on only as plain code
 function M.afterfork()
   local old = loop
-  loop = assert(core._newloop())
-  if old.close then old:close() end
+  loop = assert(core._newloop(tasks, onclose))
+  old:close()
   for k in pairs(tasks) do tasks[k] = nil end
   q, qhead, qtail = {}, 1, 1
-  rd, wr, waitfd, seq, parked, closewatch = {}, {}, {}, {}, {}, {}
-  hd, ht, hs, ho, hn, order = {}, {}, {}, {}, 0, 0
+  rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
+  hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
   live, running, stopping = 0, false, false
 end
 

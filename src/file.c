@@ -1,15 +1,15 @@
 /*
-** buffer.c: the receive buffer a socket shares with its file objects,
-** and the file objects themselves (s:makefile): buffered, line-oriented
-** reads in C (memchr over the buffer, one lua_pushlstring per line) and
-** coalesced writes (one send per flush).
+** file.c: file objects (s:makefile): buffered, line-oriented reads in C
+** (memchr over the socket's receive buffer, one lua_pushlstring per
+** line) and coalesced writes (one send per flush).
 **
 ** Every byte received for a file stays in the socket's buffer
-** (s->rbuf[rhead..rtail)) until a read format takes it, and s:recv
-** drains that buffer first: whatever mix of calls a script makes, the
-** bytes come out once and in order, and a timeout or an error midway
-** loses nothing. Reads are continuations whose state lives in that
-** buffer and on the Lua stack, so they work unchanged inside tasks.
+** (s->rbuf[rhead..rtail), socket.c) until a read format takes it, and
+** s:recv drains that buffer first: whatever mix of calls a script
+** makes, the bytes come out once and in order, and a timeout or an
+** error midway loses nothing. Reads are continuations whose state lives
+** in that buffer and on the Lua stack, so they work unchanged inside
+** tasks.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -20,74 +20,13 @@
 #include "netsock.h"
 
 
-/* {====== Read buffer ====== */
-
-/*
-** Make room for at least 'need' bytes after rtail: slide unread bytes
-** to the front, then grow. Returns 0 when memory ran out (the buffer
-** is unchanged then).
-*/
-int ns_buf_reserve (nsSocket *s, size_t need) {
-  size_t unread = ns_pending(s);
-  if (s->rcap - s->rtail >= need)
-    return 1;
-  if (s->rhead > 0 && s->rcap - unread >= need) {
-    memmove(s->rbuf, s->rbuf + s->rhead, unread);
-    s->rhead = 0;
-    s->rtail = unread;
-    return 1;
-  }
-  else {
-    size_t cap = s->rcap ? s->rcap : s->chunk ? s->chunk : NS_BUFSIZE;
-    char *p;
-    if (need > ((size_t)-1) / 4 - unread) return 0;  /* cannot double */
-    while (cap - unread < need) cap *= 2;
-    if (s->rhead > 0) {
-      memmove(s->rbuf, s->rbuf + s->rhead, unread);
-      s->rhead = 0;
-      s->rtail = unread;
-    }
-    p = (char *)realloc(s->rbuf, cap);
-    if (p == NULL) return 0;
-    s->rbuf = p;
-    s->rcap = cap;
-    return 1;
-  }
-}
-
-
-void ns_buf_free (nsSocket *s) {
-  free(s->rbuf);
-  s->rbuf = NULL;
-  s->rcap = s->rhead = s->rtail = 0;
-}
-
-
-void ns_buf_trim (nsSocket *s) {
-  if (s->rbuf != NULL && s->rhead == s->rtail)
-    ns_buf_free(s);
-}
-
-
-/*
-** Drop 'n' bytes from the front of the unread bytes. An emptied buffer
-** is released at once: a socket holds a receive buffer only while it
-** holds unread bytes (or a read is filling it), so idle sockets and
-** sockets after a burst ("a", a big read(n), a long line) keep none.
-** (malloc of one refill is cheap next to the recv(2) that follows.)
-*/
-static void consume (nsSocket *s, size_t n) {
-  s->rhead += n;
-  if (s->rhead == s->rtail)
-    ns_buf_free(s);
-}
-
+/* {====== Reading from the socket ====== */
 
 /* push the first 'n' unread bytes, then drop 'n + skip' of them */
 static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
   if (n == 0) lua_pushliteral(L, "");
   else lua_pushlstring(L, s->rbuf + s->rhead, n);
-  consume(s, n + skip);
+  ns_buf_consume(s, n + skip);
 }
 
 
@@ -96,16 +35,20 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
 ** the count, 0 at end of stream, or -1 with errno set (never EINTR;
 ** ENOMEM when the buffer cannot grow).
 */
-static ssize_t refill (nsSocket *s, size_t want) {
+static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
   ssize_t n;
   if (!ns_buf_reserve(s, want)) {
     errno = ENOMEM;
     return -1;
   }
-  ns_nonblock(s);  /* after a blocking s:recv (socket.c), a task must not block */
-  do n = recv(s->fd, s->rbuf + s->rtail, want, 0);
+  do n = recv(s->fd, s->rbuf + s->rtail, want, ns_callflags(L, s, 0));
   while (n < 0 && errno == EINTR);
   if (n > 0) s->rtail += (size_t)n;
+  else if (n < 0) {
+    int err = errno;
+    ns_buf_trim(s);  /* a waiting socket keeps no buffer */
+    errno = err;
+  }
   return n;
 }
 
@@ -247,7 +190,7 @@ static int fastline (lua_State *L, nsFile *f, int keepend) {
   if (keepend) n++;
   else if (n > 0 && nl[-1] == '\r') n--;
   lua_pushlstring(L, p, n);
-  consume(s, (size_t)(nl - p) + 1);
+  ns_buf_consume(s, (size_t)(nl - p) + 1);
   return 1;
 }
 
@@ -290,7 +233,7 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
     int fmt = getformat(L, 2 + done, &count);
     for (;;) {
       ssize_t got;
-      int r;
+      nsResult r;
       avail = ns_pending(s);
       if (fmt == 'l' || fmt == 'L') {
         size_t room = f->limit > s->chunk ? f->limit : s->chunk;
@@ -323,16 +266,15 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         if (want > s->chunk && want > avail)  /* grow as data arrives */
           want = avail > s->chunk ? avail : s->chunk;
       }
-      got = refill(s, want);
+      got = refill(L, s, want);
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         nret = ns_fail(L, errno);
         goto fail;
       }
-      r = ns_wait(L, s, NS_READ, lua_tonumber(L, nf + 2), ctx, k);
-      if (r == 0) { nret = ns_timeout(L); goto fail; }
-      if (r < 0) { nret = ns_fail(L, errno); goto fail; }
+      r = ns_block(L, s, NS_READ, lua_tonumber(L, nf + 2), ctx, k);
+      if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
     }
     done++;
   }
@@ -475,49 +417,54 @@ static int wreserve (nsFile *f, size_t len) {
 
 
 /*
-** Send the buffered bytes, one send(2) per pass. stack: 1 file,
-** 'ctx' deadline. Returns -1 once everything went out, or the number of
-** values pushed for a failure: nil, message, code, bytes still
-** buffered. The unsent bytes stay buffered on every failure.
+** Send the buffered bytes, one send(2) per pass. stack: 1 file, 'ctx'
+** deadline. NS_OK once everything went out; otherwise what stopped it,
+** with the errno in *err. The unsent bytes stay buffered on every
+** failure.
 */
-static int doflush (lua_State *L, lua_KContext ctx, lua_KFunction k) {
+static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
+                         int *err) {
   nsFile *f = (nsFile *)lua_touserdata(L, 1);
   nsSocket *s = f->s;
-  int nret, r;
+  nsResult r;
   if (s == NULL || s->fd < 0)  /* closed by another task meanwhile */
-    nret = ns_closed(L);
-  else {
-    for (;;) {
-      ssize_t n;
-      if (wpending(f) == 0) {
-        f->whead = f->wtail = 0;
-        return -1;
-      }
-      ns_nonblock(s);  /* as in refill */
-      n = send(s->fd, f->wbuf + f->whead, wpending(f), MSG_NOSIGNAL);
-      if (n >= 0) { f->whead += (size_t)n; continue; }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        nret = ns_fail(L, errno);
-        break;
-      }
-      r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
-      if (r == 0) { nret = ns_timeout(L); break; }
-      if (r < 0) { nret = ns_fail(L, errno); break; }
+    return NS_CLOSED;
+  for (;;) {
+    ssize_t n;
+    if (wpending(f) == 0) {
+      f->whead = f->wtail = 0;
+      return NS_OK;
     }
+    n = send(s->fd, f->wbuf + f->whead, wpending(f),
+             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+    if (n >= 0) { f->whead += (size_t)n; continue; }
+    if (errno == EINTR) continue;
+    *err = errno;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return NS_ERRNO;
+    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
+    *err = errno;
+    if (r != NS_AGAIN) return r;
   }
+}
+
+
+/* a failed flush: nil, message, code, bytes still buffered */
+static int flushfail (lua_State *L, nsFile *f, nsResult r, int err) {
+  ns_pushresult(L, r, err);
   lua_pushinteger(L, (lua_Integer)wpending(f));
-  return nret + 1;
+  return 4;
 }
 
 
 /* flush and write end here: the file, or the failure */
 static int flush_k (lua_State *L, int status, lua_KContext ctx) {
-  int n;
+  int err = 0;
+  nsResult r;
   (void)status;
   lua_settop(L, (int)ctx);
-  n = doflush(L, ctx, flush_k);
-  if (n >= 0) return n;
+  r = doflush(L, ctx, flush_k, &err);
+  if (r != NS_OK) return flushfail(L, (nsFile *)lua_touserdata(L, 1), r, err);
   lua_settop(L, 1);
   return 1;
 }
@@ -587,11 +534,13 @@ static void release (lua_State *L, nsFile *f) {
 
 static int close_k (lua_State *L, int status, lua_KContext ctx) {
   nsFile *f = (nsFile *)lua_touserdata(L, 1);
-  int n;
+  int err = 0;
+  nsResult r;
   (void)status;
   lua_settop(L, (int)ctx);
-  n = doflush(L, ctx, close_k);
-  if (n >= 0 && f->s != NULL) return n;  /* stays open: retry or drop */
+  r = doflush(L, ctx, close_k, &err);
+  if (r != NS_OK && f->s != NULL)  /* stays open: retry or drop */
+    return flushfail(L, f, r, err);
   release(L, f);
   lua_settop(L, 0);
   lua_pushboolean(L, 1);
@@ -776,7 +725,6 @@ static const luaL_Reg f_methods[] = {
 
 
 static const luaL_Reg f_metamethods[] = {
-  {"__index", NULL},  /* placeholder */
   {"__gc", f_gc},
   {"__close", f_closemeta},
   {"__tostring", f_tostring},
@@ -792,17 +740,9 @@ static const luaL_Reg sock_methods[] = {
 /* }====== */
 
 
-/* the NS_FILE metatable, and s:makefile on the socket methods */
-void ns_buffer_open (lua_State *L) {
-  luaL_newmetatable(L, NS_FILE);
-  lua_pushvalue(L, -1);
-  luaL_setfuncs(L, f_metamethods, 1);
-  luaL_newlibtable(L, f_methods);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, f_methods, 1);
-  lua_setfield(L, -2, "__index");
+/* the NS_FILE class, and s:makefile on the socket methods */
+void ns_file_open (lua_State *L) {
+  ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, sock_methods, 0);
-  lua_pop(L, 1);
+  ns_addmethods(L, sock_methods);
 }

@@ -1,0 +1,65 @@
+-- spec/release_spec.lua: the release is named the same everywhere, and
+-- the rockspec ships every file the checkout builds from, so a rock
+-- built from it is the code the specs test.
+local H = require "helpers"
+local ns = H.netsock
+
+local function rockspec()
+  local env = {}
+  local chunk = assert(loadfile("netsock-scm-1.rockspec", "t", env))
+  chunk()
+  return env
+end
+
+local function files(pattern)
+  local p = assert(io.popen("find lua src -name '" .. pattern .. "' | LC_ALL=C sort"))
+  local t = {}
+  for line in p:lines() do t[#t + 1] = line end
+  p:close()
+  return t
+end
+
+describe("release", function()
+  it("_VERSION, version and CHANGELOG.md name the same release", function()
+    local maj, min, pat = ns._VERSION:match("^netsock (%d+)%.(%d+)%.(%d+)$")
+    assert.truthy(maj, "_VERSION is not 'netsock X.Y.Z': " .. ns._VERSION)
+    assert.same({ major = tonumber(maj), minor = tonumber(min), patch = tonumber(pat) }, ns.version)
+    for _, k in ipairs({ "major", "minor", "patch" }) do
+      assert.are.equal("integer", math.type(ns.version[k]))
+    end
+    local log = assert(H.readfile("CHANGELOG.md"))
+    local first = log:match("\n## (%d+%.%d+%.%d+)")
+    assert.are.equal(("%s.%s.%s"):format(maj, min, pat), first,
+      "the newest CHANGELOG.md heading is not this release")
+  end)
+
+  it("the rockspec builds every C file and ships every Lua module", function()
+    local spec = rockspec()
+    local mods = spec.build.modules
+    local csrc = {}
+    for _, f in ipairs(mods["netsock.core"].sources) do csrc[f] = true end
+    for _, f in ipairs(files("*.c")) do
+      assert.is_true(csrc[f] == true, f .. " is not in the rockspec's netsock.core sources")
+    end
+    for f in pairs(csrc) do
+      assert.truthy(H.readfile(f), "the rockspec names " .. f .. ", which does not exist")
+    end
+    local lua = {}
+    for name, f in pairs(mods) do
+      if type(f) == "string" then lua[f] = name end
+    end
+    for _, f in ipairs(files("*.lua")) do
+      local want = f:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+      assert.are.equal(want, lua[f], f .. " is not in the rockspec as module " .. want)
+    end
+  end)
+
+  it("the rockspec ships docs, examples and library/ and tests without fetching", function()
+    local spec = rockspec()
+    local dirs = {}
+    for _, d in ipairs(spec.build.copy_directories or {}) do dirs[d] = true end
+    assert.same({ docs = true, examples = true, library = true }, dirs)
+    assert.are.equal("command", spec.test.type)
+    assert.is_nil(spec.test_dependencies, "test_dependencies make luarocks test fetch busted")
+  end)
+end)

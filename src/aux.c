@@ -1,0 +1,267 @@
+/*
+** aux.c: what every file checks and builds the same way. Argument
+** checks (timeouts, i..j ranges, buffer sizes, names without zero
+** bytes, ports, families, types), the one class builder, the type
+** check of sockets, and the descriptor box.
+*/
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netsock.h"
+
+#define NS_FDBOX  "netsock.fdbox"
+
+
+/* {====== Arguments ====== */
+
+/* a timeout argument: nil (or none) means for ever, math.huge too */
+double ns_opttimeout (lua_State *L, int idx) {
+  double t;
+  if (lua_isnoneornil(L, idx)) return -1.0;
+  t = luaL_checknumber(L, idx);
+  luaL_argcheck(L, !isnan(t), idx, "timeout is NaN");
+  luaL_argcheck(L, t >= 0, idx, "negative timeout");
+  return isinf(t) ? -1.0 : t;
+}
+
+
+/*
+** The bytes data[i..j] of the string at 'idx' with Lua's string.sub
+** rules for i and j (negative counts from the end).
+*/
+const char *ns_checkrange (lua_State *L, int idx, size_t *len) {
+  size_t l;
+  const char *data = luaL_checklstring(L, idx, &l);
+  lua_Integer i = luaL_optinteger(L, idx + 1, 1);
+  lua_Integer j = luaL_optinteger(L, idx + 2, -1);
+  if (i < 0) i = ((lua_Integer)l + i < 0) ? 1 : (lua_Integer)l + i + 1;
+  else if (i == 0) i = 1;
+  if (j < 0) j = (lua_Integer)l + j + 1;
+  else if (j > (lua_Integer)l) j = (lua_Integer)l;
+  if (i > j) { *len = 0; return data; }
+  *len = (size_t)(j - i + 1);
+  return data + i - 1;
+}
+
+
+void ns_checkrecvargs (lua_State *L, int idx, size_t *size, int *flags) {
+  lua_Integer n = luaL_checkinteger(L, idx);
+  lua_Integer f = luaL_optinteger(L, idx + 1, 0);
+  luaL_argcheck(L, n >= 0, idx, "negative buffer size");
+  luaL_argcheck(L, n <= INT_MAX, idx, "buffer size too large");
+  luaL_argcheck(L, 0 <= f && f <= INT_MAX, idx + 1, "invalid flags");
+  *size = (size_t)n;
+  *flags = (int)f;
+}
+
+
+const char *ns_checkname (lua_State *L, int idx, const char *what) {
+  size_t n;
+  const char *s = luaL_checklstring(L, idx, &n);
+  if (strlen(s) != n)
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s contains a zero byte", what));
+  return s;
+}
+
+
+/*
+** Check the port argument at 'idx': an integer 0..65535, a numeric
+** string, or a service name. Returns the text getaddrinfo takes, in
+** 'buf' (at least 8 bytes) for numbers, or the service name itself.
+*/
+const char *ns_checkport (lua_State *L, int idx, char *buf) {
+  lua_Integer port;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    char *end;
+    long v;
+    luaL_argcheck(L, len > 0 && strlen(s) == len, idx, "invalid port");
+    v = strtol(s, &end, 10);
+    if (*end != '\0')
+      return s;  /* a service name */
+    luaL_argcheck(L, 0 <= v && v <= 65535, idx, "port out of range");
+    port = v;
+  }
+  else {
+    if (lua_type(L, idx) == LUA_TNUMBER && !lua_isinteger(L, idx)) {
+      double d = lua_tonumber(L, idx);
+      luaL_argcheck(L, d >= 0 && d <= 65535, idx, "port out of range");
+    }
+    port = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, 0 <= port && port <= 65535, idx, "port out of range");
+  }
+  {  /* the decimal text, without snprintf (docs/performance.md, "UDP") */
+    char tmp[8], *p = tmp, *q = buf;
+    do *p++ = (char)('0' + port % 10); while ((port /= 10) > 0);
+    while (p > tmp) *q++ = *--p;
+    *q = '\0';
+  }
+  return buf;
+}
+
+/* }====== */
+
+
+/* {====== Families and types by name ====== */
+
+static const char *const familynames[] = {"inet", "inet6", "unix", "unspec", NULL};
+static const int familyvalues[] = {AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC};
+
+static const char *const typenames[] = {"stream", "dgram", "raw", "seqpacket", NULL};
+static const int typevalues[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
+
+
+/* a name ("inet6") or a number (netsock.AF_INET6) from 'names' */
+static int checkenum (lua_State *L, int idx, int def, const char *const *names,
+                      const int *values, const char *what) {
+  int i;
+  if (lua_isnoneornil(L, idx)) return def;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer v = luaL_checkinteger(L, idx);
+    for (i = 0; names[i]; i++)
+      if (values[i] == v) return (int)v;
+    return luaL_argerror(L, idx, what);
+  }
+  return values[luaL_checkoption(L, idx, NULL, names)];
+}
+
+
+int ns_family (lua_State *L, int idx, int def) {
+  return checkenum(L, idx, def, familynames, familyvalues,
+                   "unknown address family");
+}
+
+
+int ns_socktype (lua_State *L, int idx, int def) {
+  return checkenum(L, idx, def, typenames, typevalues, "unknown socket type");
+}
+
+
+static const char *enumname (int v, const char *const *names,
+                             const int *values) {
+  int i;
+  for (i = 0; names[i]; i++)
+    if (values[i] == v) return names[i];
+  return "?";
+}
+
+
+const char *ns_familyname (int family) {
+  return enumname(family, familynames, familyvalues);
+}
+
+
+const char *ns_typename (int type) {
+  return enumname(type, typenames, typevalues);
+}
+
+/* }====== */
+
+
+/* {====== Classes ====== */
+
+void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
+                  const luaL_Reg *methods, int upmeta) {
+  int nup = upmeta ? 1 : 0;
+  luaL_newmetatable(L, name);
+  if (meta != NULL) {
+    if (upmeta) lua_pushvalue(L, -1);
+    luaL_setfuncs(L, meta, nup);
+  }
+  lua_newtable(L);
+  if (methods != NULL) {
+    if (upmeta) lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, nup);
+  }
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__metatable");
+}
+
+
+/*
+** The socket metatable holds, at integer key 1, a light userdata with
+** the address of 'socketkey', a value no other code can make: checking
+** it takes an array read, where luaL_checkudata looks the metatable up
+** in the registry by name (interning "netsock.socket", strcmp included)
+** on every call, a fifth of a recv. No script can read or copy that
+** value (__metatable hides every netsock metatable), and the block's
+** size is checked too, so even a metatable reached through the debug
+** library cannot make another object pass for a socket.
+*/
+static char socketkey;
+
+void ns_marksocketclass (lua_State *L) {
+  lua_pushlightuserdata(L, &socketkey);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &socketkey);
+}
+
+
+void ns_pushsocketclass (lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &socketkey);
+}
+
+
+nsSocket *ns_tosocket (lua_State *L, int idx) {
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same = lua_rawgeti(L, -1, 1) == LUA_TLIGHTUSERDATA &&
+               lua_touserdata(L, -1) == &socketkey &&
+               lua_rawlen(L, idx) == sizeof(nsSocket);
+    lua_pop(L, 2);
+    if (same) return (nsSocket *)p;
+  }
+  return NULL;
+}
+
+
+nsSocket *ns_checksocket (lua_State *L, int idx) {
+  nsSocket *s = ns_tosocket(L, idx);
+  if (s == NULL) luaL_typeerror(L, idx, NS_SOCKET);
+  return s;
+}
+
+/* }====== */
+
+
+/* {====== The descriptor box ====== */
+
+void ns_fdbox_close (int *box) {
+  if (*box >= 0) {
+    int fd = *box;
+    *box = -1;
+    close(fd);  /* not retried on EINTR: Linux has released fd already */
+  }
+}
+
+
+static int fdbox_gc (lua_State *L) {
+  ns_fdbox_close((int *)luaL_checkudata(L, 1, NS_FDBOX));
+  return 0;
+}
+
+
+int *ns_newfdbox (lua_State *L) {
+  int *box = (int *)lua_newuserdatauv(L, sizeof(int), 0);
+  *box = -1;
+  luaL_setmetatable(L, NS_FDBOX);
+  return box;
+}
+
+
+void ns_aux_open (lua_State *L) {
+  static const luaL_Reg meta[] = {
+    {"__gc", fdbox_gc}, {"__close", fdbox_gc}, {NULL, NULL}
+  };
+  ns_newclass(L, NS_FDBOX, meta, NULL, 0);
+  lua_pop(L, 1);
+}
+
+/* }====== */

@@ -1,0 +1,519 @@
+/*
+** select.c: netsock.select and the poller object (epoll), over any
+** number of descriptors: sockets, file objects, integer descriptors
+** and anything with a fileno method. Bytes a socket or file holds
+** buffered count as readable. Inside a task both wait on one epoll
+** descriptor through wait.c, so the task alone is suspended.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "netsock.h"
+
+#define INT_MAX_FD  INT_MAX
+#define MAXEVENTS   256  /* per epoll_wait; the rest come on the next */
+
+
+/* {====== Objects that can be waited on ====== */
+
+/*
+** The descriptor of the entry at 'idx': an integer fd, a netsock
+** socket, or any table or userdata with a fileno method (file objects
+** of makefile are that). '*pending' gets the count of bytes the object
+** holds buffered and unread: s:pending() for sockets, obj:pending()
+** for anything that has it, 0 otherwise. A closed object gives -1.
+** 'arg' and 'i' name the argument and entry in error messages.
+*/
+static int objfd (lua_State *L, int idx, lua_Integer *pending, int arg,
+                  lua_Integer i) {
+  nsSocket *s;
+  lua_Integer fd;
+  int t = lua_type(L, idx);
+  idx = lua_absindex(L, idx);
+  *pending = 0;
+  if (t == LUA_TNUMBER) {
+    if (!lua_isinteger(L, idx) || (fd = lua_tointeger(L, idx)) < 0 ||
+        fd > INT_MAX_FD)
+      return luaL_argerror(L, arg, lua_pushfstring(L,
+               "entry %I is not a valid descriptor", (LUAI_UACINT)i));
+    return (int)fd;
+  }
+  if ((s = ns_tosocket(L, idx)) != NULL) {
+    *pending = (lua_Integer)ns_pending(s);
+    return s->fd;
+  }
+  if (t != LUA_TTABLE && t != LUA_TUSERDATA)
+    return luaL_argerror(L, arg, lua_pushfstring(L,
+             "entry %I is a %s, not a socket, file or descriptor",
+             (LUAI_UACINT)i, luaL_typename(L, idx)));
+  if (lua_getfield(L, idx, "fileno") == LUA_TNIL)
+    return luaL_argerror(L, arg, lua_pushfstring(L,
+             "entry %I has no fileno method", (LUAI_UACINT)i));
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  if (!lua_isinteger(L, -1))
+    return luaL_argerror(L, arg, lua_pushfstring(L,
+             "fileno of entry %I did not return an integer", (LUAI_UACINT)i));
+  fd = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (fd < 0) return -1;  /* closed */
+  if (fd > INT_MAX_FD)
+    return luaL_argerror(L, arg, lua_pushfstring(L,
+             "entry %I is not a valid descriptor", (LUAI_UACINT)i));
+  if (lua_getfield(L, idx, "pending") != LUA_TNIL) {
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    *pending = lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return (int)fd;
+}
+
+
+/* the events strings of the poller: "r", "w", "rw" -> NS_READ... */
+static const char *const evnames[] = {"r", "w", "rw", NULL};
+
+static int checkevents (lua_State *L, int idx) {
+  return luaL_checkoption(L, idx, NULL, evnames) + 1;
+}
+
+static uint32_t toepoll (int events) {
+  return ((events & NS_READ) ? (uint32_t)(EPOLLIN | EPOLLRDHUP) : 0) |
+         ((events & NS_WRITE) ? (uint32_t)EPOLLOUT : 0);
+}
+
+/* }====== */
+
+
+/* {====== select ====== */
+
+/*
+** One pass over both tables (1 readers, 2 writers): fills 'pfd' (one
+** entry per element, readers first) and 'force' (ready without
+** waiting: buffered bytes, or closed after a wait). Returns how many
+** are forced. A closed entry on the first call raises.
+*/
+static int select_gather (lua_State *L, struct pollfd *pfd, char *force,
+                          int nr, int nw, int resumed) {
+  int i, k, nforce = 0;
+  lua_Integer pend;
+  for (k = 0; k < nr + nw; k++) {
+    int tbl = k < nr ? 1 : 2;
+    lua_Integer idx = k < nr ? k + 1 : k - nr + 1;
+    lua_geti(L, tbl, idx);
+    i = objfd(L, -1, &pend, tbl, idx);
+    lua_pop(L, 1);
+    if (i < 0 && !resumed)
+      return luaL_argerror(L, tbl, lua_pushfstring(L,
+               "entry %I is closed", (LUAI_UACINT)idx));
+    pfd[k].fd = i;  /* poll ignores negative descriptors */
+    pfd[k].events = (short)(k < nr ? POLLIN : POLLOUT);
+    pfd[k].revents = 0;
+    force[k] = (char)((i < 0) || (k < nr && pend > 0));
+    nforce += force[k];
+  }
+  return nforce;
+}
+
+
+/* push the arrays of the entries that are ready */
+static int select_result (lua_State *L, struct pollfd *pfd, char *force,
+                          int nr, int nw) {
+  int k, tbl, n;
+  for (tbl = 1; tbl <= 2; tbl++) {
+    int from = tbl == 1 ? 0 : nr, to = tbl == 1 ? nr : nr + nw;
+    lua_createtable(L, 0, 0);
+    n = 0;
+    for (k = from; k < to; k++) {
+      if (force[k] || (pfd[k].revents & (tbl == 1 ?
+            (POLLIN | POLLHUP | POLLERR | POLLNVAL) :
+            (POLLOUT | POLLHUP | POLLERR | POLLNVAL)))) {
+        lua_geti(L, tbl, k - from + 1);
+        lua_rawseti(L, -2, ++n);
+      }
+    }
+  }
+  return 2;
+}
+
+
+/*
+** The length of the readers (1) or writers (2) table. A __len that
+** says -1 or 2^40 would make the pollfd arithmetic below index outside
+** its block, so it is checked like any other argument.
+*/
+static int selectlen (lua_State *L, int idx) {
+  lua_Integer n = luaL_len(L, idx);
+  luaL_argcheck(L, 0 <= n && n <= INT_MAX / 64, idx, "table length out of range");
+  return (int)n;
+}
+
+
+/*
+** stack: 1 readers, 2 writers, 3 timeout, 4 deadline, 5 epfd holder
+** (inside a task, false before the first wait), 6 scratch
+*/
+static int select_k (lua_State *L, int status, lua_KContext ctx) {
+  int nr, nw, nforce, n, ms;
+  double deadline;
+  struct pollfd *pfd;
+  char *force;
+  lua_settop(L, 5);
+  nr = selectlen(L, 1);
+  nw = selectlen(L, 2);
+  deadline = lua_tonumber(L, 4);
+  pfd = (struct pollfd *)lua_newuserdatauv(L,
+          (size_t)(nr + nw) * (sizeof(struct pollfd) + 1) + 1, 0);
+  force = (char *)(pfd + nr + nw);
+  nforce = select_gather(L, pfd, force, nr, nw, status != LUA_OK);
+  for (;;) {
+    int intask = ns_intask(L);
+    ms = (nforce > 0 || intask) ? 0 : ns_msuntil(deadline);
+    n = poll(pfd, (nfds_t)(nr + nw), ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ns_fail(L, errno);
+    }
+    if (n > 0 || nforce > 0 || ns_msuntil(deadline) == 0) {
+      /* done: the epoll set of a task's wait goes now, not at the GC */
+      if (lua_type(L, 5) == LUA_TUSERDATA)
+        ns_fdbox_close((int *)lua_touserdata(L, 5));
+    }
+    if (n > 0 || nforce > 0)
+      return select_result(L, pfd, force, nr, nw);
+    if (ns_msuntil(deadline) == 0) {
+      lua_createtable(L, 0, 0);
+      lua_createtable(L, 0, 0);
+      lua_pushliteral(L, "timeout");
+      return 3;
+    }
+    if (intask) {  /* wait on an epoll set of them all, as one fd */
+      int *epfd, k;
+      if (lua_type(L, 5) != LUA_TUSERDATA) {
+        ns_newfdbox(L);
+        lua_replace(L, 5);
+      }
+      epfd = (int *)lua_touserdata(L, 5);
+      ns_fdbox_close(epfd);  /* rebuilt: entries may have changed */
+      *epfd = epoll_create1(EPOLL_CLOEXEC);
+      if (*epfd < 0) return ns_fail(L, errno);
+      for (k = 0; k < nr + nw; k++) {
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = pfd[k].events & POLLIN ? EPOLLIN : EPOLLOUT;
+        ev.data.fd = pfd[k].fd;
+        if (epoll_ctl(*epfd, EPOLL_CTL_ADD, pfd[k].fd, &ev) < 0) {
+          if (errno == EEXIST) {  /* same fd twice: widen it */
+            ev.events |= EPOLLIN | EPOLLOUT;
+            epoll_ctl(*epfd, EPOLL_CTL_MOD, pfd[k].fd, &ev);
+          }
+          /* EPERM (a regular file) is always ready: poll said no, so
+             it is not one; other errors show up in the next poll */
+        }
+      }
+      lua_settop(L, 6);  /* keep the pollfd block */
+      if (ns_waitfd(L, *epfd, NS_READ, deadline, ctx, select_k) == NS_ERRNO)
+        return ns_fail(L, errno);
+      /* returned: the deadline passed meanwhile; the next pass says so */
+    }
+  }
+}
+
+
+/*
+** netsock.select(readers, writers [, timeout]): poll(2) over any number
+** of descriptors. Inside a task it suspends the task on one epoll
+** descriptor that holds them all.
+*/
+static int select_select (lua_State *L) {
+  double t;
+  if (lua_isnil(L, 1)) { lua_newtable(L); lua_replace(L, 1); }
+  /* writers nil or left out: an empty table, the timeout kept at 3 (an
+     unconditional lua_settop(L, 2) here dropped it: select waited for ever) */
+  if (lua_gettop(L) < 2) lua_settop(L, 2);
+  if (lua_isnil(L, 2)) { lua_newtable(L); lua_replace(L, 2); }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  t = ns_opttimeout(L, 3);
+  lua_settop(L, 3);
+  lua_pushnumber(L, ns_deadline(t));
+  lua_pushboolean(L, 0);
+  return select_k(L, LUA_OK, 0);
+}
+
+/* }====== */
+
+
+/* {====== The poller ====== */
+
+/*
+** netsock.poller(): an epoll descriptor plus, in its two user values,
+** fd -> object and fd -> events ("r" 1, "w" 2, "rw" 3) for what was
+** added, so that wait returns the objects themselves and can count
+** bytes they hold buffered as readable.
+*/
+typedef struct { int epfd; int count; } nsPoller;
+
+static nsPoller *checkpoller (lua_State *L) {
+  nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
+  if (p->epfd < 0)
+    luaL_error(L, "attempt to use a closed poller");
+  return p;
+}
+
+
+static int poller_new (lua_State *L) {
+  nsPoller *p = (nsPoller *)lua_newuserdatauv(L, sizeof(nsPoller), 2);
+  p->epfd = -1;
+  p->count = 0;
+  luaL_setmetatable(L, NS_POLLER);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 2);
+  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (p->epfd < 0) return ns_fail(L, errno);
+  return 1;
+}
+
+
+/* add or modify: stack 1 poller, 2 object, 3 events */
+static int poller_ctl (lua_State *L, int op) {
+  nsPoller *p = checkpoller(L);
+  lua_Integer pend;
+  int fd = objfd(L, 2, &pend, 2, 1);
+  int events = checkevents(L, 3);
+  struct epoll_event ev;
+  luaL_argcheck(L, fd >= 0, 2, "closed object");
+  memset(&ev, 0, sizeof ev);
+  ev.events = toepoll(events);
+  ev.data.fd = fd;
+  if (epoll_ctl(p->epfd, op, fd, &ev) < 0)
+    return ns_fail(L, errno);
+  if (op == EPOLL_CTL_ADD) p->count++;
+  lua_getiuservalue(L, 1, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, fd);
+  lua_getiuservalue(L, 1, 2);
+  lua_pushinteger(L, events);
+  lua_rawseti(L, -2, fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int poller_add (lua_State *L) { return poller_ctl(L, EPOLL_CTL_ADD); }
+static int poller_modify (lua_State *L) { return poller_ctl(L, EPOLL_CTL_MOD); }
+
+
+/*
+** p:remove(obj). An object closed since it was added is found by
+** identity (close(2) took it out of the epoll set already).
+*/
+static int poller_remove (lua_State *L) {
+  nsPoller *p = checkpoller(L);
+  lua_Integer pend;
+  int fd = objfd(L, 2, &pend, 2, 1), found = 0;
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, 1);  /* 3 */
+  lua_getiuservalue(L, 1, 2);  /* 4 */
+  if (fd >= 0) {
+    if (lua_rawgeti(L, 3, fd) != LUA_TNIL && lua_rawequal(L, -1, 2))
+      found = 1;
+    lua_pop(L, 1);
+  }
+  if (!found) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      if (lua_rawequal(L, -1, 2)) {
+        fd = (int)lua_tointeger(L, -2);
+        found = 2;
+        lua_pop(L, 2);
+        break;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  if (!found) {
+    if (fd < 0) return ns_fail(L, ENOENT);
+    /* an fd not added through this object: epoll decides */
+  }
+  if (found != 2 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+    return ns_fail(L, errno);
+  if (found == 2)  /* maybe still open under the same number */
+    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+  if (found) p->count--;
+  lua_pushnil(L);
+  lua_rawseti(L, 3, fd);
+  lua_pushnil(L);
+  lua_rawseti(L, 4, fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+/* push the object added for fd and append it with its events */
+static void addready (lua_State *L, int fd, int events, int *n) {
+  static const char *const names[] = {"", "r", "w", "rw"};
+  lua_rawgeti(L, 3, fd);
+  lua_rawseti(L, 5, ++*n);
+  lua_pushstring(L, names[events & 3]);
+  lua_rawseti(L, 6, *n);
+}
+
+
+/*
+** stack: 1 poller, 2 timeout, 3 objects, 4 events, 5 deadline, then the
+** result tables 6 ready, 7 events (rebuilt each pass), 8 done set
+*/
+static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
+  nsPoller *p = checkpoller(L);
+  struct epoll_event evs[MAXEVENTS];
+  double deadline = lua_tonumber(L, 5);
+  int n, i, nready = 0, nbuf = 0, intask = ns_intask(L);
+  (void)status;
+  lua_settop(L, 5);
+  lua_newtable(L);  /* 6: fds reported ready by buffered bytes */
+  /* bytes buffered in a read-interested object count as readable */
+  lua_pushnil(L);
+  while (lua_next(L, 3)) {
+    lua_Integer pend;
+    int fd = (int)lua_tointeger(L, -2), ev;
+    lua_rawgeti(L, 4, fd);
+    ev = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if ((ev & NS_READ) && objfd(L, -1, &pend, 1, fd) == fd && pend > 0) {
+      lua_pushinteger(L, NS_READ);
+      lua_rawseti(L, 6, fd);
+      nbuf++;
+    }
+    lua_pop(L, 1);
+  }
+  for (;;) {
+    int ms = (nbuf > 0 || intask) ? 0 : ns_msuntil(deadline);
+    n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ns_fail(L, errno);
+    }
+    if (n > 0 || nbuf > 0 || ns_msuntil(deadline) == 0 || intask) break;
+  }
+  if (n == 0 && nbuf == 0 && intask && ns_msuntil(deadline) != 0) {
+    lua_settop(L, 5);
+    if (ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k) == NS_ERRNO)
+      return ns_fail(L, errno);
+    lua_newtable(L);  /* returned: the deadline passed meanwhile */
+  }
+  /* 3 objects, 4 events, 5 -> ready, 6 -> events; buffered set at 7 */
+  lua_createtable(L, n + nbuf, 0);
+  lua_createtable(L, n + nbuf, 0);
+  lua_rotate(L, 6, 2);  /* 6 ready, 7 events, 8 buffered */
+  lua_remove(L, 5);     /* 5 ready, 6 events, 7 buffered */
+  for (i = 0; i < n; i++) {
+    int fd = evs[i].data.fd, asked, got;
+    lua_rawgeti(L, 4, fd);
+    asked = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (asked == 0) continue;  /* removed meanwhile */
+    got = ns_fromepoll(evs[i].events, asked);
+    if (lua_rawgeti(L, 7, fd) != LUA_TNIL) {
+      got |= NS_READ;
+      lua_pushnil(L);
+      lua_rawseti(L, 7, fd);
+    }
+    lua_pop(L, 1);
+    addready(L, fd, got, &nready);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, 7)) {
+    lua_pop(L, 1);
+    addready(L, (int)lua_tointeger(L, -1), NS_READ, &nready);
+  }
+  lua_settop(L, 6);
+  if (nready == 0) {
+    lua_pushliteral(L, "timeout");
+    return 3;
+  }
+  return 2;
+}
+
+
+/* p:wait([timeout]) -> ready, events */
+static int poller_wait (lua_State *L) {
+  double t;
+  checkpoller(L);
+  t = ns_opttimeout(L, 2);
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, 1);
+  lua_getiuservalue(L, 1, 2);
+  lua_pushnumber(L, ns_deadline(t));
+  return poller_wait_k(L, LUA_OK, 0);
+}
+
+
+static int poller_close (lua_State *L) {
+  nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
+  if (p->epfd >= 0) {
+    int fd = p->epfd;
+    p->epfd = -1;
+    close(fd);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static int poller_fileno (lua_State *L) {
+  nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
+  lua_pushinteger(L, p->epfd);
+  return 1;
+}
+
+
+static int poller_tostring (lua_State *L) {
+  nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
+  if (p->epfd < 0)
+    lua_pushliteral(L, "netsock.poller (closed)");
+  else
+    lua_pushfstring(L, "netsock.poller (epoll fd %d, %d registered)",
+                    p->epfd, p->count);
+  return 1;
+}
+
+
+static const luaL_Reg poller_methods[] = {
+  {"add", poller_add},
+  {"modify", poller_modify},
+  {"remove", poller_remove},
+  {"wait", poller_wait},
+  {"close", poller_close},
+  {"fileno", poller_fileno},
+  {NULL, NULL}
+};
+
+static const luaL_Reg poller_meta[] = {
+  {"__gc", poller_close},
+  {"__close", poller_close},
+  {"__tostring", poller_tostring},
+  {NULL, NULL}
+};
+
+/* }====== */
+
+
+static const luaL_Reg select_funcs[] = {
+  {"select", select_select},
+  {"poller", poller_new},
+  {NULL, NULL}
+};
+
+
+void ns_select_open (lua_State *L) {
+  ns_newclass(L, NS_POLLER, poller_meta, poller_methods, 0);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, select_funcs, 0);
+}

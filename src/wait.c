@@ -1,0 +1,463 @@
+/*
+** wait.c: the clock, deadlines, and how a call waits.
+**
+** Every descriptor netsock makes is non-blocking. A call whose system
+** call says EAGAIN asks ns_block what to do: outside any coroutine,
+** with no timeout, the descriptor is made blocking and the call tries
+** again, sleeping in the kernel as a C program would; otherwise
+** ns_wait waits for readiness until the call's deadline: poll(2)
+** outside a task; inside a task it yields to the loop
+** (lua/netsock/tasks.lua), which resumes the call's continuation once
+** the descriptor is ready or the deadline has passed. The continuation
+** simply tries again, so the blocking, non-blocking, timed and task
+** paths are one code path. Before each try the call asks ns_callflags
+** for its flags: MSG_DONTWAIT whenever it must not sleep in the kernel,
+** so the descriptor's O_NONBLOCK (shared with every duplicate) never
+** decides whether a task blocks the loop. docs/design.md has the whole
+** contract.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netsock.h"
+
+/* first value a task yields when a netsock call waits: see tasks.lua */
+static char waittoken;
+
+#define MAXEVENTS  256  /* per epoll_wait; the rest come on the next */
+
+static int loop_register (lua_State *L, int fd, nsSocket *s);
+
+
+/* {====== Clock ====== */
+
+double ns_monotime (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+
+double ns_deadline (double timeout) {
+  return timeout < 0 ? -1.0 : ns_monotime() + timeout;
+}
+
+
+/*
+** A thread is a task when the loop registered it in the weak set
+** NS_TASKS. A coroutine of the user's own inside a task is not a task:
+** it blocks, as it would anywhere else.
+*/
+int ns_intask (lua_State *L) {
+  int r;
+  if (!lua_isyieldable(L))
+    return 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_TASKS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushthread(L);
+  r = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return r;
+}
+
+
+/* milliseconds until 'deadline' for poll(2), rounded up; -1 for none */
+int ns_msuntil (double deadline) {
+  double left;
+  if (deadline < 0) return -1;
+  left = (deadline - ns_monotime()) * 1000.0;
+  if (left <= 0) return 0;
+  if (left > 2147483647.0) return 2147483647;
+  return (int)ceil(left);
+}
+
+
+/* suspend the running task: yield the 4 values of the task protocol */
+static int yieldwait (lua_State *L, int fd, int events, double deadline,
+                      lua_KContext ctx, lua_KFunction k) {
+  lua_pushlightuserdata(L, &waittoken);
+  lua_pushinteger(L, fd);
+  lua_pushinteger(L, events & (NS_READ | NS_WRITE));
+  lua_pushnumber(L, deadline);
+  return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
+}
+
+
+/* block in poll(2) */
+static nsResult pollwait (int fd, int events, double deadline) {
+  struct pollfd pfd;
+  int ms, n;
+  pfd.fd = fd;
+  pfd.events = (short)(((events & NS_READ) ? POLLIN : 0) |
+                       ((events & NS_WRITE) ? POLLOUT : 0));
+  for (;;) {
+    ms = ns_msuntil(deadline);
+    n = poll(&pfd, 1, ms);
+    if (n > 0) return NS_AGAIN;  /* ready, or an error the call will read */
+    if (n == 0) {
+      if (ns_msuntil(deadline) == 0) return NS_TIMEOUT;
+      continue;  /* poll woke a little early: wait the rest */
+    }
+    if (errno != EINTR) return NS_ERRNO;
+  }
+}
+
+
+/* }====== */
+
+
+/* {====== How a call waits ====== */
+
+static void setfdblock (nsSocket *s, int block) {
+  int flags = fcntl(s->fd, F_GETFL);
+  if (flags < 0) return;
+  flags = block ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (fcntl(s->fd, F_SETFL, flags) == 0)
+    s->fdblock = block;
+}
+
+
+void ns_nonblock (nsSocket *s) {
+  if (s->fdblock && s->fd >= 0)
+    setfdblock(s, 0);
+}
+
+
+/*
+** Whether a call on 's' may sleep inside the kernel: no timeout, and
+** outside any coroutine (a task must never block the loop; a plain
+** coroutine is treated alike, as the loop may be running it). A
+** descriptor made by fromfd never does: its other holders share the
+** O_NONBLOCK flag.
+*/
+static int kernelwait (lua_State *L, const nsSocket *s) {
+  return s->timeout < 0 && !s->shared && !lua_isyieldable(L);
+}
+
+
+int ns_callflags (lua_State *L, nsSocket *s, int noflags) {
+  if (s->fdblock) {
+    if (kernelwait(L, s)) return 0;  /* sleeps in the kernel: as C does */
+    if (noflags) setfdblock(s, 0);   /* no flag can say "do not wait" */
+  }
+  else if (noflags && s->shared) {
+    /* another holder of the description may have cleared O_NONBLOCK */
+    int flags = fcntl(s->fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK))
+      fcntl(s->fd, F_SETFL, flags | O_NONBLOCK);
+  }
+  return MSG_DONTWAIT;
+}
+
+
+nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
+                   lua_KContext ctx, lua_KFunction k) {
+  if (!s->fdblock && kernelwait(L, s)) {
+    setfdblock(s, 1);
+    if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
+  }
+  return ns_wait(L, s, events, deadline, ctx, k);
+}
+
+
+/*
+** Inside a task, a wait first makes sure the loop's epoll set holds the
+** descriptor (loop_register), then yields. A descriptor that epoll
+** cannot watch (a regular file) is always ready: NS_AGAIN at once.
+*/
+nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
+                    lua_KContext ctx, lua_KFunction k) {
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return NS_TIMEOUT;
+  if (k != NULL && ns_intask(L)) {
+    if (fd >= 0) {
+      int r = loop_register(L, fd, NULL);
+      if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
+    }
+    return (nsResult)yieldwait(L, fd, events, deadline, ctx, k);
+  }
+  return pollwait(fd, events, deadline);
+}
+
+
+nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
+                  lua_KContext ctx, lua_KFunction k) {
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return NS_TIMEOUT;
+  if (k != NULL && ns_intask(L)) {
+    int r = loop_register(L, s->fd, s);
+    if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
+    if (s->waiters == 0)
+      s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
+    return (nsResult)yieldwait(L, s->fd, events, deadline, ctx, k);
+  }
+  return pollwait(s->fd, events, deadline);
+}
+
+
+/*
+** A socket the loop watches is about to lose its descriptor: the loop's
+** onclose hook makes its waiting tasks ready, and their calls, resumed,
+** find the socket closed.
+*/
+void ns_wakeclosed (lua_State *L, nsSocket *s) {
+  if (s->waiters == 0) return;
+  s->waiters = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE) == LUA_TFUNCTION) {
+    lua_pushinteger(L, s->fd);
+    lua_call(L, 1, 0);
+  }
+  else lua_pop(L, 1);
+}
+
+
+/* what the caller asked for that epoll reported (errors wake both) */
+int ns_fromepoll (unsigned ev, int asked) {
+  int r = 0;
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= NS_READ;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r |= NS_WRITE;
+  r &= asked;
+  return r ? r : asked;  /* an error on an fd asked for w only: w */
+}
+
+/* }====== */
+
+
+/* {====== The task loop's waiter ====== */
+
+/*
+** core._newloop(): what lua/netsock/tasks.lua waits with: one epoll
+** descriptor (kept in the registry at NS_LOOPREF) where every descriptor a
+** task waits on is registered edge-triggered for both directions
+** (EPOLLET | EPOLLIN | EPOLLOUT). Edge-triggering is sound because every
+** netsock call waits only after its system call said EAGAIN: the next
+** change of state is an edge; and registering (ADD or MOD) looks at
+** the present state, so an edge that came before is not lost.
+**
+** A socket is registered once: its first wait stamps it with a serial
+** number (in s->waiters) that reg[fd] remembers, and its later waits,
+** finding the same stamp, cost no system call. A descriptor closed
+** behind the loop's back (a socket's __gc) leaves epoll by itself; the
+** socket that reuses the number has another stamp (0: new) and is
+** registered afresh. Bare descriptors are (re)registered on each wait.
+*/
+#define NS_LOOP     "netsock.loop"      /* metatable */
+#define NS_LOOPREF  "netsock.loopobj"   /* registry: the loop of this state */
+
+typedef struct {
+  int epfd;
+  int serial;    /* last stamp handed out */
+  int cap;       /* size of reg */
+  int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+} nsLoop;
+
+static nsLoop *checkloop (lua_State *L) {
+  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
+  if (l->epfd < 0) luaL_error(L, "attempt to use a closed loop");
+  return l;
+}
+
+
+/*
+** core._newloop(tasks, onclose): the loop object; 'tasks' is the weak
+** set of the loop's task threads (ns_intask), 'onclose(fd)' what a
+** close calls to wake the tasks waiting on fd (ns_wakeclosed). Lua
+** hands both over here, so the task loop never reaches into the
+** registry.
+*/
+static int loop_new (lua_State *L) {
+  nsLoop *l;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, NS_TASKS);
+  lua_pushvalue(L, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE);
+  l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 0);
+  memset(l, 0, sizeof *l);
+  l->epfd = -1;
+  luaL_setmetatable(L, NS_LOOP);
+  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (l->epfd < 0) return ns_fail(L, errno);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  return 1;
+}
+
+
+/*
+** Make sure the loop's epoll set watches fd (for socket s, or a bare
+** descriptor when s is NULL). Returns 1 when it does (or there is no
+** loop: a task run by someone else), 0 when epoll cannot watch fd (a
+** regular file: always ready), -1 on another error (errno set).
+*/
+static int loop_register (lua_State *L, int fd, nsSocket *s) {
+  nsLoop *l;
+  struct epoll_event ev;
+  int r;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  lua_pop(L, 1);
+  if (l == NULL || l->epfd < 0) return 1;
+  if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters)
+    return 1;  /* registered by this very socket */
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.fd = fd;
+  r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+  if (r < 0 && errno == ENOENT) r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (r < 0) return errno == EPERM ? 0 : -1;
+  if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
+    int cap = l->cap ? l->cap : 1024, *p;
+    while (cap <= fd) cap *= 2;
+    p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
+    if (p != NULL) {
+      memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
+      l->reg = p;
+      l->cap = cap;
+    }
+  }
+  if (s != NULL) {
+    if (++l->serial <= 0) l->serial = 1;  /* wrapped: stamps stay nonzero */
+    s->waiters = l->serial;
+  }
+  if (fd < l->cap) l->reg[fd] = s != NULL ? s->waiters : 0;
+  return 1;
+}
+
+
+/*
+** l:wait(timeout, out): waits at most timeout seconds (< 0: no limit)
+** and stores fd, events (NS_READ/NS_WRITE bits) pairs in out[1..2n];
+** returns n. EINTR counts as 0 events (the loop simply turns again).
+*/
+static int loop_wait (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  double t = luaL_checknumber(L, 2);
+  struct epoll_event evs[MAXEVENTS];
+  int n, i, ms;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  if (t < 0) ms = -1;
+  else if (t > 2147483.0) ms = 2147483647;
+  else ms = (int)ceil(t * 1000.0);
+  n = epoll_wait(l->epfd, evs, MAXEVENTS, ms);
+  if (n < 0) {
+    if (errno != EINTR) return ns_fail(L, errno);
+    n = 0;
+  }
+  for (i = 0; i < n; i++) {
+    lua_pushinteger(L, evs[i].data.fd);
+    lua_rawseti(L, 3, 2 * i + 1);
+    lua_pushinteger(L, ns_fromepoll(evs[i].events, NS_READ | NS_WRITE));
+    lua_rawseti(L, 3, 2 * i + 2);
+  }
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+
+static int loop_close (lua_State *L) {
+  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
+  if (l->epfd >= 0) { close(l->epfd); l->epfd = -1; }
+  free(l->reg);
+  l->reg = NULL;
+  l->cap = 0;
+  return 0;
+}
+
+
+static const luaL_Reg loop_methods[] = {
+  {"wait", loop_wait},
+  {"close", loop_close},
+  {NULL, NULL}
+};
+
+/* }====== */
+
+
+
+/* {====== Sleep and the clocks in Lua ====== */
+
+static int wait_monotime (lua_State *L) {
+  lua_pushnumber(L, ns_monotime());
+  return 1;
+}
+
+
+static int wait_gettime (lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+
+static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
+  double deadline = lua_tonumber(L, 2);
+  struct timespec ts;
+  double left;
+  (void)status; (void)ctx;
+  if (ns_intask(L)) {
+    if (ns_monotime() < deadline)
+      ns_waitfd(L, -1, 0, deadline, 0, sleep_k);
+    return 0;
+  }
+  while ((left = deadline - ns_monotime()) > 0) {
+    ts.tv_sec = (time_t)left;
+    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);  /* EINTR: the loop sleeps the rest */
+  }
+  return 0;
+}
+
+
+/*
+** netsock.sleep(seconds): inside a task it suspends that task alone;
+** elsewhere it blocks the process.
+*/
+static int wait_sleep (lua_State *L) {
+  double t = luaL_checknumber(L, 1);
+  luaL_argcheck(L, t >= 0, 1, "negative or NaN sleep");  /* NaN fails too */
+  if (t > 1e9) t = 1e9;  /* ~31 years: "for ever" without overflow */
+  lua_settop(L, 1);
+  lua_pushnumber(L, ns_monotime() + t);
+  return sleep_k(L, LUA_OK, 0);
+}
+
+/* }====== */
+
+
+static int wait_waittoken (lua_State *L) {
+  lua_pushlightuserdata(L, &waittoken);
+  return 1;
+}
+
+
+static const luaL_Reg wait_funcs[] = {
+  {"monotime", wait_monotime},
+  {"gettime", wait_gettime},
+  {"sleep", wait_sleep},
+  {"_waittoken", wait_waittoken},
+  {"_newloop", loop_new},
+  {NULL, NULL}
+};
+
+
+void ns_wait_open (lua_State *L) {
+  static const luaL_Reg loop_meta[] = {
+    {"__gc", loop_close}, {NULL, NULL}
+  };
+  ns_newclass(L, NS_LOOP, loop_meta, loop_methods, 0);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, wait_funcs, 0);
+}
