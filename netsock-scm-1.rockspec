@@ -23,7 +23,7 @@ build = {
       sources = {
         "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
-        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/core.c",
+        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/process.c", "src/core.c",
       },
       defines = { "_GNU_SOURCE" },
       libraries = { "pthread" },
@@ -33,6 +33,7 @@ build = {
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
     ["netsock.serve"] = "lua/netsock/serve.lua",
+    ["netsock.workers"] = "lua/netsock/workers.lua",
   },
   -- installed beside the modules (luarocks show --rock-dir netsock):
   -- the docs, the examples, and library/, the LuaCATS annotations for

@@ -320,6 +320,8 @@ local function release(r)
   for i = 1, r.n do
     local v = r[i]
     if type(v) == "userdata" and v.close then v:close() end
+    -- serve's server object (a table with the socket's close)
+    if type(v) == "table" and getmetatable(v) and v.close then v:close() end
     if type(v) == "thread" and ns.run then ns.run() end  -- a spawned task
   end
 end

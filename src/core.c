@@ -111,5 +111,6 @@ int luaopen_netsock_core (lua_State *L) {
   ns_dgram_open(L);
   ns_sendfile_open(L);
   ns_options_open(L);
+  ns_process_open(L);
   return 1;
 }

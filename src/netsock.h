@@ -280,4 +280,9 @@ NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
 /* }====== */
 
+
+/* {====== process.c: fork, waitpid, kill for serve's workers ====== */
+NS_API void ns_process_open (lua_State *L);
+/* }====== */
+
 #endif

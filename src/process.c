@@ -163,7 +163,6 @@ static const luaL_Reg funcs[] = {
 
 
 /* add the functions to the module table on the top of the stack */
-NS_API void ns_process_open (lua_State *L);  /* (moves to netsock.h) */
 void ns_process_open (lua_State *L) {
-  ns_setfuncs(L, funcs);
+  luaL_setfuncs(L, funcs, 0);
 }
