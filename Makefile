@@ -18,18 +18,33 @@ CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden -D_GNU_S
 LDFLAGS  += -shared -pthread
 BUSTED   ?= busted
 
+# TLS (netsock.tls, src/tls.c) on OpenSSL 3 when pkg-config finds it;
+# make TLS=no builds without it (netsock.tls then says so)
+TLS      ?= $(shell pkg-config --exists openssl 2>/dev/null && echo yes || echo no)
+ifeq ($(TLS),yes)
+TLS_CFLAGS := -DNS_HAVE_TLS $(shell pkg-config --cflags openssl)
+TLS_LIBS   := $(shell pkg-config --libs openssl)
+endif
+CFLAGS   += $(TLS_CFLAGS)
+LDLIBS   += $(TLS_LIBS)
+
 SRCS     := $(wildcard src/*.c)
 HDRS     := $(wildcard src/*.h)
 OBJS     := $(SRCS:src/%.c=build/obj/%.o)
 CORE     := build/netsock/core.so
 
+# the console's line editor (src/edit/edit.c), only where libedit is found
+EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
+EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
+
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock console
 
-all: $(CORE)
+all: $(CORE) $(EDIT)
 
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -37,7 +52,11 @@ build/obj/%.o: src/%.c $(HDRS)
 
 $(CORE): $(OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+build/netsock/edit.so: src/edit/edit.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
 build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -45,12 +64,13 @@ build/asan/obj/%.o: src/%.c $(HDRS)
 
 $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS) $(LDLIBS)
 
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
-DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config
-DEPS_TEST  := $(DEPS_BUILD) lua-busted lua-filesystem python3 netcat-openbsd curl procps strace
+DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config libssl-dev
+DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace \
+              openssl ca-certificates
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
@@ -63,8 +83,20 @@ test: deps-test
 	@sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 demo: deps
+	@sh tools/deps openssl ca-certificates
 	@$(MAKE) --no-print-directory all
 	@$(LUA) -e 'package.path="lua/?.lua;lua/?/init.lua;"..package.path; package.cpath="build/?.so;"..package.cpath' examples/tour.lua
+	@echo; echo "== the console (bin/netsock), typed from a script: a server, its client, the tasks"
+	@printf '%s\n' \
+	  'srv = netsock.serve("127.0.0.1", 0, function(c) c:sendall("hello from a task\n") end)' \
+	  'c = netsock.create_connection(srv:getsockname())' \
+	  'c:recv(100)' \
+	  '= #netsock.tasks()' | \
+	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock
+
+# the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
+console: all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock $(ARGS)
 
 # ASan must come first in the process, so the interpreter runs with the
 # runtime preloaded; leak detection is valgrind's job (the interpreter's
@@ -93,7 +125,8 @@ lint: deps
 # make bench-instr: instructions per operation under callgrind (bench/instr)
 .PHONY: bench-instr deps-bench
 DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
-              lua-cqueues lua-copas wrk nginx-light netcat-openbsd
+              lua-cqueues lua-copas wrk nginx-light netcat-openbsd \
+              openssl lua-sec
 
 deps-bench:
 	@sh tools/deps $(DEPS_BENCH)
@@ -127,6 +160,9 @@ DEPS_FUZZ     := $(DEPS_BUILD) clang libclang-rt-14-dev iproute2
 VALGRIND_EXCLUDE ?= slow,timing
 FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  := fuzz_recv fuzz_addr fuzz_options
+ifeq ($(TLS),yes)
+FUZZ_TARGETS  += fuzz_tls
+endif
 FUZZCC        ?= clang
 FUZZSAN       := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZOBJS      := $(SRCS:src/%.c=build/fuzz/obj/%.o)
@@ -141,14 +177,14 @@ valgrind: $(CORE)
 
 build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(FUZZCC) $(OPT) $(WARN) -D_GNU_SOURCE $(LUA_INC) $(FUZZSAN) -c -o $@ $<
+	$(FUZZCC) $(OPT) $(WARN) -D_GNU_SOURCE $(LUA_INC) $(TLS_CFLAGS) $(FUZZSAN) -c -o $@ $<
 
 FUZZWRAP      := -Wl,--wrap=getaddrinfo,--wrap=getnameinfo,--wrap=connect,--wrap=bind,--wrap=sendto,--wrap=setsockopt
 build/fuzz/fuzz_%: spec/fuzz/harness.c spec/fuzz/fuzz_%.lua $(FUZZOBJS)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(OPT) -D_GNU_SOURCE $(LUA_INC) $(subst fuzzer-no-link,fuzzer,$(FUZZSAN)) \
 	  -DFUZZ_DRIVER='"$(CURDIR)/spec/fuzz/fuzz_$*.lua"' -o $@ spec/fuzz/harness.c \
-	  $(FUZZOBJS) $(FUZZWRAP) -llua5.4 -lm
+	  $(FUZZOBJS) $(FUZZWRAP) -llua5.4 -lm $(TLS_LIBS)
 
 fuzz-build:
 	@sh tools/deps $(DEPS_FUZZ)

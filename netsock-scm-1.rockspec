@@ -16,6 +16,10 @@ tasks for many clients in one process.]],
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- netsock.tls: OpenSSL 3 (Debian: libssl-dev)
+external_dependencies = {
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+}
 build = {
   type = "builtin",
   modules = {
@@ -23,18 +27,24 @@ build = {
       sources = {
         "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
-        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/process.c", "src/core.c",
+        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/signal.c",
+        "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",
       },
-      defines = { "_GNU_SOURCE" },
-      libraries = { "pthread" },
-      incdirs = { "src" },
+      defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+      libraries = { "pthread", "ssl", "crypto" },
+      incdirs = { "src", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
+    ["netsock.tls"] = "lua/netsock/tls.lua",
+    ["netsock.console"] = "lua/netsock/console.lua",
     ["netsock.serve"] = "lua/netsock/serve.lua",
     ["netsock.workers"] = "lua/netsock/workers.lua",
   },
+  -- the console; line editing comes with the netsock-edit rock (libedit)
+  install = { bin = { netsock = "bin/netsock" } },
   -- installed beside the modules (luarocks show --rock-dir netsock):
   -- the docs, the examples, and library/, the LuaCATS annotations for
   -- lua-language-server (see README.md, "Editor support")

@@ -1,13 +1,15 @@
--- usage: lua5.4 examples/live_server.lua [--host H] [--port P] [--limit N]
+-- usage: lua5.4 examples/live_server.lua [--host H] [--port P] [--limit N] [--console PATH]
 -- Greets each client, then answers every message with "OK..." and the
 -- message, for as many clients at once as come. Where the tutorial starts
 -- a thread per client, netsock runs a task (a coroutine) per client:
 -- the handler is the same straight-line code. --limit N serves at most N
 -- clients at a time; the others wait their turn (the thread-pool server).
--- Try it with: nc 127.0.0.1 8888   (in several terminals)
+-- --console PATH opens a console endpoint there: `netsock console PATH`
+-- attaches a Lua prompt to the running server (netsock.tasks() lists its
+-- clients). Try it with: nc 127.0.0.1 8888   (in several terminals)
 local netsock = require "netsock"
 
-local opt, i = { host = "127.0.0.1", port = 8888, limit = 0 }, 1
+local opt, i = { host = "127.0.0.1", port = 8888, limit = 0, console = "" }, 1
 while arg[i] do  -- --name value; an option whose default is false is a flag
   local k = arg[i]:match("^%-%-([%w-]+)$")
   if opt[k] == nil or (opt[k] ~= false and not arg[i + 1]) then
@@ -36,4 +38,7 @@ end                                     -- serve closes conn when we return
 local server = assert(netsock.serve(opt.host, opt.port, client_task,
   { backlog = 10, limit = limit > 0 and limit or nil }))
 print(("Listening on %s:%d"):format(server:getsockname()))
+if opt.console ~= "" then  -- a stale path of an earlier run is taken over
+  print("Console on " .. assert(netsock.console.listen(opt.console)).path)
+end
 netsock.run()  -- the loop: runs the tasks until none is left (here: never)

@@ -68,6 +68,7 @@
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
 ---@field gaierrorcode table<integer, string> resolver error numbers to names
 ---@field socketmethods table<string, function> the socket method table, for extensions
+---@field tls netsock.tls|nil TLS on OpenSSL 3; nil when built without OpenSSL
 ---@field AF_INET integer
 ---@field AF_INET6 integer
 ---@field AF_UNIX integer
@@ -482,6 +483,48 @@ function server:stop(timeout) end
 ---@return integer
 function server:connections() end
 
+---One live task, as `netsock.tasks()` lists it.
+---@class netsock.taskinfo
+---@field task thread
+---@field state "running"|"ready"|"waiting"|"parked"
+---@field label? string a name: "console", "serve 127.0.0.1:8080", "signals"...
+---@field call? string the netsock call it waits in ("socket:recv", "netsock.sleep")
+---@field fd? integer the descriptor it waits on
+---@field events? "r"|"w"|"rw"
+---@field socket? string `tostring` of the socket or file waited on
+---@field timeout? number seconds left before its deadline
+---@field where? string `file:line` where it waits
+---@field created? string `file:line` of the function it runs
+---@field daemon? true one of the loop's own (does not keep `run` going)
+
+---The live tasks in spawn order; `tostring` of the array is a listing.
+---@return netsock.taskinfo[]
+function netsock.tasks() end
+
+---Ends a task: its coroutine is closed (its pending call never returns,
+---its to-be-closed variables close). True, or false when it had ended.
+---@param task thread
+---@return boolean
+function netsock.cancel(task) end
+
+---`fn(name)` runs as a task each time the signal arrives while the loop
+---runs; `fn` nil removes it and restores the old disposition. Returns
+---the previous handler.
+---@param sig "SIGINT"|"SIGTERM"|"SIGHUP"|"SIGUSR1"|"SIGUSR2"|"SIGCHLD"|"SIGQUIT"|"SIGALRM"|"SIGPIPE"|"SIGWINCH"|string|integer
+---@param fn? fun(name: string)
+---@return function? previous
+---@return string? message
+---@return string? code
+function netsock.onsignal(sig, fn) end
+
+---This process's real user id.
+---@return integer
+function netsock.getuid() end
+
+---This process's effective user id.
+---@return integer
+function netsock.geteuid() end
+
 -- }======
 
 -- {====== Socket objects ======
@@ -644,6 +687,14 @@ function socket:getoption(name) end
 ---@return string? code
 ---@nodiscard
 function socket:getsockname() end
+
+---The process at the other end of a connected Unix-domain stream
+---socket, as the kernel saw it at connect time (SO_PEERCRED).
+---@return integer? pid or nil
+---@return integer|string|nil uid or the message
+---@return integer|string|nil gid or the code
+---@nodiscard
+function socket:getpeercred() end
 
 ---`host, port`, or a Unix `path`.
 ---@return string? host or nil, or a path

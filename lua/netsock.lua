@@ -6,6 +6,7 @@ local core = require "netsock.core"
 local check = require "netsock.check"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
+local rawset, setmetatable = rawset, setmetatable
 local socket, getaddrinfo = core.socket, core.getaddrinfo
 
 local M = {}
@@ -35,16 +36,14 @@ function M.create_connection(host, port, timeout, source_host, source_port)
   check.opttimeout(fname, 3, timeout)
   check.opthost(fname, 4, source_host)
   check.optport(fname, 5, source_port)
-  local infos, msg, code = (M._lookup or getaddrinfo)(host, port, nil, "stream")
+  if timeout == nil then timeout = M.getdefaulttimeout() end
+  local infos, msg, code = M._lookup(host, port, nil, "stream", timeout)
   if not infos then return nil, msg, code end
   if #infos == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
   for _, ai in ipairs(infos) do
     local s
     s, msg, code = socket(ai.family, "stream")
     if s then
-      if timeout == nil then
-        timeout = M.getdefaulttimeout()
-      end
       s:settimeout(timeout)
       local ok = true
       if source_host or source_port then
@@ -52,7 +51,10 @@ function M.create_connection(host, port, timeout, source_host, source_port)
       end
       if ok then
         ok, msg, code = s:connect(ai.host, ai.port)
-        if ok then return s end
+        if ok then
+          if s._sethostname then s:_sethostname(host) end  -- starttls checks it
+          return s
+        end
       end
       s:close()
     end
@@ -125,17 +127,44 @@ local tasks = require "netsock.tasks"
 local serve = require "netsock.serve"
 M.spawn, M.run, M.step, M.stop = tasks.spawn, tasks.run, tasks.step, tasks.stop
 M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
--- inside a task, create_connection looks names up on a thread
-function M._lookup(...)
-  if tasks.current() then return core._getaddrinfo_task(...) end
-  return getaddrinfo(...)
+-- inside a task, create_connection looks names up on the resolver's
+-- threads for at most its timeout
+function M._lookup(host, port, family, type, timeout)
+  if tasks.current() then return core._getaddrinfo_task(host, port, family, type, timeout) end
+  return getaddrinfo(host, port, family, type)
 end
 function M.serve(host, port, handler, opts)
   checkserver("serve", host, port, opts)
+  if type(opts) == "table" and opts.tls ~= nil then
+    -- serve{tls = ctx}: each handler's task runs the handshake first
+    if not M.tls then check.argerror("serve", 4, "tls: netsock was built without OpenSSL", 2) end
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.tls = nil
+    if type(handler) == "function" then
+      handler = M.tls.wraphandler(opts.tls, handler)
+    end
+    opts = copy
+  end
   -- not a tail call: serve.serve's errors count this frame to reach the user
   local srv, msg, code = serve.serve(M.create_server, host, port, handler, opts)
   return srv, msg, code
 end
+
+-- netsock.tls (lua/netsock/tls.lua) when the core was built with OpenSSL
+if core._tls then M.tls = require "netsock.tls" end
+
+-- looking inside the loop, signals (lua/netsock/tasks.lua)
+M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal
+
+-- netsock.console (lua/netsock/console.lua), loaded on first use
+setmetatable(M, { __index = function(t, k)
+  if k == "console" then
+    local c = require "netsock.console"
+    rawset(t, "console", c)
+    return c
+  end
+end })
 
 -- the method table, for extensions (netsock.socketmethods.foo = ...)
 M.socketmethods = methods

@@ -27,6 +27,7 @@ local INTERNAL = {
   ["netsock.lookup"] = true,  -- a lookup on a thread, owned by the loop
   ["netsock.fdbox"] = true,   -- a descriptor box (select's epoll set in tasks)
   ["netsock.sendfile"] = true, -- the state of a sendfile call across waits
+  ["netsock.editor"] = true,  -- the console's line editor (netsock.edit)
 }
 
 -- Objects made in Lua (setmetatable, no registry name): class name ->
@@ -36,6 +37,10 @@ local OBJECTS = {
   ["netsock.server"] = function()
     local srv = assert(ns.serve("127.0.0.1", 0, function() end))
     return srv, function() srv:close(); ns.run() end
+  end,
+  ["netsock.consoleendpoint"] = function()
+    local ep = assert(ns.console.listen(H.tmpname(".sock")))
+    return ep, function() ep:close() end
   end,
 }
 
@@ -229,6 +234,13 @@ describe("library/ annotations", function()
     assert.is_true(#files >= 1)
     local text = assert(H.readfile("library/netsock.lua"))
     assert.truthy(text:match("^%-%-%-@meta netsock\n"))
+  end)
+
+  it("are valid Lua (the language server reads them as code)", function()
+    for _, path in ipairs(files) do
+      local chunk, err = loadfile(path, "t", {})
+      assert(chunk, err)
+    end
   end)
 
   it("name every public function, method and field, and nothing else", function()

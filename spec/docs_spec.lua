@@ -69,13 +69,24 @@ describe("docs", function()
     local p = assert(ns.poller())
     finally(function() f:close() p:close() a:close() b:close() end)
     local names = publicnames(ns, "netsock.", {})
+    -- and those of the module's own sub-modules (netsock.tls, ...)
+    for k, v in pairs(ns) do
+      if type(k) == "string" and not k:match("^_") and type(v) == "table"
+         and v ~= ns.socketmethods then
+        publicnames(v, "netsock." .. k .. ".", names)
+      end
+    end
     publicnames(debug.getmetatable(a).__index, "s:", names)
     publicnames(debug.getmetatable(f).__index, "f:", names)
     publicnames(debug.getmetatable(p).__index, "p:", names)
     assert.is_true(#names > 70, "found only " .. #names .. " functions")
+    -- internal although reachable, each with the reason
+    local internal = {
+      ["netsock.tls.wraphandler"] = "the hook netsock.serve calls for its tls option",
+    }
     local missing = {}
     for _, name in ipairs(names) do
-      if not set[name] then missing[#missing + 1] = name end
+      if not set[name] and not internal[name] then missing[#missing + 1] = name end
     end
     table.sort(missing)
     assert.are.same({}, missing,

@@ -249,3 +249,141 @@ describe("numeric addresses in", function()
     srv:close()
   end)
 end)
+
+-- Every entry point that can wait, used inside a task on a socket whose
+-- descriptor an earlier call outside made blocking (it waited in the
+-- kernel), must suspend its task only: a ticking task keeps ticking.
+-- In a child process, so that a regression shows as a bounded failure,
+-- not a hung spec. The peer is python: for each connection it waits
+-- 0.2 s (our outside call waits in the kernel), then 0.6 s more before
+-- the task's call can go on.
+local ENTRY_PEER = [[
+import socket, sys, threading, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(16)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+print(srv.getsockname()[1], flush=True)
+def drain(c):
+    c.settimeout(20)
+    while c.recv(65536): pass
+def serve(c):
+    mode = c.recv(1); arg = c.recv(16).strip()
+    port = int(arg) if arg.isdigit() else 0
+    time.sleep(0.2)
+    if mode == b"r": c.sendall(b"x"); time.sleep(0.6); c.sendall(b"line\n"); drain(c)
+    elif mode == b"w": c.sendall(b"x"); time.sleep(0.6); drain(c)
+    elif mode == b"a":
+        a = socket.create_connection(("127.0.0.1", port)); time.sleep(0.6)
+        b = socket.create_connection(("127.0.0.1", port)); drain(c); a.close(); b.close()
+    elif mode == b"u":
+        u.sendto(b"one", ("127.0.0.1", port)); time.sleep(0.6)
+        u.sendto(b"two", ("127.0.0.1", port)); drain(c)
+    c.close()
+srv.settimeout(40)
+while True:
+    try: c, _ = srv.accept()
+    except socket.timeout: break
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+]]
+
+local ENTRY_CHILD = [[
+local ns = require "netsock"
+local port = tonumber(...)
+local O_NONBLOCK = tonumber("4000", 8)
+local function blocking(s)
+  local f = assert(io.open(("/proc/self/fdinfo/%d"):format(s:fileno())))
+  local flags = tonumber(f:read("a"):match("flags:%s*(%d+)"), 8)
+  f:close()
+  return flags & O_NONBLOCK == 0
+end
+local big = string.rep("z", 8 << 20)
+local path = os.tmpname()
+local fh = assert(io.open(path, "wb")); fh:write(big); fh:close()
+-- run fn as a task beside a ticking one: ticks, fn's first result
+local function inloop(fn)
+  local done, ticks, res = false, 0, nil
+  ns.spawn(function() res = fn(); done = true end)
+  ns.spawn(function()
+    while not done do ticks = ticks + 1; ns.sleep(0.02) end
+  end)
+  ns.run()
+  return ticks, res
+end
+local function peer(mode, arg)
+  local c = assert(ns.create_connection("127.0.0.1", port))
+  c:settimeout(nil)
+  assert(c:sendall(mode .. ("%-15s"):format(arg or "")))
+  return c
+end
+local function stream(mode)
+  local c = peer(mode)
+  assert(c:recv(1) == "x")  -- had to wait: in the kernel
+  return c
+end
+local cases = {
+  { "recv", function()
+      local c = stream("r")
+      return c, function() return c:recv(10) == "line\n" end
+    end },
+  { "read", function()
+      local c = stream("r")
+      local f = c:makefile("r")
+      return c, function() return f:read("l") == "line" end
+    end },
+  { "sendall", function()
+      local c = stream("w")
+      return c, function() return c:sendall(big) == true end
+    end },
+  { "flush", function()
+      local c = stream("w")
+      local f = c:makefile("w")
+      return c, function() return f:write(big) == f and f:flush() == f end
+    end },
+  { "sendfile", function()
+      local c = stream("w")
+      return c, function() return c:sendfile(path) == #big end
+    end },
+  { "accept", function()
+      local l = assert(ns.create_server("127.0.0.1", 0))
+      l:settimeout(nil)
+      local c = peer("a", select(2, l:getsockname()))
+      assert(l:accept())  -- had to wait: in the kernel
+      return l, function() return l:accept() ~= nil end, c
+    end },
+  { "recvfrom", function()
+      local u = assert(ns.udp())
+      assert(u:bind("127.0.0.1", 0))
+      u:settimeout(nil)
+      local c = peer("u", select(2, u:getsockname()))
+      assert(u:recvfrom(10) == "one")  -- had to wait: in the kernel
+      return u, function() return u:recvfrom(10) == "two" end, c
+    end },
+}
+for _, case in ipairs(cases) do
+  local s, call, other = case[2]()
+  local wasblocking = blocking(s)
+  local ticks, ok = inloop(call)
+  print(case[1], wasblocking, ticks >= 10, ok)
+  s:close()
+  if other then other:close() end
+end
+os.remove(path)
+]]
+
+describe("every call that waits, inside a task", function()
+  local child_it = os.getenv("NETSOCK_SANITIZE") and pending or it
+  child_it("suspends its task only after the socket waited in the kernel outside", function()
+    local p = H.python(ENTRY_PEER)
+    finally(function() p:kill() end)
+    local port = assert(tonumber(p:line(10)))
+    local q = H.lua(ENTRY_CHILD, port)
+    finally(function() q:kill() end)
+    local rc = q:wait(60)
+    assert.equal(0, rc, q:output())
+    local want = {}
+    for _, name in ipairs({ "recv", "read", "sendall", "flush", "sendfile",
+                            "accept", "recvfrom" }) do
+      want[#want + 1] = name .. "\ttrue\ttrue\ttrue"
+    end
+    assert.equal(table.concat(want, "\n") .. "\n", q:output())
+  end)
+end)

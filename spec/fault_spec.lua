@@ -8,6 +8,18 @@
 local H = require "helpers"
 local ns = H.netsock
 
+-- a python client that sends 'data' one byte at a time, 'gap' seconds
+-- apart, then closes: our accepted end and the process
+local function trickler(data, gap)
+  return H.python_client([[
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for b in sys.argv[2].encode("latin-1"):
+    c.sendall(bytes([b]))
+    time.sleep(float(sys.argv[3]))
+c.close()
+]], data, gap)
+end
+
 describe("fault injection", function()
 
   describe("a peer that resets the connection (SO_LINGER 0)", function()
@@ -163,13 +175,7 @@ print("ok" if bytes(data) == want else "differ", len(data), flush=True)
 
   describe("a peer that trickles a byte at a time", function()
     it("recv with short deadlines times out in between and loses nothing", function()
-      local a, p = H.python_client([[
-c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for b in b"slow line\r\nnext\n":
-    c.sendall(bytes([b]))
-    time.sleep(0.03)
-c.close()
-]])
+      local a, p = trickler("slow line\r\nnext\n", 0.03)
       finally(function() a:close() p:kill() end)
       a:settimeout(0.01)
       local got, timeouts = {}, 0
@@ -191,13 +197,7 @@ c.close()
     end)
 
     it("f:read('l') completes lines and its deadline holds across timeouts", function()
-      local a, p = H.python_client([[
-c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for b in b"first line\r\nsecond\nthird":
-    c.sendall(bytes([b]))
-    time.sleep(0.02)
-c.close()
-]])
+      local a, p = trickler("first line\r\nsecond\nthird", 0.02)
       finally(function() a:close() p:kill() end)
       local f = a:makefile("r")
       -- short deadlines: timeouts, and the partial line stays buffered

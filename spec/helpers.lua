@@ -14,6 +14,8 @@
 --   H.pattern(n), H.PY_PATTERN                  -- the same n bytes in Lua, python
 --   local data, msg, code = H.drain(s)          -- recv until the end
 --   H.ipv6_it("name", fn)                       -- pending where ::1 is missing
+--   H.run_bounded(10 [, fn])                    -- netsock.run with a watchdog
+--   local err = H.capture_stderr(fn)            -- what fn wrote on io.stderr
 --   H.fdcount()                                 -- descriptors open in this process
 --
 -- Helpers return what they make; the test registers its clean-up with
@@ -325,6 +327,45 @@ function H.task(fn)
   local co = coroutine.create(fn)
   tasks[co] = true
   return co, tasks
+end
+
+-- netsock.run with a watchdog task: a hang fails the test (after
+-- 'seconds') instead of hanging busted. 'fn', if given, is spawned first.
+local dogsleeps = false  -- the watchdog waits in its sleep (one timer)
+function H.run_bounded(seconds, fn)
+  local timedout = false
+  if fn then ns.spawn(fn) end
+  ns.spawn(function()
+    local deadline = ns.monotime() + seconds
+    while ns._tasks.stats().live > 1 do
+      if ns.monotime() > deadline then timedout = true; break end
+      dogsleeps = true
+      ns.sleep(0.01)
+      dogsleeps = false
+    end
+    ns.stop()
+  end)
+  ns.run()
+  require("luassert").is_false(timedout,
+    "the loop did not finish within " .. seconds .. " s")
+end
+
+-- the loop's timers now, the watchdog's own left out
+function H.loop_timers()
+  return ns._tasks.stats().timers - (dogsleeps and 1 or 0)
+end
+
+-- what fn writes on io.stderr (the loop reports task errors there)
+function H.capture_stderr(fn)
+  local real, got = io.stderr, {}
+  io.stderr = { write = function(self, ...)
+    for i = 1, select("#", ...) do got[#got + 1] = tostring(select(i, ...)) end
+    return self
+  end }
+  local ok, err = pcall(fn)
+  io.stderr = real
+  if not ok then error(err, 0) end
+  return table.concat(got)
 end
 
 -- connect a client to 127.0.0.1:port and accept it: client, server side

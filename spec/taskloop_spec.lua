@@ -5,42 +5,8 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- run the loop with a watchdog: a hang fails the test instead of busted
-local dogsleeps = false     -- the watchdog waits in its sleep (one timer)
-local function run_bounded(seconds, fn)
-  local timedout = false
-  if fn then ns.spawn(fn) end
-  ns.spawn(function()
-    local deadline = ns.monotime() + seconds
-    while ns._tasks.stats().live > 1 do
-      if ns.monotime() > deadline then timedout = true; break end
-      dogsleeps = true
-      ns.sleep(0.01)
-      dogsleeps = false
-    end
-    ns.stop()
-  end)
-  ns.run()
-  assert.is_false(timedout, "the loop did not finish within " .. seconds .. " s")
-end
-
--- the loop's timers, less the watchdog's
-local function timers()
-  return ns._tasks.stats().timers - (dogsleeps and 1 or 0)
-end
-
--- what fn writes on io.stderr (the loop reports task errors there)
-local function capture_stderr(fn)
-  local real, got = io.stderr, {}
-  io.stderr = { write = function(self, ...)
-    for i = 1, select("#", ...) do got[#got + 1] = tostring(select(i, ...)) end
-    return self
-  end }
-  local ok, err = pcall(fn)
-  io.stderr = real
-  if not ok then error(err, 0) end
-  return table.concat(got)
-end
+local run_bounded, capture_stderr = H.run_bounded, H.capture_stderr
+local timers = H.loop_timers  -- the loop's timers, less the watchdog's
 
 -- a child Lua process running 'code'; returns its output once it ended
 -- (nil, output when it did not end within 'seconds': a hang)

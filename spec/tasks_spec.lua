@@ -2,34 +2,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- run the loop with a watchdog: a hang fails the test instead of busted
-local function run_bounded(seconds, fn)
-  local timedout = false
-  if fn then ns.spawn(fn) end
-  ns.spawn(function()
-    local deadline = ns.monotime() + seconds
-    while ns._tasks.stats().live > 1 do
-      if ns.monotime() > deadline then timedout = true; break end
-      ns.sleep(0.01)
-    end
-    ns.stop()
-  end)
-  ns.run()
-  assert.is_false(timedout, "the loop did not finish within " .. seconds .. " s")
-end
-
--- what fn writes on io.stderr (the loop reports task errors there)
-local function capture_stderr(fn)
-  local real, got = io.stderr, {}
-  io.stderr = { write = function(self, ...)
-    for i = 1, select("#", ...) do got[#got + 1] = tostring(select(i, ...)) end
-    return self
-  end }
-  local ok, err = pcall(fn)
-  io.stderr = real
-  if not ok then error(err, 0) end
-  return table.concat(got)
-end
+local run_bounded, capture_stderr = H.run_bounded, H.capture_stderr
 
 -- a line-echo handler for serve
 local function echo(conn)
@@ -362,28 +335,6 @@ print(data.decode().strip(), "eof")
     assert.equal(6, replies)
     assert.equal(6, served)
     assert.equal(2, peak)
-  end)
-end)
-
-describe("examples/http_hello.lua", function()
-  it("answers curl, keep-alive and HTTP/1.0", function()
-    local probe = assert(ns.create_server("127.0.0.1", 0))
-    local _, port = probe:getsockname()
-    probe:close()
-    local p = H.lua(H.readfile("examples/http_hello.lua"), "--port", port)
-    finally(function() p:kill() end)
-    assert.matches("serving on http://127%.0%.0%.1:" .. port, p:line(10) or "")
-    -- H.spawn, not io.popen: curl hangs with the ASan runtime preloaded
-    -- (make sanitize), and H.spawn starts children without it
-    local c = H.spawn(("curl -s -m 5 -w ' %%{num_connects}' http://127.0.0.1:%d/a http://127.0.0.1:%d/b"
-      .. " && curl -s -m 5 --http1.0 -i http://127.0.0.1:%d/"):format(port, port, port))
-    finally(function() c:kill() end)
-    assert.equal(0, c:wait(15), c:output())
-    local out = c:output()
-    -- two requests on one connection: curl made 1 connect, then 0
-    assert.matches("^Hello, World!\n 1Hello, World!\n 0", out)
-    assert.matches("HTTP/1.1 200 OK", out)
-    assert.matches("Connection: close", out)
   end)
 end)
 

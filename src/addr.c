@@ -62,6 +62,15 @@ static int plainquad (const char *s, struct in_addr *a) {
 }
 
 
+/* whether 'host' is an IPv4 or IPv6 literal (no lookup needed) */
+int ns_isnumerichost (const char *host) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  return plainquad(host, &a4) || inet_pton(AF_INET, host, &a4) == 1 ||
+         inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+
 /* a numeric host for 'family' without a lookup; 1 if it was one */
 int ns_numericaddr (const char *host, int family, int port,
                     struct sockaddr_storage *ss, socklen_t *len) {

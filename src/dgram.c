@@ -21,19 +21,54 @@
 ** s:sendto(data, host, port) or s:sendto(data, path): bytes sent.
 ** The whole datagram goes or nothing does (EMSGSIZE when too long).
 */
-static int dgram_sendto (lua_State *L) {
-  nsSocket *s = ns_checkio(L, 1);
+static int sendto_start (lua_State *L, nsSocket *s, double deadline) {
   struct sockaddr_storage ss;
   socklen_t len;
-  luaL_checkstring(L, 2);
   if (ns_getdest(L, s, 3, &ss, &len) < 0)
     return 3;
   lua_settop(L, 2);
   lua_pushnil(L);  /* i, j: the whole datagram */
   lua_pushnil(L);
-  lua_pushnumber(L, ns_deadline(s->timeout));
+  lua_pushnumber(L, deadline);
   lua_pushlstring(L, (const char *)&ss, len);
   return ns_send_k(L, LUA_OK, 0);
+}
+
+
+/*
+** Inside a task a host name sendto has not cached is looked up on the
+** resolver's pool while the task waits (resolve.c); the timeout bounds
+** lookup and send together. stack: 1 socket, 2 data, 3 host, 4 port,
+** 5 deadline, 6 the lookup.
+*/
+static int sendto_lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = ns_checkresumed(L);
+  double deadline = lua_tonumber(L, 5);
+  nsResult r;
+  (void)status;
+  lua_settop(L, 6);
+  if (s == NULL) return ns_closed(L);
+  r = ns_lookupwait(L, s, 6, 3, deadline, 1, ctx, sendto_lookup_k);
+  if (r == NS_PUSHED) return 3;
+  if (r != NS_OK) return ns_pushresult(L, r, errno);
+  lua_settop(L, 4);
+  return sendto_start(L, s, deadline);
+}
+
+
+static int dgram_sendto (lua_State *L) {
+  nsSocket *s = ns_checkio(L, 1);
+  double deadline = ns_deadline(s->timeout);
+  luaL_checkstring(L, 2);
+  if (s->family != AF_UNIX && lua_gettop(L) >= 4) {
+    lua_settop(L, 4);
+    if (ns_lookupstart(L, s, 3)) {  /* pushed the lookup: now at 5 */
+      lua_pushnumber(L, s->timeout > 0 ? deadline : -1.0);
+      lua_insert(L, 5);
+      return sendto_lookup_k(L, LUA_OK, 0);
+    }
+  }
+  return sendto_start(L, s, deadline);
 }
 
 
@@ -95,7 +130,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
       break;
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && ns_retry(L)) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */
     if (n == 0) return ns_closed(L);
     if (errno != EAGAIN && errno != EWOULDBLOCK)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 typedef struct { int num; const char *name; } nsName;
 
@@ -325,8 +326,12 @@ int ns_failmsg (lua_State *L, const char *msg, const char *code) {
 ** own deadlines say "timeout".
 */
 int ns_fail (lua_State *L, int err) {
-  const char *name = errname(err);
+  const char *name;
   char buf[32];
+  if (ns_istlserr(err))  /* tls.c: the failure's message says why */
+    return ns_failmsg(L, ns_tls_lastmsg(), err == NS_ETLSVERIFY ? "tls_verify"
+                      : err == NS_ETLSEOF ? "tls_eof" : "tls");
+  name = errname(err);
   if (name == NULL) {
     snprintf(buf, sizeof buf, "E%d", err);
     name = buf;

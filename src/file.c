@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 
 /* {====== Reading from the socket ====== */
@@ -32,8 +33,8 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
 
 /*
 ** One recv(2) of at most 'want' bytes appended to the buffer. Returns
-** the count, 0 at end of stream, or -1 with errno set (never EINTR;
-** ENOMEM when the buffer cannot grow).
+** the count, 0 at end of stream, or -1 with errno set (EINTR only for
+** the lua5.4 prompt's Ctrl-C; ENOMEM when the buffer cannot grow).
 */
 static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
   ssize_t n;
@@ -41,8 +42,19 @@ static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
     errno = ENOMEM;
     return -1;
   }
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) {  /* every whole record, decrypted into rbuf */
+    n = ns_tls_fill(L, s);
+    if (n < 0) {
+      int err = errno;
+      ns_buf_trim(s);
+      errno = err;
+    }
+    return n;
+  }
+#endif
   do n = recv(s->fd, s->rbuf + s->rtail, want, ns_callflags(L, s, 0));
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && ns_retry(L));
   if (n > 0) s->rtail += (size_t)n;
   else if (n < 0) {
     int err = errno;
@@ -273,7 +285,8 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         nret = ns_fail(L, errno);
         goto fail;
       }
-      r = ns_block(L, s, NS_READ, lua_tonumber(L, nf + 2), ctx, k);
+      r = ns_block(L, s, ns_tlsevents(s, NS_READ), lua_tonumber(L, nf + 2),
+                   ctx, k);
       if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
     }
     done++;
@@ -433,16 +446,26 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
     ssize_t n;
     if (wpending(f) == 0) {
       f->whead = f->wtail = 0;
-      return NS_OK;
+      if (!ns_tls_unsent(s)) return NS_OK;
+#if defined(NS_HAVE_TLS)
+      n = ns_tls_flush(L, s);   /* and TLS's records out too */
+      if (n == 0) continue;
+#endif
     }
-    n = send(s->fd, f->wbuf + f->whead, wpending(f),
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+#if defined(NS_HAVE_TLS)
+    else if (s->tls != NULL)
+      n = ns_tls_write(L, s, f->wbuf + f->whead, wpending(f));
+#endif
+    else
+      n = send(s->fd, f->wbuf + f->whead, wpending(f),
+               MSG_NOSIGNAL | ns_callflags(L, s, 0));
     if (n >= 0) { f->whead += (size_t)n; continue; }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     *err = errno;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return NS_ERRNO;
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, (int)ctx),
+                 ctx, k);
     *err = errno;
     if (r != NS_AGAIN) return r;
   }
@@ -584,7 +607,7 @@ static int f_close (lua_State *L) {
 static int f_gc (lua_State *L) {
   nsFile *f = tofile(L, 1);
   nsSocket *s = f->s;
-  while (s != NULL && s->fd >= 0 && wpending(f) > 0) {
+  while (s != NULL && s->fd >= 0 && s->tls == NULL && wpending(f) > 0) {
     ssize_t n = send(s->fd, f->wbuf + f->whead, wpending(f),
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) f->whead += (size_t)n;

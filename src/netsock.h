@@ -83,6 +83,8 @@ typedef enum nsResult {
 ** so listening and idle sockets carry none. Bytes rbuf[rhead..rtail)
 ** are received but not yet handed to Lua.
 */
+typedef struct nsTls nsTls;   /* tls.c: a socket's TLS state */
+
 typedef struct nsSocket {
   int fd;
   int family;           /* AF_INET, AF_INET6, AF_UNIX, ... */
@@ -96,6 +98,7 @@ typedef struct nsSocket {
   size_t chunk;         /* refill size (NS_BUFSIZE unless set) */
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
+  nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -163,6 +166,8 @@ NS_API void ns_aux_open (lua_State *L);
 /* a numeric host for 'family' (inet, inet6) without a lookup; 1 if so */
 NS_API int ns_numericaddr (const char *host, int family, int port,
                            struct sockaddr_storage *ss, socklen_t *len);
+/* whether 'host' is an IPv4 or IPv6 literal (no lookup needed) */
+NS_API int ns_isnumerichost (const char *host);
 /* the Unix-domain path at idx ("\0name": abstract); raises if bad */
 NS_API void ns_unixaddr (lua_State *L, int idx, struct sockaddr_storage *ss,
                          socklen_t *len);
@@ -175,6 +180,18 @@ NS_API void ns_addrtext (const struct sockaddr *sa, socklen_t len,
 /* push the array of tables netsock.getaddrinfo returns for 'res' */
 struct addrinfo;
 NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
+/* }====== */
+
+
+/* {====== signal.c: signals for the loop, the prompt's Ctrl-C ====== */
+/*
+** Whether a call that got EINTR should return to Lua rather than retry:
+** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
+** as soon as the call returns). Every other EINTR is retried.
+*/
+NS_API int ns_interrupted (lua_State *L);
+#define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
+NS_API void ns_signal_open (lua_State *L);
 /* }====== */
 
 
@@ -195,7 +212,11 @@ NS_API int ns_intask (lua_State *L);
 ** (accept, connect, sendfile: 'noflags' true) it makes sure the
 ** descriptor is non-blocking when the call must not sleep.
 */
-NS_API int ns_callflags (lua_State *L, nsSocket *s, int noflags);
+NS_API int ns_callflags_ (lua_State *L, nsSocket *s, int noflags);
+/* the common case inline: a non-blocking descriptor of our own */
+#define ns_callflags(L,s,noflags) \
+  (((s)->fdblock || ((noflags) && (s)->shared)) \
+     ? ns_callflags_(L, s, noflags) : MSG_DONTWAIT)
 /*
 ** The system call said EAGAIN. Returns NS_AGAIN when the call is to
 ** try again: the descriptor is ready, or it was just made blocking so
@@ -240,6 +261,22 @@ NS_API int ns_getaddr (lua_State *L, int idx, int family, int type,
 /* as ns_getaddr for a destination of 's', through a small name cache */
 NS_API int ns_getdest (lua_State *L, nsSocket *s, int idx,
                        struct sockaddr_storage *ss, socklen_t *len);
+/*
+** Name lookups that never block the loop, for connect and sendto.
+** ns_lookupstart: inside a task, when the host at 'idx' is a name (and
+** not in sendto's cache), start looking it up on the resolver's thread
+** pool, push the job and return 1; otherwise push nothing and return
+** 0: resolve at once as usual. Arguments are checked first.
+** ns_lookupwait: wait for that job (at 'slot') until 'deadline'; NS_OK
+** replaces the host and port at 'idx' by the numeric address and port
+** found ('cache': remembered as ns_getdest remembers names), else
+** NS_TIMEOUT, or NS_PUSHED with the resolver's failure pushed. Inside a
+** task the wait yields and the loop resumes 'k'.
+*/
+NS_API int ns_lookupstart (lua_State *L, nsSocket *s, int idx);
+NS_API nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
+                               double deadline, int cache, lua_KContext ctx,
+                               lua_KFunction k);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 
@@ -260,7 +297,9 @@ NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
 /* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim (nsSocket *s);
+NS_API void ns_buf_trim_ (nsSocket *s);
+#define ns_buf_trim(s)  \
+  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
@@ -270,6 +309,17 @@ NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 /* add methods to the socket class (module table at -1) */
 NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
+/* }====== */
+
+
+/* {====== proc.c: peer credentials, ids, umask, isatty ====== */
+NS_API void ns_proc_open (lua_State *L);
+/* }====== */
+
+
+/* {====== tls.c: netsock.tls (tls.h has the data-path side) ====== */
+/* core._tls and the TLS socket methods (module table at -1) */
+NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 

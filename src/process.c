@@ -1,6 +1,6 @@
 /*
-** process.c: the few process calls serve's workers need (fork, waitpid,
-** kill, the CPU count). Internal (core._fork & co.): the public face is
+** process.c: the process calls serve's workers need (fork, waitpid,
+** the CPU count; kill and getpid are signal.c's). Internal (core._fork & co.): the public face is
 ** netsock.serve(..., {workers = n}), lua/netsock/workers.lua.
 */
 #include <errno.h>
@@ -13,45 +13,6 @@
 #include <unistd.h>
 
 #include "netsock.h"
-
-
-/* {====== Signal names ====== */
-
-static const struct { const char *name; int sig; } signames[] = {
-  {"SIGHUP", SIGHUP}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT},
-  {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2},
-  {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGTERM", SIGTERM},
-  {"SIGCHLD", SIGCHLD}, {"SIGCONT", SIGCONT}, {"SIGSTOP", SIGSTOP},
-  {NULL, 0}
-};
-
-/* a signal argument: a number, or a name with or without "SIG" */
-static int checksignal (lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Integer n = luaL_checkinteger(L, idx);
-    luaL_argcheck(L, 0 <= n && n < NSIG, idx, "signal number out of range");
-    return (int)n;
-  }
-  else {
-    const char *name = luaL_checkstring(L, idx);
-    int i;
-    for (i = 0; signames[i].name != NULL; i++) {
-      if (strcmp(name, signames[i].name) == 0 ||
-          strcmp(name, signames[i].name + 3) == 0)
-        return signames[i].sig;
-    }
-    return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s'", name));
-  }
-}
-
-static const char *signame (int sig) {
-  int i;
-  for (i = 0; signames[i].name != NULL; i++)
-    if (signames[i].sig == sig) return signames[i].name;
-  return NULL;
-}
-
-/* }====== */
 
 
 /*
@@ -93,7 +54,7 @@ static int proc_fork (lua_State *L) {
 
 /*
 ** core._waitpid(pid [, nohang]): waitpid(2), EINTR retried. Returns
-** pid, "exited", status or pid, "signaled", signal name (or number);
+** pid, "exited", status or pid, "signaled", signal number;
 ** with nohang, 0 when the child still runs; nil, message, code on
 ** failure (ECHILD: not our child, or reaped already).
 */
@@ -112,29 +73,10 @@ static int proc_waitpid (lua_State *L) {
     lua_pushinteger(L, WEXITSTATUS(status));
   }
   else {
-    const char *name = signame(WTERMSIG(status));
     lua_pushliteral(L, "signaled");
-    if (name) lua_pushstring(L, name);
-    else lua_pushinteger(L, WTERMSIG(status));
+    lua_pushinteger(L, WTERMSIG(status));
   }
   return 3;
-}
-
-
-/* core._kill(pid, signal): kill(2); pid must be > 0 (no process groups) */
-static int proc_kill (lua_State *L) {
-  lua_Integer p = luaL_checkinteger(L, 1);
-  int sig = checksignal(L, 2);
-  luaL_argcheck(L, p > 0 && p <= 0x7fffffff, 1, "pid must be a positive process id");
-  if (kill((pid_t)p, sig) != 0) return ns_fail(L, errno);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-
-static int proc_getpid (lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)getpid());
-  return 1;
 }
 
 
@@ -155,8 +97,6 @@ static int proc_ncpu (lua_State *L) {
 static const luaL_Reg funcs[] = {
   {"_fork", proc_fork},
   {"_waitpid", proc_waitpid},
-  {"_kill", proc_kill},
-  {"_getpid", proc_getpid},
   {"_ncpu", proc_ncpu},
   {NULL, NULL}
 };

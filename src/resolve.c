@@ -1,8 +1,10 @@
 /*
 ** resolve.c: every name lookup. getaddrinfo in one helper (ns_lookup),
 ** host and port arguments to a sockaddr (ns_getaddr), destinations
-** through a small cache (ns_getdest), getaddrinfo on a thread for
-** tasks; names, services and protocols (getnameinfo, gethostname,
+** through a small cache (ns_getdest), the lookups of tasks on a bounded
+** thread pool (ns_lookupstart, ns_lookupwait, and every module function
+** below when called in a task); names, services and protocols
+** (getnameinfo, gethostname,
 ** getfqdn, gethostby*, getserv*, getprotobyname), the inet_* address
 ** conversions and the byte-order helpers.
 **
@@ -12,14 +14,17 @@
 ** out of range) raises.
 */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,6 +60,18 @@ static int herrfail (lua_State *L, int herr) {
     default: return ns_gaifail(L, EAI_NONAME, 0);
   }
 }
+
+
+/* the lookups of tasks run on a thread pool ("Lookups on the thread pool") */
+typedef struct nsLookup nsLookup;
+typedef enum { JOB_ADDRINFO, JOB_NAMEINFO, JOB_HOSTENT, JOB_HOSTADDR } jobKind;
+typedef enum { PUSH_ADDRINFO, PUSH_FIRSTV4, PUSH_NAMEINFO, PUSH_HOSTENT } jobPush;
+static nsLookup *job_new (lua_State *L, jobKind kind, jobPush push,
+                          const char *host, const char *serv);
+static int job_start (lua_State *L, nsLookup *j);
+static void job_sethints (nsLookup *j, const struct addrinfo *hints);
+static int isliteral (const char *host);
+static int pushhostent (lua_State *L, const struct hostent *he);
 
 
 /* {====== getaddrinfo ====== */
@@ -118,7 +135,6 @@ int ns_getaddr (lua_State *L, int idx, int family, int type, int passive,
 /* whether the (host, port) at 'idx' is numeric: no resolver needed */
 static int isnumeric (lua_State *L, int idx) {
   const char *host;
-  unsigned char buf[sizeof(struct in6_addr)];
   if (lua_type(L, idx) != LUA_TSTRING) return 1;  /* let ns_getaddr judge */
   host = lua_tostring(L, idx);
   if (lua_type(L, idx + 1) == LUA_TSTRING) {
@@ -129,23 +145,91 @@ static int isnumeric (lua_State *L, int idx) {
   }
   return *host == '\0' || strcmp(host, "*") == 0 ||
          strcmp(host, "<broadcast>") == 0 ||
-         inet_pton(AF_INET, host, buf) == 1 ||
-         inet_pton(AF_INET6, host, buf) == 1;
+         ns_isnumerichost(host);
+}
+
+
+/*
+** sendto's name cache: per state (registry NS_ADDRCACHE), keyed
+** "family|type|host|port", each value the expiry (monotonic seconds)
+** and the sockaddr bytes. At most NS_ADDRCACHE_MAX names; beyond, it
+** starts over (stale names go with it).
+*/
+static void cache_pushkey (lua_State *L, nsSocket *s, int idx) {
+  lua_pushfstring(L, "%d|%d|%s|%s", s->family, s->type,
+                  lua_tostring(L, idx), luaL_tolstring(L, idx + 1, NULL));
+  lua_remove(L, -2);  /* the port text */
+}
+
+static void cache_pushtable (lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
+  }
+}
+
+/* whether a live address for the (host, port) at idx is cached; copies
+   it to ss/len when given. Leaves the stack as it was. */
+static int cache_get (lua_State *L, nsSocket *s, int idx,
+                      struct sockaddr_storage *ss, socklen_t *len) {
+  int found = 0;
+  cache_pushtable(L);
+  cache_pushkey(L, s, idx);
+  if (lua_gettable(L, -2) == LUA_TSTRING) {
+    size_t vlen;
+    const char *v = lua_tolstring(L, -1, &vlen);
+    double expiry;
+    memcpy(&expiry, v, sizeof expiry);
+    if (ns_monotime() < expiry && vlen - sizeof expiry <= sizeof(struct sockaddr_storage)) {
+      found = 1;
+      if (ss != NULL) {
+        *len = (socklen_t)(vlen - sizeof expiry);
+        memcpy(ss, v + sizeof expiry, *len);
+      }
+    }
+  }
+  lua_pop(L, 2);
+  return found;
+}
+
+static void cache_put (lua_State *L, nsSocket *s, int idx,
+                       const struct sockaddr_storage *ss, socklen_t len) {
+  char v[sizeof(double) + sizeof *ss];
+  double expiry = ns_monotime() + NS_ADDRCACHE_TTL;
+  lua_Integer count;
+  cache_pushtable(L);
+  lua_getfield(L, -1, "n");
+  count = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (count >= NS_ADDRCACHE_MAX) {  /* start over: stale names go */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
+    count = 0;
+  }
+  lua_pushinteger(L, count + 1);
+  lua_setfield(L, -2, "n");
+  cache_pushkey(L, s, idx);
+  memcpy(v, &expiry, sizeof expiry);
+  memcpy(v + sizeof expiry, ss, len);
+  lua_pushlstring(L, v, sizeof expiry + len);
+  lua_settable(L, -3);
+  lua_pop(L, 1);
 }
 
 
 /*
 ** The destination at 'idx' (host, port or path) for socket 's'.
-** Host names go through a per-state cache (registry NS_ADDRCACHE:
-** "family|type|host|port" -> expiry and sockaddr bytes), so a loop of
-** sendto to one name resolves it once every NS_ADDRCACHE_TTL seconds.
+** Host names go through sendto's cache, so a loop of sendto to one
+** name resolves it once every NS_ADDRCACHE_TTL seconds.
 ** Returns as ns_getaddr: arguments used, or -1 with nil,msg,code pushed.
 */
 int ns_getdest (lua_State *L, nsSocket *s, int idx,
                 struct sockaddr_storage *ss, socklen_t *len) {
-  const char *key;
   int n;
-  double now;
   if (s->family != AF_INET && s->family != AF_INET6)
     return ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
   if (isnumeric(L, idx))
@@ -154,59 +238,10 @@ int ns_getdest (lua_State *L, nsSocket *s, int idx,
   luaL_checkany(L, idx + 1);
   if (lua_type(L, idx + 1) != LUA_TSTRING)  /* checks the range too */
     luaL_checkinteger(L, idx + 1);
-  key = lua_pushfstring(L, "%d|%d|%s|%s", s->family, s->type,
-                        lua_tostring(L, idx),
-                        luaL_tolstring(L, idx + 1, NULL));
-  lua_remove(L, -2);  /* the port text */
-  now = ns_monotime();
-  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
-  }
-  /* stack: key, cache */
-  if (lua_getfield(L, -1, key) == LUA_TSTRING) {
-    size_t vlen;
-    const char *v = lua_tolstring(L, -1, &vlen);
-    double expiry;
-    memcpy(&expiry, v, sizeof expiry);
-    if (now < expiry && vlen - sizeof expiry <= sizeof *ss) {
-      *len = (socklen_t)(vlen - sizeof expiry);
-      memcpy(ss, v + sizeof expiry, *len);
-      lua_pop(L, 3);
-      return 2;
-    }
-  }
-  lua_pop(L, 1);
+  if (cache_get(L, s, idx, ss, len)) return 2;
   n = ns_getaddr(L, idx, s->family, s->type, 0, ss, len);
-  if (n < 0) {  /* keep the three failure values, drop key and cache */
-    lua_rotate(L, -5, 3);
-    lua_pop(L, 2);
-    return -1;
-  }
-  {
-    char v[sizeof(double) + sizeof *ss];
-    double expiry = now + NS_ADDRCACHE_TTL;
-    lua_Integer count;
-    lua_getfield(L, -1, "n");
-    count = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if (count >= NS_ADDRCACHE_MAX) {  /* start over: stale names go */
-      lua_pop(L, 1);
-      lua_newtable(L);
-      lua_pushvalue(L, -1);
-      lua_setfield(L, LUA_REGISTRYINDEX, NS_ADDRCACHE);
-      count = 0;
-    }
-    lua_pushinteger(L, count + 1);
-    lua_setfield(L, -2, "n");
-    memcpy(v, &expiry, sizeof expiry);
-    memcpy(v + sizeof expiry, ss, *len);
-    lua_pushlstring(L, v, sizeof expiry + *len);
-    lua_setfield(L, -2, key);
-  }
-  lua_pop(L, 2);
+  if (n < 0) return -1;
+  cache_put(L, s, idx, ss, *len);
   return n;
 }
 
@@ -235,6 +270,12 @@ static int res_getaddrinfo (lua_State *L) {
   if (host == NULL && serv == NULL)
     return luaL_error(L, "bad arguments to 'getaddrinfo' (host and port are both nil)");
   if (host == NULL) hints.ai_flags |= AI_PASSIVE;
+  if (host != NULL && !isliteral(host) && ns_intask(L)) {
+    nsLookup *j = job_new(L, JOB_ADDRINFO, PUSH_ADDRINFO, host, serv);
+    if (j == NULL) return 3;
+    job_sethints(j, &hints);
+    return job_start(L, j);
+  }
   if (lookup(L, host, serv, &hints, &res) != 0)
     return 3;
   ns_pushaddrinfo(L, res);
@@ -245,100 +286,526 @@ static int res_getaddrinfo (lua_State *L) {
 /* }====== */
 
 
-/* {====== Name resolution off the loop ====== */
+
+
+/* {====== Lookups on the thread pool (inside tasks) ====== */
 
 /*
-** getaddrinfo(3) blocks and has no non-blocking form. Inside a task,
-** core._getaddrinfo_task runs it on a short-lived thread that signals
-** an eventfd when done; the task waits on the eventfd like on any
-** descriptor. The job is shared by the thread and a userdata on the
-** task's stack: whichever lets go last frees it (refs under the mutex),
-** so a task abandoned mid-lookup leaks nothing. A numeric host needs
-** no lookup and is answered at once.
+** The C library's resolver (getaddrinfo, getnameinfo, gethostby*_r)
+** blocks and has no non-blocking form. Inside a task, every lookup that
+** may leave the process (a name, a reverse lookup) runs on a small pool
+** of worker threads while the calling task waits on the job's eventfd
+** like on any descriptor; the other tasks run meanwhile. Outside tasks
+** lookups run in the caller, blocking, as in Python.
+**
+** - At most NS_LOOKUP_THREADS workers exist; more lookups wait in a FIFO
+**   queue. A worker idle for NS_LOOKUP_IDLE seconds ends.
+** - A job is shared by the pool and a userdata on the task's stack,
+**   counted under the pool's mutex; whichever lets go last frees it. A
+**   task that gives up (its deadline, an error, a closed state) drops
+**   the userdata: a job still queued is then skipped, a running one
+**   finishes and is freed by its worker. Nothing leaks.
+** - Every job in flight holds one descriptor (its eventfd).
 */
-typedef struct nsLookup {
-  pthread_mutex_t mu;
-  int refs;             /* the thread and the userdata */
-  int efd;              /* written once the answer is in */
-  int done, gai, err;
-  char *host, *serv;
-  struct addrinfo hints, *res;
-} nsLookup;
 
-static void lookup_free (nsLookup *j) {
+#if !defined(NS_LOOKUP_THREADS)
+#define NS_LOOKUP_THREADS  8
+#endif
+
+#if !defined(NS_LOOKUP_IDLE)
+#define NS_LOOKUP_IDLE  10
+#endif
+
+/* what the caller pushes from a finished job: jobPush (above) */
+
+struct nsLookup {
+  struct nsLookup *next;      /* in the pool's queue */
+  int refs;                   /* the pool, the userdata (under pool.mu) */
+  int done, abandoned;        /* under pool.mu */
+  int efd;                    /* written once done */
+  jobKind kind;
+  jobPush push;
+  char *host, *serv;          /* the question (serv may be NULL) */
+  struct addrinfo hints;
+  int niflags;
+  /* the answer */
+  int gai, err, herr, r;
+  struct addrinfo *res;
+  char hbuf[NI_MAXHOST], sbuf[NI_MAXSERV];
+  struct hostent he, *hres;
+  char *hebuf;
+};
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  nsLookup *head, *tail;      /* queued jobs */
+  nsLookup *run;              /* jobs a worker runs now */
+  int threads, idle, queued, running, maxthreads;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+           NULL, NULL, NULL, 0, 0, 0, 0, 0 };
+
+/* free a job; under pool.mu or once nobody else can see it */
+static void job_free (nsLookup *j) {
   if (j->res) freeaddrinfo(j->res);
   if (j->efd >= 0) close(j->efd);
+  free(j->hebuf);
   free(j->host);
   free(j->serv);
-  pthread_mutex_destroy(&j->mu);
   free(j);
 }
 
-/* drop one reference; frees the job with the last */
-static void lookup_unref (nsLookup *j) {
-  int last;
-  pthread_mutex_lock(&j->mu);
-  last = --j->refs == 0;
-  pthread_mutex_unlock(&j->mu);
-  if (last) lookup_free(j);
+/* the single address of j->host (any family) for the reverse lookups */
+static int job_oneaddr (nsLookup *j, struct sockaddr_storage *ss,
+                        socklen_t *len) {
+  struct addrinfo hints, *res;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  j->gai = getaddrinfo(j->host, j->serv, &hints, &res);
+  j->err = errno;
+  if (j->gai != 0) return 0;
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  freeaddrinfo(res);
+  return 1;
 }
 
-static void *lookup_thread (void *arg) {
-  nsLookup *j = (nsLookup *)arg;
-  struct addrinfo *res = NULL;
+/* gethostbyname_r / gethostbyaddr_r with a buffer grown on ERANGE */
+static void job_hostent (nsLookup *j, const void *addr, socklen_t alen,
+                         int family) {
+  size_t size = NETDBBUF;
+  for (;;) {
+    char *buf = (char *)realloc(j->hebuf, size);
+    if (buf == NULL) { j->r = ENOMEM; j->herr = NETDB_INTERNAL; return; }
+    j->hebuf = buf;
+    j->hres = NULL;
+    j->herr = 0;
+    if (addr == NULL)
+      j->r = gethostbyname_r(j->host, &j->he, buf, size, &j->hres, &j->herr);
+    else
+      j->r = gethostbyaddr_r(addr, alen, family, &j->he, buf, size,
+                             &j->hres, &j->herr);
+    if (j->r != ERANGE || size >= NETDBMAX) return;
+    size *= 2;
+  }
+}
+
+/* the lookup itself, on a worker (or in the caller when no thread starts) */
+static void job_run (nsLookup *j) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  switch (j->kind) {
+    case JOB_ADDRINFO:
+      j->gai = getaddrinfo(j->host, j->serv, &j->hints, &j->res);
+      j->err = errno;
+      break;
+    case JOB_NAMEINFO:
+      if (job_oneaddr(j, &ss, &len)) {
+        j->gai = getnameinfo((struct sockaddr *)&ss, len, j->hbuf,
+                             sizeof j->hbuf, j->sbuf, sizeof j->sbuf,
+                             j->niflags);
+        j->err = errno;
+      }
+      break;
+    case JOB_HOSTENT:
+      job_hostent(j, NULL, 0, AF_INET);
+      break;
+    case JOB_HOSTADDR:
+      if (!job_oneaddr(j, &ss, &len)) break;
+      if (ss.ss_family == AF_INET)
+        job_hostent(j, &((struct sockaddr_in *)&ss)->sin_addr,
+                    sizeof(struct in_addr), AF_INET);
+      else
+        job_hostent(j, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+                    sizeof(struct in6_addr), AF_INET6);
+      break;
+  }
+}
+
+/* a job is done: wake its task and drop the pool's reference (pool.mu held) */
+static void job_finish (nsLookup *j) {
   uint64_t one = 1;
-  int gai = getaddrinfo(j->host, j->serv, &j->hints, &res);
-  int err = errno, last;
-  pthread_mutex_lock(&j->mu);
-  j->gai = gai;
-  j->err = err;
-  j->res = res;
   j->done = 1;
-  if (write(j->efd, &one, sizeof one) < 0) { /* cannot fail: counter */ }
-  last = --j->refs == 0;  /* signalled before letting go: efd is open */
-  pthread_mutex_unlock(&j->mu);
-  if (last) lookup_free(j);
-  return NULL;
+  if (write(j->efd, &one, sizeof one) < 0) { /* cannot fail: a counter */ }
+  if (--j->refs == 0) job_free(j);
+}
+
+static void *pool_worker (void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool.mu);
+  for (;;) {
+    nsLookup *j;
+    int skip;
+    while (pool.head == NULL) {
+      struct timespec ts;
+      int r;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += NS_LOOKUP_IDLE;
+      pool.idle++;
+      r = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
+      pool.idle--;
+      if (r == ETIMEDOUT && pool.head == NULL) {
+        pool.threads--;
+        pthread_mutex_unlock(&pool.mu);
+        return NULL;
+      }
+    }
+    j = pool.head;
+    pool.head = j->next;
+    if (pool.head == NULL) pool.tail = NULL;
+    pool.queued--;
+    skip = j->abandoned;  /* nobody waits for it any more */
+    j->next = pool.run;
+    pool.run = j;
+    pool.running++;
+    pthread_mutex_unlock(&pool.mu);
+    if (!skip) job_run(j);
+    pthread_mutex_lock(&pool.mu);
+    {  /* off the running list (at most NS_LOOKUP_THREADS long) */
+      nsLookup **pp = &pool.run;
+      while (*pp != j) pp = &(*pp)->next;
+      *pp = j->next;
+    }
+    pool.running--;
+    job_finish(j);
+  }
+}
+
+/*
+** In a child after fork(2) the workers are gone: every lookup that was
+** queued or running fails with EAI_AGAIN (its task wakes and may try
+** again; the next lookup starts workers of its own).
+*/
+static void pool_atfork_child (void) {
+  nsLookup *lists[2], *j;
+  int i;
+  pthread_mutex_init(&pool.mu, NULL);
+  pthread_cond_init(&pool.cv, NULL);
+  lists[0] = pool.head;
+  lists[1] = pool.run;
+  pool.head = pool.tail = pool.run = NULL;
+  pool.threads = pool.idle = pool.queued = pool.running = 0;
+  for (i = 0; i < 2; i++) {
+    while ((j = lists[i]) != NULL) {
+      lists[i] = j->next;
+      j->gai = EAI_AGAIN;
+      j->err = 0;
+      job_finish(j);
+    }
+  }
+}
+
+/*
+** Once per process, before the first worker starts: the fork handler,
+** and this library pinned in memory (RTLD_NODELETE), since lua_close
+** unloads C modules and a worker, idle or finishing a lookup nobody
+** waits for, must never return into unmapped code.
+*/
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_init (void) {
+  Dl_info info;
+  pthread_atfork(NULL, NULL, pool_atfork_child);
+  if (dladdr(&pool, &info) && info.dli_fname != NULL)  /* this library's file */
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+/*
+** Queue 'j' (the caller holds the userdata's reference). Starts a
+** worker when none is idle and the pool is not full. With no worker at
+** all (pthread_create failed) the lookup runs here, blocking.
+*/
+static void pool_submit (nsLookup *j) {
+  int run_here = 0;
+  pthread_once(&pool_once, pool_init);
+  pthread_mutex_lock(&pool.mu);
+  j->refs++;  /* the pool's */
+  j->next = NULL;
+  if (pool.tail) pool.tail->next = j; else pool.head = j;
+  pool.tail = j;
+  pool.queued++;
+  if (pool.idle == 0 && pool.threads < NS_LOOKUP_THREADS) {
+    pthread_attr_t attr;
+    pthread_t th;
+    int r;
+    sigset_t all, old;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* workers take no signal: each one goes to a thread that runs Lua
+       (a Ctrl-C must interrupt the call that waits, not a lookup) */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&th, &attr, pool_worker, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (r == 0) {
+      pool.threads++;
+      if (pool.threads > pool.maxthreads) pool.maxthreads = pool.threads;
+    }
+    else if (pool.threads == 0) {  /* no worker: take it back, run it here */
+      pool.head = pool.tail = NULL;
+      pool.queued--;
+      j->refs--;
+      run_here = 1;
+    }
+  }
+  if (!run_here) pthread_cond_signal(&pool.cv);
+  pthread_mutex_unlock(&pool.mu);
+  if (run_here) {
+    job_run(j);
+    pthread_mutex_lock(&pool.mu);
+    j->done = 1;
+    pthread_mutex_unlock(&pool.mu);
+  }
+}
+
+static nsLookup *checkjob (lua_State *L, int idx) {
+  nsLookup **pj = (nsLookup **)luaL_checkudata(L, idx, NS_LOOKUP);
+  luaL_argcheck(L, *pj != NULL, idx, "lookup already released");
+  return *pj;
+}
+
+/*
+** Let go of the job of the userdata at 'idx': the call is over (an
+** answer taken, a deadline passed) or the userdata is collected. A job
+** still queued is skipped by the pool; one running is freed by its
+** worker when the resolver returns.
+*/
+static void job_release (lua_State *L, int idx) {
+  nsLookup **pj = (nsLookup **)luaL_checkudata(L, idx, NS_LOOKUP);
+  nsLookup *j = *pj;
+  if (j != NULL) {
+    *pj = NULL;
+    pthread_mutex_lock(&pool.mu);
+    j->abandoned = 1;
+    if (--j->refs == 0) job_free(j);
+    pthread_mutex_unlock(&pool.mu);
+  }
 }
 
 static int lookup_gc (lua_State *L) {
-  nsLookup **pj = (nsLookup **)luaL_checkudata(L, 1, NS_LOOKUP);
-  if (*pj) { lookup_unref(*pj); *pj = NULL; }
+  job_release(L, 1);
   return 0;
 }
 
-/* stack: 1 host, 2 port, 3 family, 4 type, 5 job */
-static int lookup_k (lua_State *L, int status, lua_KContext ctx) {
-  nsLookup *j = *(nsLookup **)luaL_checkudata(L, 5, NS_LOOKUP);
-  int done;
-  (void)status;
-  lua_settop(L, 5);
-  pthread_mutex_lock(&j->mu);
-  done = j->done;
-  pthread_mutex_unlock(&j->mu);
-  if (!done) {
-    ns_waitfd(L, j->efd, NS_READ, -1.0, ctx, lookup_k);
-    return lookup_k(L, LUA_OK, ctx);  /* not in a task: poll returned */
+/*
+** Push a new job's userdata (it owns the job) and return the job, or
+** push nil, message, code and return NULL (no memory, no descriptor).
+** 'host' and 'serv' are copied; either may be NULL.
+*/
+static nsLookup *job_new (lua_State *L, jobKind kind, jobPush push,
+                          const char *host, const char *serv) {
+  nsLookup **pj = (nsLookup **)lua_newuserdatauv(L, sizeof(nsLookup *), 0);
+  nsLookup *j;
+  *pj = NULL;
+  luaL_setmetatable(L, NS_LOOKUP);
+  j = (nsLookup *)calloc(1, sizeof *j);
+  if (j == NULL) { ns_fail(L, ENOMEM); return NULL; }
+  j->efd = -1;
+  j->refs = 1;
+  *pj = j;  /* from here the userdata frees it */
+  j->kind = kind;
+  j->push = push;
+  if ((host && (j->host = strdup(host)) == NULL) ||
+      (serv && (j->serv = strdup(serv)) == NULL)) {
+    ns_fail(L, ENOMEM);
+    return NULL;
   }
-  if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
-  ns_pushaddrinfo(L, j->res);
+  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (j->efd < 0) { ns_fail(L, errno); return NULL; }
+  return j;
+}
+
+static void job_sethints (nsLookup *j, const struct addrinfo *hints) {
+  j->hints = *hints;
+}
+
+/* whether the job is done (and its answer may be read) */
+static int job_done (nsLookup *j) {
+  int done;
+  pthread_mutex_lock(&pool.mu);
+  done = j->done;
+  pthread_mutex_unlock(&pool.mu);
+  return done;
+}
+
+/*
+** Wait for the job at 'slot' until 'deadline' (< 0: none): NS_OK when
+** done, NS_TIMEOUT, or NS_ERRNO. Inside a task the wait yields and the
+** loop resumes 'k'.
+*/
+static nsResult job_wait (lua_State *L, int slot, double deadline,
+                          lua_KContext ctx, lua_KFunction k) {
+  nsLookup *j = checkjob(L, slot);
+  while (!job_done(j)) {
+    nsResult r = ns_waitfd(L, j->efd, NS_READ, deadline, ctx, k);
+    if (r != NS_AGAIN) return r;
+  }
+  return NS_OK;
+}
+
+/* push the answer of a finished job as its caller wants it */
+static int job_push (lua_State *L, nsLookup *j) {
+  char buf[INET_ADDRSTRLEN];
+  switch (j->push) {
+    case PUSH_ADDRINFO:
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      ns_pushaddrinfo(L, j->res);
+      return 1;
+    case PUSH_FIRSTV4:
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      inet_ntop(AF_INET, &((struct sockaddr_in *)j->res->ai_addr)->sin_addr,
+                buf, sizeof buf);
+      lua_pushstring(L, buf);
+      return 1;
+    case PUSH_NAMEINFO:
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      lua_pushstring(L, j->hbuf);
+      lua_pushstring(L, j->sbuf);
+      return 2;
+    case PUSH_HOSTENT:
+      if (j->kind == JOB_HOSTADDR && j->gai != 0)
+        return ns_gaifail(L, j->gai, j->err);
+      if (j->hres == NULL) {
+        if (j->r != 0 && j->r != ENOENT && j->herr == NETDB_INTERNAL)
+          return ns_fail(L, j->r);
+        return herrfail(L, j->herr);
+      }
+      return pushhostent(L, j->hres);
+  }
+  return 0;
+}
+
+/* the continuation of a module function's lookup: job at 1, no deadline */
+static int job_k (lua_State *L, int status, lua_KContext ctx) {
+  nsResult r;
+  int n;
+  (void)status;
+  lua_settop(L, 1);
+  r = job_wait(L, 1, -1.0, ctx, job_k);
+  if (r != NS_OK) { job_release(L, 1); return ns_pushresult(L, r, errno); }
+  n = job_push(L, checkjob(L, 1));
+  job_release(L, 1);
+  return n;
+}
+
+/* start 'j' (its userdata at the top) and wait for it in the task */
+static int job_start (lua_State *L, nsLookup *j) {
+  lua_replace(L, 1);
+  lua_settop(L, 1);
+  pool_submit(j);
+  return job_k(L, LUA_OK, 0);
+}
+
+/* whether 'host' is an IPv4 or IPv6 literal (no resolver needed) */
+static int isliteral (const char *host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/*
+** For the methods that take a destination (connect, sendto): inside a
+** task, when the host at 'idx' is a name, start looking it up on the
+** pool: push the job and return 1. Otherwise return 0 and push nothing
+** (outside tasks, numeric hosts and Unix paths resolve at once). The
+** arguments are checked first, so misuse raises before any wait.
+*/
+int ns_lookupstart (lua_State *L, nsSocket *s, int idx) {
+  struct addrinfo hints;
+  char portbuf[8];
+  const char *serv;
+  nsLookup *j;
+  if (s->family != AF_INET && s->family != AF_INET6) return 0;
+  if (lua_type(L, idx) != LUA_TSTRING || isnumeric(L, idx)) return 0;
+  if (!ns_intask(L)) return 0;
+  ns_checkname(L, idx, "host");
+  serv = ns_checkport(L, idx + 1, portbuf);
+  if (cache_get(L, s, idx, NULL, NULL)) return 0;  /* sendto knows it */
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = s->family;
+  hints.ai_socktype = s->type;
+  hints.ai_flags = s->family == AF_INET6 ? AI_V4MAPPED : 0;
+  j = job_new(L, JOB_ADDRINFO, PUSH_ADDRINFO, lua_tostring(L, idx), serv);
+  if (j == NULL) {  /* no memory or descriptor: resolve at once instead */
+    lua_pop(L, 4);
+    return 0;
+  }
+  j->hints = hints;
+  pool_submit(j);
   return 1;
 }
 
 /*
-** core._getaddrinfo_task(host, port [, family [, type]]): as
-** netsock.getaddrinfo, but a name is looked up on a thread while the
-** calling task is suspended (the other tasks run meanwhile).
+** Wait for the lookup ns_lookupstart pushed, now at 'slot'. NS_OK: the
+** host and port at 'idx' have been replaced by the numeric address and
+** port found (and, when 'cache' is set, remembered as ns_getdest
+** remembers names). NS_TIMEOUT, or NS_PUSHED with the resolver's
+** failure on the stack. Inside a task the wait yields to 'k'.
 */
+nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
+                        double deadline, int cache, lua_KContext ctx,
+                        lua_KFunction k) {
+  nsLookup *j;
+  char buf[INET6_ADDRSTRLEN];
+  const struct sockaddr *sa;
+  int port;
+  nsResult r = job_wait(L, slot, deadline, ctx, k);
+  if (r != NS_OK) { job_release(L, slot); return r; }
+  j = checkjob(L, slot);
+  if (j->gai != 0) {
+    int gai = j->gai, err = j->err;
+    job_release(L, slot);
+    ns_gaifail(L, gai, err);
+    return NS_PUSHED;
+  }
+  sa = j->res->ai_addr;
+  if (cache)
+    cache_put(L, s, idx, (const struct sockaddr_storage *)(const void *)sa,
+              j->res->ai_addrlen);
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    port = ntohs(in->sin_port);
+  }
+  else {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    port = ntohs(in6->sin6_port);
+  }
+  job_release(L, slot);
+  lua_pushstring(L, buf);
+  lua_replace(L, idx);
+  lua_pushinteger(L, port);
+  lua_replace(L, idx + 1);
+  return NS_OK;
+}
+
+/*
+** core._getaddrinfo_task(host, port [, family [, type [, timeout]]]):
+** as netsock.getaddrinfo, for create_connection inside a task: a name
+** is looked up on the pool while the task waits at most 'timeout'
+** seconds (nil: as long as the resolver takes).
+*/
+static int gaitask_k (lua_State *L, int status, lua_KContext ctx) {
+  nsResult r;
+  int n;
+  (void)status;
+  lua_settop(L, 2);
+  r = job_wait(L, 1, lua_tonumber(L, 2), ctx, gaitask_k);
+  if (r != NS_OK) { job_release(L, 1); return ns_pushresult(L, r, errno); }
+  n = job_push(L, checkjob(L, 1));
+  job_release(L, 1);
+  return n;
+}
+
 static int res_getaddrinfo_task (lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
+  const char *host = ns_checkname(L, 1, "host");
   char portbuf[8];
   const char *serv = ns_checkport(L, 2, portbuf);
+  double timeout = luaL_optnumber(L, 5, -1.0);
   struct addrinfo hints, *res;
-  nsLookup *j, **pj;
-  pthread_attr_t attr;
-  pthread_t th;
-  int r;
+  nsLookup *j;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = ns_family(L, 3, AF_UNSPEC);
   hints.ai_socktype = ns_socktype(L, 4, 0);
@@ -349,35 +816,35 @@ static int res_getaddrinfo_task (lua_State *L) {
     return 1;
   }
   hints.ai_flags = 0;
-  lua_settop(L, 4);
-  pj = (nsLookup **)lua_newuserdatauv(L, sizeof(nsLookup *), 0);
-  *pj = NULL;
-  luaL_setmetatable(L, NS_LOOKUP);
-  j = (nsLookup *)calloc(1, sizeof *j);
-  if (j == NULL) return ns_fail(L, ENOMEM);
-  j->efd = -1;
-  pthread_mutex_init(&j->mu, NULL);
-  *pj = j;
-  j->refs = 1;
-  j->hints = hints;
-  j->host = strdup(host);
-  j->serv = strdup(serv);
-  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (j->host == NULL || j->serv == NULL) return ns_fail(L, ENOMEM);
-  if (j->efd < 0) return ns_fail(L, errno);
-  j->refs = 2;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  r = pthread_create(&th, &attr, lookup_thread, j);
-  pthread_attr_destroy(&attr);
-  if (r != 0) {  /* no thread: look it up here, blocking */
-    j->refs = 1;
-    j->gai = getaddrinfo(host, serv, &hints, &j->res);
-    j->err = errno;
-    j->done = 1;
+  if (!ns_intask(L)) {
+    if (lookup(L, host, serv, &hints, &res) != 0) return 3;
+    ns_pushaddrinfo(L, res);
+    freeaddrinfo(res);
+    return 1;
   }
-  return lookup_k(L, LUA_OK, 0);
+  j = job_new(L, JOB_ADDRINFO, PUSH_ADDRINFO, host, serv);
+  if (j == NULL) return 3;
+  j->hints = hints;
+  lua_replace(L, 1);
+  lua_pushnumber(L, timeout < 0 ? -1.0 : ns_deadline(timeout));
+  lua_replace(L, 2);
+  lua_settop(L, 2);
+  pool_submit(j);
+  return gaitask_k(L, LUA_OK, 0);
+}
+
+/* core._lookupstats(): the pool, for tests */
+static int res_lookupstats (lua_State *L) {
+  pthread_mutex_lock(&pool.mu);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, pool.threads); lua_setfield(L, -2, "threads");
+  lua_pushinteger(L, pool.idle); lua_setfield(L, -2, "idle");
+  lua_pushinteger(L, pool.queued); lua_setfield(L, -2, "queued");
+  lua_pushinteger(L, pool.running); lua_setfield(L, -2, "running");
+  lua_pushinteger(L, pool.maxthreads); lua_setfield(L, -2, "maxthreads");
+  pthread_mutex_unlock(&pool.mu);
+  lua_pushinteger(L, NS_LOOKUP_THREADS); lua_setfield(L, -2, "limit");
+  return 1;
 }
 
 /* }====== */
@@ -414,6 +881,12 @@ static int res_getnameinfo (lua_State *L) {
   socklen_t len;
   int gai;
   luaL_argcheck(L, 0 <= flags && flags <= INT_MAX, 3, "invalid flags");
+  if (ns_intask(L) && !(isliteral(host) && (flags & NI_NUMERICHOST))) {
+    nsLookup *j = job_new(L, JOB_NAMEINFO, PUSH_NAMEINFO, host, serv);
+    if (j == NULL) return 3;
+    j->niflags = (int)flags;
+    return job_start(L, j);
+  }
   if (oneaddr(L, host, serv, 0, &ss, &len)) return 3;
   gai = getnameinfo((struct sockaddr *)&ss, len, hbuf, sizeof hbuf,
                     sbuf, sizeof sbuf, (int)flags);
@@ -448,6 +921,12 @@ static int res_gethostbyname (lua_State *L) {
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
+  if (!isliteral(name) && ns_intask(L)) {
+    nsLookup *j = job_new(L, JOB_ADDRINFO, PUSH_FIRSTV4, name, NULL);
+    if (j == NULL) return 3;
+    job_sethints(j, &hints);
+    return job_start(L, j);
+  }
   if (lookup(L, name, NULL, &hints, &res) != 0) return 3;
   inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
             buf, sizeof buf);
@@ -511,7 +990,13 @@ static int hostlookup (lua_State *L, const char *name, const void *addr,
 
 /* netsock.gethostbyname_ex(name): hostname, aliases, IPv4 addresses */
 static int res_gethostbyname_ex (lua_State *L) {
-  return hostlookup(L, ns_checkname(L, 1, "string"), NULL, 0, AF_INET);
+  const char *name = ns_checkname(L, 1, "string");
+  if (ns_intask(L)) {
+    nsLookup *j = job_new(L, JOB_HOSTENT, PUSH_HOSTENT, name, NULL);
+    if (j == NULL) return 3;
+    return job_start(L, j);
+  }
+  return hostlookup(L, name, NULL, 0, AF_INET);
 }
 
 
@@ -523,6 +1008,11 @@ static int res_gethostbyaddr (lua_State *L) {
   const char *ip = ns_checkname(L, 1, "string");
   struct sockaddr_storage ss;
   socklen_t len;
+  if (ns_intask(L)) {
+    nsLookup *j = job_new(L, JOB_HOSTADDR, PUSH_HOSTENT, ip, NULL);
+    if (j == NULL) return 3;
+    return job_start(L, j);
+  }
   if (oneaddr(L, ip, NULL, 0, &ss, &len)) return 3;
   if (ss.ss_family == AF_INET)
     return hostlookup(L, NULL, &((struct sockaddr_in *)&ss)->sin_addr,
@@ -539,9 +1029,10 @@ static int res_gethostbyaddr (lua_State *L) {
 ** the first of those names, else (no address or no name) name itself.
 ** Never fails.
 */
+static int getfqdn_k (lua_State *L, int status, lua_KContext ctx);
+
 static int res_getfqdn (lua_State *L) {
   const char *name;
-  int i, n;
   lua_settop(L, 1);
   if (lua_isnil(L, 1)) lua_pushliteral(L, "");
   else lua_pushvalue(L, 1);
@@ -554,9 +1045,20 @@ static int res_getfqdn (lua_State *L) {
     lua_replace(L, 2);
     name = lua_tostring(L, 2);
   }
+  lua_settop(L, 2);
   lua_pushcfunction(L, res_gethostbyaddr);
   lua_pushvalue(L, 2);
-  lua_call(L, 1, 3);  /* hostname, aliases, addresses or nil, msg, code */
+  /* in a task the lookup suspends it: the rest is the continuation */
+  lua_callk(L, 1, 3, 0, getfqdn_k);
+  return getfqdn_k(L, LUA_OK, 0);
+}
+
+
+/* stack: 1 name as given, 2 the name looked up, 3..5 gethostbyaddr's */
+static int getfqdn_k (lua_State *L, int status, lua_KContext ctx) {
+  const char *name = lua_tostring(L, 2);
+  int i, n;
+  (void)status; (void)ctx;
   if (lua_isstring(L, 3) && lua_istable(L, 4)) {
     if (strchr(lua_tostring(L, 3), '.') != NULL) {
       lua_pushvalue(L, 3);
@@ -735,6 +1237,7 @@ static int res_ntohl (lua_State *L) {
 static const luaL_Reg res_funcs[] = {
   {"getaddrinfo", res_getaddrinfo},
   {"_getaddrinfo_task", res_getaddrinfo_task},
+  {"_lookupstats", res_lookupstats},
   {"getnameinfo", res_getnameinfo},
   {"gethostname", res_gethostname},
   {"getfqdn", res_getfqdn},

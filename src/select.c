@@ -176,7 +176,7 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
     ms = (nforce > 0 || intask) ? 0 : ns_msuntil(deadline);
     n = poll(pfd, (nfds_t)(nr + nw), ms);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (ns_retry(L)) continue;
       return ns_fail(L, errno);
     }
     if (n > 0 || nforce > 0 || ns_msuntil(deadline) == 0) {
@@ -397,7 +397,7 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     int ms = (nbuf > 0 || intask) ? 0 : ns_msuntil(deadline);
     n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (ns_retry(L)) continue;
       return ns_fail(L, errno);
     }
     if (n > 0 || nbuf > 0 || ns_msuntil(deadline) == 0 || intask) break;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 /* read-and-send chunk where sendfile(2) does not apply */
 #define SF_STREAMCHUNK  (64 * 1024)
@@ -73,7 +74,8 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
 ** block it for the call and take back a SIGPIPE the call itself made,
 ** the way a library must without touching the process's handlers.
 */
-static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
+static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
+                               size_t count) {
   sigset_t pipeset, old, pend;
   ssize_t n;
   int err, had;
@@ -83,7 +85,7 @@ static ssize_t sendfile_nosig (int out, int in, off_t *off, size_t count) {
   sigpending(&pend);
   had = sigismember(&pend, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-  do n = sendfile(out, in, off, count); while (n < 0 && errno == EINTR);
+  do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
   err = errno;
   if (n < 0 && err == EPIPE && !had) {
     struct timespec zero = {0, 0};
@@ -111,7 +113,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     if (s == NULL) return NS_CLOSED;
     in = sf_infd(L, st, &fp);
     if (in < 0) { ns_failmsg(L, "file closed", "EBADF"); return NS_PUSHED; }
-    if (st->total >= 0 && st->sent >= st->total) return NS_OK;
+    if (st->total >= 0 && st->sent >= st->total) goto done;
     if (st->cdone == st->clen) {  /* nothing pending: produce more */
       size_t want = st->usesf ? SF_CALLMAX
                   : s->type == SOCK_STREAM ? SF_STREAMCHUNK : SF_DGRAMCHUNK;
@@ -120,7 +122,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
         ns_callflags(L, s, 1);
-        n = sendfile_nosig(s->fd, in, &off, want);
+        n = sendfile_nosig(L, s->fd, in, &off, want);
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
         if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
@@ -145,16 +147,21 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
             : read(in, st->chunk, want);
         } while (n < 0 && errno == EINTR);
         if (n < 0) { *err = errno; return NS_ERRNO; }
-        if (n == 0) return NS_OK;  /* end of file */
+        if (n == 0) goto done;  /* end of file */
         st->clen = (size_t)n;
         st->cdone = 0;
         continue;
       }
     }
     else {  /* send the pending chunk */
+#if defined(NS_HAVE_TLS)
+      if (s->tls != NULL)
+        n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
+      else
+#endif
       do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
                   MSG_NOSIGNAL | ns_callflags(L, s, 0));
-      while (n < 0 && errno == EINTR);
+      while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
         st->cdone += (size_t)n;
@@ -167,7 +174,18 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         return NS_ERRNO;
       }
     }
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, k);
+    if (0) {
+  done:   /* every byte taken; on TLS, its records out as well */
+      if (!ns_tls_unsent(s)) return NS_OK;
+#if defined(NS_HAVE_TLS)
+      if (ns_tls_flush(L, s) == 0) return NS_OK;
+#endif
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        *err = errno;
+        return NS_ERRNO;
+      }
+    }
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
     s = ns_checkresumed(L);
   }
@@ -260,7 +278,7 @@ static int sf_sendfile (lua_State *L) {
   if (count < 0 && st->start >= 0)  /* to the end of the file as it is now */
     count = (sb.st_size > st->start) ? (lua_Integer)sb.st_size - st->start : 0;
   st->total = count;
-  st->usesf = s->type == SOCK_STREAM && st->start >= 0;
+  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && s->tls == NULL;
   return sendfile_k(L, LUA_OK, 0);
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
+#include "tls.h"
 
 static void freebuf (nsSocket *s);
 
@@ -97,6 +98,9 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   ns_wakeclosed(L, s);
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
+#endif
   s->fd = -1;
   s->fdblock = 0;
   freebuf(s);
@@ -203,6 +207,9 @@ static int sock_fileno (lua_State *L) {
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
+#if defined(NS_HAVE_TLS)
+  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
+#endif
   lua_pushinteger(L, s->fd);
   s->fd = -1;
   freebuf(s);
@@ -280,7 +287,7 @@ static void freebuf (nsSocket *s) {
 }
 
 
-void ns_buf_trim (nsSocket *s) {
+void ns_buf_trim_ (nsSocket *s) {
   if (s->rbuf != NULL && s->rhead == s->rtail)
     freebuf(s);
 }
@@ -361,7 +368,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    if (errno == ECONNABORTED || ns_retry(L))
       continue;  /* a client that left before we took it: next one */
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
@@ -414,21 +421,22 @@ static nsResult connect_wait (lua_State *L, lua_KContext ctx,
 ** NS_PENDING (wait: the deadline is at *slot), NS_ERRNO with *err, or
 ** NS_PUSHED (a resolver failure).
 */
-static nsResult do_connect (lua_State *L, nsSocket *s, int *slot, int *err) {
+static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
+                            int *slot, int *err) {
   struct sockaddr_storage ss;
   socklen_t len;
   int n = ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len), r;
   if (n < 0) return NS_PUSHED;
   *slot = 2 + n;
   lua_settop(L, 1 + n);
-  lua_pushnumber(L, ns_deadline(s->timeout));
+  lua_pushnumber(L, deadline);
   ns_callflags(L, s, 1);
   /* EINTR: try again, as libuv does; a connect the signal interrupted
      goes on in the kernel and the retry says EALREADY (in progress).
      Waiting without the retry could wait on a connect never started:
      an unconnected socket polls writable at once, with no error. */
   do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && errno == EINTR);
+  while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
   if (*err != EINPROGRESS && *err != EALREADY)
@@ -447,10 +455,9 @@ static int connect_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_connect (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PENDING) return connect_k(L, LUA_OK, slot);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
@@ -473,13 +480,58 @@ static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_connect_ex (lua_State *L) {
-  nsSocket *s = ns_checkopen(L, 1);
+static int connect_ex_start (lua_State *L, nsSocket *s, double deadline) {
   int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, &slot, &err);
+  nsResult r = do_connect(L, s, deadline, &slot, &err);
   if (r == NS_PUSHED) return 3;
   if (r == NS_PENDING) return connect_ex_k(L, LUA_OK, slot);
   return connect_ex_result(L, r, err);
+}
+
+
+/*
+** Inside a task a host name is looked up on the resolver's pool first
+** (resolve.c) while the task waits; the socket's timeout bounds lookup
+** and connect together. stack: 1 socket, 2 host, 3 port, 4 deadline,
+** 5 the lookup; ctx 1 for connect_ex.
+*/
+static int connect_lookup_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = ns_checkresumed(L);
+  double deadline = lua_tonumber(L, 4);
+  nsResult r;
+  (void)status;
+  lua_settop(L, 5);
+  if (s == NULL) r = NS_CLOSED;
+  else r = ns_lookupwait(L, s, 5, 2, deadline, 0, ctx, connect_lookup_k);
+  if (r == NS_PUSHED) return 3;
+  if (r != NS_OK) {
+    if (ctx) return connect_ex_result(L, r, errno);
+    return ns_pushresult(L, r, errno);
+  }
+  lua_settop(L, 3);
+  return ctx ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int connect_begin (lua_State *L, int ex) {
+  nsSocket *s = ns_checkopen(L, 1);
+  double deadline = ns_deadline(s->timeout);
+  if (s->family != AF_UNIX && lua_gettop(L) >= 3) {
+    lua_settop(L, 3);
+    if (ns_lookupstart(L, s, 2)) {  /* pushed the lookup: now at 4 */
+      lua_pushnumber(L, s->timeout > 0 ? deadline : -1.0);
+      lua_insert(L, 4);
+      return connect_lookup_k(L, LUA_OK, ex);
+    }
+  }
+  return ex ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
+}
+
+static int sock_connect (lua_State *L) {
+  return connect_begin(L, 0);
+}
+
+static int sock_connect_ex (lua_State *L) {
+  return connect_begin(L, 1);
 }
 
 
@@ -545,16 +597,21 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   data = ns_checkrange(L, 2, &len);
   addr = lua_tolstring(L, 6, &alen);
   for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    else
+#endif
     n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
                (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, ns_send_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -581,21 +638,33 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
-  while (sent < len) {
-    n = send(s->fd, data + sent, len - sent,
-             MSG_NOSIGNAL | ns_callflags(L, s, 0));
+  for (;;) {
+#if defined(NS_HAVE_TLS)
+    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
+      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
+                     : ns_tls_flush(L, s);
+      if (n == 0 && sent == len) break;
+    }
+    else
+#endif
+    {
+      if (sent == len) break;
+      n = send(s->fd, data + sent, len - sent,
+               MSG_NOSIGNAL | ns_callflags(L, s, 0));
+    }
     if (n >= 0) {
       sent += (size_t)n;
       continue;
     }
-    if (errno == EINTR) continue;
+    if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       nret = ns_fail(L, errno);
       goto fail;
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 5), ctx, sendall_k);
+    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+                 sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
   lua_pushboolean(L, 1);
@@ -643,13 +712,30 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
+#if defined(NS_HAVE_TLS)
+  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
+    n = size == 0 ? 0 : ns_tls_fill(L, s);
+    if (n > 0) {
+      ns_buf_take(L, s, size, flags & MSG_PEEK);
+      return 1;
+    }
+    ns_buf_trim(s);
+    if (n == 0) {
+      if (size == 0) { lua_pushliteral(L, ""); return 1; }
+      return ns_closed(L);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
+    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
+  }
+#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
       p = s->rbuf + s->rtail;
     }
     do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {

@@ -94,7 +94,7 @@ static int yieldwait (lua_State *L, int fd, int events, double deadline,
 
 
 /* block in poll(2) */
-static nsResult pollwait (int fd, int events, double deadline) {
+static nsResult pollwait (lua_State *L, int fd, int events, double deadline) {
   struct pollfd pfd;
   int ms, n;
   pfd.fd = fd;
@@ -108,7 +108,7 @@ static nsResult pollwait (int fd, int events, double deadline) {
       if (ns_msuntil(deadline) == 0) return NS_TIMEOUT;
       continue;  /* poll woke a little early: wait the rest */
     }
-    if (errno != EINTR) return NS_ERRNO;
+    if (!ns_retry(L)) return NS_ERRNO;  /* EINTR of the prompt's Ctrl-C too */
   }
 }
 
@@ -145,7 +145,7 @@ static int kernelwait (lua_State *L, const nsSocket *s) {
 }
 
 
-int ns_callflags (lua_State *L, nsSocket *s, int noflags) {
+int ns_callflags_ (lua_State *L, nsSocket *s, int noflags) {
   if (s->fdblock) {
     if (kernelwait(L, s)) return 0;  /* sleeps in the kernel: as C does */
     if (noflags) setfdblock(s, 0);   /* no flag can say "do not wait" */
@@ -186,7 +186,7 @@ nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
     }
     return (nsResult)yieldwait(L, fd, events, deadline, ctx, k);
   }
-  return pollwait(fd, events, deadline);
+  return pollwait(L, fd, events, deadline);
 }
 
 
@@ -201,7 +201,7 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
     return (nsResult)yieldwait(L, s->fd, events, deadline, ctx, k);
   }
-  return pollwait(s->fd, events, deadline);
+  return pollwait(L, s->fd, events, deadline);
 }
 
 
@@ -415,7 +415,8 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   while ((left = deadline - ns_monotime()) > 0) {
     ts.tv_sec = (time_t)left;
     ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);  /* EINTR: the loop sleeps the rest */
+    if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
+      break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
   }
   return 0;
 }

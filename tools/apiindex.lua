@@ -38,7 +38,7 @@ end
 
 -- the name a code span documents: "netsock.socket", "s:bind", "tostring(s)"
 local function callname(code)
-  local name = code:match("^([%a_][%w_]*[.:][%a_][%w_]*)%s*%(")
+  local name = code:match("^([%a_][%w_]*[.:][%a_][%w_.:]*)%s*%(")
   if name then return name end
   if code:match("^netsock%.[%a_][%w_]*$") then return code end
   if code:match("^tostring%(%a%)$") then return code end

@@ -162,18 +162,9 @@ local function start(srv, handler, opts)
     end
   end
 
-  local function client(conn, h, p)
-    local me = current()
-    st.handlers[me] = true
-    local tb
-    local function handle(e)
-      tb = traceback(describe(e), 2)
-      return e
-    end
-    local ok, err = true, nil
-    if prepare then ok, err = xpcall(prepare, handle, conn) end
-    if ok then ok, err = xpcall(handler, handle, conn, h, p) end
-    if not ok then ok, err = xpcall(onerror, handle, err, conn, tb) end
+  -- a client's end, however it comes (return, error, netsock.cancel,
+  -- which closes the task's coroutine): to-be-closed in every client
+  local function release(conn, me)
     conn:close()
     conns[conn] = nil
     st.handlers[me] = nil
@@ -187,7 +178,25 @@ local function start(srv, handler, opts)
     if st.active == 0 or st.stopping then
       for t in pairs(st.stoppers) do wake(t) end
     end
-    if not ok then defaultonerror(err, conn, tb) end  -- onerror itself failed
+  end
+  local ender = { __close = function(e) release(e.conn, e.me) end }
+
+  local function client(conn, h, p)
+    local me = current()
+    st.handlers[me] = true
+    local _ <close> = setmetatable({ conn = conn, me = me }, ender)
+    local tb
+    local function handle(e)
+      tb = traceback(describe(e), 2)
+      return e
+    end
+    local ok, err = true, nil
+    if prepare then ok, err = xpcall(prepare, handle, conn) end
+    if ok then ok, err = xpcall(handler, handle, conn, h, p) end
+    if not ok then
+      ok, err = xpcall(onerror, handle, err, conn, tb)
+      if not ok then defaultonerror(err, conn, tb) end  -- onerror itself failed
+    end
   end
 
   -- at the limit, with 'idle' set and a client accepted: close the
@@ -211,7 +220,9 @@ local function start(srv, handler, opts)
   local function begin(conn, h, p)
     if timeout then conn:settimeout(timeout) end
     st.active = st.active + 1
-    conns[conn] = spawn(client, conn, h, p)
+    local t = spawn(client, conn, h, p)
+    conns[conn] = t
+    tasks.origin(t, handler)
   end
 
   -- Without idle, at the limit the acceptor parks until a handler ends
@@ -261,6 +272,11 @@ local function start(srv, handler, opts)
     if held then held:close() end
   end)
 
+  do
+    local h, p = srv:getsockname()
+    tasks.label(acceptor, "serve " .. tostring(h) .. (p and (":" .. p) or ""))
+  end
+
   -- the idle reaper: every idle/4 s (at most 1 s) it looks at what each
   -- handler waits on; a wait seen twice with the same stamp has lasted
   -- at least the time between; past 'idle' its connection is closed
@@ -280,6 +296,7 @@ local function start(srv, handler, opts)
       end
       st.reaper = nil
     end)
+    tasks.label(st.reaper, "serve idle reaper")
   end
   return server
 end

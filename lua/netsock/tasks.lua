@@ -35,8 +35,9 @@ local coclose = coroutine.close
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
-local select, error, type, tostring, pairs = select, error, type, tostring, pairs
+local select, error, type, tostring = select, error, type, tostring
 local pcall, unpack = pcall, table.unpack
+local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
@@ -220,8 +221,17 @@ local function describe(err)
   return ("(error object is a %s value; tostring failed on it)"):format(type(err))
 end
 
+-- {====== Introspection state (netsock.tasks, cancel; see the end) ======
+local weak = { __mode = "k" }
+local daemon = setmetatable({}, weak)   -- loop's own tasks: not counted in live
+local origin = setmetatable({}, weak)   -- task -> the function it runs
+local bornat = setmetatable({}, weak)   -- task -> spawn order
+local label = setmetatable({}, weak)    -- task -> a name for listings
+local born = 0
+-- }======
+
 local function finish(t, ok, err)
-  live = live - 1
+  if not daemon[t] then live = live - 1 end
   tasks[t] = nil
   parked[t] = nil
   waitno[t] = nil
@@ -265,6 +275,9 @@ function M.spawn(fn, ...)
   end
   tasks[t] = true
   live = live + 1
+  origin[t] = fn
+  born = born + 1
+  bornat[t] = born
   push(t)
   return t
 end
@@ -345,7 +358,8 @@ end
 -- netsock.step([timeout]): one turn of the loop, for a program whose
 -- main loop is somebody else's: runs the tasks that are ready, then
 -- waits for I/O at most 'timeout' seconds (default 0: not at all) and
--- fires due timers. Returns true while tasks are left, false once none is.
+-- fires due timers. Returns true while tasks (other than the loop's
+-- own daemons) are left, false once none is.
 function M.step(timeout)
   check.opttimeout("step", 1, timeout)
   if running then error("netsock.step: the loop is running already", 2) end
@@ -388,9 +402,259 @@ function M.waitstamp(fd)
   return waitno[t], t
 end
 
+-- counts, for tests and curious users
+function M.stats()
+  return { live = live, ready = qtail - qhead, timers = hn }
+end
+
+-- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
+
+-- spawn_daemon(fn): a task of the loop itself (the signal watcher, the
+-- console's endpoint): it runs like any task but does not keep run()
+-- going, which returns when only daemons are left
+function M.spawn_daemon(fn, ...)
+  local t = M.spawn(fn, ...)
+  daemon[t] = true
+  live = live - 1
+  return t
+end
+
+-- M.label(task, text): the name netsock.tasks() shows for a task
+function M.label(t, text)
+  if tasks[t] then label[t] = text end
+  return t
+end
+
+-- M.origin(task, fn): the function netsock.tasks() says a task runs
+function M.origin(t, fn)
+  if tasks[t] then origin[t] = fn end
+  return t
+end
+
+local function place(info)
+  if not info then return nil end
+  local line = info.currentline
+  if line == nil or line < 0 then line = info.linedefined end
+  return ("%s:%d"):format(info.short_src, line or 0)
+end
+
+-- the first Lua frame of a suspended task: where it waits
+local function where(t)
+  for level = 0, 50 do
+    local info = debug.getinfo(t, level, "Sl")
+    if not info then return nil end
+    if info.what ~= "C" and info.currentline and info.currentline > 0 then
+      return place(info)
+    end
+  end
+end
+
+-- the names of netsock's C functions, to say what call a task waits in
+local cnames
+local function callname(t)
+  if not cnames then
+    cnames = {}
+    for k, v in pairs(core) do
+      if type(v) == "function" then cnames[v] = "netsock." .. k end
+    end
+    for k, v in pairs(core._socketmethods or {}) do
+      if type(v) == "function" then cnames[v] = "socket:" .. k end
+    end
+    local fmt = debug.getregistry()["netsock.file"]
+    if type(fmt) == "table" and type(fmt.__index) == "table" then
+      for k, v in pairs(fmt.__index) do
+        if type(v) == "function" then cnames[v] = "file:" .. k end
+      end
+    end
+    cnames[coyield] = "coroutine.yield"
+  end
+  for level = 0, 3 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then return nil end
+    if cnames[info.func] then return cnames[info.func] end
+  end
+end
+
+-- the socket (or file) object on the waiting C frame whose fd is fd
+local function waitobject(t, fd)
+  for level = 0, 2 do
+    if not debug.getinfo(t, level, "l") then return nil end
+    for i = 1, 8 do
+      local name, v = debug.getlocal(t, level, i)
+      if name == nil then break end
+      if type(v) == "userdata" then
+        local ok, n = pcall(function() return v:fileno() end)
+        if ok and n == fd then return v end
+      end
+    end
+  end
+end
+
+local function deadline_of(t)
+  local i = hpos[t]
+  return i and hd[i]
+end
+
+local listing = {}
+listing.__index = listing
+
+-- one line per task, for the console (= netsock.tasks())
+function listing.__tostring(l)
+  local out = {}
+  for i, e in ipairs(l) do
+    local parts = { ("%2d  %-8s"):format(i, e.state) }
+    if e.label then parts[#parts + 1] = e.label end
+    if e.call then parts[#parts + 1] = e.call end
+    if e.fd then
+      parts[#parts + 1] = ("fd %d %s"):format(e.fd, e.events or "")
+    end
+    if e.socket then parts[#parts + 1] = "[" .. e.socket .. "]" end
+    if e.timeout then parts[#parts + 1] = ("%.3f s left"):format(e.timeout) end
+    if e.where then parts[#parts + 1] = "at " .. e.where end
+    if e.created then parts[#parts + 1] = "(runs " .. e.created .. ")" end
+    out[#out + 1] = table.concat(parts, "  ")
+  end
+  if #out == 0 then return "no tasks" end
+  return table.concat(out, "\n")
+end
+
+-- netsock.tasks(): an array, in spawn order, of one table per live
+-- task: task, state ("running", "ready", "waiting", "parked"), label,
+-- call (the netsock call it waits in), fd and events ("r", "w", "rw"),
+-- socket (tostring of the object waited on), timeout (seconds left
+-- before its deadline), where (file:line it waits at), created (the
+-- function it runs, file:line), daemon (true for the loop's own)
+function M.list()
+  local all, now, me = {}, monotime(), corunning()
+  for t in pairs(tasks) do all[#all + 1] = t end
+  table.sort(all, function(a, b) return (bornat[a] or 0) < (bornat[b] or 0) end)
+  local l = setmetatable({}, listing)
+  for _, t in ipairs(all) do
+    local e = { task = t, label = label[t], daemon = daemon[t] or nil }
+    local fd = waitfd[t]
+    if t == me then e.state = "running"
+    elseif parked[t] then e.state = "parked"
+    elseif fd or deadline_of(t) then e.state = "waiting"
+    else e.state = "ready" end
+    if fd then
+      local r, w = false, false
+      local x = rd[fd]
+      if x == t then r = true
+      elseif type(x) == "table" then for i = 1, x.n do r = r or x[i] == t end end
+      x = wr[fd]
+      if x == t then w = true
+      elseif type(x) == "table" then for i = 1, x.n do w = w or x[i] == t end end
+      e.fd = fd
+      e.events = (r and "r" or "") .. (w and "w" or "")
+      local obj = waitobject(t, fd)
+      if obj then e.socket = tostring(obj) end
+    end
+    local d = deadline_of(t)
+    if d then e.timeout = math.max(0, d - now) end
+    if t ~= me then
+      e.where = where(t)
+      e.call = callname(t)
+    end
+    local fn = origin[t]
+    if type(fn) == "function" then e.created = place(debug.getinfo(fn, "S")) end
+    l[#l + 1] = e
+  end
+  return l
+end
+
+-- netsock.cancel(task): ends a task that is not the running one. The
+-- task's coroutine is closed (coroutine.close): the call it waits in
+-- never returns, its to-be-closed variables are closed (a serve
+-- handler's connection among them), and nothing of its code runs any
+-- more. Returns true, or false when the task had ended already. (Why
+-- not make the pending call return nil, "cancelled": a task that
+-- retries on failure, or treats any failure as a reason to go on,
+-- would never end; closing is the one ending it cannot refuse.)
+function M.cancel(t)
+  if type(t) ~= "thread" then check.typeerror("cancel", 1, "task", t) end
+  if not tasks[t] then return false end
+  if t == corunning() then
+    check.argerror("cancel", 1, "a task cannot cancel itself: return from it")
+  end
+  for k, v in pairs(closewatch) do
+    if v == t then closewatch[k] = nil end
+  end
+  finish(t, true)            -- not live any more, its wait undone
+  local ok, err = coclose(t)
+  if not ok then
+    io.stderr:write("netsock task failed while cancelled: ",
+                    tostring(err), "\n")
+  end
+  return true
+end
+
+-- }======
+
+-- {====== Signals: netsock.onsignal(name, fn) ======
+--
+-- C (src/signal.c) catches the signal with a handler that writes to a
+-- self-pipe; a daemon task of the loop waits on the pipe and runs each
+-- Lua handler as a task of its own: handler(name). Signals that arrive
+-- close together may be coalesced, as the kernel does with standard
+-- signals. The handlers run only while the loop runs (run, or a step);
+-- in between, a caught signal waits for the next turn.
+
+local sighandlers = {}     -- signal number -> function
+local sigwatcher           -- the daemon task, while any handler is set
+local sigpid               -- the process it watches for
+
+local function sigwatch()
+  while next(sighandlers) ~= nil do
+    core.select({ assert(core._sigfd()) }, nil)  -- a forked child: its own pipe
+    for _, sig in ipairs(core._sigtake()) do
+      local fn = sighandlers[sig]
+      if fn then
+        label[M.spawn(fn, core._signame(sig))] = "onsignal " .. core._signame(sig)
+      end
+    end
+  end
+  sigwatcher = nil
+end
+
+-- netsock.onsignal(sig, fn): fn(name) runs as a task each time signal
+-- sig ("SIGTERM", "TERM" or its number) arrives while the loop runs;
+-- fn nil removes the handler and puts the disposition the signal had
+-- before back. Returns the previous handler (or nil).
+function M.onsignal(sig, fn)
+  local n, why = core._signum(sig)
+  if not n then check.argerror("onsignal", 1, why) end
+  check.optcallable("onsignal", 2, fn)
+  local old = sighandlers[n]
+  if fn == nil then
+    if old ~= nil then
+      sighandlers[n] = nil
+      assert(core._sigrelease(n))
+    end
+    return old
+  end
+  local ok, msg, code = core._sigcatch(n)
+  if not ok then return nil, msg, code end
+  sighandlers[n] = fn
+  local pid = core._getpid()
+  if sigwatcher and sigpid ~= pid then
+    -- a forked child: the watcher waits on its parent's pipe; _sigcatch
+    -- made this process a pipe of its own, which a new watcher watches
+    M.cancel(sigwatcher)
+    sigwatcher = nil
+  end
+  if not sigwatcher then
+    sigwatcher, sigpid = M.spawn_daemon(sigwatch), pid
+    label[sigwatcher] = "signals"
+  end
+  return old
+end
+
+-- }======
+
 -- in a child process after fork(): forget the parent's loop (its epoll
--- set is shared with the parent: never touch it) and every task, and
--- start afresh; the task running the fork goes on only as plain code
+-- set is shared with the parent: never touch it), every task and every
+-- signal handler, and start afresh; the task running the fork goes on
+-- only as plain code (serve's workers, lua/netsock/workers.lua)
 function M.afterfork()
   local old = loop
   loop = assert(core._newloop(tasks, onclose))
@@ -400,11 +664,11 @@ function M.afterfork()
   rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
   hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
   live, running, stopping = 0, false, false
-end
-
--- counts, for tests and curious users
-function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  for n in pairs(sighandlers) do
+    sighandlers[n] = nil
+    core._sigrelease(n)     -- the parent's dispositions, in this process
+  end
+  sigwatcher, sigpid = nil, nil
 end
 
 return M

@@ -25,8 +25,8 @@ local tasks = require "netsock.tasks"
 local check = require "netsock.check"
 
 local io, math, os, package = io, math, os, package
-local pairs, ipairs, setmetatable, tonumber, tostring, pcall =
-  pairs, ipairs, setmetatable, tonumber, tostring, pcall
+local pairs, ipairs, next, setmetatable, tonumber, tostring, pcall =
+  pairs, ipairs, next, setmetatable, tonumber, tostring, pcall
 local spawn, park, wake, current = tasks.spawn, tasks.park, tasks.wake, tasks.current
 local monotime, sleep = core.monotime, core.sleep
 local fork, waitpid, kill = core._fork, core._waitpid, core._kill

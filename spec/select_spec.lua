@@ -1,4 +1,4 @@
--- spec/poll_spec.lua: netsock.select and netsock.poller, outside and inside tasks
+-- spec/select_spec.lua: netsock.select and netsock.poller, outside and inside tasks
 local H = require "helpers"
 local ns = H.netsock
 

@@ -1,0 +1,512 @@
+-- netsock.console: a Lua prompt with the task loop running underneath
+-- (the `netsock` command, bin/netsock), and the endpoint through which
+-- a terminal attaches to a program that runs the loop.
+--
+-- A session reads chunks as lua5.4 -i does (a line is first tried as
+-- `return line`, `=expr` is `return expr`, an incomplete chunk goes on
+-- at `>>`) and runs each as a task of its own: a call that waits in it
+-- suspends that chunk alone while every other task goes on. The session
+-- itself is a task that waits for its next line through a "term":
+--
+--   term:read(prompt)   the next line; nil at end of input; false when
+--                       the line was abandoned (Ctrl-C at the prompt)
+--   term:write(text)    output for the person at the prompt
+--   term:history(text)  a chunk worth recalling
+--
+-- Local terminals: libedit (netsock.edit, where it was built) or a plain
+-- line reader. Attached terminals: a Unix-domain socket speaking a small
+-- framed protocol (see the Endpoint section).
+
+local netsock = require "netsock"
+local core = require "netsock.core"
+local tasks = require "netsock.tasks"
+
+local error, load, pcall, xpcall, select, setmetatable, getmetatable =
+      error, load, pcall, xpcall, select, setmetatable, getmetatable
+local tostring, tonumber, type, rawget, rawset = tostring, tonumber, type, rawget, rawset
+local io, os, string, table, debug, coroutine = io, os, string, table, debug, coroutine
+local pack, unpack, concat = table.pack, table.unpack, table.concat
+local G = _G
+
+local M = {}
+
+-- {====== Sessions ======
+
+local Session = {}
+Session.__index = Session
+
+-- what lua.c prints for an error value
+local function errtext(e)
+  if type(e) == "string" then return e end
+  local mt = getmetatable(e)
+  if mt and mt.__tostring then return tostring(e) end
+  return ("(error object is a %s value)"):format(type(e))
+end
+
+-- the traceback as lua.c shows it: the console's own frames cut off
+local function msghandler(e)
+  local tb = debug.traceback(errtext(e), 2)
+  return (tb:gsub("\n\t%[C%]: in function 'xpcall'\n.*$", ""))
+end
+
+-- M.session(term, opts): opts.env (the chunks' environment, default _G),
+-- opts.progname (the prefix of error messages), opts.print (how results
+-- are printed), opts.interrupt_hook (SIGINT may stop a busy chunk)
+function M.session(term, opts)
+  opts = opts or {}
+  return setmetatable({
+    term = term,
+    env = opts.env or G,
+    progname = opts.progname or "netsock",
+    print = opts.print or G.print,
+    hook = opts.interrupt_hook,
+    chunk = nil,        -- the task running the current chunk
+    task = nil,         -- the session's own task
+    hooked = false,     -- the last chunk ended by the SIGINT hook
+  }, Session)
+end
+
+-- the next chunk as a function; nil at end of input; false when Ctrl-C
+-- dropped it; or nil, message for a syntax error
+function Session:readchunk()
+  local line = self.term:read("> ")
+  if not line then return line end
+  if line:sub(1, 1) == "=" then line = "return " .. line:sub(2) end
+  local fn = load("return " .. line .. ";", "=stdin", "t", self.env)
+  if fn then
+    self.term:history(line)
+    return fn
+  end
+  local buf = line
+  while true do
+    local f, err = load(buf, "=stdin", "t", self.env)
+    if f then
+      self.term:history(buf)
+      return f
+    end
+    if not err:find("<eof>$") then
+      self.term:history(buf)
+      return nil, err
+    end
+    local more = self.term:read(">> ")
+    if more == nil then return nil, err end
+    if more == false then return false end
+    buf = buf .. "\n" .. more
+  end
+end
+
+-- run fn as a task, wait until it ends; true, results or false, error
+function Session:runchunk(fn)
+  local me = coroutine.running()
+  local done, res = false, nil
+  local chunk
+  chunk = tasks.spawn(function()
+    local _ <close> = setmetatable({}, { __close = function()
+      done = true
+      if self.hook then self.hooked = core._siginterrupt() end
+      tasks.wake(me)
+    end })
+    res = pack(xpcall(fn, msghandler))
+  end)
+  tasks.label(chunk, "console chunk")
+  self.chunk = chunk
+  if self.hook then core._siginterrupt(chunk) end
+  while not done do tasks.park() end
+  self.chunk = nil
+  if res == nil then return false, "interrupted!" end  -- cancelled
+  return res
+end
+
+function Session:report(msg)
+  self.term:write(("%s: %s\n"):format(self.progname, msg))
+end
+
+-- the session's body: read, run, print, until end of input
+function Session:loop()
+  self.task = coroutine.running()
+  while true do
+    local fn, err = self:readchunk()
+    if fn == nil and err == nil then break end     -- end of input
+    if fn == false then                             -- Ctrl-C at the prompt
+    elseif not fn then self:report(err)
+    else
+      local res, msg = self:runchunk(fn)
+      if res == false then self:report(msg)
+      elseif not res[1] then self:report(res[2])
+      elseif res.n > 1 then
+        local ok, perr = pcall(self.print, unpack(res, 2, res.n))
+        if not ok then self:report("error calling 'print' (" .. errtext(perr) .. ")") end
+      end
+    end
+  end
+end
+
+-- Ctrl-C: end the running chunk, or drop the line being typed
+function Session:interrupt()
+  if self.hooked then  -- this SIGINT's hook stopped the chunk already
+    self.hooked = false
+    return
+  end
+  if self.chunk then
+    -- the hook SIGINT set on the chunk must not fire in the __close
+    -- handlers that closing the chunk runs
+    if self.hook then core._siginterrupt() end
+    tasks.cancel(self.chunk)
+  else
+    self.term:abandon()
+  end
+end
+
+-- }======
+
+-- {====== Local terminals: libedit, or plain lines ======
+
+local Term = {}
+Term.__index = Term
+
+local function newterm()
+  local self = setmetatable({ reading = false, waiter = nil, result = nil }, Term)
+  local ok, edit = pcall(require, "netsock.edit")
+  if ok and os.getenv("NETSOCK_NOEDIT") == nil then
+    self.ed = edit.new("netsock")
+  end
+  self.tty = core._isatty(0)
+  if not self.ed then io.stdin:setvbuf("no") end  -- select sees every byte
+  return self
+end
+
+function Term:deliver(v)
+  self.reading = false
+  self.result = v
+  tasks.wake(self.waiter)
+end
+
+-- one keystroke's worth (libedit) or one line (plain)
+function Term:feed()
+  if self.ed then return self.ed:feed() end
+  local line = io.stdin:read("L")
+  if line == nil then return false end
+  line = line:gsub("\r?\n$", "")
+  if not self.tty then io.stdout:write(line, "\n") end  -- a transcript
+  return line
+end
+
+function Term:feeder()
+  while true do
+    while not self.reading do tasks.park() end
+    netsock.select({ 0 }, nil)
+    if self.reading then
+      local v = self:feed()
+      if v ~= nil then
+        if v == false then v = nil end
+        self:deliver(v)
+      end
+    end
+  end
+end
+
+function Term:read(prompt)
+  self.waiter = coroutine.running()
+  self.prompt = prompt
+  if self.ed then self.ed:prompt(prompt)
+  else io.stdout:write(prompt); io.stdout:flush() end
+  self.reading = true
+  if not self.task then
+    self.task = tasks.spawn_daemon(self.feeder, self)
+    tasks.label(self.task, "console input")
+  else
+    tasks.wake(self.task)
+  end
+  while self.reading do tasks.park() end
+  return self.result
+end
+
+function Term:abandon()
+  if not self.reading then return end
+  if self.ed then self.ed:abandon() end
+  io.stdout:write("\n")
+  io.stdout:flush()
+  self:deliver(false)
+end
+
+function Term:write(text)
+  io.stderr:write(text)
+end
+
+function Term:history(text)
+  if self.ed then self.ed:add(text) end
+end
+
+function Term:close()
+  if self.ed then self.ed:close() end
+end
+
+-- }======
+
+-- {====== The endpoint: netsock.console.listen(path), attach ======
+--
+-- Frames both ways: one letter, the length in decimal, ':', the bytes.
+--   program -> terminal  P prompt (read a line)   O output
+--   terminal -> program  L line    I interrupt (Ctrl-C)
+-- A terminal that closes the connection has detached.
+
+local function frame(kind, data)
+  return kind .. #data .. ":" .. data
+end
+
+-- read one frame from a file object: kind, data, or nil at the end
+local function readframe(f)
+  local head = {}
+  while true do
+    local c, msg, code = f:read(1)
+    if not c then return nil, msg, code end
+    if c == ":" then break end
+    head[#head + 1] = c
+    if #head > 12 then return nil, "bad frame", "EPROTO" end
+  end
+  head = concat(head)
+  local kind, len = head:sub(1, 1), tonumber(head:sub(2))
+  if not len then return nil, "bad frame", "EPROTO" end
+  if len == 0 then return kind, "" end
+  local data, msg, code = f:read(len)
+  if not data or #data < len then return nil, msg or "closed", code or "closed" end
+  return kind, data
+end
+
+local Remote = {}
+Remote.__index = Remote
+
+function Remote:send(kind, data)
+  if self.closed then return end
+  local ok = self.conn:sendall(frame(kind, data))
+  if not ok then self.closed = true end
+end
+
+function Remote:read(prompt)
+  if self.closed then return nil end
+  self:send("P", prompt)
+  self.waiter = coroutine.running()
+  self.reading = true
+  while self.reading do tasks.park() end
+  return self.result
+end
+
+function Remote:deliver(v)
+  if not self.reading then return end
+  self.reading = false
+  self.result = v
+  tasks.wake(self.waiter)
+end
+
+function Remote:abandon()
+  self:deliver(false)
+end
+
+function Remote:write(text) self:send("O", text) end
+function Remote:history() end
+
+-- the task reading the terminal's frames
+function Remote:reader(session)
+  local f = self.conn:makefile("r")
+  while true do
+    local kind, data = readframe(f)
+    if kind == nil then break end
+    if kind == "L" then self:deliver(data)
+    elseif kind == "I" then session:interrupt() end
+  end
+  self.closed = true
+  if session.chunk then tasks.cancel(session.chunk) end
+  self:deliver(nil)
+end
+
+-- a session in this program for one attached terminal: the chunks see
+-- the program's globals (reads and writes go to _G) except print, which
+-- goes to the terminal, and netsock, there even when the program keeps
+-- it in a local
+local function attached(conn)
+  local remote = setmetatable({ conn = conn }, Remote)
+  local function rprint(...)
+    local n, parts = select("#", ...), {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    remote:write(concat(parts, "\t") .. "\n")
+  end
+  local env = setmetatable({ print = rprint, netsock = netsock }, {
+    __index = G,
+    __newindex = function(_, k, v) rawset(G, k, v) end,
+  })
+  local session = M.session(remote, { env = env, print = rprint,
+                                      progname = "netsock" })
+  local r = tasks.spawn_daemon(Remote.reader, remote, session)
+  tasks.label(r, "console attached (frames)")
+  tasks.label(coroutine.running(), "console attached")
+  session:loop()
+  conn:close()
+end
+
+local Endpoint = {}
+Endpoint.__index = Endpoint
+
+-- the path is ours to take: free, or a dead endpoint's leftover
+local function claim(path)
+  local probe = netsock.socket("unix", "stream")
+  probe:settimeout(1)
+  local ok, _, code = probe:connect(path)
+  probe:close()
+  if ok then return nil, path .. ": a console is listening there", "EADDRINUSE" end
+  if code == "ECONNREFUSED" then os.remove(path) end
+  return true
+end
+
+-- netsock.console.listen(path): a console endpoint on a Unix-domain
+-- socket, mode 0600, for this user only (SO_PEERCRED); `netsock console
+-- PATH` attaches to it. Returns an object with close() (which removes
+-- the path) and path; or nil, message, code.
+function M.listen(path)
+  if type(path) ~= "string" then
+    error(("bad argument #1 to 'listen' (string expected, got %s)")
+      :format(path == nil and "no value" or type(path)), 2)
+  end
+  local ok, msg, code = claim(path)
+  if not ok then return nil, msg, code end
+  local srv = netsock.socket("unix", "stream")
+  local old = core._umask(0x7f)        -- 0177: the socket is made 0600
+  ok, msg, code = srv:bind(path)
+  core._umask(old)
+  if ok then ok, msg, code = srv:listen(8) end
+  if not ok then
+    srv:close()
+    return nil, msg, code
+  end
+  local me = core.geteuid()
+  local ep = setmetatable({ path = path, socket = srv }, Endpoint)
+  ep.task = tasks.spawn_daemon(function()
+    while true do
+      local conn = srv:accept()
+      if not conn then break end
+      local _, uid = conn:getpeercred()
+      if uid ~= me then
+        conn:sendall(frame("O", "netsock console: permission denied (another user)\n"))
+        conn:close()
+      else
+        tasks.spawn_daemon(attached, conn)
+      end
+    end
+  end)
+  tasks.label(ep.task, "console endpoint " .. path)
+  return ep
+end
+
+function Endpoint:close()
+  if self.socket:fileno() >= 0 then
+    self.socket:close()
+    os.remove(self.path)
+  end
+  return true
+end
+Endpoint.__close = Endpoint.close
+
+-- the terminal's side: attach this terminal to the endpoint at path
+function M.attach(path)
+  local conn, msg, code = netsock.socket("unix", "stream")
+  if conn then
+    conn:settimeout(5)
+    local ok
+    ok, msg, code = conn:connect(path)
+    if not ok then conn:close(); conn = nil end
+  end
+  if not conn then
+    io.stderr:write(("netsock: cannot attach to %s: %s\n"):format(path, msg))
+    return 1, code
+  end
+  conn:settimeout(nil)
+  local term = newterm()
+  local f = conn:makefile("r")
+  netsock.onsignal("SIGINT", function()
+    term:abandon()                  -- the line being typed, if any
+    conn:sendall(frame("I", ""))    -- the program drops or cancels its part
+  end)
+  local status = 0
+  netsock.spawn(function()
+    while true do
+      local kind, data = readframe(f)
+      if kind == nil then break end
+      if kind == "O" then
+        io.stdout:write(data)
+        io.stdout:flush()
+      elseif kind == "P" then
+        local line = term:read(data)
+        if line == nil then break end         -- Ctrl-D: detach
+        if line then                          -- false: Ctrl-C, a new P comes
+          term:history(line)
+          if not conn:sendall(frame("L", line)) then break end
+        end
+      end
+    end
+    conn:close()
+    term:close()
+    netsock.onsignal("SIGINT", nil)
+  end)
+  netsock.run()
+  return status
+end
+
+-- }======
+
+-- {====== The command: netsock [console PATH] ======
+
+local usage = [[
+usage: netsock                  a Lua prompt with the task loop running
+       netsock console PATH     attach to a program's console endpoint
+                                (netsock.console.listen(PATH))
+]]
+
+function M.main(args)
+  args = args or {}
+  if args[1] == "console" or args[1] == "attach" then
+    if not args[2] then io.stderr:write(usage); return 2 end
+    return M.attach(args[2])
+  elseif args[1] == "-h" or args[1] == "--help" then
+    io.stdout:write(usage)
+    return 0
+  elseif args[1] ~= nil then
+    io.stderr:write(usage)
+    return 2
+  end
+  G.netsock = netsock
+  local term = newterm()
+  local session = M.session(term, { interrupt_hook = true, progname = "netsock" })
+  if term.tty then
+    io.stdout:write(("netsock console (%s, %s): the task loop runs underneath; Ctrl-D leaves\n")
+      :format(netsock._VERSION, G._VERSION))
+  end
+  netsock.onsignal("SIGINT", function() session:interrupt() end)
+  local rawprint = G.print
+  if term.ed then
+    netsock.onsignal("SIGWINCH", function() term.ed:resize() end)
+    -- a task printing while the prompt waits: its line goes above the
+    -- prompt, and the prompt and what was typed are drawn again below
+    G.print = function(...)
+      if not term.reading then return rawprint(...) end
+      io.stdout:write("\r\27[K")
+      rawprint(...)
+      io.stdout:flush()
+      term.ed:redraw()
+    end
+  end
+  local t = netsock.spawn(function()
+    session:loop()
+    io.stdout:write("\n")
+    term:close()
+    netsock.onsignal("SIGINT", nil)
+    netsock.onsignal("SIGWINCH", nil)
+    G.print = rawprint
+    netsock.stop()
+  end)
+  tasks.label(t, "console")
+  netsock.run()
+  return 0
+end
+
+-- }======
+
+return M

@@ -1,0 +1,119 @@
+-- netsock.tls: TLS on the same sockets (OpenSSL 3). See docs/api.md.
+--
+--   local tls = require "netsock.tls"
+--   local s = assert(tls.connect("example.org", 443))       -- verified
+--   local ctx = assert(tls.context{ mode = "server",
+--                                   certfile = "c.pem", keyfile = "k.pem" })
+--   conn:starttls(ctx)                                       -- in place
+--
+-- The C side (src/tls.c) makes contexts and adds the socket methods
+-- (starttls, handshake, tlsinfo, getpeercertificate, tlssession, unwrap,
+-- tlswant); this file adds connect and the shared default client context.
+
+local core = require "netsock.core"
+
+local error, pairs, type, tostring = error, pairs, type, tostring
+local package, require = package, require
+
+local C = core._tls
+if not C then
+  error("netsock.tls: this netsock was built without OpenSSL " ..
+        "(install libssl-dev and rebuild: make)", 2)
+end
+
+local monotime = core.monotime
+local _ENV = nil
+
+local M = {
+  context = C.context,
+  OPENSSL_VERSION = C.OPENSSL_VERSION,
+}
+
+local default_client
+
+-- tls.default_context(): the client context connect uses when given
+-- none: verify against the system store (SSL_CERT_FILE, SSL_CERT_DIR
+-- honoured), check the host name, TLS 1.2 or later. Made once.
+function M.default_context()
+  if not default_client then
+    local ctx, msg, code = C.context{ mode = "client" }
+    if not ctx then return nil, msg, code end
+    default_client = ctx
+  end
+  return default_client
+end
+
+local connect_opts = {
+  timeout = true, context = true, server_hostname = true, alpn = true,
+  session = true, source_host = true, source_port = true,
+}
+
+-- tls.connect(host, port [, opts]): create_connection + starttls under
+-- one deadline (opts.timeout, else the default timeout). opts: timeout,
+-- context, server_hostname (default host), alpn, session, source_host,
+-- source_port. The socket keeps opts.timeout afterwards.
+function M.connect(host, port, opts)
+  if type(host) ~= "string" then
+    error(("bad argument #1 to 'connect' (string expected, got %s)")
+      :format(host == nil and "no value" or type(host)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #3 to 'connect' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not connect_opts[k] then
+      error(("bad argument #3 to 'connect' (unknown option '%s')"):format(tostring(k)), 2)
+    end
+  end
+  local timeout = opts.timeout
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
+    error("bad argument #3 to 'connect' (timeout: a non-negative number expected)", 2)
+  end
+  local ctx = opts.context
+  if ctx == nil then
+    local msg, code
+    ctx, msg, code = M.default_context()
+    if not ctx then return nil, msg, code end
+  end
+  local ns = package.loaded.netsock or require "netsock"
+  if timeout == nil then timeout = ns.getdefaulttimeout() end
+  local start = monotime()
+  local s, msg, code = ns.create_connection(host, port, timeout,
+                                            opts.source_host, opts.source_port)
+  if not s then return nil, msg, code end
+  if timeout then
+    local left = timeout - (monotime() - start)
+    s:settimeout(left > 0 and left or 0)
+  end
+  local server_hostname = opts.server_hostname
+  if server_hostname == nil then server_hostname = host end
+  local ok
+  ok, msg, code = s:starttls(ctx, { server_hostname = server_hostname,
+                                     alpn = opts.alpn, session = opts.session })
+  if not ok then
+    s:close()
+    if code == "timeout" then msg = "timeout" end
+    return nil, msg, code
+  end
+  s:settimeout(timeout)
+  return s
+end
+
+-- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
+-- the handler's own task; a failed handshake ends that client alone
+function M.wraphandler(ctx, handler, onerror)
+  if type(ctx) ~= "userdata" then
+    error("bad argument #4 to 'serve' (tls: a server context expected)", 3)
+  end
+  return function(conn, ...)
+    local ok, msg, code = conn:starttls(ctx)
+    if not ok then
+      if onerror then onerror(conn, msg, code) end
+      return
+    end
+    return handler(conn, ...)
+  end
+end
+
+return M

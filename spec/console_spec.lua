@@ -1,0 +1,447 @@
+-- spec/console_spec.lua: the `netsock` console and the lua5.4 prompt,
+-- driven through a pseudo-terminal as a person types (python3's pty
+-- module, spec/ptyconsole.py), against python3 clients. Each scenario is
+-- a python3 script that prints "ok" at its end; every wait in it is
+-- bounded, and the spec bounds the whole.
+local H = require "helpers"
+local ns = H.netsock
+
+local HEAD = [[
+import os, re, socket, sys, threading, time
+sys.path.insert(0, os.path.join(os.getcwd(), "spec"))
+from ptyconsole import *
+]]
+
+-- the ASan runtime for the console under make sanitize, "-" otherwise
+local function asanrt()
+  if os.getenv("NETSOCK_SANITIZE") and os.getenv("LD_PRELOAD") then
+    return os.getenv("LD_PRELOAD")
+  end
+  return "-"
+end
+
+local function scenario(code, timeout, ...)
+  local p = H.python(HEAD .. code, asanrt(), ...)
+  local rc = p:wait(timeout or 60)
+  if rc == nil then p:kill() end
+  local out = p:output()
+  assert.equal(0, rc, out)
+  assert.truthy(out:find("\nok\n", 1, true) or out:find("^ok\n"), out)
+  return out
+end
+
+-- an upper-casing line server typed at the prompt; PORT from its socket
+local SERVE = [[
+def serve_at_prompt(c):
+    c.expect(r"> ")
+    c.line('srv = netsock.serve("127.0.0.1", 0, function(c) for l in c:makefile():lines() do c:sendall(l:upper() .. "\\n") end end)')
+    c.expect(r"> ")
+    c.line('=select(2, srv:getsockname())')
+    port = int(c.expect(r"(\d+)\r?\n").group(1))
+    c.expect(r"> ")
+    return port
+
+class Pinger(threading.Thread):
+    """a python3 client that keeps talking to the server and counts replies"""
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.f = self.s.makefile("rwb")
+        self.count, self.error, self.stop = 0, None, False
+    def run(self):
+        try:
+            while not self.stop:
+                self.f.write(b"ping %d\n" % self.count); self.f.flush()
+                line = self.f.readline()
+                if line != b"PING %d\n" % self.count:
+                    raise Exception("bad reply %r" % line)
+                self.count += 1
+                time.sleep(0.02)
+        except Exception as e:
+            self.error = e
+    def served_more(self, seconds=3):
+        n, end = self.count, time.monotonic() + seconds
+        while time.monotonic() < end and self.error is None:
+            if self.count >= n + 3:
+                return True
+            time.sleep(0.01)
+        raise Exception("python client not served (count %d, error %r)" % (self.count, self.error))
+]]
+
+describe("the netsock console #console", function()
+  it("serves at the prompt: the prompt's own client and a python3 client at once, also while idle", function()
+    scenario(SERVE .. [[
+c = console()
+port = serve_at_prompt(c)
+py = Pinger(port); py.start()
+py.served_more()                        # served while the prompt is idle
+c.line('c = netsock.create_connection("127.0.0.1", %d, 5)' % port)
+c.expect(r"> ")
+c.line('c:sendall("from the prompt\\n")')
+c.expect(r"true")
+c.line('c:recv(100)')
+c.expect(r"FROM THE PROMPT")
+c.expect(r"> ")
+py.served_more()
+c.line('netsock.sleep(0.5)')            # a chunk that waits: the rest goes on
+py.served_more(0.45)
+c.expect(r"> ")
+py.stop = True
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+  end)
+
+  it("Ctrl-C ends a recv that waits for ever within a second, and a busy loop; the python3 client is still served", function()
+    scenario(SERVE .. [[
+c = console()
+port = serve_at_prompt(c)
+py = Pinger(port); py.start()
+c.line('k = netsock.create_connection("127.0.0.1", %d); k:settimeout(nil)' % port)
+c.expect(r"> ")
+c.line('k:recv(100)')                   # nothing ever comes
+py.served_more()                        # served while the chunk waits
+t0 = time.monotonic()
+c.intr()
+c.expect(r"interrupted!", timeout=1)
+took = time.monotonic() - t0
+c.expect(r"> ")
+assert took < 1, took
+py.served_more()
+c.line('n = 0; while true do n = n + 1 end')
+time.sleep(0.3)
+c.intr()
+c.expect(r"interrupted!", timeout=2)
+c.expect(r"> ")
+c.line('=n > 0')
+c.expect(r"true")
+py.served_more()                        # the loop runs again
+c.line('k:sendall("still here\\n")')   # the chunk's socket stays usable
+c.expect(r"true")
+c.line('k:recv(100)')
+c.expect(r"STILL HERE")
+c.expect(r"> ")
+py.stop = True
+c.eof()
+assert c.close() == 0
+print("interrupt took %.3f s" % took)
+print("ok")
+]])
+  end)
+
+  it("does what lua5.4 -i does: all results, nils too, =expr, >> for incomplete chunks, errors, globals", function()
+    scenario([[
+c = console()
+c.expect(r"> ")
+c.line('x = 41')
+c.expect(r"> ")
+c.line('=x + 1')
+c.expect(r"\n42\r?\n")
+c.line('nil, 2, nil')
+c.expect(r"nil\t2\tnil")
+c.line('function f(a)')
+c.expect(r">> ")
+c.line('  return a * 2')
+c.expect(r">> ")
+c.line('end')
+c.expect(r"> ")
+c.line('f(21)')
+c.expect(r"\n42\r?\n")
+c.line('error("boom")')
+c.expect(r"netsock: stdin:1: boom")
+c.expect(r"stack traceback:")
+c.expect(r"> ")
+c.line('=x +')
+c.expect(r">> ")
+c.line('')
+c.expect(r">> ")
+c.line('1')
+c.expect(r"\n42\r?\n")
+c.line('x +')                           # not incomplete: an error, as in lua5.4
+c.expect(r"syntax error near '\+'")
+c.expect(r"> ")
+c.line('local y = 5')                   # a local lives for its chunk only
+c.expect(r"> ")
+c.line('=y')
+c.expect(r"\nnil\r?\n")
+c.line('= 1 +* 2')
+c.expect(r"unexpected symbol")
+c.expect(r"> ")
+c.line('=x')                            # the global is still there
+c.expect(r"\n41\r?\n")
+c.line('x = nil')
+c.expect(r"> ")
+c.send("abc def")                       # Ctrl-C drops the line
+c.intr()
+c.expect(r"> ")
+c.line('function g()')                  # ... and an unfinished chunk
+c.expect(r">> ")
+c.intr()
+c.expect(r"> ")
+c.line('=g')
+c.expect(r"\nnil\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+  end)
+
+  it("recalls history with the arrow keys (libedit)", function()
+    local out = scenario([[
+if not HAS_EDIT:
+    print("skip: netsock.edit not built (no libedit)")
+    print("ok"); sys.exit(0)
+c = console()
+c.expect(r"> ")
+c.line('=6 * 7')
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.line('=1')
+c.expect(r"\n1\r?\n")
+c.expect(r"> ")
+c.send("\x1b[A\x1b[A")                  # up, up: "=6 * 7" again
+time.sleep(0.2)
+c.send("\r")
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+    if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
+  end)
+
+  it("prints a task's output above the prompt and keeps the line being typed (libedit)", function()
+    local out = scenario([[
+if not HAS_EDIT:
+    print("skip: netsock.edit not built (no libedit)")
+    print("ok"); sys.exit(0)
+c = console()
+c.expect(r"> ")
+c.line('netsock.spawn(function() netsock.sleep(0.5) print("from a task") end)')
+c.expect(r"thread: ")
+c.expect(r"> ")
+c.send("=6 *")                           # half a line when the task prints
+c.expect(r"from a task\r\n> =6 \*", timeout=5)
+c.send(" 7\r")                          # the line goes on where it was
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]])
+    if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
+  end)
+
+  it("Ctrl-D leaves, closing what the console opened", function()
+    scenario(SERVE .. [[
+c = console()
+port = serve_at_prompt(c)
+socket.create_connection(("127.0.0.1", port), timeout=5).close()
+c.eof()
+assert c.close() == 0
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=5)
+    raise Exception("the server outlived the console")
+except ConnectionRefusedError:
+    pass
+print("ok")
+]])
+  end)
+
+  it("reads plain lines and echoes them when stdin is no terminal (a scripted session)", function()
+    local rt = asanrt()
+    local pre = rt ~= "-" and ("LD_PRELOAD=" .. H.shquote(rt) .. " ASAN_OPTIONS=detect_leaks=0 ") or ""
+    local p = H.spawn("printf '%s\\n' 'x = 6' '=x * 7' 'error(\"e\")' '=1' | env NETSOCK_NOEDIT=1 " .. pre
+      .. "LUA_PATH='lua/?.lua;;' LUA_CPATH='" .. (os.getenv("NETSOCK_CPATH") or "build/?.so")
+      .. ";;' lua5.4 bin/netsock")
+    finally(function() p:kill() end)
+    assert.equal(0, p:wait(20))
+    local out = p:output()
+    assert.truthy(out:find("> =x * 7\n42\n", 1, true), out)
+    assert.truthy(out:find("netsock: stdin:1: e", 1, true), out)
+    assert.truthy(out:find("> =1\n1\n", 1, true), out)
+  end)
+end)
+
+describe("Ctrl-C at the lua5.4 prompt #console", function()
+  it("interrupts a blocking netsock call within 0.1 s with the prompt's own error, and the session goes on", function()
+    local out = scenario([[
+c = Console(["lua5.4", "-l", "netsock", "-i"])
+c.expect(r"> ")
+c.line('s = netsock.create_server("127.0.0.1", 0); k = netsock.create_connection(s:getsockname()); a = s:accept()')
+c.expect(r"> ")
+worst = 0
+for call in ['s:accept()', 'a:recv(100)', 'a:makefile():read("l")', 'netsock.sleep(100)',
+             'netsock.select({a}, nil)', 'p = netsock.poller(); p:add(a, "r"); p:wait()',
+             'netsock.create_connection("127.0.0.1", select(2, s:getsockname())):recv(1)']:
+    c.line(call)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    c.intr()
+    c.expect(r"stdin:1: interrupted!", timeout=2)
+    took = time.monotonic() - t0
+    c.expect(r"> ")
+    worst = max(worst, took)
+    assert took < 0.1, (call, took)
+c.line('=1 + 1')                         # the session goes on
+c.expect(r"[^\d]2\r\n")
+c.line('a:settimeout(0.2)')             # a timeout still holds
+c.expect(r"> ")
+c.line('=a:recv(1)')
+c.expect(r"nil\ttimeout\ttimeout")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("worst %.4f s" % worst)
+print("ok")
+]])
+    assert.truthy(out:find("worst", 1, true))
+  end)
+end)
+
+describe("Ctrl-C at the lua5.4 prompt over TLS #console", function()
+  it("interrupts a TLS recv that waits inside the kernel", function()
+    if not ns.tls or not ns.tls.context then pending("netsock.tls not built") return end
+    local T = require "tlshelp"
+    scenario([[
+import ssl
+certs = sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(certs + "/leaf.pem", certs + "/leaf.key")
+ls = socket.create_server(("127.0.0.1", 0))
+port = ls.getsockname()[1]
+held = []
+def serve():
+    conn, _ = ls.accept()
+    held.append(ctx.wrap_socket(conn, server_side=True))  # then says nothing
+threading.Thread(target=serve, daemon=True).start()
+c = Console(["lua5.4", "-l", "netsock", "-i"])
+c.expect(r"> ")
+c.line('ctx = netsock.tls.context{cafile = "%s/ca.pem"}' % certs)
+c.expect(r"> ")
+c.line('t = assert(netsock.tls.connect("127.0.0.1", %d, {context = ctx}))' % port)
+c.expect(r"> ")
+c.line('t:recv(10)')
+time.sleep(0.3)
+t0 = time.monotonic()
+c.intr()
+c.expect(r"stdin:1: interrupted!", timeout=2)
+took = time.monotonic() - t0
+c.expect(r"> ")
+assert took < 0.1, took
+held[0].sendall(b"late")
+c.line('=t:recv(10)')                    # the TLS session is still whole
+c.expect(r"late")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+print("ok")
+]], 60, T.certs())
+  end)
+end)
+
+describe("netsock console PATH (attach) #console", function()
+  local function start_server(path)
+    local p = H.lua(([[
+      arg = { [0] = "examples/live_server.lua", "--port", "0", "--console", %q }
+      dofile("examples/live_server.lua")
+    ]]):format(path))
+    local port = (p:line(10) or ""):match(":(%d+)$")
+    assert.truthy(port, p:output())
+    assert.equal("Console on " .. path, p:line(10, 2))
+    return p, tonumber(port)
+  end
+
+  it("attaches to a running example server: lists its tasks, spawns one, detaches; the server goes on", function()
+    local path = H.tmpname(".console")
+    local srv, port = start_server(path)
+    finally(function() srv:kill() end)
+    -- the endpoint is mode 0600
+    local lfs = require "lfs"
+    assert.equal("rw-------", lfs.attributes(path, "permissions"))
+    scenario([[
+port, path = int(sys.argv[2]), sys.argv[3]
+def hello():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    f = s.makefile("rwb")
+    assert f.readline().startswith(b"Welcome"), "no welcome"
+    f.write(b"hi\n"); f.flush()
+    assert f.readline() == b"OK...hi\n"
+    return s
+keep = hello()                          # a client the server serves meanwhile
+c = console("console", path)
+c.expect(r"> ")
+c.line('= netsock.tasks()')
+c.expect(r"serve 127\.0\.0\.1:%d\s+socket:accept" % port)
+c.expect(r"socket:recv")                # the python client's task
+c.expect(r"> ")
+c.line('netsock.spawn(function() while true do netsock.sleep(0.02); ticks = (ticks or 0) + 1 end end)')
+c.expect(r"thread: ")
+c.line('print("inside", 1, nil)')       # print goes to the attached terminal
+c.expect(r"inside\t1\tnil")
+c.line('netsock.sleep(100)')            # Ctrl-C ends a chunk in the program
+time.sleep(0.2)
+hello().close()                         # served while the chunk waits
+c.intr()
+c.expect(r"interrupted!", timeout=2)
+c.expect(r"> ")
+c.line('=ticks > 0')
+c.expect(r"true")
+c.expect(r"> ")
+c.eof()                                 # detach
+assert c.close() == 0
+hello().close()                         # the server is untouched
+time.sleep(0.2)
+c = console("console", path)            # the spawned task went on
+c.expect(r"> ")
+c.line('=ticks')
+n1 = int(c.expect(r"\n(\d+)\r?\n").group(1))
+time.sleep(0.2)
+c.line('=ticks')
+n2 = int(c.expect(r"\n(\d+)\r?\n").group(1))
+assert n2 > n1, (n1, n2)
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+keep.sendall(b"again\n")
+assert keep.recv(100) == b"OK...again\n"
+print("ok")
+]], 60, port, path)
+    assert.is_true(srv:running())
+  end)
+
+  it("refuses a second user: by the socket's mode, and by SO_PEERCRED when the mode allows", function()
+    local uid = ns.geteuid()
+    local have = os.execute("command -v setpriv >/dev/null 2>&1")
+    if uid ~= 0 or not have then
+      pending("needs root and setpriv to run a client under another uid (uid "
+        .. uid .. (have and "" or ", no setpriv") .. ")")
+      return
+    end
+    -- a directory every user can enter, a socket only this one may use
+    local dir = H.tmpname(".dir")
+    assert(os.execute("mkdir -m 0711 " .. H.shquote(dir)))
+    local path = dir .. "/console"
+    local srv = start_server(path)
+    finally(function() srv:kill(); os.execute("rm -rf " .. H.shquote(dir)) end)
+    local cmd = ("chmod 0711 %s; setpriv --reuid=65534 --regid=65534 --clear-groups "
+      .. "env LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/netsock console %s 2>&1")
+      :format(H.shquote(H.tmpdir()), H.shquote(os.getenv("PWD") .. "/lua/?.lua;;"),
+              H.shquote(os.getenv("PWD") .. "/build/?.so;;"), H.shquote(path))
+    local p = io.popen(cmd .. " </dev/null")
+    local out1 = p:read("a")
+    p:close()
+    assert.truthy(out1:find("cannot attach", 1, true) and out1:find("ermission denied"), out1)
+    -- the mode opened up: the kernel lets the other user connect, the
+    -- endpoint's SO_PEERCRED check refuses it
+    assert(os.execute("chmod 0666 " .. H.shquote(path)))
+    p = io.popen(cmd .. " </dev/null")
+    local out2 = p:read("a")
+    p:close()
+    assert.truthy(out2:find("permission denied (another user)", 1, true), out2)
+    assert.is_true(srv:running())
+  end)
+end)

@@ -1,0 +1,387 @@
+-- spec/lookups_spec.lua: name lookups inside tasks never block the loop.
+--
+-- The resolver of the C library has no non-blocking form; inside a task
+-- every lookup that may leave the process runs on resolve.c's bounded
+-- thread pool while the calling task waits. Here a deliberately slow DNS
+-- server of ours (python3, 127.0.0.1:53) answers "slow.test" after a
+-- second, inside a network and mount namespace this spec makes
+-- (`unshare -mn`) whose /etc/resolv.conf names it and whose /etc/hosts
+-- holds 1,000 test names; nothing outside the namespace sees either.
+-- Where namespaces cannot be made (not root, no unshare) those specs are
+-- pending.
+
+local H = require "helpers"
+local ns = H.netsock
+local core = require "netsock.core"
+
+local function canunshare()
+  return os.execute("unshare -mn true 2>/dev/null") == true
+end
+local nsit = canunshare() and it or pending
+
+-- A DNS server on 127.0.0.1:53 (UDP): "slow.test" gets A 127.0.0.1 after
+-- DELAY seconds (AAAA: no answer, also after DELAY); any other name
+-- NXDOMAIN at once. Each query is answered on a timer, so a slow answer
+-- never holds up the next query. It touches the file named in argv[2]
+-- once it listens.
+local DNS = [[
+import socket, struct, sys, threading
+delay = float(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[2], "w").close()
+def answer(q, peer):
+    qid, flags = struct.unpack(">HH", q[:4])
+    i, labels = 12, []
+    while q[i] != 0:
+        n = q[i]; labels.append(q[i + 1:i + 1 + n].decode()); i += n + 1
+    qtype, qclass = struct.unpack(">HH", q[i + 1:i + 5])
+    question = q[12:i + 5]
+    name = ".".join(labels).lower()
+    if name == "slow.test":
+        if qtype == 1:
+            rr = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + bytes([127, 0, 0, 1])
+            out = struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + rr
+        else:
+            out = struct.pack(">HHHHHH", qid, 0x8180, 1, 0, 0, 0) + question
+        threading.Timer(delay, lambda: s.sendto(out, peer)).start()
+    else:
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question, peer)
+while True:
+    q, peer = s.recvfrom(4096)
+    answer(q, peer)
+]]
+
+-- the namespace: loopback up, our resolv.conf and hosts bound over the
+-- system's, our DNS server started; then the command given ("$@")
+local WRAP = [[
+set -e
+ip link set lo up
+mount --bind "$NS_RESOLV" /etc/resolv.conf
+mount --bind "$NS_HOSTS" /etc/hosts
+python3 -u "$NS_DNS" "$NS_DELAY" "$NS_READY" > "$NS_DNSLOG" 2>&1 &
+dns=$!
+i=0
+while [ ! -e "$NS_READY" ]; do
+  i=$((i + 1)); [ $i -lt 200 ] || { echo "dns server did not start"; cat "$NS_DNSLOG"; exit 90; }
+  sleep 0.05
+done
+set +e
+"$@"
+rc=$?
+kill $dns
+exit $rc
+]]
+
+local NAMES = 1000
+
+-- run 'code' (Lua) inside a fresh namespace with the slow DNS server
+local function innamespace(code, delay)
+  local resolv, hosts = H.tmpname(".resolv"), H.tmpname(".hosts")
+  H.writefile(resolv, "nameserver 127.0.0.1\noptions timeout:10 attempts:1\n")
+  local lines = { "127.0.0.1 localhost" }
+  for i = 1, NAMES do
+    lines[#lines + 1] = ("127.0.%d.%d host%d.test"):format(i // 250, i % 250 + 1, i)
+  end
+  H.writefile(hosts, table.concat(lines, "\n") .. "\n")
+  local dns, wrap = H.tmpname(".py"), H.tmpname(".sh")
+  H.writefile(dns, DNS)
+  H.writefile(wrap, WRAP)
+  local env = ("NS_RESOLV=%s NS_HOSTS=%s NS_DNS=%s NS_DELAY=%s NS_READY=%s NS_DNSLOG=%s")
+    :format(H.shquote(resolv), H.shquote(hosts), H.shquote(dns), tostring(delay or 1.0),
+            H.shquote(H.tmpname(".ready")), H.shquote(H.tmpname(".dnslog")))
+  return H.lua_with(env .. " unshare -mn sh " .. H.shquote(wrap), code)
+end
+
+local function expect_ok(p, timeout)
+  local rc = p:wait(timeout)
+  assert(rc == 0, (rc and ("exit status " .. rc) or "still running") .. "\n" .. p:output())
+end
+
+-- the start of every script in the namespace: a ticking task that counts
+-- turns of the loop while the others wait for names
+local PRELUDE = [[
+local ns = require "netsock"
+local core = require "netsock.core"
+local ticks, stop = 0, false
+local function ticker()
+  while not stop do ticks = ticks + 1; ns.sleep(0.01) end
+end
+local function check(cond, ...)
+  if not cond then io.stderr:write(table.concat({ ... }, " "), "\n"); os.exit(1) end
+end
+-- run fn as a task beside the ticker; returns what fn returned and the
+-- ticks and seconds that passed meanwhile
+local function during(fn)
+  local r, t0, k0
+  ns.spawn(ticker)
+  ns.spawn(function()
+    coroutine.yield()          -- the ticker has run once
+    t0, k0 = ns.monotime(), ticks
+    r = table.pack(fn())
+    stop = true
+  end)
+  ns.run()
+  stop = false
+  return r, ticks - k0, ns.monotime() - t0
+end
+]]
+
+describe("name lookups inside tasks", function()
+  nsit("suspend only the task: getaddrinfo, connect, sendto, getnameinfo, gethostbyname* #timing", function()
+    local p = innamespace(PRELUDE .. [[
+local srv = assert(ns.create_server("127.0.0.1", 0))
+local port = select(2, srv:getsockname())
+local u = assert(ns.udp()); assert(u:bind("127.0.0.1", 0))
+local uport = select(2, u:getsockname())
+local cases = {
+  getaddrinfo = function()
+    local r, msg = ns.getaddrinfo("slow.test", 80, "inet")
+    return r and r[1].host, msg
+  end,
+  connect = function()
+    local c = ns.tcp(); c:settimeout(10)
+    local ok, msg = c:connect("slow.test", port)
+    local peer = c:getpeername(); c:close()
+    return ok and peer, msg
+  end,
+  connect_ex = function()
+    local c = ns.tcp(); c:settimeout(10)
+    local r = c:connect_ex("slow.test", port)
+    c:close()
+    return r == 0 and "127.0.0.1", r
+  end,
+  sendto = function()
+    local c = ns.udp()
+    local n, msg = c:sendto("hi", "slow.test", uport)
+    c:close()
+    return n == 2 and "127.0.0.1", msg
+  end,
+  create_connection = function()
+    local c, msg = ns.create_connection("slow.test", port, 10)
+    local peer = c and c:getpeername()
+    if c then c:close() end
+    return peer, msg
+  end,
+  getnameinfo = function()
+    local h, s = ns.getnameinfo("slow.test", 80, ns.NI_NUMERICHOST | ns.NI_NUMERICSERV)
+    return h, s
+  end,
+  gethostbyname = function() return ns.gethostbyname("slow.test") end,
+  gethostbyname_ex = function()
+    local name, aliases, addrs = ns.gethostbyname_ex("slow.test")
+    return addrs and addrs[1], aliases
+  end,
+  gethostbyaddr = function()
+    local name, aliases, addrs = ns.gethostbyaddr("slow.test")
+    return addrs and addrs[1], aliases
+  end,
+}
+for _, name in ipairs({ "getaddrinfo", "connect", "connect_ex", "sendto", "create_connection",
+                        "getnameinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr" }) do
+  local r, ticks, secs = during(cases[name])
+  check(r[1] == "127.0.0.1", name, "answered", tostring(r[1]), tostring(r[2]))
+  check(secs >= 0.8, name, "took", secs, "s: the slow server was not asked")
+  check(ticks >= 20, name, "the other task ran", ticks, "times in", secs, "s")
+  print(name, "ok", ticks, secs)
+end
+-- outside tasks the same lookup blocks, as in Python: nothing else runs
+local t0 = ns.monotime()
+check(ns.gethostbyname("slow.test") == "127.0.0.1", "outside a task")
+check(ns.monotime() - t0 >= 0.8, "outside a task: too fast")
+print("done")
+]], 1.0)
+    finally(function() p:kill() end)
+    expect_ok(p, 60)
+    assert.truthy(p:output():find("done", 1, true), p:output())
+  end)
+
+  nsit("honour the caller's deadline and leak nothing once abandoned #timing", function()
+    local p = innamespace(PRELUDE .. [[
+local srv = assert(ns.create_server("127.0.0.1", 0))
+local port = select(2, srv:getsockname())
+collectgarbage(); collectgarbage()
+local function fdcount()
+  local n = 0
+  for _ in io.popen("ls /proc/self/fd 2>/dev/null"):lines() do n = n + 1 end
+  return n
+end
+local base = fdcount()
+local r, ticks, secs = during(function()
+  local c = ns.tcp(); c:settimeout(0.3)
+  local a, b, code = c:connect("slow.test", port)
+  c:close()
+  return a, b, code
+end)
+check(r[1] == nil and r[2] == "timeout" and r[3] == "timeout", "connect:", tostring(r[1]), tostring(r[2]))
+check(secs >= 0.25 and secs < 0.9, "connect gave up after", secs, "s")
+r, ticks, secs = during(function() return ns.create_connection("slow.test", port, 0.3) end)
+check(r[1] == nil and r[3] == "timeout", "create_connection:", tostring(r[1]), tostring(r[2]))
+check(secs < 0.9, "create_connection gave up after", secs, "s")
+r, ticks, secs = during(function()
+  local c = ns.udp(); c:settimeout(0.3)
+  local a, b, code = c:sendto("x", "slow.test", 9)
+  c:close()
+  return a, b, code
+end)
+check(r[1] == nil and r[3] == "timeout", "sendto:", tostring(r[1]), tostring(r[2]))
+-- twenty lookups abandoned at once: the pool finishes them (the server
+-- answers after 1 s) and frees every job; no descriptor stays open
+r = during(function()
+  local left = 20
+  for i = 1, 20 do
+    ns.spawn(function()
+      local c = ns.tcp(); c:settimeout(0.1)
+      c:connect("slow.test", port); c:close()
+      left = left - 1
+    end)
+  end
+  while left > 0 do ns.sleep(0.01) end
+  return true
+end)
+local st = core._lookupstats()
+check(st.threads <= st.limit, "threads", st.threads, "limit", st.limit)
+ns.sleep(2.5)  -- the abandoned lookups come back from the server
+collectgarbage(); collectgarbage()
+st = core._lookupstats()
+check(st.queued == 0 and st.running == 0, "still in the pool:", st.queued, st.running)
+local now = fdcount()
+check(now <= base, "descriptors: " .. base .. " before, " .. now .. " after")
+print("done")
+]], 1.0)
+    finally(function() p:kill() end)
+    expect_ok(p, 60)
+    assert.truthy(p:output():find("done", 1, true), p:output())
+  end)
+
+  nsit("1,000 concurrent lookups of names in a hosts file use a bounded pool", function()
+    local p = innamespace(PRELUDE .. [[
+ns.setrlimit_nofile()
+local N, done, maxthreads, wrong = ]] .. NAMES .. [[, 0, 0, 0
+ns.run(function()
+  for i = 1, N do
+    ns.spawn(function()
+      local r, msg = ns.getaddrinfo(("host%d.test"):format(i), 80, "inet")
+      local want = ("127.0.%d.%d"):format(i // 250, i % 250 + 1)
+      if not (r and r[1].host == want) then wrong = wrong + 1; print(i, msg) end
+      done = done + 1
+    end)
+  end
+  while done < N do
+    local st = core._lookupstats()
+    if st.threads > maxthreads then maxthreads = st.threads end
+    coroutine.yield()
+  end
+end)
+local st = core._lookupstats()
+check(wrong == 0, wrong, "wrong answers")
+check(st.maxthreads <= st.limit and maxthreads <= st.limit,
+  "threads: at most", st.maxthreads, "limit", st.limit)
+print("done", N, "lookups, at most", st.maxthreads, "threads")
+]])
+    finally(function() p:kill() end)
+    expect_ok(p, 60)
+    assert.truthy(p:output():find("done", 1, true), p:output())
+  end)
+
+  it("run on at most the pool's threads, here too (1,000 lookups of localhost)", function()
+    local N, done, wrong = 1000, 0, 0
+    local maxthreads = 0
+    ns.run(function()
+      for _ = 1, N do
+        ns.spawn(function()
+          local r = ns.getaddrinfo("localhost", 80, "inet")
+          if not (r and r[1].host == "127.0.0.1") then wrong = wrong + 1 end
+          done = done + 1
+        end)
+      end
+      local deadline = ns.monotime() + 30
+      while done < N and ns.monotime() < deadline do
+        local st = core._lookupstats()
+        if st.threads > maxthreads then maxthreads = st.threads end
+        coroutine.yield()
+      end
+    end)
+    local st = core._lookupstats()
+    assert.are.equal(N, done)
+    assert.are.equal(0, wrong)
+    assert.is_true(st.maxthreads <= st.limit, ("%d threads, limit %d"):format(st.maxthreads, st.limit))
+    assert.is_true(maxthreads <= st.limit)
+  end)
+
+  -- lua_close unloads C modules; a worker of the pool (idle, or finishing
+  -- a lookup nobody waits for) must never return into unmapped code, so
+  -- the core pins itself once the pool has started. A host program that
+  -- closes its Lua state and goes on shows it: netsock/core.so stays mapped.
+  local sanitized = os.getenv("NETSOCK_SANITIZE")
+  ;(sanitized and pending or it)("the core stays loaded after lua_close once the pool has run", function()
+    local src, exe = H.tmpname(".c"), H.tmpname(".bin")
+    H.writefile(src, [=[
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+static int mapped (void) {
+  char line[1024]; int m = 0; FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return -1;
+  while (fgets(line, sizeof line, f)) if (strstr(line, "netsock/core.so")) m = 1;
+  fclose(f);
+  return m;
+}
+int main (int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  (void)argc;
+  luaL_openlibs(L);
+  if (luaL_dostring(L, argv[1])) { fprintf(stderr, "%s\n", lua_tostring(L, -1)); return 1; }
+  lua_close(L);
+  printf("mapped after close: %d\n", mapped());
+  return 0;
+}
+]=])
+    assert.is_true(os.execute(("cc -o %s %s $(pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) -llua5.4")
+      :format(H.shquote(exe), H.shquote(src))), "could not build the host program")
+    local setup = [[package.path = "lua/?.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+local ns = require "netsock"
+]]
+    local function run(code)
+      local p = H.spawn(H.shquote(exe) .. " " .. H.shquote(setup .. code))
+      finally(function() p:kill() end)
+      assert.are.equal(0, p:wait(30), p:output())
+      return p:output()
+    end
+    -- the check can fail: without the pool the core is unloaded as usual
+    assert.truthy(run("")
+      :find("mapped after close: 0", 1, true))
+    assert.truthy(run([[ns.run(function() assert(ns.getaddrinfo("localhost", 80)) end)]])
+      :find("mapped after close: 1", 1, true))
+  end)
+
+  it("numeric hosts need no thread and answer at once", function()
+    local got
+    ns.run(function()
+      got = {
+        ns.getaddrinfo("127.0.0.1", 80, "inet")[1].host,
+        ns.gethostbyname("127.0.0.1"),
+        (ns.getnameinfo("127.0.0.1", 80, ns.NI_NUMERICHOST | ns.NI_NUMERICSERV)),
+      }
+    end)
+    assert.same({ "127.0.0.1", "127.0.0.1", "127.0.0.1" }, got)
+  end)
+
+  it("misuse raises before any wait, inside tasks as outside", function()
+    local errs = {}
+    ns.run(function()
+      local c = ns.tcp()
+      errs[1] = select(2, pcall(function() return c:connect("a\0b", 80) end))
+      errs[2] = select(2, pcall(function() return c:connect("localhost", 70000) end))
+      local u = ns.udp()
+      errs[3] = select(2, pcall(function() return u:sendto("x", "localhost", -1) end))
+      c:close(); u:close()
+    end)
+    assert.matches("to 'connect' %(host contains a zero byte%)", errs[1])
+    assert.matches("to 'connect' %(port out of range%)", errs[2])
+    assert.matches("to 'sendto' %(port out of range%)", errs[3])
+  end)
+end)
