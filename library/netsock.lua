@@ -46,6 +46,7 @@
 ---@field idle? number close a connection waited on this long with nothing received
 ---@field onerror? fun(err: any, conn: netsock.socket, traceback: string) when a handler raises
 ---@field workers? integer|"auto" serve from this many worker processes
+---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -482,6 +483,37 @@ function server:stop(timeout) end
 ---How many handlers run now.
 ---@return integer
 function server:connections() end
+
+---What `serve` returns with `workers`: the supervisor of the worker processes.
+---@class netsock.supervisor
+---@field socket netsock.socket the first listener
+---@field n integer the number of workers
+local supervisor = {}
+
+---The listeners' address.
+---@return string|integer ...
+function supervisor:getsockname() end
+
+---The first listener's descriptor, -1 once closed.
+---@return integer
+function supervisor:fileno() end
+
+---Tells every worker to stop (no time limit), closes the listeners; does not wait.
+---@return true
+function supervisor:close() end
+
+---Stops every worker gracefully (see server:stop) and returns once all have exited.
+---@param timeout? number
+---@return true
+function supervisor:stop(timeout) end
+
+---A rolling restart: each worker in turn is replaced by a new one.
+---@return boolean started
+function supervisor:restart() end
+
+---The pids of the workers running now.
+---@return integer[]
+function supervisor:pids() end
 
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo

@@ -38,6 +38,10 @@ local OBJECTS = {
     local srv = assert(ns.serve("127.0.0.1", 0, function() end))
     return srv, function() srv:close(); ns.run() end
   end,
+  ["netsock.supervisor"] = function()
+    local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1 }))
+    return sup, function() sup:stop(5) end
+  end,
   ["netsock.consoleendpoint"] = function()
     local ep = assert(ns.console.listen(H.tmpname(".sock")))
     return ep, function() ep:close() end

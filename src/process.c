@@ -1,6 +1,7 @@
 /*
-** process.c: the process calls serve's workers need (fork, waitpid,
-** the CPU count; kill and getpid are signal.c's). Internal (core._fork & co.): the public face is
+** process.c: the process calls serve's workers need: fork, waitpid,
+** the CPU count (kill and getpid are signal.c's). Internal (core._fork
+** & co.): the public face is
 ** netsock.serve(..., {workers = n}), lua/netsock/workers.lua.
 */
 #include <errno.h>

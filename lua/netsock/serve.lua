@@ -15,7 +15,8 @@
 --            limit, also makes room for a waiting client at the limit
 --   onerror  onerror(err, conn, traceback) when a handler raises
 --   workers  n or "auto": a supervisor and n worker processes
---            (lua/netsock/workers.lua)
+--            (lua/netsock/workers.lua); grace: their stop timeout on
+--            SIGTERM
 --   tls      (reserved for netsock.tls: the handshake runs in the
 --            handler's task, see 'prepare' below)
 
@@ -57,6 +58,9 @@ local function checkargs(handler, opts)
   end
   if opts.onerror ~= nil and not pcall(check.callable, "serve", 4, opts.onerror) then
     check.argerror("serve", 4, "onerror must be a function", 4)
+  end
+  if opts.grace ~= nil and (type(opts.grace) ~= "number" or not (opts.grace >= 0)) then
+    check.argerror("serve", 4, "grace must be a number >= 0", 4)
   end
   if w ~= nil and w ~= "auto" and (mathtype(w) ~= "integer" or w < 1) then
     check.argerror("serve", 4, "workers must be a positive integer or \"auto\"", 4)
