@@ -224,8 +224,12 @@ end
 -- {====== Introspection state (netsock.tasks, cancel; see the end) ======
 local weak = { __mode = "k" }
 local daemon = setmetatable({}, weak)   -- loop's own tasks: not counted in live
+-- kept only while tracking is on (M.track: the console turns it on),
+-- so that spawn costs nothing more otherwise
+local tracking = false
 local origin = setmetatable({}, weak)   -- task -> the function it runs
 local bornat = setmetatable({}, weak)   -- task -> spawn order
+local spawnsite = setmetatable({}, weak) -- task -> "file:line" of its spawn
 local label = setmetatable({}, weak)    -- task -> a name for listings
 local born = 0
 -- }======
@@ -275,9 +279,13 @@ function M.spawn(fn, ...)
   end
   tasks[t] = true
   live = live + 1
-  origin[t] = fn
-  born = born + 1
-  bornat[t] = born
+  if tracking then
+    origin[t] = fn
+    born = born + 1
+    bornat[t] = born
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   push(t)
   return t
 end
@@ -414,6 +422,10 @@ end
 -- going, which returns when only daemons are left
 function M.spawn_daemon(fn, ...)
   local t = M.spawn(fn, ...)
+  if tracking then
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   daemon[t] = true
   live = live - 1
   return t
@@ -427,7 +439,7 @@ end
 
 -- M.origin(task, fn): the function netsock.tasks() says a task runs
 function M.origin(t, fn)
-  if tasks[t] then origin[t] = fn end
+  if tasks[t] and tracking then origin[t] = fn end
   return t
 end
 
@@ -436,6 +448,24 @@ local function place(info)
   local line = info.currentline
   if line == nil or line < 0 then line = info.linedefined end
   return ("%s:%d"):format(info.short_src, line or 0)
+end
+
+-- the function at the bottom of a task's stack: the one it runs (a
+-- tail call from spawn's argument wrapper leaves fn itself there)
+local function bottom(t)
+  local fn
+  for level = 0, 200 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then break end
+    fn = info.func
+  end
+  return fn
+end
+
+-- M.track(on): record for each task spawned from now on where it was
+-- spawned and in what order (netsock.tasks shows them); off by default
+function M.track(on)
+  tracking = not not on
 end
 
 -- the first Lua frame of a suspended task: where it waits
@@ -511,23 +541,32 @@ function listing.__tostring(l)
     if e.socket then parts[#parts + 1] = "[" .. e.socket .. "]" end
     if e.timeout then parts[#parts + 1] = ("%.3f s left"):format(e.timeout) end
     if e.where then parts[#parts + 1] = "at " .. e.where end
-    if e.created then parts[#parts + 1] = "(runs " .. e.created .. ")" end
+    if e.runs then parts[#parts + 1] = "runs " .. e.runs end
+    if e.created then parts[#parts + 1] = "spawned at " .. e.created end
     out[#out + 1] = table.concat(parts, "  ")
   end
   if #out == 0 then return "no tasks" end
   return table.concat(out, "\n")
 end
 
--- netsock.tasks(): an array, in spawn order, of one table per live
--- task: task, state ("running", "ready", "waiting", "parked"), label,
--- call (the netsock call it waits in), fd and events ("r", "w", "rw"),
--- socket (tostring of the object waited on), timeout (seconds left
--- before its deadline), where (file:line it waits at), created (the
--- function it runs, file:line), daemon (true for the loop's own)
+-- netsock.tasks(): an array of one table per live task (in spawn order
+-- while tracking, M.track): task, state ("running", "ready", "waiting",
+-- "parked"), label, call (the netsock call it waits in), fd and events
+-- ("r", "w", "rw"), socket (tostring of the object waited on), timeout
+-- (seconds left before its deadline), where (file:line it waits at),
+-- runs (file:line of the function it runs), created (file:line of its
+-- spawn, while tracking), daemon (true for the loop's own)
 function M.list()
   local all, now, me = {}, monotime(), corunning()
   for t in pairs(tasks) do all[#all + 1] = t end
-  table.sort(all, function(a, b) return (bornat[a] or 0) < (bornat[b] or 0) end)
+  local key = {}
+  for _, t in ipairs(all) do key[t] = (label[t] or "~") .. "\0" .. tostring(where(t)) end
+  table.sort(all, function(a, b)  -- spawn order where tracked, else by name
+    local x, y = bornat[a], bornat[b]
+    if x and y then return x < y end
+    if x or y then return y == nil end
+    return key[a] < key[b]
+  end)
   local l = setmetatable({}, listing)
   for _, t in ipairs(all) do
     local e = { task = t, label = label[t], daemon = daemon[t] or nil }
@@ -556,7 +595,9 @@ function M.list()
       e.call = callname(t)
     end
     local fn = origin[t]
-    if type(fn) == "function" then e.created = place(debug.getinfo(fn, "S")) end
+    if type(fn) ~= "function" then fn = bottom(t) end
+    if type(fn) == "function" then e.runs = place(debug.getinfo(fn, "S")) end
+    e.created = spawnsite[t]
     l[#l + 1] = e
   end
   return l
