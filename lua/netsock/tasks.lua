@@ -126,6 +126,8 @@ local stopping = false
 local PARK = {}             -- private yield value: wait for wake()
 local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
+local cw = {}               -- fd -> task(s) a close of fd wakes (select)
+local watching = {}         -- task -> the fds it is in cw for
 
 local function addwaiter(set, fd, t)
   local w = set[fd]
@@ -158,6 +160,11 @@ local function unwait(t)
     if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
     if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
   end
+  local list = watching[t]
+  if list ~= nil then
+    watching[t] = nil
+    for i = 1, #list do dropwaiter(cw, list[i], t) end
+  end
   heapremove(t)
 end
 
@@ -179,8 +186,9 @@ local function wakeall(set, fd)
 end
 
 -- a task's wait: file it under its descriptor and/or timer (the C core
--- has made sure the loop's epoll set watches the descriptor)
-local function suspend(t, fd, ev, deadline)
+-- has made sure the loop's epoll set watches the descriptor), and under
+-- the descriptors of 'watch' (an array, select's sockets) for a close
+local function suspend(t, fd, ev, deadline, watch)
   if fd >= 0 then
     nwaits = nwaits + 1
     waitno[t] = nwaits
@@ -188,16 +196,24 @@ local function suspend(t, fd, ev, deadline)
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
+  if watch ~= nil then
+    watching[t] = watch
+    for i = 1, #watch do addwaiter(cw, watch[i], t) end
+  end
   if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a descriptor that tasks wait on
--- leaves netsock's hands (closed, detached, its file or poller closed):
--- those tasks wake and their calls find it gone
-local function onclose(fd)
+-- called by the C core when the tasks waiting on fd must look again:
+-- right before the descriptor leaves netsock's hands (closed, detached,
+-- a poller closed: 'gone'), or when an object over it goes (a file
+-- closed: the descriptor stays). Those tasks wake and their calls find
+-- what they wait on closed (or, for the other users of the socket,
+-- simply wait again).
+local function onclose(fd, gone)
   wakeall(rd, fd)
   wakeall(wr, fd)
-  local t = closewatch[fd]
+  wakeall(cw, fd)
+  local t = gone ~= false and closewatch[fd]
   if t then
     closewatch[fd] = nil
     if parked[t] then
@@ -256,8 +272,8 @@ end
 
 -- resume one task and file it according to what it yielded
 local function step(t)
-  local ok, a, fd, ev, deadline = coresume(t)
-  if a == WAIT then return suspend(t, fd, ev, deadline) end
+  local ok, a, fd, ev, deadline, watch = coresume(t)
+  if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
@@ -314,7 +330,9 @@ end
 
 -- one turn: run the ready tasks, then poll (at most 'maxwait' seconds
 -- when given) and fire due timers
+local turns = 0             -- turns so far (stats: a spinning loop shows)
 local function turn(maxwait)
+  turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -412,7 +430,7 @@ end
 
 -- counts, for tests and curious users
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -624,7 +642,7 @@ function M.cancel(t)
   local ok, err = coclose(t)
   if not ok then
     io.stderr:write("netsock task failed while cancelled: ",
-                    tostring(err), "\n")
+                    describe(err), "\n")
   end
   return true
 end
@@ -703,6 +721,7 @@ function M.afterfork()
   for k in pairs(tasks) do tasks[k] = nil end
   q, qhead, qtail = {}, 1, 1
   rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
+  cw, watching = {}, {}
   hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
   live, running, stopping = 0, false, false
   for n in pairs(sighandlers) do
