@@ -42,6 +42,24 @@ local OBJECTS = {
     local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1 }))
     return sup, function() sup:stop(5) end
   end,
+  -- netsock.luasocket's objects (one class per kind: every state of a
+  -- kind has the same methods, as LuaSocket's)
+  ["netsock.luasocket.tcp"] = function()
+    local o = require("netsock.luasocket").tcp4()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.udp"] = function()
+    local o = require("netsock.luasocket").udp4()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.unixstream"] = function()
+    local o = require("netsock.luasocket").unix.stream()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.unixdgram"] = function()
+    local o = require("netsock.luasocket").unix.dgram()
+    return o, function() o:close() end
+  end,
   ["netsock.consoleendpoint"] = function()
     local ep = assert(ns.console.listen(H.tmpname(".sock")))
     return ep, function() ep:close() end
@@ -131,7 +149,9 @@ local function runtime(metas)
     local s = { funcs = {}, fields = {}, sub = {}, value = t }
     spaces[name] = s
     for k, v in pairs(t) do
-      if type(k) == "string" and not isprivate(k) then
+      -- (a key that is no Lua name, as LuaSocket's sinkt["keep-open"],
+      -- cannot be written `function T.name`: not annotated)
+      if type(k) == "string" and not isprivate(k) and k:match("^[%a_][%w_]*$") then
         if type(v) == "function" then s.funcs[k] = true
         elseif type(v) == "table" and not methodtables[v] and hasfunctions(v) then
           s.sub[k] = true
