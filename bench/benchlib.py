@@ -22,6 +22,42 @@ LUA = os.environ.get("LUA", "lua5.4")
 PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
 
 IMPLS = ["C", "netsock", "LuaSocket", "Python"]
+# BENCH_BASE=DIR (another checkout, built): "netsock base" runs the same
+# netsock program on DIR's core and Lua parts, beside this tree's, to
+# compare two versions in one run (make && BENCH_BASE=/tmp/main ...)
+BASE = os.environ.get("BENCH_BASE")
+if BASE:
+    IMPLS.insert(2, "netsock base")
+
+# The timed variant of an implementation ("netsock timed"): the same
+# program with BENCH_SOCK_TIMEOUT=30 in its environment, so that every
+# socket it makes gets a 30 s timeout as its users write it (netsock and
+# LuaSocket settimeout(30), Python settimeout(30), C SO_RCVTIMEO and
+# SO_SNDTIMEO set once on each descriptor). BENCH_TIMED=0: untimed only.
+SOCK_TIMEOUT = 30
+TIMED = " timed"
+
+
+def timed(impl):
+    return impl + TIMED
+
+
+def untimed(impl):
+    return impl[:-len(TIMED)] if impl.endswith(TIMED) else impl
+
+
+def variants(impls):
+    """impls, then their timed variants unless BENCH_TIMED=0."""
+    if os.environ.get("BENCH_TIMED", "1") == "0":
+        return list(impls)
+    return list(impls) + [timed(i) for i in impls]
+
+
+def split_timed(med):
+    """impl -> medians into (untimed, timed), both keyed by plain names."""
+    a = {k: v for k, v in med.items() if not k.endswith(TIMED)}
+    b = {untimed(k): v for k, v in med.items() if k.endswith(TIMED)}
+    return a, b
 
 
 def env_float(name, default):
@@ -72,10 +108,16 @@ def lua_env():
 def command(impl, *args):
     """argv running 'impl' in the given mode."""
     args = [str(a) for a in args]
+    if impl.endswith(TIMED):
+        return ["env", "BENCH_SOCK_TIMEOUT=%d" % SOCK_TIMEOUT] + command(untimed(impl), *args)
     if impl == "C":
         return [os.path.join(BUILD, "c")] + args
     if impl == "netsock":
         return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
+    if impl == "netsock base":
+        return ["env", "LUA_PATH=%s/lua/?.lua;%s/lua/?/init.lua;;" % (BASE, BASE),
+                "LUA_CPATH=%s/build/?.so;;" % BASE,
+                LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
     if impl == "LuaSocket":
         return [LUA, os.path.join(ROOT, "bench", "impl", "luasocket.lua")] + args
     if impl == "Python":
@@ -253,19 +295,21 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
-def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None):
+def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None, ref=None):
     """
     Print one table: per implementation the median rate and CPU per
     operation, each with its ratio to C and to LuaSocket. 'rate' and
     'cpu' are keys in the median dicts; 'extra' a list of (key, header,
-    formatter) columns added at the end.
+    formatter) columns added at the end. 'ref': the medians whose C row
+    the ratios to C use (a timed table: blocking C of the same run);
+    by default 'med' itself.
     Returns the rows as dicts (for the summary).
     """
     extra = extra or []
     hdr = ["impl", rate_unit, "xC", "xLuaSocket", cpu_unit, "xC", "xLuaSocket"]
     hdr += [h for _, h, _ in extra]
     rows = []
-    c = med.get("C", {})
+    c = (ref if ref is not None else med).get("C", {})
     ls = med.get("LuaSocket", {})
     out = []
     for impl in IMPLS:

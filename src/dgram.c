@@ -127,7 +127,8 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     msg.msg_namelen = sizeof ss;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    n = recvmsg(s->fd, &msg, flags | ns_callflags(L, s, 0));
+    n = recvmsg(s->fd, &msg,
+                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
     if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
       break;
     if (n < 0 && ns_retry(L)) continue;

@@ -32,11 +32,13 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
 
 
 /*
-** One recv(2) of at most 'want' bytes appended to the buffer. Returns
-** the count, 0 at end of stream, or -1 with errno set (EINTR only for
-** the lua5.4 prompt's Ctrl-C; ENOMEM when the buffer cannot grow).
+** One recv(2) of at most 'want' bytes appended to the buffer, for a
+** call with that deadline. Returns the count, 0 at end of stream, or
+** -1 with errno set (EINTR only for the lua5.4 prompt's Ctrl-C; ENOMEM
+** when the buffer cannot grow).
 */
-static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
+static ssize_t refill (lua_State *L, nsSocket *s, size_t want,
+                       double deadline) {
   ssize_t n;
   if (!ns_buf_reserve(s, want)) {
     errno = ENOMEM;
@@ -53,7 +55,8 @@ static ssize_t refill (lua_State *L, nsSocket *s, size_t want) {
     return n;
   }
 #endif
-  do n = recv(s->fd, s->rbuf + s->rtail, want, ns_callflags(L, s, 0));
+  do n = recv(s->fd, s->rbuf + s->rtail, want,
+              ns_callflags(L, s, NS_READ, deadline));
   while (n < 0 && ns_retry(L));
   if (n > 0) s->rtail += (size_t)n;
   else if (n < 0) {
@@ -278,7 +281,7 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         if (want > s->chunk && want > avail)  /* grow as data arrives */
           want = avail > s->chunk ? avail : s->chunk;
       }
-      got = refill(L, s, want);
+      got = refill(L, s, want, lua_tonumber(L, nf + 2));
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -458,7 +461,8 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
 #endif
     else
       n = send(s->fd, f->wbuf + f->whead, wpending(f),
-               MSG_NOSIGNAL | ns_callflags(L, s, 0));
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE,
+                                           lua_tonumber(L, (int)ctx)));
     if (n >= 0) { f->whead += (size_t)n; continue; }
     if (ns_retry(L)) continue;
     *err = errno;

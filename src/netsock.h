@@ -60,6 +60,13 @@
 /* events a blocked call waits for */
 #define NS_READ   1
 #define NS_WRITE  2
+/* with NS_READ or NS_WRITE for ns_callflags: the call takes no MSG_*
+   flags (accept, connect, sendfile) */
+#define NS_NOFLAGS    4
+/* with NS_WRITE: with a timeout the call does not sleep in the kernel
+   (s:send on a stream returns as soon as some bytes went, where a
+   blocking send waits until all of them went: wait.c) */
+#define NS_POLLTIMED  8
 
 
 /*
@@ -99,6 +106,9 @@ typedef struct nsSocket {
   int fdblock;          /* O_NONBLOCK is off now (wait.c: kernel waits) */
   int shared;           /* made by fromfd: another holder may flip flags */
   nsTls *tls;           /* after starttls: TLS state (tls.c), else NULL */
+  double ktimeo[2];     /* the timeouts SO_RCVTIMEO [0] and SO_SNDTIMEO [1]
+                           were set for (wait.c: timed kernel waits); 0:
+                           not set by netsock, the kernel's value unknown */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -205,23 +215,29 @@ NS_API int ns_msuntil (double deadline);
 NS_API int ns_intask (lua_State *L);
 /*
 ** How a call on 's' makes its system call. Every continuation asks
-** this before each try: it returns the flags to add to a call that
-** takes MSG_* flags (MSG_DONTWAIT whenever the call must not sleep in
-** the kernel, so that whatever O_NONBLOCK says on a shared descriptor
-** the call cannot block a task), and for calls that take no flags
-** (accept, connect, sendfile: 'noflags' true) it makes sure the
-** descriptor is non-blocking when the call must not sleep.
+** this before each try, with the direction it waits in ('events':
+** NS_READ or NS_WRITE) and the call's deadline: it returns the flags
+** to add to a call that takes MSG_* flags (MSG_DONTWAIT whenever the
+** call must not sleep in the kernel, so that whatever O_NONBLOCK says
+** on a shared descriptor the call cannot block a task; 0 when it
+** sleeps in the kernel, with SO_RCVTIMEO/SO_SNDTIMEO bounding a timed
+** call), and for calls that take no flags (accept, connect, sendfile:
+** NS_NOFLAGS in 'events') it makes sure the descriptor is non-blocking
+** when the call must not sleep.
 */
-NS_API int ns_callflags_ (lua_State *L, nsSocket *s, int noflags);
-/* the common case inline: a non-blocking descriptor of our own */
-#define ns_callflags(L,s,noflags) \
-  (((s)->fdblock || ((noflags) && (s)->shared)) \
-     ? ns_callflags_(L, s, noflags) : MSG_DONTWAIT)
+NS_API int ns_callflags_ (lua_State *L, nsSocket *s, int events,
+                         double deadline);
+/* the common case inline: a non-blocking descriptor of our own (the
+   deadline is not even read then) */
+#define ns_callflags(L,s,events,deadline) \
+  (((s)->fdblock || (((events) & NS_NOFLAGS) && (s)->shared)) \
+     ? ns_callflags_(L, s, events, deadline) : MSG_DONTWAIT)
 /*
 ** The system call said EAGAIN. Returns NS_AGAIN when the call is to
 ** try again: the descriptor is ready, or it was just made blocking so
-** that the retry sleeps in the kernel (no timeout, outside any
-** coroutine: docs/design.md, "Kernel waits"). Otherwise as ns_wait.
+** that the retry sleeps in the kernel (outside any coroutine, no
+** timeout or a timed call at its first wait: docs/design.md, "Kernel
+** waits" and "Timed waits in the kernel"). Otherwise as ns_wait.
 */
 NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
                           double deadline, lua_KContext ctx, lua_KFunction k);

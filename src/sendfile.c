@@ -121,7 +121,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         want = (size_t)(st->total - st->sent);
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
-        ns_callflags(L, s, 1);
+        ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
         n = sendfile_nosig(L, s->fd, in, &off, want);
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
@@ -160,7 +160,8 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       else
 #endif
       do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                  MSG_NOSIGNAL | ns_callflags(L, s, 0));
+                  MSG_NOSIGNAL |
+                  ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
       while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;

@@ -361,7 +361,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     lua_settop(L, 2);
     c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
-    ns_callflags(L, s, 1);
+    ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
                  SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -430,7 +430,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
   *slot = 2 + n;
   lua_settop(L, 1 + n);
   lua_pushnumber(L, deadline);
-  ns_callflags(L, s, 1);
+  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, deadline);
   /* EINTR: try again, as libuv does; a connect the signal interrupted
      goes on in the kernel and the retry says EALREADY (in progress).
      Waiting without the retry could wait on a connect never started:
@@ -581,6 +581,16 @@ static int sock_shutdown (lua_State *L) {
 /* {====== Sending ====== */
 
 /*
+** How a send waits: on a stream it returns what fitted as soon as some
+** bytes went, so with a timeout it never sleeps in a blocking send(2),
+** which returns only once all of them went (wait.c); a datagram goes
+** whole either way.
+*/
+#define sendevents(s)  ((s)->type == SOCK_STREAM ? NS_WRITE | NS_POLLTIMED \
+                                                 : NS_WRITE)
+
+
+/*
 ** One send(2), or sendto(2) to the address whose bytes are at slot 6
 ** (nil for send): bytes sent. s:send and dgram.c's s:sendto.
 ** stack: 1 socket, 2 data, 3 i, 4 j, 5 deadline, 6 address or nil
@@ -601,7 +611,8 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
     else
 #endif
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL | ns_callflags(L, s, 0),
+    n = sendto(s->fd, data, len, MSG_NOSIGNAL |
+               ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
                (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
@@ -610,8 +621,8 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
-                 ns_send_k);
+    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)), lua_tonumber(L, 5),
+                 ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -650,7 +661,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
     {
       if (sent == len) break;
       n = send(s->fd, data + sent, len - sent,
-               MSG_NOSIGNAL | ns_callflags(L, s, 0));
+               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
     }
     if (n >= 0) {
       sent += (size_t)n;
@@ -734,7 +745,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
       p = s->rbuf + s->rtail;
     }
-    do n = recv(s->fd, p, size, flags | ns_callflags(L, s, 0));
+    do n = recv(s->fd, p, size,
+                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
     while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */

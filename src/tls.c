@@ -820,7 +820,8 @@ static int flushout (nsSocket *s) {
 
 /* how this call's system calls go: wait.c decides (L NULL: never wait) */
 static void setflags (lua_State *L, nsSocket *s) {
-  s->tls->ioflags = L != NULL ? ns_callflags(L, s, 0) : MSG_DONTWAIT;
+  s->tls->ioflags = L != NULL ? ns_callflags(L, s, NS_READ, -1.0)
+                               : MSG_DONTWAIT;  /* timed: poll (wait.c) */
   s->tls->callL = L;
   s->tls->want = 0;   /* a failure of this call sets it again */
 }

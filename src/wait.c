@@ -3,8 +3,10 @@
 **
 ** Every descriptor netsock makes is non-blocking. A call whose system
 ** call says EAGAIN asks ns_block what to do: outside any coroutine,
-** with no timeout, the descriptor is made blocking and the call tries
-** again, sleeping in the kernel as a C program would; otherwise
+** with no timeout (or a timed call at its first wait, bounded by
+** SO_RCVTIMEO/SO_SNDTIMEO: "Timed waits in the kernel" below), the
+** descriptor is made blocking and the call tries again, sleeping in
+** the kernel as a C program would; otherwise
 ** ns_wait waits for readiness until the call's deadline: poll(2)
 ** outside a task; inside a task it yields to the loop
 ** (lua/netsock/tasks.lua), which resumes the call's continuation once
@@ -24,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,20 +138,94 @@ void ns_nonblock (nsSocket *s) {
 
 
 /*
-** Whether a call on 's' may sleep inside the kernel: no timeout, and
-** outside any coroutine (a task must never block the loop; a plain
-** coroutine is treated alike, as the loop may be running it). A
-** descriptor made by fromfd never does: its other holders share the
-** O_NONBLOCK flag.
+** Timed waits in the kernel. A call with a timeout sleeps inside its
+** system call too, on a blocking descriptor whose SO_RCVTIMEO (reads,
+** accept) or SO_SNDTIMEO (writes) bounds the sleep: one system call
+** where recv, poll, recv made three (docs/performance.md). The kernel
+** does not keep time as the deadline needs: a socket timeout is a
+** jiffy timer, rounded up to a jiffy (1-10 ms by HZ) and then, on the
+** timer wheel, to the granularity of its level, up to 1/7 of the
+** interval late (5 s came back 188 ms late here). So the kernel's value
+** is a backstop set short of the deadline, ktimeout(t) = (t - KSLACK
+** - KMARGIN) * 7/8, which even that late ends before it; poll(2), whose
+** timers are precise, waits the rest, and the monotonic clock decides
+** as everywhere. The value is set once per socket and direction and
+** timeout (ktimeo[] remembers which timeout it was set for), not per
+** call; it fits a call only at its first wait (no more than KMARGIN
+** after the call began, so that what is left covers the backstop): a
+** later wait of the same call (a sendall whose peer stalls after the
+** first send, a read that needs a second piece, a retry after EINTR)
+** polls for what is left of the deadline. A timed send on a stream
+** (NS_POLLTIMED) never sleeps in the kernel: a blocking send returns
+** only once all of its bytes are queued, where s:send returns what
+** fitted as soon as something did; nor does a TLS socket (its calls
+** are many system calls, reads for writes too). Timeouts shorter than
+** KMIN always poll (the backstop would be too short to matter); the
+** backstop is at most KMAX (a day): a longer wait polls the rest.
+** docs/design.md, "Timed waits in the kernel", has the edge cases.
 */
-static int kernelwait (lua_State *L, const nsSocket *s) {
-  return s->timeout < 0 && !s->shared && !lua_isyieldable(L);
+#if !defined(NS_KSLACK)
+#define NS_KSLACK   0.025   /* two jiffies at HZ=100, and timer slack */
+#endif
+#define NS_KMARGIN  0.002   /* a call still at its first wait */
+#define NS_KMIN     0.05    /* shorter timeouts poll */
+#define NS_KMAX     86400.0 /* a day */
+
+/* the kernel's timeout for a socket timeout t >= NS_KMIN */
+static double ktimeout (double t) {
+  double k = (t - NS_KSLACK - NS_KMARGIN) * 7.0 / 8.0;
+  return k > NS_KMAX ? NS_KMAX : k;
 }
 
 
-int ns_callflags_ (lua_State *L, nsSocket *s, int noflags) {
+/*
+** SO_RCVTIMEO (events NS_READ) or SO_SNDTIMEO (NS_WRITE) set for the
+** socket's timeout, unless it is already. 0 when the kernel refused.
+*/
+static int setktimeo (nsSocket *s, int events) {
+  int dir = (events & NS_WRITE) ? 1 : 0;
+  struct timeval tv;
+  double k;
+  if (s->ktimeo[dir] == s->timeout) return 1;
+  k = ktimeout(s->timeout);
+  tv.tv_sec = (time_t)k;
+  tv.tv_usec = (suseconds_t)((k - (double)tv.tv_sec) * 1e6);  /* < 1e6 */
+  if (setsockopt(s->fd, SOL_SOCKET, dir ? SO_SNDTIMEO : SO_RCVTIMEO,
+                 &tv, sizeof tv) < 0) {
+    s->ktimeo[dir] = 0;
+    return 0;
+  }
+  s->ktimeo[dir] = s->timeout;
+  return 1;
+}
+
+
+/*
+** Whether this try of a call on 's' may sleep inside the kernel:
+** outside any coroutine (a task must never block the loop; a plain
+** coroutine is treated alike, as the loop may be running it), and
+** either with no timeout, or with a timeout at the call's first wait
+** (see above). A descriptor made by fromfd never does: its other
+** holders share the O_NONBLOCK flag and the kernel's timeouts.
+** Timeout 0 never waits.
+*/
+static int kernelwait (lua_State *L, nsSocket *s, int events,
+                       double deadline) {
+  if (s->timeout == 0 || s->shared || lua_isyieldable(L)) return 0;
+  if (s->timeout < 0) return 1;  /* an untimed wait that a kernel
+                                    timeout ends early waits again */
+  if (s->timeout < NS_KMIN || (events & NS_POLLTIMED) || s->tls != NULL ||
+      deadline - ns_monotime() < s->timeout - NS_KMARGIN)
+    return 0;
+  return setktimeo(s, events);
+}
+
+
+int ns_callflags_ (lua_State *L, nsSocket *s, int events, double deadline) {
+  int noflags = events & NS_NOFLAGS;
   if (s->fdblock) {
-    if (kernelwait(L, s)) return 0;  /* sleeps in the kernel: as C does */
+    if (kernelwait(L, s, events, deadline))
+      return 0;  /* sleeps in the kernel: as C does */
     if (noflags) setfdblock(s, 0);   /* no flag can say "do not wait" */
   }
   else if (noflags && s->shared) {
@@ -162,7 +240,7 @@ int ns_callflags_ (lua_State *L, nsSocket *s, int noflags) {
 
 nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
                    lua_KContext ctx, lua_KFunction k) {
-  if (!s->fdblock && kernelwait(L, s)) {
+  if (!s->fdblock && kernelwait(L, s, events, deadline)) {
     setfdblock(s, 1);
     if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
   }

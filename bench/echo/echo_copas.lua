@@ -6,11 +6,13 @@ package.path = package.path .. ";/usr/share/lua/5.2/?.lua"
 local copas = require "copas"
 local socket = require "socket"
 local port = tonumber(arg[1]) or 9000
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))  -- the timed variant
 
 local srv = assert(socket.bind("127.0.0.1", port, 4096))
 copas.addserver(srv, function(raw)
   local conn = copas.wrap(raw)
   raw:setoption("tcp-nodelay", true)
+  if TIMEOUT then conn:settimeout(TIMEOUT) end
   while true do
     local line = conn:receive("*l")
     if not line then return end

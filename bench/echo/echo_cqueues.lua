@@ -4,6 +4,7 @@
 local cqueues = require "cqueues"
 local socket = require "cqueues.socket"
 local port = tonumber(arg[1]) or 9000
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))  -- the timed variant
 
 local cq = cqueues.new()
 local srv = socket.listen{ host = "127.0.0.1", port = port, reuseaddr = true, backlog = 4096 }
@@ -13,6 +14,7 @@ cq:wrap(function()
       pcall(function()
         conn:setmode("b", "b")
         conn:setvbuf("no")    -- unbuffered writes, as the others
+        if TIMEOUT then conn:settimeout(TIMEOUT) end
         for line in conn:lines("*L") do
           conn:write(line)
         end

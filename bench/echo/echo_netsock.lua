@@ -3,9 +3,11 @@
 local ns = require "netsock"
 local port = tonumber(arg[1]) or 9000
 local find, sub = string.find, string.sub
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))  -- the timed variant
 
 ns.serve("127.0.0.1", port, function(conn)
   conn:setoption("nodelay", true)
+  if TIMEOUT then conn:settimeout(TIMEOUT) end
   local pend = ""
   while true do
     local data = conn:recv(4096)

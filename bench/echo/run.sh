@@ -5,6 +5,11 @@
 # 1,000 concurrent clients (closed loop: one 32-byte line in flight per
 # client). Each cell is the median of ROUNDS runs of SECONDS, the servers
 # taking turns so that noise on the machine spreads over all of them.
+# Timed variants (BENCH_TIMED=0 leaves them out): the Lua servers again with
+# a 30 s timeout on every connection (settimeout(30), BENCH_SOCK_TIMEOUT),
+# printed as a second table against the untimed C server. Inside tasks and
+# event loops a timeout is a deadline in the loop's timer heap, not a
+# kernel wait, so this measures what the loops' timers cost.
 # Run from the checkout after `make`.
 set -u
 SECS=${1:-2}
@@ -19,8 +24,9 @@ export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;"
 ulimit -n 8192 2>/dev/null
 
 SERVERS="netsock cqueues copas c"
+[ "${BENCH_TIMED:-1}" = 0 ] || SERVERS="$SERVERS netsock_t cqueues_t copas_t"
 have() {
-  case $1 in
+  case ${1%_t} in
     cqueues) lua5.4 -e 'require "cqueues"' 2>/dev/null ;;
     copas) lua5.4 -e 'package.path=package.path..";/usr/share/lua/5.2/?.lua" require "copas" require "socket"' 2>/dev/null ;;
     *) true ;;
@@ -31,6 +37,7 @@ port=$((12000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {  # start server $1 on $port; sets pid
   case $1 in
     c) "$OUT/echo_c" "$port" & ;;
+    *_t) BENCH_SOCK_TIMEOUT=30 lua5.4 "bench/echo/echo_${1%_t}.lua" "$port" & ;;
     *) lua5.4 "bench/echo/echo_$1.lua" "$port" & ;;
   esac
   pid=$!
@@ -72,24 +79,43 @@ local function median(t)
   table.sort(t)
   return t[(#t + 1) // 2]
 end
-print(("line echo, requests/s (median of runs); ratio = netsock / other"))
-io.write(("%-6s"):format("N"))
-for _, s in ipairs(servers) do io.write(("%12s"):format(s)) end
-for _, s in ipairs(servers) do if s ~= "netsock" then io.write(("%14s"):format("vs " .. s)) end end
-print()
-for _, n in ipairs({ 1, 100, 1000 }) do
-  io.write(("%-6d"):format(n))
-  local ns = median(cells["netsock/" .. n])
-  for _, s in ipairs(servers) do
-    local m = median(cells[s .. "/" .. n])
-    io.write(("%12s"):format(m and tostring(m) or "n/a"))
-  end
-  for _, s in ipairs(servers) do
-    if s ~= "netsock" then
+-- one table: 'list' the servers shown, 'ours' the netsock column the
+-- ratios divide, 'others' the servers it is divided by
+local function tab(title, list, ours, others)
+  print(title)
+  io.write(("%-6s"):format("N"))
+  for _, s in ipairs(list) do io.write(("%12s"):format(s)) end
+  for _, s in ipairs(others) do io.write(("%14s"):format("vs " .. s)) end
+  print()
+  for _, n in ipairs({ 1, 100, 1000 }) do
+    io.write(("%-6d"):format(n))
+    local ns = median(cells[ours .. "/" .. n])
+    for _, s in ipairs(list) do
+      local m = median(cells[s .. "/" .. n])
+      io.write(("%12s"):format(m and tostring(m) or "n/a"))
+    end
+    for _, s in ipairs(others) do
       local m = median(cells[s .. "/" .. n])
       io.write(("%14s"):format((m and m > 0 and ns) and ("%.2f"):format(ns / m) or "n/a"))
     end
+    print()
   end
+end
+local plain, timed = {}, {}
+for _, s in ipairs(servers) do
+  if s:match("_t$") then timed[#timed + 1] = s else plain[#plain + 1] = s end
+end
+local others = {}
+for _, s in ipairs(plain) do if s ~= "netsock" then others[#others + 1] = s end end
+tab("line echo, requests/s (median of runs); ratio = netsock / other",
+    plain, "netsock", others)
+if #timed > 0 then
+  local tothers = {}
+  for _, s in ipairs(timed) do if s ~= "netsock_t" then tothers[#tothers + 1] = s end end
+  tothers[#tothers + 1] = "c"
+  timed[#timed + 1] = "c"
   print()
+  tab("timed (_t: settimeout(30) on every connection; c: the untimed C server); ratio = netsock_t / other",
+      timed, "netsock_t", tothers)
 end
 LUA

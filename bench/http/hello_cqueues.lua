@@ -3,6 +3,7 @@
 local cqueues = require "cqueues"
 local socket = require "cqueues.socket"
 local port = tonumber(arg[1]) or 8080
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))  -- the timed variant
 
 local body = "Hello, World!\n"
 local reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
@@ -15,6 +16,7 @@ cq:wrap(function()
     cq:wrap(function()
       pcall(function()
         conn:setmode("b", "bn")  -- no buffering of writes
+        if TIMEOUT then conn:settimeout(TIMEOUT) end
         while true do
           local close = false
           local line = conn:read("*l")           -- request line

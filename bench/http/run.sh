@@ -5,7 +5,11 @@
 # wrk runs one thread with CONNECTIONS keep-alive connections; we report
 # requests/s and the 99th percentile latency. Run from the checkout after
 # `make`. nginx comes from Debian's nginx-light (apt-get install
-# nginx-light); it is skipped when missing.
+# nginx-light); it is skipped when missing. Timed variants (BENCH_TIMED=0
+# leaves them out): netsock_t is the same example with
+# netsock.setdefaulttimeout(30) (every accepted connection has a 30 s
+# timeout), cqueues_t the cqueues responder with settimeout(30); nginx has
+# its timeouts (client_header_timeout, keepalive_timeout) always.
 set -u
 SECS=${1:-5}
 CONNS=${2:-100}
@@ -21,7 +25,10 @@ port=$((21000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {
   case $1 in
     netsock) lua5.4 examples/http_hello.lua --port "$port" > /dev/null & ;;
+    netsock_t) lua5.4 -e 'require "netsock".setdefaulttimeout(30)' examples/http_hello.lua \
+                 --port "$port" > /dev/null & ;;
     cqueues) lua5.4 bench/http/hello_cqueues.lua "$port" & ;;
+    cqueues_t) BENCH_SOCK_TIMEOUT=30 lua5.4 bench/http/hello_cqueues.lua "$port" & ;;
     nginx)
       sed -e "s|@PREFIX@|$PWD/$OUT|g" -e "s|@PORT@|$port|g" bench/http/nginx.conf.in > "$OUT/nginx.conf"
       "$NGINX" -p "$PWD/$OUT" -c "$PWD/$OUT/nginx.conf" -e "$PWD/$OUT/error.log" & ;;
@@ -34,9 +41,11 @@ start() {
 }
 
 printf "%-10s %12s %10s   (wrk -t1 -c%s -d%ss, keep-alive)\n" server "requests/s" "p99" "$CONNS" "$SECS"
-for s in netsock cqueues nginx; do
+SERVERS="netsock cqueues nginx"
+[ "${BENCH_TIMED:-1}" = 0 ] || SERVERS="$SERVERS netsock_t cqueues_t"
+for s in $SERVERS; do
   case $s in
-    cqueues) lua5.4 -e 'require "cqueues"' 2>/dev/null || { echo "cqueues    (lua-cqueues missing)"; continue; } ;;
+    cqueues|cqueues_t) lua5.4 -e 'require "cqueues"' 2>/dev/null || { echo "cqueues    (lua-cqueues missing)"; continue; } ;;
     nginx) [ -x "$NGINX" ] || { echo "nginx      (missing: apt-get install nginx-light)"; continue; } ;;
   esac
   port=$((port + 1))

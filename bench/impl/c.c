@@ -15,6 +15,12 @@
 **   c accept-client PORT COUNT BATCH  fills the accept queue BATCH at a time
 **   c lines-send PORT COUNT         COUNT lines of 40 bytes (bench/instr)
 **
+** BENCH_SOCK_TIMEOUT=S (the timed variants): every descriptor gets
+** SO_RCVTIMEO and SO_SNDTIMEO of S seconds, set once where it is made
+** (socket, accept4, connect): the timeout a C programmer gives every
+** call on a socket. A call that runs out fails with EAGAIN (a failure
+** here).
+**
 ** Every program prints "port N" first when it listens, and one line
 ** "result key=value ..." at the end: wall seconds and process CPU
 ** seconds (user+sys, CLOCK_PROCESS_CPUTIME_ID) over the measured part.
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +52,23 @@ static void die (const char *what) {
   exit(1);
 }
 
+/* BENCH_SOCK_TIMEOUT on 'fd' (nothing without it); returns fd */
+static int timed (int fd) {
+  static double secs = -1;
+  struct timeval tv;
+  if (secs < 0) {
+    const char *e = getenv("BENCH_SOCK_TIMEOUT");
+    secs = e ? atof(e) : 0;
+  }
+  if (secs <= 0 || fd < 0) return fd;
+  tv.tv_sec = (time_t)secs;
+  tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+    die("setsockopt SO_RCVTIMEO");
+  return fd;
+}
+
 static struct sockaddr_in loopback (int port) {
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
@@ -58,7 +82,7 @@ static struct sockaddr_in loopback (int port) {
 static int bound (int type) {
   struct sockaddr_in sa = loopback(0);
   socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  int fd = timed(socket(AF_INET, type | SOCK_CLOEXEC, 0));
   if (fd < 0) die("socket");
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
   if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0) die("listen");
@@ -70,7 +94,7 @@ static int bound (int type) {
 
 static int connected (int port) {
   struct sockaddr_in sa = loopback(port);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = timed(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0) die("socket");
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("connect");
   return fd;
@@ -137,7 +161,7 @@ static int bulk_recv (void) {
   long long total = 0;
   long calls = 0;
   ssize_t n;
-  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  fd = timed(accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
   if (fd < 0) die("accept");
   w0 = WALL(); c0 = CPU();
   for (;;) {
@@ -174,7 +198,7 @@ static int pp_server (size_t size) {
   int lfd = bound(SOCK_STREAM), fd;
   double w0, c0;
   long count = 0;
-  fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  fd = timed(accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
   if (fd < 0) die("accept");
   nodelay(fd);
   setwaitmode(fd);
@@ -239,7 +263,7 @@ static int udp_recv (long count) {
 static int udp_send (int port, long count, size_t size) {
   char buf[65536];
   struct sockaddr_in sa = loopback(port);
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), i;
+  int fd = timed(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), i;
   double w0, c0;
   long k;
   if (fd < 0) die("socket");
@@ -275,7 +299,7 @@ static int accept_server (long count, long batch) {
     n = count - done < batch ? count - done : batch;
     w0 = WALL(); c0 = CPU();
     for (i = 0; i < n; i++) {
-      fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+      fd = timed(accept4(lfd, NULL, NULL, SOCK_CLOEXEC));
       if (fd < 0) die("accept");
       if (readn(fd, &c, 1)) writen(fd, &c, 1);
       close(fd);

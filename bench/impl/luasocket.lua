@@ -1,17 +1,25 @@
 -- bench/impl/luasocket.lua: the LuaSocket side of the benchmarks
 -- (Debian's lua-socket), written as its users write it: blocking
 -- sockets, send and receive. Modes and output as in bench/impl/c.c.
+-- BENCH_SOCK_TIMEOUT=S (the timed variants): every socket gets
+-- s:settimeout(S) where it is made or accepted, as users write it.
 local socket = require "socket"
+
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))
+local function timed(s)
+  if TIMEOUT then s:settimeout(TIMEOUT) end
+  return s
+end
 
 local WALL, CPU = socket.gettime, os.clock  -- os.clock: user+sys CPU
 
 local function bound(kind)
   local s
   if kind == "udp" then
-    s = assert(socket.udp())
+    s = timed(assert(socket.udp()))
     assert(s:setsockname("127.0.0.1", 0))
   else
-    s = assert(socket.tcp())
+    s = timed(assert(socket.tcp()))
     assert(s:bind("127.0.0.1", 0))
     assert(s:listen(4096))
   end
@@ -34,7 +42,7 @@ local M = {}
 
 M["bulk-recv"] = function()
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   local w0, c0 = WALL(), CPU()
   local total, calls = 0, 0
   while true do
@@ -52,7 +60,7 @@ M["bulk-recv"] = function()
 end
 
 M["bulk-send"] = function(port, nbytes, chunk)
-  local c = assert(socket.connect("127.0.0.1", port))
+  local c = timed(assert(socket.connect("127.0.0.1", port)))
   local buf = ("x"):rep(chunk)
   local w0, c0 = WALL(), CPU()
   local sent = 0
@@ -69,7 +77,7 @@ end
 -- (hot loops call methods through locals, as in the netsock program)
 M["pp-server"] = function(size)
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   c:setoption("tcp-nodelay", true)
   local receive, send = c.receive, c.send
   local w0, c0 = WALL(), CPU()
@@ -85,7 +93,7 @@ M["pp-server"] = function(size)
 end
 
 M["pp-client"] = function(port, count, size)
-  local c = assert(socket.connect("127.0.0.1", port))
+  local c = timed(assert(socket.connect("127.0.0.1", port)))
   c:setoption("tcp-nodelay", true)
   local msg = ("p"):rep(size)
   local receive, send = c.receive, c.send
@@ -115,7 +123,7 @@ M["udp-recv"] = function(count)
 end
 
 M["udp-send"] = function(port, count, size)
-  local s = assert(socket.udp())
+  local s = timed(assert(socket.udp()))
   local msg = ("D"):rep(size)
   local w0, c0 = WALL(), CPU()
   for _ = 1, count do
@@ -139,7 +147,7 @@ M["accept-server"] = function(count, batch)
     local n = math.min(batch, count - done)
     local w0, c0 = WALL(), CPU()
     for _ = 1, n do
-      local c = assert(srv:accept())
+      local c = timed(assert(srv:accept()))
       local b = c:receive(1)
       if b then c:send(b) end
       c:close()
@@ -154,7 +162,7 @@ end
 -- lines-recv: count the lines read with receive("*l") until end of stream
 M["lines-recv"] = function()
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   local w0, c0 = WALL(), CPU()
   local count = 0
   while true do

@@ -1,17 +1,25 @@
 -- bench/impl/netsock.lua: the netsock side of the benchmarks, written as
 -- a user would: blocking sockets (the default timeout), recv, sendall,
 -- sendto, recvfrom. Modes and output as in bench/impl/c.c.
+-- BENCH_SOCK_TIMEOUT=S (the timed variants): every socket gets
+-- s:settimeout(S) where it is made or accepted, as users write it.
 local netsock = require "netsock"
+
+local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))
+local function timed(s)
+  if TIMEOUT then s:settimeout(TIMEOUT) end
+  return s
+end
 
 local WALL, CPU = netsock.monotime, os.clock  -- os.clock: user+sys CPU
 
 local function bound(kind)
   local s
   if kind == "udp" then
-    s = assert(netsock.udp())
+    s = timed(assert(netsock.udp()))
     assert(s:bind("127.0.0.1", 0))
   else
-    s = assert(netsock.tcp())
+    s = timed(assert(netsock.tcp()))
     assert(s:bind("127.0.0.1", 0))
     assert(s:listen())
   end
@@ -31,7 +39,7 @@ end
 local function fmt(x) return ("%.6f"):format(x) end
 
 local function connect(port)
-  local c = assert(netsock.tcp())
+  local c = timed(assert(netsock.tcp()))
   assert(c:connect("127.0.0.1", port))
   return c
 end
@@ -40,7 +48,7 @@ local M = {}
 
 M["bulk-recv"] = function()
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   local w0, c0 = WALL(), CPU()
   local total, calls = 0, 0
   local recv = c.recv
@@ -83,7 +91,7 @@ end
 -- (hot loops call methods through locals, in the LuaSocket program too)
 M["pp-server"] = function(size)
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   assert(c:setoption("nodelay", true))
   local recv, sendall = c.recv, c.sendall
   local w0, c0 = WALL(), CPU()
@@ -132,7 +140,7 @@ M["udp-recv"] = function(count)
 end
 
 M["udp-send"] = function(port, count, size)
-  local s = assert(netsock.udp())
+  local s = timed(assert(netsock.udp()))
   local msg = ("D"):rep(size)
   local sendto = s.sendto
   local w0, c0 = WALL(), CPU()
@@ -157,7 +165,7 @@ M["accept-server"] = function(count, batch)
     local n = math.min(batch, count - done)
     local w0, c0 = WALL(), CPU()
     for _ = 1, n do
-      local c = assert(srv:accept())
+      local c = timed(assert(srv:accept()))
       local b = c:recv(1)
       if b then c:sendall(b) end
       c:close()
@@ -172,7 +180,7 @@ end
 -- lines-recv: count the lines read with f:lines() until end of stream
 M["lines-recv"] = function()
   local srv = bound("tcp")
-  local c = assert(srv:accept())
+  local c = timed(assert(srv:accept()))
   local f = c:makefile("r")
   local w0, c0 = WALL(), CPU()
   local count = 0

@@ -1,16 +1,27 @@
 # bench/impl/py.py: the Python side of the benchmarks, Python's socket
 # module as its tutorials use it (blocking sockets, recv, sendall).
 # Modes and output as in bench/impl/c.c.
+# BENCH_SOCK_TIMEOUT=S (the timed variants): every socket gets
+# s.settimeout(S) where it is made or accepted, as users write it.
+import os
 import socket
 import sys
 import time
+
+TIMEOUT = float(os.environ["BENCH_SOCK_TIMEOUT"]) if os.environ.get("BENCH_SOCK_TIMEOUT") else None
+
+
+def timed(s):
+    if TIMEOUT is not None:
+        s.settimeout(TIMEOUT)
+    return s
 
 WALL = time.monotonic
 CPU = time.process_time  # user+sys of this process
 
 
 def bound(kind):
-    s = socket.socket(socket.AF_INET, kind)
+    s = timed(socket.socket(socket.AF_INET, kind))
     s.bind(("127.0.0.1", 0))
     if kind == socket.SOCK_STREAM:
         s.listen(socket.SOMAXCONN)
@@ -37,6 +48,7 @@ def readn(c, n):
 def bulk_recv():
     srv = bound(socket.SOCK_STREAM)
     c, _ = srv.accept()
+    timed(c)
     w0, c0 = WALL(), CPU()
     total = calls = 0
     recv = c.recv
@@ -50,7 +62,7 @@ def bulk_recv():
 
 
 def bulk_send(port, nbytes, chunk):
-    c = socket.create_connection(("127.0.0.1", port))
+    c = timed(socket.create_connection(("127.0.0.1", port)))
     buf = b"x" * chunk
     w0, c0 = WALL(), CPU()
     sent = 0
@@ -65,6 +77,7 @@ def bulk_send(port, nbytes, chunk):
 def pp_server(size):
     srv = bound(socket.SOCK_STREAM)
     c, _ = srv.accept()
+    timed(c)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     w0, c0 = WALL(), CPU()
     count = 0
@@ -78,7 +91,7 @@ def pp_server(size):
 
 
 def pp_client(port, count, size):
-    c = socket.create_connection(("127.0.0.1", port))
+    c = timed(socket.create_connection(("127.0.0.1", port)))
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     msg = b"p" * size
     w0, c0 = WALL(), CPU()
@@ -108,7 +121,7 @@ def udp_recv(count):
 
 
 def udp_send(port, count, size):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = timed(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     msg = b"D" * size
     addr = ("127.0.0.1", port)
     sendto = s.sendto
@@ -137,6 +150,7 @@ def accept_server(count, batch):
         w0, c0 = WALL(), CPU()
         for _ in range(n):
             c, _ = srv.accept()
+            timed(c)
             b = c.recv(1)
             if b:
                 c.sendall(b)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,15 @@ int main (int argc, char **argv) {
   }
   fd = dial(argv[2], argv[3]);
   if (fd < 0) { perror("connect"); return 1; }
+  if (getenv("BENCH_SOCK_TIMEOUT")) {  /* the timed variant: set once */
+    struct timeval tv;
+    tv.tv_sec = atoi(getenv("BENCH_SOCK_TIMEOUT"));
+    tv.tv_usec = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+      perror("setsockopt");
+      return 1;
+    }
+  }
   t0 = now();
   if (strcmp(argv[1], "getline") == 0) {
     FILE *f = fdopen(fd, "r");

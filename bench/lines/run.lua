@@ -20,6 +20,15 @@ local readers = {
   { name = "C getline", cmd = "build/bench/lines_reader getline" },
   { name = "C memchr", cmd = "build/bench/lines_reader memchr" },
 }
+-- the timed variants: every reader with a 30 s timeout on its socket
+-- (settimeout(30); C: SO_RCVTIMEO set once); BENCH_TIMED=0 leaves them out
+if os.getenv("BENCH_TIMED") ~= "0" then
+  for i = 1, #readers do
+    local r = readers[i]
+    readers[#readers + 1] = { name = r.name .. " timed",
+                              cmd = "env BENCH_SOCK_TIMEOUT=30 " .. r.cmd }
+  end
+end
 
 local line = ("0123456789abcdefghijklmnopqrstuvwxyzABC"):sub(1, 39) .. "\n"
 local data = line:rep(nlines)
@@ -55,7 +64,7 @@ for _, r in ipairs(readers) do
     if v > best then best = v end
   end
   rate[r.name] = best
-  print(("  %-30s %12.0f lines/s"):format(r.name, best))
+  print(("  %-36s %12.0f lines/s"):format(r.name, best))
 end
 
 -- The interpreter's own floor: making one 39-byte string per line with
@@ -71,7 +80,7 @@ do
     if r > best then best = r end
   end
   rate.floor = best
-  print(("  %-30s %12.0f lines/s"):format("(Lua floor: string.sub, no I/O)", best))
+  print(("  %-36s %12.0f lines/s"):format("(Lua floor: string.sub, no I/O)", best))
 end
 
 local function ratio(a, b)
@@ -80,9 +89,20 @@ local function ratio(a, b)
   return ("%.2fx"):format(x / y)
 end
 print("ratios:")
-for _, ours in ipairs { "netsock f:lines()", 'netsock f:read("l")' } do
-  for _, other in ipairs { 'LuaSocket receive("*l")', "Python makefile().readline()",
-                           "C getline", "C memchr", "floor" } do
-    print(("  %-22s / %-30s %s"):format(ours, other, ratio(ours, other)))
+for _, t in ipairs { "", " timed" } do
+  for _, ours in ipairs { "netsock f:lines()", 'netsock f:read("l")' } do
+    if rate[ours .. t] then
+      for _, other in ipairs { 'LuaSocket receive("*l")', "Python makefile().readline()",
+                               "C getline", "C memchr" } do
+        print(("  %-28s / %-36s %s"):format(ours .. t, other .. t, ratio(ours .. t, other .. t)))
+      end
+      -- timed against untimed C: what a timeout costs next to blocking C
+      if t ~= "" then
+        for _, other in ipairs { "C getline", "C memchr" } do
+          print(("  %-28s / %-36s %s"):format(ours .. t, other, ratio(ours .. t, other)))
+        end
+      end
+      print(("  %-28s / %-36s %s"):format(ours .. t, "floor", ratio(ours .. t, "floor")))
+    end
   end
 end
