@@ -457,7 +457,8 @@ function netsock.serve(host, port, handler, options) end
 ---@field socket? string `tostring` of the socket or file waited on
 ---@field timeout? number seconds left before its deadline
 ---@field where? string `file:line` where it waits
----@field created? string `file:line` of the function it runs
+---@field runs? string `file:line` of the function it runs
+---@field created? string `file:line` of its spawn (while tracking: the console turns it on)
 ---@field daemon? true one of the loop's own (does not keep `run` going)
 
 ---The live tasks in spawn order; `tostring` of the array is a listing.

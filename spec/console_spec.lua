@@ -375,9 +375,9 @@ keep = hello()                          # a client the server serves meanwhile
 c = console("console", path)
 c.expect(r"> ")
 c.line('= netsock.tasks()')
-c.expect(r"serve 127\.0\.0\.1:%d\s+socket:accept" % port)
-c.expect(r"socket:recv")                # the python client's task
-c.expect(r"> ")
+listing = c.expect(r"([\s\S]*?)\n> ").group(1)
+assert re.search(r"serve 127\.0\.0\.1:%d\s+socket:accept" % port, listing), listing
+assert re.search(r"socket:recv.*127\.0\.0\.1:%d" % port, listing), listing  # the python client's task
 c.line('netsock.spawn(function() while true do netsock.sleep(0.02); ticks = (ticks or 0) + 1 end end)')
 c.expect(r"thread: ")
 c.line('print("inside", 1, nil)')       # print goes to the attached terminal

@@ -144,16 +144,11 @@ describe("examples", function()
     end)
 
     eit("time_client prints what a Python time server sends", function()
-      local py = H.python([[
-import socket, time
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1])
-c, _ = s.accept()
+      local py, port = H.python_server([[
 c.sendall(time.ctime(0).encode() + b"\n")
 c.close()
 ]])
       finally(function() py:kill() end)
-      local port = assert(tonumber(py:line(5)))
       local c = run("time_client", "--host 127.0.0.1 --port " .. port)
       assert.equal(0, c:wait(5))
       assert.equal("Current time: " .. os.date("%a %b %e %H:%M:%S %Y", 0) .. "\n", c:output())
@@ -595,17 +590,13 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
       assert.equal(5, c:wait(5))
       assert.matches("^Error receiving data: timeout %(timeout%)\n$", c:output())
       -- 5: a server that reads the request, then resets the connection
-      local py = H.python([[
-import socket, struct
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1])
-c, _ = s.accept()
+      local py, pyport = H.python_server([[
 c.recv(1024)
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 ]])
       finally(function() py:kill() end)
-      c = run("socket_errors", "--port " .. assert(tonumber(py:line(5))))
+      c = run("socket_errors", "--port " .. pyport)
       assert.equal(5, c:wait(5))
       assert.matches("^Error receiving data: .+ %(ECONNRESET%)\n$", c:output())
     end)

@@ -8,6 +8,7 @@
 ** the system call again after every wait (wait.c).
 */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -107,11 +108,16 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 4);
   if (s == NULL) return ns_closed(L);
-  if (ns_pending(s) > 0) {  /* a stream's read-ahead comes first */
+  if (ns_pending(s) > 0) {  /* a file's read-ahead comes first */
+    /* the sender as recvmsg names it: none on a stream (this said the
+       peer's address, the kernel path nil: one call, two answers);
+       a connected datagram socket's peer otherwise */
     socklen_t len = sizeof ss;
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     memset(&ss, 0, sizeof ss);
-    if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0) len = 0;
+    if (s->type == SOCK_STREAM ||
+        getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
+      len = 0;
     return 1 + pushfrom(L, s, &ss, len);
   }
   iov.iov_base = stackbuf;
@@ -129,7 +135,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     msg.msg_iovlen = 1;
     n = recvmsg(s->fd, &msg,
                 flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
+    if (n > 0 || (n == 0 && !ns_atend(s, size)))
       break;
     if (n < 0 && ns_retry(L)) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */

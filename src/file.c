@@ -548,8 +548,17 @@ static int f_flush (lua_State *L) {
 /* }------ */
 
 
-/* forget the socket (so it can be collected) and the write buffer */
+/*
+** Forget the socket (so it can be collected) and the write buffer. A
+** task reading through this file wakes and gets nil, "closed",
+** "closed" (the others waiting on the socket look again and wait on);
+** without that, a file that was the socket's only owner left the
+** reader waiting for ever, the collector closing the descriptor behind
+** the loop's back.
+*/
 static void release (lua_State *L, nsFile *f) {
+  if (f->s != NULL && f->s->fd >= 0 && f->s->waiters != 0)
+    ns_wakefd(L, f->s->fd, 0);
   free(f->wbuf);
   f->wbuf = NULL;
   f->wcap = f->whead = f->wtail = 0;

@@ -57,6 +57,12 @@
 #define NS_STACKBUF  (64 * 1024)
 #endif
 
+/* seconds between two tries of a call the kernel refuses while poll
+   says ready (ns_pause) */
+#if !defined(NS_PAUSE)
+#define NS_PAUSE  0.01
+#endif
+
 /* events a blocked call waits for */
 #define NS_READ   1
 #define NS_WRITE  2
@@ -253,8 +259,21 @@ NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
 /* wait on a bare descriptor (same contract; fd -1: a pure timer) */
 NS_API nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
                            lua_KContext ctx, lua_KFunction k);
-/* 's' is about to lose its descriptor: wake the tasks waiting on it */
+/* as ns_waitfd; inside a task the close of any descriptor in the array
+   at stack index 'watch' (> 0) wakes the task too (select) */
+NS_API nsResult ns_waitfdwatch (lua_State *L, int fd, int events,
+                                double deadline, int watch,
+                                lua_KContext ctx, lua_KFunction k);
+/* the kernel says EAGAIN though poll says ready: pause NS_PAUSE (or
+   until the deadline), then NS_AGAIN; NS_TIMEOUT at the deadline */
+NS_API nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
+                          lua_KFunction k);
+/* 's' is about to lose its descriptor: the loop forgets it, and the
+   tasks waiting on it wake */
 NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
+/* wake the tasks waiting on 'fd' ('gone': the descriptor leaves netsock;
+   else an object over it, a file, went) */
+NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
 /* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
@@ -298,6 +317,9 @@ NS_API void ns_resolve_open (lua_State *L);
 
 
 /* {====== select.c ====== */
+/* descriptor 'fd' is about to be closed or detached: every poller that
+   holds it lets go of it now (the count follows) */
+NS_API void ns_poller_forget (lua_State *L, int fd);
 NS_API void ns_select_open (lua_State *L);
 /* }====== */
 
@@ -318,6 +340,9 @@ NS_API void ns_buf_trim_ (nsSocket *s);
   ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* a receive of 'size' bytes got 0: whether that is the end of stream
+   (stream, seqpacket whose peer is gone) rather than an empty datagram */
+NS_API int ns_atend (nsSocket *s, size_t size);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */

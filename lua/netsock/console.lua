@@ -368,6 +368,7 @@ function M.listen(path)
   end
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
+  tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
   local srv = netsock.socket("unix", "stream")
   local old = core._umask(0x7f)        -- 0177: the socket is made 0600
   ok, msg, code = srv:bind(path)
@@ -473,6 +474,7 @@ function M.main(args)
     return 2
   end
   G.netsock = netsock
+  tasks.track(true)  -- netsock.tasks() says where each task was spawned
   local term = newterm()
   local session = M.session(term, { interrupt_hook = true, progname = "netsock" })
   if term.tty then

@@ -126,6 +126,8 @@ local stopping = false
 local PARK = {}             -- private yield value: wait for wake()
 local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
+local cw = {}               -- fd -> task(s) a close of fd wakes (select)
+local watching = {}         -- task -> the fds it is in cw for
 
 local function addwaiter(set, fd, t)
   local w = set[fd]
@@ -158,6 +160,11 @@ local function unwait(t)
     if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
     if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
   end
+  local list = watching[t]
+  if list ~= nil then
+    watching[t] = nil
+    for i = 1, #list do dropwaiter(cw, list[i], t) end
+  end
   heapremove(t)
 end
 
@@ -179,23 +186,32 @@ local function wakeall(set, fd)
 end
 
 -- a task's wait: file it under its descriptor and/or timer (the C core
--- has made sure the loop's epoll set watches the descriptor)
-local function suspend(t, fd, ev, deadline)
+-- has made sure the loop's epoll set watches the descriptor), and under
+-- the descriptors of 'watch' (an array, select's sockets) for a close
+local function suspend(t, fd, ev, deadline, watch)
   if fd >= 0 then
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
+  if watch ~= nil then
+    watching[t] = watch
+    for i = 1, #watch do addwaiter(cw, watch[i], t) end
+  end
   if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a descriptor that tasks wait on
--- leaves netsock's hands (closed, detached, its file or poller closed):
--- those tasks wake and their calls find it gone
-local function onclose(fd)
+-- called by the C core when the tasks waiting on fd must look again:
+-- right before the descriptor leaves netsock's hands (closed, detached,
+-- a poller closed: 'gone'), or when an object over it goes (a file
+-- closed: the descriptor stays). Those tasks wake and their calls find
+-- what they wait on closed (or, for the other users of the socket,
+-- simply wait again).
+local function onclose(fd, gone)
   wakeall(rd, fd)
   wakeall(wr, fd)
-  local t = closewatch[fd]
+  wakeall(cw, fd)
+  local t = gone ~= false and closewatch[fd]
   if t then
     closewatch[fd] = nil
     if parked[t] then parked[t] = nil; push(t) end
@@ -218,8 +234,12 @@ end
 -- {====== Introspection state (netsock.tasks, cancel; see the end) ======
 local weak = { __mode = "k" }
 local daemon = setmetatable({}, weak)   -- loop's own tasks: not counted in live
+-- kept only while tracking is on (M.track: the console turns it on),
+-- so that spawn costs nothing more otherwise
+local tracking = false
 local origin = setmetatable({}, weak)   -- task -> the function it runs
 local bornat = setmetatable({}, weak)   -- task -> spawn order
+local spawnsite = setmetatable({}, weak) -- task -> "file:line" of its spawn
 local label = setmetatable({}, weak)    -- task -> a name for listings
 local born = 0
 -- }======
@@ -245,8 +265,8 @@ end
 
 -- resume one task and file it according to what it yielded
 local function step(t)
-  local ok, a, fd, ev, deadline = coresume(t)
-  if a == WAIT then return suspend(t, fd, ev, deadline) end
+  local ok, a, fd, ev, deadline, watch = coresume(t)
+  if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
@@ -268,9 +288,13 @@ function M.spawn(fn, ...)
   end
   tasks[t] = true
   live = live + 1
-  origin[t] = fn
-  born = born + 1
-  bornat[t] = born
+  if tracking then
+    origin[t] = fn
+    born = born + 1
+    bornat[t] = born
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   push(t)
   return t
 end
@@ -289,7 +313,9 @@ function M.park()
 end
 
 -- one turn: run the ready tasks, then poll and fire due timers
+local turns = 0             -- turns so far (stats: a spinning loop shows)
 local function turn()
+  turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -407,7 +433,8 @@ function M.serve(create_server, host, port, handler, opts)
         local conn, h, p = srv:accept()
         if conn then
           active = active + 1
-          origin[M.spawn(client, conn, h, p)] = handler
+          local t = M.spawn(client, conn, h, p)
+          if tracking then origin[t] = handler end
           burst = burst + 1
           if burst == 64 then  -- a long backlog: let the clients run too
             burst = 0
@@ -437,7 +464,7 @@ end
 
 -- counts, for tests and curious users
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -447,6 +474,10 @@ end
 -- going, which returns when only daemons are left
 function M.spawn_daemon(fn, ...)
   local t = M.spawn(fn, ...)
+  if tracking then
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   daemon[t] = true
   live = live - 1
   return t
@@ -463,6 +494,24 @@ local function place(info)
   local line = info.currentline
   if line == nil or line < 0 then line = info.linedefined end
   return ("%s:%d"):format(info.short_src, line or 0)
+end
+
+-- the function at the bottom of a task's stack: the one it runs (a
+-- tail call from spawn's argument wrapper leaves fn itself there)
+local function bottom(t)
+  local fn
+  for level = 0, 200 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then break end
+    fn = info.func
+  end
+  return fn
+end
+
+-- M.track(on): record for each task spawned from now on where it was
+-- spawned and in what order (netsock.tasks shows them); off by default
+function M.track(on)
+  tracking = not not on
 end
 
 -- the first Lua frame of a suspended task: where it waits
@@ -538,23 +587,32 @@ function listing.__tostring(l)
     if e.socket then parts[#parts + 1] = "[" .. e.socket .. "]" end
     if e.timeout then parts[#parts + 1] = ("%.3f s left"):format(e.timeout) end
     if e.where then parts[#parts + 1] = "at " .. e.where end
-    if e.created then parts[#parts + 1] = "(runs " .. e.created .. ")" end
+    if e.runs then parts[#parts + 1] = "runs " .. e.runs end
+    if e.created then parts[#parts + 1] = "spawned at " .. e.created end
     out[#out + 1] = table.concat(parts, "  ")
   end
   if #out == 0 then return "no tasks" end
   return table.concat(out, "\n")
 end
 
--- netsock.tasks(): an array, in spawn order, of one table per live
--- task: task, state ("running", "ready", "waiting", "parked"), label,
--- call (the netsock call it waits in), fd and events ("r", "w", "rw"),
--- socket (tostring of the object waited on), timeout (seconds left
--- before its deadline), where (file:line it waits at), created (the
--- function it runs, file:line), daemon (true for the loop's own)
+-- netsock.tasks(): an array of one table per live task (in spawn order
+-- while tracking, M.track): task, state ("running", "ready", "waiting",
+-- "parked"), label, call (the netsock call it waits in), fd and events
+-- ("r", "w", "rw"), socket (tostring of the object waited on), timeout
+-- (seconds left before its deadline), where (file:line it waits at),
+-- runs (file:line of the function it runs), created (file:line of its
+-- spawn, while tracking), daemon (true for the loop's own)
 function M.list()
   local all, now, me = {}, monotime(), corunning()
   for t in pairs(tasks) do all[#all + 1] = t end
-  table.sort(all, function(a, b) return (bornat[a] or 0) < (bornat[b] or 0) end)
+  local key = {}
+  for _, t in ipairs(all) do key[t] = (label[t] or "~") .. "\0" .. tostring(where(t)) end
+  table.sort(all, function(a, b)  -- spawn order where tracked, else by name
+    local x, y = bornat[a], bornat[b]
+    if x and y then return x < y end
+    if x or y then return y == nil end
+    return key[a] < key[b]
+  end)
   local l = setmetatable({}, listing)
   for _, t in ipairs(all) do
     local e = { task = t, label = label[t], daemon = daemon[t] or nil }
@@ -583,7 +641,9 @@ function M.list()
       e.call = callname(t)
     end
     local fn = origin[t]
-    if type(fn) == "function" then e.created = place(debug.getinfo(fn, "S")) end
+    if type(fn) ~= "function" then fn = bottom(t) end
+    if type(fn) == "function" then e.runs = place(debug.getinfo(fn, "S")) end
+    e.created = spawnsite[t]
     l[#l + 1] = e
   end
   return l
@@ -610,7 +670,7 @@ function M.cancel(t)
   local ok, err = coclose(t)
   if not ok then
     io.stderr:write("netsock task failed while cancelled: ",
-                    tostring(err), "\n")
+                    describe(err), "\n")
   end
   return true
 end
