@@ -182,6 +182,14 @@ c.expect(r"> ")
 c.line('=g')
 c.expect(r"\nnil\r?\n")
 c.expect(r"> ")
+c.line('netsock.stop()')                # stops the loop, not the console
+c.expect(r"> ")
+c.line('netsock.run()')                 # the loop runs already: an error
+c.expect(r"running already")
+c.expect(r"> ")
+c.line('=2 + 2')
+c.expect(r"\n4\r?\n")
+c.expect(r"> ")
 c.eof()
 assert c.close() == 0
 print("ok")
@@ -411,6 +419,25 @@ assert keep.recv(100) == b"OK...again\n"
 print("ok")
 ]], 60, port, path)
     assert.is_true(srv:running())
+  end)
+
+  it("leaves with a message when the program goes away under an attached terminal", function()
+    local path = H.tmpname(".console")
+    local srv = start_server(path)
+    finally(function() srv:kill() end)
+    scenario([[
+import signal
+pid, path = int(sys.argv[2]), sys.argv[3]
+c = console("console", path)
+c.expect(r"> ")
+c.line('=1')
+c.expect(r"\n1\r?\n")
+c.expect(r"> ")
+os.killpg(pid, signal.SIGTERM)          # the program's process group
+c.expect(r"the program closed the console")
+assert c.close() == 0
+print("ok")
+]], 30, srv.pid, path)
   end)
 
   it("refuses a second user: by the socket's mode, and by SO_PEERCRED when the mode allows", function()
