@@ -590,6 +590,13 @@ function socket:sendto(data, host, port) end
 ---@nodiscard
 function socket:recvfrom(bufsize, flags) end
 
+---A datagram socket forgets its peer (connect with AF_UNSPEC): it then
+---sends only with sendto and receives from anyone.
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:disconnect() end
+
 ---Bytes buffered by a file object's read-ahead and not yet read.
 ---@return integer
 ---@nodiscard

@@ -177,9 +177,32 @@ static int dgram_recvfrom (lua_State *L) {
 /* }====== */
 
 
+/*
+** s:disconnect(): a datagram socket forgets its peer: connect(2) with
+** an address of family AF_UNSPEC, the way POSIX gives to dissolve the
+** association (Linux does it for inet, inet6 and unix datagram sockets,
+** connected or not). It then sends only with sendto and receives from
+** anyone. Returns true; a stream socket raises.
+*/
+static int dgram_disconnect (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  struct sockaddr_storage ss;
+  int r;
+  luaL_argcheck(L, s->type == SOCK_DGRAM, 1, "datagram socket expected");
+  memset(&ss, 0, sizeof ss);
+  ss.ss_family = AF_UNSPEC;
+  do r = connect(s->fd, (struct sockaddr *)&ss, sizeof ss);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 static const luaL_Reg dgram_methods[] = {
   {"sendto", dgram_sendto},
   {"recvfrom", dgram_recvfrom},
+  {"disconnect", dgram_disconnect},
   {NULL, NULL}
 };
 

@@ -210,6 +210,40 @@ static int fastline (lua_State *L, nsFile *f, int keepend) {
 }
 
 
+/*
+** f:_lsline(): netsock.luasocket's receive("*l") when a whole line is
+** buffered already: the line without its '\n' and without any '\r'
+** (LuaSocket drops every CR of a line), and the count of bytes it took
+** from the buffer; nothing (no value) otherwise, and the caller reads as
+** usual. One call per line, so the layer reads lines near f:read's
+** speed.
+*/
+static int f_lsline (lua_State *L) {
+  nsFile *f = checkfile(L, 1, F_READ);
+  nsSocket *s = f->s;
+  size_t avail, n, i;
+  const char *p, *nl;
+  if (s == NULL || (avail = ns_pending(s)) == 0) return 0;
+  p = s->rbuf + s->rhead;
+  nl = (const char *)memchr(p, '\n', avail < f->limit ? avail : f->limit);
+  if (nl == NULL) return 0;
+  n = (size_t)(nl - p);
+  if (memchr(p, '\r', n) == NULL)
+    lua_pushlstring(L, p, n);
+  else {
+    luaL_Buffer b;
+    char *q = luaL_buffinitsize(L, &b, n);
+    size_t m = 0;
+    for (i = 0; i < n; i++)
+      if (p[i] != '\r') q[m++] = p[i];
+    luaL_pushresultsize(&b, m);
+  }
+  ns_buf_consume(s, n + 1);
+  lua_pushinteger(L, (lua_Integer)(n + 1));
+  return 2;
+}
+
+
 static int overflow (lua_State *L, nsFile *f) {
   luaL_pushfail(L);
   lua_pushfstring(L, "line longer than %I bytes", (lua_Integer)f->limit);
@@ -756,6 +790,7 @@ static const luaL_Reg f_methods[] = {
   {"pending", f_pending},
   {"fileno", f_fileno},
   {"close", f_close},
+  {"_lsline", f_lsline},
   {NULL, NULL}
 };
 
