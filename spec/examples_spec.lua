@@ -8,11 +8,6 @@ local ns = H.netsock
 
 -- Every handle this spec opens is closed at once, never left to the
 -- collector: other specs count this process's descriptors.
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
 local function firstline(cmd)
   local p = io.popen(cmd)
   local l = p:read("l")
@@ -23,20 +18,13 @@ end
 -- the children load the plain build (under make sanitize too: examples
 -- run as they are, without the ASan runtime); without it each example
 -- is pending, with the reason
-local built = exists("build/netsock/core.so")
+local built = H.exists("build/netsock/core.so")
 local function eit(name, fn)
   if built then it(name, fn) else pending(name .. " (needs the build: run make)") end
 end
 
 local q = H.shquote
-local cpath = "build/?.so;;"
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s LUA_PATH=%s LUA_CPATH=%s ")
-  :format(q "lua/?.lua;lua/?/init.lua;;", q(cpath), q "lua/?.lua;lua/?/init.lua;;", q(cpath))
-
--- run examples/<script>.lua with args (a string, already quoted)
-local function run(script, args, opts)
-  return H.spawn(ENV .. "lua5.4 examples/" .. script .. ".lua " .. (args or ""), opts)
-end
+local run, start = H.example, H.start_example
 
 -- wait until the output of p matches pattern; the output, or nil and it
 local function await(p, pattern, timeout)
@@ -47,18 +35,6 @@ local function await(p, pattern, timeout)
     ns.sleep(0.02)
   until ns.monotime() > deadline
   return nil, p:output()
-end
-
--- a server example on a free port: the process and its port
-local function start(script, args, opts)
-  local p = run(script, "--port 0 " .. (args or ""), opts)
-  local line, out = p:line(5)
-  local port = line and tonumber(line:match(":(%d+)/?$"))
-  if not port then
-    p:kill()
-    error(script .. " did not start: " .. tostring(line or out), 2)
-  end
-  return p, port
 end
 
 -- a port nobody listens on (bound, read back, closed)

@@ -13,8 +13,7 @@ describe("guarantees", function()
       -- python's subprocess gives the child SIGPIPE's default action
       -- back (whatever make or busted did), so a raised SIGPIPE would
       -- kill it (returncode -13: exit status 243 here)
-      local p = H.lua_with(
-        "python3 -c 'import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)'", [[
+      local p = H.lua_with(H.SIGPIPE_DEFAULT, [[
 local f = io.open("/proc/self/status"); local st = f:read("a"); f:close()
 local before = st:match("SigIgn:%s*(%x+)")
 local ns = require "netsock"

@@ -21,21 +21,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function seedlist()
-  local list, seeds = os.getenv("NETSOCK_TASKFUZZ_SEEDS"), {}
-  if list and list:match("%d") then
-    for s in list:gmatch("%d+") do seeds[#seeds + 1] = tonumber(s) end
-    return seeds
-  end
-  local count = tonumber(os.getenv("NETSOCK_TASKFUZZ_COUNT") or "")
-  if count then
-    local base = os.time() % 1000000 * 1000
-    for i = 1, count do seeds[i] = base + i end
-    print(("taskfuzz: seeds %d..%d"):format(base + 1, base + count))
-    return seeds
-  end
-  return { 1, 2, 3, 4, 5, 6, 7, 8 }
-end
+local function seedlist() return H.seedlist("TASKFUZZ", { 1, 2, 3, 4, 5, 6, 7, 8 }) end
 
 -- a random chunk size: mostly small, now and then around a threshold
 local function chunksize(rnd)
@@ -229,15 +215,7 @@ local function program(seed)
     end
     ns.stop()
   end)
-  local err = ""
-  local real = io.stderr
-  io.stderr = { write = function(self, ...)
-    for i = 1, select("#", ...) do err = err .. tostring(select(i, ...)) end
-    return self
-  end }
-  local ok, e = pcall(ns.run)
-  io.stderr = real
-  assert(ok, e)
+  local err = H.capture_stderr(ns.run)
   if timedout then
     local l = {}
     for c, ch in ipairs(chans) do

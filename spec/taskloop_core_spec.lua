@@ -9,21 +9,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- run the loop with a watchdog: a hang fails the test instead of busted
-local function run_bounded(seconds, fn)
-  local timedout = false
-  if fn then ns.spawn(fn) end
-  ns.spawn(function()
-    local deadline = ns.monotime() + seconds
-    while ns._tasks.stats().live > 1 do
-      if ns.monotime() > deadline then timedout = true; break end
-      ns.sleep(0.01)
-    end
-    ns.stop()
-  end)
-  ns.run()
-  assert.is_false(timedout, "the loop did not finish within " .. seconds .. " s")
-end
+local run_bounded = H.run_bounded  -- netsock.run with a watchdog
 
 -- the sizes around every threshold the receive and send paths have:
 -- Lua's LUAL_BUFFERSIZE (where a luaL_Buffer leaves the C stack for a

@@ -5,36 +5,14 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-local ready = exists("build/netsock/core.so") and ns.tls ~= nil
+local ready = H.exists("build/netsock/core.so") and ns.tls ~= nil
 local T = ns.tls and require "tlshelp"
 local function eit(name, fn)
   if ready then it(name, fn) else pending(name .. " (needs the build with OpenSSL)") end
 end
 
 local q = H.shquote
-local cpath = "build/?.so;;"
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s LUA_PATH=%s LUA_CPATH=%s ")
-  :format(q "lua/?.lua;lua/?/init.lua;;", q(cpath), q "lua/?.lua;lua/?/init.lua;;", q(cpath))
-
-local function run(script, args)
-  return H.spawn(ENV .. "lua5.4 examples/" .. script .. ".lua " .. (args or ""))
-end
-
-local function start(script, args)
-  local p = run(script, "--port 0 " .. (args or ""))
-  local line, out = p:line(10)
-  local port = line and tonumber(line:match(":(%d+)$"))
-  if not port then
-    p:kill()
-    error(script .. " did not start: " .. tostring(line or out), 2)
-  end
-  return p, port
-end
+local run, start = H.example, H.start_example
 
 describe("TLS examples", function()
   eit("https_get fetches a page from a python3 ssl web server, verified with --cafile", function()
