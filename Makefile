@@ -5,7 +5,7 @@
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
-#   make taskfuzz the task-loop fuzzer with more seeds (SEEDS=N; SAN=1: under ASan)
+#   make taskfuzz the task-loop fuzzer with more seeds (SEEDS=N; SANITIZE=1: under ASan)
 #   make rock     the release source rock (build/rock/), checked by building it
 
 LUA      ?= lua5.4
@@ -149,10 +149,10 @@ prop: all
 
 # the task-loop fuzzer (spec/taskfuzz_spec.lua) with more seeds: make
 # taskfuzz SEEDS=N runs N new seeds (printed), TASKFUZZ_SEEDS="7 42" the
-# given ones; SAN=1 runs them under ASan+UBSan (make sanitize's setup).
+# given ones; SANITIZE=1 runs them under ASan+UBSan (make sanitize's setup).
 # make test (and so CI) runs its fixed seeds, sanitize and valgrind too.
 taskfuzz: all
-ifeq ($(SAN),1)
+ifeq ($(SANITIZE),1)
 	@NETSOCK_TASKFUZZ_COUNT=$(SEEDS) NETSOCK_TASKFUZZ_SEEDS="$(TASKFUZZ_SEEDS)" \
 	 $(MAKE) --no-print-directory sanitize SPECS=spec/taskfuzz_spec.lua
 else

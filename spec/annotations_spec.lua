@@ -34,6 +34,24 @@ local INTERNAL = {
 -- a function returning one such object and a clean-up function. Add a
 -- line when a Lua part starts returning a new kind of object.
 local OBJECTS = {
+  -- netsock.luasocket's objects (one class per kind: every state of a
+  -- kind has the same methods, as LuaSocket's)
+  ["netsock.luasocket.tcp"] = function()
+    local o = require("netsock.luasocket").tcp4()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.udp"] = function()
+    local o = require("netsock.luasocket").udp4()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.unixstream"] = function()
+    local o = require("netsock.luasocket").unix.stream()
+    return o, function() o:close() end
+  end,
+  ["netsock.luasocket.unixdgram"] = function()
+    local o = require("netsock.luasocket").unix.dgram()
+    return o, function() o:close() end
+  end,
   ["netsock.consoleendpoint"] = function()
     local ep = assert(ns.console.listen(H.tmpname(".sock")))
     return ep, function() ep:close() end
@@ -123,7 +141,9 @@ local function runtime(metas)
     local s = { funcs = {}, fields = {}, sub = {}, value = t }
     spaces[name] = s
     for k, v in pairs(t) do
-      if type(k) == "string" and not isprivate(k) then
+      -- (a key that is no Lua name, as LuaSocket's sinkt["keep-open"],
+      -- cannot be written `function T.name`: not annotated)
+      if type(k) == "string" and not isprivate(k) and k:match("^[%a_][%w_]*$") then
         if type(v) == "function" then s.funcs[k] = true
         elseif type(v) == "table" and not methodtables[v] and hasfunctions(v) then
           s.sub[k] = true

@@ -200,5 +200,14 @@ print("second", b.recv(100).decode().strip(), flush=True)
       err = not ok and e
     end)
     assert.truthy(tostring(err):find("cannot cancel itself", 1, true))
+    -- from a coroutine of its own: the task is suspended "normal", still running
+    err = nil
+    ns.run(function()
+      local task = coroutine.running()
+      local co = coroutine.wrap(function() return pcall(ns.cancel, task) end)
+      local ok, e = co()
+      err = not ok and e
+    end)
+    assert.truthy(tostring(err):find("cannot cancel itself", 1, true))
   end)
 end)

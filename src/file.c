@@ -210,18 +210,16 @@ static int fastline (lua_State *L, nsFile *f, int keepend) {
 }
 
 
+/* {====== netsock.luasocket's receive("*l") ====== */
+
 /*
-** f:_lsline(): netsock.luasocket's receive("*l") when a whole line is
-** buffered already: the line without its '\n' and without any '\r'
-** (LuaSocket drops every CR of a line), and the count of bytes it took
-** from the buffer; nothing (no value) otherwise, and the caller reads as
-** usual. One call per line, so the layer reads lines near f:read's
-** speed.
+** Push the first buffered line of 'f' with LuaSocket's rules (without
+** its '\n' and without any '\r') and take it from the buffer; returns
+** its length there ('\n' included), or 0 when no whole line is buffered.
 */
-static int f_lsline (lua_State *L) {
-  nsFile *f = checkfile(L, 1, F_READ);
+static size_t lsline (lua_State *L, nsFile *f) {
   nsSocket *s = f->s;
-  size_t avail, n, i;
+  size_t avail, n, i, m = 0;
   const char *p, *nl;
   if (s == NULL || (avail = ns_pending(s)) == 0) return 0;
   p = s->rbuf + s->rhead;
@@ -233,15 +231,73 @@ static int f_lsline (lua_State *L) {
   else {
     luaL_Buffer b;
     char *q = luaL_buffinitsize(L, &b, n);
-    size_t m = 0;
     for (i = 0; i < n; i++)
       if (p[i] != '\r') q[m++] = p[i];
     luaL_pushresultsize(&b, m);
   }
   ns_buf_consume(s, n + 1);
-  lua_pushinteger(L, (lua_Integer)(n + 1));
-  return 2;
+  return n + 1;
 }
+
+
+static int lsreceive_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+
+/*
+** The receive method of netsock.luasocket's stream clients, a C closure
+** (upvalue 1: the layer's receive in Lua; 2: the file metatable).
+** o:receive() and o:receive("*l") with no prefix, when a whole line is
+** buffered in o[2] (its file): the line, in this one call (o[1] counts
+** its bytes);
+** every other case goes to the Lua receive, unchanged (a continuation:
+** it may wait inside a task).
+*/
+static int f_lsreceive (lua_State *L) {
+  int top = lua_gettop(L);
+  if (top <= 3 && lua_type(L, 1) == LUA_TTABLE && lua_isnoneornil(L, 3)) {
+    const char *pat = lua_isnoneornil(L, 2) ? "*l"
+                    : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (pat != NULL && pat[0] == '*' && pat[1] == 'l' && pat[2] == '\0'
+        && lua_rawgeti(L, 1, 2) == LUA_TUSERDATA
+        && lua_getmetatable(L, -1)) {
+      int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+      nsFile *f = (nsFile *)lua_touserdata(L, -2);
+      size_t n;
+      lua_pop(L, 1);  /* the metatable */
+      if (same && (f->mode & F_READ) && (n = lsline(L, f)) > 0) {
+        lua_Integer rx;
+        lua_rawgeti(L, 1, 1);
+        rx = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_pushinteger(L, rx + (lua_Integer)n);
+        lua_rawseti(L, 1, 1);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return 3;
+      }
+    }
+    lua_settop(L, top);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_callk(L, top, LUA_MULTRET, 0, lsreceive_k);
+  return lsreceive_k(L, LUA_OK, 0);
+}
+
+
+/* core._lsreceive(fallback): the closure above around 'fallback' */
+static int file_lsreceive (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  luaL_getmetatable(L, NS_FILE);
+  lua_pushcclosure(L, f_lsreceive, 2);
+  return 1;
+}
+
+/* }====== */
 
 
 static int overflow (lua_State *L, nsFile *f) {
@@ -790,7 +846,6 @@ static const luaL_Reg f_methods[] = {
   {"pending", f_pending},
   {"fileno", f_fileno},
   {"close", f_close},
-  {"_lsline", f_lsline},
   {NULL, NULL}
 };
 
@@ -816,4 +871,6 @@ void ns_file_open (lua_State *L) {
   ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
   ns_addmethods(L, sock_methods);
+  lua_pushcfunction(L, file_lsreceive);
+  lua_setfield(L, -2, "_lsreceive");
 }

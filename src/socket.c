@@ -584,6 +584,9 @@ static int connect_begin (lua_State *L, int ex) {
 }
 
 static int sock_connect (lua_State *L) {
+#if defined(NS_HAVE_TLS)
+  ns_tls_remember(L);  /* the host name s:starttls checks by default */
+#endif
   return connect_begin(L, 0);
 }
 

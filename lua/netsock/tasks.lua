@@ -660,7 +660,7 @@ end
 function M.cancel(t)
   if type(t) ~= "thread" then check.typeerror("cancel", 1, "task", t) end
   if not tasks[t] then return false end
-  if t == corunning() then
+  if t == corunning() or costatus(t) == "normal" then  -- normal: it resumed us
     check.argerror("cancel", 1, "a task cannot cancel itself: return from it")
   end
   for k, v in pairs(closewatch) do

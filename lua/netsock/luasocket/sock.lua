@@ -60,6 +60,13 @@ local function argerror(arg, msg)
     if api[ar.func] then break end
     level = level + 1
   end
+  -- a public function called by another (receive's C closure calls the
+  -- Lua receive): the outermost names the call
+  while ar do
+    local up = getinfo(level + 1, "nft")
+    if not (up and api[up.func]) then break end
+    ar, level = up, level + 1
+  end
   if ar == nil then error(format("bad argument #%d (%s)", arg, msg), 0) end
   local name, namewhat, where = ar.name, ar.namewhat, level + 1
   if ar.istailcall then
@@ -147,6 +154,9 @@ M.lserror = lserror
 -- }======
 
 -- {====== Classes ======
+-- An object: { s = netsock socket or false, [1] = bytes receive took
+-- (getstats), [2] = the file object reading for receive, or false (array
+-- slots: receive's C closure in file.c reads them with lua_rawgeti), ...}
 
 local classes = {}   -- name -> metatable
 local function tostr(o)
@@ -204,9 +214,10 @@ end
 M.mksock = mksock
 
 local function newobject(kind, family, dgram)
-  return { s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0, retry = false, rx = 0, tx = 0,
-           birth = gettime(), f = false, connecting = false }
+  return { 0, false,  -- [1], [2] in the array part (see above)
+           s = false, fam = family or false, kind = kind, dgram = dgram,
+           tb = -1.0, tt = -1.0, retry = false, tx = 0,
+           birth = gettime(), connecting = false }
 end
 M.newobject = newobject
 -- }======
@@ -239,7 +250,7 @@ local function commonfor(check)
       o.s = false
       s:close()
     end
-    o.f = false
+    o[2] = false
     return 1.0
   end
 
@@ -258,7 +269,7 @@ local function commonfor(check)
     local s = o.s
     if fd < 0 then
       if s then s:detach() end
-      o.s, o.f = false, false
+      o.s, o[2] = false, false
       return
     end
     if s then s:close() end
@@ -267,7 +278,7 @@ local function commonfor(check)
     local n, msg, code = ns.fromfd(floor(fd), fam, t)
     if not n then o.s = false return end
     n:settimeout(effective(o))
-    o.s, o.f = n, false
+    o.s, o[2] = n, false
   end
 
   function common.dirty(o)
@@ -558,13 +569,11 @@ end
 -- {====== Streams: receive and send ======
 
 local HUGE = maxinteger
-local lsline   -- file method _lsline (file.c), found with the first file
 
 local function rfile(o, s)
   local f = s:makefile("r")
   f:setlimit(HUGE)
-  o.f = f
-  lsline = lsline or f._lsline
+  o[2] = f
   return f
 end
 
@@ -587,20 +596,14 @@ end
 
 local function fail(o, s, err, code, prefix, stripcr)
   local part = takeall(s)
-  o.rx = o.rx + #part
+  o[1] = o[1] + #part
   if stripcr and find(part, "\r", 1, true) then part = gsub(part, "\r", "") end
   if prefix then part = prefix .. part end
   return nil, lserror(err, code), part
 end
 
 local function receiveline(o, s, prefix)
-  local f = o.f or rfile(o, s)
-  local line, n = lsline(f)   -- a whole line buffered: one call
-  if line then
-    o.rx = o.rx + n
-    if prefix then return prefix .. line, nil, nil end
-    return line, nil, nil
-  end
+  local f = o[2] or rfile(o, s)
   local read = f.read
   local t0
   while true do
@@ -608,7 +611,7 @@ local function receiveline(o, s, prefix)
     local line, err, code = read(f, "L")
     if line then
       local n = #line
-      o.rx = o.rx + n
+      o[1] = o[1] + n
       if byte(line, n) ~= 10 then   -- the stream ended inside this line
         if find(line, "\r", 1, true) then line = gsub(line, "\r", "") end
         if prefix then line = prefix .. line end
@@ -629,13 +632,13 @@ local function receiveline(o, s, prefix)
 end
 
 local function receiveall(o, s, prefix)
-  local f = o.f or rfile(o, s)
+  local f = o[2] or rfile(o, s)
   local t0
   while true do
     local p0 = o.retry and pending(s) or 0
     local data, err, code = f:read("a")
     if data then
-      o.rx = o.rx + #data
+      o[1] = o[1] + #data
       if data == "" then return nil, "closed", prefix or "" end
       if prefix then return prefix .. data, nil, nil end
       return data, nil, nil
@@ -650,13 +653,13 @@ end
 -- short of 'want' bytes in all
 local function receivecount(o, s, want, have)
   if #have >= want then return have, nil, nil end
-  local f = o.f or rfile(o, s)
+  local f = o[2] or rfile(o, s)
   local t0
   while true do
     local p0 = o.retry and pending(s) or 0
     local more, err, code = f:read(want - #have)
     if more then
-      o.rx = o.rx + #more
+      o[1] = o[1] + #more
       have = have .. more
       if #have < want then return nil, "closed", have end  -- end of stream first
       return have, nil, nil
@@ -667,32 +670,23 @@ local function receivecount(o, s, want, have)
   end
 end
 
--- o:receive([pattern [, prefix]]) for stream objects of class 'client'
--- (the hot paths first: a count with no prefix, then a line)
+-- o:receive([pattern [, prefix]]) for stream objects of class 'client':
+-- a C closure (file.c, core._lsreceive) answers a line that is buffered
+-- whole in one call, and calls this for everything else (the hot path
+-- here first: a count with no prefix)
 local function streamreceive(client, cname)
-  return function(o, pat, prefix)
+  local function receive(o, pat, prefix)
     if o.cls ~= client then badclass(1, cname) end
     local s = o.s
-    if (pat == nil or pat == "*l") and prefix == nil and s then
-      local f = o.f
-      if f then
-        local line, n = lsline(f)   -- a whole line buffered: one call
-        if line then
-          o.rx = o.rx + n
-          return line, nil, nil
-        end
-      end
-      return receiveline(o, s, nil)
-    end
     if prefix == nil and type(pat) == "number" and pat >= 1 and s then
       local want = pat % 1 == 0 and pat or floor(pat)
       local data, err, code = recv(s, want)
       if data and #data == want then
-        o.rx = o.rx + want
+        o[1] = o[1] + want
         return data, nil, nil
       end
       if not data then return fail(o, s, err, code, nil) end
-      o.rx = o.rx + #data
+      o[1] = o[1] + #data
       return receivecount(o, s, want, data)
     end
     if prefix ~= nil then
@@ -722,10 +716,12 @@ local function streamreceive(client, cname)
     if want == 0 then return "", nil, nil end
     local data, err, code = recv(s, want)
     if not data then return fail(o, s, err, code, prefix) end
-    o.rx = o.rx + #data
+    o[1] = o[1] + #data
     if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
     return receivecount(o, s, want, data)
   end
+  api[receive] = "receive"
+  return core._lsreceive(receive)
 end
 
 -- o:send(data [, i [, j]]): the index of the last byte sent
@@ -789,11 +785,11 @@ end
 -- bytes received count those receive has returned (or consumed as a
 -- partial), as LuaSocket's buffer counts them; sent, those send sent
 local function getstats(o)
-  return o.rx + 0.0, o.tx + 0.0, gettime() - o.birth
+  return o[1] + 0.0, o.tx + 0.0, gettime() - o.birth
 end
 
 local function setstats(o, r, t, age)
-  o.rx = floor(optnumber(r, 2, o.rx))
+  o[1] = floor(optnumber(r, 2, o[1]))
   o.tx = floor(optnumber(t, 3, o.tx))
   if age ~= nil then o.birth = gettime() - checknumber(age, 4) end
   return 1.0
@@ -807,9 +803,9 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
-  local o = { s = s, fam = fam, kind = kind, dgram = false, tb = -1.0,
-              tt = -1.0, retry = false, rx = 0, tx = 0, birth = gettime(),
-              f = false, connecting = false }
+  local o = { 0, false, s = s, fam = fam, kind = kind, dgram = false,
+              tb = -1.0, tt = -1.0, retry = false, tx = 0, birth = gettime(),
+              connecting = false }
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
   return setclass(o, mt)
 end
