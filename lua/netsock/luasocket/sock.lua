@@ -989,8 +989,9 @@ function udpm.receive(o, size)
 end
 
 function udpm.receivefrom(o, size)
-  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
-  size = floor(optnumber(size, 2, 8192))
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if size == nil then size = 8192
+  elseif type(size) ~= "number" or size % 1 ~= 0 then size = floor(checknumber(size, 2)) end
   local s = o.s
   if not s then return nil, "Bad file descriptor" end
   local data, host, port = nsrecvfrom(s, size)
@@ -1009,22 +1010,32 @@ function udpm.send(o, data)
 end
 
 local NUMERIC = core.AI_NUMERICHOST | core.AI_NUMERICSERV
+-- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
+-- destination: the last one is kept on the object, so a loop sending to
+-- one peer pays no getaddrinfo per datagram
 function udpm.sendto(o, data, host, port)
-  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
-  data = checkstring(data, 2)
-  host = checkstring(host, 3)
-  port = checkstring(port, 4)
-  local infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
-  if not infos then return nil, msg end
-  local ai = infos[1]
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if type(data) ~= "string" then data = checkstring(data, 2) end
   local s = o.s
-  if not s then
-    local err
-    s, err = mksock(o, ai.family)
-    if not s then return nil, err end
+  local n, msg, code
+  if s and host == o.tohost and port == o.toport and host ~= nil then
+    n, msg, code = nssendto(s, data, o.toaddr, o.toportn)
+  else
+    local rawhost, rawport = host, port
+    host = checkstring(host, 3)
+    port = checkstring(port, 4)
+    local infos
+    infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
+    if not infos then return nil, msg end
+    local ai = infos[1]
+    if not s then
+      local err
+      s, err = mksock(o, ai.family)
+      if not s then return nil, err end
+    end
+    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ai.host, ai.port
+    n, msg, code = nssendto(s, data, ai.host, ai.port)
   end
-  local n
-  n, msg, code = nssendto(s, data, ai.host, ai.port)
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
 end
