@@ -153,8 +153,9 @@ void ns_nonblock (nsSocket *s) {
 ** jiffy timer, rounded up to a jiffy (1-10 ms by HZ) and then, on the
 ** timer wheel, to the granularity of its level, up to 1/7 of the
 ** interval late (measured: docs/design.md, "Edge cases found"). So the
-** kernel's value is a backstop set short of the deadline, ktimeout(t) = (t - KSLACK
-** - KMARGIN) * 7/8, which even that late ends before it; poll(2), whose
+** kernel's value is a backstop set short of the deadline,
+** ktimeout(t) = (t - KSLACK - KMARGIN) * 7/8, which even that late ends
+** before it; poll(2), whose
 ** timers are precise, waits the rest, and the monotonic clock decides
 ** as everywhere. The value is set once per socket and direction and
 ** timeout (ktimeo[] remembers which timeout it was set for), not per
