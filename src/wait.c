@@ -155,9 +155,8 @@ void ns_nonblock (nsSocket *s) {
 ** interval late (measured: docs/design.md, "Edge cases found"). So the
 ** kernel's value is a backstop set short of the deadline,
 ** ktimeout(t) = (t - KSLACK - KMARGIN) * 7/8, which even that late ends
-** before it; poll(2), whose
-** timers are precise, waits the rest, and the monotonic clock decides
-** as everywhere. The value is set once per socket and direction and
+** before it; poll(2), whose timers are precise, waits the rest, and
+** the monotonic clock decides as everywhere. The value is set once per socket and direction and
 ** timeout (ktimeo[] remembers which timeout it was set for), not per
 ** call; it fits a call only at its first wait (no more than KMARGIN
 ** after the call began, so that what is left covers the backstop): a
