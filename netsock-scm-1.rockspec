@@ -28,7 +28,7 @@ build = {
         "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
         "src/dgram.c", "src/sendfile.c", "src/options.c", "src/signal.c",
-        "src/proc.c", "src/core.c", "src/tls.c",
+        "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },
@@ -44,6 +44,8 @@ build = {
     ["netsock.luasocket.unix"] = "lua/netsock/luasocket/unix.lua",
     ["netsock.tls"] = "lua/netsock/tls.lua",
     ["netsock.console"] = "lua/netsock/console.lua",
+    ["netsock.serve"] = "lua/netsock/serve.lua",
+    ["netsock.workers"] = "lua/netsock/workers.lua",
   },
   -- the console; line editing comes with the netsock-edit rock (libedit)
   install = { bin = { netsock = "bin/netsock" } },

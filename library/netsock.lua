@@ -39,9 +39,14 @@
 ---@field reuse_port? boolean set SO_REUSEPORT
 ---@field dualstack? boolean an IPv6 socket that accepts IPv4 clients too
 
----The options of `serve`: those of `create_server` and `limit`.
+---The options of `serve`: those of `create_server` and these.
 ---@class netsock.serveoptions: netsock.serveroptions
 ---@field limit? integer the most clients served at once
+---@field timeout? number the timeout every connection starts with
+---@field idle? number close a connection waited on this long with nothing received
+---@field onerror? fun(err: any, conn: netsock.socket, traceback: string) when a handler raises
+---@field workers? integer|"auto" serve from this many worker processes
+---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -435,16 +440,80 @@ function netsock.run(fn, ...) end
 ---Makes `run` return after the current step.
 function netsock.stop() end
 
+---One turn of the loop: runs the ready tasks, waits for I/O at most
+---`timeout` seconds (default 0), fires due timers. True while tasks are left.
+---@param timeout? number
+---@return boolean tasksleft
+function netsock.step(timeout) end
+
 ---`create_server` plus a task that accepts for ever and runs
 ---`handler(conn, host, port)` in a task per client.
 ---@param host? string
 ---@param port netsock.port
 ---@param handler fun(conn: netsock.socket, host: string, port?: integer)
 ---@param options? netsock.serveoptions
----@return netsock.socket? server
+---@return netsock.server? server
 ---@return string? message
 ---@return string? code
 function netsock.serve(host, port, handler, options) end
+
+---What `serve` returns: the listener (`.socket`) and the tasks serving it.
+---@class netsock.server
+---@field socket netsock.socket the listening socket
+local server = {}
+
+---The listener's address.
+---@return string|integer ...
+function server:getsockname() end
+
+---The listener's descriptor, -1 once closed.
+---@return integer
+function server:fileno() end
+
+---Closes the listener: no more accepting; running handlers go on.
+---@return true
+function server:close() end
+
+---Stops accepting, lets running handlers finish for at most `timeout`
+---seconds, closes the connections still open, returns.
+---@param timeout? number
+---@return true
+function server:stop(timeout) end
+
+---How many handlers run now.
+---@return integer
+function server:connections() end
+
+---What `serve` returns with `workers`: the supervisor of the worker processes.
+---@class netsock.supervisor
+---@field socket netsock.socket the first listener
+---@field n integer the number of workers
+local supervisor = {}
+
+---The listeners' address.
+---@return string|integer ...
+function supervisor:getsockname() end
+
+---The first listener's descriptor, -1 once closed.
+---@return integer
+function supervisor:fileno() end
+
+---Tells every worker to stop (no time limit), closes the listeners; does not wait.
+---@return true
+function supervisor:close() end
+
+---Stops every worker gracefully (see server:stop) and returns once all have exited.
+---@param timeout? number
+---@return true
+function supervisor:stop(timeout) end
+
+---A rolling restart: each worker in turn is replaced by a new one.
+---@return boolean started
+function supervisor:restart() end
+
+---The pids of the workers running now.
+---@return integer[]
+function supervisor:pids() end
 
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo

@@ -34,6 +34,14 @@ local INTERNAL = {
 -- a function returning one such object and a clean-up function. Add a
 -- line when a Lua part starts returning a new kind of object.
 local OBJECTS = {
+  ["netsock.server"] = function()
+    local srv = assert(ns.serve("127.0.0.1", 0, function() end))
+    return srv, function() srv:close(); ns.run() end
+  end,
+  ["netsock.supervisor"] = function()
+    local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1 }))
+    return sup, function() sup:stop(5) end
+  end,
   -- netsock.luasocket's objects (one class per kind: every state of a
   -- kind has the same methods, as LuaSocket's)
   ["netsock.luasocket.tcp"] = function()

@@ -339,6 +339,81 @@ print("same" if got == data else "differ %%d" %% len(got))
       assert.truthy(c1:output():find("* the server is closing\n", 1, true))
       assert.matches("%[127%.0%.0%.1:%d+%] hello from one", srv:output())
     end)
+
+    -- the broadcast chat of issue 17: one client resets, one never reads,
+    -- 200 come and go at random (some by reset); two others talk through
+    -- it all and every line arrives, in order
+    eit("serves the others through resets, a client that never reads and 200 coming and going", function()
+      local sin, sw = fifo()
+      local srv, port = start("chat_server", "", { stdin = sin })
+      finally(function() srv:kill() sw:close() end)
+      local p = H.python([[
+import random, socket, struct, sys, threading, time
+port = int(sys.argv[1])
+random.seed(17)
+def conn(rcvbuf=None):
+    c = socket.socket()
+    if rcvbuf: c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    c.settimeout(30)
+    c.connect(("127.0.0.1", port))
+    return c
+def reset(c):
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+class Lines:
+    def __init__(self, c): self.c, self.buf = c, b""
+    def next(self):
+        while b"\n" not in self.buf:
+            d = self.c.recv(65536)
+            if not d: return None
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+a, b = conn(), conn()
+la, lb = Lines(a), Lines(b)
+name_a = la.next().split()[1].rstrip(",")   # "Welcome HOST:PORT, ..."
+lb.next()
+never = conn(4096)                          # never reads a byte
+never.sendall(b"i will not read\n")
+r = conn(); r.sendall(b"about to reset\n"); time.sleep(0.05); reset(r)
+def churn(i):
+    time.sleep(random.random() * 1.5)
+    try:
+        c = conn()
+        if random.random() < 0.5: c.sendall(b"churn %d\n" % i)
+        time.sleep(random.random() * 0.5)
+        if random.random() < 0.3: reset(c)
+        else: c.close()
+    except OSError as e:
+        print("churner failed", i, e, flush=True)
+threads = [threading.Thread(target=churn, args=(i,)) for i in range(200)]
+for t in threads: t.start()
+N, pad = 1500, "x" * 1000
+got, bad = [], []
+def reader():
+    while len(got) < N:
+        line = lb.next()
+        if line is None: bad.append("b was dropped"); return
+        if line.startswith("[%s] " % name_a): got.append(line)
+rt = threading.Thread(target=reader); rt.start()
+t0 = time.monotonic()
+for i in range(N):
+    a.sendall(("%d %s\n" % (i, pad)).encode())
+    if i % 50 == 49: time.sleep(0.01)
+rt.join(60)
+for t in threads: t.join(10)
+ok = len(got) == N and all(g.split()[1] == str(i) for i, g in enumerate(got))
+print("got", len(got), "in order" if ok else "OUT OF ORDER", "%.1f s" % (time.monotonic() - t0), *bad, flush=True)
+c = conn(); print("after:", Lines(c).next(), flush=True)
+]], port)
+      finally(function() p:kill() end)
+      assert.equal(0, p:wait(90), p:output())
+      local out = p:output()
+      assert.matches("got 1500 in order", out)
+      assert.matches("after: Welcome 127", out)
+      assert.falsy(out:find("churner failed"), out)
+      assert.falsy(srv:output():find("failed"), srv:output())   -- no task died
+    end)
   end)
 
   describe("udp_sender / udp_receiver", function()

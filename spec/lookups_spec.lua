@@ -95,6 +95,7 @@ end
 
 local function expect_ok(p, timeout)
   local rc = p:wait(timeout)
+  if os.getenv("NETSOCK_SPEC_VERBOSE") then io.stderr:write(p:output()) end
   assert(rc == 0, (rc and ("exit status " .. rc) or "still running") .. "\n" .. p:output())
 end
 
@@ -258,6 +259,7 @@ print("done")
     local p = innamespace(PRELUDE .. [[
 ns.setrlimit_nofile()
 local N, done, maxthreads, wrong = ]] .. NAMES .. [[, 0, 0, 0
+local t0 = ns.monotime()
 ns.run(function()
   for i = 1, N do
     ns.spawn(function()
@@ -277,7 +279,7 @@ local st = core._lookupstats()
 check(wrong == 0, wrong, "wrong answers")
 check(st.maxthreads <= st.limit and maxthreads <= st.limit,
   "threads: at most", st.maxthreads, "limit", st.limit)
-print("done", N, "lookups, at most", st.maxthreads, "threads")
+print(("done: %d lookups in %.3f s, at most %d threads"):format(N, ns.monotime() - t0, st.maxthreads))
 ]])
     finally(function() p:kill() end)
     expect_ok(p, 60)

@@ -229,15 +229,15 @@ for _ in range(2):
     assert.is_true(ns.monotime() - t0 < 10)
   end)
 
-  it("raises on misuse: bad port, bad bufsize, closed socket", function()
+  it("raises on misuse (bad port, bad bufsize); a closed socket says closed", function()
     local s = bound()
     assert.has_error(function() s:sendto("x", "127.0.0.1", 70000) end,
       "bad argument #3 to 'sendto' (port out of range)")
     assert.has_error(function() s:recvfrom(-1) end)
     assert.has_error(function() s:sendto({}, "127.0.0.1", 9) end)
     s:close()
-    assert.has_error(function() s:recvfrom(10) end, "attempt to use a closed socket")
-    assert.has_error(function() s:sendto("x", "127.0.0.1", 9) end, "attempt to use a closed socket")
+    assert.same({ nil, "closed", "closed" }, { s:recvfrom(10) })
+    assert.same({ nil, "closed", "closed" }, { s:sendto("x", "127.0.0.1", 9) })
   end)
 
   it("maps <broadcast> to the broadcast address (EACCES without the option)", function()

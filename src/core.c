@@ -140,5 +140,6 @@ int luaopen_netsock_core (lua_State *L) {
 #endif
   ns_signal_open(L);
   ns_proc_open(L);
+  ns_process_open(L);
   return 1;
 }

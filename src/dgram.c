@@ -59,8 +59,10 @@ static int sendto_lookup_k (lua_State *L, int status, lua_KContext ctx) {
 
 static int dgram_sendto (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
-  double deadline = ns_deadline(s->timeout);
+  double deadline;
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
+  deadline = ns_deadline(s->timeout);
   if (s->family != AF_UNIX && lua_gettop(L) >= 4) {
     lua_settop(L, 4);
     if (ns_lookupstart(L, s, 3)) {  /* pushed the lookup: now at 5 */
@@ -169,6 +171,7 @@ static int dgram_recvfrom (lua_State *L) {
   size_t size;
   int flags;
   ns_checkrecvargs(L, 2, &size, &flags);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return recvfrom_k(L, LUA_OK, 0);

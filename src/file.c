@@ -124,7 +124,8 @@ static nsFile *tofile (lua_State *L, int idx) {
 }
 
 
-/* the file at 'idx', open, over an open socket, allowing 'need' */
+/* the file at 'idx', open, over an open socket, allowing 'need'
+   (configuration methods: setvbuf, setlimit) */
 static nsFile *checkfile (lua_State *L, int idx, int need) {
   nsFile *f = tofile(L, idx);
   if (f->s == NULL)
@@ -134,6 +135,23 @@ static nsFile *checkfile (lua_State *L, int idx, int need) {
   if ((f->mode & need) != need)
     luaL_error(L, "file not open for %s",
                need == F_READ ? "reading" : "writing");
+  return f;
+}
+
+
+/*
+** The file for a data-path method (read, lines, write, flush): a file
+** of the wrong mode raises (misuse), a closed file or a file over a
+** closed socket gives NULL: the method returns nil, "closed", "closed",
+** as socket.c's ns_checkio has its methods do.
+*/
+static nsFile *checkfileio (lua_State *L, int idx, int need) {
+  nsFile *f = tofile(L, idx);
+  if (f->s == NULL) return NULL;
+  if ((f->mode & need) != need)
+    luaL_error(L, "file not open for %s",
+               need == F_READ ? "reading" : "writing");
+  if (f->s->fd < 0) return NULL;
   return f;
 }
 
@@ -410,11 +428,15 @@ static int checkformats (lua_State *L, int nf) {
 
 /* f:read(...): formats "l" (default), "L", "a", n; see docs/api.md */
 static int f_read (lua_State *L) {
-  nsFile *f = checkfile(L, 1, F_READ);
+  nsFile *f = checkfileio(L, 1, F_READ);
   int nf = lua_gettop(L) - 1;
   if (nf == 0) {
     lua_pushliteral(L, "l");
     nf = 1;
+  }
+  if (f == NULL) {
+    checkformats(L, nf);
+    return ns_closed(L);
   }
   if (nf == 1 && lua_type(L, 2) == LUA_TSTRING) {  /* the usual call */
     const char *p = lua_tostring(L, 2);
@@ -439,8 +461,8 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
   int done, n = readengine(L, status, ctx, lines_k, &done);
   if (done == (int)ctx)
     return n;
-  if (strcmp(lua_tostring(L, -1), "closed") != 0)
-    return luaL_error(L, "%s", lua_tostring(L, -2));
+  if (strcmp(lua_tostring(L, -1), "closed") != 0)  /* as io.lines, with the code */
+    return luaL_error(L, "%s (%s)", lua_tostring(L, -2), lua_tostring(L, -1));
   lua_pop(L, 2);  /* keep the nil */
   return done + 1;
 }
@@ -450,10 +472,8 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
 static int lines_iter (lua_State *L) {
   nsFile *f = (nsFile *)lua_touserdata(L, lua_upvalueindex(1));
   int nf = (int)lua_tointeger(L, lua_upvalueindex(2)), i;
-  if (f->s == NULL)
-    return luaL_error(L, "file is already closed");
-  if (f->s->fd < 0)
-    return luaL_error(L, "attempt to use a closed socket");
+  if (f->s == NULL || f->s->fd < 0)  /* closed: the loop ends */
+    return 0;
   lua_settop(L, 0);
   luaL_checkstack(L, nf + 8, "too many formats");
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -482,7 +502,7 @@ static int lines_L (lua_State *L) {
 /* f:lines(...): a C closure over the file and its formats */
 static int f_lines (lua_State *L) {
   int nf, fmt;
-  checkfile(L, 1, F_READ);
+  checkfileio(L, 1, F_READ);  /* closed: an iterator that ends at once */
   nf = lua_gettop(L) - 1;
   luaL_argcheck(L, nf <= MAXLINESFMT, MAXLINESFMT + 2, "too many arguments");
   if (nf == 0) {
@@ -600,8 +620,13 @@ static int startflush (lua_State *L, nsFile *f, lua_KFunction k) {
 ** appended to the buffer, which goes out per the buffering mode.
 */
 static int f_write (lua_State *L) {
-  nsFile *f = checkfile(L, 1, F_WRITE);
+  nsFile *f = checkfileio(L, 1, F_WRITE);
   int n = lua_gettop(L), i, sawnl = 0;
+  if (f == NULL) {  /* the arguments are still checked */
+    for (i = 2; i <= n; i++)
+      if (lua_type(L, i) != LUA_TNUMBER) luaL_checkstring(L, i);
+    return ns_closed(L);
+  }
   for (i = 2; i <= n; i++) {
     char num[64];
     const char *p;
@@ -632,7 +657,9 @@ static int f_write (lua_State *L) {
 
 
 static int f_flush (lua_State *L) {
-  return startflush(L, checkfile(L, 1, 0), flush_k);
+  nsFile *f = checkfileio(L, 1, 0);
+  if (f == NULL) return ns_closed(L);
+  return startflush(L, f, flush_k);
 }
 
 /* }------ */

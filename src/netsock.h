@@ -327,7 +327,8 @@ NS_API void ns_select_open (lua_State *L);
 /* {====== socket.c: lifetime, receive buffer, stream methods ====== */
 /* an open socket for a configuration method; raises when closed */
 NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
-/* an open socket for a data-path method (recv, send, ...) */
+/* the socket for a data-path method (recv, send, ...): NULL when
+   closed (the method returns ns_closed after checking its arguments) */
 NS_API nsSocket *ns_checkio (lua_State *L, int idx);
 /* in a continuation (socket at 1): NULL when closed meanwhile */
 NS_API nsSocket *ns_checkresumed (lua_State *L);
@@ -369,6 +370,11 @@ NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
+/* }====== */
+
+
+/* {====== process.c: fork, waitpid, kill for serve's workers ====== */
+NS_API void ns_process_open (lua_State *L);
 /* }====== */
 
 #endif

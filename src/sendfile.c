@@ -272,6 +272,7 @@ static int sf_sendfile (lua_State *L) {
     if (ls == NULL) return luaL_typeerror(L, 2, "file or path");
     luaL_argcheck(L, ls->closef != NULL, 2, "attempt to use a closed file");
   }
+  if (s == NULL) return ns_closed(L);
   lua_pushnumber(L, ns_deadline(s->timeout));                       /* 5 */
   st = (nsSendfile *)lua_newuserdatauv(L, sizeof *st, 0);            /* 6 */
   memset(st, 0, sizeof *st);

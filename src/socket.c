@@ -44,9 +44,17 @@ nsSocket *ns_checkopen (lua_State *L, int idx) {
 }
 
 
-/* the data-path methods (recv, send, sendall, accept, sendto, ...) */
+/*
+** The one check of a data-path method (recv, send, sendall, accept,
+** sendto, recvfrom, sendfile): a value that is not a socket raises; a
+** closed socket gives NULL, and the method returns ns_closed(L) (nil,
+** "closed", "closed") once its other arguments are checked. In a
+** server a neighbour's socket can be closed at any moment: a run-time
+** condition, as when another task closes it under a waiting call.
+*/
 nsSocket *ns_checkio (lua_State *L, int idx) {
-  return ns_checkopen(L, idx);
+  nsSocket *s = ns_checksocket(L, idx);
+  return s->fd < 0 ? NULL : s;
 }
 
 
@@ -394,6 +402,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 static int sock_accept (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
@@ -712,6 +721,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
 static int sock_send (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
   lua_pushnil(L);
@@ -770,6 +780,7 @@ fail:
 static int sock_sendall (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
   lua_pushinteger(L, 0);
@@ -871,6 +882,7 @@ static int sock_recv (lua_State *L) {
   size_t size;
   int flags;
   ns_checkrecvargs(L, 2, &size, &flags);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return recv_k(L, LUA_OK, 0);

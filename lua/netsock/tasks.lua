@@ -36,9 +36,8 @@ local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local pcall, xpcall, unpack = pcall, xpcall, table.unpack
-local mathtype = math.type
-local pairs, ipairs, next, pcall = pairs, ipairs, next, pcall
+local pcall, unpack = pcall, table.unpack
+local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
@@ -54,6 +53,7 @@ end
 -- {n = k, t1, ..., tk} when several wait (rare: shared sockets).
 local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
+local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
 
 -- The deadline heap: parallel arrays of deadline, task and set order,
 -- and hpos[task] = its index. A task has at most one timer, that of its
@@ -190,6 +190,8 @@ end
 -- the descriptors of 'watch' (an array, select's sockets) for a close
 local function suspend(t, fd, ev, deadline, watch)
   if fd >= 0 then
+    nwaits = nwaits + 1
+    waitno[t] = nwaits
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
@@ -214,7 +216,11 @@ local function onclose(fd, gone)
   local t = gone ~= false and closewatch[fd]
   if t then
     closewatch[fd] = nil
-    if parked[t] then parked[t] = nil; push(t) end
+    if parked[t] then
+      parked[t] = nil
+      unwait(t)             -- a park with a deadline: its timer goes
+      push(t)
+    end
   end
 end
 
@@ -248,6 +254,7 @@ local function finish(t, ok, err)
   if not daemon[t] then live = live - 1 end
   tasks[t] = nil
   parked[t] = nil
+  waitno[t] = nil
   unwait(t)
   if not ok then
     -- the traceback first (the dead task's stack is still there), then
@@ -299,22 +306,32 @@ function M.spawn(fn, ...)
   return t
 end
 
--- wake a task parked with park()
+-- wake a task parked with park(); true if it was parked
 function M.wake(t)
   if parked[t] then
     parked[t] = nil
+    unwait(t)             -- a park with a deadline: its timer goes
     push(t)
+    return true
   end
+  return false
 end
 
--- suspend the running task until wake(t)
-function M.park()
-  return coyield(PARK)
+-- suspend the running task until wake(t), or at most 'seconds' when
+-- given; returns true when woken, false when the time ran out
+function M.park(seconds)
+  if seconds == nil then coyield(PARK) return true end
+  local t = corunning()
+  parked[t] = true
+  coyield(WAIT, -1, 0, monotime() + seconds)
+  if parked[t] then parked[t] = nil return false end
+  return true
 end
 
--- one turn: run the ready tasks, then poll and fire due timers
+-- one turn: run the ready tasks, then poll (at most 'maxwait' seconds
+-- when given) and fire due timers
 local turns = 0             -- turns so far (stats: a spinning loop shows)
-local function turn()
+local function turn(maxwait)
   turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
@@ -333,6 +350,7 @@ local function turn()
     timeout = hd[1] - monotime()
     if timeout < 0 then timeout = 0 end
   end
+  if maxwait and (timeout < 0 or timeout > maxwait) then timeout = maxwait end
   local n = loop:wait(timeout, events)
   for i = 1, 2 * n, 2 do
     local fd, ev = events[i], events[i + 1]
@@ -363,9 +381,29 @@ function M.run(fn, ...)
   return true
 end
 
+-- netsock.step([timeout]): one turn of the loop, for a program whose
+-- main loop is somebody else's: runs the tasks that are ready, then
+-- waits for I/O at most 'timeout' seconds (default 0: not at all) and
+-- fires due timers. Returns true while tasks (other than the loop's
+-- own daemons) are left, false once none is.
+function M.step(timeout)
+  check.opttimeout("step", 1, timeout)
+  if running then error("netsock.step: the loop is running already", 2) end
+  running, stopping = true, false
+  local ok, err = pcall(turn, timeout or 0)
+  running, stopping = false, false
+  if not ok then error(err, 0) end
+  return live > 0
+end
+
 -- netsock.stop(): run returns after the current step
 function M.stop()
   stopping = true
+end
+
+-- whether run or step is running the loop now
+function M.running()
+  return running
 end
 
 -- the task running now, or nil outside tasks
@@ -375,91 +413,19 @@ function M.current()
   return nil
 end
 
--- netsock.serve(create_server, host, port, handler [, options]), the
--- facade passes create_server. Each client runs handler(conn, host,
--- port) in a task of its own; conn is closed when the handler returns
--- or raises. options.limit bounds the clients served at once: the
--- accepting task stops accepting (clients wait in the listen backlog)
--- until a handler ends. Closing the returned socket ends the accepting
--- task: at once when it waits in accept, otherwise when it next runs.
-local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
-                    ENOMEM = true, timeout = true }
+-- for serve: wake task t when socket fd is closed (t parks meanwhile)
+function M.watchclose(fd, t)
+  closewatch[fd] = t
+end
 
-function M.serve(create_server, host, port, handler, opts)
-  -- called by the facade's serve: level 3 puts errors at the user's line
-  check.callable("serve", 3, handler, 3)
-  if opts ~= nil and type(opts) ~= "table" then check.typeerror("serve", 4, "table", opts, 3) end
-  local limit = opts and opts.limit
-  if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    check.argerror("serve", 4, "limit must be a positive integer", 3)
-  end
-  local srv, msg, code = create_server(host, port, opts)
-  if not srv then return nil, msg, code end
-  -- the accepting task waits for clients however long they take: with
-  -- the default timeout a new socket starts with (0 after
-  -- setdefaulttimeout(0)), accept said "timeout" at once and the task
-  -- looped on it without yielding, stopping the loop. Connections still
-  -- start with the default timeout (accept gives them that).
-  srv:settimeout(nil)
-  local active, acceptor, waiting = 0, nil, false
-
-  -- to-be-closed in every client, so that a cancelled handler
-  -- (netsock.cancel closes its coroutine) frees its slot too
-  local slot = setmetatable({}, { __close = function()
-    active = active - 1
-    if waiting then
-      waiting = false
-      M.wake(acceptor)
-    end
-  end })
-
-  local function client(conn, h, p)
-    local _ <close> = slot
-    local c <close> = conn
-    local ok, err = xpcall(handler, traceback, c, h, p)
-    if not ok then
-      io.stderr:write("netsock serve: handler failed: ", describe(err), "\n")
-    end
-  end
-
-  acceptor = M.spawn(function()
-    local me, fd, burst = corunning(), srv:fileno(), 0
-    closewatch[fd] = me
-    while srv:fileno() >= 0 do
-      if limit and active >= limit then
-        waiting = true
-        M.park()
-      else
-        local conn, h, p = srv:accept()
-        if conn then
-          active = active + 1
-          local t = M.spawn(client, conn, h, p)
-          if tracking then origin[t] = handler end
-          burst = burst + 1
-          if burst == 64 then  -- a long backlog: let the clients run too
-            burst = 0
-            coyield()
-          end
-        else
-          local c = p
-          if c == "closed" or srv:fileno() < 0 then break end
-          if not transient[c] then
-            io.stderr:write("netsock serve: accept failed: ", tostring(h), "\n")
-            break
-          end
-          -- out of descriptors, or a timeout the caller set on the
-          -- returned socket (0 would make this loop spin): wait a little
-          if c ~= "timeout" or srv:gettimeout() == 0 then core.sleep(0.05) end
-        end
-      end
-    end
-    if closewatch[fd] == me then closewatch[fd] = nil end
-  end)
-  do
-    local h, p = srv:getsockname()
-    label[acceptor] = "serve " .. tostring(h) .. (p and (":" .. p) or "")
-  end
-  return srv
+-- for serve's idle limit: the number of the wait a task is in on fd
+-- right now (read or write), or nil when no task waits on fd. The
+-- number stays the same for as long as that one wait lasts.
+function M.waitstamp(fd)
+  local t = rd[fd] or wr[fd]
+  if type(t) == "table" then t = t[1] end
+  if t == nil then return nil end
+  return waitno[t], t
 end
 
 -- counts, for tests and curious users
@@ -486,6 +452,12 @@ end
 -- M.label(task, text): the name netsock.tasks() shows for a task
 function M.label(t, text)
   if tasks[t] then label[t] = text end
+  return t
+end
+
+-- M.origin(task, fn): the function netsock.tasks() says a task runs
+function M.origin(t, fn)
+  if tasks[t] and tracking then origin[t] = fn end
   return t
 end
 
@@ -737,5 +709,26 @@ function M.onsignal(sig, fn)
 end
 
 -- }======
+
+-- in a child process after fork(): forget the parent's loop (its epoll
+-- set is shared with the parent: never touch it), every task and every
+-- signal handler, and start afresh; the task running the fork goes on
+-- only as plain code (serve's workers, lua/netsock/workers.lua)
+function M.afterfork()
+  local old = loop
+  loop = assert(core._newloop(tasks, onclose))
+  old:close()
+  for k in pairs(tasks) do tasks[k] = nil end
+  q, qhead, qtail = {}, 1, 1
+  rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
+  cw, watching = {}, {}
+  hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+  live, running, stopping = 0, false, false
+  for n in pairs(sighandlers) do
+    sighandlers[n] = nil
+    core._sigrelease(n)     -- the parent's dispositions, in this process
+  end
+  sigwatcher, sigpid = nil, nil
+end
 
 return M
