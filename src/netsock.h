@@ -5,6 +5,8 @@
 **
 ** The files, each one concern, lowest first; a file uses only those
 ** above it in this list (docs/design.md draws the same picture):
+**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
+**   proc.c, process.c   credentials; fork, wait, kill for workers
 **   errors.c   nil, message, code; errno and EAI tables
 **   aux.c      argument checks, the class builder, the descriptor box
 **   addr.c     sockaddr in and out
@@ -14,6 +16,9 @@
 **   socket.c   socket lifetime, receive buffer, stream methods
 **   file.c     file objects (makefile)
 **   dgram.c, sendfile.c, options.c   their methods
+**   tls.c      netsock.tls; the one place the order bends: socket.c,
+**              file.c and sendfile.c call its data-path hooks (tls.h),
+**              see docs/design.md, "Layers"
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
