@@ -5,12 +5,12 @@
 **
 ** The files, each one concern, lowest first; a file uses only those
 ** above it in this list (docs/design.md draws the same picture):
-**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
-**   proc.c, process.c   credentials; fork, wait, kill for workers
 **   errors.c   nil, message, code; errno and EAI tables
 **   aux.c      argument checks, the class builder, the descriptor box
 **   addr.c     sockaddr in and out
 **   wait.c     clock, deadlines, the loop's epoll set, how a call waits
+**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
+**   proc.c, process.c   credentials; fork, wait, kill for workers
 **   resolve.c  every name lookup, the threaded one included
 **   select.c   select and the poller
 **   socket.c   socket lifetime, receive buffer, stream methods
