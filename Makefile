@@ -5,6 +5,7 @@
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
+#   make taskfuzz the task-loop fuzzer with more seeds (SEEDS=N; SANITIZE=1: under ASan)
 #   make rock     the release source rock (build/rock/), checked by building it
 
 LUA      ?= lua5.4
@@ -42,7 +43,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop rock console
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console
 
 all: $(CORE) $(EDIT)
 
@@ -145,6 +146,19 @@ SEEDS ?= 20
 prop: all
 	@NETSOCK_PROP_COUNT=$(SEEDS) NETSOCK_PROP_SEEDS="$(PROP_SEEDS)" \
 	 sh tools/runspecs $(BUSTED) --lua=$(LUA) spec/prop_spec.lua
+
+# the task-loop fuzzer (spec/taskfuzz_spec.lua) with more seeds: make
+# taskfuzz SEEDS=N runs N new seeds (printed), TASKFUZZ_SEEDS="7 42" the
+# given ones; SANITIZE=1 runs them under ASan+UBSan (make sanitize's setup).
+# make test (and so CI) runs its fixed seeds, sanitize and valgrind too.
+taskfuzz: all
+ifeq ($(SANITIZE),1)
+	@NETSOCK_TASKFUZZ_COUNT=$(SEEDS) NETSOCK_TASKFUZZ_SEEDS="$(TASKFUZZ_SEEDS)" \
+	 $(MAKE) --no-print-directory sanitize SPECS=spec/taskfuzz_spec.lua
+else
+	@NETSOCK_TASKFUZZ_COUNT=$(SEEDS) NETSOCK_TASKFUZZ_SEEDS="$(TASKFUZZ_SEEDS)" \
+	 sh tools/runspecs $(BUSTED) --lua=$(LUA) spec/taskfuzz_spec.lua
+endif
 
 clean:
 	rm -rf build

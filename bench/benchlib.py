@@ -21,7 +21,10 @@ BUILD = os.path.join(ROOT, "build", "bench")
 LUA = os.environ.get("LUA", "lua5.4")
 PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
 
-IMPLS = ["C", "netsock", "LuaSocket", "Python"]
+# "netsock.luasocket": LuaSocket's own program (bench/impl/luasocket.lua)
+# unchanged, run under require("netsock.luasocket").install()
+IMPLS = ["C", "netsock", "netsock.luasocket", "LuaSocket", "Python"]
+LAYER = "netsock.luasocket"
 # BENCH_BASE=DIR (another checkout, built): "netsock base" runs the same
 # netsock program on DIR's core and Lua parts, beside this tree's, to
 # compare two versions in one run (make && BENCH_BASE=/tmp/main ...)
@@ -120,6 +123,9 @@ def command(impl, *args):
                 LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
     if impl == "LuaSocket":
         return [LUA, os.path.join(ROOT, "bench", "impl", "luasocket.lua")] + args
+    if impl == LAYER:
+        return [LUA, "-e", 'require("netsock.luasocket").install()',
+                os.path.join(ROOT, "bench", "impl", "luasocket.lua")] + args
     if impl == "Python":
         return [PYTHON, os.path.join(ROOT, "bench", "impl", "py.py")] + args
     raise ValueError(impl)

@@ -1,14 +1,16 @@
--- usage: lua5.4 examples/http_hello.lua [--host H] [--port P]
+-- usage: lua5.4 examples/http_hello.lua [--host H] [--port P] [--workers N]
 -- A minimal HTTP/1.1 responder with keep-alive: one task per client on
 -- netsock.serve. Every request gets "Hello, World!"; try curl or wrk.
+-- --workers N (or auto): N processes, one loop each (serve's workers).
 local netsock = require "netsock"
 
-local host, port = "127.0.0.1", 8080
+local host, port, workers = "127.0.0.1", 8080, nil
 local i = 1
 while arg[i] do
   if arg[i] == "--host" then host = arg[i + 1]
   elseif arg[i] == "--port" then port = tonumber(arg[i + 1])
-  else io.stderr:write("usage: lua5.4 examples/http_hello.lua [--host H] [--port P]\n") os.exit(2) end
+  elseif arg[i] == "--workers" then workers = math.tointeger(tonumber(arg[i + 1])) or arg[i + 1]
+  else io.stderr:write("usage: lua5.4 examples/http_hello.lua [--host H] [--port P] [--workers N]\n") os.exit(2) end
   i = i + 2
 end
 
@@ -40,6 +42,7 @@ local function handle(conn)
   end
 end
 
-local srv = assert(netsock.serve(host, port, handle))
+local srv = assert(netsock.serve(host, port, handle,
+                                 { workers = workers, grace = 1, backlog = 4096 }))
 print(("serving on http://%s:%d/"):format(srv:getsockname()))
 netsock.run()

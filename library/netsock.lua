@@ -39,9 +39,14 @@
 ---@field reuse_port? boolean set SO_REUSEPORT
 ---@field dualstack? boolean an IPv6 socket that accepts IPv4 clients too
 
----The options of `serve`: those of `create_server` and `limit`.
+---The options of `serve`: those of `create_server` and these.
 ---@class netsock.serveoptions: netsock.serveroptions
 ---@field limit? integer the most clients served at once
+---@field timeout? number the timeout every connection starts with
+---@field idle? number close a connection waited on this long with nothing received
+---@field onerror? fun(err: any, conn: netsock.socket, traceback: string) when a handler raises
+---@field workers? integer|"auto" serve from this many worker processes
+---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -64,7 +69,6 @@
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
 ---@field gaierrorcode table<integer, string> resolver error numbers to names
 ---@field socketmethods table<string, function> the socket method table, for extensions
----@field tls netsock.tls|nil TLS on OpenSSL 3; nil when built without OpenSSL
 ---@field AF_INET integer
 ---@field AF_INET6 integer
 ---@field AF_UNIX integer
@@ -435,16 +439,80 @@ function netsock.run(fn, ...) end
 ---Makes `run` return after the current step.
 function netsock.stop() end
 
+---One turn of the loop: runs the ready tasks, waits for I/O at most
+---`timeout` seconds (default 0), fires due timers. True while tasks are left.
+---@param timeout? number
+---@return boolean tasksleft
+function netsock.step(timeout) end
+
 ---`create_server` plus a task that accepts for ever and runs
 ---`handler(conn, host, port)` in a task per client.
 ---@param host? string
 ---@param port netsock.port
 ---@param handler fun(conn: netsock.socket, host: string, port?: integer)
 ---@param options? netsock.serveoptions
----@return netsock.socket? server
+---@return netsock.server? server
 ---@return string? message
 ---@return string? code
 function netsock.serve(host, port, handler, options) end
+
+---What `serve` returns: the listener (`.socket`) and the tasks serving it.
+---@class netsock.server
+---@field socket netsock.socket the listening socket
+local server = {}
+
+---The listener's address.
+---@return string|integer ...
+function server:getsockname() end
+
+---The listener's descriptor, -1 once closed.
+---@return integer
+function server:fileno() end
+
+---Closes the listener: no more accepting; running handlers go on.
+---@return true
+function server:close() end
+
+---Stops accepting, lets running handlers finish for at most `timeout`
+---seconds, closes the connections still open, returns.
+---@param timeout? number
+---@return true
+function server:stop(timeout) end
+
+---How many handlers run now.
+---@return integer
+function server:connections() end
+
+---What `serve` returns with `workers`: the supervisor of the worker processes.
+---@class netsock.supervisor
+---@field socket netsock.socket the first listener
+---@field n integer the number of workers
+local supervisor = {}
+
+---The listeners' address.
+---@return string|integer ...
+function supervisor:getsockname() end
+
+---The first listener's descriptor, -1 once closed.
+---@return integer
+function supervisor:fileno() end
+
+---Tells every worker to stop (no time limit), closes the listeners; does not wait.
+---@return true
+function supervisor:close() end
+
+---Stops every worker gracefully (see server:stop) and returns once all have exited.
+---@param timeout? number
+---@return true
+function supervisor:stop(timeout) end
+
+---A rolling restart: each worker in turn is replaced by a new one.
+---@return boolean started
+function supervisor:restart() end
+
+---The pids of the workers running now.
+---@return integer[]
+function supervisor:pids() end
 
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo
@@ -457,7 +525,8 @@ function netsock.serve(host, port, handler, options) end
 ---@field socket? string `tostring` of the socket or file waited on
 ---@field timeout? number seconds left before its deadline
 ---@field where? string `file:line` where it waits
----@field created? string `file:line` of the function it runs
+---@field runs? string `file:line` of the function it runs
+---@field created? string `file:line` of its spawn (while tracking: the console turns it on)
 ---@field daemon? true one of the loop's own (does not keep `run` going)
 
 ---The live tasks in spawn order; `tostring` of the array is a listing.
@@ -588,6 +657,13 @@ function socket:sendto(data, host, port) end
 ---@return true? truncated
 ---@nodiscard
 function socket:recvfrom(bufsize, flags) end
+
+---A datagram socket forgets its peer (connect with AF_UNSPEC): it then
+---sends only with sendto and receives from anyone.
+---@return true? ok
+---@return string? message
+---@return string? code
+function socket:disconnect() end
 
 ---Bytes buffered by a file object's read-ahead and not yet read.
 ---@return integer

@@ -121,9 +121,11 @@ function M.create_server(host, port, opts)
   return s, msg, code
 end
 
--- tasks: spawn, run, stop, serve (lua/netsock/tasks.lua)
+-- tasks: spawn, run, step, stop (lua/netsock/tasks.lua); serve
+-- (lua/netsock/serve.lua)
 local tasks = require "netsock.tasks"
-M.spawn, M.run, M.stop = tasks.spawn, tasks.run, tasks.stop
+local serve = require "netsock.serve"
+M.spawn, M.run, M.step, M.stop = tasks.spawn, tasks.run, tasks.step, tasks.stop
 M._tasks = tasks  -- internals (stats, park/wake) for tests and extensions
 -- inside a task, create_connection looks names up on the resolver's
 -- threads for at most its timeout
@@ -144,8 +146,8 @@ function M.serve(host, port, handler, opts)
     end
     opts = copy
   end
-  -- not a tail call: tasks.serve's errors count this frame to reach the user
-  local srv, msg, code = tasks.serve(M.create_server, host, port, handler, opts)
+  -- not a tail call: serve.serve's errors count this frame to reach the user
+  local srv, msg, code = serve.serve(M.create_server, host, port, handler, opts)
   return srv, msg, code
 end
 

@@ -171,16 +171,26 @@ c.expect(r"> ")
 c.line('=x')                            # the global is still there
 c.expect(r"\n41\r?\n")
 c.line('x = nil')
-c.expect(r"> ")
+c.line('="mark"')                       # a result, so the next prompt is fresh:
+c.expect(r"\nmark\r?\n> ")               # a line typed ahead echoes with a stale one
 c.send("abc def")                       # Ctrl-C drops the line
+c.expect(r"abc def")                    # ... once the prompt reads it
 c.intr()
-c.expect(r"> ")
+c.expect(r"\r?\n> ")
 c.line('function g()')                  # ... and an unfinished chunk
 c.expect(r">> ")
 c.intr()
-c.expect(r"> ")
+c.expect(r"\r?\n> ")
 c.line('=g')
 c.expect(r"\nnil\r?\n")
+c.expect(r"> ")
+c.line('netsock.stop()')                # stops the loop, not the console
+c.expect(r"> ")
+c.line('netsock.run()')                 # the loop runs already: an error
+c.expect(r"running already")
+c.expect(r"> ")
+c.line('=2 + 2')
+c.expect(r"\n4\r?\n")
 c.expect(r"> ")
 c.eof()
 assert c.close() == 0
@@ -375,9 +385,9 @@ keep = hello()                          # a client the server serves meanwhile
 c = console("console", path)
 c.expect(r"> ")
 c.line('= netsock.tasks()')
-c.expect(r"serve 127\.0\.0\.1:%d\s+socket:accept" % port)
-c.expect(r"socket:recv")                # the python client's task
-c.expect(r"> ")
+listing = c.expect(r"([\s\S]*?)\n> ").group(1)
+assert re.search(r"serve 127\.0\.0\.1:%d\s+socket:accept" % port, listing), listing
+assert re.search(r"socket:recv.*127\.0\.0\.1:%d" % port, listing), listing  # the python client's task
 c.line('netsock.spawn(function() while true do netsock.sleep(0.02); ticks = (ticks or 0) + 1 end end)')
 c.expect(r"thread: ")
 c.line('print("inside", 1, nil)')       # print goes to the attached terminal
@@ -411,6 +421,25 @@ assert keep.recv(100) == b"OK...again\n"
 print("ok")
 ]], 60, port, path)
     assert.is_true(srv:running())
+  end)
+
+  it("leaves with a message when the program goes away under an attached terminal", function()
+    local path = H.tmpname(".console")
+    local srv = start_server(path)
+    finally(function() srv:kill() end)
+    scenario([[
+import signal
+pid, path = int(sys.argv[2]), sys.argv[3]
+c = console("console", path)
+c.expect(r"> ")
+c.line('=1')
+c.expect(r"\n1\r?\n")
+c.expect(r"> ")
+os.killpg(pid, signal.SIGTERM)          # the program's process group
+c.expect(r"the program closed the console")
+assert c.close() == 0
+print("ok")
+]], 30, srv.pid, path)
   end)
 
   it("refuses a second user: by the socket's mode, and by SO_PEERCRED when the mode allows", function()

@@ -8,11 +8,6 @@ local ns = H.netsock
 
 -- Every handle this spec opens is closed at once, never left to the
 -- collector: other specs count this process's descriptors.
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
 local function firstline(cmd)
   local p = io.popen(cmd)
   local l = p:read("l")
@@ -23,20 +18,13 @@ end
 -- the children load the plain build (under make sanitize too: examples
 -- run as they are, without the ASan runtime); without it each example
 -- is pending, with the reason
-local built = exists("build/netsock/core.so")
+local built = H.exists("build/netsock/core.so")
 local function eit(name, fn)
   if built then it(name, fn) else pending(name .. " (needs the build: run make)") end
 end
 
 local q = H.shquote
-local cpath = "build/?.so;;"
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s LUA_PATH=%s LUA_CPATH=%s ")
-  :format(q "lua/?.lua;lua/?/init.lua;;", q(cpath), q "lua/?.lua;lua/?/init.lua;;", q(cpath))
-
--- run examples/<script>.lua with args (a string, already quoted)
-local function run(script, args, opts)
-  return H.spawn(ENV .. "lua5.4 examples/" .. script .. ".lua " .. (args or ""), opts)
-end
+local run, start = H.example, H.start_example
 
 -- wait until the output of p matches pattern; the output, or nil and it
 local function await(p, pattern, timeout)
@@ -47,18 +35,6 @@ local function await(p, pattern, timeout)
     ns.sleep(0.02)
   until ns.monotime() > deadline
   return nil, p:output()
-end
-
--- a server example on a free port: the process and its port
-local function start(script, args, opts)
-  local p = run(script, "--port 0 " .. (args or ""), opts)
-  local line, out = p:line(5)
-  local port = line and tonumber(line:match(":(%d+)/?$"))
-  if not port then
-    p:kill()
-    error(script .. " did not start: " .. tostring(line or out), 2)
-  end
-  return p, port
 end
 
 -- a port nobody listens on (bound, read back, closed)
@@ -144,16 +120,11 @@ describe("examples", function()
     end)
 
     eit("time_client prints what a Python time server sends", function()
-      local py = H.python([[
-import socket, time
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1])
-c, _ = s.accept()
+      local py, port = H.python_server([[
 c.sendall(time.ctime(0).encode() + b"\n")
 c.close()
 ]])
       finally(function() py:kill() end)
-      local port = assert(tonumber(py:line(5)))
       local c = run("time_client", "--host 127.0.0.1 --port " .. port)
       assert.equal(0, c:wait(5))
       assert.equal("Current time: " .. os.date("%a %b %e %H:%M:%S %Y", 0) .. "\n", c:output())
@@ -367,6 +338,81 @@ print("same" if got == data else "differ %%d" %% len(got))
       assert.equal(0, c1:wait(5))
       assert.truthy(c1:output():find("* the server is closing\n", 1, true))
       assert.matches("%[127%.0%.0%.1:%d+%] hello from one", srv:output())
+    end)
+
+    -- the broadcast chat of issue 17: one client resets, one never reads,
+    -- 200 come and go at random (some by reset); two others talk through
+    -- it all and every line arrives, in order
+    eit("serves the others through resets, a client that never reads and 200 coming and going", function()
+      local sin, sw = fifo()
+      local srv, port = start("chat_server", "", { stdin = sin })
+      finally(function() srv:kill() sw:close() end)
+      local p = H.python([[
+import random, socket, struct, sys, threading, time
+port = int(sys.argv[1])
+random.seed(17)
+def conn(rcvbuf=None):
+    c = socket.socket()
+    if rcvbuf: c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    c.settimeout(30)
+    c.connect(("127.0.0.1", port))
+    return c
+def reset(c):
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+class Lines:
+    def __init__(self, c): self.c, self.buf = c, b""
+    def next(self):
+        while b"\n" not in self.buf:
+            d = self.c.recv(65536)
+            if not d: return None
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+a, b = conn(), conn()
+la, lb = Lines(a), Lines(b)
+name_a = la.next().split()[1].rstrip(",")   # "Welcome HOST:PORT, ..."
+lb.next()
+never = conn(4096)                          # never reads a byte
+never.sendall(b"i will not read\n")
+r = conn(); r.sendall(b"about to reset\n"); time.sleep(0.05); reset(r)
+def churn(i):
+    time.sleep(random.random() * 1.5)
+    try:
+        c = conn()
+        if random.random() < 0.5: c.sendall(b"churn %d\n" % i)
+        time.sleep(random.random() * 0.5)
+        if random.random() < 0.3: reset(c)
+        else: c.close()
+    except OSError as e:
+        print("churner failed", i, e, flush=True)
+threads = [threading.Thread(target=churn, args=(i,)) for i in range(200)]
+for t in threads: t.start()
+N, pad = 1500, "x" * 1000
+got, bad = [], []
+def reader():
+    while len(got) < N:
+        line = lb.next()
+        if line is None: bad.append("b was dropped"); return
+        if line.startswith("[%s] " % name_a): got.append(line)
+rt = threading.Thread(target=reader); rt.start()
+t0 = time.monotonic()
+for i in range(N):
+    a.sendall(("%d %s\n" % (i, pad)).encode())
+    if i % 50 == 49: time.sleep(0.01)
+rt.join(60)
+for t in threads: t.join(10)
+ok = len(got) == N and all(g.split()[1] == str(i) for i, g in enumerate(got))
+print("got", len(got), "in order" if ok else "OUT OF ORDER", "%.1f s" % (time.monotonic() - t0), *bad, flush=True)
+c = conn(); print("after:", Lines(c).next(), flush=True)
+]], port)
+      finally(function() p:kill() end)
+      assert.equal(0, p:wait(90), p:output())
+      local out = p:output()
+      assert.matches("got 1500 in order", out)
+      assert.matches("after: Welcome 127", out)
+      assert.falsy(out:find("churner failed"), out)
+      assert.falsy(srv:output():find("failed"), srv:output())   -- no task died
     end)
   end)
 
@@ -595,17 +641,13 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(
       assert.equal(5, c:wait(5))
       assert.matches("^Error receiving data: timeout %(timeout%)\n$", c:output())
       -- 5: a server that reads the request, then resets the connection
-      local py = H.python([[
-import socket, struct
-s = socket.create_server(("127.0.0.1", 0))
-print(s.getsockname()[1])
-c, _ = s.accept()
+      local py, pyport = H.python_server([[
 c.recv(1024)
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 ]])
       finally(function() py:kill() end)
-      c = run("socket_errors", "--port " .. assert(tonumber(py:line(5))))
+      c = run("socket_errors", "--port " .. pyport)
       assert.equal(5, c:wait(5))
       assert.matches("^Error receiving data: .+ %(ECONNRESET%)\n$", c:output())
     end)

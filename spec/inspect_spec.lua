@@ -17,6 +17,9 @@ describe("netsock.tasks()", function()
     finally(function() c:close(); a:close(); srv:close() end)
     a:settimeout(30)
     local waitline
+    ns._tasks.track(true)
+    finally(function() ns._tasks.track(false) end)
+    local spawnline = debug.getinfo(1, "l").currentline + 1
     local reader = ns.spawn(function()
       waitline = debug.getinfo(1, "l").currentline + 1
       return a:recv(100)
@@ -39,7 +42,8 @@ describe("netsock.tasks()", function()
     assert.truthy(r.socket:find(tostring(port), 1, true))
     assert.is_true(r.timeout > 25 and r.timeout <= 30)
     assert.equal(THIS .. ":" .. waitline, r.where)
-    assert.truthy(r.created:find(THIS, 1, true))
+    assert.equal(THIS .. ":" .. spawnline, r.created)
+    assert.equal(THIS .. ":" .. spawnline, r.runs)  -- the function is defined there too
     local s = entry(list, sleeper)
     assert.equal("waiting", s.state)
     assert.is_nil(s.fd)
@@ -80,7 +84,25 @@ describe("netsock.tasks()", function()
     assert.equal("socket:accept", acc.call)
     assert.is_not_nil(cli, tostring(list))
     local info = debug.getinfo(handler, "S")
-    assert.equal(("%s:%d"):format(info.short_src, info.linedefined), cli.created)
+    assert.truthy(cli.where:find(THIS, 1, true), cli.where)  -- in the handler
+    assert.is_nil(cli.created)  -- not tracking: no spawn site
+    assert.truthy(cli.runs, tostring(list))
+  end)
+
+  it("without tracking still says what each task runs, from the bottom of its stack", function()
+    local function sleeper() ns.sleep(10) end
+    local t = ns.spawn(sleeper)
+    local u = ns.spawn(function(x) ns.sleep(x) end, 10)  -- with arguments
+    local list
+    run_bounded(5, function()
+      ns.sleep(0.01)
+      list = ns.tasks()
+      ns.cancel(t); ns.cancel(u)
+    end)
+    local info = debug.getinfo(sleeper, "S")
+    assert.equal(("%s:%d"):format(info.short_src, info.linedefined), entry(list, t).runs)
+    assert.truthy(entry(list, u).runs:find(THIS, 1, true), entry(list, u).runs)
+    assert.is_nil(entry(list, t).created)
   end)
 end)
 
@@ -175,6 +197,15 @@ print("second", b.recv(100).decode().strip(), flush=True)
     local err
     ns.run(function()
       local ok, e = pcall(ns.cancel, coroutine.running())
+      err = not ok and e
+    end)
+    assert.truthy(tostring(err):find("cannot cancel itself", 1, true))
+    -- from a coroutine of its own: the task is suspended "normal", still running
+    err = nil
+    ns.run(function()
+      local task = coroutine.running()
+      local co = coroutine.wrap(function() return pcall(ns.cancel, task) end)
+      local ok, e = co()
       err = not ok and e
     end)
     assert.truthy(tostring(err):find("cannot cancel itself", 1, true))

@@ -10,21 +10,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function seedlist()
-  local list, seeds = os.getenv("NETSOCK_PROP_SEEDS"), {}
-  if list and list:match("%d") then
-    for s in list:gmatch("%d+") do seeds[#seeds + 1] = tonumber(s) end
-    return seeds
-  end
-  local count = tonumber(os.getenv("NETSOCK_PROP_COUNT") or "")
-  if count then
-    local base = os.time() % 1000000 * 1000
-    for i = 1, count do seeds[i] = base + i end
-    print(("prop: seeds %d..%d"):format(base + 1, base + count))
-    return seeds
-  end
-  return { 1, 2, 3, 4, 5 }
-end
+local function seedlist() return H.seedlist("PROP", { 1, 2, 3, 4, 5 }) end
 
 local PEER = [[
 import random, socket, sys, time

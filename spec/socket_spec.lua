@@ -435,18 +435,28 @@ c.close()
   end)
 
   describe("lifetime", function()
-    it("close is idempotent; a closed socket raises on use", function()
+    it("close is idempotent; a closed socket raises on configuration, data calls say closed", function()
       local s = ns.tcp()
       assert.is_true(s:close())
       assert.is_true(s:close())
       assert.equal(-1, s:fileno())
       assert.equal("netsock.socket (closed)", tostring(s))
-      for _, m in ipairs { "bind", "listen", "accept", "connect", "send",
-                          "sendall", "recv", "getsockname", "settimeout",
+      for _, m in ipairs { "bind", "listen", "connect", "getsockname", "settimeout",
                           "setoption", "shutdown" } do
         assert.has_error(function() s[m](s, "127.0.0.1", 1) end,
           "attempt to use a closed socket")
       end
+      -- the data path: a run-time condition (docs/api.md, Conventions)
+      assert.same({ nil, "closed", "closed" }, { s:accept() })
+      assert.same({ nil, "closed", "closed" }, { s:send("x") })
+      assert.same({ nil, "closed", "closed" }, { s:sendall("x") })
+      assert.same({ nil, "closed", "closed" }, { s:recv(10) })
+      assert.same({ nil, "closed", "closed" }, { s:sendto("x", "127.0.0.1", 9) })
+      assert.same({ nil, "closed", "closed" }, { s:recvfrom(10) })
+      assert.same({ nil, "closed", "closed" }, { s:sendfile("/dev/null") })
+      -- misuse still raises, closed or not
+      assert.has_error(function() s:recv("x") end)
+      assert.has_error(function() s:send({}) end)
     end)
 
     it("tostring shows fd, family, type and addresses", function()

@@ -5,36 +5,14 @@
 local H = require "helpers"
 local ns = H.netsock
 
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-local ready = exists("build/netsock/core.so") and ns.tls ~= nil
+local ready = H.exists("build/netsock/core.so") and ns.tls ~= nil
 local T = ns.tls and require "tlshelp"
 local function eit(name, fn)
   if ready then it(name, fn) else pending(name .. " (needs the build with OpenSSL)") end
 end
 
 local q = H.shquote
-local cpath = "build/?.so;;"
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s LUA_PATH=%s LUA_CPATH=%s ")
-  :format(q "lua/?.lua;lua/?/init.lua;;", q(cpath), q "lua/?.lua;lua/?/init.lua;;", q(cpath))
-
-local function run(script, args)
-  return H.spawn(ENV .. "lua5.4 examples/" .. script .. ".lua " .. (args or ""))
-end
-
-local function start(script, args)
-  local p = run(script, "--port 0 " .. (args or ""))
-  local line, out = p:line(10)
-  local port = line and tonumber(line:match(":(%d+)$"))
-  if not port then
-    p:kill()
-    error(script .. " did not start: " .. tostring(line or out), 2)
-  end
-  return p, port
-end
+local run, start = H.example, H.start_example
 
 describe("TLS examples", function()
   eit("https_get fetches a page from a python3 ssl web server, verified with --cafile", function()
@@ -102,6 +80,19 @@ print("python", "ok" if ok else "bad", flush=True)
     assert.equal(0, sc:wait(15))
     assert.truthy(sc:output():find("hello from s_client\n", 1, true), sc:output())
     assert.matches("Client 127%.0%.0%.1:%d+, TLSv1%.3", srv:output())
+  end)
+
+  eit("tls_echo_client verifies tls_echo_server and gets its line back", function()
+    local srv, port = start("tls_echo_server", ("--cert %s --key %s"):format(q(T.path("leaf.pem")), q(T.path("leaf.key"))))
+    finally(function() srv:kill() end)
+    local c = run("tls_echo_client", ("--port %d --cafile %s --message %s"):format(port, q(T.path("ca.pem")), q "hi there"))
+    finally(function() c:kill() end)
+    assert.equal(0, c:wait(15))
+    assert.matches("^Connected, TLSv1%.3, certificate for CN=localhost\nEcho: hi there\n$", c:output())
+    local bad = run("tls_echo_client", ("--port %d --cafile %s"):format(port, q(T.path("rogue-ca.pem"))))
+    finally(function() bad:kill() end)
+    assert.equal(3, bad:wait(15))
+    assert.matches("%(tls_verify%)", bad:output())
   end)
 
   eit("starttls_server upgrades the same connection mid-protocol", function()

@@ -6,10 +6,7 @@ local ns = H.netsock
 
 local function rand() return ("%d-%d"):format(H.pid(), math.random(1 << 30)) end
 
--- io.open cannot open a socket file (ENXIO): ask test(1)
-local function exists(path)
-  return os.execute("test -e " .. H.shquote(path)) == true
-end
+local exists = H.exists  -- test(1): io.open cannot open a socket file
 
 -- a datagram socket bound to a fresh path, and a second one to talk to
 -- it from; both closed, and the path removed, when the test ends

@@ -76,16 +76,23 @@ const char *ns_checkname (lua_State *L, int idx, const char *what) {
 const char *ns_checkport (lua_State *L, int idx, char *buf) {
   lua_Integer port;
   if (lua_type(L, idx) == LUA_TSTRING) {
-    size_t len;
+    size_t len, i, digits = 0, letters = 0;
     const char *s = lua_tolstring(L, idx, &len);
-    char *end;
-    long v;
     luaL_argcheck(L, len > 0 && strlen(s) == len, idx, "invalid port");
-    v = strtol(s, &end, 10);
-    if (*end != '\0')
-      return s;  /* a service name */
-    luaL_argcheck(L, 0 <= v && v <= 65535, idx, "port out of range");
-    port = v;
+    for (i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if (c >= '0' && c <= '9') digits++;
+      else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') letters++;
+    }
+    /* a service name has a letter ("http", "9pfs"); getaddrinfo reads
+       anything strtoul takes as a number (" 80", "+80"), so a string
+       without letters must be decimal digits and nothing else */
+    if (letters > 0)
+      return s;
+    luaL_argcheck(L, digits == len, idx, "invalid port");
+    for (i = 0, port = 0; i < len && port <= 65535; i++)
+      port = port * 10 + (s[i] - '0');
+    luaL_argcheck(L, port <= 65535, idx, "port out of range");
   }
   else {
     if (lua_type(L, idx) == LUA_TNUMBER && !lua_isinteger(L, idx)) {
@@ -211,6 +218,7 @@ void ns_pushsocketclass (lua_State *L) {
 
 nsSocket *ns_tosocket (lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
+  idx = lua_absindex(L, idx);  /* the pushes below move relative indices */
   if (p != NULL && lua_getmetatable(L, idx)) {
     int same = lua_rawgeti(L, -1, 1) == LUA_TLIGHTUSERDATA &&
                lua_touserdata(L, -1) == &socketkey &&

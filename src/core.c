@@ -1,10 +1,13 @@
 /*
 ** core.c: luaopen_netsock_core, the one exported symbol. Builds the
 ** module table, lets each file add its functions, and sets the
-** constants of API.md; and netsock.setrlimit_nofile.
+** constants of API.md; and netsock.setrlimit_nofile, and the one
+** process-wide switch, which only netsock.luasocket's install() pulls.
 */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -86,6 +89,25 @@ static int core_setrlimit_nofile (lua_State *L) {
 }
 
 
+/*
+** core._ignoresigpipe(): SIGPIPE ignored for the whole process, as
+** LuaSocket does when it loads: code written for it (LuaSec's writes,
+** which have no MSG_NOSIGNAL) relies on that. netsock itself never calls
+** it (its sends use MSG_NOSIGNAL); netsock.luasocket's install() does,
+** and says so. Returns true, or nil, message, code.
+*/
+static int core_ignoresigpipe (lua_State *L) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGPIPE, &sa, NULL) < 0)
+    return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 __attribute__((visibility("default")))
 int luaopen_netsock_core (lua_State *L);
 
@@ -101,6 +123,8 @@ int luaopen_netsock_core (lua_State *L) {
   lua_setfield(L, -2, "has_ipv6");
   lua_pushcfunction(L, core_setrlimit_nofile);
   lua_setfield(L, -2, "setrlimit_nofile");
+  lua_pushcfunction(L, core_ignoresigpipe);
+  lua_setfield(L, -2, "_ignoresigpipe");
   ns_errors_open(L);
   ns_aux_open(L);
   ns_wait_open(L);
@@ -116,5 +140,6 @@ int luaopen_netsock_core (lua_State *L) {
 #endif
   ns_signal_open(L);
   ns_proc_open(L);
+  ns_process_open(L);
   return 1;
 }

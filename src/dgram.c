@@ -8,6 +8,7 @@
 ** the system call again after every wait (wait.c).
 */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -58,8 +59,10 @@ static int sendto_lookup_k (lua_State *L, int status, lua_KContext ctx) {
 
 static int dgram_sendto (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
-  double deadline = ns_deadline(s->timeout);
+  double deadline;
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
+  deadline = ns_deadline(s->timeout);
   if (s->family != AF_UNIX && lua_gettop(L) >= 4) {
     lua_settop(L, 4);
     if (ns_lookupstart(L, s, 3)) {  /* pushed the lookup: now at 5 */
@@ -107,11 +110,16 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   lua_settop(L, 4);
   if (s == NULL) return ns_closed(L);
-  if (ns_pending(s) > 0) {  /* a stream's read-ahead comes first */
+  if (ns_pending(s) > 0) {  /* a file's read-ahead comes first */
+    /* the sender as recvmsg names it: none on a stream (this said the
+       peer's address, the kernel path nil: one call, two answers);
+       a connected datagram socket's peer otherwise */
     socklen_t len = sizeof ss;
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     memset(&ss, 0, sizeof ss);
-    if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0) len = 0;
+    if (s->type == SOCK_STREAM ||
+        getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0)
+      len = 0;
     return 1 + pushfrom(L, s, &ss, len);
   }
   iov.iov_base = stackbuf;
@@ -129,7 +137,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     msg.msg_iovlen = 1;
     n = recvmsg(s->fd, &msg,
                 flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0)))
+    if (n > 0 || (n == 0 && !ns_atend(s, size)))
       break;
     if (n < 0 && ns_retry(L)) continue;
     ns_buf_trim(s);  /* a waiting socket keeps no buffer */
@@ -163,6 +171,7 @@ static int dgram_recvfrom (lua_State *L) {
   size_t size;
   int flags;
   ns_checkrecvargs(L, 2, &size, &flags);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return recvfrom_k(L, LUA_OK, 0);
@@ -171,9 +180,32 @@ static int dgram_recvfrom (lua_State *L) {
 /* }====== */
 
 
+/*
+** s:disconnect(): a datagram socket forgets its peer: connect(2) with
+** an address of family AF_UNSPEC, the way POSIX gives to dissolve the
+** association (Linux does it for inet, inet6 and unix datagram sockets,
+** connected or not). It then sends only with sendto and receives from
+** anyone. Returns true; a stream socket raises.
+*/
+static int dgram_disconnect (lua_State *L) {
+  nsSocket *s = ns_checkopen(L, 1);
+  struct sockaddr_storage ss;
+  int r;
+  luaL_argcheck(L, s->type == SOCK_DGRAM, 1, "datagram socket expected");
+  memset(&ss, 0, sizeof ss);
+  ss.ss_family = AF_UNSPEC;
+  do r = connect(s->fd, (struct sockaddr *)&ss, sizeof ss);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 static const luaL_Reg dgram_methods[] = {
   {"sendto", dgram_sendto},
   {"recvfrom", dgram_recvfrom},
+  {"disconnect", dgram_disconnect},
   {NULL, NULL}
 };
 

@@ -124,7 +124,8 @@ static nsFile *tofile (lua_State *L, int idx) {
 }
 
 
-/* the file at 'idx', open, over an open socket, allowing 'need' */
+/* the file at 'idx', open, over an open socket, allowing 'need'
+   (configuration methods: setvbuf, setlimit) */
 static nsFile *checkfile (lua_State *L, int idx, int need) {
   nsFile *f = tofile(L, idx);
   if (f->s == NULL)
@@ -134,6 +135,23 @@ static nsFile *checkfile (lua_State *L, int idx, int need) {
   if ((f->mode & need) != need)
     luaL_error(L, "file not open for %s",
                need == F_READ ? "reading" : "writing");
+  return f;
+}
+
+
+/*
+** The file for a data-path method (read, lines, write, flush): a file
+** of the wrong mode raises (misuse), a closed file or a file over a
+** closed socket gives NULL: the method returns nil, "closed", "closed",
+** as socket.c's ns_checkio has its methods do.
+*/
+static nsFile *checkfileio (lua_State *L, int idx, int need) {
+  nsFile *f = tofile(L, idx);
+  if (f->s == NULL) return NULL;
+  if ((f->mode & need) != need)
+    luaL_error(L, "file not open for %s",
+               need == F_READ ? "reading" : "writing");
+  if (f->s->fd < 0) return NULL;
   return f;
 }
 
@@ -208,6 +226,219 @@ static int fastline (lua_State *L, nsFile *f, int keepend) {
   ns_buf_consume(s, (size_t)(nl - p) + 1);
   return 1;
 }
+
+
+/* {====== netsock.luasocket's receive("*l") ====== */
+
+/*
+** Push the first buffered line of 'f' with LuaSocket's rules (without
+** its '\n' and without any '\r') and take it from the buffer; returns
+** its length there ('\n' included), or 0 when no whole line is buffered.
+*/
+static size_t lsline (lua_State *L, nsFile *f) {
+  nsSocket *s = f->s;
+  size_t avail, n, i, m = 0;
+  const char *p, *nl;
+  if (s == NULL || (avail = ns_pending(s)) == 0) return 0;
+  p = s->rbuf + s->rhead;
+  nl = (const char *)memchr(p, '\n', avail < f->limit ? avail : f->limit);
+  if (nl == NULL) return 0;
+  n = (size_t)(nl - p);
+  if (memchr(p, '\r', n) == NULL)
+    lua_pushlstring(L, p, n);
+  else {
+    luaL_Buffer b;
+    char *q = luaL_buffinitsize(L, &b, n);
+    for (i = 0; i < n; i++)
+      if (p[i] != '\r') q[m++] = p[i];
+    luaL_pushresultsize(&b, m);
+  }
+  ns_buf_consume(s, n + 1);
+  return n + 1;
+}
+
+
+static int lsreceive_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+
+/* counts above this go to the Lua receive, which reads them with f:read
+   (one copy) rather than recv plus the rest */
+#if !defined(NS_LSCOUNTMAX)
+#define NS_LSCOUNTMAX 4096
+#endif
+
+
+/* add n to o[1], the bytes receive took (getstats) */
+static void lscount (lua_State *L, lua_Integer n) {
+  lua_Integer rx;
+  lua_rawgeti(L, 1, 1);
+  rx = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushinteger(L, rx + n);
+  lua_rawseti(L, 1, 1);
+}
+
+
+/* after recv(o.s, n): stack 1 o, 2 n, 3 data, 4 err, 5 code */
+static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
+  size_t len = 0;
+  lua_Integer want = lua_tointeger(L, 2);
+  (void)status; (void)ctx;
+  if (lua_type(L, 3) == LUA_TSTRING && (lua_tolstring(L, 3, &len), 1)
+      && (lua_Integer)len == want) {
+    lscount(L, want);
+    lua_settop(L, 3);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+  }
+  /* fewer bytes, or a failure: the layer's rest(o, n, data, err, code) */
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_insert(L, 1);
+  lua_callk(L, 5, LUA_MULTRET, 0, lsreceive_k);
+  return lsreceive_k(L, LUA_OK, 0);
+}
+
+
+/*
+** The receive method of netsock.luasocket's stream clients, a C closure
+** (upvalues: 1 the layer's receive in Lua, 2 the file metatable, 3
+** netsock's s:recv, 4 the layer's rest of a count, 5 the client class).
+** Two common calls are answered here, every other goes to the Lua
+** receive unchanged (a continuation: it may wait inside a task):
+**   o:receive() / o:receive("*l"), no prefix, a whole line buffered in
+**     o[2] (its file): the line (LuaSocket's: no '\n', no '\r'), one call;
+**   o:receive(n), no prefix, n <= NS_LSCOUNTMAX, on a client: recv(o.s,
+**     n), and when that gives fewer bytes or fails, the rest in Lua.
+** o[1] counts the bytes taken.
+*/
+static int f_lsreceive (lua_State *L) {
+  int top = lua_gettop(L);
+  if (top <= 3 && lua_type(L, 1) == LUA_TTABLE && lua_isnoneornil(L, 3)) {
+    if (lua_isinteger(L, 2)) {
+      lua_Integer n = lua_tointeger(L, 2);
+      if (n >= 1 && n <= NS_LSCOUNTMAX && lua_getmetatable(L, 1)) {
+        int client = lua_rawequal(L, -1, lua_upvalueindex(5));
+        lua_pop(L, 1);
+        if (client && lua_getfield(L, 1, "s") == LUA_TUSERDATA) {
+          lua_settop(L, top + 1);
+          if (top == 3) lua_replace(L, 3);  /* 1 o, 2 n, 3 s */
+          lua_pushvalue(L, lua_upvalueindex(3));
+          lua_insert(L, 3);                 /* 3 recv, 4 s */
+          lua_pushinteger(L, n);
+          lua_callk(L, 2, 3, 0, lsrecv_k);
+          return lsrecv_k(L, LUA_OK, 0);
+        }
+      }
+    }
+    else {
+      const char *pat = lua_isnoneornil(L, 2) ? "*l"
+                      : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+      if (pat != NULL && pat[0] == '*' && pat[1] == 'l' && pat[2] == '\0'
+          && lua_rawgeti(L, 1, 2) == LUA_TUSERDATA
+          && lua_getmetatable(L, -1)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+        nsFile *f = (nsFile *)lua_touserdata(L, -2);
+        size_t n;
+        lua_pop(L, 1);  /* the metatable */
+        if (same && (f->mode & F_READ) && (n = lsline(L, f)) > 0) {
+          lscount(L, (lua_Integer)n);
+          lua_pushnil(L);
+          lua_pushnil(L);
+          return 3;
+        }
+      }
+    }
+    lua_settop(L, top);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_callk(L, top, LUA_MULTRET, 0, lsreceive_k);
+  return lsreceive_k(L, LUA_OK, 0);
+}
+
+
+/* after sendall(o.s, data): stack 1 o, 2 data, 3 ok, 4 err, 5 code, 6 sent */
+static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  if (lua_toboolean(L, 3)) {
+    lua_Integer tx, n = (lua_Integer)lua_rawlen(L, 2);
+    lua_rawgeti(L, 1, 3);
+    tx = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushinteger(L, tx + n);
+    lua_rawseti(L, 1, 3);
+    lua_pushnumber(L, (lua_Number)n);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+  }
+  /* a failure: the layer's rest(o, data, ok, err, code, sent) */
+  lua_pushvalue(L, lua_upvalueindex(3));
+  lua_insert(L, 1);
+  lua_callk(L, 6, LUA_MULTRET, 0, lsreceive_k);
+  return lsreceive_k(L, LUA_OK, 0);
+}
+
+
+/*
+** The send method of netsock.luasocket's stream clients (upvalues: 1 the
+** layer's send in Lua, 2 netsock's s:sendall, 3 the layer's rest after a
+** failure, 4 the client class). o:send(data) with a string on a client:
+** sendall(o.s, data) and LuaSocket's result (#data as a float, nil, nil),
+** o[3] counting; everything else goes to the Lua send.
+*/
+static int f_lssend (lua_State *L) {
+  int top = lua_gettop(L);
+  if (top == 2 && lua_type(L, 1) == LUA_TTABLE && lua_type(L, 2) == LUA_TSTRING
+      && lua_getmetatable(L, 1)) {
+    int client = lua_rawequal(L, -1, lua_upvalueindex(4));
+    lua_pop(L, 1);
+    if (client && lua_getfield(L, 1, "s") == LUA_TUSERDATA) {
+      lua_pushvalue(L, lua_upvalueindex(2));
+      lua_insert(L, 3);                /* 3 sendall, 4 s */
+      lua_pushvalue(L, 2);             /* 5 data */
+      lua_callk(L, 2, 4, 0, lssend_k); /* 3 ok, 4 err, 5 code, 6 sent */
+      return lssend_k(L, LUA_OK, 0);
+    }
+    lua_settop(L, top);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_callk(L, top, LUA_MULTRET, 0, lsreceive_k);
+  return lsreceive_k(L, LUA_OK, 0);
+}
+
+
+/* core._lssend(send, sendall, rest, class): the closure above */
+static int file_lssend (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  lua_pushcclosure(L, f_lssend, 4);
+  return 1;
+}
+
+
+/* core._lsreceive(receive, recv, rest, class): the closure above */
+static int file_lsreceive (lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  luaL_getmetatable(L, NS_FILE);
+  lua_insert(L, 2);  /* receive, file mt, recv, rest, class */
+  lua_pushcclosure(L, f_lsreceive, 5);
+  return 1;
+}
+
+/* }====== */
 
 
 static int overflow (lua_State *L, nsFile *f) {
@@ -320,11 +551,15 @@ static int checkformats (lua_State *L, int nf) {
 
 /* f:read(...): formats "l" (default), "L", "a", n; see docs/api.md */
 static int f_read (lua_State *L) {
-  nsFile *f = checkfile(L, 1, F_READ);
+  nsFile *f = checkfileio(L, 1, F_READ);
   int nf = lua_gettop(L) - 1;
   if (nf == 0) {
     lua_pushliteral(L, "l");
     nf = 1;
+  }
+  if (f == NULL) {
+    checkformats(L, nf);
+    return ns_closed(L);
   }
   if (nf == 1 && lua_type(L, 2) == LUA_TSTRING) {  /* the usual call */
     const char *p = lua_tostring(L, 2);
@@ -349,8 +584,8 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
   int done, n = readengine(L, status, ctx, lines_k, &done);
   if (done == (int)ctx)
     return n;
-  if (strcmp(lua_tostring(L, -1), "closed") != 0)
-    return luaL_error(L, "%s", lua_tostring(L, -2));
+  if (strcmp(lua_tostring(L, -1), "closed") != 0)  /* as io.lines, with the code */
+    return luaL_error(L, "%s (%s)", lua_tostring(L, -2), lua_tostring(L, -1));
   lua_pop(L, 2);  /* keep the nil */
   return done + 1;
 }
@@ -360,10 +595,8 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
 static int lines_iter (lua_State *L) {
   nsFile *f = (nsFile *)lua_touserdata(L, lua_upvalueindex(1));
   int nf = (int)lua_tointeger(L, lua_upvalueindex(2)), i;
-  if (f->s == NULL)
-    return luaL_error(L, "file is already closed");
-  if (f->s->fd < 0)
-    return luaL_error(L, "attempt to use a closed socket");
+  if (f->s == NULL || f->s->fd < 0)  /* closed: the loop ends */
+    return 0;
   lua_settop(L, 0);
   luaL_checkstack(L, nf + 8, "too many formats");
   lua_pushvalue(L, lua_upvalueindex(1));
@@ -392,7 +625,7 @@ static int lines_L (lua_State *L) {
 /* f:lines(...): a C closure over the file and its formats */
 static int f_lines (lua_State *L) {
   int nf, fmt;
-  checkfile(L, 1, F_READ);
+  checkfileio(L, 1, F_READ);  /* closed: an iterator that ends at once */
   nf = lua_gettop(L) - 1;
   luaL_argcheck(L, nf <= MAXLINESFMT, MAXLINESFMT + 2, "too many arguments");
   if (nf == 0) {
@@ -510,8 +743,13 @@ static int startflush (lua_State *L, nsFile *f, lua_KFunction k) {
 ** appended to the buffer, which goes out per the buffering mode.
 */
 static int f_write (lua_State *L) {
-  nsFile *f = checkfile(L, 1, F_WRITE);
+  nsFile *f = checkfileio(L, 1, F_WRITE);
   int n = lua_gettop(L), i, sawnl = 0;
+  if (f == NULL) {  /* the arguments are still checked */
+    for (i = 2; i <= n; i++)
+      if (lua_type(L, i) != LUA_TNUMBER) luaL_checkstring(L, i);
+    return ns_closed(L);
+  }
   for (i = 2; i <= n; i++) {
     char num[64];
     const char *p;
@@ -542,14 +780,25 @@ static int f_write (lua_State *L) {
 
 
 static int f_flush (lua_State *L) {
-  return startflush(L, checkfile(L, 1, 0), flush_k);
+  nsFile *f = checkfileio(L, 1, 0);
+  if (f == NULL) return ns_closed(L);
+  return startflush(L, f, flush_k);
 }
 
 /* }------ */
 
 
-/* forget the socket (so it can be collected) and the write buffer */
+/*
+** Forget the socket (so it can be collected) and the write buffer. A
+** task reading through this file wakes and gets nil, "closed",
+** "closed" (the others waiting on the socket look again and wait on);
+** without that, a file that was the socket's only owner left the
+** reader waiting for ever, the collector closing the descriptor behind
+** the loop's back.
+*/
 static void release (lua_State *L, nsFile *f) {
+  if (f->s != NULL && f->s->fd >= 0 && f->s->waiters != 0)
+    ns_wakefd(L, f->s->fd, 0);
   free(f->wbuf);
   f->wbuf = NULL;
   f->wcap = f->whead = f->wtail = 0;
@@ -772,4 +1021,8 @@ void ns_file_open (lua_State *L) {
   ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
   ns_addmethods(L, sock_methods);
+  lua_pushcfunction(L, file_lsreceive);
+  lua_setfield(L, -2, "_lsreceive");
+  lua_pushcfunction(L, file_lssend);
+  lua_setfield(L, -2, "_lssend");
 }

@@ -8,12 +8,18 @@
 **   errors.c   nil, message, code; errno and EAI tables
 **   aux.c      argument checks, the class builder, the descriptor box
 **   addr.c     sockaddr in and out
+**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
+**   process.c  fork, waitpid, the CPU count for serve's workers
 **   wait.c     clock, deadlines, the loop's epoll set, how a call waits
 **   resolve.c  every name lookup, the threaded one included
 **   select.c   select and the poller
 **   socket.c   socket lifetime, receive buffer, stream methods
 **   file.c     file objects (makefile)
+**   proc.c     credentials (SO_PEERCRED), umask, isatty: the console's
 **   dgram.c, sendfile.c, options.c   their methods
+**   tls.c      netsock.tls; the one place the order bends: socket.c,
+**              file.c and sendfile.c call its data-path hooks (tls.h),
+**              see docs/design.md, "Layers"
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
@@ -57,6 +63,12 @@
 #define NS_STACKBUF  (64 * 1024)
 #endif
 
+/* seconds between two tries of a call the kernel refuses while poll
+   says ready (ns_pause) */
+#if !defined(NS_PAUSE)
+#define NS_PAUSE  0.01
+#endif
+
 /* events a blocked call waits for */
 #define NS_READ   1
 #define NS_WRITE  2
@@ -67,6 +79,10 @@
    (s:send on a stream returns as soon as some bytes went, where a
    blocking send waits until all of them went: wait.c) */
 #define NS_POLLTIMED  8
+/* with NS_WRITE for ns_block: poll cannot see when the call can go on
+   (a full Unix datagram receiver): where the call would wait in poll or
+   the loop, it pauses instead (ns_pause); a kernel wait stays one */
+#define NS_NOPOLL     16
 
 
 /*
@@ -253,8 +269,21 @@ NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
 /* wait on a bare descriptor (same contract; fd -1: a pure timer) */
 NS_API nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
                            lua_KContext ctx, lua_KFunction k);
-/* 's' is about to lose its descriptor: wake the tasks waiting on it */
+/* as ns_waitfd; inside a task the close of any descriptor in the array
+   at stack index 'watch' (> 0) wakes the task too (select) */
+NS_API nsResult ns_waitfdwatch (lua_State *L, int fd, int events,
+                                double deadline, int watch,
+                                lua_KContext ctx, lua_KFunction k);
+/* the kernel says EAGAIN though poll says ready: pause NS_PAUSE (or
+   until the deadline), then NS_AGAIN; NS_TIMEOUT at the deadline */
+NS_API nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
+                          lua_KFunction k);
+/* 's' is about to lose its descriptor: the loop forgets it, and the
+   tasks waiting on it wake */
 NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
+/* wake the tasks waiting on 'fd' ('gone': the descriptor leaves netsock;
+   else an object over it, a file, went) */
+NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
 /* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
@@ -298,6 +327,9 @@ NS_API void ns_resolve_open (lua_State *L);
 
 
 /* {====== select.c ====== */
+/* descriptor 'fd' is about to be closed or detached: every poller that
+   holds it lets go of it now (the count follows) */
+NS_API void ns_poller_forget (lua_State *L, int fd);
 NS_API void ns_select_open (lua_State *L);
 /* }====== */
 
@@ -305,7 +337,8 @@ NS_API void ns_select_open (lua_State *L);
 /* {====== socket.c: lifetime, receive buffer, stream methods ====== */
 /* an open socket for a configuration method; raises when closed */
 NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
-/* an open socket for a data-path method (recv, send, ...) */
+/* the socket for a data-path method (recv, send, ...): NULL when
+   closed (the method returns ns_closed after checking its arguments) */
 NS_API nsSocket *ns_checkio (lua_State *L, int idx);
 /* in a continuation (socket at 1): NULL when closed meanwhile */
 NS_API nsSocket *ns_checkresumed (lua_State *L);
@@ -318,6 +351,9 @@ NS_API void ns_buf_trim_ (nsSocket *s);
   ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
 /* drop 'n' unread bytes (an emptied buffer is released) */
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* a receive of 'size' bytes got 0: whether that is the end of stream
+   (stream, seqpacket whose peer is gone) rather than an empty datagram */
+NS_API int ns_atend (nsSocket *s, size_t size);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */
@@ -344,6 +380,11 @@ NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
+/* }====== */
+
+
+/* {====== process.c: fork, waitpid, kill for serve's workers ====== */
+NS_API void ns_process_open (lua_State *L);
 /* }====== */
 
 #endif

@@ -193,7 +193,7 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       return 3;
     }
     if (intask) {  /* wait on an epoll set of them all, as one fd */
-      int *epfd, k;
+      int *epfd, k, nwatch = 0;
       if (lua_type(L, 5) != LUA_TUSERDATA) {
         ns_newfdbox(L);
         lua_replace(L, 5);
@@ -202,23 +202,44 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       ns_fdbox_close(epfd);  /* rebuilt: entries may have changed */
       *epfd = epoll_create1(EPOLL_CLOEXEC);
       if (*epfd < 0) return ns_fail(L, errno);
+      lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
       for (k = 0; k < nr + nw; k++) {
         struct epoll_event ev;
         memset(&ev, 0, sizeof ev);
         ev.events = pfd[k].events & POLLIN ? EPOLLIN : EPOLLOUT;
         ev.data.fd = pfd[k].fd;
         if (epoll_ctl(*epfd, EPOLL_CTL_ADD, pfd[k].fd, &ev) < 0) {
-          if (errno == EEXIST) {  /* same fd twice: widen it */
-            ev.events |= EPOLLIN | EPOLLOUT;
+          if (errno == EEXIST) {
+            /* the same fd twice (a socket and its file): what the
+               entries on it ask for together, no more (widening to
+               both directions woke the task at once for ever on an
+               idle, writable socket) */
+            int j;
+            for (j = 0; j < k; j++)
+              if (pfd[j].fd == pfd[k].fd)
+                ev.events |= pfd[j].events & POLLIN ? EPOLLIN : EPOLLOUT;
             epoll_ctl(*epfd, EPOLL_CTL_MOD, pfd[k].fd, &ev);
           }
           /* EPERM (a regular file) is always ready: poll said no, so
              it is not one; other errors show up in the next poll */
         }
+        {  /* a socket entry: its close must wake this wait */
+          nsSocket *s;
+          lua_geti(L, k < nr ? 1 : 2, k < nr ? k + 1 : k - nr + 1);
+          s = ns_tosocket(L, -1);
+          lua_pop(L, 1);
+          if (s != NULL && s->fd >= 0) {
+            if (s->waiters == 0) s->waiters = -1;  /* no loop stamp */
+            lua_pushinteger(L, s->fd);
+            lua_rawseti(L, 7, ++nwatch);
+          }
+        }
       }
-      lua_settop(L, 6);  /* keep the pollfd block */
-      if (ns_waitfd(L, *epfd, NS_READ, deadline, ctx, select_k) == NS_ERRNO)
+      /* 6 the pollfd block, 7 the list */
+      if (ns_waitfdwatch(L, *epfd, NS_READ, deadline, nwatch > 0 ? 7 : 0,
+                         ctx, select_k) == NS_ERRNO)
         return ns_fail(L, errno);
+      lua_settop(L, 6);
       /* returned: the deadline passed meanwhile; the next pass says so */
     }
   }
@@ -257,7 +278,25 @@ static int select_select (lua_State *L) {
 ** added, so that wait returns the objects themselves and can count
 ** bytes they hold buffered as readable.
 */
-typedef struct { int epfd; int count; } nsPoller;
+typedef struct {
+  int epfd;
+  int count;     /* descriptors registered */
+  int waiting;   /* a task waits in p:wait (close must wake it) */
+} nsPoller;
+
+/*
+** registry[&pollers]: a weak set of the pollers that ever held an
+** entry, so that closing or detaching a socket takes its descriptor
+** out of each (ns_poller_forget) while the number still names it.
+** close(2) alone does not: epoll keeps a registration for as long as
+** the open file description lives, and a duplicate (fromfd) keeps it
+** alive; p:remove cannot reach it once the number is closed, and a
+** level-triggered poller then reports it for ever. A task waiting in
+** p:wait wakes then, and gets the object that went as ready (with the
+** events it was added for), as select reports a closed socket: its
+** next call says "closed".
+*/
+static char pollers;
 
 static nsPoller *checkpoller (lua_State *L) {
   nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
@@ -267,15 +306,88 @@ static nsPoller *checkpoller (lua_State *L) {
 }
 
 
+/* remember the poller at 1 in the set of pollers with entries */
+static void enlist (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pollers) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pollers);
+  }
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+
+/* drop the entry of fd from the poller at 'idx' (its epoll set aside) */
+static void dropentry (lua_State *L, int idx, int fd) {
+  idx = lua_absindex(L, idx);
+  lua_getiuservalue(L, idx, 1);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, fd);
+  lua_getiuservalue(L, idx, 2);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, fd);
+  lua_pop(L, 2);
+}
+
+
+void ns_poller_forget (lua_State *L, int fd) {
+  if (fd < 0) return;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pollers) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    nsPoller *p = (nsPoller *)lua_touserdata(L, -2);
+    lua_pop(L, 1);
+    if (p != NULL && p->epfd >= 0) {
+      int held;
+      lua_getiuservalue(L, -1, 1);
+      held = lua_rawgeti(L, -1, fd) != LUA_TNIL;
+      lua_pop(L, 2);
+      if (held) {
+        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+        p->count--;
+        if (p->waiting) {  /* the waiting p:wait reports it, then forgets */
+          lua_getiuservalue(L, -1, 3);
+          lua_getiuservalue(L, -2, 1);
+          lua_rawgeti(L, -1, fd);        /* the object */
+          lua_getiuservalue(L, -4, 2);
+          lua_rawgeti(L, -1, fd);        /* its events */
+          lua_remove(L, -2);
+          lua_rawset(L, -4);             /* gone[object] = events */
+          lua_pop(L, 2);
+          p->waiting = 0;
+          ns_wakefd(L, p->epfd, 0);
+        }
+        dropentry(L, -1, fd);
+      }
+    }
+  }
+  lua_pop(L, 1);
+}
+
+
 static int poller_new (lua_State *L) {
-  nsPoller *p = (nsPoller *)lua_newuserdatauv(L, sizeof(nsPoller), 2);
+  nsPoller *p = (nsPoller *)lua_newuserdatauv(L, sizeof(nsPoller), 3);
   p->epfd = -1;
   p->count = 0;
+  p->waiting = 0;
   luaL_setmetatable(L, NS_POLLER);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 2);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 3);
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (p->epfd < 0) return ns_fail(L, errno);
   return 1;
@@ -295,7 +407,10 @@ static int poller_ctl (lua_State *L, int op) {
   ev.data.fd = fd;
   if (epoll_ctl(p->epfd, op, fd, &ev) < 0)
     return ns_fail(L, errno);
-  if (op == EPOLL_CTL_ADD) p->count++;
+  if (op == EPOLL_CTL_ADD) {
+    p->count++;
+    enlist(L);
+  }
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, fd);
@@ -311,8 +426,11 @@ static int poller_modify (lua_State *L) { return poller_ctl(L, EPOLL_CTL_MOD); }
 
 
 /*
-** p:remove(obj). An object closed since it was added is found by
-** identity (close(2) took it out of the epoll set already).
+** p:remove(obj). A netsock socket (or a file over one) leaves every
+** poller when it is closed or detached (ns_poller_forget), so removing
+** it afterwards finds nothing to do: true. Another object closed since
+** it was added (a descriptor closed outside netsock) is found by
+** identity.
 */
 static int poller_remove (lua_State *L) {
   nsPoller *p = checkpoller(L);
@@ -320,7 +438,6 @@ static int poller_remove (lua_State *L) {
   int fd = objfd(L, 2, &pend, 2, 1), found = 0;
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, 1);  /* 3 */
-  lua_getiuservalue(L, 1, 2);  /* 4 */
   if (fd >= 0) {
     if (lua_rawgeti(L, 3, fd) != LUA_TNIL && lua_rawequal(L, -1, 2))
       found = 1;
@@ -339,18 +456,20 @@ static int poller_remove (lua_State *L) {
     }
   }
   if (!found) {
-    if (fd < 0) return ns_fail(L, ENOENT);
+    if (fd < 0) {  /* closed, and in no entry: nothing to remove */
+      lua_pushboolean(L, 1);
+      return 1;
+    }
     /* an fd not added through this object: epoll decides */
   }
   if (found != 2 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
     return ns_fail(L, errno);
   if (found == 2)  /* maybe still open under the same number */
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-  if (found) p->count--;
-  lua_pushnil(L);
-  lua_rawseti(L, 3, fd);
-  lua_pushnil(L);
-  lua_rawseti(L, 4, fd);
+  if (found) {
+    p->count--;
+    dropentry(L, 1, fd);
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -371,12 +490,18 @@ static void addready (lua_State *L, int fd, int events, int *n) {
 ** result tables 6 ready, 7 events (rebuilt each pass), 8 done set
 */
 static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
-  nsPoller *p = checkpoller(L);
+  nsPoller *p = (nsPoller *)lua_touserdata(L, 1);
   struct epoll_event evs[MAXEVENTS];
   double deadline = lua_tonumber(L, 5);
-  int n, i, nready = 0, nbuf = 0, intask = ns_intask(L);
-  (void)status;
+  int n, i, nready = 0, nbuf = 0, ngone = 0, intask = ns_intask(L);
+  p->waiting = 0;
+  if (status != LUA_OK && p->epfd < 0)  /* closed by another task meanwhile */
+    return ns_closed(L);
   lua_settop(L, 5);
+  lua_getiuservalue(L, 1, 3);  /* objects that went while we waited */
+  lua_pushnil(L);
+  if (lua_next(L, -2)) { ngone = 1; lua_pop(L, 2); }
+  lua_pop(L, 1);
   lua_newtable(L);  /* 6: fds reported ready by buffered bytes */
   /* bytes buffered in a read-interested object count as readable */
   lua_pushnil(L);
@@ -394,16 +519,18 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
   }
   for (;;) {
-    int ms = (nbuf > 0 || intask) ? 0 : ns_msuntil(deadline);
+    int ms = (nbuf > 0 || ngone || intask) ? 0 : ns_msuntil(deadline);
     n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
     if (n < 0) {
       if (ns_retry(L)) continue;
       return ns_fail(L, errno);
     }
-    if (n > 0 || nbuf > 0 || ns_msuntil(deadline) == 0 || intask) break;
+    if (n > 0 || nbuf > 0 || ngone || ns_msuntil(deadline) == 0 || intask)
+      break;
   }
-  if (n == 0 && nbuf == 0 && intask && ns_msuntil(deadline) != 0) {
+  if (n == 0 && nbuf == 0 && !ngone && intask && ns_msuntil(deadline) != 0) {
     lua_settop(L, 5);
+    p->waiting = 1;  /* p:close() must wake this task */
     if (ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k) == NS_ERRNO)
       return ns_fail(L, errno);
     lua_newtable(L);  /* returned: the deadline passed meanwhile */
@@ -433,6 +560,22 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
     addready(L, (int)lua_tointeger(L, -1), NS_READ, &nready);
   }
+  if (ngone) {
+    static const char *const names[] = {"", "r", "w", "rw"};
+    lua_getiuservalue(L, 1, 3);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      int ev = (int)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, 5, ++nready);
+      lua_pushstring(L, names[ev & 3]);
+      lua_rawseti(L, 6, nready);
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_setiuservalue(L, 1, 3);
+  }
   lua_settop(L, 6);
   if (nready == 0) {
     lua_pushliteral(L, "timeout");
@@ -455,15 +598,29 @@ static int poller_wait (lua_State *L) {
 }
 
 
+/* close: a task waiting in p:wait wakes and gets nil, "closed", "closed" */
 static int poller_close (lua_State *L) {
   nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
   if (p->epfd >= 0) {
     int fd = p->epfd;
+    if (p->waiting) {
+      p->waiting = 0;
+      ns_wakefd(L, fd, 1);
+    }
     p->epfd = -1;
+    p->count = 0;
     close(fd);
   }
   lua_pushboolean(L, 1);
   return 1;
+}
+
+
+/* __gc: no task waits on a poller that is collected (its stack holds it) */
+static int poller_gc (lua_State *L) {
+  nsPoller *p = (nsPoller *)luaL_checkudata(L, 1, NS_POLLER);
+  p->waiting = 0;
+  return poller_close(L);
 }
 
 
@@ -496,7 +653,7 @@ static const luaL_Reg poller_methods[] = {
 };
 
 static const luaL_Reg poller_meta[] = {
-  {"__gc", poller_close},
+  {"__gc", poller_gc},
   {"__close", poller_close},
   {"__tostring", poller_tostring},
   {NULL, NULL}

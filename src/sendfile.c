@@ -8,6 +8,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,6 +70,17 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
 }
 
 
+/* whether read(2) on 'in' would return at once (data, end, error) */
+static int readable (int in) {
+  struct pollfd pfd;
+  pfd.fd = in;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return pfd.revents != 0;
+}
+
+
 /*
 ** sendfile(2) to a socket may raise SIGPIPE (it takes no MSG_NOSIGNAL):
 ** block it for the call and take back a SIGPIPE the call itself made,
@@ -87,7 +99,12 @@ static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
   pthread_sigmask(SIG_BLOCK, &pipeset, &old);
   do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
   err = errno;
-  if (n < 0 && err == EPIPE && !had) {
+  /* not only when it failed: sendfile(2) that moved some bytes and then
+     met the peer gone returns the count, its SIGPIPE raised all the
+     same (the task-loop fuzzer found this: the process died) */
+  sigemptyset(&pend);
+  sigpending(&pend);
+  if (!had && sigismember(&pend, SIGPIPE)) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {}
   }
@@ -140,6 +157,15 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
           if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
           st->chunk = p;
           st->ccap = want;
+        }
+        if (st->start < 0 && !readable(in)) {
+          /* a pipe (or FIFO, socket, tty) with nothing to read yet:
+             read(2) would block the process (and a task's whole loop)
+             past the deadline; wait for it as for the socket */
+          r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+          if (r != NS_AGAIN) { *err = errno; return r; }
+          s = ns_checkresumed(L);
+          continue;
         }
         do {
           n = st->start >= 0
@@ -246,6 +272,7 @@ static int sf_sendfile (lua_State *L) {
     if (ls == NULL) return luaL_typeerror(L, 2, "file or path");
     luaL_argcheck(L, ls->closef != NULL, 2, "attempt to use a closed file");
   }
+  if (s == NULL) return ns_closed(L);
   lua_pushnumber(L, ns_deadline(s->timeout));                       /* 5 */
   st = (nsSendfile *)lua_newuserdatauv(L, sizeof *st, 0);            /* 6 */
   memset(st, 0, sizeof *st);

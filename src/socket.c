@@ -18,6 +18,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,17 @@ nsSocket *ns_checkopen (lua_State *L, int idx) {
 }
 
 
-/* the data-path methods (recv, send, sendall, accept, sendto, ...) */
+/*
+** The one check of a data-path method (recv, send, sendall, accept,
+** sendto, recvfrom, sendfile): a value that is not a socket raises; a
+** closed socket gives NULL, and the method returns ns_closed(L) (nil,
+** "closed", "closed") once its other arguments are checked. In a
+** server a neighbour's socket can be closed at any moment: a run-time
+** condition, as when another task closes it under a waiting call.
+*/
 nsSocket *ns_checkio (lua_State *L, int idx) {
-  return ns_checkopen(L, idx);
+  nsSocket *s = ns_checksocket(L, idx);
+  return s->fd < 0 ? NULL : s;
 }
 
 
@@ -90,14 +99,25 @@ static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
 
 
 /*
+** The descriptor leaves netsock's hands (close, detach): while its
+** number still names it, the loop's epoll set and every poller let go
+** of it, and the tasks waiting on it wake (they find the socket
+** closed). __gc comes here too, without the wake (see sock_gc).
+*/
+static void forget (lua_State *L, nsSocket *s) {
+  ns_wakeclosed(L, s);
+  ns_poller_forget(L, s->fd);
+}
+
+
+/*
 ** Close the descriptor: fd becomes -1 first; close(2) is not retried
-** on EINTR (Linux has released the descriptor already). A task waiting
-** on it is woken by the loop's hook and finds the socket closed.
+** on EINTR (Linux has released the descriptor already).
 */
 int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
-  ns_wakeclosed(L, s);
+  forget(L, s);
 #if defined(NS_HAVE_TLS)
   if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
 #endif
@@ -206,6 +226,7 @@ static int sock_fileno (lua_State *L) {
 /* the descriptor, which the socket no longer owns (buffered bytes go) */
 static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
+  forget(L, s);    /* its waiters wake; the loop and pollers let go */
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
 #if defined(NS_HAVE_TLS)
   if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
@@ -381,6 +402,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
 
 static int sock_accept (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
@@ -388,17 +410,58 @@ static int sock_accept (lua_State *L) {
 
 
 /*
+** A Unix stream connect to a listener whose backlog is full says
+** EAGAIN (not EINPROGRESS: there is nothing to poll for). A blocking
+** connect would sleep in the kernel until the server accepts; here the
+** call pauses (ns_pause) and connects again, until its deadline.
+** 'first': the connect that said EAGAIN was just made (pause first).
+*/
+static nsResult connect_again (lua_State *L, nsSocket *s, int first,
+                               lua_KContext ctx, lua_KFunction k, int *err) {
+  for (;;) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    nsResult r;
+    int c;
+    if (first) {
+      r = ns_pause(L, lua_tonumber(L, (int)ctx), ctx, k);
+      if (r != NS_AGAIN) { *err = errno; return r; }
+    }
+    first = 1;
+    if (ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len) < 0)
+      return NS_PUSHED;
+    ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, (int)ctx));
+    do c = connect(s->fd, (struct sockaddr *)&ss, len);
+    while (c < 0 && errno == EINTR);
+    if (c == 0) return NS_OK;
+    *err = errno;
+    if (*err == EINPROGRESS || *err == EALREADY) {
+      lua_pushboolean(L, 0);  /* under way after all: wait as usual */
+      lua_replace(L, (int)ctx + 1);
+      return NS_PENDING;
+    }
+    if (*err != EAGAIN) return NS_ERRNO;
+  }
+}
+
+
+/*
 ** The end of a non-blocking connect: wait until writable, then read
 ** the outcome with SO_ERROR. NS_OK connected, NS_ERRNO with *err,
 ** NS_TIMEOUT, or NS_CLOSED for a socket closed meanwhile.
-** stack: 1 socket, ..., 'ctx' deadline
+** stack: 1 socket, ..., 'ctx' deadline, ctx + 1 true when a Unix
+** connect said EAGAIN (connect_again)
 */
-static nsResult connect_wait (lua_State *L, lua_KContext ctx,
+static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
                               lua_KFunction k, int *err) {
   nsSocket *s = ns_checkresumed(L);
   socklen_t len = sizeof *err;
   nsResult r;
   if (s == NULL) return NS_CLOSED;
+  if (lua_toboolean(L, (int)ctx + 1)) {
+    r = connect_again(L, s, status == LUA_OK, ctx, k, err);
+    if (r != NS_PENDING) return r;
+  }
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -439,6 +502,10 @@ static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
   while (r < 0 && ns_retry(L));
   if (r == 0) return NS_OK;
   *err = errno;
+  if (*err == EAGAIN && s->family == AF_UNIX && s->timeout != 0) {
+    lua_pushboolean(L, 1);  /* a full backlog: connect_again */
+    return NS_PENDING;
+  }
   if (*err != EINPROGRESS && *err != EALREADY)
     return NS_ERRNO;
   if (s->timeout == 0) { *err = EINPROGRESS; return NS_ERRNO; }
@@ -448,8 +515,7 @@ static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
 
 static int connect_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_k, &err);
   if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
   return ns_pushresult(L, r, err);
 }
@@ -474,8 +540,8 @@ static int connect_ex_result (lua_State *L, nsResult r, int err) {
 
 static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
   int err = 0;
-  nsResult r = connect_wait(L, ctx, connect_ex_k, &err);
-  (void)status;
+  nsResult r = connect_wait(L, status, ctx, connect_ex_k, &err);
+  if (r == NS_PUSHED) return 3;
   return connect_ex_result(L, r, err);
 }
 
@@ -527,6 +593,9 @@ static int connect_begin (lua_State *L, int ex) {
 }
 
 static int sock_connect (lua_State *L) {
+#if defined(NS_HAVE_TLS)
+  ns_tls_remember(L);  /* the host name s:starttls checks by default */
+#endif
   return connect_begin(L, 0);
 }
 
@@ -581,6 +650,24 @@ static int sock_shutdown (lua_State *L) {
 /* {====== Sending ====== */
 
 /*
+** sendto said EAGAIN on a Unix datagram socket that polls writable: the
+** receiver's queue is full, which poll on the sender cannot see (Linux
+** looks at the peer only for a connected socket). Waiting for
+** "writable" would return at once, for ever: a busy loop for as long
+** as the receiver does not read.
+*/
+static int receiverfull (nsSocket *s) {
+  struct pollfd pfd;
+  if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLOUT;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & POLLOUT) != 0;
+}
+
+
+/*
 ** How a send waits: on a stream it returns what fitted as soon as some
 ** bytes went, so with a timeout it never sleeps in a blocking send(2),
 ** which returns only once all of them went (wait.c); a datagram goes
@@ -621,8 +708,9 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)), lua_tonumber(L, 5),
-                 ctx, ns_send_k);
+    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)) |
+                   (alen > 0 && receiverfull(s) ? NS_NOPOLL : 0),
+                 lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }
@@ -631,6 +719,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
 static int sock_send (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
   lua_pushnil(L);
@@ -689,6 +778,7 @@ fail:
 static int sock_sendall (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
   luaL_checkstring(L, 2);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 4);
   lua_pushnumber(L, ns_deadline(s->timeout));
   lua_pushinteger(L, 0);
@@ -699,6 +789,26 @@ static int sock_sendall (lua_State *L) {
 
 
 /* {====== Receiving ====== */
+
+/*
+** Whether a receive of 'size' bytes that got 0 means the end of the
+** stream. On a stream socket it does (unless nothing was asked for); on
+** a datagram socket it is an empty datagram. A seqpacket socket has
+** both: an empty message, or the peer gone; poll tells them apart (the
+** peer's shutdown shows as POLLRDHUP/POLLHUP). An empty message the
+** peer sent right before it closed reads as the end.
+*/
+int ns_atend (nsSocket *s, size_t size) {
+  struct pollfd pfd;
+  if (size == 0) return 0;
+  if (s->type == SOCK_STREAM) return 1;
+  if (s->type != SOCK_SEQPACKET) return 0;
+  pfd.fd = s->fd;
+  pfd.events = POLLIN | POLLRDHUP;
+  pfd.revents = 0;
+  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
+  return (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
 
 /*
 ** stack: 1 socket, 2 bufsize, 3 flags, 4 deadline
@@ -750,7 +860,7 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     while (n < 0 && ns_retry(L));
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
-    if (n > 0 || (n == 0 && (s->type != SOCK_STREAM || size == 0))) {
+    if (n > 0 || (n == 0 && !ns_atend(s, size))) {
       lua_pushlstring(L, p, (size_t)n);
       ns_buf_trim(s);
       return 1;
@@ -770,6 +880,7 @@ static int sock_recv (lua_State *L) {
   size_t size;
   int flags;
   ns_checkrecvargs(L, 2, &size, &flags);
+  if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return recv_k(L, LUA_OK, 0);

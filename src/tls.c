@@ -524,8 +524,9 @@ static int ctx_new (lua_State *L) {
 
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                            SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* no SSL_MODE_ENABLE_PARTIAL_WRITE: our BIO takes every record, so an
+     SSL_write always completes, all its records in one call */
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (!SSL_CTX_set_min_proto_version(ctx, minv))
     return ctxfail(L, ctx, "min_version");
   if (maxv && !SSL_CTX_set_max_proto_version(ctx, maxv))
@@ -651,6 +652,8 @@ struct nsTls {
   int syserr;           /* errno of the BIO's failed system call, or 0 */
   int want;             /* NS_READ or NS_WRITE: what the last op awaits */
   int done;             /* handshake complete */
+  int peek;             /* writes that look for arrived bytes first */
+  unsigned long rbytes; /* ciphertext bytes received so far */
   int shut;             /* close_notify received */
   int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
   lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
@@ -722,6 +725,7 @@ static int bio_read (BIO *b, char *buf, int len) {
     do r = recv(t->s->fd, t->in, NS_TLS_INBUF, t->ioflags);
     while (r < 0 && TLS_RETRY(t));
     if (r == 0) { t->eof = 1; return 0; }
+    if (r > 0) t->rbytes += (unsigned long)r;
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
       else t->syserr = errno;
@@ -975,6 +979,45 @@ ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
 
 
 /*
+** Before the first writes after a handshake: take what has arrived
+** (TLS 1.3 session tickets, which a server sends after the handshake),
+** without waiting, decrypting any application data into s->rbuf where
+** the next read finds it. A client that only uploads would otherwise
+** leave the tickets unread, and close(2) on unread bytes resets the
+** connection: the peer loses the data still in flight to it. Stops at
+** the first bytes seen, or after NS_TLS_PEEKS writes.
+*/
+#if !defined(NS_TLS_PEEKS)
+#define NS_TLS_PEEKS  64
+#endif
+
+static void peekin (nsSocket *s) {
+  nsTls *t = s->tls;
+  unsigned long before = t->rbytes;
+  int saved = t->ioflags, r, err;
+  t->peek--;
+  if (t->inhead != t->intail || !ns_buf_reserve(s, 16 * 1024 + 256)) return;
+  t->ioflags |= MSG_DONTWAIT;
+  t->budget = 1;
+  ERR_clear_error();
+  r = SSL_read(t->ssl, s->rbuf + s->rtail,
+               (int)(s->rcap - s->rtail > INT_MAX ? INT_MAX : s->rcap - s->rtail));
+  if (r > 0) {
+    s->rtail += (size_t)r;
+    drain(s, &err);
+  }
+  else if (SSL_get_error(t->ssl, r) == SSL_ERROR_ZERO_RETURN)
+    t->shut = 1;
+  ERR_clear_error();   /* a failure shows again at the next read */
+  t->syserr = 0;
+  t->ioflags = saved;
+  t->want = 0;
+  ns_buf_trim(s);
+  if (t->rbytes != before) t->peek = 0;
+}
+
+
+/*
 ** The TLS side of send: plaintext data[0..len) into at most one
 ** SSL_write (NS_TLS_WCHUNK bytes). Our unsent ciphertext goes first;
 ** while some remains, nothing new is taken (EAGAIN, want NS_WRITE).
@@ -990,6 +1033,7 @@ ssize_t ns_tls_write (lua_State *L, nsSocket *s, const char *data,
   if (t->outhead < t->outtail && flushout(s) < 0) return -1;
   if (len == 0) return 0;
   if (len > NS_TLS_WCHUNK) len = NS_TLS_WCHUNK;
+  if (t->peek > 0 && !t->shut) peekin(s);
   ERR_clear_error();
   r = SSL_write(t->ssl, data, (int)len);
   if (r > 0) {
@@ -1044,6 +1088,7 @@ static int handshake_step (lua_State *L, nsSocket *s) {
       return -1;
     }
     t->done = 1;
+    t->peek = NS_TLS_PEEKS;
   }
   if (t->outhead < t->outtail && flushout(s) < 0) return -1;
   {
@@ -1086,6 +1131,18 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     SSL_shutdown(t->ssl);
     if (t->outhead < t->outtail) flushout(s);
     ERR_clear_error();
+  }
+  if (notify && s->fd >= 0) {
+    /* what has arrived unread (TLS 1.3 session tickets a client never
+       read) would make close(2) reset the connection, and the peer
+       lose the data still in flight to it: read it and drop it first,
+       without waiting, as close would have dropped it anyway */
+    char junk[4096];
+    int i;
+    for (i = 0; i < 256; i++) {
+      ssize_t n = recv(s->fd, junk, sizeof junk, MSG_DONTWAIT);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+    }
   }
   s->tls = NULL;
   SSL_free(t->ssl);   /* frees the BIO too */
@@ -1577,6 +1634,26 @@ static int sock_unwrap (lua_State *L) {
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return unwrap_k(L, LUA_OK, 0);
+}
+
+
+/*
+** s:connect(host, port): a string host on an inet or inet6 stream
+** socket is the name s:starttls checks by default (create_connection,
+** which connects to numeric addresses, records its name itself).
+*/
+void ns_tls_remember (lua_State *L) {
+  nsSocket *s = ns_tosocket(L, 1);
+  if (s == NULL || s->type != SOCK_STREAM || lua_type(L, 2) != LUA_TSTRING ||
+      (s->family != AF_INET && s->family != AF_INET6))
+    return;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 

@@ -30,6 +30,8 @@ NS_API int ns_tls_unsent (nsSocket *s);
 NS_API int ns_tls_events (nsSocket *s);
 /* release the TLS state; notify: a close_notify that never waits */
 NS_API void ns_tls_free (lua_State *L, nsSocket *s, int notify);
+/* s:connect(host, port) at stack 1..3: remember host for starttls */
+NS_API void ns_tls_remember (lua_State *L);
 /* core._tls and the socket methods (the core's table on top) */
 NS_API void ns_tls_open (lua_State *L);
 /* the events a data path waits for: the TLS layer's, else 'ev' */

@@ -86,14 +86,21 @@ int ns_msuntil (double deadline) {
 }
 
 
-/* suspend the running task: yield the 4 values of the task protocol */
+/*
+** Suspend the running task: yield the 4 values of the task protocol,
+** and a 5th when 'watch' is a stack index (> 0): an array of further
+** descriptors whose close must wake the task too (select).
+*/
 static int yieldwait (lua_State *L, int fd, int events, double deadline,
-                      lua_KContext ctx, lua_KFunction k) {
+                      int watch, lua_KContext ctx, lua_KFunction k) {
+  if (watch > 0) watch = lua_absindex(L, watch);
   lua_pushlightuserdata(L, &waittoken);
   lua_pushinteger(L, fd);
   lua_pushinteger(L, events & (NS_READ | NS_WRITE));
   lua_pushnumber(L, deadline);
-  return lua_yieldk(L, 4, ctx, k);  /* never returns to here */
+  if (watch <= 0) return lua_yieldk(L, 4, ctx, k);  /* never returns */
+  lua_pushvalue(L, watch);
+  return lua_yieldk(L, 5, ctx, k);
 }
 
 
@@ -145,11 +152,11 @@ void ns_nonblock (nsSocket *s) {
 ** does not keep time as the deadline needs: a socket timeout is a
 ** jiffy timer, rounded up to a jiffy (1-10 ms by HZ) and then, on the
 ** timer wheel, to the granularity of its level, up to 1/7 of the
-** interval late (5 s came back 188 ms late here). So the kernel's value
-** is a backstop set short of the deadline, ktimeout(t) = (t - KSLACK
-** - KMARGIN) * 7/8, which even that late ends before it; poll(2), whose
-** timers are precise, waits the rest, and the monotonic clock decides
-** as everywhere. The value is set once per socket and direction and
+** interval late (measured: docs/design.md, "Edge cases found"). So the
+** kernel's value is a backstop set short of the deadline,
+** ktimeout(t) = (t - KSLACK - KMARGIN) * 7/8, which even that late ends
+** before it; poll(2), whose timers are precise, waits the rest, and
+** the monotonic clock decides as everywhere. The value is set once per socket and direction and
 ** timeout (ktimeo[] remembers which timeout it was set for), not per
 ** call; it fits a call only at its first wait (no more than KMARGIN
 ** after the call began, so that what is left covers the backstop): a
@@ -244,6 +251,8 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
     setfdblock(s, 1);
     if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
   }
+  if (events & NS_NOPOLL)  /* poll would say ready at once, for ever */
+    return ns_pause(L, deadline, ctx, k);
   return ns_wait(L, s, events, deadline, ctx, k);
 }
 
@@ -253,8 +262,8 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
 ** descriptor (loop_register), then yields. A descriptor that epoll
 ** cannot watch (a regular file) is always ready: NS_AGAIN at once.
 */
-nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
-                    lua_KContext ctx, lua_KFunction k) {
+nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
+                         int watch, lua_KContext ctx, lua_KFunction k) {
   if (deadline >= 0 && ns_monotime() >= deadline)
     return NS_TIMEOUT;
   if (k != NULL && ns_intask(L)) {
@@ -262,9 +271,38 @@ nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
       int r = loop_register(L, fd, NULL);
       if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     }
-    return (nsResult)yieldwait(L, fd, events, deadline, ctx, k);
+    return (nsResult)yieldwait(L, fd, events, deadline, watch, ctx, k);
   }
-  return pollwait(L, fd, events, deadline);
+  return pollwait(L, fd, events, deadline);  /* fd -1: poll sleeps */
+}
+
+
+nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
+                    lua_KContext ctx, lua_KFunction k) {
+  return ns_waitfdwatch(L, fd, events, deadline, 0, ctx, k);
+}
+
+
+/*
+** A call the kernel refuses with EAGAIN while poll says ready (a Unix
+** datagram receiver with a full queue, a Unix listener with a full
+** backlog: nothing the caller's descriptor can be polled for) pauses
+** NS_PAUSE seconds, or until its deadline if that comes first, then
+** tries again: NS_AGAIN after the pause, NS_TIMEOUT at the deadline.
+** Inside a task the pause is a timer of the loop. The retry costs a
+** system call every NS_PAUSE: no busy wait, and a late reply of at
+** most that.
+*/
+nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
+                   lua_KFunction k) {
+  double until = ns_monotime() + NS_PAUSE;
+  nsResult r;
+  if (deadline >= 0 && ns_monotime() >= deadline) return NS_TIMEOUT;
+  if (deadline >= 0 && deadline < until) until = deadline;
+  r = ns_waitfd(L, -1, 0, until, ctx, k);  /* in a task: resumes in k */
+  if (r == NS_TIMEOUT && !(deadline >= 0 && ns_monotime() >= deadline))
+    return NS_AGAIN;  /* the pause, not the call's deadline, ended */
+  return r;
 }
 
 
@@ -277,25 +315,41 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
     if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     if (s->waiters == 0)
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
-    return (nsResult)yieldwait(L, s->fd, events, deadline, ctx, k);
+    return (nsResult)yieldwait(L, s->fd, events, deadline, 0, ctx, k);
   }
   return pollwait(L, s->fd, events, deadline);
 }
 
 
 /*
-** A socket the loop watches is about to lose its descriptor: the loop's
-** onclose hook makes its waiting tasks ready, and their calls, resumed,
-** find the socket closed.
+** Tell the loop that tasks waiting on 'fd' must look again: its onclose
+** hook makes them ready, and their calls, resumed, find their object
+** closed. 'gone': the descriptor itself leaves netsock's hands (closed,
+** detached); otherwise only an object over it went (a file object).
+*/
+void ns_wakefd (lua_State *L, int fd, int gone) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE) == LUA_TFUNCTION) {
+    lua_pushinteger(L, fd);
+    lua_pushboolean(L, gone);
+    lua_call(L, 2, 0);
+  }
+  else lua_pop(L, 1);
+}
+
+
+static void loop_forget (lua_State *L, int fd, const nsSocket *s);
+
+/*
+** A socket the loop knows is about to lose its descriptor (close,
+** detach): the loop's epoll set lets go of it now, while the number
+** still names it (a duplicate made by fromfd would otherwise keep the
+** registration alive), and the tasks waiting on it wake.
 */
 void ns_wakeclosed (lua_State *L, nsSocket *s) {
   if (s->waiters == 0) return;
+  loop_forget(L, s->fd, s);
   s->waiters = 0;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE) == LUA_TFUNCTION) {
-    lua_pushinteger(L, s->fd);
-    lua_call(L, 1, 0);
-  }
-  else lua_pop(L, 1);
+  ns_wakefd(L, s->fd, 1);
 }
 
 
@@ -411,6 +465,26 @@ static int loop_register (lua_State *L, int fd, nsSocket *s) {
   }
   if (fd < l->cap) l->reg[fd] = s != NULL ? s->waiters : 0;
   return 1;
+}
+
+
+/*
+** The socket 's' is about to lose descriptor 'fd': if the loop's epoll
+** set holds it for this very socket, take it out while the number
+** still names it. (close(2) removes a registration only when the last
+** descriptor of the open file description goes: with a duplicate
+** alive, events would go on coming for a number that netsock no longer
+** owns.)
+*/
+static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
+  nsLoop *l;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  lua_pop(L, 1);
+  if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
+  if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+  l->reg[fd] = 0;
 }
 
 

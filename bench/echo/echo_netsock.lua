@@ -4,6 +4,7 @@ local ns = require "netsock"
 local port = tonumber(arg[1]) or 9000
 local find, sub = string.find, string.sub
 local TIMEOUT = tonumber(os.getenv("BENCH_SOCK_TIMEOUT"))  -- the timed variant
+local WORKERS = tonumber(os.getenv("BENCH_WORKERS"))       -- serve's workers
 
 ns.serve("127.0.0.1", port, function(conn)
   conn:setoption("nodelay", true)
@@ -22,5 +23,5 @@ ns.serve("127.0.0.1", port, function(conn)
       pend = data
     end
   end
-end, { backlog = 4096 })
+end, { backlog = 4096, workers = WORKERS, grace = 1 })
 ns.run()

@@ -23,7 +23,7 @@ $CC -O2 -o "$OUT/echo_load" bench/echo/load.c || exit 1
 export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;"
 ulimit -n 8192 2>/dev/null
 
-SERVERS="netsock cqueues copas c"
+SERVERS="netsock netsock_w2 cqueues copas c"
 [ "${BENCH_TIMED:-1}" = 0 ] || SERVERS="$SERVERS netsock_t cqueues_t copas_t"
 have() {
   case ${1%_t} in
@@ -37,6 +37,7 @@ port=$((12000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {  # start server $1 on $port; sets pid
   case $1 in
     c) "$OUT/echo_c" "$port" & ;;
+    netsock_w2) BENCH_WORKERS=2 lua5.4 bench/echo/echo_netsock.lua "$port" & ;;
     *_t) BENCH_SOCK_TIMEOUT=30 lua5.4 "bench/echo/echo_${1%_t}.lua" "$port" & ;;
     *) lua5.4 "bench/echo/echo_$1.lua" "$port" & ;;
   esac
@@ -106,9 +107,16 @@ for _, s in ipairs(servers) do
   if s:match("_t$") then timed[#timed + 1] = s else plain[#plain + 1] = s end
 end
 local others = {}
-for _, s in ipairs(plain) do if s ~= "netsock" then others[#others + 1] = s end end
+for _, s in ipairs(plain) do
+  if s ~= "netsock" and s ~= "netsock_w2" then others[#others + 1] = s end
+end
 tab("line echo, requests/s (median of runs); ratio = netsock / other",
     plain, "netsock", others)
+if cells["netsock_w2/1"] then
+  print()
+  tab("netsock_w2 (serve with workers = 2: two processes); ratio = netsock_w2 / other",
+      plain, "netsock_w2", others)
+end
 if #timed > 0 then
   local tothers = {}
   for _, s in ipairs(timed) do if s ~= "netsock_t" then tothers[#tothers + 1] = s end end

@@ -1,7 +1,10 @@
 #!/bin/sh
 # usage: sh bench/http/run.sh [SECONDS] [CONNECTIONS]
 # examples/http_hello.lua (netsock.serve) under wrk, beside the same
-# responder on cqueues and nginx with one worker process; loopback only.
+# responder on cqueues and copas and nginx; netsock_w2 and nginx_w2 are
+# two worker processes each (serve's workers = 2, worker_processes 2);
+# loopback only. The load generator is not pinned (2 cores: pinning wrk
+# to one would pin a server worker's share too).
 # wrk runs one thread with CONNECTIONS keep-alive connections; we report
 # requests/s and the 99th percentile latency. Run from the checkout after
 # `make`. nginx comes from Debian's nginx-light (apt-get install
@@ -25,12 +28,16 @@ port=$((21000 + $$ % 8000))   # below the ephemeral range (32768-)
 start() {
   case $1 in
     netsock) lua5.4 examples/http_hello.lua --port "$port" > /dev/null & ;;
+    netsock_w2) lua5.4 examples/http_hello.lua --port "$port" --workers 2 > /dev/null & ;;
+    copas) lua5.4 bench/http/hello_copas.lua "$port" & ;;
     netsock_t) lua5.4 -e 'require "netsock".setdefaulttimeout(30)' examples/http_hello.lua \
                  --port "$port" > /dev/null & ;;
     cqueues) lua5.4 bench/http/hello_cqueues.lua "$port" & ;;
     cqueues_t) BENCH_SOCK_TIMEOUT=30 lua5.4 bench/http/hello_cqueues.lua "$port" & ;;
-    nginx)
-      sed -e "s|@PREFIX@|$PWD/$OUT|g" -e "s|@PORT@|$port|g" bench/http/nginx.conf.in > "$OUT/nginx.conf"
+    nginx|nginx_w2)
+      w=1; [ "$1" = nginx_w2 ] && w=2
+      sed -e "s|@PREFIX@|$PWD/$OUT|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$w|g" \
+        bench/http/nginx.conf.in > "$OUT/nginx.conf"
       "$NGINX" -p "$PWD/$OUT" -c "$PWD/$OUT/nginx.conf" -e "$PWD/$OUT/error.log" & ;;
   esac
   pid=$!
@@ -41,12 +48,13 @@ start() {
 }
 
 printf "%-10s %12s %10s   (wrk -t1 -c%s -d%ss, keep-alive)\n" server "requests/s" "p99" "$CONNS" "$SECS"
-SERVERS="netsock cqueues nginx"
+SERVERS="netsock netsock_w2 cqueues copas nginx nginx_w2"
 [ "${BENCH_TIMED:-1}" = 0 ] || SERVERS="$SERVERS netsock_t cqueues_t"
 for s in $SERVERS; do
   case $s in
     cqueues|cqueues_t) lua5.4 -e 'require "cqueues"' 2>/dev/null || { echo "cqueues    (lua-cqueues missing)"; continue; } ;;
-    nginx) [ -x "$NGINX" ] || { echo "nginx      (missing: apt-get install nginx-light)"; continue; } ;;
+    copas) lua5.4 -e 'package.path=package.path..";/usr/share/lua/5.2/?.lua" require "copas"' 2>/dev/null || { echo "copas      (lua-copas missing)"; continue; } ;;
+    nginx|nginx_w2) [ -x "$NGINX" ] || { echo "nginx      (missing: apt-get install nginx-light)"; continue; } ;;
   esac
   port=$((port + 1))
   start $s

@@ -16,6 +16,9 @@ local readers = {
   { name = "netsock f:lines()", cmd = lua .. "bench/lines/ns_lines.lua" },
   { name = 'netsock f:read("l")', cmd = lua .. "bench/lines/ns_read.lua" },
   { name = 'LuaSocket receive("*l")', cmd = "lua5.4 bench/lines/luasocket.lua" },
+  -- LuaSocket's reader unchanged, on netsock (netsock.luasocket)
+  { name = 'netsock.luasocket receive("*l")',
+    cmd = lua .. "-e 'require(\"netsock.luasocket\").install()' bench/lines/luasocket.lua" },
   { name = "Python makefile().readline()", cmd = "python3 bench/lines/python.py" },
   { name = "C getline", cmd = "build/bench/lines_reader getline" },
   { name = "C memchr", cmd = "build/bench/lines_reader memchr" },
@@ -105,4 +108,10 @@ for _, t in ipairs { "", " timed" } do
       print(("  %-28s / %-36s %s"):format(ours .. t, "floor", ratio(ours .. t, "floor")))
     end
   end
+end
+-- LuaSocket's reader under install(): against plain netsock and LuaSocket
+-- (issue 15's target: >= 0.90 netsock, ahead of LuaSocket)
+for _, other in ipairs { "netsock f:lines()", 'netsock f:read("l")', 'LuaSocket receive("*l")' } do
+  print(("  %-22s / %-30s %s"):format('netsock.luasocket receive("*l")', other,
+                                      ratio('netsock.luasocket receive("*l")', other)))
 end

@@ -26,7 +26,9 @@ local error, load, pcall, xpcall, select, setmetatable, getmetatable =
 local tostring, tonumber, type, rawget, rawset = tostring, tonumber, type, rawget, rawset
 local io, os, string, table, debug, coroutine = io, os, string, table, debug, coroutine
 local pack, unpack, concat = table.pack, table.unpack, table.concat
+local require = require
 local G = _G
+_ENV = nil
 
 local M = {}
 
@@ -229,6 +231,15 @@ function Term:abandon()
   self:deliver(false)
 end
 
+-- the read ends as at end of input (the other side went away)
+function Term:cancel()
+  if not self.reading then return end
+  if self.ed then self.ed:abandon() end
+  io.stdout:write("\n")
+  io.stdout:flush()
+  self:deliver(nil)
+end
+
 function Term:write(text)
   io.stderr:write(text)
 end
@@ -368,6 +379,7 @@ function M.listen(path)
   end
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
+  tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
   local srv = netsock.socket("unix", "stream")
   local old = core._umask(0x7f)        -- 0177: the socket is made 0600
   ok, msg, code = srv:bind(path)
@@ -425,29 +437,63 @@ function M.attach(path)
     term:abandon()                  -- the line being typed, if any
     conn:sendall(frame("I", ""))    -- the program drops or cancels its part
   end)
-  local status = 0
-  netsock.spawn(function()
+  -- two tasks: one reads the program's frames (so that output, and the
+  -- program going away, are seen while the prompt waits), one the lines
+  local pending, done, detached = nil, false, false
+  local input
+  local reader = netsock.spawn(function()
     while true do
       local kind, data = readframe(f)
       if kind == nil then break end
       if kind == "O" then
-        io.stdout:write(data)
-        io.stdout:flush()
+        if term.reading and term.ed then    -- above the prompt, as at home
+          io.stdout:write("\r\27[K", data)
+          io.stdout:flush()
+          term.ed:redraw()
+        else
+          io.stdout:write(data)
+          io.stdout:flush()
+        end
       elseif kind == "P" then
-        local line = term:read(data)
-        if line == nil then break end         -- Ctrl-D: detach
-        if line then                          -- false: Ctrl-C, a new P comes
+        pending = data
+        tasks.wake(input)
+      end
+    end
+    done = true
+    if not detached then
+      term:cancel()
+      io.stderr:write("netsock: the program closed the console\n")
+    end
+    tasks.wake(input)
+  end)
+  input = netsock.spawn(function()
+    while not done do
+      if pending == nil then tasks.park()
+      else
+        local prompt = pending
+        pending = nil
+        local line = term:read(prompt)
+        if done then break end
+        if line == nil then                 -- Ctrl-D: detach
+          detached = true
+          io.stdout:write("\n")
+          break
+        end
+        if line then                        -- false: Ctrl-C, a new P comes
           term:history(line)
           if not conn:sendall(frame("L", line)) then break end
         end
       end
     end
-    conn:close()
-    term:close()
-    netsock.onsignal("SIGINT", nil)
+    detached = detached or not done
+    conn:close()                            -- the reader ends, if it has not
   end)
+  tasks.label(reader, "console terminal (frames)")
+  tasks.label(input, "console terminal")
   netsock.run()
-  return status
+  term:close()
+  netsock.onsignal("SIGINT", nil)
+  return 0
 end
 
 -- }======
@@ -473,6 +519,7 @@ function M.main(args)
     return 2
   end
   G.netsock = netsock
+  tasks.track(true)  -- netsock.tasks() says where each task was spawned
   local term = newterm()
   local session = M.session(term, { interrupt_hook = true, progname = "netsock" })
   if term.tty then
@@ -493,6 +540,7 @@ function M.main(args)
       term.ed:redraw()
     end
   end
+  local finished = false
   local t = netsock.spawn(function()
     session:loop()
     io.stdout:write("\n")
@@ -500,10 +548,12 @@ function M.main(args)
     netsock.onsignal("SIGINT", nil)
     netsock.onsignal("SIGWINCH", nil)
     G.print = rawprint
+    finished = true
     netsock.stop()
   end)
   tasks.label(t, "console")
-  netsock.run()
+  -- a chunk that calls netsock.stop() stops the loop, not the console
+  repeat netsock.run() until finished
   return 0
 end
 

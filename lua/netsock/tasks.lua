@@ -36,9 +36,8 @@ local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local pcall, xpcall, unpack = pcall, xpcall, table.unpack
-local mathtype = math.type
-local pairs, ipairs, next, pcall = pairs, ipairs, next, pcall
+local pcall, unpack = pcall, table.unpack
+local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
 local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
@@ -54,6 +53,7 @@ end
 -- {n = k, t1, ..., tk} when several wait (rare: shared sockets).
 local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
+local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
 
 -- The deadline heap: parallel arrays of deadline, task and set order,
 -- and hpos[task] = its index. A task has at most one timer, that of its
@@ -126,6 +126,8 @@ local stopping = false
 local PARK = {}             -- private yield value: wait for wake()
 local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
+local cw = {}               -- fd -> task(s) a close of fd wakes (select)
+local watching = {}         -- task -> the fds it is in cw for
 
 local function addwaiter(set, fd, t)
   local w = set[fd]
@@ -158,6 +160,11 @@ local function unwait(t)
     if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
     if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
   end
+  local list = watching[t]
+  if list ~= nil then
+    watching[t] = nil
+    for i = 1, #list do dropwaiter(cw, list[i], t) end
+  end
   heapremove(t)
 end
 
@@ -179,26 +186,41 @@ local function wakeall(set, fd)
 end
 
 -- a task's wait: file it under its descriptor and/or timer (the C core
--- has made sure the loop's epoll set watches the descriptor)
-local function suspend(t, fd, ev, deadline)
+-- has made sure the loop's epoll set watches the descriptor), and under
+-- the descriptors of 'watch' (an array, select's sockets) for a close
+local function suspend(t, fd, ev, deadline, watch)
   if fd >= 0 then
+    nwaits = nwaits + 1
+    waitno[t] = nwaits
     waitfd[t] = fd
     if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
     if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
   end
+  if watch ~= nil then
+    watching[t] = watch
+    for i = 1, #watch do addwaiter(cw, watch[i], t) end
+  end
   if deadline >= 0 then heappush(deadline, t) end
 end
 
--- called by the C core right before a descriptor that tasks wait on
--- leaves netsock's hands (closed, detached, its file or poller closed):
--- those tasks wake and their calls find it gone
-local function onclose(fd)
+-- called by the C core when the tasks waiting on fd must look again:
+-- right before the descriptor leaves netsock's hands (closed, detached,
+-- a poller closed: 'gone'), or when an object over it goes (a file
+-- closed: the descriptor stays). Those tasks wake and their calls find
+-- what they wait on closed (or, for the other users of the socket,
+-- simply wait again).
+local function onclose(fd, gone)
   wakeall(rd, fd)
   wakeall(wr, fd)
-  local t = closewatch[fd]
+  wakeall(cw, fd)
+  local t = gone ~= false and closewatch[fd]
   if t then
     closewatch[fd] = nil
-    if parked[t] then parked[t] = nil; push(t) end
+    if parked[t] then
+      parked[t] = nil
+      unwait(t)             -- a park with a deadline: its timer goes
+      push(t)
+    end
   end
 end
 
@@ -218,8 +240,12 @@ end
 -- {====== Introspection state (netsock.tasks, cancel; see the end) ======
 local weak = { __mode = "k" }
 local daemon = setmetatable({}, weak)   -- loop's own tasks: not counted in live
+-- kept only while tracking is on (M.track: the console turns it on),
+-- so that spawn costs nothing more otherwise
+local tracking = false
 local origin = setmetatable({}, weak)   -- task -> the function it runs
 local bornat = setmetatable({}, weak)   -- task -> spawn order
+local spawnsite = setmetatable({}, weak) -- task -> "file:line" of its spawn
 local label = setmetatable({}, weak)    -- task -> a name for listings
 local born = 0
 -- }======
@@ -228,6 +254,7 @@ local function finish(t, ok, err)
   if not daemon[t] then live = live - 1 end
   tasks[t] = nil
   parked[t] = nil
+  waitno[t] = nil
   unwait(t)
   if not ok then
     -- the traceback first (the dead task's stack is still there), then
@@ -245,8 +272,8 @@ end
 
 -- resume one task and file it according to what it yielded
 local function step(t)
-  local ok, a, fd, ev, deadline = coresume(t)
-  if a == WAIT then return suspend(t, fd, ev, deadline) end
+  local ok, a, fd, ev, deadline, watch = coresume(t)
+  if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
@@ -268,28 +295,44 @@ function M.spawn(fn, ...)
   end
   tasks[t] = true
   live = live + 1
-  origin[t] = fn
-  born = born + 1
-  bornat[t] = born
+  if tracking then
+    origin[t] = fn
+    born = born + 1
+    bornat[t] = born
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   push(t)
   return t
 end
 
--- wake a task parked with park()
+-- wake a task parked with park(); true if it was parked
 function M.wake(t)
   if parked[t] then
     parked[t] = nil
+    unwait(t)             -- a park with a deadline: its timer goes
     push(t)
+    return true
   end
+  return false
 end
 
--- suspend the running task until wake(t)
-function M.park()
-  return coyield(PARK)
+-- suspend the running task until wake(t), or at most 'seconds' when
+-- given; returns true when woken, false when the time ran out
+function M.park(seconds)
+  if seconds == nil then coyield(PARK) return true end
+  local t = corunning()
+  parked[t] = true
+  coyield(WAIT, -1, 0, monotime() + seconds)
+  if parked[t] then parked[t] = nil return false end
+  return true
 end
 
--- one turn: run the ready tasks, then poll and fire due timers
-local function turn()
+-- one turn: run the ready tasks, then poll (at most 'maxwait' seconds
+-- when given) and fire due timers
+local turns = 0             -- turns so far (stats: a spinning loop shows)
+local function turn(maxwait)
+  turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
     local t = q[qhead]
@@ -307,6 +350,7 @@ local function turn()
     timeout = hd[1] - monotime()
     if timeout < 0 then timeout = 0 end
   end
+  if maxwait and (timeout < 0 or timeout > maxwait) then timeout = maxwait end
   local n = loop:wait(timeout, events)
   for i = 1, 2 * n, 2 do
     local fd, ev = events[i], events[i + 1]
@@ -337,9 +381,29 @@ function M.run(fn, ...)
   return true
 end
 
+-- netsock.step([timeout]): one turn of the loop, for a program whose
+-- main loop is somebody else's: runs the tasks that are ready, then
+-- waits for I/O at most 'timeout' seconds (default 0: not at all) and
+-- fires due timers. Returns true while tasks (other than the loop's
+-- own daemons) are left, false once none is.
+function M.step(timeout)
+  check.opttimeout("step", 1, timeout)
+  if running then error("netsock.step: the loop is running already", 2) end
+  running, stopping = true, false
+  local ok, err = pcall(turn, timeout or 0)
+  running, stopping = false, false
+  if not ok then error(err, 0) end
+  return live > 0
+end
+
 -- netsock.stop(): run returns after the current step
 function M.stop()
   stopping = true
+end
+
+-- whether run or step is running the loop now
+function M.running()
+  return running
 end
 
 -- the task running now, or nil outside tasks
@@ -349,95 +413,24 @@ function M.current()
   return nil
 end
 
--- netsock.serve(create_server, host, port, handler [, options]), the
--- facade passes create_server. Each client runs handler(conn, host,
--- port) in a task of its own; conn is closed when the handler returns
--- or raises. options.limit bounds the clients served at once: the
--- accepting task stops accepting (clients wait in the listen backlog)
--- until a handler ends. Closing the returned socket ends the accepting
--- task: at once when it waits in accept, otherwise when it next runs.
-local transient = { EMFILE = true, ENFILE = true, ENOBUFS = true,
-                    ENOMEM = true, timeout = true }
+-- for serve: wake task t when socket fd is closed (t parks meanwhile)
+function M.watchclose(fd, t)
+  closewatch[fd] = t
+end
 
-function M.serve(create_server, host, port, handler, opts)
-  -- called by the facade's serve: level 3 puts errors at the user's line
-  check.callable("serve", 3, handler, 3)
-  if opts ~= nil and type(opts) ~= "table" then check.typeerror("serve", 4, "table", opts, 3) end
-  local limit = opts and opts.limit
-  if limit ~= nil and (mathtype(limit) ~= "integer" or limit < 1) then
-    check.argerror("serve", 4, "limit must be a positive integer", 3)
-  end
-  local srv, msg, code = create_server(host, port, opts)
-  if not srv then return nil, msg, code end
-  -- the accepting task waits for clients however long they take: with
-  -- the default timeout a new socket starts with (0 after
-  -- setdefaulttimeout(0)), accept said "timeout" at once and the task
-  -- looped on it without yielding, stopping the loop. Connections still
-  -- start with the default timeout (accept gives them that).
-  srv:settimeout(nil)
-  local active, acceptor, waiting = 0, nil, false
-
-  -- to-be-closed in every client, so that a cancelled handler
-  -- (netsock.cancel closes its coroutine) frees its slot too
-  local slot = setmetatable({}, { __close = function()
-    active = active - 1
-    if waiting then
-      waiting = false
-      M.wake(acceptor)
-    end
-  end })
-
-  local function client(conn, h, p)
-    local _ <close> = slot
-    local c <close> = conn
-    local ok, err = xpcall(handler, traceback, c, h, p)
-    if not ok then
-      io.stderr:write("netsock serve: handler failed: ", describe(err), "\n")
-    end
-  end
-
-  acceptor = M.spawn(function()
-    local me, fd, burst = corunning(), srv:fileno(), 0
-    closewatch[fd] = me
-    while srv:fileno() >= 0 do
-      if limit and active >= limit then
-        waiting = true
-        M.park()
-      else
-        local conn, h, p = srv:accept()
-        if conn then
-          active = active + 1
-          origin[M.spawn(client, conn, h, p)] = handler
-          burst = burst + 1
-          if burst == 64 then  -- a long backlog: let the clients run too
-            burst = 0
-            coyield()
-          end
-        else
-          local c = p
-          if c == "closed" or srv:fileno() < 0 then break end
-          if not transient[c] then
-            io.stderr:write("netsock serve: accept failed: ", tostring(h), "\n")
-            break
-          end
-          -- out of descriptors, or a timeout the caller set on the
-          -- returned socket (0 would make this loop spin): wait a little
-          if c ~= "timeout" or srv:gettimeout() == 0 then core.sleep(0.05) end
-        end
-      end
-    end
-    if closewatch[fd] == me then closewatch[fd] = nil end
-  end)
-  do
-    local h, p = srv:getsockname()
-    label[acceptor] = "serve " .. tostring(h) .. (p and (":" .. p) or "")
-  end
-  return srv
+-- for serve's idle limit: the number of the wait a task is in on fd
+-- right now (read or write), or nil when no task waits on fd. The
+-- number stays the same for as long as that one wait lasts.
+function M.waitstamp(fd)
+  local t = rd[fd] or wr[fd]
+  if type(t) == "table" then t = t[1] end
+  if t == nil then return nil end
+  return waitno[t], t
 end
 
 -- counts, for tests and curious users
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn }
+  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -447,6 +440,10 @@ end
 -- going, which returns when only daemons are left
 function M.spawn_daemon(fn, ...)
   local t = M.spawn(fn, ...)
+  if tracking then
+    local info = debug.getinfo(2, "Sl")
+    if info then spawnsite[t] = ("%s:%d"):format(info.short_src, info.currentline) end
+  end
   daemon[t] = true
   live = live - 1
   return t
@@ -458,11 +455,35 @@ function M.label(t, text)
   return t
 end
 
+-- M.origin(task, fn): the function netsock.tasks() says a task runs
+function M.origin(t, fn)
+  if tasks[t] and tracking then origin[t] = fn end
+  return t
+end
+
 local function place(info)
   if not info then return nil end
   local line = info.currentline
   if line == nil or line < 0 then line = info.linedefined end
   return ("%s:%d"):format(info.short_src, line or 0)
+end
+
+-- the function at the bottom of a task's stack: the one it runs (a
+-- tail call from spawn's argument wrapper leaves fn itself there)
+local function bottom(t)
+  local fn
+  for level = 0, 200 do
+    local info = debug.getinfo(t, level, "f")
+    if not info then break end
+    fn = info.func
+  end
+  return fn
+end
+
+-- M.track(on): record for each task spawned from now on where it was
+-- spawned and in what order (netsock.tasks shows them); off by default
+function M.track(on)
+  tracking = not not on
 end
 
 -- the first Lua frame of a suspended task: where it waits
@@ -538,23 +559,32 @@ function listing.__tostring(l)
     if e.socket then parts[#parts + 1] = "[" .. e.socket .. "]" end
     if e.timeout then parts[#parts + 1] = ("%.3f s left"):format(e.timeout) end
     if e.where then parts[#parts + 1] = "at " .. e.where end
-    if e.created then parts[#parts + 1] = "(runs " .. e.created .. ")" end
+    if e.runs then parts[#parts + 1] = "runs " .. e.runs end
+    if e.created then parts[#parts + 1] = "spawned at " .. e.created end
     out[#out + 1] = table.concat(parts, "  ")
   end
   if #out == 0 then return "no tasks" end
   return table.concat(out, "\n")
 end
 
--- netsock.tasks(): an array, in spawn order, of one table per live
--- task: task, state ("running", "ready", "waiting", "parked"), label,
--- call (the netsock call it waits in), fd and events ("r", "w", "rw"),
--- socket (tostring of the object waited on), timeout (seconds left
--- before its deadline), where (file:line it waits at), created (the
--- function it runs, file:line), daemon (true for the loop's own)
+-- netsock.tasks(): an array of one table per live task (in spawn order
+-- while tracking, M.track): task, state ("running", "ready", "waiting",
+-- "parked"), label, call (the netsock call it waits in), fd and events
+-- ("r", "w", "rw"), socket (tostring of the object waited on), timeout
+-- (seconds left before its deadline), where (file:line it waits at),
+-- runs (file:line of the function it runs), created (file:line of its
+-- spawn, while tracking), daemon (true for the loop's own)
 function M.list()
   local all, now, me = {}, monotime(), corunning()
   for t in pairs(tasks) do all[#all + 1] = t end
-  table.sort(all, function(a, b) return (bornat[a] or 0) < (bornat[b] or 0) end)
+  local key = {}
+  for _, t in ipairs(all) do key[t] = (label[t] or "~") .. "\0" .. tostring(where(t)) end
+  table.sort(all, function(a, b)  -- spawn order where tracked, else by name
+    local x, y = bornat[a], bornat[b]
+    if x and y then return x < y end
+    if x or y then return y == nil end
+    return key[a] < key[b]
+  end)
   local l = setmetatable({}, listing)
   for _, t in ipairs(all) do
     local e = { task = t, label = label[t], daemon = daemon[t] or nil }
@@ -583,7 +613,9 @@ function M.list()
       e.call = callname(t)
     end
     local fn = origin[t]
-    if type(fn) == "function" then e.created = place(debug.getinfo(fn, "S")) end
+    if type(fn) ~= "function" then fn = bottom(t) end
+    if type(fn) == "function" then e.runs = place(debug.getinfo(fn, "S")) end
+    e.created = spawnsite[t]
     l[#l + 1] = e
   end
   return l
@@ -600,7 +632,7 @@ end
 function M.cancel(t)
   if type(t) ~= "thread" then check.typeerror("cancel", 1, "task", t) end
   if not tasks[t] then return false end
-  if t == corunning() then
+  if t == corunning() or costatus(t) == "normal" then  -- normal: it resumed us
     check.argerror("cancel", 1, "a task cannot cancel itself: return from it")
   end
   for k, v in pairs(closewatch) do
@@ -610,7 +642,7 @@ function M.cancel(t)
   local ok, err = coclose(t)
   if not ok then
     io.stderr:write("netsock task failed while cancelled: ",
-                    tostring(err), "\n")
+                    describe(err), "\n")
   end
   return true
 end
@@ -677,5 +709,26 @@ function M.onsignal(sig, fn)
 end
 
 -- }======
+
+-- in a child process after fork(): forget the parent's loop (its epoll
+-- set is shared with the parent: never touch it), every task and every
+-- signal handler, and start afresh; the task running the fork goes on
+-- only as plain code (serve's workers, lua/netsock/workers.lua)
+function M.afterfork()
+  local old = loop
+  loop = assert(core._newloop(tasks, onclose))
+  old:close()
+  for k in pairs(tasks) do tasks[k] = nil end
+  q, qhead, qtail = {}, 1, 1
+  rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
+  cw, watching = {}, {}
+  hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+  live, running, stopping = 0, false, false
+  for n in pairs(sighandlers) do
+    sighandlers[n] = nil
+    core._sigrelease(n)     -- the parent's dispositions, in this process
+  end
+  sigwatcher, sigpid = nil, nil
+end
 
 return M

@@ -8,6 +8,12 @@
 --          issue provides them, else connected send/recv): memory within 10%
 --   tasks  10,000 task spawn/finish cycles (each task sleeps, talks
 --          over a socketpair, ends): memory within 10%
+--   loop   5,000 cycles of what broke the task loop (issue 11): waits
+--          with an hour's timeout that end at once (ping-pong), a task
+--          that fails after a timed wait, a file closed under its
+--          reader, a poller closed under its waiter, and every 20th
+--          cycle a 1 MiB receive in a task: descriptors exact, the
+--          loop's timers 0 after each cycle, memory within 10%
 --
 -- SOAK_SCALE multiplies every count (CI runs a fraction: see .ci/run).
 -- Exits 1 on the first broken promise; prints one line per run.
@@ -170,9 +176,63 @@ local function tasks()
 end
 -- }======
 
+-- {====== the task loop (issue 11) ======
+local function loop()
+  local stats = ns._tasks.stats
+  local real, sink = io.stderr, { write = function(self) return self end }
+  local big = ("b"):rep((1 << 20) + 1)
+  local fails = 0
+  io.stderr = sink   -- the failing tasks' tracebacks
+  soak("loop", count(5000), function(i)
+    -- ping-pong with an hour's timeout: every wait ends at once
+    local a, b = assert(ns.socketpair())
+    a:settimeout(3600); b:settimeout(3600)
+    ns.spawn(function()
+      for _ = 1, 3 do assert(a:send(assert(a:recv(1)))) end
+    end)
+    ns.spawn(function()
+      for _ = 1, 3 do assert(b:send("x")); assert(b:recv(1)) end
+    end)
+    -- a task that fails after a timed wait; its <close> socket closes
+    ns.spawn(function()
+      local x <close>, y = assert(ns.socketpair())
+      x:settimeout(3600)
+      ns.spawn(function() coroutine.yield(); y:send("z"); y:close() end)
+      assert(x:recv(1))
+      fails = fails + 1
+      error("soak: a failing task")
+    end)
+    -- a file closed under its reader; a poller closed under its waiter
+    local f = a:makefile("r")
+    local p = ns.poller()
+    p:add(b, "r")
+    local r1, r2
+    ns.spawn(function() r1 = select(3, f:read("l")) end)
+    ns.spawn(function() r2 = select(3, p:wait(3600)) end)
+    ns.spawn(function() coroutine.yield(); coroutine.yield(); f:close(); p:close() end)
+    -- now and then a big receive in a task
+    if i % 20 == 0 then
+      ns.spawn(function()
+        local got = 0
+        while got < #big do got = got + #assert(a:recv(1 << 20)) end
+      end)
+      ns.spawn(function() coroutine.yield(); assert(b:sendall(big)) end)
+    end
+    ns.run()
+    assert(r1 == "closed" and r2 == "closed", "a waiter did not wake")
+    assert(stats().timers == 0, "a timer outlived its wait")
+    assert(stats().live == 0, "a task outlived the cycle")
+    a:close(); b:close()
+  end)
+  io.stderr = real
+  check(fails == count(5000), "loop: not every failing task ran")
+end
+-- }======
+
 if not only or only == "tcp" then tcp() end
 if not only or only == "dgram" then dgram() end
 if not only or only == "tasks" then tasks() end
+if not only or only == "loop" then loop() end
 if failures > 0 then
   print(("soak: %d promise(s) broken"):format(failures))
   os.exit(1)

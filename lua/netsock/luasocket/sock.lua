@@ -1,0 +1,1274 @@
+-- netsock.luasocket.sock: LuaSocket's tcp, udp and unix objects on
+-- netsock sockets. Each object is a table { s = netsock socket or false,
+-- ... } whose metatable is its class (tcp{master}, tcp{client}, ...);
+-- connect, listen and setpeername move it from class to class, as
+-- LuaSocket does. Internal to netsock.luasocket.
+
+local ns = require "netsock"
+local core = require "netsock.core"
+
+local error, ipairs, pairs, type, tostring, tonumber, select =
+      error, ipairs, pairs, type, tostring, tonumber, select
+local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
+local find, gsub, sub, byte, format = string.find, string.gsub, string.sub,
+                                      string.byte, string.format
+local mtype, floor, maxinteger = math.type, math.floor, math.maxinteger
+local getinfo = debug.getinfo
+local pcall = pcall
+local package = package
+
+local nssocket, gettime, monotime = ns.socket, ns.gettime, ns.monotime
+local getdefaulttimeout = ns.getdefaulttimeout
+local nsmethods = ns.socketmethods
+local recv, sendall, pending = nsmethods.recv, nsmethods.sendall, nsmethods.pending
+local nssend = nsmethods.send
+local current = ns._tasks.current
+local _ENV = nil
+
+local M = {}
+
+-- {====== Errors in LuaSocket's words ======
+
+-- every public function and method, for argerror to find its name
+local api = setmetatable({}, { __mode = "k" })
+M.api = api
+
+-- the name lauxlib gives a function found in package.loaded; where
+-- LuaSocket's C functions are found under "socket.core", ours are too
+local function globalname(fn)
+  local best
+  for modname, mod in pairs(package.loaded) do
+    if type(mod) == "table" then
+      for k, v in pairs(mod) do
+        if rawequal(v, fn) and type(k) == "string" then
+          local name = modname == "_G" and k or modname .. "." .. k
+          if modname == "socket.core" then return name end
+          if best == nil or #name < #best then best = name end
+        end
+      end
+    end
+  end
+  return best
+end
+
+-- argerror(arg, msg): raises as luaL_argerror does from the public
+-- function that is running ("bad argument #2 to 'receive' (...)",
+-- "calling 'send' on bad self (...)" for a method's self)
+local function argerror(arg, msg)
+  local level, ar = 2, nil
+  while true do
+    ar = getinfo(level, "nft")
+    if ar == nil then break end
+    if api[ar.func] then break end
+    level = level + 1
+  end
+  -- a public function called by another (receive's C closure calls the
+  -- Lua receive): the outermost names the call
+  while ar do
+    local up = getinfo(level + 1, "nft")
+    if not (up and api[up.func]) then break end
+    ar, level = up, level + 1
+  end
+  if ar == nil then error(format("bad argument #%d (%s)", arg, msg), 0) end
+  local name, namewhat, where = ar.name, ar.namewhat, level + 1
+  if ar.istailcall then
+    -- called as "return s:m()": the caller's frame, which had the name
+    -- and the position, is gone (a C function keeps it); a method's
+    -- name is known, the position is not
+    local known = api[ar.func]
+    if type(known) == "string" then name, namewhat = known, "method" end
+    where = 0
+  end
+  -- the position is the caller's, as luaL_error's luaL_where(L, 1)
+  if namewhat == "method" then
+    arg = arg - 1
+    if arg == 0 then
+      error(format("calling '%s' on bad self (%s)", name, msg), where)
+    end
+  end
+  if name == nil then name = globalname(ar.func) or "?" end
+  error(format("bad argument #%d to '%s' (%s)", arg, name, msg), where)
+end
+M.argerror = argerror
+
+local function typename(v)
+  return type(v)
+end
+M.typename = typename
+
+-- luaL_checklstring: strings, and numbers turned into strings
+-- (n, when known, is the count of arguments given: a missing one is "no
+-- value", as lauxlib says; methods cannot tell, and say "nil")
+local function checkstring(v, arg, n)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" then return tostring(v) end
+  argerror(arg, "string expected, got " .. (v == nil and n and arg > n and "no value" or t))
+end
+M.checkstring = checkstring
+
+local function checknumber(v, arg, given)
+  local n = tonumber(v)
+  if n == nil then
+    argerror(arg, "number expected, got " ..
+                  (v == nil and given and arg > given and "no value" or type(v)))
+  end
+  return n
+end
+M.checknumber = checknumber
+
+local function optnumber(v, arg, def)
+  if v == nil then return def end
+  return checknumber(v, arg)
+end
+
+-- luaL_checkoption
+local function checkoption(v, arg, def, list)
+  if v == nil and def then v = def end
+  v = checkstring(v, arg)
+  for i, name in ipairs(list) do
+    if name == v then return i end
+  end
+  argerror(arg, format("invalid option '%s'", v))
+end
+
+-- netsock's failure (message, code) as LuaSocket words it
+local words = {
+  timeout = "timeout", closed = "closed", EINPROGRESS = "timeout",
+  EADDRINUSE = "address already in use", EISCONN = "already connected",
+  EACCES = "permission denied", ECONNREFUSED = "connection refused",
+  ECONNABORTED = "closed", ECONNRESET = "closed", ETIMEDOUT = "timeout",
+  EPIPE = "closed",
+  EAI_AGAIN = "temporary failure in name resolution",
+  EAI_BADFLAGS = "invalid value for ai_flags",
+  EAI_FAIL = "non-recoverable failure in name resolution",
+  EAI_FAMILY = "ai_family not supported",
+  EAI_MEMORY = "memory allocation failure",
+  EAI_NONAME = "host or service not provided, or not known",
+  EAI_OVERFLOW = "argument buffer overflow",
+  EAI_SERVICE = "service not supported for socket type",
+  EAI_SOCKTYPE = "ai_socktype not supported",
+}
+local function lserror(msg, code)
+  return words[code] or msg
+end
+M.lserror = lserror
+-- }======
+
+-- {====== Classes ======
+-- An object: { s = netsock socket or false, [1] = bytes receive took,
+-- [3] = bytes send sent (getstats), [2] = the file object reading for
+-- receive, or false (array slots: the C closures of receive and send in
+-- file.c reach them with lua_rawgeti), ...}
+
+local classes = {}   -- name -> metatable
+local function tostr(o)
+  return format("%s: %p", getmetatable(o).__name, o)
+end
+
+local function gc(o)
+  local s = o.s
+  if s then o.s = false; s:close() end
+end
+
+-- a class: its metatable, with __index the methods plus class = name
+local function newclass(name, methods, groups)
+  local index = { class = name }
+  for k, fn in pairs(methods) do index[k] = fn end
+  local mt = { __index = index, __name = name, __tostring = tostr, __gc = gc }
+  for _, g in ipairs(groups) do mt[g] = true end
+  classes[name] = mt
+  return mt
+end
+M.classes = classes
+
+-- an object's class is its metatable, and o.cls too (a field is quicker
+-- to check in the hot paths than getmetatable)
+local function setclass(o, mt)
+  o.cls = mt
+  return setmetatable(o, mt)
+end
+M.setclass = setclass
+
+local function badclass(arg, want)
+  argerror(arg, want .. " expected")
+end
+
+-- the effective netsock timeout of LuaSocket's block and total timeouts
+local function effective(o)
+  local b, t = o.tb, o.tt
+  if b < 0 then
+    if t < 0 then return nil end
+    return t
+  end
+  if t < 0 or b < t then return b end
+  return t
+end
+
+-- a netsock socket for o: family from the address, type from the kind
+local function mksock(o, family)
+  local s, msg, code = nssocket(family, o.dgram and "dgram" or "stream")
+  if not s then return nil, lserror(msg, code) end
+  if family == "inet6" then s:setoption("ipv6only", true) end
+  s:settimeout(effective(o))
+  o.s, o.fam = s, family
+  return s
+end
+M.mksock = mksock
+
+local function newobject(kind, family, dgram)
+  return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
+           s = false, fam = family or false, kind = kind, dgram = dgram,
+           tb = -1.0, tt = -1.0, retry = false,
+           birth = gettime(), connecting = false }
+end
+M.newobject = newobject
+-- }======
+
+-- {====== Methods every kind shares ======
+
+local function addr3(s, fn)
+  if not s then return nil, "Bad file descriptor" end
+  local host, port, code = s[fn](s)
+  if not host then return nil, lserror(port, code) end
+  -- (LuaSocket gives getsockname's port as getnameinfo's text,
+  -- getpeername's as a number)
+  if fn == "getsockname" then port = tostring(port) end
+  if find(host, ":", 1, true) then return host, port, "inet6" end
+  return host, port, "inet"
+end
+
+local setoption, getoption   -- below
+
+local function common_getpeername(o) return addr3(o.s, "getpeername") end
+
+-- the methods every kind shares, each checking its object with check(o)
+local function commonfor(check)
+  local common = {}
+
+  function common.close(o)
+      check(o)
+    local s = o.s
+    if s then
+      o.s = false
+      s:close()
+    end
+    o[2] = false
+    return 1.0
+  end
+
+  function common.getfd(o)
+      check(o)
+    local s = o.s
+    if not s then return -1.0 end
+    return s:fileno() + 0.0
+  end
+
+  -- setfd(fd): -1 lets go of the descriptor without closing it (LuaSec takes
+  -- it so); another number adopts a duplicate of it
+  function common.setfd(o, fd)
+      check(o)
+    fd = checknumber(fd, 2)
+    local s = o.s
+    if fd < 0 then
+      if s then s:detach() end
+      o.s, o[2] = false, false
+      return
+    end
+    if s then s:close() end
+    local t = o.dgram and "dgram" or "stream"
+    local fam = o.kind:sub(1, 4) == "unix" and "unix" or (o.fam or "inet")
+    local n, msg, code = ns.fromfd(floor(fd), fam, t)
+    if not n then o.s = false return end
+    n:settimeout(effective(o))
+    o.s, o[2] = n, false
+  end
+
+  function common.dirty(o)
+      check(o)
+    local s = o.s
+    return s and pending(s) > 0 or false
+  end
+
+  function common.getfamily(o)
+      check(o)
+    if o.fam == "inet6" then return "inet6" end
+    return "inet4"
+  end
+
+  local timeoutmodes = { b = true, t = true, r = true }
+  function common.settimeout(o, t, mode)
+      check(o)
+    t = optnumber(t, 2, -1.0) + 0.0
+    mode = mode == nil and "b" or checkstring(mode, 3)
+    local m = sub(mode, 1, 1)
+    if m == "b" then o.tb = t
+    elseif m == "t" or m == "r" then o.tt = t
+    else argerror(3, "invalid timeout mode") end
+    local b, tt = o.tb, o.tt
+    o.retry = b >= 0 and (tt < 0 or b < tt)
+    local s = o.s
+    if s then s:settimeout(effective(o)) end
+    return 1.0
+  end
+
+  function common.gettimeout(o)
+      check(o)
+    return o.tb, o.tt
+  end
+
+
+  function common.getsockname(o) check(o) return addr3(o.s, "getsockname") end
+  function common.getpeername(o) check(o) return addr3(o.s, "getpeername") end
+  -- (not tail calls: argerror looks for this frame)
+  function common.setoption(o, name, v)
+    check(o)
+    local ok, err = setoption(o, name, v)
+    if ok then return ok end
+    return nil, err
+  end
+  function common.getoption(o, name)
+    check(o)
+    local v, err = getoption(o, name)
+    if err then return nil, err end
+    return v
+  end
+  return common
+end
+-- }======
+
+-- {====== Options ======
+
+local SOL, TCP, IPV6 = core.SOL_SOCKET, core.IPPROTO_TCP, core.IPPROTO_IPV6
+
+-- option name -> { level, optname, value kind } (raw setsockopt), or
+-- { name = netsock option name, value kind }
+local opts = {
+  keepalive = { SOL, core.SO_KEEPALIVE, "bool" },
+  reuseaddr = { SOL, core.SO_REUSEADDR, "bool" },
+  reuseport = { SOL, core.SO_REUSEPORT, "bool" },
+  dontroute = { SOL, core.SO_DONTROUTE, "bool" },
+  broadcast = { SOL, core.SO_BROADCAST, "bool" },
+  ["tcp-nodelay"] = { TCP, core.TCP_NODELAY, "bool" },
+  ["tcp-keepidle"] = { TCP, core.TCP_KEEPIDLE, "int" },
+  ["tcp-keepcnt"] = { TCP, core.TCP_KEEPCNT, "int" },
+  ["tcp-keepintvl"] = { TCP, core.TCP_KEEPINTVL, "int" },
+  ["tcp-defer-accept"] = { TCP, 9, "int" },          -- TCP_DEFER_ACCEPT
+  ["tcp-fastopen"] = { TCP, 23, "int" },             -- TCP_FASTOPEN
+  ["tcp-fastopen-connect"] = { TCP, 30, "int" },     -- TCP_FASTOPEN_CONNECT
+  ["ipv6-v6only"] = { IPV6, core.IPV6_V6ONLY, "bool" },
+  ["recv-buffer-size"] = { SOL, core.SO_RCVBUF, "int" },
+  ["send-buffer-size"] = { SOL, core.SO_SNDBUF, "int" },
+  ["ipv6-unicast-hops"] = { IPV6, core.IPV6_UNICAST_HOPS, "int" },
+  ["ipv6-multicast-hops"] = { IPV6, core.IPV6_MULTICAST_HOPS, "int" },
+  ["ipv6-multicast-loop"] = { IPV6, core.IPV6_MULTICAST_LOOP, "bool" },
+  linger = { name = "linger", "linger" },
+  error = { SOL, core.SO_ERROR, "error" },
+  ["ip-multicast-if"] = { name = "multicast_if", "addr" },
+  ["ip-multicast-ttl"] = { name = "multicast_ttl", "int" },
+  ["ip-multicast-loop"] = { name = "multicast_loop", "bool" },
+  ["ip-add-membership"] = { name = "add_membership", "mreq" },
+  ["ip-drop-membership"] = { name = "drop_membership", "mreq" },
+  ["ipv6-add-membership"] = { name = "add_membership", "mreq6" },
+  ["ipv6-drop-membership"] = { name = "drop_membership", "mreq6" },
+}
+
+local function set(list)
+  local t = {}
+  for _, k in ipairs(list) do t[k] = true end
+  return t
+end
+
+local optsets = {
+  tcp = set { "keepalive", "reuseaddr", "reuseport", "tcp-nodelay",
+    "tcp-keepidle", "tcp-keepcnt", "tcp-keepintvl", "ipv6-v6only", "linger",
+    "recv-buffer-size", "send-buffer-size", "tcp-defer-accept",
+    "tcp-fastopen", "tcp-fastopen-connect" },
+  udp = set { "dontroute", "broadcast", "reuseaddr", "reuseport",
+    "ip-multicast-if", "ip-multicast-ttl", "ip-multicast-loop",
+    "ip-add-membership", "ip-drop-membership", "ipv6-unicast-hops",
+    "ipv6-multicast-hops", "ipv6-multicast-loop", "ipv6-add-membership",
+    "ipv6-drop-membership", "ipv6-v6only", "recv-buffer-size",
+    "send-buffer-size" },
+  unixstream = set { "keepalive", "reuseaddr", "linger",
+    "recv-buffer-size", "send-buffer-size" },
+  unixdgram = set { "reuseaddr", "recv-buffer-size", "send-buffer-size" },
+}
+local optgets = {
+  tcp = set { "keepalive", "reuseaddr", "reuseport", "tcp-nodelay",
+    "tcp-keepidle", "tcp-keepcnt", "tcp-keepintvl", "linger", "error",
+    "recv-buffer-size", "send-buffer-size" },
+  udp = set { "dontroute", "broadcast", "reuseaddr", "reuseport",
+    "ip-multicast-if", "ip-multicast-loop", "error", "ipv6-unicast-hops",
+    "ipv6-multicast-hops", "ipv6-multicast-loop", "ipv6-v6only",
+    "recv-buffer-size", "send-buffer-size" },
+  unixstream = {},
+  unixdgram = {},
+}
+
+local nssetsockopt, nsgetsockopt = nsmethods.setsockopt, nsmethods.getsockopt
+local nssetoption, nsgetoption = nsmethods.setoption, nsmethods.getoption
+
+local function checkbool(v, arg)
+  if type(v) ~= "boolean" then
+    argerror(arg, "boolean expected, got " .. (v == nil and "no value" or type(v)))
+  end
+  return v
+end
+
+local function optionvalue(kind, v)
+  if kind == "bool" then return checkbool(v, 3) end
+  if kind == "int" then
+    local n = tonumber(v) or 0
+    return floor(n)
+  end
+  if kind == "linger" then
+    if type(v) ~= "table" then argerror(3, "table expected, got " .. type(v)) end
+    local on = v.on
+    if type(on) ~= "boolean" then argerror(3, "boolean 'on' field expected") end
+    local t = tonumber(v.timeout)
+    if t == nil then argerror(3, "number 'timeout' field expected") end
+    return { on = on, timeout = floor(t) }
+  end
+  if kind == "addr" then
+    return checkstring(v, 3)
+  end
+  if kind == "mreq" or kind == "mreq6" then
+    if type(v) ~= "table" then argerror(3, "table expected, got " .. type(v)) end
+    local group = v.multiaddr
+    if type(group) ~= "string" then argerror(3, "string 'multiaddr' field expected") end
+    local fam = kind == "mreq" and "inet" or "inet6"
+    if not ns.inet_pton(fam, group) then argerror(3, "invalid 'multiaddr' ip address") end
+    local iface = v.interface
+    if kind == "mreq" then
+      if type(iface) ~= "string" then argerror(3, "string 'interface' field expected") end
+      if iface == "*" then iface = "0.0.0.0" end
+      if not ns.inet_pton("inet", iface) then argerror(3, "invalid 'interface' ip address") end
+    else
+      iface = tonumber(iface) or 0
+    end
+    return { group = group, interface = iface }
+  end
+  return v
+end
+
+function setoption(o, name, v)
+  name = checkstring(name, 2)
+  local spec = optsets[o.kind][name] and opts[name]
+  if not spec then argerror(2, format("unsupported option `%s'", name)) end
+  local value = optionvalue(spec[spec.name and 1 or 3], v)
+  local s = o.s
+  if not s then return nil, "setsockopt failed" end
+  local ok
+  if spec.name then
+    ok = select(2, pcall(nssetoption, s, spec.name, value))
+  else
+    if value == true then value = 1 elseif value == false then value = 0 end
+    ok = nssetsockopt(s, spec[1], spec[2], value)
+  end
+  if ok ~= true then return nil, "setsockopt failed" end
+  return 1.0
+end
+
+function getoption(o, name)
+  name = checkstring(name, 2)
+  local spec = optgets[o.kind][name] and opts[name]
+  if not spec then argerror(2, format("unsupported option `%s'", name)) end
+  local s = o.s
+  if not s then return nil, "getsockopt failed" end
+  if spec.name then
+    local ok, v = pcall(nsgetoption, s, spec.name)
+    if not ok or v == nil then return nil, "getsockopt failed" end
+    if type(v) == "table" then return { on = v.on, timeout = v.timeout } end
+    if mtype(v) then return v + 0.0 end
+    return v
+  end
+  local v = nsgetsockopt(s, spec[1], spec[2])
+  if v == nil then return nil, "getsockopt failed" end
+  local kind = spec[3]
+  if kind == "bool" then return v ~= 0 end
+  if kind == "error" then
+    if v == 0 then return nil end
+    local name = ns.errorcode[v] or tostring(v)
+    return words[name] or name
+  end
+  return v + 0.0
+end
+-- }======
+
+-- {====== Addresses: LuaSocket's try-every-address bind and connect ======
+
+local AI_PASSIVE = core.AI_PASSIVE
+local nsgetaddrinfo = ns.getaddrinfo
+
+local function resolve(host, port, family, typ, flags)
+  if flags == nil and current() and not find(host or "", "^[%d.:]*$") then
+    return core._getaddrinfo_task(host, port, family, typ)
+  end
+  return nsgetaddrinfo(host, port, family, typ, nil, flags)
+end
+
+-- trybind(o, host, port): bind o to the first of host's addresses that
+-- takes it, making the socket when its family is not yet known
+function M.trybind(o, host, port)
+  if host == "*" then host = nil end
+  local typ = o.dgram and "dgram" or "stream"
+  local infos, msg, code = resolve(host, port or "0", o.fam or nil, typ, AI_PASSIVE)
+  if not infos then return nil, lserror(msg, code) end
+  local err = "no info on address"
+  for _, ai in ipairs(infos) do
+    local s = o.s
+    if not s or o.fam ~= ai.family then
+      if s then s:close() o.s = false end
+      s, err = mksock(o, ai.family)
+    end
+    if s then
+      local ok
+      ok, msg, code = s:bind(ai.host, ai.port)
+      if ok then return 1.0 end
+      err = lserror(msg, code)
+    end
+  end
+  return nil, err
+end
+
+-- tryconnect(o, host, port): connect o to the first of host's addresses
+-- that answers; a timeout of 0 stops at the first (in progress)
+function M.tryconnect(o, host, port)
+  local typ = o.dgram and "dgram" or "stream"
+  local infos, msg, code = resolve(host, port, o.fam or nil, typ)
+  if not infos then return nil, lserror(msg, code) end
+  local err = "no info on address"
+  for _, ai in ipairs(infos) do
+    local s = o.s
+    if not s or o.fam ~= ai.family then
+      if s then s:close() o.s = false end
+      o.connecting = false
+      s, err = mksock(o, ai.family)
+    end
+    if s then
+      local ok
+      if o.connecting then
+        -- a connect under way: LuaSocket answers EALREADY without waiting
+        s:settimeout(0)
+        ok, msg, code = s:connect(ai.host, ai.port)
+        s:settimeout(effective(o))
+        if not ok and code == "EINPROGRESS" then
+          return nil, "Operation already in progress"
+        end
+      else
+        ok, msg, code = s:connect(ai.host, ai.port)
+      end
+      if ok then o.connecting = false return 1.0 end
+      if code == "EINPROGRESS" then o.connecting = true end
+      err = lserror(msg, code)
+      if o.tb == 0 or o.tt == 0 then return nil, err end
+    end
+  end
+  return nil, err
+end
+-- }======
+
+-- {====== Streams: receive and send ======
+
+local HUGE = maxinteger
+
+local function rfile(o, s)
+  local f = s:makefile("r")
+  f:setlimit(HUGE)
+  o[2] = f
+  return f
+end
+
+-- everything buffered, consumed: the partial result of a failed receive
+local function takeall(s)
+  local n = pending(s)
+  if n == 0 then return "" end
+  return recv(s, n)
+end
+
+-- may a receive that timed out go on? Only under a block timeout (each
+-- wait bounded, not the call) and when bytes came since p0
+local function goon(o, s, p0, t0)
+  if not o.retry then return false end
+  local p1 = pending(s)
+  if p1 <= p0 then return false end
+  if o.tt >= 0 and monotime() - t0 >= o.tt then return false end
+  return true
+end
+
+local function fail(o, s, err, code, prefix, stripcr)
+  local part = takeall(s)
+  o[1] = o[1] + #part
+  if stripcr and find(part, "\r", 1, true) then part = gsub(part, "\r", "") end
+  if prefix then part = prefix .. part end
+  return nil, lserror(err, code), part
+end
+
+local function receiveline(o, s, prefix)
+  local f = o[2] or rfile(o, s)
+  local read = f.read
+  local t0
+  while true do
+    local p0 = o.retry and pending(s) or 0
+    local line, err, code = read(f, "L")
+    if line then
+      local n = #line
+      o[1] = o[1] + n
+      if byte(line, n) ~= 10 then   -- the stream ended inside this line
+        if find(line, "\r", 1, true) then line = gsub(line, "\r", "") end
+        if prefix then line = prefix .. line end
+        return nil, "closed", line
+      end
+      if find(line, "\r", 1, true) then
+        line = gsub(sub(line, 1, n - 1), "\r", "")
+      else
+        line = sub(line, 1, n - 1)
+      end
+      if prefix then return prefix .. line, nil, nil end
+      return line, nil, nil
+    end
+    if code ~= "timeout" then return fail(o, s, err, code, prefix, true) end
+    t0 = t0 or monotime()
+    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix, true) end
+  end
+end
+
+local function receiveall(o, s, prefix)
+  local f = o[2] or rfile(o, s)
+  local t0
+  while true do
+    local p0 = o.retry and pending(s) or 0
+    local data, err, code = f:read("a")
+    if data then
+      o[1] = o[1] + #data
+      if data == "" then return nil, "closed", prefix or "" end
+      if prefix then return prefix .. data, nil, nil end
+      return data, nil, nil
+    end
+    if code ~= "timeout" then return fail(o, s, err, code, prefix) end
+    t0 = t0 or monotime()
+    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix) end
+  end
+end
+
+-- the rest of a count: 'have' holds what came so far (with the prefix),
+-- short of 'want' bytes in all
+local function receivecount(o, s, want, have)
+  if #have >= want then return have, nil, nil end
+  local f = o[2] or rfile(o, s)
+  local t0
+  while true do
+    local p0 = o.retry and pending(s) or 0
+    local more, err, code = f:read(want - #have)
+    if more then
+      o[1] = o[1] + #more
+      have = have .. more
+      if #have < want then return nil, "closed", have end  -- end of stream first
+      return have, nil, nil
+    end
+    if code ~= "timeout" then return fail(o, s, err, code, have) end
+    t0 = t0 or monotime()
+    if not goon(o, s, p0, t0) then return fail(o, s, err, code, have) end
+  end
+end
+
+-- o:receive([pattern [, prefix]]) for stream objects of class 'client':
+-- a C closure (file.c, core._lsreceive) answers a line that is buffered
+-- whole in one call, and calls this for everything else (the hot path
+-- here first: a count with no prefix)
+local function streamreceive(client, cname)
+  local function receive(o, pat, prefix)
+    if o.cls ~= client then badclass(1, cname) end
+    local s = o.s
+    if prefix == nil and type(pat) == "number" and pat >= 1 and s then
+      local want = pat % 1 == 0 and pat or floor(pat)
+      -- a large count straight from the file buffer: one copy of the data
+      if want > 4096 then return receivecount(o, s, want, "") end
+      local data, err, code = recv(s, want)
+      if data and #data == want then
+        o[1] = o[1] + want
+        return data, nil, nil
+      end
+      if not data then return fail(o, s, err, code, nil) end
+      o[1] = o[1] + #data
+      return receivecount(o, s, want, data)
+    end
+    if prefix ~= nil then
+      prefix = checkstring(prefix, 3)
+      if prefix == "" then prefix = nil end
+    end
+    if pat == nil or pat == "*l" then
+      if not s then return nil, "closed", prefix or "" end
+      return receiveline(o, s, prefix)
+    end
+    local n = tonumber(pat)
+    if n == nil then
+      if type(pat) ~= "string" then argerror(2, "string expected, got " .. type(pat)) end
+      local c1, c2 = byte(pat, 1, 2)
+      if c1 ~= 42 or (c2 ~= 108 and c2 ~= 97) then argerror(2, "invalid receive pattern") end
+      if not s then return nil, "closed", prefix or "" end
+      if c2 == 108 then return receiveline(o, s, prefix) end
+      return receiveall(o, s, prefix)
+    end
+    if not (n >= 0) then argerror(2, "invalid receive pattern") end
+    local want = floor(n)
+    if prefix then
+      if want <= #prefix then return prefix, nil, nil end
+      want = want - #prefix
+    end
+    if not s then return nil, "closed", prefix or "" end
+    if want == 0 then return "", nil, nil end
+    local data, err, code = recv(s, want)
+    if not data then return fail(o, s, err, code, prefix) end
+    o[1] = o[1] + #data
+    if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
+    return receivecount(o, s, want, data)
+  end
+  -- what the C closure leaves to Lua after its recv: a short count or a
+  -- failure
+  local function rest(o, want, data, err, code)
+    local s = o.s
+    if not data then return fail(o, s, err, code, nil) end
+    o[1] = o[1] + #data
+    return receivecount(o, s, want, data)
+  end
+  api[receive] = "receive"
+  local fast = core._lsreceive(receive, recv, rest, client)
+  api[fast] = "receive"
+  return fast
+end
+
+-- o:send(data [, i [, j]]): the index of the last byte sent. A C closure
+-- (file.c, core._lssend) sends a whole string in one call; this does the
+-- rest (indices, failures, numbers)
+local function streamsend(client, cname)
+  local function send(o, data, i, j)
+    if o.cls ~= client then badclass(1, cname) end
+    if type(data) ~= "string" then data = checkstring(data, 2) end
+    local s = o.s
+    if i == nil and j == nil and s then
+      local ok, err, code, sent = sendall(s, data)
+      if ok then
+        local size = #data
+        o[3] = o[3] + size
+        return size + 0.0, nil, nil
+      end
+      if code ~= "timeout" or not o.retry or sent == 0 then
+        o[3] = o[3] + sent
+        return nil, lserror(err, code), sent + 0.0
+      end
+      -- a block timeout with progress: go on below from where it stopped
+      o[3] = o[3] + sent
+      i = sent + 1
+    end
+    local size = #data
+    local st = floor(optnumber(i, 3, 1))
+    local en = floor(optnumber(j, 4, -1))
+    if st < 0 then st = size + st + 1 end
+    if en < 0 then en = size + en + 1 end
+    if st < 1 then st = 1 end
+    if en > size then en = size end
+    if st > en then return st - 1.0, nil, nil end
+    if not s then return nil, "closed", st - 1.0 end
+    local t0
+    while true do
+      local ok, err, code, sent = sendall(s, data, st, en)
+      if ok then
+        o[3] = o[3] + (en - st + 1)
+        return en + 0.0, nil, nil
+      end
+      o[3] = o[3] + sent
+      st = st + sent
+      t0 = t0 or monotime()
+      if code ~= "timeout" or not o.retry or sent == 0
+         or (o.tt >= 0 and monotime() - t0 >= o.tt) then
+        return nil, lserror(err, code), st - 1.0
+      end
+    end
+  end
+  -- after the C closure's sendall failed: what send does then
+  local function rest(o, data, ok, err, code, sent)
+    if code ~= "timeout" or not o.retry or sent == 0 then
+      o[3] = o[3] + sent
+      return nil, lserror(err, code), sent + 0.0
+    end
+    o[3] = o[3] + sent
+    return send(o, data, sent + 1)
+  end
+  api[send] = "send"
+  local fast = core._lssend(send, sendall, rest, client)
+  api[fast] = "send"
+  return fast
+end
+
+-- o:shutdown([how])
+local hows = { "both", "send", "receive" }
+local nshows = { "rw", "w", "r" }
+local function shutdown(o, how)
+  local k = checkoption(how, 2, "both", hows)
+  local s = o.s
+  if s then s:shutdown(nshows[k]) end
+  return 1.0
+end
+
+-- bytes received count those receive has returned (or consumed as a
+-- partial), as LuaSocket's buffer counts them; sent, those send sent
+local function getstats(o)
+  return o[1] + 0.0, o[3] + 0.0, gettime() - o.birth
+end
+
+local function setstats(o, r, t, age)
+  o[1] = floor(optnumber(r, 2, o[1]))
+  o[3] = floor(optnumber(t, 3, o[3]))
+  if age ~= nil then o.birth = gettime() - checknumber(age, 4) end
+  return 1.0
+end
+-- }======
+
+-- {====== TCP ======
+
+local tcpm = {}
+local TCP_MASTER, TCP_CLIENT, TCP_SERVER
+
+-- an accepted or connected netsock socket as a tcp{client}
+local function wrapclient(mt, s, fam, kind)
+  local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
+              tb = -1.0, tt = -1.0, retry = false, birth = gettime(),
+              connecting = false }
+  if getdefaulttimeout() ~= nil then s:settimeout(nil) end
+  return setclass(o, mt)
+end
+
+function tcpm.bind(o, host, port)
+  if getmetatable(o) ~= TCP_MASTER then badclass(1, "tcp{master}") end
+  host = checkstring(host, 2)
+  port = port == nil and "0" or checkstring(port, 3)
+  return M.trybind(o, host, port)
+end
+
+function tcpm.connect(o, host, port)
+  local mt = getmetatable(o)
+  if mt ~= TCP_MASTER and mt ~= TCP_CLIENT then badclass(1, "tcp{master}") end
+  host = checkstring(host, 2)
+  port = checkstring(port, 3)
+  local ok, err = M.tryconnect(o, host, port)
+  if ok then setclass(o, TCP_CLIENT) end
+  if ok then return ok end
+  return nil, err
+end
+
+function tcpm.listen(o, backlog)
+  if getmetatable(o) ~= TCP_MASTER then badclass(1, "tcp{master}") end
+  backlog = floor(optnumber(backlog, 2, 32))
+  local s = o.s
+  if not s then
+    -- LuaSocket listens on whatever the descriptor is; with none, it fails
+    return nil, "Bad file descriptor"
+  end
+  local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
+  if not ok then return nil, lserror(msg, code) end
+  setclass(o, TCP_SERVER)
+  return 1.0
+end
+
+function tcpm.accept(o)
+  if getmetatable(o) ~= TCP_SERVER then badclass(1, "tcp{server}") end
+  local s = o.s
+  if not s then return nil, "closed" end
+  local c, msg, code = s:accept()
+  if not c then return nil, lserror(msg, code) end
+  return wrapclient(TCP_CLIENT, c, o.fam, "tcp")
+end
+
+do
+  local common = commonfor(function(o)
+    local mt = getmetatable(o)
+    if mt ~= TCP_MASTER and mt ~= TCP_CLIENT and mt ~= TCP_SERVER then
+      badclass(1, "tcp{any}")
+    end
+  end)
+  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "getfamily",
+                       "settimeout", "gettimeout", "getsockname",
+                       "setoption", "getoption" } do
+    tcpm[k] = common[k]
+  end
+end
+
+function tcpm.getpeername(o)
+  local mt = getmetatable(o)
+  if mt ~= TCP_MASTER and mt ~= TCP_CLIENT and mt ~= TCP_SERVER then
+    badclass(1, "tcp{any}")
+  end
+  return common_getpeername(o)
+end
+function tcpm.shutdown(o, how)
+  if getmetatable(o) ~= TCP_CLIENT then badclass(1, "tcp{client}") end
+  local ok = shutdown(o, how)
+  return ok
+end
+function tcpm.getstats(o)
+  if getmetatable(o) ~= TCP_CLIENT then badclass(1, "tcp{client}") end
+  return getstats(o)
+end
+function tcpm.setstats(o, r, t, age)
+  if getmetatable(o) ~= TCP_CLIENT then badclass(1, "tcp{client}") end
+  local ok = setstats(o, r, t, age)
+  return ok
+end
+tcpm.setpeername = tcpm.connect
+tcpm.setsockname = tcpm.bind
+
+TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" })
+TCP_CLIENT = newclass("tcp{client}", tcpm, { "tcp{any}" })
+TCP_SERVER = newclass("tcp{server}", tcpm, { "tcp{any}" })
+for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
+  mt.__index.receive = streamreceive(TCP_CLIENT, "tcp{client}")
+  mt.__index.send = streamsend(TCP_CLIENT, "tcp{client}")
+end
+-- (every class shares one receive and send so hot loops may keep them)
+TCP_SERVER.__index.receive = TCP_MASTER.__index.receive
+TCP_CLIENT.__index.receive = TCP_MASTER.__index.receive
+TCP_SERVER.__index.send = TCP_MASTER.__index.send
+TCP_CLIENT.__index.send = TCP_MASTER.__index.send
+M.TCP_CLIENT = TCP_CLIENT
+
+local function newmaster(kind, family)
+  return setclass(newobject(kind, family, kind == "udp" or kind == "unixdgram"),
+                  classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
+end
+M.newmaster = newmaster
+
+local function maketcp(family)
+  local o = newmaster("tcp", family)
+  if family then
+    local s, err = mksock(o, family)
+    if not s then return nil, err end
+  end
+  return o
+end
+
+function M.tcp() return maketcp(nil) end
+function M.tcp4() return maketcp("inet") end
+function M.tcp6() return maketcp("inet6") end
+-- }======
+
+-- {====== UDP ======
+
+local udpm = {}
+local UDP_UNCONNECTED, UDP_CONNECTED
+
+local function isudp(o)
+  local mt = getmetatable(o)
+  if mt ~= UDP_UNCONNECTED and mt ~= UDP_CONNECTED then badclass(1, "udp{any}") end
+end
+
+do
+  local common = commonfor(isudp)
+  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "getfamily",
+                       "settimeout", "gettimeout", "getsockname",
+                       "setoption", "getoption" } do
+    udpm[k] = common[k]
+  end
+end
+
+function udpm.getpeername(o)
+  if getmetatable(o) ~= UDP_CONNECTED then badclass(1, "udp{connected}") end
+  return common_getpeername(o)
+end
+
+function udpm.setsockname(o, host, port)
+  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  host = checkstring(host, 2)
+  port = port == nil and "0" or checkstring(port, 3)
+  return M.trybind(o, host, port)
+end
+
+-- setpeername(host, port) connects; setpeername("*") disconnects
+function udpm.setpeername(o, host, port)
+  isudp(o)
+  host = checkstring(host, 2)
+  if host == "*" then
+    local s = o.s
+    if s then   -- (with no descriptor yet there is nothing to undo)
+      local ok, msg, code = s:disconnect()
+      if not ok then return nil, lserror(msg, code) end
+    end
+    setclass(o, UDP_UNCONNECTED)
+    return 1.0
+  end
+  port = checkstring(port, 3)
+  local ok, err = M.tryconnect(o, host, port)
+  if ok then
+    setclass(o, UDP_CONNECTED)
+    return ok
+  end
+  return nil, err
+end
+
+local nsrecvfrom, nssendto = nsmethods.recvfrom, nsmethods.sendto
+
+function udpm.receive(o, size)
+  isudp(o)
+  size = floor(optnumber(size, 2, 8192))
+  local s = o.s
+  if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
+  local data, msg, code = recv(s, size)
+  if not data then return nil, lserror(msg, code) end
+  return data
+end
+
+function udpm.receivefrom(o, size)
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if size == nil then size = 8192
+  elseif type(size) ~= "number" or size % 1 ~= 0 then size = floor(checknumber(size, 2)) end
+  local s = o.s
+  if not s then return nil, "Bad file descriptor" end
+  local data, host, port = nsrecvfrom(s, size)
+  if not data then return nil, lserror(host, port) end
+  return data, host, port
+end
+
+function udpm.send(o, data)
+  if getmetatable(o) ~= UDP_CONNECTED then badclass(1, "udp{connected}") end
+  data = checkstring(data, 2)
+  local s = o.s
+  if not s then return nil, "Bad file descriptor" end
+  local n, msg, code = nssend(s, data)
+  if not n then return nil, lserror(msg, code) end
+  return n + 0.0
+end
+
+local NUMERIC = core.AI_NUMERICHOST | core.AI_NUMERICSERV
+-- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
+-- destination: the last one is kept on the object, so a loop sending to
+-- one peer pays no getaddrinfo per datagram
+function udpm.sendto(o, data, host, port)
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if type(data) ~= "string" then data = checkstring(data, 2) end
+  local s = o.s
+  local n, msg, code
+  if s and host == o.tohost and port == o.toport and host ~= nil then
+    n, msg, code = nssendto(s, data, o.toaddr, o.toportn)
+  else
+    local rawhost, rawport = host, port
+    host = checkstring(host, 3)
+    port = checkstring(port, 4)
+    local infos
+    infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
+    if not infos then return nil, msg end
+    local ai = infos[1]
+    if not s then
+      local err
+      s, err = mksock(o, ai.family)
+      if not s then return nil, err end
+    end
+    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ai.host, ai.port
+    n, msg, code = nssendto(s, data, ai.host, ai.port)
+  end
+  if not n then return nil, lserror(msg, code) end
+  return n + 0.0
+end
+
+UDP_UNCONNECTED = newclass("udp{unconnected}", udpm, { "udp{any}", "select{able}" })
+UDP_CONNECTED = newclass("udp{connected}", udpm, { "udp{any}", "select{able}" })
+
+local function makeudp(family)
+  local o = newmaster("udp", family)
+  if family then
+    local s, err = mksock(o, family)
+    if not s then return nil, err end
+  end
+  return o
+end
+
+function M.udp() return makeudp(nil) end
+function M.udp4() return makeudp("inet") end
+function M.udp6() return makeudp("inet6") end
+-- }======
+
+-- {====== Unix-domain (socket.unix) ======
+
+local unixs, unixd = {}, {}
+local US_MASTER, US_CLIENT, US_SERVER, UD_UNCONNECTED, UD_CONNECTED
+
+local function isus(o)
+  local mt = getmetatable(o)
+  if mt ~= US_MASTER and mt ~= US_CLIENT and mt ~= US_SERVER then
+    badclass(1, "unixstream{any}")
+  end
+end
+local function isud(o)
+  local mt = getmetatable(o)
+  if mt ~= UD_UNCONNECTED and mt ~= UD_CONNECTED then badclass(1, "unixdgram{any}") end
+end
+
+local function unixname(s, fn)
+  if not s then return nil, "Bad file descriptor" end
+  local path, msg, code = s[fn](s)
+  if not path then return nil, lserror(msg, code) end
+  return path
+end
+
+do
+  local cs, cd = commonfor(isus), commonfor(isud)
+  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "settimeout", "setoption" } do
+    unixs[k], unixd[k] = cs[k], cd[k]
+  end
+  unixd.gettimeout = cd.gettimeout
+end
+
+-- bind or connect a Unix socket; on a stream socket a failure closes
+-- the descriptor, as LuaSocket's does
+local function unixaddr(o, path, what)
+  path = checkstring(path, 2)
+  local s = o.s
+  if not s then return nil, "Bad file descriptor" end
+  local ok, r, msg, code = pcall(s[what], s, path)
+  if not ok then return nil, "path too long" end
+  if not r then
+    if not o.dgram then o.s = false s:close() end
+    return nil, lserror(msg, code)
+  end
+  return 1.0
+end
+local function unixbind2(o, path) return unixaddr(o, path, "bind") end
+local function unixconnect(o, path) return unixaddr(o, path, "connect") end
+
+function unixs.bind(o, path)
+  if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
+  return unixbind2(o, path)
+end
+unixs.setsockname = unixs.bind
+
+function unixs.connect(o, path)
+  if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
+  local ok, err = unixconnect(o, path)
+  if ok then setclass(o, US_CLIENT) end
+  if ok then return ok end
+  return nil, err
+end
+unixs.setpeername = unixs.connect
+
+function unixs.listen(o, backlog)
+  if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
+  backlog = floor(optnumber(backlog, 2, 32))
+  local s = o.s
+  if not s then return nil, "Bad file descriptor" end
+  local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
+  if not ok then return nil, lserror(msg, code) end
+  setclass(o, US_SERVER)
+  return 1.0
+end
+
+function unixs.accept(o)
+  if getmetatable(o) ~= US_SERVER then badclass(1, "unixstream{server}") end
+  local s = o.s
+  if not s then return nil, "closed" end
+  local c, msg, code = s:accept()
+  if not c then return nil, lserror(msg, code) end
+  return wrapclient(US_CLIENT, c, "unix", "unixstream")
+end
+
+function unixs.getsockname(o) isus(o) return unixname(o.s, "getsockname") end
+unixs.shutdown = function(o, how)
+  if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
+  local ok = shutdown(o, how)
+  return ok
+end
+unixs.getstats = function(o)
+  if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
+  return getstats(o)
+end
+unixs.setstats = function(o, r, t, age)
+  if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
+  local ok = setstats(o, r, t, age)
+  return ok
+end
+
+US_MASTER = newclass("unixstream{master}", unixs, { "unixstream{any}" })
+US_CLIENT = newclass("unixstream{client}", unixs, { "unixstream{any}" })
+US_SERVER = newclass("unixstream{server}", unixs, { "unixstream{any}" })
+do
+  local r = streamreceive(US_CLIENT, "unixstream{client}")
+  local snd = streamsend(US_CLIENT, "unixstream{client}")
+  for _, mt in ipairs { US_MASTER, US_CLIENT, US_SERVER } do
+    mt.__index.receive, mt.__index.send = r, snd
+  end
+end
+
+function unixd.bind(o, path)
+  if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
+  return unixbind2(o, path)
+end
+unixd.setsockname = unixd.bind
+
+function unixd.connect(o, path)
+  isud(o)
+  local ok, err = unixconnect(o, path)
+  if ok then setclass(o, UD_CONNECTED) end
+  if ok then return ok end
+  return nil, err
+end
+unixd.setpeername = unixd.connect
+
+function unixd.getsockname(o) isud(o) return unixname(o.s, "getsockname") end
+
+function unixd.receive(o, size)
+  isud(o)
+  size = floor(optnumber(size, 2, 8192))
+  local data, msg, code = recv(o.s, size)
+  if not data then return nil, lserror(msg, code) end
+  return data
+end
+
+function unixd.receivefrom(o, size)
+  if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
+  size = floor(optnumber(size, 2, 8192))
+  local data, from, code = nsrecvfrom(o.s, size)
+  if not data then return nil, lserror(from, code) end
+  return data, from
+end
+
+function unixd.send(o, data)
+  if getmetatable(o) ~= UD_CONNECTED then badclass(1, "unixdgram{connected}") end
+  data = checkstring(data, 2)
+  local n, msg, code = nssend(o.s, data)
+  if not n then return nil, lserror(msg, code) end
+  return n + 0.0
+end
+
+function unixd.sendto(o, data, path)
+  if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
+  data = checkstring(data, 2)
+  path = checkstring(path, 3)
+  local ok, n, msg, code = pcall(nssendto, o.s, data, path)
+  if not ok then return nil, "path too long" end
+  if not n then return nil, lserror(msg, code) end
+  return n + 0.0
+end
+
+UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "select{able}" })
+UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
+
+local function makeunix(kind)
+  local o = setclass(newobject(kind, "unix", kind == "unixdgram"),
+                     kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
+  o.fam = "unix"
+  local s, err = mksock(o, "unix")
+  if not s then return nil, err end
+  return o
+end
+
+function M.unixstream() return makeunix("unixstream") end
+function M.unixdgram() return makeunix("unixdgram") end
+-- }======
+
+-- every method of every class is public: argerror names them
+for _, mt in pairs(classes) do
+  for name, fn in pairs(mt.__index) do
+    if type(fn) == "function" then api[fn] = name end
+  end
+end
+
+return M

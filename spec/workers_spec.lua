@@ -1,0 +1,205 @@
+-- spec/workers_spec.lua: serve(..., {workers = n}): a supervisor and its
+-- worker processes. The server runs in a child process (a Lua script
+-- started here); python3 is the client. Only PIDs this spec started, or
+-- their children (checked through /proc), are signalled.
+local H = require "helpers"
+local ns = H.netsock
+
+local server_lua = [[
+local ns = require "netsock"
+local core = require "netsock.core"
+local flag = arg[1]
+local sup = assert(ns.serve("127.0.0.1", 0, function(conn)
+  local f = conn:makefile()
+  local line = f:read("l")
+  if not line then return end
+  local delay = tonumber(line:match("sleep ([%d.]+)"))
+  if delay then ns.sleep(delay) end
+  -- a response in two parts with a pause between: a cut shows
+  conn:sendall("pid " .. core._getpid() .. " part1\n")
+  if delay then ns.sleep(delay) end
+  conn:sendall("part2\n")
+end, { workers = 2 }))
+print(("sup %d port %d"):format(core._getpid(), select(2, sup:getsockname())))
+io.stdout:flush()
+ns.spawn(function()   -- a file named flag .. ".restart" asks for a restart
+  while not sup._stopping do
+    local f = io.open(flag .. ".restart")
+    if f then f:close(); os.remove(flag .. ".restart"); sup:restart() end
+    ns.sleep(0.05)
+  end
+end)
+ns.run()
+print("supervisor done")
+]]
+
+-- the parent pid of a process, from /proc (nil once it is gone or a zombie)
+local function ppid(pid)
+  local s = H.readfile("/proc/" .. pid .. "/stat")
+  if not s then return nil end
+  local state, pp = s:match("^%d+ %b() (%a) (%d+)")
+  if state == "Z" or state == "X" then return nil end
+  return tonumber(pp)
+end
+
+-- the live children of pid
+local function children(pid)
+  local lfs = require "lfs"
+  local out = {}
+  for e in lfs.dir("/proc") do
+    if e:match("^%d+$") and ppid(e) == pid then out[#out + 1] = tonumber(e) end
+  end
+  table.sort(out)
+  return out
+end
+
+local function waitfor(cond, seconds)
+  local deadline = ns.monotime() + seconds
+  while not cond() do
+    if ns.monotime() > deadline then return false end
+    ns.sleep(0.02)
+  end
+  return true
+end
+
+local function start()
+  local flag = H.tmpname("")
+  local p = H.lua(server_lua, flag)
+  local line = p:line(15) or ""
+  local sup, port = line:match("^sup (%d+) port (%d+)")
+  assert(sup, "the server did not start: " .. p:output())
+  sup, port = tonumber(sup), tonumber(port)
+  assert(waitfor(function() return #children(sup) == 2 end, 10), "no 2 workers")
+  return p, sup, port, flag
+end
+
+-- python: n requests one after the other (each "sleep D" when given);
+-- prints "ok N", the pids seen, and every failure
+local client_py = [[
+import socket, sys, time
+port, n, delay, spread = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+ok, pids, bad = 0, set(), []
+for i in range(n):
+    try:
+        c = socket.create_connection(("127.0.0.1", port), 5)
+        c.settimeout(10)
+        c.sendall(("sleep %s\n" % delay).encode() if delay != "0" else b"hi\n")
+        if i == 0: print("sent", flush=True)
+        data = b""
+        while True:
+            d = c.recv(100)
+            if not d: break
+            data += d
+        c.close()
+        lines = data.decode().split("\n")
+        if len(lines) == 3 and lines[0].endswith("part1") and lines[1] == "part2":
+            ok += 1
+            pids.add(int(lines[0].split()[1]))
+        else:
+            bad.append(repr(data))
+    except Exception as e:
+        bad.append(repr(e))
+    time.sleep(spread)
+print("ok", ok, "pids", " ".join(str(p) for p in sorted(pids)), flush=True)
+for b in bad: print("bad", b, flush=True)
+]]
+
+local function client(port, n, delay, spread)
+  return H.python(client_py, port, n, delay or 0, spread or 0)
+end
+
+local function result(c)
+  assert(c:wait(60), "the client did not finish")
+  local out = c:output()
+  local ok, pids = out:match("ok (%d+) pids ([%d ]*)")
+  local set = {}
+  for pid in (pids or ""):gmatch("%d+") do set[#set + 1] = tonumber(pid) end
+  return tonumber(ok), set, out
+end
+
+describe("serve with workers", function()
+  it("serves from two worker processes, children of the supervisor", function()
+    local p, sup, port = start()
+    finally(function() p:kill() end)
+    local workers = children(sup)
+    assert.equal(2, #workers)
+    -- which worker serves is the kernel's choice (SO_REUSEPORT hashes the
+    -- client's port): 40 connections reach both all but surely
+    local c = client(port, 40)
+    local ok, pids, out = result(c)
+    assert.equal(40, ok, out)
+    assert.same(workers, pids)
+  end)
+
+  it("a killed worker is replaced; the service goes on", function()
+    local p, sup, port = start()
+    finally(function() p:kill() end)
+    local workers = children(sup)
+    local victim = workers[1]
+    assert.equal(sup, ppid(victim))       -- ours: a child of our child
+    local c = client(port, 30, 0, 0.05)   -- 1.5 s of requests
+    assert.truthy(c:line(10), "the client did not start")
+    ns.sleep(0.3)
+    assert(os.execute("kill -KILL " .. victim))
+    local ok, _, out = result(c)
+    assert.equal(30, ok, out)
+    assert.is_true(waitfor(function()
+      local now = children(sup)
+      return #now == 2 and now[1] ~= victim and now[2] ~= victim
+    end, 10), "the worker was not replaced")
+  end)
+
+  it("SIGTERM ends everything: no cut response, no orphan", function()
+    local p, sup, port = start()
+    finally(function() p:kill() end)
+    local workers = children(sup)
+    local c = client(port, 1, 0.4)        -- in flight for 0.8 s
+    assert.truthy(c:line(10), "the client did not start")
+    ns.sleep(0.2)
+    assert(os.execute("kill -TERM " .. sup))
+    local ok, _, out = result(c)
+    assert.equal(1, ok, out)
+    assert.equal(0, p:wait(15), p:output())
+    assert.matches("supervisor done", p:output())
+    for _, w in ipairs(workers) do
+      assert.is_nil(ppid(w), "worker " .. w .. " outlived the supervisor")
+    end
+    -- and the port is free: nothing listens any more
+    local s = ns.create_connection("127.0.0.1", port, 2)
+    assert.is_nil(s)
+  end)
+
+  it("SIGHUP restarts the workers one by one without dropping a connection", function()
+    local p, sup, port = start()
+    finally(function() p:kill() end)
+    local before = children(sup)
+    local c = client(port, 60, 0, 0.03)   -- about 2 s of requests
+    assert.truthy(c:line(10), "the client did not start")
+    ns.sleep(0.4)
+    assert(os.execute("kill -HUP " .. sup))
+    local ok, _, out = result(c)
+    assert.equal(60, ok, out)
+    assert.is_true(waitfor(function()
+      local now = children(sup)
+      return #now == 2 and now[1] ~= before[1] and now[1] ~= before[2]
+        and now[2] ~= before[1] and now[2] ~= before[2]
+    end, 15), "the workers were not replaced")
+  end)
+
+  it("restart() with requests in flight cuts none of them", function()
+    local p, sup, port, flag = start()
+    finally(function() p:kill() end)
+    local before = children(sup)
+    local c = client(port, 8, 0.15, 0)    -- each request takes 0.3 s
+    assert.truthy(c:line(10), "the client did not start")
+    ns.sleep(0.4)
+    H.writefile(flag .. ".restart", "")
+    local ok, _, out = result(c)
+    assert.equal(8, ok, out)
+    assert.is_true(waitfor(function()
+      local now = children(sup)
+      return #now == 2 and now[1] ~= before[1] and now[1] ~= before[2]
+        and now[2] ~= before[1] and now[2] ~= before[2]
+    end, 15), "the workers were not replaced")
+  end)
+end)
