@@ -299,7 +299,8 @@ static int res_getaddrinfo (lua_State *L) {
 ** lookups run in the caller, blocking, as in Python.
 **
 ** - At most NS_LOOKUP_THREADS workers exist; more lookups wait in a FIFO
-**   queue. A worker idle for NS_LOOKUP_IDLE seconds ends.
+**   queue. A worker idle for NS_LOOKUP_IDLE seconds ends, and idle ones
+**   end at once when a Lua state closes (pool_quiesce).
 ** - A job is shared by the pool and a userdata on the task's stack,
 **   counted under the pool's mutex; whichever lets go last frees it. A
 **   task that gives up (its deadline, an error, a closed state) drops
@@ -338,12 +339,19 @@ struct nsLookup {
 
 static struct {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  pthread_cond_t cv;          /* a job came, or quit */
+  pthread_cond_t gone;        /* a worker ended */
   nsLookup *head, *tail;      /* queued jobs */
   nsLookup *run;              /* jobs a worker runs now */
   int threads, idle, queued, running, maxthreads;
+  int quit;                   /* idle workers end now (pool_quiesce) */
+  pthread_t tid[NS_LOOKUP_THREADS];
+  int slot[NS_LOOKUP_THREADS];  /* 0 free, 1 a worker, 2 ended: to join */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           NULL, NULL, NULL, 0, 0, 0, 0, 0 };
+           PTHREAD_COND_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0,
+           {0}, {0} };
+
+static int slotno[NS_LOOKUP_THREADS];  /* each worker's argument: its slot */
 
 /* free a job; under pool.mu or once nobody else can see it */
 static void job_free (nsLookup *j) {
@@ -430,22 +438,32 @@ static void job_finish (nsLookup *j) {
   if (--j->refs == 0) job_free(j);
 }
 
+/*
+** A worker: runs queued jobs; ends after NS_LOOKUP_IDLE seconds without
+** one, or at once when pool_quiesce asks. An ended worker is joined by
+** the next pool_submit or pool_quiesce (pool_reap), so that its thread,
+** glibc's per-thread resolver state included, is gone for good.
+*/
 static void *pool_worker (void *arg) {
-  (void)arg;
+  int me = *(int *)arg;
   pthread_mutex_lock(&pool.mu);
   for (;;) {
     nsLookup *j;
     int skip;
     while (pool.head == NULL) {
       struct timespec ts;
-      int r;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += NS_LOOKUP_IDLE;
-      pool.idle++;
-      r = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
-      pool.idle--;
-      if (r == ETIMEDOUT && pool.head == NULL) {
+      int r = 0;
+      if (!pool.quit) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += NS_LOOKUP_IDLE;
+        pool.idle++;
+        r = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
+        pool.idle--;
+      }
+      if ((r == ETIMEDOUT || pool.quit) && pool.head == NULL) {
         pool.threads--;
+        pool.slot[me] = 2;
+        pthread_cond_broadcast(&pool.gone);
         pthread_mutex_unlock(&pool.mu);
         return NULL;
       }
@@ -484,7 +502,9 @@ static void pool_atfork_child (void) {
   lists[0] = pool.head;
   lists[1] = pool.run;
   pool.head = pool.tail = pool.run = NULL;
-  pool.threads = pool.idle = pool.queued = pool.running = 0;
+  pool.threads = pool.idle = pool.queued = pool.running = pool.quit = 0;
+  pthread_cond_init(&pool.gone, NULL);
+  memset(pool.slot, 0, sizeof pool.slot);  /* the parent's threads */
   for (i = 0; i < 2; i++) {
     while ((j = lists[i]) != NULL) {
       lists[i] = j->next;
@@ -510,6 +530,38 @@ static void pool_init (void) {
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+/* join the workers that ended (pool.mu held; they hold it no more) */
+static void pool_reap (void) {
+  int i;
+  for (i = 0; i < NS_LOOKUP_THREADS; i++) {
+    if (pool.slot[i] == 2) {
+      pthread_join(pool.tid[i], NULL);
+      pool.slot[i] = 0;
+    }
+  }
+}
+
+/*
+** A Lua state closes: the idle workers end now and are joined (at most
+** 2 s are spent waiting for them); workers busy with a lookup finish it
+** and end later. The next lookup, of any state, starts workers again.
+*/
+static int pool_quiesce (lua_State *L) {
+  struct timespec ts;
+  (void)L;
+  pthread_mutex_lock(&pool.mu);
+  pool.quit = 1;
+  pthread_cond_broadcast(&pool.cv);
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 2;
+  while (pool.idle > 0 &&
+         pthread_cond_timedwait(&pool.gone, &pool.mu, &ts) == 0) { }
+  pool_reap();
+  pool.quit = 0;
+  pthread_mutex_unlock(&pool.mu);
+  return 0;
+}
+
 /*
 ** Queue 'j' (the caller holds the userdata's reference). Starts a
 ** worker when none is idle and the pool is not full. With no worker at
@@ -524,22 +576,24 @@ static void pool_submit (nsLookup *j) {
   if (pool.tail) pool.tail->next = j; else pool.head = j;
   pool.tail = j;
   pool.queued++;
+  pool_reap();
   if (pool.idle == 0 && pool.threads < NS_LOOKUP_THREADS) {
     pthread_attr_t attr;
-    pthread_t th;
-    int r;
+    int r, i = 0;
     sigset_t all, old;
+    while (pool.slot[i] != 0) i++;  /* a free slot: threads < the limit */
+    slotno[i] = i;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     /* workers take no signal: each one goes to a thread that runs Lua
        (a Ctrl-C must interrupt the call that waits, not a lookup) */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    r = pthread_create(&th, &attr, pool_worker, NULL);
+    r = pthread_create(&pool.tid[i], &attr, pool_worker, &slotno[i]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (r == 0) {
+      pool.slot[i] = 1;
       pool.threads++;
       if (pool.threads > pool.maxthreads) pool.maxthreads = pool.threads;
     }
@@ -1265,5 +1319,12 @@ void ns_resolve_open (lua_State *L) {
   };
   ns_newclass(L, NS_LOOKUP, lookup_meta, NULL, 0);
   lua_pop(L, 1);
+  /* closing the state lets the pool's idle workers go (pool_quiesce) */
+  lua_newuserdatauv(L, 0, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, pool_quiesce);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "netsock.lookuppool");
   luaL_setfuncs(L, res_funcs, 0);
 }

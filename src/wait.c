@@ -152,11 +152,11 @@ void ns_nonblock (nsSocket *s) {
 ** does not keep time as the deadline needs: a socket timeout is a
 ** jiffy timer, rounded up to a jiffy (1-10 ms by HZ) and then, on the
 ** timer wheel, to the granularity of its level, up to 1/7 of the
-** interval late (5 s came back 188 ms late here). So the kernel's value
-** is a backstop set short of the deadline, ktimeout(t) = (t - KSLACK
-** - KMARGIN) * 7/8, which even that late ends before it; poll(2), whose
-** timers are precise, waits the rest, and the monotonic clock decides
-** as everywhere. The value is set once per socket and direction and
+** interval late (measured: docs/design.md, "Edge cases found"). So the
+** kernel's value is a backstop set short of the deadline,
+** ktimeout(t) = (t - KSLACK - KMARGIN) * 7/8, which even that late ends
+** before it; poll(2), whose timers are precise, waits the rest, and
+** the monotonic clock decides as everywhere. The value is set once per socket and direction and
 ** timeout (ktimeo[] remembers which timeout it was set for), not per
 ** call; it fits a call only at its first wait (no more than KMARGIN
 ** after the call began, so that what is left covers the backstop): a

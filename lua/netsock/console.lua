@@ -26,7 +26,9 @@ local error, load, pcall, xpcall, select, setmetatable, getmetatable =
 local tostring, tonumber, type, rawget, rawset = tostring, tonumber, type, rawget, rawset
 local io, os, string, table, debug, coroutine = io, os, string, table, debug, coroutine
 local pack, unpack, concat = table.pack, table.unpack, table.concat
+local require = require
 local G = _G
+_ENV = nil
 
 local M = {}
 
