@@ -69,7 +69,6 @@
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
 ---@field gaierrorcode table<integer, string> resolver error numbers to names
 ---@field socketmethods table<string, function> the socket method table, for extensions
----@field tls netsock.tls|nil TLS on OpenSSL 3; nil when built without OpenSSL
 ---@field AF_INET integer
 ---@field AF_INET6 integer
 ---@field AF_UNIX integer

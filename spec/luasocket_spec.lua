@@ -71,6 +71,55 @@ local function http_server(delay)
 end
 
 describe("netsock.luasocket #luasocket", function()
+  -- in this process, without install() (which would change package.loaded
+  -- and SIGPIPE for the specs after this one): so make valgrind and make
+  -- sanitize see the layer's C paths (receive's closure in file.c)
+  describe("without install()", function()
+    local layer = require "netsock.luasocket"
+    local function pair()
+      local srv = assert(layer.bind("127.0.0.1", 0))
+      local _, port = srv:getsockname()
+      local c = assert(layer.connect("127.0.0.1", port))
+      srv:settimeout(5)
+      local a = assert(srv:accept())
+      srv:close()
+      return c, a
+    end
+
+    it("leaves package.loaded alone, and reads lines, CRs, counts and partials", function()
+      assert.is_nil(package.loaded["socket"] == layer or nil)
+      local c, a = pair()
+      finally(function() c:close() a:close() end)
+      assert.are.equal(13.0, c:send("one\r\nt\rwo\nabc"))
+      assert.are.same({ "one", nil, nil }, { a:receive() })
+      assert.are.same({ "two", nil, nil }, { a:receive("*l") })
+      assert.are.same({ "ab", nil, nil }, { a:receive(2) })
+      a:settimeout(0.05)
+      assert.are.same({ nil, "timeout", "c" }, { a:receive() })
+      c:send(("x"):rep(100000) .. "\n" .. ("y"):rep(10))
+      a:settimeout(5)
+      local long = a:receive()
+      assert.are.equal(100000, #long)
+      c:close()
+      assert.are.same({ nil, "closed", ("y"):rep(10) }, { a:receive() })
+      assert.are.same({ nil, "closed", "" }, { a:receive("*a") })
+      local r = { a:getstats() }
+      assert.are.equal(13.0 + 100011, r[1])
+    end)
+
+    it("raises LuaSocket's messages through receive's C closure", function()
+      local s = layer.tcp()
+      finally(function() s:close() end)
+      local ok, err = pcall(function() s:receive() end)
+      assert.is_false(ok)
+      assert.matches("calling 'receive' on bad self %(tcp{client} expected%)", err)
+      local c, a = pair()
+      finally(function() c:close() a:close() end)
+      ok, err = pcall(function() a:receive({}) end)
+      assert.matches("bad argument #1 to 'receive' %(string expected, got table%)", err)
+    end)
+  end)
+
   describe("install()", function()
     it("makes socket, socket.core and socket.unix this layer, for LuaSocket's own modules too", function()
       local rc, out = child(INSTALL .. [[

@@ -4,34 +4,7 @@
 local H = require "helpers"
 local ns = H.netsock
 
--- run the loop with a watchdog: a hang fails the test instead of busted
-local function run_bounded(seconds, fn)
-  local timedout = false
-  if fn then ns.spawn(fn) end
-  local deadline = ns.monotime() + seconds
-  ns.spawn(function()
-    while ns._tasks.stats().live > 1 do
-      if ns.monotime() > deadline then timedout = true; break end
-      ns.sleep(0.01)
-    end
-    ns.stop()
-  end)
-  ns.run()
-  assert.is_false(timedout, "the loop did not finish within " .. seconds .. " s")
-end
-
--- what fn writes on io.stderr (serve reports handler errors there)
-local function capture_stderr(fn)
-  local real, got = io.stderr, {}
-  io.stderr = { write = function(self, ...)
-    for i = 1, select("#", ...) do got[#got + 1] = tostring(select(i, ...)) end
-    return self
-  end }
-  local ok, err = pcall(fn)
-  io.stderr = real
-  if not ok then error(err, 0) end
-  return table.concat(got)
-end
+local run_bounded, capture_stderr = H.run_bounded, H.capture_stderr
 
 -- a python client: sends 'send' (after 'delay' s), prints what it got
 -- until the server closes, and the time that took in ms

@@ -108,6 +108,39 @@ describe("onsignal", function()
     assert.equal(128 + 12, rc)  -- sh reports death by SIGUSR2
   end)
 
+  it("works in a forked child (its own pipe and watcher) and still in the parent", function()
+    local p = H.lua([[
+      local ns = require "netsock"
+      local core = require "netsock.core"
+      local function waitfor(cond)
+        ns.run(function()
+          local t = ns.monotime() + 5
+          while not cond() and ns.monotime() < t do ns.sleep(0.01) end
+        end)
+        return cond()
+      end
+      local parent = 0
+      ns.onsignal("SIGUSR1", function() parent = parent + 1 end)
+      core._kill(core._getpid(), "USR1")
+      assert(waitfor(function() return parent == 1 end), "parent before fork")
+      local pid = assert(core._fork())
+      if pid == 0 then
+        local got = false
+        ns.onsignal("SIGUSR1", function() got = true end)
+        core._kill(core._getpid(), "USR1")
+        os.exit(waitfor(function() return got end) and 0 or 3)
+      end
+      local _, how, code = core._waitpid(pid)
+      print("child", how, code)
+      core._kill(core._getpid(), "USR1")
+      print("parent", waitfor(function() return parent == 2 end))
+    ]])
+    finally(function() p:kill() end)
+    assert.equal(0, p:wait(20), p:output())
+    assert.truthy(p:output():find("child\texited\t0", 1, false), p:output())
+    assert.truthy(p:output():find("parent\ttrue", 1, true), p:output())
+  end)
+
   it("replaces a handler, returns the previous one, and several signals coalesce into a run each", function()
     local a = function() end
     assert.is_nil(ns.onsignal("SIGUSR1", a))

@@ -331,9 +331,7 @@ print(n, h.hexdigest(), flush=True)
     local a = assert(srv:accept())
     finally(function() a:close(); srv:close(); p:kill() end)
     assert(a:setoption("sndbuf", 16384))  -- so that the queues fill
-    local t = {}
-    for j = 0, 49999 do t[#t + 1] = ("%07d\n"):format(j) end
-    local data = table.concat(t)
+    local data = H.pattern(50000 * 8)  -- records "0000000\n" .. "0049999\n"
     local pos, timeouts = 1, 0
     while pos <= #data do
       a:settimeout(0.05)

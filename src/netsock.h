@@ -73,6 +73,10 @@
    (s:send on a stream returns as soon as some bytes went, where a
    blocking send waits until all of them went: wait.c) */
 #define NS_POLLTIMED  8
+/* with NS_WRITE for ns_block: poll cannot see when the call can go on
+   (a full Unix datagram receiver): where the call would wait in poll or
+   the loop, it pauses instead (ns_pause); a kernel wait stays one */
+#define NS_NOPOLL     16
 
 
 /*

@@ -170,11 +170,22 @@ static int sig_signame (lua_State *L) {
 ** SA_RESTART, so that other code's system calls do not see EINTR for a
 ** signal it did not ask about; SA_NOCLDSTOP for SIGCHLD (exits only).
 */
+static int ours (int sig) {
+  struct sigaction cur;
+  return sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+         cur.sa_handler == onsignal;
+}
+
+/*
+** Whether the handler is in place is asked of the kernel, not of a flag:
+** a forked child (core._fork puts every caught signal back to its
+** default) or another library may have changed it since.
+*/
 static int sig_catch (lua_State *L) {
   int sig = checksignal(L, 1);
   struct sigaction sa;
   if (!openpipe()) return ns_fail(L, errno);
-  if (!caught[sig]) {
+  if (!ours(sig)) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = onsignal;
     sa.sa_flags = SA_RESTART | (sig == SIGCHLD ? SA_NOCLDSTOP : 0);
@@ -188,11 +199,15 @@ static int sig_catch (lua_State *L) {
 }
 
 
-/* core._sigrelease(sig): the disposition from before _sigcatch, back */
+/*
+** core._sigrelease(sig): the disposition from before _sigcatch, back,
+** if ours is still the one in place (else whoever replaced it keeps it)
+*/
 static int sig_release (lua_State *L) {
   int sig = checksignal(L, 1);
   if (caught[sig]) {
-    if (sigaction(sig, &saved[sig], NULL) < 0) return ns_fail(L, errno);
+    if (ours(sig) && sigaction(sig, &saved[sig], NULL) < 0)
+      return ns_fail(L, errno);
     caught[sig] = 0;
     flags[sig] = 0;
   }

@@ -708,11 +708,9 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    if (alen > 0 && receiverfull(s))  /* poll cannot tell: pause, retry */
-      r = ns_pause(L, lua_tonumber(L, 5), ctx, ns_send_k);
-    else
-      r = ns_block(L, s, ns_tlsevents(s, sendevents(s)), lua_tonumber(L, 5),
-                   ctx, ns_send_k);
+    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)) |
+                   (alen > 0 && receiverfull(s) ? NS_NOPOLL : 0),
+                 lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
 }

@@ -251,6 +251,8 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
     setfdblock(s, 1);
     if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
   }
+  if (events & NS_NOPOLL)  /* poll would say ready at once, for ever */
+    return ns_pause(L, deadline, ctx, k);
   return ns_wait(L, s, events, deadline, ctx, k);
 }
 

@@ -85,6 +85,11 @@ function tls.connect(host, port, opts) end
 ---@return fun(conn: netsock.socket, ...)
 function tls.wraphandler(ctx, handler, onerror) end
 
+---`netsock.tls`, when netsock was built with OpenSSL (nil otherwise).
+---@class netsock
+---@field tls netsock.tls
+local netsock = {}
+
 ---The TLS methods of sockets (present when netsock was built with OpenSSL).
 ---@class netsock.socket
 local socket = {}

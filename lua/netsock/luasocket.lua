@@ -15,12 +15,12 @@ local ns = require "netsock"
 local core = require "netsock.core"
 local sock = require "netsock.luasocket.sock"
 local helpers = require "netsock.luasocket.helpers"
+local unix = require "netsock.luasocket.unix"
 
-local error, ipairs, pairs, type, tostring, tonumber, select, next =
-      error, ipairs, pairs, type, tostring, tonumber, select, next
-local setmetatable, rawget = setmetatable, rawget
-local mtype = math.type
+local ipairs, pairs, type, tonumber, select = ipairs, pairs, type, tonumber, select
+local tointeger, floor = math.tointeger, math.floor
 local package = package
+local _ENV = nil
 
 local argerror = sock.argerror
 
@@ -127,7 +127,7 @@ local function fdof(obj)
   local fd = getfd(obj)
   fd = tonumber(fd)
   if fd == nil or fd < 0 then return nil end
-  return math.tointeger(fd) or math.floor(fd)
+  return tointeger(fd) or floor(fd)
 end
 
 local function isdirty(obj)
@@ -289,7 +289,6 @@ M.sink, M.source = helpers.sink, helpers.source
 -- }======
 
 -- socket.unix: stream(), dgram(); tcp and udp as aliases; callable as stream
-local unix = require "netsock.luasocket.unix"
 M.unix = unix
 
 function M.__unload() end

@@ -5,6 +5,7 @@
 local error, pcall, select, setmetatable, tostring, type =
       error, pcall, select, setmetatable, tostring, type
 local min = math.min
+local _ENV = nil
 
 local M = {}
 

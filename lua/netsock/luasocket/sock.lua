@@ -14,6 +14,7 @@ local find, gsub, sub, byte, format = string.find, string.gsub, string.sub,
                                       string.byte, string.format
 local mtype, floor, maxinteger = math.type, math.floor, math.maxinteger
 local getinfo = debug.getinfo
+local pcall = pcall
 local package = package
 
 local nssocket, gettime, monotime = ns.socket, ns.gettime, ns.monotime
@@ -22,6 +23,7 @@ local nsmethods = ns.socketmethods
 local recv, sendall, pending = nsmethods.recv, nsmethods.sendall, nsmethods.pending
 local nssend = nsmethods.send
 local current = ns._tasks.current
+local _ENV = nil
 
 local M = {}
 
@@ -154,9 +156,10 @@ M.lserror = lserror
 -- }======
 
 -- {====== Classes ======
--- An object: { s = netsock socket or false, [1] = bytes receive took
--- (getstats), [2] = the file object reading for receive, or false (array
--- slots: receive's C closure in file.c reads them with lua_rawgeti), ...}
+-- An object: { s = netsock socket or false, [1] = bytes receive took,
+-- [3] = bytes send sent (getstats), [2] = the file object reading for
+-- receive, or false (array slots: the C closures of receive and send in
+-- file.c reach them with lua_rawgeti), ...}
 
 local classes = {}   -- name -> metatable
 local function tostr(o)
@@ -214,9 +217,9 @@ end
 M.mksock = mksock
 
 local function newobject(kind, family, dgram)
-  return { 0, false,  -- [1], [2] in the array part (see above)
+  return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
            s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0, retry = false, tx = 0,
+           tb = -1.0, tt = -1.0, retry = false,
            birth = gettime(), connecting = false }
 end
 M.newobject = newobject
@@ -680,6 +683,8 @@ local function streamreceive(client, cname)
     local s = o.s
     if prefix == nil and type(pat) == "number" and pat >= 1 and s then
       local want = pat % 1 == 0 and pat or floor(pat)
+      -- a large count straight from the file buffer: one copy of the data
+      if want > 4096 then return receivecount(o, s, want, "") end
       local data, err, code = recv(s, want)
       if data and #data == want then
         o[1] = o[1] + want
@@ -720,13 +725,25 @@ local function streamreceive(client, cname)
     if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
     return receivecount(o, s, want, data)
   end
+  -- what the C closure leaves to Lua after its recv: a short count or a
+  -- failure
+  local function rest(o, want, data, err, code)
+    local s = o.s
+    if not data then return fail(o, s, err, code, nil) end
+    o[1] = o[1] + #data
+    return receivecount(o, s, want, data)
+  end
   api[receive] = "receive"
-  return core._lsreceive(receive)
+  local fast = core._lsreceive(receive, recv, rest, client)
+  api[fast] = "receive"
+  return fast
 end
 
--- o:send(data [, i [, j]]): the index of the last byte sent
+-- o:send(data [, i [, j]]): the index of the last byte sent. A C closure
+-- (file.c, core._lssend) sends a whole string in one call; this does the
+-- rest (indices, failures, numbers)
 local function streamsend(client, cname)
-  return function(o, data, i, j)
+  local function send(o, data, i, j)
     if o.cls ~= client then badclass(1, cname) end
     if type(data) ~= "string" then data = checkstring(data, 2) end
     local s = o.s
@@ -734,15 +751,15 @@ local function streamsend(client, cname)
       local ok, err, code, sent = sendall(s, data)
       if ok then
         local size = #data
-        o.tx = o.tx + size
+        o[3] = o[3] + size
         return size + 0.0, nil, nil
       end
       if code ~= "timeout" or not o.retry or sent == 0 then
-        o.tx = o.tx + sent
+        o[3] = o[3] + sent
         return nil, lserror(err, code), sent + 0.0
       end
       -- a block timeout with progress: go on below from where it stopped
-      o.tx = o.tx + sent
+      o[3] = o[3] + sent
       i = sent + 1
     end
     local size = #data
@@ -758,10 +775,10 @@ local function streamsend(client, cname)
     while true do
       local ok, err, code, sent = sendall(s, data, st, en)
       if ok then
-        o.tx = o.tx + (en - st + 1)
+        o[3] = o[3] + (en - st + 1)
         return en + 0.0, nil, nil
       end
-      o.tx = o.tx + sent
+      o[3] = o[3] + sent
       st = st + sent
       t0 = t0 or monotime()
       if code ~= "timeout" or not o.retry or sent == 0
@@ -770,6 +787,19 @@ local function streamsend(client, cname)
       end
     end
   end
+  -- after the C closure's sendall failed: what send does then
+  local function rest(o, data, ok, err, code, sent)
+    if code ~= "timeout" or not o.retry or sent == 0 then
+      o[3] = o[3] + sent
+      return nil, lserror(err, code), sent + 0.0
+    end
+    o[3] = o[3] + sent
+    return send(o, data, sent + 1)
+  end
+  api[send] = "send"
+  local fast = core._lssend(send, sendall, rest, client)
+  api[fast] = "send"
+  return fast
 end
 
 -- o:shutdown([how])
@@ -785,12 +815,12 @@ end
 -- bytes received count those receive has returned (or consumed as a
 -- partial), as LuaSocket's buffer counts them; sent, those send sent
 local function getstats(o)
-  return o[1] + 0.0, o.tx + 0.0, gettime() - o.birth
+  return o[1] + 0.0, o[3] + 0.0, gettime() - o.birth
 end
 
 local function setstats(o, r, t, age)
   o[1] = floor(optnumber(r, 2, o[1]))
-  o.tx = floor(optnumber(t, 3, o.tx))
+  o[3] = floor(optnumber(t, 3, o[3]))
   if age ~= nil then o.birth = gettime() - checknumber(age, 4) end
   return 1.0
 end
@@ -803,8 +833,8 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
-  local o = { 0, false, s = s, fam = fam, kind = kind, dgram = false,
-              tb = -1.0, tt = -1.0, retry = false, tx = 0, birth = gettime(),
+  local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
+              tb = -1.0, tt = -1.0, retry = false, birth = gettime(),
               connecting = false }
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
   return setclass(o, mt)
@@ -989,8 +1019,9 @@ function udpm.receive(o, size)
 end
 
 function udpm.receivefrom(o, size)
-  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
-  size = floor(optnumber(size, 2, 8192))
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if size == nil then size = 8192
+  elseif type(size) ~= "number" or size % 1 ~= 0 then size = floor(checknumber(size, 2)) end
   local s = o.s
   if not s then return nil, "Bad file descriptor" end
   local data, host, port = nsrecvfrom(s, size)
@@ -1009,22 +1040,32 @@ function udpm.send(o, data)
 end
 
 local NUMERIC = core.AI_NUMERICHOST | core.AI_NUMERICSERV
+-- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
+-- destination: the last one is kept on the object, so a loop sending to
+-- one peer pays no getaddrinfo per datagram
 function udpm.sendto(o, data, host, port)
-  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
-  data = checkstring(data, 2)
-  host = checkstring(host, 3)
-  port = checkstring(port, 4)
-  local infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
-  if not infos then return nil, msg end
-  local ai = infos[1]
+  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if type(data) ~= "string" then data = checkstring(data, 2) end
   local s = o.s
-  if not s then
-    local err
-    s, err = mksock(o, ai.family)
-    if not s then return nil, err end
+  local n, msg, code
+  if s and host == o.tohost and port == o.toport and host ~= nil then
+    n, msg, code = nssendto(s, data, o.toaddr, o.toportn)
+  else
+    local rawhost, rawport = host, port
+    host = checkstring(host, 3)
+    port = checkstring(port, 4)
+    local infos
+    infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
+    if not infos then return nil, msg end
+    local ai = infos[1]
+    if not s then
+      local err
+      s, err = mksock(o, ai.family)
+      if not s then return nil, err end
+    end
+    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ai.host, ai.port
+    n, msg, code = nssendto(s, data, ai.host, ai.port)
   end
-  local n
-  n, msg, code = nssendto(s, data, ai.host, ai.port)
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
 end

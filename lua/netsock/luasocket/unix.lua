@@ -4,6 +4,8 @@
 -- dgram.
 
 local sock = require "netsock.luasocket.sock"
+local setmetatable = setmetatable
+local _ENV = nil
 
 local M = {}
 M.stream = sock.unixstream
