@@ -171,14 +171,16 @@ c.expect(r"> ")
 c.line('=x')                            # the global is still there
 c.expect(r"\n41\r?\n")
 c.line('x = nil')
-c.expect(r"> ")
+c.line('="mark"')                       # a result, so the next prompt is fresh:
+c.expect(r"\nmark\r?\n> ")               # a line typed ahead echoes with a stale one
 c.send("abc def")                       # Ctrl-C drops the line
+c.expect(r"abc def")                    # ... once the prompt reads it
 c.intr()
-c.expect(r"> ")
+c.expect(r"\r?\n> ")
 c.line('function g()')                  # ... and an unfinished chunk
 c.expect(r">> ")
 c.intr()
-c.expect(r"> ")
+c.expect(r"\r?\n> ")
 c.line('=g')
 c.expect(r"\nnil\r?\n")
 c.expect(r"> ")

@@ -8,12 +8,18 @@
 **   errors.c   nil, message, code; errno and EAI tables
 **   aux.c      argument checks, the class builder, the descriptor box
 **   addr.c     sockaddr in and out
+**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
+**   process.c  fork, waitpid, the CPU count for serve's workers
 **   wait.c     clock, deadlines, the loop's epoll set, how a call waits
 **   resolve.c  every name lookup, the threaded one included
 **   select.c   select and the poller
 **   socket.c   socket lifetime, receive buffer, stream methods
 **   file.c     file objects (makefile)
+**   proc.c     credentials (SO_PEERCRED), umask, isatty: the console's
 **   dgram.c, sendfile.c, options.c   their methods
+**   tls.c      netsock.tls; the one place the order bends: socket.c,
+**              file.c and sendfile.c call its data-path hooks (tls.h),
+**              see docs/design.md, "Layers"
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
