@@ -17,8 +17,8 @@
 --   workers  n or "auto": a supervisor and n worker processes
 --            (lua/netsock/workers.lua); grace: their stop timeout on
 --            SIGTERM
---   tls      (reserved for netsock.tls: the handshake runs in the
---            handler's task, see 'prepare' below)
+--   tls      handled by the facade (lua/netsock.lua), which wraps the
+--            handler so the handshake runs in the handler's task
 
 local core = require "netsock.core"
 local tasks = require "netsock.tasks"
@@ -141,8 +141,6 @@ end
 local function start(srv, handler, opts)
   local limit, timeout, idle = opts.limit, opts.timeout, opts.idle
   local onerror = opts.onerror or defaultonerror
-  local prepare = opts.prepare    -- prepare(conn) in the handler's task
-                                  -- before the handler (netsock.tls hooks here)
   -- the listener waits for ever, whatever the default timeout says (a
   -- timeout of 0 would make the accepting task spin)
   srv:settimeout(nil)
@@ -194,9 +192,7 @@ local function start(srv, handler, opts)
       tb = traceback(describe(e), 2)
       return e
     end
-    local ok, err = true, nil
-    if prepare then ok, err = xpcall(prepare, handle, conn) end
-    if ok then ok, err = xpcall(handler, handle, conn, h, p) end
+    local ok, err = xpcall(handler, handle, conn, h, p)
     if not ok then
       ok, err = xpcall(onerror, handle, err, conn, tb)
       if not ok then defaultonerror(err, conn, tb) end  -- onerror itself failed
