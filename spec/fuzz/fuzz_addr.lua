@@ -38,12 +38,14 @@ local function portclass(p)
     return p == math.floor(p) and "ok" or "noint"
   end
   if p == "" or p:find("\0", 1, true) then return "invalid" end
-  local num = p:match("^[ \t\n\v\f\r]*([+-]?%d+)$")
-  if num then
-    local v = tonumber(num)
+  -- a service name has an ASCII letter; anything else must be decimal
+  -- digits alone (" 80" and "+80" are refused: issue 11, #16)
+  if p:find("[A-Za-z]") then return "service" end
+  if p:match("^%d+$") then
+    local v = tonumber(p)
     return (v >= 0 and v <= 65535) and "ok" or "range"
   end
-  return "service"
+  return "invalid"
 end
 
 local function check_error(err, fname)
