@@ -858,28 +858,36 @@ function tcpm.connect(o, host, port)
   return nil, err
 end
 
-function tcpm.listen(o, backlog)
-  if getmetatable(o) ~= TCP_MASTER then badclass(1, "tcp{master}") end
-  backlog = floor(optnumber(backlog, 2, 32))
-  local s = o.s
-  if not s then
-    -- LuaSocket listens on whatever the descriptor is; with none, it fails
-    return nil, "Bad file descriptor"
+-- listen and accept of a stream class into its method table 'm' (before
+-- the classes exist: classes() gives master, server and client when
+-- called); accepted clients get the family 'fam' (nil: the master's)
+local function listenaccept(m, kind, classes, fam)
+  function m.listen(o, backlog)
+    local master, server = classes()
+    if getmetatable(o) ~= master then badclass(1, kind .. "{master}") end
+    backlog = floor(optnumber(backlog, 2, 32))
+    local s = o.s
+    if not s then
+      -- LuaSocket listens on whatever the descriptor is; with none, it fails
+      return nil, "Bad file descriptor"
+    end
+    local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
+    if not ok then return nil, lserror(msg, code) end
+    setclass(o, server)
+    return 1.0
   end
-  local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
-  if not ok then return nil, lserror(msg, code) end
-  setclass(o, TCP_SERVER)
-  return 1.0
+  function m.accept(o)
+    local _, server, client = classes()
+    if getmetatable(o) ~= server then badclass(1, kind .. "{server}") end
+    local s = o.s
+    if not s then return nil, "closed" end
+    local c, msg, code = s:accept()
+    if not c then return nil, lserror(msg, code) end
+    return wrapclient(client, c, fam or o.fam, kind)
+  end
 end
-
-function tcpm.accept(o)
-  if getmetatable(o) ~= TCP_SERVER then badclass(1, "tcp{server}") end
-  local s = o.s
-  if not s then return nil, "closed" end
-  local c, msg, code = s:accept()
-  if not c then return nil, lserror(msg, code) end
-  return wrapclient(TCP_CLIENT, c, o.fam, "tcp")
-end
+listenaccept(tcpm, "tcp",
+  function() return TCP_MASTER, TCP_SERVER, TCP_CLIENT end)
 
 do
   local common = commonfor(function(o)
@@ -1150,25 +1158,8 @@ function unixs.connect(o, path)
 end
 unixs.setpeername = unixs.connect
 
-function unixs.listen(o, backlog)
-  if getmetatable(o) ~= US_MASTER then badclass(1, "unixstream{master}") end
-  backlog = floor(optnumber(backlog, 2, 32))
-  local s = o.s
-  if not s then return nil, "Bad file descriptor" end
-  local ok, msg, code = s:listen(backlog < 0 and 0 or backlog)
-  if not ok then return nil, lserror(msg, code) end
-  setclass(o, US_SERVER)
-  return 1.0
-end
-
-function unixs.accept(o)
-  if getmetatable(o) ~= US_SERVER then badclass(1, "unixstream{server}") end
-  local s = o.s
-  if not s then return nil, "closed" end
-  local c, msg, code = s:accept()
-  if not c then return nil, lserror(msg, code) end
-  return wrapclient(US_CLIENT, c, "unix", "unixstream")
-end
+listenaccept(unixs, "unixstream",
+  function() return US_MASTER, US_SERVER, US_CLIENT end, "unix")
 
 function unixs.getsockname(o) isus(o) return unixname(o.s, "getsockname") end
 unixs.shutdown = function(o, how)
