@@ -142,7 +142,16 @@ describe("serve with workers", function()
     ns.sleep(0.3)
     assert(os.execute("kill -KILL " .. victim))
     local ok, _, out = result(c)
-    assert.equal(30, ok, out)
+    -- SIGKILL cannot be caught: the one request the victim was serving at
+    -- that moment (the client sends them one at a time) may be cut, and a
+    -- cut is an empty or reset response, never a refused connection; the
+    -- clients queued behind it are served by its successor
+    local bad = {}
+    for b in out:gmatch("\nbad ([^\n]*)") do bad[#bad + 1] = b end
+    assert.is_true(ok >= 29 and ok + #bad == 30, out)
+    for _, b in ipairs(bad) do
+      assert.is_truthy(b == "b''" or b:match("ConnectionResetError"), out)
+    end
     assert.is_true(waitfor(function()
       local now = children(sup)
       return #now == 2 and now[1] ~= victim and now[2] ~= victim
