@@ -365,6 +365,18 @@ describe("netsock console PATH (attach) #console", function()
     return p, tonumber(port)
   end
 
+  it("listen(path) raises naming its argument; an unusable path is a failure triple", function()
+    local console = require "netsock.console"
+    assert.has_error(function() console.listen() end,
+      "bad argument #1 to 'listen' (string expected, got no value)")
+    assert.has_error(function() console.listen(5) end,
+      "bad argument #1 to 'listen' (string expected, got number)")
+    local r, msg, code = console.listen(H.tmpname("") .. "/no/such/dir/console")
+    assert.is_nil(r)
+    assert.is_string(msg)
+    assert.equal("ENOENT", code)
+  end)
+
   it("attaches to a running example server: lists its tasks, spawns one, detaches; the server goes on", function()
     local path = H.tmpname(".console")
     local srv, port = start_server(path)

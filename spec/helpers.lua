@@ -179,6 +179,24 @@ function H.lua(code, ...)
   return H.lua_with(nil, code, ...)
 end
 
+-- whether this process may make network and mount namespaces (root and
+-- unshare(1)); specs that need one are pending where it cannot
+H.can_unshare = os.execute("unshare -mn true 2>/dev/null") == true
+
+-- a Lua child that cannot reach the network: inside a network and mount
+-- namespace of its own (`unshare -mn`), with loopback up and an
+-- /etc/resolv.conf that names 127.0.0.1, where nothing answers, so a
+-- lookup that /etc/hosts cannot answer fails at once and no query
+-- leaves the machine. For the reverse lookups of unnamed addresses,
+-- which always go to DNS. Needs H.can_unshare.
+function H.lua_offline(code, ...)
+  local resolv, wrap = H.tmpname(".resolv"), H.tmpname(".sh")
+  H.writefile(resolv, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+  H.writefile(wrap, 'set -e\nip link set lo up\nmount --bind "$1" /etc/resolv.conf\n'
+    .. 'shift\nexec "$@"\n')
+  return H.lua_with(("unshare -mn sh %s %s"):format(shquote(wrap), shquote(resolv)), code, ...)
+end
+
 -- a prefix for H.lua_with that runs the child with SIGPIPE's default
 -- action (python's subprocess restores it, whatever make or busted did),
 -- so a raised SIGPIPE kills the child; its exit status is the child's

@@ -848,10 +848,18 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
       assert.has_error(function() a:unwrap() end)
       assert.is_nil(a:tlsinfo())
       assert.is_nil(a:tlswant())
-      assert.has_error(function() ns.tls.connect() end)
-      assert.has_error(function() ns.tls.connect("localhost", 1, 5) end)
-      assert.has_error(function() ns.tls.connect("localhost", 1, { bogus = 1 }) end)
-      assert.has_error(function() ns.tls.connect("localhost", 1, { timeout = -1 }) end)
+      assert.has_error(function() ns.tls.connect() end,
+        "bad argument #1 to 'connect' (string expected, got no value)")
+      assert.has_error(function() ns.tls.connect("local\0host", 1) end,
+        "bad argument #1 to 'connect' (host contains a zero byte)")
+      assert.has_error(function() ns.tls.connect("localhost", 1, 5) end,
+        "bad argument #3 to 'connect' (table expected, got number)")
+      assert.has_error(function() ns.tls.connect("localhost", 1, { bogus = 1 }) end,
+        "bad argument #3 to 'connect' (unknown option 'bogus')")
+      assert.has_error(function() ns.tls.connect("localhost", 1, { timeout = -1 }) end,
+        "bad argument #3 to 'connect' (timeout: a non-negative number expected)")
+      assert.has_error(function() ns.serve("127.0.0.1", 0, function() end, { tls = 5 }) end,
+        "bad argument #4 to 'serve' (tls: a server context expected)")
       local u = ns.udp()
       finally(function() u:close() end)
       assert.has_error(function() u:starttls(ctx, { server_hostname = "x" }) end)

@@ -20,6 +20,7 @@
 local netsock = require "netsock"
 local core = require "netsock.core"
 local tasks = require "netsock.tasks"
+local check = require "netsock.check"
 
 local error, load, pcall, xpcall, select, setmetatable, getmetatable =
       error, load, pcall, xpcall, select, setmetatable, getmetatable
@@ -373,10 +374,7 @@ end
 -- PATH` attaches to it. Returns an object with close() (which removes
 -- the path) and path; or nil, message, code.
 function M.listen(path)
-  if type(path) ~= "string" then
-    error(("bad argument #1 to 'listen' (string expected, got %s)")
-      :format(path == nil and "no value" or type(path)), 2)
-  end
+  check.string("listen", 1, path)
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
   tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned

@@ -11,8 +11,9 @@
 -- tlswant); this file adds connect and the shared default client context.
 
 local core = require "netsock.core"
+local check = require "netsock.check"
 
-local error, pairs, type, tostring = error, pairs, type, tostring
+local pairs, type, tostring = pairs, type, tostring
 local package, require = package, require
 
 local C = core._tls
@@ -53,22 +54,16 @@ local connect_opts = {
 -- context, server_hostname (default host), alpn, session, source_host,
 -- source_port. The socket keeps opts.timeout afterwards.
 function M.connect(host, port, opts)
-  if type(host) ~= "string" then
-    error(("bad argument #1 to 'connect' (string expected, got %s)")
-      :format(host == nil and "no value" or type(host)), 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #3 to 'connect' (table expected, got %s)"):format(type(opts)), 2)
-  end
-  opts = opts or {}
+  check.host("connect", 1, host)
+  opts = check.opttable("connect", 3, opts)
   for k in pairs(opts) do
     if not connect_opts[k] then
-      error(("bad argument #3 to 'connect' (unknown option '%s')"):format(tostring(k)), 2)
+      check.argerror("connect", 3, ("unknown option '%s'"):format(tostring(k)))
     end
   end
   local timeout = opts.timeout
   if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    error("bad argument #3 to 'connect' (timeout: a non-negative number expected)", 2)
+    check.argerror("connect", 3, "timeout: a non-negative number expected")
   end
   local ctx = opts.context
   if ctx == nil then
@@ -104,7 +99,7 @@ end
 -- the handler's own task; a failed handshake ends that client alone
 function M.wraphandler(ctx, handler, onerror)
   if type(ctx) ~= "userdata" then
-    error("bad argument #4 to 'serve' (tls: a server context expected)", 3)
+    check.argerror("serve", 4, "tls: a server context expected", 3)
   end
   return function(conn, ...)
     local ok, msg, code = conn:starttls(ctx)
