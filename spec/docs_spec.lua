@@ -152,4 +152,70 @@ describe("docs", function()
     assert.are.equal("stream", slug("Stream"))
     assert.are.equal("stream-1", slug("Stream"))
   end)
+
+  -- the tests guarantees.md names, as busted lists them. A name is a
+  -- test's full name with its tags left out; "... rest" continues the
+  -- describe blocks of the name before it, "describe ..." is every test
+  -- under that describe, "describe ... end" one of them.
+  local function strip(name) return (name:gsub(" #[%w_]+", "")) end
+  local function named_tests(text)
+    local out = {}
+    for row in text:gmatch("[^\n]+") do
+      if row:match("^|") then
+        for file, names in row:gmatch("`([%w_]+_spec%.lua)`:%s*(.-)%f[`|]") do
+          for name in names:gmatch('"(.-)"[,;%s|]') do out[#out + 1] = { file, strip(name) } end
+        end
+      end
+    end
+    return out
+  end
+  local function resolve(listed, name, prev)
+    local head, tail = name:match("^(.-) ?%.%.%. ?(.*)$")
+    if head and head ~= "" then
+      for n in pairs(listed) do
+        if n:sub(1, #head + 1) == head .. " " and (tail == "" or n:sub(-#tail) == tail) then
+          return tail == "" and head or n
+        end
+      end
+    elseif head then   -- "... rest": after each describe prefix of prev
+      local pre = prev or ""
+      while pre ~= "" do
+        if listed[pre .. " " .. tail] then return pre .. " " .. tail end
+        pre = pre:match("^(.*) [^ ]*$") or ""
+      end
+    elseif listed[name] then
+      return name
+    end
+  end
+
+  it("every test guarantees.md names exists (busted --list)", function()
+    if not H.exists("build/netsock/core.so") then
+      pending("needs the plain build (make) for busted --list")
+      return
+    end
+    -- the plain core: under make sanitize the child has no ASan runtime
+    local p = io.popen("env -u LD_PRELOAD -u NETSOCK_CPATH -u NETSOCK_SANITIZE "
+      .. (os.getenv("BUSTED") or "busted") .. " --lua=lua5.4 --list 2>&1")
+    local listed, n = {}, 0
+    for line in p:lines() do
+      local file, name = line:match("^spec/([%w_]+%.lua):%d+: (.*)$")
+      if file then
+        listed[file] = listed[file] or {}
+        listed[file][strip(name)] = true
+        n = n + 1
+      end
+    end
+    p:close()
+    assert.is_true(n > 500, "busted --list listed " .. n .. " tests")
+    local names, missing, prev = named_tests(H.readfile("docs/guarantees.md")), {}, {}
+    assert.is_true(#names > 100, #names .. " names found in guarantees.md")
+    for _, fn in ipairs(names) do
+      local file, name = fn[1], fn[2]
+      local full = resolve(listed[file] or {}, name, prev[file])
+      if full then prev[file] = full else missing[#missing + 1] = file .. ": " .. name end
+    end
+    assert.same({}, missing)
+    -- and the check can fail: a name that is not there is missing
+    assert.is_nil(resolve(listed["tls_spec.lua"], "netsock.tls handshake no such test"))
+  end)
 end)

@@ -781,6 +781,152 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
     end)
   end)
 
+  describe("what a peer may try; what a context may choose", function()
+    -- openssl s_client reading its stdin from a FIFO the test writes, one
+    -- line at a time, so each command ("R", "k", "K") reaches s_client as a
+    -- read of its own, after what came before was handled
+    local function s_client(port, args)
+      local fifo = H.tmpname(".fifo")
+      assert(os.execute("mkfifo " .. H.shquote(fifo)))
+      local p = H.spawn(("openssl s_client -connect 127.0.0.1:%d -CAfile %s -servername localhost %s < %s")
+        :format(port, H.shquote(T.path("ca.pem")), args or "", H.shquote(fifo)))
+      local w = assert(io.open(fifo, "w"))   -- meets s_client's open for reading
+      w:setvbuf("no")
+      return p, w
+    end
+    local function waitout(p, pattern, seconds)
+      local deadline = ns.monotime() + (seconds or 10)
+      repeat
+        if p:output():find(pattern, 1, true) then return true end
+        ns.sleep(0.01)
+      until ns.monotime() > deadline
+      return false
+    end
+    local function accepted(srv, ctx)
+      srv:settimeout(10)
+      local c = assert(srv:accept())
+      c:settimeout(10)
+      assert(c:starttls(ctx))
+      return c
+    end
+
+    it("a server refuses a client's renegotiation (TLS 1.2 by max_version; openssl s_client's R)", function()
+      local srv = assert(ns.create_server("127.0.0.1", 0))
+      finally(function() srv:close() end)
+      local p, w = s_client(select(2, srv:getsockname()))
+      finally(function() w:close(); p:kill() end)
+      local c = accepted(srv, T.server_ctx{ max_version = "tls1.2" })
+      finally(function() c:close() end)
+      assert.equal("TLSv1.2", c:tlsinfo().version)
+      local f = c:makefile()
+      w:write("before\n")
+      assert.equal("before", f:read("l"))
+      w:write("R\n")
+      assert.is_true(waitout(p, "RENEGOTIATING"), p:output())
+      -- the server answers no_renegotiation; s_client gives up the connection
+      local line, msg, code = f:read("l")
+      assert.is_nil(line)
+      assert.equal("tls", code, msg)
+      assert.is_true(waitout(p, "no renegotiation"), p:output())
+    end)
+
+    it("a client refuses a server's renegotiation (openssl s_server's r, TLS 1.2)", function()
+      local fifo = H.tmpname(".fifo")
+      assert(os.execute("mkfifo " .. H.shquote(fifo)))
+      local p = H.spawn(("openssl s_server -accept 127.0.0.1:0 -naccept 1 -tls1_2 -cert %s -key %s < %s")
+        :format(H.shquote(T.path("leaf.pem")), H.shquote(T.path("leaf.key")), H.shquote(fifo)))
+      local w = assert(io.open(fifo, "w"))
+      w:setvbuf("no")
+      finally(function() w:close(); p:kill() end)
+      assert.is_true(waitout(p, "ACCEPT 127.0.0.1:"), p:output())
+      local port = tonumber(p:output():match("ACCEPT 127%.0%.0%.1:(%d+)"))
+      local s = assert(ns.create_connection("127.0.0.1", port, 10))
+      finally(function() s:close() end)
+      assert(s:starttls(T.client_ctx(), { server_hostname = "localhost" }))
+      assert.equal("TLSv1.2", s:tlsinfo().version)
+      local f = s:makefile()
+      w:write("hello\n")
+      assert.equal("hello", f:read("l"))
+      w:write("r\n")      -- s_server sends a HelloRequest
+      s:settimeout(5)
+      f:read("l")          -- our client meets it here and answers no_renegotiation
+      assert.is_true(waitout(p, "no renegotiation"), p:output())
+    end)
+
+    for _, cmd in ipairs { "k", "K" } do
+      it("a TLS 1.3 KeyUpdate (s_client's " .. cmd .. ") is taken mid-stream; data flows both ways after it", function()
+        local srv = assert(ns.create_server("127.0.0.1", 0))
+        finally(function() srv:close() end)
+        local p, w = s_client(select(2, srv:getsockname()))
+        finally(function() w:close(); p:kill() end)
+        local c = accepted(srv, T.server_ctx())
+        finally(function() c:close() end)
+        assert.equal("TLSv1.3", c:tlsinfo().version)
+        local f = c:makefile()
+        w:write("before\n")
+        assert.equal("before", f:read("l"))
+        assert(c:sendall("one\n"))
+        assert.is_true(waitout(p, "one\n"), p:output())
+        w:write(cmd .. "\n")
+        assert.is_true(waitout(p, "KEYUPDATE"), p:output())
+        w:write("after\n")   -- under the client's new keys
+        assert.equal("after", f:read("l"))
+        assert(c:sendall("two\n"))   -- under the server's (new, for K)
+        assert.is_true(waitout(p, "two\n"), p:output())
+      end)
+    end
+
+    it("ciphers, ciphersuites and max_version choose what the connection uses", function()
+      local cases = {
+        { { max_version = "tls1.2", ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305" },
+          "TLSv1.2", "ECDHE-ECDSA-CHACHA20-POLY1305" },
+        { { max_version = "tls1.2", ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256" },
+          "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256" },
+        { { ciphersuites = "TLS_CHACHA20_POLY1305_SHA256" }, "TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256" },
+        { { min_version = "tls1.3", ciphersuites = "TLS_AES_256_GCM_SHA384" },
+          "TLSv1.3", "TLS_AES_256_GCM_SHA384" },
+      }
+      for _, case in ipairs(cases) do
+        local srv = T.s_server(("-cert %s -key %s"):format(T.path("leaf.pem"), T.path("leaf.key")))
+        finally(function() srv.proc:kill() end)
+        local s = assert(ns.create_connection("127.0.0.1", srv.port, 10))
+        finally(function() s:close() end)
+        assert(s:starttls(T.client_ctx(case[1]), { server_hostname = "localhost" }))
+        local info = s:tlsinfo()
+        assert.same({ case[2], case[3] }, { info.version, info.cipher })
+        s:close()
+        assert.is_true(waitout(srv.proc, case[3]), srv.proc:output())  -- s_server agrees
+        srv.proc:kill()
+      end
+    end)
+
+    it("capath: a hashed directory of CAs verifies the peer; one without its CA does not", function()
+      local good, bad = H.tmpname(".ca"), H.tmpname(".ca")
+      for dir, ca in pairs { [good] = "ca.pem", [bad] = "rogue-ca.pem" } do
+        assert(os.execute(("mkdir %s && cp %s %s/ && openssl rehash %s >/dev/null 2>&1")
+          :format(H.shquote(dir), H.shquote(T.path(ca)), H.shquote(dir), H.shquote(dir))))
+      end
+      for dir, want in pairs { [good] = true, [bad] = "tls_verify" } do
+        local srv = T.s_server(("-cert %s -key %s"):format(T.path("leaf.pem"), T.path("leaf.key")))
+        finally(function() srv.proc:kill() end)
+        local s = assert(ns.create_connection("127.0.0.1", srv.port, 10))
+        finally(function() s:close() end)
+        local ctx = assert(ns.tls.context{ capath = dir })
+        local ok, msg, code = s:starttls(ctx, { server_hostname = "localhost" })
+        if want == true then
+          assert.equal(s, ok, msg)
+          assert.equal("CN=localhost", s:getpeercertificate().subject)
+        else
+          assert.is_nil(ok)
+          assert.equal(want, code)
+          assert.truthy(msg:match("local issuer certificate"), msg)
+        end
+        s:close()
+        srv.proc:kill()
+      end
+    end)
+  end)
+
   describe("bad input", function()
     it("context: types, unknown options and values raise, naming the argument", function()
       local bad = {
