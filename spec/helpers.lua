@@ -101,6 +101,17 @@ function Proc:output()
   return H.readfile(self.out) or ""
 end
 
+-- whether the process printed 'text' (plain, not a pattern) within
+-- timeout seconds (default 10)
+function Proc:await(text, timeout)
+  local deadline = ns.monotime() + (timeout or 10)
+  repeat
+    if self:output():find(text, 1, true) then return true end
+    ns.sleep(0.01)
+  until ns.monotime() > deadline
+  return false
+end
+
 -- the n-th line the process printed (default 1), waiting at most timeout
 function Proc:line(timeout, n)
   n = n or 1
@@ -180,8 +191,10 @@ function H.lua(code, ...)
 end
 
 -- whether this process may make network and mount namespaces (root and
--- unshare(1)); specs that need one are pending where it cannot
+-- unshare(1)), and whether strace is there and allowed to trace (ptrace
+-- may be denied); specs that need one are pending where it cannot
 H.can_unshare = os.execute("unshare -mn true 2>/dev/null") == true
+H.can_strace = os.execute("strace -f -qq -o /dev/null true >/dev/null 2>&1") == true
 
 -- a Lua child that cannot reach the network: inside a network and mount
 -- namespace of its own (`unshare -mn`), with loopback up and an

@@ -14,10 +14,7 @@ local H = require "helpers"
 local ns = H.netsock
 local core = require "netsock.core"
 
-local function canunshare()
-  return os.execute("unshare -mn true 2>/dev/null") == true
-end
-local nsit = canunshare() and it or pending
+local nsit = H.can_unshare and it or pending
 
 -- A DNS server on 127.0.0.1:53 (UDP): "slow.test" gets A 127.0.0.1 after
 -- DELAY seconds (AAAA: no answer, also after DELAY); any other name

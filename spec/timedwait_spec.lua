@@ -387,9 +387,7 @@ end)
 
 
 describe("a timed ping-pong", function()
-  -- strace must be there and allowed to trace (ptrace may be denied)
-  local strace = os.execute("strace -qq -o /dev/null true >/dev/null 2>&1")
-  local sit = strace and it or pending
+  local sit = H.can_strace and it or pending
 
   -- the calls strace -c counted in 'file': name -> count
   local function counts(file)

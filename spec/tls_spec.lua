@@ -782,26 +782,6 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
   end)
 
   describe("what a peer may try; what a context may choose", function()
-    -- openssl s_client reading its stdin from a FIFO the test writes, one
-    -- line at a time, so each command ("R", "k", "K") reaches s_client as a
-    -- read of its own, after what came before was handled
-    local function s_client(port, args)
-      local fifo = H.tmpname(".fifo")
-      assert(os.execute("mkfifo " .. H.shquote(fifo)))
-      local p = H.spawn(("openssl s_client -connect 127.0.0.1:%d -CAfile %s -servername localhost %s < %s")
-        :format(port, H.shquote(T.path("ca.pem")), args or "", H.shquote(fifo)))
-      local w = assert(io.open(fifo, "w"))   -- meets s_client's open for reading
-      w:setvbuf("no")
-      return p, w
-    end
-    local function waitout(p, pattern, seconds)
-      local deadline = ns.monotime() + (seconds or 10)
-      repeat
-        if p:output():find(pattern, 1, true) then return true end
-        ns.sleep(0.01)
-      until ns.monotime() > deadline
-      return false
-    end
     local function accepted(srv, ctx)
       srv:settimeout(10)
       local c = assert(srv:accept())
@@ -813,7 +793,7 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
     it("a server refuses a client's renegotiation (TLS 1.2 by max_version; openssl s_client's R)", function()
       local srv = assert(ns.create_server("127.0.0.1", 0))
       finally(function() srv:close() end)
-      local p, w = s_client(select(2, srv:getsockname()))
+      local p, w = T.s_client(select(2, srv:getsockname()))
       finally(function() w:close(); p:kill() end)
       local c = accepted(srv, T.server_ctx{ max_version = "tls1.2" })
       finally(function() c:close() end)
@@ -822,25 +802,20 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
       w:write("before\n")
       assert.equal("before", f:read("l"))
       w:write("R\n")
-      assert.is_true(waitout(p, "RENEGOTIATING"), p:output())
+      assert.is_true(p:await("RENEGOTIATING"), p:output())
       -- the server answers no_renegotiation; s_client gives up the connection
       local line, msg, code = f:read("l")
       assert.is_nil(line)
       assert.equal("tls", code, msg)
-      assert.is_true(waitout(p, "no renegotiation"), p:output())
+      assert.is_true(p:await("no renegotiation"), p:output())
     end)
 
     it("a client refuses a server's renegotiation (openssl s_server's r, TLS 1.2)", function()
-      local fifo = H.tmpname(".fifo")
-      assert(os.execute("mkfifo " .. H.shquote(fifo)))
-      local p = H.spawn(("openssl s_server -accept 127.0.0.1:0 -naccept 1 -tls1_2 -cert %s -key %s < %s")
-        :format(H.shquote(T.path("leaf.pem")), H.shquote(T.path("leaf.key")), H.shquote(fifo)))
-      local w = assert(io.open(fifo, "w"))
-      w:setvbuf("no")
+      local srv = T.s_server(("-tls1_2 -cert %s -key %s")
+        :format(H.shquote(T.path("leaf.pem")), H.shquote(T.path("leaf.key"))), true)
+      local p, w = srv.proc, srv.input
       finally(function() w:close(); p:kill() end)
-      assert.is_true(waitout(p, "ACCEPT 127.0.0.1:"), p:output())
-      local port = tonumber(p:output():match("ACCEPT 127%.0%.0%.1:(%d+)"))
-      local s = assert(ns.create_connection("127.0.0.1", port, 10))
+      local s = assert(ns.create_connection("127.0.0.1", srv.port, 10))
       finally(function() s:close() end)
       assert(s:starttls(T.client_ctx(), { server_hostname = "localhost" }))
       assert.equal("TLSv1.2", s:tlsinfo().version)
@@ -850,14 +825,14 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
       w:write("r\n")      -- s_server sends a HelloRequest
       s:settimeout(5)
       f:read("l")          -- our client meets it here and answers no_renegotiation
-      assert.is_true(waitout(p, "no renegotiation"), p:output())
+      assert.is_true(p:await("no renegotiation"), p:output())
     end)
 
     for _, cmd in ipairs { "k", "K" } do
       it("a TLS 1.3 KeyUpdate (s_client's " .. cmd .. ") is taken mid-stream; data flows both ways after it", function()
         local srv = assert(ns.create_server("127.0.0.1", 0))
         finally(function() srv:close() end)
-        local p, w = s_client(select(2, srv:getsockname()))
+        local p, w = T.s_client(select(2, srv:getsockname()))
         finally(function() w:close(); p:kill() end)
         local c = accepted(srv, T.server_ctx())
         finally(function() c:close() end)
@@ -866,13 +841,13 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
         w:write("before\n")
         assert.equal("before", f:read("l"))
         assert(c:sendall("one\n"))
-        assert.is_true(waitout(p, "one\n"), p:output())
+        assert.is_true(p:await("one\n"), p:output())
         w:write(cmd .. "\n")
-        assert.is_true(waitout(p, "KEYUPDATE"), p:output())
+        assert.is_true(p:await("KEYUPDATE"), p:output())
         w:write("after\n")   -- under the client's new keys
         assert.equal("after", f:read("l"))
         assert(c:sendall("two\n"))   -- under the server's (new, for K)
-        assert.is_true(waitout(p, "two\n"), p:output())
+        assert.is_true(p:await("two\n"), p:output())
       end)
     end
 
@@ -895,7 +870,7 @@ print("len %d sha %s" % (len(buf), hashlib.sha256(buf).hexdigest()), flush=True)
         local info = s:tlsinfo()
         assert.same({ case[2], case[3] }, { info.version, info.cipher })
         s:close()
-        assert.is_true(waitout(srv.proc, case[3]), srv.proc:output())  -- s_server agrees
+        assert.is_true(srv.proc:await(case[3]), srv.proc:output())  -- s_server agrees
         srv.proc:kill()
       end
     end)

@@ -38,17 +38,39 @@ function T.client_ctx(extra)
   return assert(ns.tls.context(o))
 end
 
--- openssl s_server on 127.0.0.1, an ephemeral port; args after -accept
-function T.s_server(args)
-  local p = H.spawn("sleep 60 | openssl s_server -accept 127.0.0.1:0 -naccept 1 " .. args)
+-- a command whose stdin is a FIFO the test writes (unbuffered), so each
+-- line written reaches the program as a read of its own: openssl's
+-- commands ("R", "k" ...) count only at the start of a read
+local function fed(cmd)
+  local fifo = H.tmpname(".fifo")
+  assert(os.execute("mkfifo " .. H.shquote(fifo)))
+  local p = H.spawn(cmd .. " < " .. H.shquote(fifo))
+  local w = assert(io.open(fifo, "w"))   -- meets the program's open for reading
+  w:setvbuf("no")
+  return p, w
+end
+
+-- openssl s_server on 127.0.0.1, an ephemeral port; args after -accept.
+-- With 'input' true, srv.input writes its stdin (see fed); else it has none.
+function T.s_server(args, input)
+  local cmd = "openssl s_server -accept 127.0.0.1:0 -naccept 1 " .. args
+  local p, w
+  if input then p, w = fed(cmd) else p = H.spawn("sleep 60 | " .. cmd) end
   local deadline = ns.monotime() + 10
   repeat
     local port = p:output():match("ACCEPT 127%.0%.0%.1:(%d+)")
-    if port then return { port = tonumber(port), proc = p } end
+    if port then return { port = tonumber(port), proc = p, input = w } end
     ns.sleep(0.01)
   until ns.monotime() > deadline or not p:running()
   p:kill()
   error("s_server did not start: " .. p:output())
+end
+
+-- openssl s_client to 127.0.0.1:port, verifying against the spec CA with
+-- SNI localhost; its stdin is written through the second result (see fed)
+function T.s_client(port, args)
+  return fed(("openssl s_client -connect 127.0.0.1:%d -CAfile %s -servername localhost %s")
+    :format(port, H.shquote(T.path("ca.pem")), args or ""))
 end
 
 -- a python3 program given the certificate directory as sys.argv[1]
