@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -306,7 +307,17 @@ static int res_getaddrinfo (lua_State *L) {
 **   task that gives up (its deadline, an error, a closed state) drops
 **   the userdata: a job still queued is then skipped, a running one
 **   finishes and is freed by its worker. Nothing leaks.
-** - Every job in flight holds one descriptor (its eventfd).
+** - Every job in flight holds one descriptor (its eventfd). At most
+**   NS_LOOKUP_QUEUE jobs wait in the queue; a lookup beyond fails at
+**   once with EAI_AGAIN (a resolver that slow would answer it minutes
+**   late anyway).
+** - No Lua API call is made while pool.mu is held: any of them may run a
+**   garbage collection step, whose finalizers (lookup_gc, pool_quiesce)
+**   take pool.mu, or raise a memory error past the unlock.
+** - A fork (pool_atfork_*) takes pool.mu first, so the child's copy of
+**   the queue is whole; the child fails its copies of the jobs in flight
+**   and never touches the parent's eventfds (see "After a fork" in
+**   docs/design.md).
 */
 
 #if !defined(NS_LOOKUP_THREADS)
@@ -315,6 +326,11 @@ static int res_getaddrinfo (lua_State *L) {
 
 #if !defined(NS_LOOKUP_IDLE)
 #define NS_LOOKUP_IDLE  10
+#endif
+
+/* the most lookups queued at once; one more fails at once with EAI_AGAIN */
+#if !defined(NS_LOOKUP_QUEUE)
+#define NS_LOOKUP_QUEUE  1024
 #endif
 
 /* what the caller pushes from a finished job: jobPush (above) */
@@ -344,11 +360,12 @@ static struct {
   nsLookup *head, *tail;      /* queued jobs */
   nsLookup *run;              /* jobs a worker runs now */
   int threads, idle, queued, running, maxthreads;
+  int refused;                /* lookups refused: the queue was full */
   int quit;                   /* idle workers end now (pool_quiesce) */
   pthread_t tid[NS_LOOKUP_THREADS];
   int slot[NS_LOOKUP_THREADS];  /* 0 free, 1 a worker, 2 ended: to join */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           PTHREAD_COND_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0,
+           PTHREAD_COND_INITIALIZER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0,
            {0}, {0} };
 
 static int slotno[NS_LOOKUP_THREADS];  /* each worker's argument: its slot */
@@ -441,7 +458,7 @@ static void job_finish (nsLookup *j) {
 /*
 ** A worker: runs queued jobs; ends after NS_LOOKUP_IDLE seconds without
 ** one, or at once when pool_quiesce asks. An ended worker is joined by
-** the next pool_submit or pool_quiesce (pool_reap), so that its thread,
+** the next pool_submit or pool_quiesce (pool_ended, pool_join), so that its thread,
 ** glibc's per-thread resolver state included, is gone for good.
 */
 static void *pool_worker (void *arg) {
@@ -490,27 +507,62 @@ static void *pool_worker (void *arg) {
 }
 
 /*
-** In a child after fork(2) the workers are gone: every lookup that was
-** queued or running fails with EAI_AGAIN (its task wakes and may try
-** again; the next lookup starts workers of its own).
+** A job of the parent's, in a child after fork(2): it fails with
+** EAI_AGAIN (its task wakes and may try again; the next lookup starts
+** workers of the child's own). Its eventfd is the parent's open file
+** description, which the parent's task waits on: the child must neither
+** write it (the parent's task would wake for nothing, for ever) nor read
+** it (the parent's wake-up would be lost). So the number is given a
+** description of the child's own, already signalled (dup3 over it); if
+** none can be made, the number is closed and the job waits on nothing.
 */
+static void job_forsake (nsLookup *j) {
+  int fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+  j->gai = EAI_AGAIN;
+  j->err = 0;
+  j->hres = NULL;
+  j->r = 0;
+  j->herr = TRY_AGAIN;
+  j->done = 1;
+  if (fd >= 0 && dup3(fd, j->efd, O_CLOEXEC) >= 0) close(fd);
+  else {
+    if (fd >= 0) close(fd);
+    close(j->efd);
+    j->efd = -1;
+  }
+  if (--j->refs == 0) job_free(j);
+}
+
+/*
+** fork(2) around the pool: the parent's forking thread takes pool.mu
+** (prepare), so no worker is halfway through the queue when the memory
+** is copied; the parent lets it go again, and the child starts with a
+** pool of its own: no worker (they stay in the parent), a new mutex,
+** and the parent's jobs in flight forsaken.
+*/
+static void pool_atfork_prepare (void) {
+  pthread_mutex_lock(&pool.mu);
+}
+
+static void pool_atfork_parent (void) {
+  pthread_mutex_unlock(&pool.mu);
+}
+
 static void pool_atfork_child (void) {
   nsLookup *lists[2], *j;
   int i;
   pthread_mutex_init(&pool.mu, NULL);
   pthread_cond_init(&pool.cv, NULL);
+  pthread_cond_init(&pool.gone, NULL);
   lists[0] = pool.head;
   lists[1] = pool.run;
   pool.head = pool.tail = pool.run = NULL;
   pool.threads = pool.idle = pool.queued = pool.running = pool.quit = 0;
-  pthread_cond_init(&pool.gone, NULL);
   memset(pool.slot, 0, sizeof pool.slot);  /* the parent's threads */
   for (i = 0; i < 2; i++) {
     while ((j = lists[i]) != NULL) {
       lists[i] = j->next;
-      j->gai = EAI_AGAIN;
-      j->err = 0;
-      job_finish(j);
+      job_forsake(j);
     }
   }
 }
@@ -525,20 +577,32 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 static void pool_init (void) {
   Dl_info info;
-  pthread_atfork(NULL, NULL, pool_atfork_child);
+  pthread_atfork(pool_atfork_prepare, pool_atfork_parent, pool_atfork_child);
   if (dladdr(&pool, &info) && info.dli_fname != NULL)  /* this library's file */
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
-/* join the workers that ended (pool.mu held; they hold it no more) */
-static void pool_reap (void) {
-  int i;
+/*
+** Take the workers that ended off their slots (pool.mu held) into
+** 'ended'; returns how many. The caller joins them (pool_join) once it
+** has let go of pool.mu: a join waits for a thread's whole exit, which
+** nothing should wait for under the lock.
+*/
+static int pool_ended (pthread_t *ended) {
+  int i, n = 0;
   for (i = 0; i < NS_LOOKUP_THREADS; i++) {
     if (pool.slot[i] == 2) {
-      pthread_join(pool.tid[i], NULL);
+      ended[n++] = pool.tid[i];
       pool.slot[i] = 0;
     }
   }
+  return n;
+}
+
+/* join the workers pool_ended took (pool.mu not held) */
+static void pool_join (pthread_t *ended, int n) {
+  int i;
+  for (i = 0; i < n; i++) pthread_join(ended[i], NULL);
 }
 
 /*
@@ -548,6 +612,8 @@ static void pool_reap (void) {
 */
 static int pool_quiesce (lua_State *L) {
   struct timespec ts;
+  pthread_t ended[NS_LOOKUP_THREADS];
+  int n;
   (void)L;
   pthread_mutex_lock(&pool.mu);
   pool.quit = 1;
@@ -556,27 +622,40 @@ static int pool_quiesce (lua_State *L) {
   ts.tv_sec += 2;
   while (pool.idle > 0 &&
          pthread_cond_timedwait(&pool.gone, &pool.mu, &ts) == 0) { }
-  pool_reap();
+  n = pool_ended(ended);
   pool.quit = 0;
   pthread_mutex_unlock(&pool.mu);
+  pool_join(ended, n);
   return 0;
 }
 
 /*
 ** Queue 'j' (the caller holds the userdata's reference). Starts a
 ** worker when none is idle and the pool is not full. With no worker at
-** all (pthread_create failed) the lookup runs here, blocking.
+** all (pthread_create failed) the lookup runs here, blocking. With
+** NS_LOOKUP_QUEUE jobs queued already, 'j' is done at once: EAI_AGAIN.
 */
 static void pool_submit (nsLookup *j) {
-  int run_here = 0;
+  int run_here = 0, n;
+  pthread_t ended[NS_LOOKUP_THREADS];
   pthread_once(&pool_once, pool_init);
   pthread_mutex_lock(&pool.mu);
+  n = pool_ended(ended);
+  if (pool.queued >= NS_LOOKUP_QUEUE) {
+    pool.refused++;
+    j->gai = EAI_AGAIN;
+    j->err = 0;
+    j->herr = TRY_AGAIN;
+    j->done = 1;
+    pthread_mutex_unlock(&pool.mu);
+    pool_join(ended, n);
+    return;
+  }
   j->refs++;  /* the pool's */
   j->next = NULL;
   if (pool.tail) pool.tail->next = j; else pool.head = j;
   pool.tail = j;
   pool.queued++;
-  pool_reap();
   if (pool.idle == 0 && pool.threads < NS_LOOKUP_THREADS) {
     pthread_attr_t attr;
     int r, i = 0;
@@ -606,6 +685,7 @@ static void pool_submit (nsLookup *j) {
   }
   if (!run_here) pthread_cond_signal(&pool.cv);
   pthread_mutex_unlock(&pool.mu);
+  pool_join(ended, n);
   if (run_here) {
     job_run(j);
     pthread_mutex_lock(&pool.mu);
@@ -687,16 +767,24 @@ static int job_done (nsLookup *j) {
 /*
 ** Wait for the job at 'slot' until 'deadline' (< 0: none): NS_OK when
 ** done, NS_TIMEOUT, or NS_ERRNO. Inside a task the wait yields and the
-** loop resumes 'k'.
+** loop resumes 'k'. The eventfd is drained before each look at 'done'
+** (set before the worker writes, under pool.mu): a wake-up that finds
+** the job unfinished leaves nothing behind to wake the task again, so
+** a stray write can cost one turn of the loop, never a spin.
 */
 static nsResult job_wait (lua_State *L, int slot, double deadline,
                           lua_KContext ctx, lua_KFunction k) {
   nsLookup *j = checkjob(L, slot);
-  while (!job_done(j)) {
-    nsResult r = ns_waitfd(L, j->efd, NS_READ, deadline, ctx, k);
+  for (;;) {
+    nsResult r;
+    uint64_t count;
+    if (j->efd >= 0) {  /* EAGAIN: nothing written yet */
+      while (read(j->efd, &count, sizeof count) < 0 && errno == EINTR) { }
+    }
+    if (job_done(j)) return NS_OK;
+    r = ns_waitfd(L, j->efd, NS_READ, deadline, ctx, k);
     if (r != NS_AGAIN) return r;
   }
-  return NS_OK;
 }
 
 /* push the answer of a finished job as its caller wants it */
@@ -889,15 +977,21 @@ static int res_getaddrinfo_task (lua_State *L) {
 
 /* core._lookupstats(): the pool, for tests */
 static int res_lookupstats (lua_State *L) {
-  pthread_mutex_lock(&pool.mu);
-  lua_createtable(L, 0, 6);
-  lua_pushinteger(L, pool.threads); lua_setfield(L, -2, "threads");
-  lua_pushinteger(L, pool.idle); lua_setfield(L, -2, "idle");
-  lua_pushinteger(L, pool.queued); lua_setfield(L, -2, "queued");
-  lua_pushinteger(L, pool.running); lua_setfield(L, -2, "running");
-  lua_pushinteger(L, pool.maxthreads); lua_setfield(L, -2, "maxthreads");
+  int v[6], i;
+  static const char *const names[6] = {
+    "threads", "idle", "queued", "running", "maxthreads", "refused"
+  };
+  pthread_mutex_lock(&pool.mu);  /* copied under the lock, pushed after */
+  v[0] = pool.threads; v[1] = pool.idle; v[2] = pool.queued;
+  v[3] = pool.running; v[4] = pool.maxthreads; v[5] = pool.refused;
   pthread_mutex_unlock(&pool.mu);
+  lua_createtable(L, 0, 8);
+  for (i = 0; i < 6; i++) {
+    lua_pushinteger(L, v[i]);
+    lua_setfield(L, -2, names[i]);
+  }
   lua_pushinteger(L, NS_LOOKUP_THREADS); lua_setfield(L, -2, "limit");
+  lua_pushinteger(L, NS_LOOKUP_QUEUE); lua_setfield(L, -2, "queuelimit");
   return 1;
 }
 
