@@ -62,9 +62,12 @@ local function waitfor(cond, seconds)
   return true
 end
 
-local function start()
+-- the server in a session of its own ('group': setsid, so that its
+-- process group is the supervisor and its workers alone, as under
+-- systemd or a terminal)
+local function start(group)
   local flag = H.tmpname("")
-  local p = H.lua(server_lua, flag)
+  local p = H.lua_with(group and "setsid" or nil, server_lua, flag)
   local line = p:line(15) or ""
   local sup, port = line:match("^sup (%d+) port (%d+)")
   assert(sup, "the server did not start: " .. p:output())
@@ -177,6 +180,71 @@ describe("serve with workers", function()
     local s = ns.create_connection("127.0.0.1", port, 2)
     assert.is_nil(s)
   end)
+
+  -- A signal to the whole group (systemctl stop sends SIGTERM to every
+  -- process of the unit; a terminal's Ctrl-C sends SIGINT to the
+  -- foreground group) reaches the workers at the same time as the
+  -- supervisor: each stops gracefully by itself, the request in flight
+  -- finishes, nothing is left behind.
+  for _, sig in ipairs({ "TERM", "INT" }) do
+    it(("SIG%s to the process group: the workers finish their requests, nothing is left"):format(sig), function()
+      local p, sup, port = start(true)
+      finally(function() p:kill() end)
+      local workers = children(sup)
+      local c = client(port, 1, 0.4)        -- in flight for 0.8 s
+      assert.truthy(c:line(10), "the client did not start")
+      ns.sleep(0.2)
+      assert(os.execute(("kill -s %s -- -%d"):format(sig, sup)))
+      local ok, _, out = result(c)
+      assert.equal(1, ok, out)
+      assert.equal(0, p:wait(15), p:output())
+      assert.matches("supervisor done", p:output())
+      for _, w in ipairs(workers) do
+        assert.is_nil(ppid(w), "worker " .. w .. " outlived the supervisor")
+      end
+    end)
+  end
+
+  -- a hang-up of the terminal (or kill -HUP to the group) reaches the
+  -- workers too: only the supervisor acts on it (a rolling restart)
+  it("SIGHUP to the process group: a rolling restart, no request cut", function()
+    local p, sup, port = start(true)
+    finally(function() p:kill() end)
+    local before = children(sup)
+    local c = client(port, 4, 0.2, 0)     -- each request takes 0.4 s
+    assert.truthy(c:line(10), "the client did not start")
+    ns.sleep(0.2)
+    assert(os.execute("kill -s HUP -- -" .. sup))
+    local ok, _, out = result(c)
+    assert.equal(4, ok, out)
+    assert.is_true(waitfor(function()
+      local now = children(sup)
+      return #now == 2 and now[1] ~= before[1] and now[1] ~= before[2]
+        and now[2] ~= before[1] and now[2] ~= before[2]
+    end, 15), "the workers were not replaced")
+    assert.is_nil(p:wait(0.1), "the supervisor ended: " .. p:output())
+  end)
+
+  -- a worker signalled alone (kill PID) stops as the supervisor would
+  -- have told it: its request finishes, then a successor takes the slot
+  for _, sig in ipairs({ "TERM", "INT" }) do
+    it(("a worker that gets SIG%s alone finishes its request and is replaced"):format(sig), function()
+      local p, sup, port = start(true)
+      finally(function() p:kill() end)
+      local before = children(sup)
+      local c = client(port, 1, 0.4)
+      assert.truthy(c:line(10), "the client did not start")
+      ns.sleep(0.2)
+      for _, w in ipairs(before) do assert(os.execute(("kill -%s %d"):format(sig, w))) end
+      local ok, _, out = result(c)
+      assert.equal(1, ok, out)
+      assert.is_true(waitfor(function()
+        local now = children(sup)
+        return #now == 2 and now[1] ~= before[1] and now[1] ~= before[2]
+          and now[2] ~= before[1] and now[2] ~= before[2]
+      end, 15), "the workers were not replaced")
+    end)
+  end
 
   it("SIGHUP restarts the workers one by one without dropping a connection", function()
     local p, sup, port = start()

@@ -5,6 +5,7 @@
 ** netsock.serve(..., {workers = n}), lua/netsock/workers.lua.
 */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,21 +18,46 @@
 
 
 /*
-** core._fork(): fork(2). The parent gets the child's pid, the child 0,
-** or nil, message, code. stdio is flushed first, so that the child does
-** not write the parent's buffered output a second time. In the child
-** every signal is unblocked and every signal caught by a handler goes
-** back to its default action: a handler of the parent's (a self-pipe, a
-** signalfd's mask) must not act in the child. Ignored signals stay
-** ignored, as exec would keep them.
+** core._fork([hold]): fork(2). The parent gets the child's pid, the
+** child 0, or nil, message, code. stdio is flushed first, so that the
+** child does not write the parent's buffered output a second time. In
+** the child every signal caught by a handler goes back to its default
+** action (a handler of the parent's must not act in the child; ignored
+** signals stay ignored, as exec would keep them) and every signal is
+** unblocked, except the numbers in the array 'hold': those are blocked
+** in the parent from before the fork, and stay blocked in the child
+** until its own handler takes them (core._sigcatch unblocks), so one
+** that arrives meanwhile (a SIGTERM to the whole group) waits for that
+** handler instead of killing the child by its default action.
 */
 static int proc_fork (lua_State *L) {
   pid_t pid;
+  sigset_t hold, old;
+  int err;
+  sigemptyset(&hold);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer i, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (lua_Integer)lua_rawlen(L, 1);
+    for (i = 1; i <= n; i++) {
+      lua_Integer sig;
+      lua_rawgeti(L, 1, i);
+      sig = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, sig > 0 && sig < NSIG && sig != SIGKILL && sig != SIGSTOP,
+                    1, "signal number out of range");
+      sigaddset(&hold, (int)sig);
+      lua_pop(L, 1);
+    }
+  }
   fflush(NULL);
+  pthread_sigmask(SIG_BLOCK, &hold, &old);
   pid = fork();
-  if (pid < 0) return ns_fail(L, errno);
-  if (pid == 0) {
-    sigset_t none;
+  err = errno;
+  if (pid != 0) {  /* the parent (or no child): its mask as it was */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) return ns_fail(L, err);
+  }
+  else {
     int sig;
     for (sig = 1; sig < NSIG; sig++) {
       struct sigaction sa;
@@ -45,8 +71,7 @@ static int proc_fork (lua_State *L) {
         sigaction(sig, &sa, NULL);
       }
     }
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    sigprocmask(SIG_SETMASK, &hold, NULL);
   }
   lua_pushinteger(L, (lua_Integer)pid);
   return 1;

@@ -14,6 +14,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,7 +180,9 @@ static int ours (int sig) {
 /*
 ** Whether the handler is in place is asked of the kernel, not of a flag:
 ** a forked child (core._fork puts every caught signal back to its
-** default) or another library may have changed it since.
+** default) or another library may have changed it since. Once the
+** handler is in place the signal is unblocked in this thread: a signal
+** core._fork held blocked across a fork arrives now, at our handler.
 */
 static int sig_catch (lua_State *L) {
   int sig = checksignal(L, 1);
@@ -193,6 +196,12 @@ static int sig_catch (lua_State *L) {
     flags[sig] = 0;
     if (sigaction(sig, &sa, &saved[sig]) < 0) return ns_fail(L, errno);
     caught[sig] = 1;
+  }
+  {
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
   }
   lua_pushinteger(L, readfd);
   return 1;

@@ -19,17 +19,30 @@
 -- whose supervisor is gone sees the end of stream and stops too (no
 -- orphan); the supervisor learns of a worker's death by the same end
 -- of stream, then reaps it.
+--
+-- Signals. A signal sent to the process group (systemctl stop, a
+-- terminal's Ctrl-C or hang-up) reaches the supervisor and every worker
+-- at once, so each process handles them itself: SIGTERM and SIGINT stop
+-- the supervisor (stop(grace)) and a worker (as "stop grace" would);
+-- SIGHUP restarts the workers (the supervisor's) and leaves a worker
+-- alone (the supervisor replaces it). A worker is forked with the three
+-- held blocked until its handlers are in place, so none can kill it by
+-- the default action in between.
 
 local core = require "netsock.core"
 local tasks = require "netsock.tasks"
 local check = require "netsock.check"
 
-local io, math, os, package = io, math, os, package
+local io, math, os = io, math, os
 local pairs, ipairs, next, setmetatable, tonumber, tostring, pcall =
   pairs, ipairs, next, setmetatable, tonumber, tostring, pcall
 local spawn, park, wake, current = tasks.spawn, tasks.park, tasks.wake, tasks.current
+local onsignal = tasks.onsignal
 local monotime, sleep = core.monotime, core.sleep
 local fork, waitpid, kill = core._fork, core._waitpid, core._kill
+
+-- what a signal to the whole group may be: held across a worker's fork
+local HELD = { core._signum("SIGTERM"), core._signum("SIGINT"), core._signum("SIGHUP") }
 local _ENV = nil
 
 local BACKOFF0, BACKOFFMAX = 0.1, 10  -- first and longest restart delay
@@ -144,7 +157,9 @@ function Supervisor:restart()
   return true
 end
 
--- the worker's side: never returns
+-- the worker's side: never returns. It stops once, by whichever comes
+-- first: the supervisor's "stop T", the supervisor gone (grace), or a
+-- SIGTERM or SIGINT of its own (grace, as the supervisor would say).
 local function workermain(self, i, ctl)
   tasks.afterfork()
   for _, proc in pairs(self._procs) do proc.ctl:close() end
@@ -152,14 +167,24 @@ local function workermain(self, i, ctl)
     if l ~= self._listeners[i] then l:close() end
   end
   local srv = self._start(self._listeners[i], self._handler, self._opts)
+  local stopping = false
+  local function stop(t)
+    if stopping then return end
+    stopping = true
+    srv:stop(t)
+    ctl:close()
+  end
+  local function bysignal() stop(self._grace) end
+  onsignal("SIGTERM", bysignal)
+  onsignal("SIGINT", bysignal)
+  onsignal("SIGHUP", function() end)  -- the supervisor's to act on
   spawn(function()
     ctl:sendall("ready\n")
     local line = ctl:recv(64)          -- "stop T\n", or nil: supervisor gone
     local t = line and tonumber(line:match("stop (%-?[%d.]+)"))
     if t and t < 0 then t = nil end
     if not line then t = self._grace end
-    srv:stop(t)
-    ctl:close()
+    stop(t)
   end)
   local ok, err = pcall(tasks.run)
   if not ok then
@@ -207,7 +232,7 @@ end
 function startworker(self, i, delay)
   local a, b = core.socketpair()
   if not a then return nil, b end
-  local pid, msg, code = fork()
+  local pid, msg, code = fork(HELD)
   if not pid then
     a:close(); b:close()
     io.stderr:write("netsock serve: fork failed: ", tostring(msg), "\n")
@@ -255,16 +280,16 @@ function M.serve(create_server, start, host, port, handler, opts)
     _waiters = {}, _start = start, _handler = handler, _opts = wopts,
     _grace = opts.grace or 10,
   }, Supervisor)
-  -- signals, once netsock.onsignal exists: SIGTERM stops, SIGHUP restarts
-  local ns = package.loaded.netsock
-  if ns and ns.onsignal then
-    ns.onsignal("SIGTERM", function() self:stop(self._grace) end)
-    ns.onsignal("SIGHUP", function() self:restart() end)
-    self._unsignal = function()
-      self._unsignal = nil
-      ns.onsignal("SIGTERM", nil)
-      ns.onsignal("SIGHUP", nil)
-    end
+  -- signals: SIGTERM and SIGINT stop, SIGHUP restarts
+  local function bysignal() self:stop(self._grace) end
+  onsignal("SIGTERM", bysignal)
+  onsignal("SIGINT", bysignal)
+  onsignal("SIGHUP", function() self:restart() end)
+  self._unsignal = function()
+    self._unsignal = nil
+    onsignal("SIGTERM", nil)
+    onsignal("SIGINT", nil)
+    onsignal("SIGHUP", nil)
   end
   for i = 1, n do
     local ok, e, c = startworker(self, i)
