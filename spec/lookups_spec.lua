@@ -527,6 +527,40 @@ print("calls done", failed)
     assert.truthy(p:output():find("closed", 1, true), p:output())
   end)
 
+  -- every queue is bounded: 1,100 lookups of a name that takes a second
+  -- fill the pool's threads and queue; the rest fail at once
+  nsit("the queue is bounded: lookups beyond it fail at once with EAI_AGAIN", function()
+    local p = innamespace(PRELUDE .. [[
+ns.setrlimit_nofile()
+local N, results, answered = 1100, {}, 0
+ns.run(function()
+  for i = 1, N do
+    ns.spawn(function()
+      local r, msg, code = ns.getaddrinfo("slow.test", 80, "inet")
+      if r then answered = answered + 1 end
+      results[#results + 1] = { r ~= nil, code, answered }
+    end)
+  end
+  while #results == 0 do coroutine.yield() end
+  for _ = 1, 10 do coroutine.yield() end
+  local st = core._lookupstats()
+  check(st.queuelimit and st.refused, "no bound reported")
+  check(st.refused >= N - st.queuelimit - st.limit and st.refused == #results,
+    "refused", st.refused, "finished", #results, "queue", st.queued, "limit", st.queuelimit)
+  for _, r in ipairs(results) do
+    check(not r[1] and r[2] == "EAI_AGAIN" and r[3] == 0, "a refused lookup:", tostring(r[2]))
+  end
+  check(st.queued <= st.queuelimit, "queued", st.queued)
+  print("done", st.refused)
+  io.stdout:flush()
+  os.exit(0, false)  -- the queued thousand would take two minutes
+end)
+]], 1.0)
+    finally(function() p:kill() end)
+    expect_ok(p, 30)
+    assert.truthy(p:output():find("done", 1, true), p:output())
+  end)
+
   it("numeric hosts need no thread and answer at once", function()
     local got
     ns.run(function()
