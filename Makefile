@@ -7,6 +7,7 @@
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
 #   make taskfuzz the task-loop fuzzer with more seeds (SEEDS=N; SANITIZE=1: under ASan)
 #   make rock     the release source rock (build/rock/), checked by building it
+#   make fresh    make demo and make test in a fresh minimal Debian root (tools/fresh; root)
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -43,7 +44,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console fresh
 
 all: $(CORE) $(EDIT)
 
@@ -117,6 +118,12 @@ install-check: deps-test
 # into a scratch tree to check it (tools/rock); install-check runs it too
 rock: deps-test
 	@sh tools/rock
+
+# the README's two commands in a minimal Debian root, as on a new machine;
+# the root and apt's downloads are cached in /var/cache/netsock-fresh
+fresh:
+	@sh tools/deps debootstrap
+	@sh tools/fresh
 
 lint: deps
 	@$(MAKE) --no-print-directory clean
