@@ -20,8 +20,7 @@ dependencies = {
   "lua >= 5.4, < 5.5",
   "netsock",
 }
-external_supported_platforms = { "linux" }
-dependencies = {
+external_dependencies = {
   EDIT = { header = "histedit.h", library = "edit" },
 }
 build = {
