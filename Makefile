@@ -68,11 +68,17 @@ $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS) $(LDLIBS)
 
-# What each job needs from Debian; tools/deps installs it as root,
-# otherwise it prints the apt-get command and stops.
-DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config libssl-dev
+# What each job needs, as Debian package names. tools/deps checks for what
+# each gives (a command, a header, a Lua module, a file), installs what is
+# missing with apt-get as root where apt-get exists, and otherwise says
+# what is missing (with Fedora and Alpine names) and stops;
+# NETSOCK_DEPS=skip goes on anyway. DEPS_TEST is everything any spec uses
+# (a spec checks for its needs at its top: H.needs in spec/helpers.lua):
+# the LuaSocket layer's specs run LuaSocket, LuaSec and copas; service
+# names come from netbase's /etc/services; the offline lookups need ip.
+DEPS_BUILD := lua5.4 liblua5.4-dev gcc libc6-dev make pkg-config libssl-dev
 DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace \
-              openssl ca-certificates
+              openssl ca-certificates lua-socket lua-sec lua-copas netbase coreutils util-linux iproute2
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
