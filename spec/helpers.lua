@@ -198,7 +198,9 @@ function H.python(code, ...)
   H.writefile(file, code)
   local args = {}
   for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
-  return H.spawn("python3 -u " .. shquote(file) .. " " .. table.concat(args, " "))
+  -- -B: a module it imports from spec/ (ptyconsole.py) leaves no
+  -- __pycache__ in the checkout, whatever PYTHONDONTWRITEBYTECODE says
+  return H.spawn("python3 -u -B " .. shquote(file) .. " " .. table.concat(args, " "))
 end
 
 -- a Lua script run by the same interpreter with the checkout's paths,
