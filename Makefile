@@ -102,7 +102,8 @@ demo: deps
 	  '= #netsock.tasks()' | \
 	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock
 
-# the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
+# the console (bin/netsock) from the checkout: make console, or
+# make console ARGS="console PATH" to attach to a program's endpoint
 console: all
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock $(ARGS)
 
