@@ -262,6 +262,32 @@ print("ok")
 ]])
   end)
 
+  it("loses no key typed while a chunk runs: a line, an arrow key, then Ctrl-D", function()
+    scenario([[
+c = console()
+c.expect(r"> ")
+c.line('=6 * 7')
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.line('netsock.sleep(0.5)')
+time.sleep(0.2)
+c.send("=1 + 1\r")                      # typed ahead, while the chunk sleeps
+c.expect(r"[\n ]2\r?\n", timeout=5)     # (plain reader: "> 2" after the echo)
+c.expect(r"> ")
+c.line('netsock.sleep(0.5)')
+time.sleep(0.2)
+if HAS_EDIT:
+    c.send("\x1b[A\x1b[A\r")             # up, up: "=1 + 1" again, typed ahead
+    c.expect(r"\n2\r?\n", timeout=5)
+    c.expect(r"> ")
+    c.line('netsock.sleep(0.5)')
+    time.sleep(0.2)
+c.eof()                                 # Ctrl-D typed ahead: the console leaves
+assert c.close(5) == 0
+print("ok")
+]])
+  end)
+
   it("reads plain lines and echoes them when stdin is no terminal (a scripted session)", function()
     local rt = asanrt()
     local pre = rt ~= "-" and ("LD_PRELOAD=" .. H.shquote(rt) .. " ASAN_OPTIONS=detect_leaks=0 ") or ""

@@ -117,6 +117,12 @@ static int edit_new (lua_State *L) {
   el_set(e->el, EL_HIST, history, e->hist);
   el_set(e->el, EL_PROMPT, promptfn);
   el_source(e->el, NULL);          /* ~/.editrc, as other libedit programs */
+  /* between prompts the terminal stays non-canonical and silent: a key
+     typed while a chunk runs waits in the queue as the key it is (in
+     canonical mode the line discipline would eat Ctrl-D, turning it into
+     a NUL for the next raw read, and echo the rest a second time);
+     el_end puts the terminal's own mode back */
+  el_set(e->el, EL_SETTY, "-x", "-icanon", "-echo", (const char *)NULL);
   strcpy(e->prompt, "> ");
   e->eofchar = 4;
   {
