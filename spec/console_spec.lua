@@ -835,6 +835,54 @@ describe("netsock.console.listen options fail closed #console", function()
     assert.is_false(H.exists(path))
   end)
 
+  it("an I frame stops a busy chunk of the endpoint in this process (the watch hook under ASan and valgrind)", function()
+    local path = H.tmpname(".console")
+    local ep = assert(console.listen(path))
+    finally(function() ep:close() end)
+    local p = H.python([[
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+f = s.makefile("rb")
+def frame():
+    head = b""
+    while not head.endswith(b":"):
+        b = f.read(1)
+        if not b: return None, b""
+        head += b
+    return head[:1], f.read(int(head[1:-1]))
+def until_prompt():
+    out = b""
+    while True:
+        k, d = frame()
+        if k is None or k == b"P": return out
+        out += d
+def send(kind, data): s.sendall(kind + str(len(data)).encode() + b":" + data)
+until_prompt()
+for chunk in [b"while true do end", b"while true do pcall(function() while true do end end) end"]:
+    send(b"L", chunk)
+    time.sleep(0.3)
+    send(b"I", b"")
+    out = until_prompt()
+    assert b"interrupted!" in out, out
+send(b"L", b"=40 + 2")
+out = until_prompt()
+assert out == b"42\n", out
+print("ok", flush=True)
+s.close()
+]], path)
+    finally(function() p:kill() end)
+    local ticks = 0
+    H.run_bounded(30, function()
+      ns.spawn(function()                      -- the loop runs between the chunks
+        while p:running() do ticks = ticks + 1; ns.sleep(0.01) end
+      end)
+      while p:running() do ns.sleep(0.02) end
+    end)
+    assert.equal(0, p:wait(5), p:output())
+    assert.equal("ok\n", p:output())
+    assert.truthy(ticks > 0)
+  end)
+
   it("env: the chunks of an attached terminal see that table, not the globals", function()
     local path = H.tmpname(".console")
     local env = { answer = 42 }
