@@ -66,6 +66,10 @@ function M.connect(host, port, opts)
     check.argerror("connect", 3, "timeout: a non-negative number expected")
   end
   local ctx = opts.context
+  if ctx ~= nil and C.contextmode(ctx) ~= "client" then
+    check.argerror("connect", 3, "context: a client context expected, got " ..
+      (C.contextmode(ctx) and "a server context" or check.typename(ctx)))
+  end
   if ctx == nil then
     local msg, code
     ctx, msg, code = M.default_context()
@@ -95,12 +99,22 @@ function M.connect(host, port, opts)
   return s
 end
 
--- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
--- the handler's own task; a failed handshake ends that client alone
-function M.wraphandler(ctx, handler, onerror)
-  if type(ctx) ~= "userdata" then
-    check.argerror("serve", 4, "tls: a server context expected", 3)
+-- serve's tls option: raises (at level, from the caller) unless ctx is
+-- a server context; anything else would serve plaintext or fail later
+function M.checkserver(fname, argn, ctx, level)
+  local mode = C.contextmode(ctx)
+  if mode ~= "server" then
+    check.argerror(fname, argn, "tls: a server context expected, got " ..
+      (mode and "a client context" or check.typename(ctx)), (level or 2) + 1)
   end
+  return ctx
+end
+
+-- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
+-- the handler's own task; a failed handshake ends that client alone.
+-- Every callable handler is wrapped (a function, a table with __call).
+function M.wraphandler(ctx, handler, onerror)
+  M.checkserver("serve", 4, ctx, 3)
   return function(conn, ...)
     local ok, msg, code = conn:starttls(ctx)
     if not ok then
