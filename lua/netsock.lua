@@ -158,7 +158,7 @@ function M.serve(host, port, handler, opts)
   if type(opts) == "table" and opts.tls ~= nil then
     -- serve{tls = ctx}: each handler's task runs the handshake first
     if not M.tls then check.argerror("serve", 4, "tls: netsock was built without OpenSSL", 2) end
-    M.tls.checkserver("serve", 4, opts.tls, 2)
+    M.tls._checkserver("serve", 4, opts.tls, 2)
     check.callable("serve", 3, handler, 2)
     local copy = {}
     for k, v in pairs(opts) do copy[k] = v end

@@ -101,7 +101,7 @@ end
 
 -- serve's tls option: raises (at level, from the caller) unless ctx is
 -- a server context; anything else would serve plaintext or fail later
-function M.checkserver(fname, argn, ctx, level)
+function M._checkserver(fname, argn, ctx, level)
   local mode = C.contextmode(ctx)
   if mode ~= "server" then
     check.argerror(fname, argn, "tls: a server context expected, got " ..
@@ -114,7 +114,7 @@ end
 -- the handler's own task; a failed handshake ends that client alone.
 -- Every callable handler is wrapped (a function, a table with __call).
 function M.wraphandler(ctx, handler, onerror)
-  M.checkserver("serve", 4, ctx, 3)
+  M._checkserver("serve", 4, ctx, 3)
   return function(conn, ...)
     local ok, msg, code = conn:starttls(ctx)
     if not ok then
