@@ -592,6 +592,7 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
   int done, n = readengine(L, status, ctx, lines_k, &done);
   if (done == (int)ctx)
     return n;
+  if (n - done > 3) lua_pop(L, 1);   /* the rest (readengine): lines raises */
   if (strcmp(lua_tostring(L, -1), "closed") != 0)  /* as io.lines, with the code */
     return luaL_error(L, "%s (%s)", lua_tostring(L, -2), lua_tostring(L, -1));
   lua_pop(L, 2);  /* keep the nil */
