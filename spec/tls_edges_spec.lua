@@ -415,6 +415,18 @@ s.close()
       assert.equal("line without end", res[4])
     end)
 
+    it("f:lines() raises tls_eof with the message, not the rest", function()
+      local s, p = connect("one\ntwo", "ragged")
+      finally(function() s:close(); p:kill() end)
+      local seen = {}
+      local ok, err = pcall(function()
+        for l in s:makefile("r"):lines() do seen[#seen + 1] = l end
+      end)
+      assert.is_false(ok)
+      assert.same({ "one" }, seen)
+      assert.truthy(err:find("close_notify", 1, true) and err:find("(tls_eof)", 1, true), err)
+    end)
+
     it("suppress_ragged_eofs = true: a missing close_notify reads as the end of stream", function()
       local s, p = connect("one\ntwo", "ragged", { suppress_ragged_eofs = true })
       finally(function() s:close(); p:kill() end)
