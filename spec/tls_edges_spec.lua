@@ -210,6 +210,28 @@ ns.run()
       end
       assert.is_nil(srv:accept())   -- nobody connected
     end)
+
+    it("tls.connect checks server_hostname, session and alpn before it connects", function()
+      local srv = assert(ns.create_server("127.0.0.1", 0))
+      finally(function() srv:close() end)
+      local port = select(2, srv:getsockname())
+      srv:settimeout(0)
+      for _, case in ipairs({
+        { { server_hostname = 5 }, "server_hostname" },
+        { { server_hostname = true }, "server_hostname" },
+        { { session = "s" }, "session" },
+        { { session = T.client_ctx() }, "session" },
+        { { alpn = "h2" }, "alpn" },
+        { { alpn = { "h2", 5 } }, "alpn[2]" },
+        { { alpn = {} }, "alpn" },
+      }) do
+        case[1].context, case[1].timeout = T.client_ctx(), 5
+        local ok, err = pcall(ns.tls.connect, "127.0.0.1", port, case[1])
+        assert.is_false(ok)
+        assert.truthy(err:find("bad argument #3 to 'connect' (" .. case[2], 1, true), err)
+        assert.is_nil(srv:accept())   -- nobody connected
+      end
+    end)
   end)
 
   describe("no cache that nobody reads; every cache bounded (#8)", function()

@@ -65,6 +65,26 @@ function M.connect(host, port, opts)
   if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
     check.argerror("connect", 3, "timeout: a non-negative number expected")
   end
+  -- what starttls would refuse, refused before anything connects
+  local sh = opts.server_hostname
+  if sh ~= nil and sh ~= false and type(sh) ~= "string" then
+    check.argerror("connect", 3, "server_hostname: string or false expected, got " .. check.typename(sh))
+  end
+  if opts.session ~= nil and check.typename(opts.session) ~= "netsock.tls.session" then
+    check.argerror("connect", 3, "session: a session from s:tlssession() expected, got " ..
+      check.typename(opts.session))
+  end
+  local alpn = opts.alpn
+  if alpn ~= nil then
+    if type(alpn) ~= "table" or #alpn == 0 then
+      check.argerror("connect", 3, "alpn: a non-empty list of protocol names expected")
+    end
+    for i = 1, #alpn do
+      if type(alpn[i]) ~= "string" or #alpn[i] == 0 or #alpn[i] > 255 then
+        check.argerror("connect", 3, ("alpn[%d]: 1 to 255 bytes expected"):format(i))
+      end
+    end
+  end
   local ctx = opts.context
   if ctx ~= nil and C.contextmode(ctx) ~= "client" then
     check.argerror("connect", 3, "context: a client context expected, got " ..
