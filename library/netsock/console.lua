@@ -11,20 +11,29 @@ local console = {}
 ---@field socket netsock.socket the listening Unix-domain socket
 local endpoint = {}
 
----Closes the endpoint and removes its path; attached sessions go on.
+---Closes the endpoint and removes the socket file it made (if that file
+---is still there, unchanged); attached sessions go on.
 ---@return true
 function endpoint:close() end
 
 ---Opens a console endpoint on a Unix-domain socket: mode 0600, and only
 ---this user is let in (SO_PEERCRED). `netsock console PATH` attaches.
+---Only a dead socket file of this user at `path` is replaced; anything
+---else there gives `nil, message, "EADDRINUSE"`. Options are checked at
+---the call (an unknown one raises).
 ---@param path string
+---@param options? netsock.consoleoptions
 ---@return netsock.consoleendpoint? endpoint
 ---@return string? message
 ---@return string? code
-function console.listen(path) end
+function console.listen(path, options) end
+
+---@class netsock.consoleoptions
+---@field env? table the chunks' globals (default: the program's `_G`)
 
 ---The terminal's side of `netsock console PATH`: attaches this terminal
----and returns the exit status when it detaches.
+---(only to an endpoint run by this user or root; its output is shown with
+---control sequences escaped) and returns the exit status when it detaches.
 ---@param path string
 ---@return integer status
 function console.attach(path) end
@@ -36,7 +45,7 @@ function console.main(args) end
 
 ---A session over a terminal object (`read`, `write`, `history`, `abandon`).
 ---@param term table
----@param opts? {env?: table, progname?: string, print?: function, interrupt_hook?: boolean}
+---@param opts? {env?: table, progname?: string, print?: function, interrupt_hook?: boolean, watchfd?: integer}
 ---@return table session
 function console.session(term, opts) end
 

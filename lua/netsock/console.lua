@@ -26,6 +26,7 @@ local error, load, pcall, xpcall, select, setmetatable, getmetatable =
       error, load, pcall, xpcall, select, setmetatable, getmetatable
 local tostring, tonumber, type, rawget, rawset = tostring, tonumber, type, rawget, rawset
 local io, os, string, table, debug, coroutine = io, os, string, table, debug, coroutine
+local utf8 = utf8
 local pack, unpack, concat = table.pack, table.unpack, table.concat
 local require = require
 local G = _G
@@ -52,9 +53,17 @@ local function msghandler(e)
   return (tb:gsub("\n\t%[C%]: in function 'xpcall'\n.*$", ""))
 end
 
+-- the same under core._watchcall, whose message handler calls this one
+local function watchmsghandler(e)
+  local tb = debug.traceback(errtext(e), 3)
+  return (tb:gsub("\n\t%[C%]: in [^\n]*_watchcall'?\n.*$", ""))
+end
+
 -- M.session(term, opts): opts.env (the chunks' environment, default _G),
 -- opts.progname (the prefix of error messages), opts.print (how results
--- are printed), opts.interrupt_hook (SIGINT may stop a busy chunk)
+-- are printed), opts.interrupt_hook (SIGINT may stop a busy chunk),
+-- opts.watchfd (a descriptor whose becoming readable stops a busy chunk:
+-- the attached terminal's connection)
 function M.session(term, opts)
   opts = opts or {}
   return setmetatable({
@@ -63,6 +72,7 @@ function M.session(term, opts)
     progname = opts.progname or "netsock",
     print = opts.print or G.print,
     hook = opts.interrupt_hook,
+    watchfd = opts.watchfd,
     chunk = nil,        -- the task running the current chunk
     task = nil,         -- the session's own task
     hooked = false,     -- the last chunk ended by the SIGINT hook
@@ -109,7 +119,13 @@ function Session:runchunk(fn)
       if self.hook then self.hooked = core._siginterrupt() end
       tasks.wake(me)
     end })
-    res = pack(xpcall(fn, msghandler))
+    if self.watchfd then
+      local r = pack(core._watchcall(self.watchfd, fn, watchmsghandler))
+      self.hooked = r[1]
+      res = pack(unpack(r, 2, r.n))
+    else
+      res = pack(xpcall(fn, msghandler))
+    end
   end)
   tasks.label(chunk, "console chunk")
   self.chunk = chunk
@@ -150,14 +166,18 @@ function Session:interrupt()
     self.hooked = false
     return
   end
-  if self.chunk then
-    -- the hook SIGINT set on the chunk must not fire in the __close
-    -- handlers that closing the chunk runs
-    if self.hook then core._siginterrupt() end
-    tasks.cancel(self.chunk)
-  else
-    self.term:abandon()
-  end
+  if self.chunk then self:stopchunk()
+  else self.term:abandon() end
+end
+
+-- cancel the running chunk: the hooks that may stop it go first, so
+-- that none fires in the __close handlers that closing the chunk runs
+function Session:stopchunk()
+  local chunk = self.chunk
+  if not chunk then return end
+  if self.hook then core._siginterrupt() end
+  if self.watchfd then core._unwatch(chunk) end
+  tasks.cancel(chunk)
 end
 
 -- }======
@@ -184,9 +204,22 @@ function Term:deliver(v)
   tasks.wake(self.waiter)
 end
 
--- one keystroke's worth (libedit) or one line (plain)
+-- the editor failed (it raised): said once; the session ends as at end
+-- of input rather than with a dead input task
+function Term:failed(err)
+  io.stderr:write("\nnetsock: the line editor failed: ", tostring(err), "\n")
+  self.broken = true
+end
+
+-- one keystroke's worth (libedit) or one line (plain); false at the end
 function Term:feed()
-  if self.ed then return self.ed:feed() end
+  if self.ed then
+    if self.broken then return false end
+    local ok, v = pcall(self.ed.feed, self.ed)
+    if ok then return v end
+    self:failed(v)
+    return false
+  end
   local line = io.stdin:read("L")
   if line == nil then return false end
   line = line:gsub("\r?\n$", "")
@@ -211,7 +244,10 @@ end
 function Term:read(prompt)
   self.waiter = coroutine.running()
   self.prompt = prompt
-  if self.ed then self.ed:prompt(prompt)
+  if self.ed then
+    if self.broken then return nil end
+    local ok, err = pcall(self.ed.prompt, self.ed, prompt)
+    if not ok then self:failed(err); return nil end
   else io.stdout:write(prompt); io.stdout:flush() end
   self.reading = true
   if not self.task then
@@ -262,11 +298,16 @@ end
 --   terminal -> program  L line    I interrupt (Ctrl-C)
 -- A terminal that closes the connection has detached.
 
+local MAXFRAME = 1 << 20   -- the longest frame either side sends or takes
+
 local function frame(kind, data)
   return kind .. #data .. ":" .. data
 end
 
--- read one frame from a file object: kind, data, or nil at the end
+-- read one frame from a file object: kind, data, or nil, message, code
+-- at the end or on a frame that breaks the protocol (a length that is
+-- not plain digits, or above MAXFRAME: memory stays bounded whatever
+-- the other side sends)
 local function readframe(f)
   local head = {}
   while true do
@@ -274,24 +315,76 @@ local function readframe(f)
     if not c then return nil, msg, code end
     if c == ":" then break end
     head[#head + 1] = c
-    if #head > 12 then return nil, "bad frame", "EPROTO" end
+    if #head > 8 then return nil, "bad frame", "EPROTO" end
   end
-  head = concat(head)
-  local kind, len = head:sub(1, 1), tonumber(head:sub(2))
+  local kind, digits = concat(head):match("^(%a)(%d+)$")
+  local len = tonumber(digits)
   if not len then return nil, "bad frame", "EPROTO" end
+  if len > MAXFRAME then return nil, "frame too long", "EPROTO" end
   if len == 0 then return kind, "" end
   local data, msg, code = f:read(len)
   if not data or #data < len then return nil, msg or "closed", code or "closed" end
   return kind, data
 end
 
+-- What the endpoint sends reaches the operator's terminal as text: tabs,
+-- line ends and printable UTF-8 as they are; every other control
+-- character (C0 but tab and newline, a carriage return not before a
+-- newline, DEL, C1 whether UTF-8 or a raw byte) and every byte that is
+-- not part of valid UTF-8 is shown as a Lua escape ("\027"), so output
+-- cannot retitle, clear or reprogram the terminal.
+local UNSAFE = "[%z\1-\8\11-\31\127-\255]"
+
+local function escaped(b) return ("\\%03d"):format(b) end
+
+local function shown(s)
+  if not s:find(UNSAFE) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local j = s:find(UNSAFE, i)
+    if not j then out[#out + 1] = s:sub(i); break end
+    if j > i then out[#out + 1] = s:sub(i, j - 1) end
+    local b, len = s:byte(j), 1
+    if b == 13 and s:byte(j + 1) == 10 then
+      out[#out + 1] = "\r\n"; len = 2
+    elseif b >= 0xC2 and b <= 0xF4 then
+      local l = b >= 0xF0 and 4 or b >= 0xE0 and 3 or 2
+      local seq = s:sub(j, j + l - 1)
+      local ok, cp = pcall(utf8.codepoint, seq, 1, 1)   -- strict: no overlong, no surrogate
+      if #seq == l and ok and cp >= 0xA0 and utf8.len(seq) == 1 then
+        out[#out + 1] = seq; len = l
+      else
+        out[#out + 1] = escaped(b)
+      end
+    else
+      out[#out + 1] = escaped(b)
+    end
+    i = j + len
+  end
+  return concat(out)
+end
+
+-- a prompt from the endpoint: shown, and short (the editor takes 63 bytes)
+local function shownprompt(p)
+  p = shown(p)
+  if #p <= 48 then return p end
+  p = p:sub(1, 48)
+  while #p > 0 and not utf8.len(p) do p = p:sub(1, -2) end  -- no cut character
+  return p
+end
+M._shown = shown
+
 local Remote = {}
 Remote.__index = Remote
 
 function Remote:send(kind, data)
-  if self.closed then return end
-  local ok = self.conn:sendall(frame(kind, data))
-  if not ok then self.closed = true end
+  local i = 1
+  repeat                                -- longer output in several frames
+    if self.closed then return end
+    local ok = self.conn:sendall(frame(kind, data:sub(i, i + MAXFRAME - 1)))
+    if not ok then self.closed = true end
+    i = i + MAXFRAME
+  until i > #data
 end
 
 function Remote:read(prompt)
@@ -327,7 +420,7 @@ function Remote:reader(session)
     elseif kind == "I" then session:interrupt() end
   end
   self.closed = true
-  if session.chunk then tasks.cancel(session.chunk) end
+  session:stopchunk()
   self:deliver(nil)
 end
 
@@ -335,19 +428,20 @@ end
 -- the program's globals (reads and writes go to _G) except print, which
 -- goes to the terminal, and netsock, there even when the program keeps
 -- it in a local
-local function attached(conn)
+local function attached(conn, genv)
   local remote = setmetatable({ conn = conn }, Remote)
+  genv = genv or G
   local function rprint(...)
     local n, parts = select("#", ...), {}
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
     remote:write(concat(parts, "\t") .. "\n")
   end
   local env = setmetatable({ print = rprint, netsock = netsock }, {
-    __index = G,
-    __newindex = function(_, k, v) rawset(G, k, v) end,
+    __index = genv,
+    __newindex = function(_, k, v) genv[k] = v end,
   })
   local session = M.session(remote, { env = env, print = rprint,
-                                      progname = "netsock" })
+                                      progname = "netsock", watchfd = conn:fileno() })
   local r = tasks.spawn_daemon(Remote.reader, remote, session)
   tasks.label(r, "console attached (frames)")
   tasks.label(coroutine.running(), "console attached")
@@ -358,23 +452,69 @@ end
 local Endpoint = {}
 Endpoint.__index = Endpoint
 
--- the path is ours to take: free, or a dead endpoint's leftover
+-- A path is ours to take when nothing is there, or when what is there
+-- is a socket file of this user that nobody listens on (a dead
+-- endpoint's leftover): only that is removed. A regular file, a
+-- directory, a link, another user's socket or a live endpoint is left
+-- alone: nil, message, "EADDRINUSE".
 local function claim(path)
+  if path:sub(1, 1) == "\0" then return true end  -- abstract: no file
+  local kind, uid, dev, ino = core._lstat(path)
+  if kind == nil then                             -- uid, dev: message, code
+    if dev == "ENOENT" then return true end
+    return nil, path .. ": " .. uid, dev
+  end
+  local function inuse(why)
+    return nil, ("%s: %s (left alone)"):format(path, why), "EADDRINUSE"
+  end
+  if kind ~= "socket" then return inuse("a " .. kind .. " is there, not a socket") end
+  if uid ~= core.geteuid() then return inuse("a socket of another user (uid " .. uid .. ")") end
   local probe = netsock.socket("unix", "stream")
   probe:settimeout(1)
   local ok, _, code = probe:connect(path)
   probe:close()
-  if ok then return nil, path .. ": a console is listening there", "EADDRINUSE" end
-  if code == "ECONNREFUSED" then os.remove(path) end
+  if ok then return inuse("a console is listening there") end
+  if code ~= "ECONNREFUSED" then return inuse("a socket that is not provably dead (" .. tostring(code) .. ")") end
+  local gone, msg, ucode = core._unlinksocket(path, dev, ino)
+  if not gone and ucode ~= "ENOENT" then
+    if ucode == "EEXIST" then return inuse("it changed while we looked") end
+    return nil, path .. ": " .. msg, ucode
+  end
   return true
 end
 
--- netsock.console.listen(path): a console endpoint on a Unix-domain
--- socket, mode 0600, for this user only (SO_PEERCRED); `netsock console
--- PATH` attaches to it. Returns an object with close() (which removes
--- the path) and path; or nil, message, code.
-function M.listen(path)
+local OPTIONS = { env = "table" }
+
+-- the options table of listen, each checked when the call is made: an
+-- unknown name or a wrong type raises naming it (a mistyped option
+-- never falls back to a default silently)
+local function checkoptions(opts)
+  opts = check.opttable("listen", 2, opts, 3)
+  for k, v in G.pairs(opts) do
+    local want = OPTIONS[k]
+    if want == nil then
+      check.argerror("listen", 2, "unknown option '" .. tostring(k) .. "'", 3)
+    end
+    if type(v) ~= want then
+      check.argerror("listen", 2, ("option '%s': %s expected, got %s")
+        :format(k, want, check.typename(v)), 3)
+    end
+  end
+  return opts
+end
+
+-- netsock.console.listen(path [, options]): a console endpoint on a
+-- Unix-domain socket, mode 0600, for this user only (SO_PEERCRED);
+-- `netsock console PATH` attaches to it. options.env: the chunks'
+-- environment (default: the program's globals). Returns an object with
+-- close() (which removes the socket file it made, and nothing else)
+-- and path; or nil, message, code.
+function M.listen(path, options)
   check.string("listen", 1, path)
+  if path == "" or (path:sub(1, 1) ~= "\0" and path:find("\0", 1, true)) then
+    check.argerror("listen", 1, "path empty or with a zero byte")
+  end
+  options = checkoptions(options)
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
   tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
@@ -389,6 +529,10 @@ function M.listen(path)
   end
   local me = core.geteuid()
   local ep = setmetatable({ path = path, socket = srv }, Endpoint)
+  if path:sub(1, 1) ~= "\0" then        -- the file we made, to remove it
+    local kind, _, dev, ino = core._lstat(path)
+    if kind == "socket" then ep.made = { dev = dev, ino = ino } end
+  end
   ep.task = tasks.spawn_daemon(function()
     while true do
       local conn = srv:accept()
@@ -398,7 +542,7 @@ function M.listen(path)
         conn:sendall(frame("O", "netsock console: permission denied (another user)\n"))
         conn:close()
       else
-        tasks.spawn_daemon(attached, conn)
+        tasks.spawn_daemon(attached, conn, options.env)
       end
     end
   end)
@@ -406,10 +550,12 @@ function M.listen(path)
   return ep
 end
 
+-- closes the endpoint; its socket file goes only if it is still the one
+-- listen made (someone may have replaced it since)
 function Endpoint:close()
   if self.socket:fileno() >= 0 then
     self.socket:close()
-    os.remove(self.path)
+    if self.made then core._unlinksocket(self.path, self.made.dev, self.made.ino) end
   end
   return true
 end
@@ -428,6 +574,17 @@ function M.attach(path)
     io.stderr:write(("netsock: cannot attach to %s: %s\n"):format(path, msg))
     return 1, code
   end
+  -- the endpoint proves who runs it, as we prove it to the endpoint:
+  -- whoever bound the path first (in /tmp, while the program was down)
+  -- would read every line typed and write to this terminal
+  local _, uid = conn:getpeercred()
+  local me = core.geteuid()
+  if uid ~= me and uid ~= 0 then
+    conn:close()
+    io.stderr:write(("netsock: will not attach to %s: the endpoint is run by uid %s, "
+      .. "not by you (uid %d) or root\n"):format(path, tostring(uid), me))
+    return 1, "EACCES"
+  end
   conn:settimeout(nil)
   local term = newterm()
   local f = conn:makefile("r")
@@ -437,13 +594,17 @@ function M.attach(path)
   end)
   -- two tasks: one reads the program's frames (so that output, and the
   -- program going away, are seen while the prompt waits), one the lines
-  local pending, done, detached = nil, false, false
+  local pending, done, detached, broken = nil, false, false, nil
   local input
   local reader = netsock.spawn(function()
     while true do
-      local kind, data = readframe(f)
-      if kind == nil then break end
+      local kind, data, code = readframe(f)
+      if kind == nil then
+        if code == "EPROTO" then broken = data end
+        break
+      end
       if kind == "O" then
+        data = shown(data)
         if term.reading and term.ed then    -- above the prompt, as at home
           io.stdout:write("\r\27[K", data)
           io.stdout:flush()
@@ -453,14 +614,18 @@ function M.attach(path)
           io.stdout:flush()
         end
       elseif kind == "P" then
-        pending = data
+        pending = shownprompt(data)
         tasks.wake(input)
       end
     end
     done = true
     if not detached then
       term:cancel()
-      io.stderr:write("netsock: the program closed the console\n")
+      if broken then
+        io.stderr:write(("netsock: the endpoint broke the console's protocol (%s)\n"):format(broken))
+      else
+        io.stderr:write("netsock: the program closed the console\n")
+      end
     end
     tasks.wake(input)
   end)
@@ -477,7 +642,11 @@ function M.attach(path)
           io.stdout:write("\n")
           break
         end
-        if line then                        -- false: Ctrl-C, a new P comes
+        if line and #line > MAXFRAME then   -- dropped, as by Ctrl-C
+          io.stderr:write(("netsock: a line of %d bytes is too long (at most %d)\n")
+            :format(#line, MAXFRAME))
+          if not conn:sendall(frame("I", "")) then break end
+        elseif line then                    -- false: Ctrl-C, a new P comes
           term:history(line)
           if not conn:sendall(frame("L", line)) then break end
         end
