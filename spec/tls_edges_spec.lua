@@ -379,6 +379,46 @@ print("done", flush=True)
     end)
   end)
 
+    it("an sni lookup that closes, reads, writes or unwraps its own socket fails that handshake alone", function()
+      for _, what in ipairs({ "close", "recv", "sendall", "unwrap", "handshake", "tlsinfo" }) do
+        local conn
+        local sctx = T.server_ctx{ sni = function(name)
+          if name == "boom.test" then
+            if what == "close" then conn:close(); collectgarbage()
+            elseif what == "recv" then conn:recv(1)
+            elseif what == "sendall" then conn:sendall("x")
+            else conn[what](conn) end
+          end
+        end }
+        local srv = assert(ns.create_server("127.0.0.1", 0))
+        local port = select(2, srv:getsockname())
+        local res, fine
+        ns.run(function()
+          ns.spawn(function()
+            for i = 1, 2 do
+              conn = srv:accept()
+              conn:settimeout(10)
+              local r = table.pack(pcall(conn.starttls, conn, sctx))
+              if i == 1 then res = r end
+              if r[2] then conn:sendall("ok") end
+              conn:close()
+            end
+          end)
+          local s = assert(ns.create_connection("127.0.0.1", port, 10))
+          assert.is_nil(s:starttls(T.client_ctx(), { server_hostname = "boom.test" }))
+          s:close()
+          s = assert(ns.create_connection("127.0.0.1", port, 10))
+          assert(s:starttls(T.client_ctx(), { server_hostname = "localhost" }))
+          fine = s:recv(2)
+          s:close()
+        end)
+        srv:close()
+        assert.is_true(res[1], what .. ": starttls raised: " .. tostring(res[2]))
+        assert.is_nil(res[2], what)
+        assert.equal("ok", fine, what)
+      end
+    end)
+
   describe("a peer that closes without close_notify", function()
     -- a python TLS server that sends argv[2] and closes without close_notify
     local RAGGED = [[

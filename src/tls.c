@@ -726,7 +726,10 @@ struct nsTls {
   lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
   char *host;           /* the name checked and sent as SNI, or NULL */
   int snifail;          /* the sni lookup raised: tlsmsg says how */
+  int dead;             /* freed from a callback: handshake_step frees it */
 };
+
+static void tlsfree (lua_State *L, nsTls *t);
 
 /* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
 #define TLS_RETRY(t)  (errno == EINTR && \
@@ -1154,6 +1157,11 @@ int ns_tls_events (nsSocket *s) {
 static int handshake_step (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
   int r;
+  if (t->L != NULL) {   /* a read or write from inside its sni lookup */
+    setmsg("handshake", "the socket was used from inside its own sni lookup");
+    errno = NS_ETLS;
+    return -1;
+  }
   setflags(L, s);
   if (!t->done) {
     t->L = L;
@@ -1161,6 +1169,11 @@ static int handshake_step (lua_State *L, nsSocket *s) {
     ERR_clear_error();
     r = SSL_do_handshake(t->ssl);
     t->L = NULL;
+    if (t->dead) {   /* closed by a callback meanwhile (ns_tls_free) */
+      tlsfree(L, t);
+      errno = EBADF;
+      return -1;
+    }
     if (r != 1) {
       int err = sslerror(t, r, "handshake");
       if (t->snifail) {   /* snicb's message, not OpenSSL's */
@@ -1199,6 +1212,8 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
   nsSocket *s = ns_checkopen(L, idx);
   if (s->tls == NULL)
     luaL_error(L, "socket has no TLS (call starttls first)");
+  if (s->tls->L != NULL)   /* OpenSSL is inside this handshake */
+    luaL_error(L, "the socket is in its handshake (called from the sni lookup)");
   if (ps) *ps = s;
   return s->tls;
 }
@@ -1212,6 +1227,14 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
 void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   nsTls *t = s->tls;
   if (t == NULL) return;
+  if (t->L != NULL) {
+    /* inside SSL_do_handshake (the sni lookup closed the socket): the
+       SSL object is in use below us, so handshake_step frees it once
+       OpenSSL returns; the socket speaks no TLS from here */
+    s->tls = NULL;
+    t->dead = 1;
+    return;
+  }
   if (notify && s->fd >= 0 && t->done && !t->syserr) {
     t->ioflags = MSG_DONTWAIT;
     t->callL = NULL;
@@ -1234,6 +1257,11 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     }
   }
   s->tls = NULL;
+  tlsfree(L, t);
+}
+
+
+static void tlsfree (lua_State *L, nsTls *t) {
   SSL_free(t->ssl);   /* frees the BIO too */
   if (t->ctxref != LUA_NOREF && L != NULL)
     luaL_unref(L, LUA_REGISTRYINDEX, t->ctxref);
@@ -1327,6 +1355,7 @@ static int handshake_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushvalue(L, 1);
       return 1;
     }
+    if (s->tls == NULL || s->fd < 0) return ns_closed(L);
     if (errno != EAGAIN) return ns_fail(L, errno);
     r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, handshake_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
