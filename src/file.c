@@ -516,7 +516,15 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        nret = ns_fail(L, errno);
+        int err = errno;
+        nret = ns_fail(L, err);
+        if (err != ENOMEM && err != EINTR) {
+          /* the stream ends here (tls_eof, a reset): the bytes this
+             format had gathered come with the error, a 4th value, so
+             no caller reads twice for them */
+          pushbytes(L, s, ns_pending(s), 0);
+          nret++;
+        }
         goto fail;
       }
       r = ns_block(L, s, ns_tlsevents(s, NS_READ), lua_tonumber(L, nf + 2),
@@ -584,6 +592,7 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
   int done, n = readengine(L, status, ctx, lines_k, &done);
   if (done == (int)ctx)
     return n;
+  if (n - done > 3) lua_pop(L, 1);   /* the rest (readengine): lines raises */
   if (strcmp(lua_tostring(L, -1), "closed") != 0)  /* as io.lines, with the code */
     return luaL_error(L, "%s (%s)", lua_tostring(L, -2), lua_tostring(L, -1));
   lua_pop(L, 2);  /* keep the nil */

@@ -68,7 +68,8 @@
 ** (values no system errno takes). One buffer suffices: Lua runs one
 ** call at a time and ns_fail reads it before anything else can fail.
 */
-static char tlsmsg[256];
+static char tlsmsg[512];
+static char snimsg[sizeof tlsmsg];   /* why the sni lookup failed */
 
 const char *ns_tls_lastmsg (void) {
   return tlsmsg;
@@ -115,6 +116,33 @@ static int takeerror (const char *prefix) {
 }
 
 
+/*
+** OpenSSL's reasons for a record that is no TLS at all: the peer speaks
+** plaintext (an HTTP or SMTP greeting, a request on the wrong port)
+*/
+static int plaintextreason (int reason) {
+  return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+         reason == SSL_R_HTTPS_PROXY_REQUEST || reason == SSL_R_UNKNOWN_PROTOCOL ||
+         reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+         reason == SSL_R_RECORD_LENGTH_MISMATCH;
+}
+
+
+/* a failed certificate check: the reason, and the way out */
+static void verifymsg (long vr) {
+  const char *why = X509_verify_cert_error_string(vr);
+  if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (the "
+             "certificate is not for this name: connect by the name it "
+             "names, or give server_hostname)", why);
+  else
+    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (trust "
+             "the issuing CA: the context's cafile, capath or cadata option, "
+             "or SSL_CERT_FILE; verify = false turns checking off, for tests "
+             "only)", why);
+}
+
+
 /* push nil, message, code for the last failure (takeerror's result) */
 static int pushtlsfail (lua_State *L, int code) {
   return ns_fail(L, code);
@@ -134,9 +162,15 @@ typedef struct nsCtxData {
   int server;
   int verify;           /* client: check the peer's chain */
   int check_hostname;   /* client: and its name */
+  int ragged;           /* suppress_ragged_eofs: no close_notify is an end */
   unsigned char *alpn;  /* wire format, or NULL */
   unsigned int alpnlen;
 } nsCtxData;
+
+/* the most sessions a server context keeps for session-ID resumption */
+#if !defined(NS_TLS_SESSCACHE)
+#define NS_TLS_SESSCACHE  1024
+#endif
 
 typedef struct nsTlsCtx {
   SSL_CTX *ctx;
@@ -232,7 +266,8 @@ static int optchoice (lua_State *L, const char *name, const char *def,
 static const char *const knownopts[] = {
   "mode", "cafile", "capath", "cadata", "certfile", "keyfile", "cert", "key",
   "password", "alpn", "min_version", "max_version", "ciphers",
-  "ciphersuites", "verify", "check_hostname", "verify_client", "sni", NULL
+  "ciphersuites", "verify", "check_hostname", "verify_client", "sni",
+  "suppress_ragged_eofs", NULL
 };
 
 
@@ -433,7 +468,7 @@ static int ctx_new (lua_State *L) {
   nsTlsCtx *c;
   SSL_CTX *ctx;
   nsCtxData *d;
-  int server, verify, vc, minv, maxv;
+  int server, verify, vc, minv, maxv, chkhost, ragged;
   const char *cafile, *capath, *cadata, *certfile, *keyfile, *cert, *key;
   const char *pw, *ciphers, *suites;
   size_t cadatalen = 0, certlen = 0, keylen = 0;
@@ -457,6 +492,25 @@ static int ctx_new (lua_State *L) {
   minv = checkversion(L, "min_version", "tls1.2");
   maxv = checkversion(L, "max_version", NULL);
   verify = optbool(L, "verify", !server);
+  chkhost = optbool(L, "check_hostname", !server && verify);
+  ragged = optbool(L, "suppress_ragged_eofs", 0);
+  /* an option that would be ignored fails closed: the caller meant it */
+  lua_getfield(L, 1, "verify");
+  if (server && !lua_isnil(L, -1))
+    luaL_error(L, "bad argument #1 to 'context' (verify is for clients; a "
+                  "server checks its clients with verify_client)");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "check_hostname");
+  if (server && !lua_isnil(L, -1))
+    luaL_error(L, "bad argument #1 to 'context' (check_hostname is for "
+                  "clients)");
+  if (!server && chkhost && !verify)
+    luaL_error(L, "bad argument #1 to 'context' (check_hostname needs "
+                  "verify: give check_hostname = false with verify = false)");
+  lua_pop(L, 1);
+  if (maxv && minv > maxv)
+    luaL_error(L, "bad argument #1 to 'context' (min_version is above "
+                  "max_version)");
   if (keyfile != NULL && certfile == NULL)
     luaL_error(L, "bad argument #1 to 'context' (keyfile without certfile)");
   if ((cert != NULL) != (key != NULL))
@@ -479,8 +533,9 @@ static int ctx_new (lua_State *L) {
     if (lua_istable(L, -1)) {  /* every value a context */
       lua_pushnil(L);
       while (lua_next(L, -2)) {
-        if (lua_type(L, -2) != LUA_TSTRING ||
-            luaL_testudata(L, -1, NS_TLSCTX) == NULL)
+        nsTlsCtx *sc = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+        if (lua_type(L, -2) != LUA_TSTRING || sc == NULL ||
+            sc->ctx == NULL || !ctxdata(sc->ctx)->server)
           luaL_error(L, "bad argument #1 to 'context' (sni: a table of "
                         "host name -> server context)");
         lua_pop(L, 1);
@@ -510,7 +565,8 @@ static int ctx_new (lua_State *L) {
   }
   d->server = server;
   d->verify = verify;
-  d->check_hostname = optbool(L, "check_hostname", !server && verify);
+  d->check_hostname = chkhost;
+  d->ragged = ragged;
   lua_getfield(L, 1, "alpn");
   if (!lua_isnil(L, -1)) {
     d->alpn = alpnwire(L, lua_gettop(L), &d->alpnlen, "context", 1);
@@ -574,6 +630,9 @@ static int ctx_new (lua_State *L) {
              : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, NULL);
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    /* read for session-ID resumption (TLS 1.2 clients without tickets);
+       bounded, the oldest going first */
+    SSL_CTX_sess_set_cache_size(ctx, NS_TLS_SESSCACHE);
     lua_getfield(L, 1, "sni");
     if (!lua_isnil(L, -1))
       SSL_CTX_set_tlsext_servername_callback(ctx, snicb);
@@ -581,7 +640,9 @@ static int ctx_new (lua_State *L) {
   }
   else {
     SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+    /* OpenSSL never reads a client's cache (a client resumes with the
+       session it is given: s:tlssession()), so none is kept */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   }
   ERR_clear_error();
   c->ctx = ctx;
@@ -593,7 +654,13 @@ static int ctx_new (lua_State *L) {
 static int ctx_info (lua_State *L) {
   nsTlsCtx *c = checkctx(L, 1);
   nsCtxData *d = ctxdata(c->ctx);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 7);
+  lua_pushboolean(L, d->ragged);
+  lua_setfield(L, -2, "suppress_ragged_eofs");
+  lua_pushinteger(L, (lua_Integer)SSL_CTX_sess_number(c->ctx));
+  lua_setfield(L, -2, "sessions");
+  lua_pushinteger(L, d->server ? (lua_Integer)SSL_CTX_sess_get_cache_size(c->ctx) : 0);
+  lua_setfield(L, -2, "session_cache_size");
   lua_pushstring(L, d->server ? "server" : "client");
   lua_setfield(L, -2, "mode");
   lua_pushboolean(L, d->verify);
@@ -658,7 +725,11 @@ struct nsTls {
   int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
   lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
   char *host;           /* the name checked and sent as SNI, or NULL */
+  int snifail;          /* the sni lookup raised: tlsmsg says how */
+  int dead;             /* freed from a callback: handshake_step frees it */
 };
+
+static void tlsfree (lua_State *L, nsTls *t);
 
 /* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
 #define TLS_RETRY(t)  (errno == EINTR && \
@@ -844,6 +915,24 @@ int ns_tls_flush (lua_State *L, nsSocket *s) {
 static int handshake_step (lua_State *L, nsSocket *s);
 
 /*
+** The peer closed without close_notify: tls_eof, or, after the
+** handshake on a context with suppress_ragged_eofs, the end of stream
+** (0, as for close_notify).
+*/
+static int ragged (nsTls *t) {
+  nsCtxData *d = ctxdata(SSL_get_SSL_CTX(t->ssl));
+  ERR_clear_error();
+  if (t->done && d != NULL && d->ragged) {
+    t->shut = 1;
+    return 0;
+  }
+  setmsg(NULL, "connection closed without close_notify (the data may be "
+               "cut short)");
+  return NS_ETLSEOF;
+}
+
+
+/*
 ** The outcome of a failed SSL_* call 'r' as errno (the caller returns
 ** -1): EAGAIN with t->want set, 0 for close_notify (the caller treats
 ** it as end of stream), or a code for ns_fail with tlsmsg filled.
@@ -878,23 +967,22 @@ static int sslerror (nsTls *t, int r, const char *what) {
     unsigned long q = ERR_peek_error();
     if (vr != X509_V_OK &&
         ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-      setmsg(what, X509_verify_cert_error_string(vr));
+      verifymsg(vr);
       ERR_clear_error();
       return NS_ETLSVERIFY;
     }
-    if (t->eof && (q == 0 ||
-                   ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-      setmsg(what, "connection closed without close_notify");
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL && plaintextreason(ERR_GET_REASON(q))) {
+      setmsg(NULL, "the peer does not speak TLS: what it sent is no TLS "
+                   "record (plaintext? a port for plain connections?)");
       ERR_clear_error();
-      return NS_ETLSEOF;
+      return NS_ETLS;
     }
+    if (t->eof && (q == 0 ||
+                   ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+      return ragged(t);
     return takeerror(what);
   }
-  if (t->eof) {
-    setmsg(what, "connection closed without close_notify");
-    ERR_clear_error();
-    return NS_ETLSEOF;
-  }
+  if (t->eof) return ragged(t);
   return takeerror(what);
 }
 
@@ -1069,6 +1157,11 @@ int ns_tls_events (nsSocket *s) {
 static int handshake_step (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
   int r;
+  if (t->L != NULL) {   /* a read or write from inside its sni lookup */
+    setmsg("handshake", "the socket was used from inside its own sni lookup");
+    errno = NS_ETLS;
+    return -1;
+  }
   setflags(L, s);
   if (!t->done) {
     t->L = L;
@@ -1076,8 +1169,17 @@ static int handshake_step (lua_State *L, nsSocket *s) {
     ERR_clear_error();
     r = SSL_do_handshake(t->ssl);
     t->L = NULL;
+    if (t->dead) {   /* closed by a callback meanwhile (ns_tls_free) */
+      tlsfree(L, t);
+      errno = EBADF;
+      return -1;
+    }
     if (r != 1) {
       int err = sslerror(t, r, "handshake");
+      if (t->snifail) {   /* snicb's message, not OpenSSL's */
+        memcpy(tlsmsg, snimsg, sizeof tlsmsg);
+        err = NS_ETLS;
+      }
       if (err == EAGAIN && t->want == NS_READ && t->outhead < t->outtail)
         t->want = NS_WRITE;   /* our flight first */
       if (err == 0) {
@@ -1110,6 +1212,8 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
   nsSocket *s = ns_checkopen(L, idx);
   if (s->tls == NULL)
     luaL_error(L, "socket has no TLS (call starttls first)");
+  if (s->tls->L != NULL)   /* OpenSSL is inside this handshake */
+    luaL_error(L, "the socket is in its handshake (called from the sni lookup)");
   if (ps) *ps = s;
   return s->tls;
 }
@@ -1123,6 +1227,14 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
 void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   nsTls *t = s->tls;
   if (t == NULL) return;
+  if (t->L != NULL) {
+    /* inside SSL_do_handshake (the sni lookup closed the socket): the
+       SSL object is in use below us, so handshake_step frees it once
+       OpenSSL returns; the socket speaks no TLS from here */
+    s->tls = NULL;
+    t->dead = 1;
+    return;
+  }
   if (notify && s->fd >= 0 && t->done && !t->syserr) {
     t->ioflags = MSG_DONTWAIT;
     t->callL = NULL;
@@ -1145,6 +1257,11 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     }
   }
   s->tls = NULL;
+  tlsfree(L, t);
+}
+
+
+static void tlsfree (lua_State *L, nsTls *t) {
   SSL_free(t->ssl);   /* frees the BIO too */
   if (t->ctxref != LUA_NOREF && L != NULL)
     luaL_unref(L, LUA_REGISTRYINDEX, t->ctxref);
@@ -1162,45 +1279,66 @@ static int isipliteral (const char *h) {
 
 
 /*
+** The Lua side of SNI, run under lua_pcall (a table's __index, the
+** function, a memory error may raise; none of it may unwind through
+** OpenSSL's frames): 1 the context userdata, 2 the name as a light
+** userdata. Returns the chosen server context as a light userdata, or
+** nothing. Inside a task, lua_pcall makes a yield an error.
+*/
+static int snilookup (lua_State *L) {
+  nsTlsCtx *c;
+  const char *name = *(const char **)lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  lua_pushstring(L, name);                 /* 2 */
+  lua_getiuservalue(L, 1, 1);              /* 3 */
+  lua_pushvalue(L, 2);
+  if (lua_istable(L, 3)) lua_gettable(L, 3);   /* __index honoured */
+  else if (lua_isfunction(L, 3)) lua_call(L, 1, 1);
+  else return 0;
+  c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+  if (c == NULL || c->ctx == NULL || !ctxdata(c->ctx)->server) return 0;
+  lua_pushlightuserdata(L, c->ctx);
+  return 1;
+}
+
+
+/*
 ** SNI on a server: the context's sni table or function picks the
 ** context for the name the client sent; no name, or none found, keeps
-** the default one. A raising function aborts the handshake.
+** the default one. A lookup that raises (or yields) aborts this
+** handshake alone, its message in tlsmsg: no error unwinds through
+** OpenSSL. Only calls that cannot raise happen outside the pcall.
 */
 static int snicb (SSL *ssl, int *alert, void *arg) {
   nsTls *t = (nsTls *)SSL_get_ex_data(ssl, sslindex);
   const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   lua_State *L;
-  nsTlsCtx *c = NULL;
+  SSL_CTX *ctx = NULL;
   int top;
   (void)arg;
   if (name == NULL || t == NULL || t->L == NULL) return SSL_TLSEXT_ERR_OK;
   L = t->L;
   top = lua_gettop(L);
   if (!lua_checkstack(L, 4)) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  lua_pushcfunction(L, snilookup);   /* a light C function: no allocation */
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ctxref);
-  lua_getiuservalue(L, -1, 1);
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, name);
-    c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+  lua_pushlightuserdata(L, &name);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    snprintf(snimsg, sizeof snimsg, "handshake: the sni lookup for '%s' "
+             "raised: %s", name, lua_type(L, -1) == LUA_TSTRING
+             ? lua_tostring(L, -1) : "(an error object that is no string)");
+    t->snifail = 1;
+    lua_settop(L, top);
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
-  else if (lua_isfunction(L, -1)) {
-    lua_pushstring(L, name);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      lua_settop(L, top);
-      *alert = SSL_AD_INTERNAL_ERROR;
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
-    }
-    c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
-  }
-  if (c != NULL && c->ctx != NULL) {
-    nsCtxData *d = ctxdata(c->ctx);
-    if (d != NULL && d->server) {
-      SSL_set_SSL_CTX(ssl, c->ctx);
-      /* the new context's verify mode and trust apply from here */
-      SSL_set_verify(ssl, SSL_CTX_get_verify_mode(c->ctx), NULL);
-    }
-  }
+  if (lua_islightuserdata(L, -1)) ctx = (SSL_CTX *)lua_touserdata(L, -1);
   lua_settop(L, top);
+  if (ctx != NULL) {
+    SSL_set_SSL_CTX(ssl, ctx);
+    /* the new context's verify mode and trust apply from here */
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), NULL);
+  }
   return SSL_TLSEXT_ERR_OK;
 }
 
@@ -1217,6 +1355,7 @@ static int handshake_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushvalue(L, 1);
       return 1;
     }
+    if (s->tls == NULL || s->fd < 0) return ns_closed(L);
     if (errno != EAGAIN) return ns_fail(L, errno);
     r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, handshake_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
@@ -1301,6 +1440,18 @@ static int sock_starttls (lua_State *L) {
   int defer = 0;
   lua_settop(L, 3);
   checkopts(L);
+  if (d->server && lua_istable(L, 3)) {   /* fail closed: never ignored */
+    static const char *const clientonly[] = {"server_hostname", "alpn",
+                                             "session", NULL};
+    int i;
+    for (i = 0; clientonly[i] != NULL; i++) {
+      int isnil = lua_getfield(L, 3, clientonly[i]) == LUA_TNIL;
+      lua_pop(L, 1);
+      if (!isnil)
+        luaL_error(L, "bad argument #2 to 'starttls' (%s is for client "
+                      "contexts; a server context was given)", clientonly[i]);
+    }
+  }
   if (s->type != SOCK_STREAM)
     return luaL_error(L, "bad argument #1 to 'starttls' (a stream socket "
                          "expected)");
@@ -1709,8 +1860,17 @@ static const luaL_Reg sock_methods[] = {
   {NULL, NULL}
 };
 
+/* _tls.contextmode(v): "client" or "server" for a context, else nil */
+static int ctx_mode (lua_State *L) {
+  nsTlsCtx *c = (nsTlsCtx *)luaL_testudata(L, 1, NS_TLSCTX);
+  if (c == NULL || c->ctx == NULL) lua_pushnil(L);
+  else lua_pushstring(L, ctxdata(c->ctx)->server ? "server" : "client");
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"context", ctx_new},
+  {"contextmode", ctx_mode},
   {NULL, NULL}
 };
 
