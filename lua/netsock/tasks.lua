@@ -410,7 +410,7 @@ local function stuck()
   return nblocked > 0 and nblocked >= live and ndaemon == 0 and qhead == qtail
 end
 
-local function turn(maxwait, detect)
+local function turn(maxwait, detect, cond)
   turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
@@ -422,6 +422,7 @@ local function turn(maxwait, detect)
   end
   if qhead == qtail then qhead, qtail = 1, 1 end
   if live == 0 then return end
+  if cond and cond() then return end   -- an outside wait is over: no poll
   if detect and stuck() then return shutdown() end
   -- how long the loop may wait: not at all when tasks are ready
   local timeout = -1
@@ -802,7 +803,8 @@ function M.rununtil(cond, deadline, what, level)
       return false
     end
     running, stopping = true, false
-    local ok, err = pcall(turn, deadline and deadline - now, true)
+    -- stuck while the code outside waits: nothing can change that now
+    local ok, err = pcall(turn, deadline and deadline - now, true, cond)
     running, stopping = false, false
     if not ok then error(err, 0) end
   end
