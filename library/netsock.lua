@@ -47,6 +47,7 @@
 ---@field onerror? fun(err: any, conn: netsock.socket, traceback: string) when a handler raises
 ---@field workers? integer|"auto" serve from this many worker processes
 ---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
+---@field log? fun(line: string, info: table) with workers: each worker's exit and restart (default: onerror, else stderr)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -483,6 +484,10 @@ function server:stop(timeout) end
 ---@return integer
 function server:connections() end
 
+---True once `stop` has begun (a keep-alive handler answers "Connection: close").
+---@return boolean
+function server:stopping() end
+
 ---What `serve` returns with `workers`: the supervisor of the worker processes.
 ---@class netsock.supervisor
 ---@field socket netsock.socket the first listener
@@ -513,6 +518,10 @@ function supervisor:restart() end
 ---The pids of the workers running now.
 ---@return integer[]
 function supervisor:pids() end
+
+---True once `stop`, `close` or SIGTERM has begun (in a worker: once it stops).
+---@return boolean
+function supervisor:stopping() end
 
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo
