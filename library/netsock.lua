@@ -50,6 +50,7 @@
 ---@field workers? integer|"auto" serve from this many worker processes
 ---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
 ---@field tls? netsock.tls.context serve TLS: each client's handshake runs first, in its handler's task
+---@field log? fun(line: string, info: table) with workers: each worker's exit and restart (default: onerror, else stderr)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -487,6 +488,10 @@ function server:stop(timeout) end
 ---@return integer
 function server:connections() end
 
+---True once `stop` has begun (a keep-alive handler answers "Connection: close").
+---@return boolean
+function server:stopping() end
+
 ---What `serve` returns with `workers`: the supervisor of the worker processes.
 ---@class netsock.supervisor
 ---@field socket netsock.socket the first listener
@@ -517,6 +522,10 @@ function supervisor:restart() end
 ---The pids of the workers running now.
 ---@return integer[]
 function supervisor:pids() end
+
+---True once `stop`, `close` or SIGTERM has begun (in a worker: once it stops).
+---@return boolean
+function supervisor:stopping() end
 
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo

@@ -35,7 +35,7 @@ describe("netsock.event", function()
     clean()
   end)
 
-  it("wait times out with nil, \"timeout\", \"timeout\"; a cancelled waiter leaves nothing", function()
+  it("wait times out (nil, timeout, timeout); a cancelled waiter leaves nothing", function()
     local closed = false
     run_bounded(5, function()
       local ev = ns.event()

@@ -89,7 +89,7 @@ describe("netsock.group", function()
     clean()
   end)
 
-  it("on timeout cancels them all and returns nil, \"timeout\", \"timeout\"", function()
+  it("on timeout cancels them all and returns nil, timeout, timeout", function()
     local closed, r = {}, nil
     run_bounded(5, function()
       local g = ns.group()
