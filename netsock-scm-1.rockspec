@@ -39,6 +39,7 @@ build = {
     },
     ["netsock"] = "lua/netsock.lua",
     ["netsock.tasks"] = "lua/netsock/tasks.lua",
+    ["netsock.sync"] = "lua/netsock/sync.lua",
     ["netsock.check"] = "lua/netsock/check.lua",
     ["netsock.luasocket"] = "lua/netsock/luasocket.lua",
     ["netsock.luasocket.sock"] = "lua/netsock/luasocket/sock.lua",

@@ -180,6 +180,12 @@ if core._tls then M.tls = require "netsock.tls" end
 -- looking inside the loop, signals (lua/netsock/tasks.lua)
 M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal
 
+-- working together: join and timeout beside the loop, the rest in
+-- lua/netsock/sync.lua
+local sync = require "netsock.sync"
+M.join, M.timeout = tasks.join, tasks.timeout
+M.group, M.queue, M.semaphore, M.event = sync.group, sync.queue, sync.semaphore, sync.event
+
 -- netsock.console (lua/netsock/console.lua), loaded on first use
 setmetatable(M, { __index = function(t, k)
   if k == "console" then
