@@ -10,17 +10,16 @@ local core = require "netsock.core"
 local error, ipairs, pairs, type, tostring, tonumber, select =
       error, ipairs, pairs, type, tostring, tonumber, select
 local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
-local find, gsub, sub, byte, format = string.find, string.gsub, string.sub,
-                                      string.byte, string.format
-local mtype, floor, maxinteger = math.type, math.floor, math.maxinteger
+local find, sub, format = string.find, string.sub, string.format
+local mtype, floor = math.type, math.floor
 local getinfo = debug.getinfo
 local pcall = pcall
 local package = package
 
-local nssocket, gettime, monotime = ns.socket, ns.gettime, ns.monotime
+local nssocket, gettime = ns.socket, ns.gettime
 local getdefaulttimeout = ns.getdefaulttimeout
 local nsmethods = ns.socketmethods
-local recv, sendall, pending = nsmethods.recv, nsmethods.sendall, nsmethods.pending
+local recv, pending = nsmethods.recv, nsmethods.pending
 local nssend = nsmethods.send
 local current = ns._tasks.current
 local _ENV = nil
@@ -157,9 +156,9 @@ M.lserror = lserror
 
 -- {====== Classes ======
 -- An object: { s = netsock socket or false, [1] = bytes receive took,
--- [3] = bytes send sent (getstats), [2] = the file object reading for
--- receive, or false (array slots: the C closures of receive and send in
--- file.c reach them with lua_rawgeti), ...}
+-- [2] = false, [3] = bytes send sent (getstats), tb, tt = block and
+-- total timeouts, ...}. src/luasocket.c, receive and send in C, reads
+-- this layout (the array slots with lua_rawgeti): change both together.
 
 local classes = {}   -- name -> metatable
 local function tostr(o)
@@ -219,7 +218,7 @@ M.mksock = mksock
 local function newobject(kind, family, dgram)
   return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
            s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0, retry = false,
+           tb = -1.0, tt = -1.0,
            birth = gettime(), connecting = false }
 end
 M.newobject = newobject
@@ -305,8 +304,6 @@ local function commonfor(check)
     if m == "b" then o.tb = t
     elseif m == "t" or m == "r" then o.tt = t
     else argerror(3, "invalid timeout mode") end
-    local b, tt = o.tb, o.tt
-    o.retry = b >= 0 and (tt < 0 or b < tt)
     local s = o.s
     if s then s:settimeout(effective(o)) end
     return 1.0
@@ -570,234 +567,23 @@ end
 -- }======
 
 -- {====== Streams: receive and send ======
+-- Both are C closures (src/luasocket.c, core._lsreceive and
+-- core._lssend): LuaSocket's patterns, results and timeouts (each call
+-- marks its start once; docs/luasocket.md) on netsock's receive buffer.
+-- The Lua functions below only raise for an object of the wrong class.
 
-local HUGE = maxinteger
-
-local function rfile(o, s)
-  local f = s:makefile("r")
-  f:setlimit(HUGE)
-  o[2] = f
-  return f
-end
-
--- everything buffered, consumed: the partial result of a failed receive
-local function takeall(s)
-  local n = pending(s)
-  if n == 0 then return "" end
-  return recv(s, n)
-end
-
--- may a receive that timed out go on? Only under a block timeout (each
--- wait bounded, not the call) and when bytes came since p0
-local function goon(o, s, p0, t0)
-  if not o.retry then return false end
-  local p1 = pending(s)
-  if p1 <= p0 then return false end
-  if o.tt >= 0 and monotime() - t0 >= o.tt then return false end
-  return true
-end
-
-local function fail(o, s, err, code, prefix, stripcr)
-  local part = takeall(s)
-  o[1] = o[1] + #part
-  if stripcr and find(part, "\r", 1, true) then part = gsub(part, "\r", "") end
-  if prefix then part = prefix .. part end
-  return nil, lserror(err, code), part
-end
-
-local function receiveline(o, s, prefix)
-  local f = o[2] or rfile(o, s)
-  local read = f.read
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local line, err, code = read(f, "L")
-    if line then
-      local n = #line
-      o[1] = o[1] + n
-      if byte(line, n) ~= 10 then   -- the stream ended inside this line
-        if find(line, "\r", 1, true) then line = gsub(line, "\r", "") end
-        if prefix then line = prefix .. line end
-        return nil, "closed", line
-      end
-      if find(line, "\r", 1, true) then
-        line = gsub(sub(line, 1, n - 1), "\r", "")
-      else
-        line = sub(line, 1, n - 1)
-      end
-      if prefix then return prefix .. line, nil, nil end
-      return line, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, prefix, true) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix, true) end
-  end
-end
-
-local function receiveall(o, s, prefix)
-  local f = o[2] or rfile(o, s)
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local data, err, code = f:read("a")
-    if data then
-      o[1] = o[1] + #data
-      if data == "" then return nil, "closed", prefix or "" end
-      if prefix then return prefix .. data, nil, nil end
-      return data, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, prefix) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix) end
-  end
-end
-
--- the rest of a count: 'have' holds what came so far (with the prefix),
--- short of 'want' bytes in all
-local function receivecount(o, s, want, have)
-  if #have >= want then return have, nil, nil end
-  local f = o[2] or rfile(o, s)
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local more, err, code = f:read(want - #have)
-    if more then
-      o[1] = o[1] + #more
-      have = have .. more
-      if #have < want then return nil, "closed", have end  -- end of stream first
-      return have, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, have) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, have) end
-  end
-end
-
--- o:receive([pattern [, prefix]]) for stream objects of class 'client':
--- a C closure (file.c, core._lsreceive) answers a line that is buffered
--- whole in one call, and calls this for everything else (the hot path
--- here first: a count with no prefix)
 local function streamreceive(client, cname)
-  local function receive(o, pat, prefix)
-    if o.cls ~= client then badclass(1, cname) end
-    local s = o.s
-    if prefix == nil and type(pat) == "number" and pat >= 1 and s then
-      local want = pat % 1 == 0 and pat or floor(pat)
-      -- a large count straight from the file buffer: one copy of the data
-      if want > 4096 then return receivecount(o, s, want, "") end
-      local data, err, code = recv(s, want)
-      if data and #data == want then
-        o[1] = o[1] + want
-        return data, nil, nil
-      end
-      if not data then return fail(o, s, err, code, nil) end
-      o[1] = o[1] + #data
-      return receivecount(o, s, want, data)
-    end
-    if prefix ~= nil then
-      prefix = checkstring(prefix, 3)
-      if prefix == "" then prefix = nil end
-    end
-    if pat == nil or pat == "*l" then
-      if not s then return nil, "closed", prefix or "" end
-      return receiveline(o, s, prefix)
-    end
-    local n = tonumber(pat)
-    if n == nil then
-      if type(pat) ~= "string" then argerror(2, "string expected, got " .. type(pat)) end
-      local c1, c2 = byte(pat, 1, 2)
-      if c1 ~= 42 or (c2 ~= 108 and c2 ~= 97) then argerror(2, "invalid receive pattern") end
-      if not s then return nil, "closed", prefix or "" end
-      if c2 == 108 then return receiveline(o, s, prefix) end
-      return receiveall(o, s, prefix)
-    end
-    if not (n >= 0) then argerror(2, "invalid receive pattern") end
-    local want = floor(n)
-    if prefix then
-      if want <= #prefix then return prefix, nil, nil end
-      want = want - #prefix
-    end
-    if not s then return nil, "closed", prefix or "" end
-    if want == 0 then return "", nil, nil end
-    local data, err, code = recv(s, want)
-    if not data then return fail(o, s, err, code, prefix) end
-    o[1] = o[1] + #data
-    if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
-    return receivecount(o, s, want, data)
-  end
-  -- what the C closure leaves to Lua after its recv: a short count or a
-  -- failure
-  local function rest(o, want, data, err, code)
-    local s = o.s
-    if not data then return fail(o, s, err, code, nil) end
-    o[1] = o[1] + #data
-    return receivecount(o, s, want, data)
-  end
+  local function receive(o) badclass(1, cname) end
   api[receive] = "receive"
-  local fast = core._lsreceive(receive, recv, rest, client)
+  local fast = core._lsreceive(receive, client, words)
   api[fast] = "receive"
   return fast
 end
 
--- o:send(data [, i [, j]]): the index of the last byte sent. A C closure
--- (file.c, core._lssend) sends a whole string in one call; this does the
--- rest (indices, failures, numbers)
 local function streamsend(client, cname)
-  local function send(o, data, i, j)
-    if o.cls ~= client then badclass(1, cname) end
-    if type(data) ~= "string" then data = checkstring(data, 2) end
-    local s = o.s
-    if i == nil and j == nil and s then
-      local ok, err, code, sent = sendall(s, data)
-      if ok then
-        local size = #data
-        o[3] = o[3] + size
-        return size + 0.0, nil, nil
-      end
-      if code ~= "timeout" or not o.retry or sent == 0 then
-        o[3] = o[3] + sent
-        return nil, lserror(err, code), sent + 0.0
-      end
-      -- a block timeout with progress: go on below from where it stopped
-      o[3] = o[3] + sent
-      i = sent + 1
-    end
-    local size = #data
-    local st = floor(optnumber(i, 3, 1))
-    local en = floor(optnumber(j, 4, -1))
-    if st < 0 then st = size + st + 1 end
-    if en < 0 then en = size + en + 1 end
-    if st < 1 then st = 1 end
-    if en > size then en = size end
-    if st > en then return st - 1.0, nil, nil end
-    if not s then return nil, "closed", st - 1.0 end
-    local t0
-    while true do
-      local ok, err, code, sent = sendall(s, data, st, en)
-      if ok then
-        o[3] = o[3] + (en - st + 1)
-        return en + 0.0, nil, nil
-      end
-      o[3] = o[3] + sent
-      st = st + sent
-      t0 = t0 or monotime()
-      if code ~= "timeout" or not o.retry or sent == 0
-         or (o.tt >= 0 and monotime() - t0 >= o.tt) then
-        return nil, lserror(err, code), st - 1.0
-      end
-    end
-  end
-  -- after the C closure's sendall failed: what send does then
-  local function rest(o, data, ok, err, code, sent)
-    if code ~= "timeout" or not o.retry or sent == 0 then
-      o[3] = o[3] + sent
-      return nil, lserror(err, code), sent + 0.0
-    end
-    o[3] = o[3] + sent
-    return send(o, data, sent + 1)
-  end
+  local function send(o) badclass(1, cname) end
   api[send] = "send"
-  local fast = core._lssend(send, sendall, rest, client)
+  local fast = core._lssend(send, client, words)
   api[fast] = "send"
   return fast
 end
@@ -834,7 +620,7 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
   local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
-              tb = -1.0, tt = -1.0, retry = false, birth = gettime(),
+              tb = -1.0, tt = -1.0, birth = gettime(),
               connecting = false }
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
   return setclass(o, mt)
