@@ -298,37 +298,123 @@ out(a:receive(1))
 within("total 0.2", socket.gettime() - t0, 0.15, 2)
 ]], "timing")
 
-case("a block timeout bounds each wait, a total timeout the call", [[
-local c, a, srv, port = pair()
--- a peer that sends one byte every 60 ms, 8 of them, then a newline
-local p = io.popen(("python3 -c %q %d"):format([=[
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-for b in b"abcdefgh":
-    time.sleep(0.06)
-    s.sendall(bytes([b]))
-s.sendall(b"\n")
-time.sleep(0.3)
-]=], port))
+case("receive from a trickling peer: a block timeout ends the call t after it began", [[
+-- one byte every 0.1 s: a timeout of 0.5 s ends receive at 0.5 s with
+-- what came, however steadily bytes keep coming (LuaSocket's
+-- timeout_markstart once per call, timeout_getretry per wait)
+local srv = assert(socket.bind("127.0.0.1", 0))
+local _, port = srv:getsockname()
 srv:settimeout(5)
-local b = assert(srv:accept())
-b:settimeout(0.3)
-out(b:receive())
-local p2 = io.popen(("python3 -c %q %d"):format([=[
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-for b in b"abcdefgh":
-    time.sleep(0.06)
-    s.sendall(bytes([b]))
-s.sendall(b"\n")
-time.sleep(0.3)
-]=], port))
-local d = assert(srv:accept())
-d:settimeout(0.25, "t")
-local line, err, partial = d:receive()
-out(line, err, #partial > 0 and #partial < 8)
-p:close() p2:close()
+for _, mode in ipairs { "b", "t" } do
+  local p = trickle(port, 30, 0.1)
+  local b = assert(srv:accept())
+  b:settimeout(0.5, mode)
+  local t0 = socket.gettime()
+  local line, err, partial = b:receive()
+  within(mode .. " 0.5", socket.gettime() - t0, 0.45, 0.9)
+  out(line, err, #partial > 0 and #partial < 30)
+  b:close() p:close()
+end
 ]], "timing")
+
+case("receive with both timeouts: each wait at most the block one, the call at most the total", [[
+local srv = assert(socket.bind("127.0.0.1", 0))
+local _, port = srv:getsockname()
+srv:settimeout(5)
+-- bytes every 0.1 s, block 0.3, total 1: the total ends it
+local p = trickle(port, 30, 0.1)
+local b = assert(srv:accept())
+b:settimeout(0.3, "b") b:settimeout(1, "t")
+local t0 = socket.gettime()
+local line, err, partial = b:receive()
+within("total 1", socket.gettime() - t0, 0.95, 1.4)
+out(line, err, #partial > 5 and #partial < 30)
+b:close() p:close()
+-- bytes every 0.4 s, block 0.15, total 3: the first wait ends it
+p = trickle(port, 5, 0.4)
+b = assert(srv:accept())
+b:settimeout(0.15, "b") b:settimeout(3, "t")
+t0 = socket.gettime()
+out(b:receive(3))
+within("block 0.15", socket.gettime() - t0, 0.12, 0.35)
+b:close() p:close()
+-- a count, the same rules: bytes every 0.1 s, block 0.5
+p = trickle(port, 30, 0.1)
+b = assert(srv:accept())
+b:settimeout(0.5)
+t0 = socket.gettime()
+local data, err2, part2 = b:receive(20)
+within("count 0.5", socket.gettime() - t0, 0.45, 0.9)
+out(data, err2, #part2 > 0 and #part2 < 20)
+b:close() p:close()
+]], "timing")
+
+case("send to a slow reader: the block and the total timeout end the call t after it began", [[
+local srv = assert(socket.bind("127.0.0.1", 0))
+local _, port = srv:getsockname()
+srv:settimeout(5)
+local big = string.rep("y", 4 * 1024 * 1024)
+for _, mode in ipairs { "b", "t" } do
+  local p = slowreader(port, 16384, 0.05)
+  local b = assert(srv:accept())
+  b:setoption("send-buffer-size", 8192)
+  b:settimeout(0.5, mode)
+  local t0 = socket.gettime()
+  local n, err, last = b:send(big)
+  within(mode .. " 0.5", socket.gettime() - t0, 0.45, 0.9)
+  out(n, err, last > 0 and last < #big)
+  b:close() p:close()
+end
+]], "timing")
+
+case("accept and connect: one wait, bounded by the smaller timeout", [[
+local srv = assert(socket.bind("127.0.0.1", 0, 0))
+local _, port = srv:getsockname()
+for _, t in ipairs { { 0.2, "b" }, { 0.2, "t" } } do
+  srv:settimeout(-1, "b") srv:settimeout(-1, "t")
+  srv:settimeout(t[1], t[2])
+  local t0 = socket.gettime()
+  out(srv:accept())
+  within("accept " .. t[2], socket.gettime() - t0, 0.17, 0.6)
+end
+srv:settimeout(0.2, "b") srv:settimeout(1, "t")
+local t0 = socket.gettime()
+out(srv:accept())
+within("accept both", socket.gettime() - t0, 0.17, 0.6)
+-- a full backlog: the kernel drops the SYN, so connect waits
+local first = socket.tcp() out(first:connect("127.0.0.1", port))
+local c = socket.tcp()
+c:settimeout(0.2, "b") c:settimeout(1, "t")
+t0 = socket.gettime()
+out(c:connect("127.0.0.1", port))
+within("connect both", socket.gettime() - t0, 0.17, 0.6)
+local d = socket.tcp()
+d:settimeout(0.25, "t")
+t0 = socket.gettime()
+out(d:connect("127.0.0.1", port))
+within("connect total", socket.gettime() - t0, 0.2, 0.6)
+]], "timing")
+
+case("receive(0): nothing buffered waits as any receive; closed, buffered", [[
+local c, a = pair()
+a:settimeout(0.1)
+out(a:receive(0))
+out(a:receive(0, "pre"))
+out(a:receive(2, "pre"))
+c:send("x")
+socket.sleep(0.05)
+out(a:receive(0))
+out(a:receive(1))
+a:settimeout(0)
+out(a:receive(0))
+c:close()
+a:settimeout(1)
+out(a:receive(0))
+out(a:receive(0))
+a:close()
+out(a:receive(0))
+out(a:receive(0, "z"))
+]])
 
 case("getstats and setstats", [[
 local c, a = pair()
