@@ -416,6 +416,47 @@ out(a:receive(0))
 out(a:receive(0, "z"))
 ]])
 
+case("connect again after refused: the same object connects", [[
+local srv = assert(socket.bind("127.0.0.1", 0))
+local _, port = srv:getsockname()
+for _, t in ipairs { -1, 1 } do
+  local c = socket.tcp()
+  c:settimeout(t)
+  out(c:connect("127.0.0.1", 1))
+  out(c:connect("127.0.0.1", port))
+  out(c:getpeername() == "127.0.0.1", tostring(c):match("^[^:]*"))
+  out(c:connect("127.0.0.1", port))
+  c:close()
+end
+]])
+
+case("ports: what getaddrinfo makes of the text, never a raise", [[
+local srv = assert(socket.bind("127.0.0.1", 0))
+local _, port = srv:getsockname()
+for _, p in ipairs { "-1", -1, "1.5", 1.5, "0x50", "1e3", "nosuchservice", "" } do
+  try(function() return socket.tcp():connect("127.0.0.1", p) end)
+  try(function() return socket.tcp():bind("127.0.0.1", p) end)
+  try(function() return socket.udp():setpeername("127.0.0.1", p) end)
+  try(function() return socket.udp():setsockname("127.0.0.1", p) end)
+  try(function() return socket.udp():sendto("x", "127.0.0.1", p) end)
+  try(socket.connect, "127.0.0.1", p)
+end
+-- digits beyond 65535: glibc keeps the low 16 bits (70000 is 4464)
+local hi = port + 65536
+local c = socket.tcp()
+out(c:connect("127.0.0.1", hi))
+out(select(2, c:getpeername()) == port)
+local d = socket.connect("127.0.0.1", tostring(hi))
+out(d ~= nil)
+local u = socket.udp()
+out(u:setsockname("127.0.0.1", 0))
+local r = socket.udp() r:setsockname("127.0.0.1", 0)
+local _, rport = r:getsockname()
+out(u:sendto("dg", "127.0.0.1", tonumber(rport) + 65536))
+r:settimeout(1)
+out(r:receive())
+]])
+
 case("getstats and setstats", [[
 local c, a = pair()
 c:send("hello\r\nworld\n")

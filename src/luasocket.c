@@ -19,7 +19,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include "netsock.h"
 #include "tls.h"
@@ -411,6 +414,49 @@ static int ls_send (lua_State *L) {
 /* }====== */
 
 
+/* {====== ports ====== */
+
+/*
+** core._lsservice(port [, dgram]): the port number getaddrinfo makes of
+** LuaSocket's port text, which LuaSocket hands it unchecked (a name from
+** /etc/services, digits, whatever glibc makes of "70000"); or nil,
+** message, code (EAI_SERVICE, ...). The layer then looks the host up
+** with the number, as every other netsock call does.
+*/
+static int ls_service (lua_State *L) {
+  const char *serv = luaL_checkstring(L, 1);
+  struct addrinfo hints, *res = NULL;
+  int r;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = lua_toboolean(L, 2) ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  r = getaddrinfo(NULL, serv, &hints, &res);
+  if (r != 0) return ns_gaifail(L, r, errno);
+  lua_pushinteger(L, ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port));
+  freeaddrinfo(res);
+  return 1;
+}
+
+/*
+** core._lsnofile(): the process's descriptor limit (the soft
+** RLIMIT_NOFILE), the layer's socket._SETSIZE: LuaSocket's is select's
+** FD_SETSIZE, a number of sockets a loop can reach; netsock's select has
+** no ceiling, so the limit is the one the process has.
+*/
+static int ls_nofile (lua_State *L) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY
+      || rl.rlim_cur > (rlim_t)INT_MAX)
+    lua_pushinteger(L, INT_MAX);
+  else
+    lua_pushinteger(L, (lua_Integer)rl.rlim_cur);
+  return 1;
+}
+
+/* }====== */
+
+
 /* core._lsreceive(receive, class, words) and core._lssend(send, class,
    words): the methods above for one client class */
 static int ls_newmethod (lua_State *L, lua_CFunction f) {
@@ -431,4 +477,8 @@ void ns_luasocket_open (lua_State *L) {
   lua_setfield(L, -2, "_lsreceive");
   lua_pushcfunction(L, ls_newsend);
   lua_setfield(L, -2, "_lssend");
+  lua_pushcfunction(L, ls_nofile);
+  lua_setfield(L, -2, "_lsnofile");
+  lua_pushcfunction(L, ls_service);
+  lua_setfield(L, -2, "_lsservice");
 }

@@ -30,7 +30,10 @@ local dns = {}
 -- {====== Module values ======
 M._VERSION = "LuaSocket 3.0.0"   -- what Debian's lua-socket 3.1 reports
 M._NETSOCK = ns._VERSION
-M._SETSIZE = 2147483647          -- no FD_SETSIZE ceiling: select uses poll(2)
+-- LuaSocket's select refuses more than FD_SETSIZE sockets; netsock's has
+-- no ceiling (poll(2)), so the limit is the process's descriptor limit
+-- (RLIMIT_NOFILE's soft value when the layer loads): a loop can reach it
+M._SETSIZE = core._lsnofile()
 M._DATAGRAMSIZE = 8192
 M._SOCKETINVALID = -1
 M.BLOCKSIZE = 2048
@@ -169,6 +172,8 @@ function M.select(recvt, sendt, timeout)
   local wfds, wobjs = {}, {}
   collect(recvt, 1, rfds, robjs, dirty)
   collect(sendt, 2, wfds, wobjs, nil)
+  if #rfds > M._SETSIZE then argerror(1, "too many sockets") end
+  if #wfds > M._SETSIZE then argerror(2, "too many sockets") end
   if #dirty > 0 then timeout = 0 end
   local rout, wout = {}, {}
   local n = 0

@@ -498,12 +498,28 @@ end
 local AI_PASSIVE = core.AI_PASSIVE
 local nsgetaddrinfo = ns.getaddrinfo
 
-local function resolve(host, port, family, typ, flags)
+local lsservice = core._lsservice
+
+local function lookup(host, port, family, typ, flags)
   if flags == nil and current() and not find(host or "", "^[%d.:]*$") then
     return core._getaddrinfo_task(host, port, family, typ)
   end
   return nsgetaddrinfo(host, port, family, typ, nil, flags)
 end
+
+-- resolve(host, port, ...): LuaSocket hands its port text to
+-- getaddrinfo as it is, so the port is what getaddrinfo makes of it
+-- (core._lsservice: "70000" is 4464 there, "-1" a failure), never a
+-- raise; and whatever netsock's lookup refuses to take (a host with a
+-- zero byte) is a failure too, as getaddrinfo's would be
+function M.resolve(host, port, family, typ, flags)
+  local p, msg, code = lsservice(port, typ == "dgram")
+  if not p then return nil, msg, code end
+  local ok, infos, m2, c2 = pcall(lookup, host, p, family, typ, flags)
+  if not ok then return nil, "host or service not provided, or not known", "EAI_NONAME" end
+  return infos, m2, c2
+end
+local resolve = M.resolve
 
 -- trybind(o, host, port): bind o to the first of host's addresses that
 -- takes it, making the socket when its family is not yet known
@@ -555,7 +571,16 @@ function M.tryconnect(o, host, port)
         end
       else
         ok, msg, code = s:connect(ai.host, ai.port)
+        if not ok and code == "ECONNABORTED" and o.failed then
+          -- Linux: the first connect after one that failed in the
+          -- background (its error read with SO_ERROR, as netsock does)
+          -- only resets the socket and says ECONNABORTED; LuaSocket
+          -- (which reads the error with recv) connects at once, so the
+          -- layer tries again (spec: "connect again after refused")
+          ok, msg, code = s:connect(ai.host, ai.port)
+        end
       end
+      o.failed = not ok and code ~= "EINPROGRESS"
       if ok then o.connecting = false return 1.0 end
       if code == "EINPROGRESS" then o.connecting = true end
       err = lserror(msg, code)
@@ -833,7 +858,7 @@ function udpm.send(o, data)
   return n + 0.0
 end
 
-local NUMERIC = core.AI_NUMERICHOST | core.AI_NUMERICSERV
+local NUMERICHOST = core.AI_NUMERICHOST
 -- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
 -- destination: the last one is kept on the object, so a loop sending to
 -- one peer pays no getaddrinfo per datagram
@@ -849,8 +874,8 @@ function udpm.sendto(o, data, host, port)
     host = checkstring(host, 3)
     port = checkstring(port, 4)
     local infos
-    infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
-    if not infos then return nil, msg end
+    infos, msg, code = resolve(host, port, o.fam or nil, "dgram", NUMERICHOST)
+    if not infos then return nil, msg end   -- (gai_strerror's, as LuaSocket's sendto)
     local ai = infos[1]
     if not s then
       local err
