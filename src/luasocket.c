@@ -439,6 +439,42 @@ static int ls_service (lua_State *L) {
 }
 
 /*
+** core._lsnumeric(host, port [, family]): udp sendto's lookup exactly as
+** LuaSocket's (udp.c: getaddrinfo with AI_NUMERICHOST and AI_NUMERICSERV, a datagram
+** socket, the port text as given): the first address as host, port,
+** family; or nil and gai_strerror's text, as LuaSocket returns it.
+** Numeric: it never waits on the network.
+*/
+static int ls_numeric (lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  const char *serv = luaL_checkstring(L, 2);
+  const char *fam = luaL_optstring(L, 3, NULL);
+  struct addrinfo hints, *res = NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int r, family;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = fam == NULL ? AF_UNSPEC
+                  : strcmp(fam, "inet6") == 0 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  r = getaddrinfo(host, serv, &hints, &res);
+  if (r != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, gai_strerror(r));
+    return 2;
+  }
+  len = res->ai_addrlen <= sizeof ss ? res->ai_addrlen : (socklen_t)sizeof ss;
+  memcpy(&ss, res->ai_addr, len);
+  family = res->ai_family;
+  freeaddrinfo(res);  /* before anything that may raise */
+  ns_pushaddr(L, (struct sockaddr *)&ss, len);
+  lua_pushstring(L, ns_familyname(family));
+  return 3;
+}
+
+
+/*
 ** core._lsnofile(): the process's descriptor limit (the soft
 ** RLIMIT_NOFILE), the layer's socket._SETSIZE: LuaSocket's is select's
 ** FD_SETSIZE, a number of sockets a loop can reach; netsock's select has
@@ -479,6 +515,8 @@ void ns_luasocket_open (lua_State *L) {
   lua_setfield(L, -2, "_lssend");
   lua_pushcfunction(L, ls_nofile);
   lua_setfield(L, -2, "_lsnofile");
+  lua_pushcfunction(L, ls_numeric);
+  lua_setfield(L, -2, "_lsnumeric");
   lua_pushcfunction(L, ls_service);
   lua_setfield(L, -2, "_lsservice");
 }

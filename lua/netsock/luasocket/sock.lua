@@ -858,7 +858,7 @@ function udpm.send(o, data)
   return n + 0.0
 end
 
-local NUMERICHOST = core.AI_NUMERICHOST
+local lsnumeric = core._lsnumeric
 -- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
 -- destination: the last one is kept on the object, so a loop sending to
 -- one peer pays no getaddrinfo per datagram
@@ -873,17 +873,15 @@ function udpm.sendto(o, data, host, port)
     local rawhost, rawport = host, port
     host = checkstring(host, 3)
     port = checkstring(port, 4)
-    local infos
-    infos, msg, code = resolve(host, port, o.fam or nil, "dgram", NUMERICHOST)
-    if not infos then return nil, msg end   -- (gai_strerror's, as LuaSocket's sendto)
-    local ai = infos[1]
+    local ahost, aport, afam = lsnumeric(host, port, o.fam or nil)
+    if not ahost then return nil, aport end   -- gai_strerror's text, as LuaSocket's
     if not s then
       local err
-      s, err = mksock(o, ai.family)
+      s, err = mksock(o, afam)
       if not s then return nil, err end
     end
-    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ai.host, ai.port
-    n, msg, code = nssendto(s, data, ai.host, ai.port)
+    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ahost, aport
+    n, msg, code = nssendto(s, data, ahost, aport)
   end
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
