@@ -50,6 +50,10 @@
 static double lsdeadline (lua_State *L) {
   double start = lua_tonumber(L, S_START);
   double tb = lua_tonumber(L, S_TB), tt = lua_tonumber(L, S_TT);
+  /* NaN as timeout.c's comparisons take it: a NaN total leaves nothing
+     to wait; a NaN block nothing alone, and the total with a total */
+  if (tt != tt) return start;
+  if (tb != tb) return tt < 0 ? start : start + tt;
   if (tb < 0 && tt < 0) return -1;
   if (tb < 0) return start + tt;
   if (tt < 0) return start + tb;
@@ -432,7 +436,7 @@ static int ls_service (lua_State *L) {
   hints.ai_socktype = lua_toboolean(L, 2) ? SOCK_DGRAM : SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   r = getaddrinfo(NULL, serv, &hints, &res);
-  if (r != 0) return ns_gaifail(L, r, errno);
+  if (r != 0) return ns_gaifail(L, r, errno, NULL, serv);
   lua_pushinteger(L, ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port));
   freeaddrinfo(res);
   return 1;

@@ -10,7 +10,7 @@ local core = require "netsock.core"
 local error, ipairs, pairs, type, tostring, tonumber, select =
       error, ipairs, pairs, type, tostring, tonumber, select
 local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
-local find, sub, format = string.find, string.sub, string.format
+local find, sub, byte, format = string.find, string.sub, string.byte, string.format
 local mtype, floor = math.type, math.floor
 local getinfo = debug.getinfo
 local pcall = pcall
@@ -75,7 +75,10 @@ local function argerror(arg, msg)
     -- and the position, is gone (a C function keeps it); a method's
     -- name is known, the position is not
     local known = api[ar.func]
-    if type(known) == "string" then name, namewhat = known, "method" end
+    if type(known) == "string" then
+      if byte(known) == 61 then name = sub(known, 2)   -- "=name": a module function
+      else name, namewhat = known, "method" end
+    end
     where = 0
   end
   -- the position is the caller's, as luaL_error's luaL_where(L, 1)
@@ -89,6 +92,14 @@ local function argerror(arg, msg)
   error(format("bad argument #%d to '%s' (%s)", arg, name, msg), where)
 end
 M.argerror = argerror
+
+-- (int) of a number as LuaSocket's C casts get it on the machines it
+-- runs on: NaN and out of range are INT_MIN (x86's conversion)
+local function cint(n)
+  if not (n > -2147483649 and n < 2147483648) then return -2147483648 end
+  return n >= 0 and floor(n) or -floor(-n)
+end
+M.cint = cint
 
 local function typename(v)
   return type(v)
@@ -148,8 +159,15 @@ local words = {
   EAI_SERVICE = "service not supported for socket type",
   EAI_SOCKTYPE = "ai_socktype not supported",
 }
+-- netsock's message without what it was about: netsock says "bind
+-- 127.0.0.1:80: ..." and "lookup host: ...", LuaSocket only the sentence
+local function bare(msg)
+  if type(msg) ~= "string" then return msg end
+  return (msg:gsub("^lookup service .-: ", "", 1):gsub("^lookup .-: ", "", 1):gsub("^bind .-: ", "", 1))
+end
+M.bare = bare
 local function lserror(msg, code)
-  return words[code] or msg
+  return words[code] or bare(msg)
 end
 M.lserror = lserror
 -- }======
@@ -194,8 +212,16 @@ local function badclass(arg, want)
 end
 
 -- the effective netsock timeout of LuaSocket's block and total timeouts
+-- (NaN, which settimeout keeps as given, as LuaSocket's timeout.c
+-- takes it: a NaN total never waits; a NaN block never waits alone and
+-- leaves a total to bound the call)
 local function effective(o)
   local b, t = o.tb, o.tt
+  if t ~= t then return 0 end
+  if b ~= b then
+    if t < 0 then return 0 end
+    return t
+  end
   if b < 0 then
     if t < 0 then return nil end
     return t
@@ -416,8 +442,7 @@ end
 local function optionvalue(kind, v)
   if kind == "bool" then return checkbool(v, 3) end
   if kind == "int" then
-    local n = tonumber(v) or 0
-    return floor(n)
+    return cint(tonumber(v) or 0)   -- lua_tonumber, then (int)
   end
   if kind == "linger" then
     if type(v) ~= "table" then argerror(3, "table expected, got " .. type(v)) end
@@ -501,10 +526,14 @@ local nsgetaddrinfo = ns.getaddrinfo
 local lsservice = core._lsservice
 
 local function lookup(host, port, family, typ, flags)
+  local infos, msg, code
   if flags == nil and current() and not find(host or "", "^[%d.:]*$") then
-    return core._getaddrinfo_task(host, port, family, typ)
+    infos, msg, code = core._getaddrinfo_task(host, port, family, typ)
+  else
+    infos, msg, code = nsgetaddrinfo(host, port, family, typ, nil, flags)
   end
-  return nsgetaddrinfo(host, port, family, typ, nil, flags)
+  if not infos then return nil, bare(msg), code end
+  return infos
 end
 
 -- resolve(host, port, ...): LuaSocket hands its port text to
@@ -513,6 +542,9 @@ end
 -- raise; and whatever netsock's lookup refuses to take (a host with a
 -- zero byte) is a failure too, as getaddrinfo's would be
 function M.resolve(host, port, family, typ, flags)
+  if host == "" then   -- getaddrinfo("") says so; netsock takes "" as any
+    return nil, "host or service not provided, or not known", "EAI_NONAME"
+  end
   local p, msg, code = lsservice(port, typ == "dgram")
   if not p then return nil, msg, code end
   local ok, infos, m2, c2 = pcall(lookup, host, p, family, typ, flags)
@@ -654,8 +686,9 @@ end
 function tcpm.bind(o, host, port)
   if getmetatable(o) ~= TCP_MASTER then badclass(1, "tcp{master}") end
   host = checkstring(host, 2)
-  port = port == nil and "0" or checkstring(port, 3)
-  return M.trybind(o, host, port)
+  port = checkstring(port, 3)
+  local ok, err = M.trybind(o, host, port)
+  return ok, err
 end
 
 function tcpm.connect(o, host, port)
@@ -676,7 +709,7 @@ local function listenaccept(m, kind, classes, fam)
   function m.listen(o, backlog)
     local master, server = classes()
     if getmetatable(o) ~= master then badclass(1, kind .. "{master}") end
-    backlog = floor(optnumber(backlog, 2, 32))
+    backlog = cint(optnumber(backlog, 2, 32))
     local s = o.s
     if not s then
       -- LuaSocket listens on whatever the descriptor is; with none, it fails
@@ -735,8 +768,14 @@ function tcpm.setstats(o, r, t, age)
   local ok = setstats(o, r, t, age)
   return ok
 end
-tcpm.setpeername = tcpm.connect
-tcpm.setsockname = tcpm.bind
+function tcpm.setpeername(o, host, port)
+  local ok, err = tcpm.connect(o, host, port)
+  return ok, err
+end
+function tcpm.setsockname(o, host, port)
+  local ok, err = tcpm.bind(o, host, port)
+  return ok, err
+end
 
 TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" })
 TCP_CLIENT = newclass("tcp{client}", tcpm, { "tcp{any}" })
@@ -799,8 +838,9 @@ end
 function udpm.setsockname(o, host, port)
   if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   host = checkstring(host, 2)
-  port = port == nil and "0" or checkstring(port, 3)
-  return M.trybind(o, host, port)
+  port = checkstring(port, 3)
+  local ok, err = M.trybind(o, host, port)
+  return ok, err
 end
 
 -- setpeername(host, port) connects; setpeername("*") disconnects
@@ -827,9 +867,19 @@ end
 
 local nsrecvfrom, nssendto = nsmethods.recvfrom, nsmethods.sendto
 
+-- a datagram size as LuaSocket's (size_t) cast and malloc take it: a
+-- negative or NaN size is a huge one, and "out of memory"
+local function dgsize(size)
+  size = optnumber(size, 2, 8192)
+  if not (size >= 0) then return nil end
+  if size > 1e15 then size = 1e15 end
+  return floor(size)
+end
+
 function udpm.receive(o, size)
   isudp(o)
-  size = floor(optnumber(size, 2, 8192))
+  size = dgsize(size)
+  if not size then return nil, "out of memory" end
   local s = o.s
   if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
@@ -840,9 +890,12 @@ end
 function udpm.receivefrom(o, size)
   if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   if size == nil then size = 8192
-  elseif type(size) ~= "number" or size % 1 ~= 0 then size = floor(checknumber(size, 2)) end
+  elseif type(size) ~= "number" or size % 1 ~= 0 or size < 0 then
+    size = dgsize(size)
+    if not size then return nil, "out of memory" end
+  end
   local s = o.s
-  if not s then return nil, "Bad file descriptor" end
+  if not s then return nil, "ai_family not supported" end   -- (as LuaSocket's, no descriptor yet)
   local data, host, port = nsrecvfrom(s, size)
   if not data then return nil, lserror(host, port) end
   return data, host, port
