@@ -221,7 +221,9 @@ end
 
 -- dns.getaddrinfo(host): { {family = "inet"|"inet6", addr = ip}, ... }
 function dns.getaddrinfo(...)
-  local host = sock.checkstring((...), 1, select("#", ...))
+  local host = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  -- (getaddrinfo takes the C string; "" is no host at all)
+  if host == "" then return nil, "host or service not provided, or not known" end
   local infos, msg, code = lookup(host, nil, nil, "stream")
   if not infos then return nil, lserror(msg, code) end
   local out = {}
@@ -242,7 +244,9 @@ local hosterr = { EAI_NONAME = "host not found", EAI_NODATA = "host not found",
 
 -- dns.toip(name): the first IPv4 address, and the hostent table
 function dns.toip(...)
-  local name = sock.checkstring((...), 1, select("#", ...))
+  local name = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  -- (gethostbyname of "", the C string of a name with a zero byte first)
+  if name == "" then return nil, "Unknown server error" end
   -- an address is looked up backwards, as LuaSocket does (its name then)
   local host, aliases, addrs
   if ns.inet_aton(name) then
@@ -256,7 +260,8 @@ end
 
 -- dns.tohostname(address): the name, and the hostent table
 function dns.tohostname(...)
-  local addr = sock.checkstring((...), 1, select("#", ...))
+  local addr = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  if addr == "" then return nil, "Unknown server error" end
   local host, aliases, addrs = ns.gethostbyaddr(addr)
   if not host then
     -- LuaSocket resolves a name first, and an unknown one is not found

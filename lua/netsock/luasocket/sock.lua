@@ -117,6 +117,15 @@ local function checkstring(v, arg, n)
 end
 M.checkstring = checkstring
 
+-- what C sees of a Lua string: up to its first zero byte (LuaSocket
+-- compares option names as C strings)
+local function cstring(v)
+  if find(v, "\0", 1, true) then return (v:match("^[^\0]*")) end
+  return v
+end
+
+M.cstring = cstring
+
 local function checknumber(v, arg, given)
   local n = tonumber(v)
   if n == nil then
@@ -135,7 +144,7 @@ end
 -- luaL_checkoption
 local function checkoption(v, arg, def, list)
   if v == nil and def then v = def end
-  v = checkstring(v, arg)
+  v = cstring(checkstring(v, arg))
   for i, name in ipairs(list) do
     if name == v then return i end
   end
@@ -434,7 +443,7 @@ local nssetoption, nsgetoption = nsmethods.setoption, nsmethods.getoption
 
 local function checkbool(v, arg)
   if type(v) ~= "boolean" then
-    argerror(arg, "boolean expected, got " .. (v == nil and "no value" or type(v)))
+    argerror(arg, "boolean expected, got " .. type(v))
   end
   return v
 end
@@ -475,7 +484,7 @@ local function optionvalue(kind, v)
 end
 
 function setoption(o, name, v)
-  name = checkstring(name, 2)
+  name = cstring(checkstring(name, 2))
   local spec = optsets[o.kind][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
   local value = optionvalue(spec[spec.name and 1 or 3], v)
@@ -493,7 +502,7 @@ function setoption(o, name, v)
 end
 
 function getoption(o, name)
-  name = checkstring(name, 2)
+  name = cstring(checkstring(name, 2))
   local spec = optgets[o.kind][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
   local s = o.s
@@ -688,7 +697,8 @@ function tcpm.bind(o, host, port)
   host = checkstring(host, 2)
   port = checkstring(port, 3)
   local ok, err = M.trybind(o, host, port)
-  return ok, err
+  if ok then return ok end
+  return nil, err
 end
 
 function tcpm.connect(o, host, port)
@@ -770,11 +780,13 @@ function tcpm.setstats(o, r, t, age)
 end
 function tcpm.setpeername(o, host, port)
   local ok, err = tcpm.connect(o, host, port)
-  return ok, err
+  if ok then return ok end
+  return nil, err
 end
 function tcpm.setsockname(o, host, port)
   local ok, err = tcpm.bind(o, host, port)
-  return ok, err
+  if ok then return ok end
+  return nil, err
 end
 
 TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" })
@@ -840,7 +852,8 @@ function udpm.setsockname(o, host, port)
   host = checkstring(host, 2)
   port = checkstring(port, 3)
   local ok, err = M.trybind(o, host, port)
-  return ok, err
+  if ok then return ok end
+  return nil, err
 end
 
 -- setpeername(host, port) connects; setpeername("*") disconnects
