@@ -256,6 +256,30 @@ done:
 
 
 /*
+** The common call answered at once: o:receive() or o:receive("*l"), no
+** prefix, with a whole line buffered (1: pushed, with nil, nil).
+*/
+static int fastline (lua_State *L) {
+  nsSocket *s;
+  const char *nl;
+  if (!lua_isnoneornil(L, 2)) {
+    const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
+  }
+  lua_getfield(L, 1, "s");
+  s = ns_tosocket(L, -1);
+  lua_pop(L, 1);   /* (o.s keeps it alive) */
+  if (s == NULL || s->fd < 0 || ns_pending(s) == 0) return 0;
+  nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
+  if (nl == NULL) return 0;
+  lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  return 1;
+}
+
+
+/*
 ** o:receive([pattern [, prefix]]) for a stream client (buffer.c's
 ** buffer_meth_receive). Upvalues: 1 the layer's Lua receive (misuse:
 ** it raises LuaSocket's messages), 2 the client class, 3 the words.
@@ -267,6 +291,8 @@ static int ls_receive (lua_State *L) {
   lua_Integer count = 0;
   if (!isclient(L))
     return misuse(L);
+  if (lua_gettop(L) <= 2 && fastline(L))
+    return 3;
   luaL_optlstring(L, 3, "", &plen);
   lua_settop(L, 3);
   if (!lua_isnumber(L, 2)) {
