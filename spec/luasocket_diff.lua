@@ -55,7 +55,8 @@ function python(script, ...)
   local f = assert(io.open(path, "w")) f:write(script) f:close()
   local args = { ... }
   for i, a in ipairs(args) do args[i] = string.format("%g", a) end
-  return assert(io.popen(("python3 %s %s 2>/dev/null; rm -f %s"):format(path, table.concat(args, " "), path)))
+  -- (without a sanitizer runtime the child lua5.4 may have been given)
+  return assert(io.popen(("env -u LD_PRELOAD python3 %s %s 2>/dev/null; rm -f %s"):format(path, table.concat(args, " "), path)))
 end
 -- trickle(port, n, gap): connects, sends n bytes "x" one every gap
 -- seconds, then "\n", and stays 0.5 s

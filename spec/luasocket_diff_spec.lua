@@ -305,7 +305,7 @@ case("receive from a trickling peer: a block timeout ends the call t after it be
 -- timeout_markstart once per call, timeout_getretry per wait)
 local srv = assert(socket.bind("127.0.0.1", 0))
 local _, port = srv:getsockname()
-srv:settimeout(5)
+srv:settimeout(30)
 for _, mode in ipairs { "b", "t" } do
   local p = trickle(port, 30, 0.1)
   local b = assert(srv:accept())
@@ -321,7 +321,7 @@ end
 case("receive with both timeouts: each wait at most the block one, the call at most the total", [[
 local srv = assert(socket.bind("127.0.0.1", 0))
 local _, port = srv:getsockname()
-srv:settimeout(5)
+srv:settimeout(30)
 -- bytes every 0.1 s, block 0.3, total 1: the total ends it
 local p = trickle(port, 30, 0.1)
 local b = assert(srv:accept())
@@ -353,7 +353,7 @@ b:close() p:close()
 case("send to a slow reader: the block and the total timeout end the call t after it began", [[
 local srv = assert(socket.bind("127.0.0.1", 0))
 local _, port = srv:getsockname()
-srv:settimeout(5)
+srv:settimeout(30)
 local big = string.rep("y", 4 * 1024 * 1024)
 for _, mode in ipairs { "b", "t" } do
   local p = slowreader(port, 16384, 0.05)
