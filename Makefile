@@ -230,3 +230,14 @@ fuzz: fuzz-build
 soak: deps-test $(CORE)
 	@SOAK_SCALE=$(SOAK_SCALE) $(LUA) spec/soak/soak.lua
 # }======
+
+# {====== LuaSocket's own suite on Debian's LuaSocket and on netsock.luasocket
+# (tools/luasocket-suite: fetched at run time from Debian's source package
+# into ~/.cache/netsock, never into the checkout; 42 cases each, about
+# four minutes)
+DEPS_LSSUITE := $(DEPS_BUILD) lua-socket python3 curl apt
+.PHONY: luasocket-suite
+luasocket-suite: $(CORE)
+	@sh tools/deps $(DEPS_LSSUITE)
+	@LUA=$(LUA) sh tools/luasocket-suite
+# }======

@@ -17,6 +17,8 @@
 **   file.c     file objects (makefile)
 **   proc.c     credentials (SO_PEERCRED), umask, isatty: the console's
 **   dgram.c, sendfile.c, options.c   their methods
+**   luasocket.c  netsock.luasocket's receive and send (LuaSocket's
+**              timeouts), over socket.c's buffer and file.c's refill
 **   tls.c      netsock.tls; the one place the order bends: socket.c,
 **              file.c and sendfile.c call its data-path hooks (tls.h),
 **              see docs/design.md, "Layers"
@@ -381,10 +383,22 @@ NS_API void ns_tls_open (lua_State *L);
 
 
 /* {====== file.c, dgram.c, sendfile.c, options.c ====== */
+/*
+** One recv(2) (or TLS read) of at most 'want' bytes appended to the
+** socket's buffer, for a call with that deadline: the count, 0 at end
+** of stream, or -1 with errno (EAGAIN: wait; ENOMEM: no room).
+*/
+NS_API ssize_t ns_refill (lua_State *L, nsSocket *s, size_t want,
+                          double deadline);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
+/* }====== */
+
+
+/* {====== luasocket.c: netsock.luasocket's stream receive and send ====== */
+NS_API void ns_luasocket_open (lua_State *L);
 /* }====== */
 
 
