@@ -57,12 +57,23 @@ local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idl
 
 -- The deadline heap: parallel arrays of deadline, task and set order,
 -- and hpos[task] = its index. A task has at most one timer, that of its
--- current wait, and a wait that ends any other way (its descriptor is
--- ready or closed, the task ends or is cancelled) takes it out at once:
--- no timer outlives its wait, so none keeps a task (and its
--- descriptors) alive, and the heap holds no more than the tasks that
--- wait with a deadline right now.
+-- current wait: tdl[task] is its deadline (false while it has none) and
+-- tord[task] the order it was set in. The heap entry is re-armed
+-- lazily, so that a timer moved on every wait (a socket timeout in a
+-- task that waits again and again) costs no heap operation and no
+-- allocation: a wait that ends (its descriptor is ready or closed, a
+-- wake) only clears tdl; a new deadline later than the task's entry
+-- keeps the entry, which is then a lower bound; a sooner one moves it
+-- up. The entry is put right when it comes to the top: dropped when the
+-- task has no timer, moved down to the real deadline when that is
+-- later, fired when it is the real one. So the heap holds at most one
+-- entry per live task (a task that ends takes its entry out at once:
+-- none keeps a task, or its descriptors, alive), stats().timers counts
+-- the waits with a deadline right now, and timers still fire in
+-- deadline order, equal deadlines in the order they were set.
 local hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+local tdl, tord, ntimers = {}, {}, 0
+local heapops = 0           -- entries pushed, moved or removed (stats)
 
 local function less(i, j)
   return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
@@ -95,18 +106,19 @@ local function siftdown(i)
   end
 end
 
-local function heappush(d, t)
+local function heappush(d, t, o)
+  heapops = heapops + 1
   hn = hn + 1
-  order = order + 1
-  hd[hn], ht[hn], ho[hn] = d, t, order
+  hd[hn], ht[hn], ho[hn] = d, t, o
   hpos[t] = hn
   siftup(hn)
 end
 
--- take task t's timer out of the heap, if it has one
+-- take task t's entry out of the heap, if it has one
 local function heapremove(t)
   local i = hpos[t]
   if i == nil then return end
+  heapops = heapops + 1
   hpos[t] = nil
   if i ~= hn then
     hd[i], ht[i], ho[i] = hd[hn], ht[hn], ho[hn]
@@ -118,6 +130,37 @@ local function heapremove(t)
     siftdown(i)
     siftup(i)
   end
+end
+
+-- arm task t's timer for 'deadline' (see the heap above: no heap
+-- operation when the deadline is later than the task's entry)
+local function settimer(t, deadline)
+  order = order + 1
+  if not tdl[t] then ntimers = ntimers + 1 end
+  tdl[t], tord[t] = deadline, order
+  local i = hpos[t]
+  if i == nil then heappush(deadline, t, order)
+  elseif deadline < hd[i] then
+    heapops = heapops + 1
+    hd[i], ho[i] = deadline, order
+    siftup(i)
+  end
+end
+
+-- the task's wait ended: its timer goes (the entry, if any, stays for
+-- the pop to drop or for the next wait to reuse)
+local function cleartimer(t)
+  if tdl[t] then
+    tdl[t] = false
+    ntimers = ntimers - 1
+  end
+end
+
+-- a task ended: its entry and its keys go too
+local function droptimer(t)
+  cleartimer(t)
+  heapremove(t)
+  tdl[t], tord[t] = nil, nil
 end
 
 local live = 0              -- tasks not yet ended
@@ -165,7 +208,7 @@ local function unwait(t)
     watching[t] = nil
     for i = 1, #list do dropwaiter(cw, list[i], t) end
   end
-  heapremove(t)
+  cleartimer(t)
 end
 
 -- make every waiter of set[fd] ready (FIFO)
@@ -200,7 +243,7 @@ local function suspend(t, fd, ev, deadline, watch)
     watching[t] = watch
     for i = 1, #watch do addwaiter(cw, watch[i], t) end
   end
-  if deadline >= 0 then heappush(deadline, t) end
+  if deadline >= 0 then settimer(t, deadline) end
 end
 
 -- called by the C core when the tasks waiting on fd must look again:
@@ -256,6 +299,7 @@ local function finish(t, ok, err)
   parked[t] = nil
   waitno[t] = nil
   unwait(t)
+  droptimer(t)
   if not ok then
     -- the traceback first (the dead task's stack is still there), then
     -- close it: its pending to-be-closed variables run, so its sockets
@@ -359,10 +403,19 @@ local function turn(maxwait)
   end
   if hn > 0 then
     local now = monotime()
-    while hn > 0 and hd[1] <= now do  -- due: those waits timed out
+    while hn > 0 and hd[1] <= now do  -- due: fire, drop or move down
       local t = ht[1]
-      unwait(t)
-      push(t)
+      local d = tdl[t]
+      if not d then heapremove(t)   -- that wait ended: a stale entry
+      elseif d ~= hd[1] or tord[t] ~= ho[1] then
+        heapops = heapops + 1
+        hd[1], ho[1] = d, tord[t]   -- re-armed later: the real deadline
+        siftdown(1)
+      else                          -- due: that wait timed out
+        heapremove(t)
+        unwait(t)
+        push(t)
+      end
     end
   end
 end
@@ -428,9 +481,11 @@ function M.waitstamp(fd)
   return waitno[t], t
 end
 
--- counts, for tests and curious users
+-- counts, for tests and curious users: heapops is how many times a
+-- timer entry was pushed, moved or removed so far
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
+  return { live = live, ready = qtail - qhead, timers = ntimers, turns = turns,
+           heapops = heapops }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -539,8 +594,7 @@ local function waitobject(t, fd)
 end
 
 local function deadline_of(t)
-  local i = hpos[t]
-  return i and hd[i]
+  return tdl[t] or nil
 end
 
 local listing = {}
@@ -723,6 +777,7 @@ function M.afterfork()
   rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
   cw, watching = {}, {}
   hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+  tdl, tord, ntimers = {}, {}, 0
   live, running, stopping = 0, false, false
   for n in pairs(sighandlers) do
     sighandlers[n] = nil
