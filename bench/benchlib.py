@@ -23,7 +23,9 @@ PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
 
 # "netsock.luasocket": LuaSocket's own program (bench/impl/luasocket.lua)
 # unchanged, run under require("netsock.luasocket").install()
-IMPLS = ["C", "netsock", "netsock.luasocket", "LuaSocket", "Python"]
+IMPLS = ["C", "netsock", "netsock.luasocket", "LuaSocket", "Python", "netsock batch"]
+# "netsock batch": s:recvmany(32) / s:sendmany of 32 (bench/udp only)
+BATCH = "netsock batch"
 LAYER = "netsock.luasocket"
 # BENCH_BASE=DIR (another checkout, built): "netsock base" runs the same
 # netsock program on DIR's core and Lua parts, beside this tree's, to
@@ -84,7 +86,7 @@ def size(name, full, minimum=1):
 def selected_impls():
     want = os.environ.get("BENCH_IMPLS")
     if not want:
-        return list(IMPLS)
+        return [i for i in IMPLS if i != BATCH]
     names = {n.lower(): n for n in IMPLS}
     return [names[w.strip().lower()] for w in want.split(",") if w.strip()]
 
@@ -117,6 +119,9 @@ def command(impl, *args):
         return [os.path.join(BUILD, "c")] + args
     if impl == "netsock":
         return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
+    if impl == BATCH:  # the batch mode of a udp test (bench/udp)
+        return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua"),
+                args[0] + "-many"] + args[1:]
     if impl == "netsock base":
         return ["env", "LUA_PATH=%s/lua/?.lua;%s/lua/?/init.lua;;" % (BASE, BASE),
                 "LUA_CPATH=%s/build/?.so;;" % BASE,
