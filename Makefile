@@ -143,11 +143,12 @@ lint: deps
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
-# make bench-instr: instructions per operation under callgrind (bench/instr)
+# make bench-instr: instructions per operation under callgrind (bench/instr/run)
+# make bench draws SVG charts with gnuplot (bench/charts) into build/bench/charts
 .PHONY: bench-instr deps-bench
 DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
               lua-cqueues lua-copas wrk nginx-light netcat-openbsd \
-              openssl lua-sec
+              openssl lua-sec gnuplot-nox
 
 deps-bench:
 	@sh tools/deps $(DEPS_BENCH)
@@ -158,7 +159,7 @@ bench: deps-bench
 
 bench-instr: deps-bench
 	@$(MAKE) --no-print-directory all
-	@python3 bench/instr
+	@python3 bench/instr/run
 
 # the randomized file-object test with more seeds: make prop SEEDS=N runs
 # N new seeds (printed); make prop PROP_SEEDS="7 42" reruns given ones

@@ -800,6 +800,31 @@ function socket:sendto(data, host, port) end
 ---@nodiscard
 function socket:recvfrom(bufsize, flags) end
 
+---Up to `n` datagrams in one call (recvmmsg): waits for the first, then takes
+---what is queued. Three arrays of the same length: datagrams, hosts, ports
+---(a Unix socket: datagrams, paths); a fourth value, `cut[i] = true`, for
+---datagrams longer than `bufsize` (default 2048).
+---@param n integer 1 to 1024
+---@param bufsize? integer 1 to 65536
+---@return string[]? datagrams or nil
+---@return string[]|string|nil hosts (Unix: paths), or the message
+---@return integer[]|string|nil ports, or the code
+---@return table<integer, true>? cut
+---@nodiscard
+function socket:recvmany(n, bufsize) end
+
+---Sends every string of `datagrams` as one datagram (sendmmsg), to `host,
+---port` (a Unix `path`; none: the connected peer). The number sent, or nil,
+---message, code and how many went before the failure.
+---@param datagrams string[]
+---@param host? string
+---@param port? netsock.port
+---@return integer? sent
+---@return string? message
+---@return string? code
+---@return integer? sent_before_failure
+function socket:sendmany(datagrams, host, port) end
+
 ---A datagram socket forgets its peer (connect with AF_UNSPEC): it then
 ---sends only with sendto and receives from anyone.
 ---@return true? ok

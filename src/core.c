@@ -133,6 +133,7 @@ int luaopen_netsock_core (lua_State *L) {
   ns_socket_open(L);   /* before the files that add socket methods */
   ns_file_open(L);
   ns_dgram_open(L);
+  ns_mmsg_open(L);     /* s:recvmany, s:sendmany */
   ns_sendfile_open(L);
   ns_options_open(L);
   ns_luasocket_open(L);

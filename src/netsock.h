@@ -365,6 +365,9 @@ NS_API int ns_atend (nsSocket *s, size_t size);
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
+/* a Unix datagram socket whose receiver is full though poll says
+   writable: a send to it waits with NS_NOPOLL (s:sendto, s:sendmany) */
+NS_API int ns_receiverfull (nsSocket *s);
 /* add methods to the socket class (module table at -1) */
 NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
@@ -392,6 +395,7 @@ NS_API ssize_t ns_refill (lua_State *L, nsSocket *s, size_t want,
                           double deadline);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
+NS_API void ns_mmsg_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
 /* }====== */

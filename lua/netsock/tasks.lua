@@ -55,14 +55,29 @@ local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
 local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
 
--- The deadline heap: parallel arrays of deadline, task and set order,
--- and hpos[task] = its index. A task has at most one timer, that of its
--- current wait, and a wait that ends any other way (its descriptor is
--- ready or closed, the task ends or is cancelled) takes it out at once:
--- no timer outlives its wait, so none keeps a task (and its
--- descriptors) alive, and the heap holds no more than the tasks that
--- wait with a deadline right now.
-local hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+-- The deadline heap. A task has at most one timer, that of its current
+-- wait, kept in a record of its own, timer[task] = {deadline or false,
+-- set order, heap index or false, task}, made at its first timed wait
+-- and kept until it ends (one hashed lookup per wait, the rest array
+-- slots). The heap is parallel arrays of deadline, set order and
+-- record. Its entries are re-armed lazily, so that a timer moved on
+-- every wait (a socket timeout in a task that waits again and again)
+-- costs no heap operation and no allocation: a wait that ends (its
+-- descriptor is ready or closed, a wake) only clears the record's
+-- deadline; a new deadline later than the task's entry keeps the entry,
+-- which is then a lower bound; a sooner one moves it up. The entry is
+-- put right when it comes to the top: dropped when the task has no
+-- timer, moved down to the real deadline when that is later, fired when
+-- it is the real one. So the heap holds at most one entry per live task
+-- (a task that ends takes its entry out at once: none keeps a task, or
+-- its descriptors, alive), stats().timers counts the waits with a
+-- deadline right now, and timers still fire in deadline order, equal
+-- deadlines in the order they were set.
+local DL, ORD, POS, TASK = 1, 2, 3, 4   -- a timer record's slots
+local timer = {}            -- task -> its timer record
+local hd, ho, hr, hn, order = {}, {}, {}, 0, 0
+local ntimers = 0           -- records with a deadline now (stats().timers)
+local heapops = 0           -- entries pushed, moved or removed (stats)
 
 local function less(i, j)
   return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
@@ -70,9 +85,10 @@ end
 
 local function swap(i, j)
   hd[i], hd[j] = hd[j], hd[i]
-  ht[i], ht[j] = ht[j], ht[i]
   ho[i], ho[j] = ho[j], ho[i]
-  hpos[ht[i]], hpos[ht[j]] = i, j
+  local a, b = hr[j], hr[i]
+  hr[i], hr[j] = a, b
+  a[POS], b[POS] = i, j
 end
 
 local function siftup(i)
@@ -95,29 +111,44 @@ local function siftdown(i)
   end
 end
 
-local function heappush(d, t)
+local function heappush(r)
+  heapops = heapops + 1
   hn = hn + 1
-  order = order + 1
-  hd[hn], ht[hn], ho[hn] = d, t, order
-  hpos[t] = hn
+  hd[hn], ho[hn], hr[hn] = r[DL], r[ORD], r
+  r[POS] = hn
   siftup(hn)
 end
 
--- take task t's timer out of the heap, if it has one
-local function heapremove(t)
-  local i = hpos[t]
-  if i == nil then return end
-  hpos[t] = nil
+-- take record r's entry out of the heap, if it has one
+local function heapremove(r)
+  local i = r[POS]
+  if not i then return end
+  heapops = heapops + 1
+  r[POS] = false
   if i ~= hn then
-    hd[i], ht[i], ho[i] = hd[hn], ht[hn], ho[hn]
-    hpos[ht[i]] = i
+    local last = hr[hn]
+    hd[i], ho[i], hr[i] = hd[hn], ho[hn], last
+    last[POS] = i
   end
-  hd[hn], ht[hn], ho[hn] = nil, nil, nil
+  hd[hn], ho[hn], hr[hn] = nil, nil, nil
   hn = hn - 1
   if i <= hn then
     siftdown(i)
     siftup(i)
   end
+end
+
+-- Arming task t's timer for a deadline is inline in suspend (it runs
+-- on every timed wait): no heap operation when the deadline is later
+-- than the task's entry, the entry moves up when it is sooner.
+
+-- a task ended: its entry and its record go too
+local function droptimer(t)
+  local r = timer[t]
+  if r == nil then return end
+  if r[DL] then ntimers = ntimers - 1 end
+  heapremove(r)
+  timer[t] = nil
 end
 
 local live = 0              -- tasks not yet ended
@@ -165,7 +196,11 @@ local function unwait(t)
     watching[t] = nil
     for i = 1, #list do dropwaiter(cw, list[i], t) end
   end
-  heapremove(t)
+  local r = timer[t]         -- its timer ends; the entry, if any, stays
+  if r and r[DL] then        -- for the pop to drop or the next wait to reuse
+    r[DL] = false
+    ntimers = ntimers - 1
+  end
 end
 
 -- make every waiter of set[fd] ready (FIFO)
@@ -200,7 +235,23 @@ local function suspend(t, fd, ev, deadline, watch)
     watching[t] = watch
     for i = 1, #watch do addwaiter(cw, watch[i], t) end
   end
-  if deadline >= 0 then heappush(deadline, t) end
+  if deadline >= 0 then     -- arm its timer (see the heap above)
+    local r = timer[t]
+    if r == nil then
+      r = { false, 0, false, t }
+      timer[t] = r
+    end
+    order = order + 1
+    if not r[DL] then ntimers = ntimers + 1 end
+    r[DL], r[ORD] = deadline, order
+    local i = r[POS]
+    if not i then heappush(r)
+    elseif deadline < hd[i] then
+      heapops = heapops + 1
+      hd[i], ho[i] = deadline, order
+      siftup(i)
+    end
+  end
 end
 
 -- called by the C core when the tasks waiting on fd must look again:
@@ -274,6 +325,7 @@ local function finish(t, ok, err)
   waitno[t] = nil
   if blocked[t] then blocked[t] = nil; nblocked = nblocked - 1 end
   unwait(t)
+  droptimer(t)
   if not ok then fate[t] = { n = 2, false, err }
   elseif fate[t] == nil then fate[t] = NORESULTS end
   local own = owner[t]
@@ -440,13 +492,23 @@ local function turn(maxwait, detect, cond)
   end
   if hn > 0 then
     local now = monotime()
-    while hn > 0 and hd[1] <= now do  -- due: those waits timed out
-      local t = ht[1]
-      unwait(t)
-      -- a park that timed out is queued already: wake must not queue
-      -- it a second time (false: park reads it as "timed out")
-      if parked[t] then parked[t] = false end
-      push(t)
+    while hn > 0 and hd[1] <= now do  -- due: fire, drop or move down
+      local r = hr[1]
+      local d = r[DL]
+      if not d then heapremove(r)   -- that wait ended: a stale entry
+      elseif d ~= hd[1] or r[ORD] ~= ho[1] then
+        heapops = heapops + 1
+        hd[1], ho[1] = d, r[ORD]    -- re-armed later: the real deadline
+        siftdown(1)
+      else                          -- due: that wait timed out
+        heapremove(r)
+        local t = r[TASK]
+        unwait(t)
+        -- a park that timed out is queued already: wake must not queue
+        -- it a second time (false: park reads it as "timed out")
+        if parked[t] then parked[t] = false end
+        push(t)
+      end
     end
   end
 end
@@ -512,10 +574,11 @@ function M.waitstamp(fd)
   return waitno[t], t
 end
 
--- counts, for tests and curious users
+-- counts, for tests and curious users: heapops is how many times a
+-- timer entry was pushed, moved or removed so far
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn, turns = turns,
-           blocked = nblocked }
+  return { live = live, ready = qtail - qhead, timers = ntimers, turns = turns,
+           blocked = nblocked, heapops = heapops }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -633,8 +696,8 @@ local function waitobject(t, fd)
 end
 
 local function deadline_of(t)
-  local i = hpos[t]
-  return i and hd[i]
+  local r = timer[t]
+  return r and r[DL] or nil
 end
 
 local listing = {}
@@ -964,7 +1027,7 @@ function M.afterfork()
   q, qhead, qtail = {}, 1, 1
   rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
   cw, watching = {}, {}
-  hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+  timer, hd, ho, hr, hn, order, ntimers = {}, {}, {}, {}, 0, 0, 0
   live, running, stopping = 0, false, false
   blocked, nblocked, ndaemon, joiners = {}, 0, 0, {}
   for k in pairs(capof) do capof[k] = nil end
