@@ -67,7 +67,7 @@
 ---@field timeout integer seconds
 
 ---@class netsock
----@field _VERSION string "netsock 0.2.0"
+---@field _VERSION string "netsock 0.3.0"
 ---@field version {major: integer, minor: integer, patch: integer} the release as numbers
 ---@field has_ipv6 boolean true when this system can make IPv6 sockets
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")

@@ -13,8 +13,8 @@ local M = {}
 for k, v in pairs(core) do
   if k:sub(1, 1) ~= "_" then M[k] = v end
 end
-M._VERSION = "netsock 0.2.0"
-M.version = { major = 0, minor = 2, patch = 0 }
+M._VERSION = "netsock 0.3.0"
+M.version = { major = 0, minor = 3, patch = 0 }
 
 local methods = core._socketmethods
 
