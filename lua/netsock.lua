@@ -66,7 +66,7 @@ end
 -- serve plaintext)
 local server_opts = { backlog = true, family = true, reuse_port = true, dualstack = true }
 local serve_opts = { limit = true, timeout = true, idle = true, onerror = true,
-                     workers = true, grace = true, tls = true }
+                     workers = true, grace = true, tls = true, log = true }
 for k in pairs(server_opts) do serve_opts[k] = true end
 
 -- the arguments of create_server, checked for fname (create_server or
