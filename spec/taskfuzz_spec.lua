@@ -260,6 +260,7 @@ local function program(seed)
     for c = 1, rnd(1, 3) do
       consumers[c] = g:spawn(function()
         assert(ev:wait())
+        local scopeend = math.huge      -- a netsock.timeout scope's deadline
         local function loop()
           while true do
             local v, _, code = q:get(rnd(4) == 1 and 0.01 or nil)
@@ -279,11 +280,15 @@ local function program(seed)
                 end
               end
               if tg.raise == c then error("fuzz: a consumer raises") end
-            elseif code == "closed" then return "closed" end
+            elseif code == "closed" then return "closed"
+            elseif ns.monotime() >= scopeend then return end  -- every wait fails now
+
           end
         end
         if rnd(3) == 1 then
-          local r, code = ns.timeout(rnd(1, 5) * 0.01, loop)
+          local d = rnd(1, 5) * 0.01
+          scopeend = ns.monotime() + d
+          local r, code = ns.timeout(d, loop)
           if r == nil and code == "timeout" then return end
         else loop() end
       end)
