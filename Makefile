@@ -125,11 +125,13 @@ sanitize: deps-test all $(SANCORE) $(SANEDIT)
 	 sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 install-check: deps-test
+	@sh tools/deps luarocks git
 	@sh tools/install-check
 
 # the release source rock from the committed tree (build/rock/), built
 # into a scratch tree to check it (tools/rock); install-check runs it too
 rock: deps-test
+	@sh tools/deps luarocks
 	@sh tools/rock
 
 # the README's two commands in a minimal Debian root, as on a new machine;
