@@ -5,10 +5,7 @@ local ns = H.netsock
 local run_bounded = H.run_bounded
 local stats = ns._tasks.stats
 
-local function clean()
-  assert.equal(0, H.loop_timers(), "a timer outlived its wait")
-  assert.equal(0, stats().blocked, "a wait outlived its task")
-end
+local clean = H.loop_clean
 
 describe("netsock.event", function()
   it("set wakes every waiter; later waits return at once until clear", function()

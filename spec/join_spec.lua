@@ -10,10 +10,7 @@ local function closer(box)
   return setmetatable({}, { __close = function() box.closed = (box.closed or 0) + 1 end })
 end
 
-local function clean()
-  assert.equal(0, H.loop_timers(), "a timer outlived its wait")
-  assert.equal(0, stats().blocked, "a wait outlived its task")
-end
+local clean = H.loop_clean
 
 describe("netsock.join", function()
   it("returns true and every result of the task's function, nils included", function()

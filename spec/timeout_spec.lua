@@ -6,8 +6,7 @@ local run_bounded = H.run_bounded
 local stats = ns._tasks.stats
 
 local function clean()
-  assert.equal(0, H.loop_timers(), "a timer outlived its wait")
-  assert.equal(0, stats().blocked, "a wait outlived its task")
+  H.loop_clean()
   assert.is_nil(ns._tasks.cap(), "a scope outlived its call")
 end
 
