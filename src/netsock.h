@@ -175,6 +175,7 @@ NS_API const char *ns_typename (int type);
 ** 'upmeta' every function gets the metatable as upvalue 1. Leaves the
 ** metatable on the stack.
 */
+NS_API void ns_newweak (lua_State *L);
 NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                          const luaL_Reg *methods, int upmeta);
 /* the socket class: mark the metatable on the stack as the sockets' */

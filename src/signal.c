@@ -338,11 +338,7 @@ static void watchhook (lua_State *L, lua_Debug *ar);
 static void watchtable (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watchkey) == LUA_TTABLE) return;
   lua_pop(L, 1);
-  lua_createtable(L, 0, 2);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+  ns_newweak(L);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &watchkey);
 }

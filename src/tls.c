@@ -1895,11 +1895,7 @@ void ns_tls_open (lua_State *L) {
     ctxindex = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, freectxdata);
   if (sslindex < 0)
     sslindex = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-  lua_newtable(L);   /* the host names sockets connected to */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+  ns_newweak(L);   /* the host names sockets connected to */
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
   createmeta(L, NS_TLSCTX, ctx_meta, ctx_methods);
   createmeta(L, NS_TLSSESSION, sess_meta, sess_methods);
