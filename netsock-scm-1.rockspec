@@ -31,7 +31,7 @@ build = {
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
         "src/dgram.c", "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/signal.c",
         "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",
-        "src/luasocket.c", "src/mmsg.c",
+        "src/luasocket.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },
