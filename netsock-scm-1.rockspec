@@ -27,7 +27,7 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
+        "src/errors.c", "src/aux.c", "src/addr.c", "src/sched.c", "src/wait.c",
         "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
         "src/dgram.c", "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/signal.c",
         "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",

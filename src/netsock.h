@@ -260,6 +260,7 @@ NS_API void ns_sched_unwait (nsSched *S, int id);
 NS_API double ns_sched_next (const nsSched *S);
 NS_API int ns_sched_id (lua_State *L, nsSched *S, int map, int th, int make);
 NS_API void ns_sched_drop (lua_State *L, nsSched *S, int map, int th);
+NS_API int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what);
 NS_API lua_Integer ns_sched_wakefd (lua_State *L, nsSched *S, int map, int q,
                                     lua_Integer qtail, int fd, int events);
 NS_API lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,

@@ -341,4 +341,42 @@ lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
   return qtail;
 }
 
+/*
+** What the loop knows of a wait, for tasks.lua (map at 'map', the
+** argument at 'arg'):
+**   'w' (a task): whether it is filed under a descriptor or a deadline
+**   'i' (a task): fd (or nil), waits to read, to write, deadline (or nil)
+**   's' (a descriptor): the number of the wait the first task waiting
+**       on it (to read, else to write) is in, and that task; nothing
+**       when none (serve's idle limit)
+*/
+int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what) {
+  const nsSlot *s;
+  int id = 0;
+  if (what == 's') {
+    lua_Integer fd = luaL_checkinteger(L, arg);
+    if (fd >= 0 && fd < S->fdcap / 4) {
+      id = S->fdw[4 * fd];
+      if (id == 0) id = S->fdw[4 * fd + 2];
+    }
+    if (id == 0) return 0;
+    lua_pushinteger(L, S->slot[id].waitno);
+    lua_rawgeti(L, map, id);
+    return 2;
+  }
+  id = ns_sched_id(L, S, map, arg, 0);
+  s = id > 0 ? &S->slot[id] : NULL;
+  if (what == 'w') {
+    lua_pushboolean(L, s != NULL && (s->fd >= 0 || s->dl >= 0));
+    return 1;
+  }
+  if (s != NULL && s->fd >= 0) lua_pushinteger(L, s->fd);
+  else lua_pushnil(L);
+  lua_pushboolean(L, s != NULL && (s->events & NS_READ));
+  lua_pushboolean(L, s != NULL && (s->events & NS_WRITE));
+  if (s != NULL && s->dl >= 0) lua_pushnumber(L, s->dl);
+  else lua_pushnil(L);
+  return 4;
+}
+
 /* }====== */

@@ -594,48 +594,22 @@ static int loop_drop (lua_State *L) {
 }
 
 
-/* l:waiting(t): whether task t is filed under a descriptor or a deadline */
+/* l:waiting(t), l:info(t), l:waitstamp(fd): see sched.c */
 static int loop_waiting (lua_State *L) {
   nsLoop *l = loopmap(L);
-  int id = ns_sched_id(L, &l->sched, 3, 2, 0);
-  lua_pushboolean(L, id > 0 && (l->sched.slot[id].fd >= 0 ||
-                                l->sched.slot[id].dl >= 0));
-  return 1;
+  return ns_sched_query(L, &l->sched, 3, 2, 'w');
 }
 
 
-/* l:info(t): fd (or nil), waits to read, waits to write, deadline (or nil) */
 static int loop_info (lua_State *L) {
   nsLoop *l = loopmap(L);
-  int id = ns_sched_id(L, &l->sched, 3, 2, 0);
-  const nsSlot *s = id > 0 ? &l->sched.slot[id] : NULL;
-  if (s != NULL && s->fd >= 0) lua_pushinteger(L, s->fd);
-  else lua_pushnil(L);
-  lua_pushboolean(L, s != NULL && (s->events & NS_READ));
-  lua_pushboolean(L, s != NULL && (s->events & NS_WRITE));
-  if (s != NULL && s->dl >= 0) lua_pushnumber(L, s->dl);
-  else lua_pushnil(L);
-  return 4;
+  return ns_sched_query(L, &l->sched, 3, 2, 'i');
 }
 
 
-/*
-** l:waitstamp(fd): the number of the wait the first task waiting on fd
-** (to read, else to write) is in, and that task; nothing when none
-*/
 static int loop_waitstamp (lua_State *L) {
   nsLoop *l = loopmap(L);
-  const nsSched *S = &l->sched;
-  lua_Integer fd = luaL_checkinteger(L, 2);
-  int id = 0;
-  if (fd >= 0 && fd < S->fdcap / 4) {
-    id = S->fdw[4 * fd];
-    if (id == 0) id = S->fdw[4 * fd + 2];
-  }
-  if (id == 0) return 0;
-  lua_pushinteger(L, S->slot[id].waitno);
-  lua_rawgeti(L, 3, id);
-  return 2;
+  return ns_sched_query(L, &l->sched, 3, 2, 's');
 }
 
 
