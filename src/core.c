@@ -57,7 +57,7 @@ static const nsConst constants[] = {
 
 /* whether this system can make IPv6 sockets at all */
 static int has_ipv6 (void) {
-  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = ns_sys_socket(AF_INET6, SOCK_DGRAM, 0);
   if (fd < 0) return 0;
   close(fd);
   return 1;
@@ -139,7 +139,6 @@ int luaopen_netsock_core (lua_State *L) {
   ns_tls_open(L);      /* core._tls, s:starttls and the TLS methods */
 #endif
   ns_signal_open(L);
-  ns_proc_open(L);
   ns_process_open(L);
   return 1;
 }

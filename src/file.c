@@ -693,9 +693,8 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
       n = ns_tls_write(L, s, f->wbuf + f->whead, wpending(f));
 #endif
     else
-      n = send(s->fd, f->wbuf + f->whead, wpending(f),
-               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE,
-                                           lua_tonumber(L, (int)ctx)));
+      n = ns_sys_send(s->fd, f->wbuf + f->whead, wpending(f),
+                      ns_callflags(L, s, NS_WRITE, lua_tonumber(L, (int)ctx)));
     if (n >= 0) { f->whead += (size_t)n; continue; }
     if (ns_retry(L)) continue;
     *err = errno;

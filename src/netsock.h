@@ -4,18 +4,26 @@
 ** internal (ns_ prefix, hidden visibility).
 **
 ** The files, each one concern, lowest first; a file uses only those
-** above it in this list (docs/design.md draws the same picture):
+** above it in this list (docs/design.md draws the same picture, and
+** spec/layers_spec.lua checks it):
+**   sys_linux.c   the platform seam: each Linux-only call behind one
+**                 named function (ns_sys_*)
+**   ready_epoll.c the readiness seam: a set of descriptors to wait on
+**                 (ns_ready_*), on epoll
 **   errors.c   nil, message, code; errno and EAI tables
-**   aux.c      argument checks, the class builder, the descriptor box
-**   addr.c     sockaddr in and out
+**   aux.c      argument checks, the socket checks, the class builder,
+**              the descriptor box
+**   addr.c     sockaddr in and out, inet_* and byte order, hostents
 **   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
-**   process.c  fork, waitpid, the CPU count for serve's workers
-**   wait.c     clock, deadlines, the loop's epoll set, how a call waits
-**   resolve.c  every name lookup, the threaded one included
+**   process.c  fork, waitpid, the CPU count, peer credentials, ids,
+**              umask, isatty
+**   wait.c     clock, deadlines, the loop's readiness set, how a call
+**              waits
+**   pool.c     the lookup pool: resolver jobs on worker threads
+**   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
 **   socket.c   socket lifetime, receive buffer, stream methods
 **   file.c     file objects (makefile)
-**   proc.c     credentials (SO_PEERCRED), umask, isatty: the console's
 **   dgram.c, sendfile.c, options.c   their methods
 **   tls.c      netsock.tls; the one place the order bends: socket.c,
 **              file.c and sendfile.c call its data-path hooks (tls.h),
@@ -83,6 +91,13 @@
    (a full Unix datagram receiver): where the call would wait in poll or
    the loop, it pauses instead (ns_pause); a kernel wait stays one */
 #define NS_NOPOLL     16
+/* with NS_READ, NS_WRITE for ns_ready_add and ns_ready_modify: report
+   a change of state once (edge-triggered), not for as long as it lasts */
+#define NS_EDGE       32
+/* what ns_sys_pollnow reports beside NS_READ and NS_WRITE: the peer
+   shut down or went (HANGUP), the descriptor is in error (FAULT) */
+#define NS_HANGUP     64
+#define NS_FAULT      128
 
 
 /*
@@ -130,6 +145,80 @@ typedef struct nsSocket {
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
 
 
+/* {====== sys_linux.c: each Linux-only call behind one name ====== */
+/* socket(2), socketpair(2), accept4(2): non-blocking, close-on-exec */
+NS_API int ns_sys_socket (int family, int type, int proto);
+NS_API int ns_sys_socketpair (int family, int type, int proto, int fds[2]);
+NS_API int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len);
+/* pipe2(2): both ends non-blocking, close-on-exec */
+NS_API int ns_sys_pipe (int p[2]);
+/* send(2), sendto(2) that never raise SIGPIPE (EPIPE instead) */
+NS_API ssize_t ns_sys_send (int fd, const void *p, size_t n, int flags);
+NS_API ssize_t ns_sys_sendto (int fd, const void *p, size_t n, int flags,
+                              const struct sockaddr *to, socklen_t tolen);
+/* one sendfile(2) from file 'in' to socket 'out', SIGPIPE taken back */
+NS_API ssize_t ns_sys_sendfile (int out, int in, off_t *off, size_t count);
+/* a notifier: a descriptor that turns readable when signalled (made
+   signalled already or not), signalled, drained; dup3 close-on-exec */
+NS_API int ns_sys_notifier (int signalled);
+NS_API void ns_sys_notify (int fd);
+NS_API void ns_sys_drain (int fd);
+NS_API int ns_sys_dupover (int from, int to);
+/* the peer's pid, uid, gid on a Unix stream socket: 0 or an errno */
+NS_API int ns_sys_peercred (int fd, long *pid, long *uid, long *gid);
+/* the CPUs this process may run on, at least 1 */
+NS_API long ns_sys_cpucount (void);
+/* poll(2) without waiting: NS_READ, NS_WRITE, NS_HANGUP, NS_FAULT */
+NS_API int ns_sys_pollnow (int fd, int events);
+/* the netdb lookups in their reentrant forms (as glibc's *_r) */
+struct hostent;
+struct servent;
+struct protoent;
+NS_API int ns_sys_gethostbyname (const char *name, struct hostent *he,
+                                 char *buf, size_t size, struct hostent **res,
+                                 int *herr);
+NS_API int ns_sys_gethostbyaddr (const void *addr, socklen_t len, int family,
+                                 struct hostent *he, char *buf, size_t size,
+                                 struct hostent **res, int *herr);
+NS_API int ns_sys_getservbyname (const char *name, const char *proto,
+                                 struct servent *se, char *buf, size_t size,
+                                 struct servent **res);
+NS_API int ns_sys_getservbyport (int port, const char *proto,
+                                 struct servent *se, char *buf, size_t size,
+                                 struct servent **res);
+NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
+                                  char *buf, size_t size,
+                                  struct protoent **res);
+/* }====== */
+
+
+/* {====== ready_epoll.c: the readiness backend ====== */
+/*
+** A set of descriptors to wait on (the loop's, a poller's, select's in
+** a task): a descriptor itself, readable when a member is ready,
+** closed with close(2). -1 with errno on failure; errno EEXIST (add:
+** there already), ENOENT (not there), EPERM (cannot be watched: a
+** regular file, always ready) mean the same on every backend.
+*/
+typedef struct nsReadyEvent {
+  int fd;
+  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up */
+} nsReadyEvent;
+NS_API int ns_ready_open (void);
+/* 'events': NS_READ, NS_WRITE, and NS_EDGE for edge-triggered */
+NS_API int ns_ready_add (int set, int fd, int events);
+NS_API int ns_ready_modify (int set, int fd, int events);
+NS_API int ns_ready_remove (int set, int fd);
+/* up to 'max' ready members into 'evs'; ms < 0 waits with no limit */
+NS_API int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms);
+NS_API const char *ns_ready_name (void);
+/* what the caller asked for of the events reported (an error reported
+   on a descriptor asked for one direction only: that direction) */
+#define ns_readywithin(got, asked) \
+  (((got) & (asked)) ? ((got) & (asked)) : (asked))
+/* }====== */
+
+
 /* {====== errors.c ====== */
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
@@ -173,9 +262,18 @@ NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
 /* the socket class: mark the metatable on the stack as the sockets' */
 NS_API void ns_marksocketclass (lua_State *L);
 NS_API void ns_pushsocketclass (lua_State *L);
+/* add methods to the socket class (module table at -1, socket.c open) */
+NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 /* the socket at idx (open or closed), or NULL / a raised type error */
 NS_API nsSocket *ns_tosocket (lua_State *L, int idx);
 NS_API nsSocket *ns_checksocket (lua_State *L, int idx);
+/* an open socket for a configuration method; raises when closed */
+NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
+/* the socket for a data-path method (recv, send, ...): NULL when
+   closed (the method returns ns_closed after checking its arguments) */
+NS_API nsSocket *ns_checkio (lua_State *L, int idx);
+/* in a continuation (socket at 1): NULL when closed meanwhile */
+NS_API nsSocket *ns_checkresumed (lua_State *L);
 /*
 ** A descriptor box: a userdata that owns one descriptor and closes it
 ** when collected, so a descriptor held across a wait or an error is
@@ -286,8 +384,6 @@ NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
 NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
-/* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
-NS_API int ns_fromepoll (unsigned ev, int asked);
 NS_API void ns_wait_open (lua_State *L);
 /* }====== */
 
@@ -335,13 +431,6 @@ NS_API void ns_select_open (lua_State *L);
 
 
 /* {====== socket.c: lifetime, receive buffer, stream methods ====== */
-/* an open socket for a configuration method; raises when closed */
-NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
-/* the socket for a data-path method (recv, send, ...): NULL when
-   closed (the method returns ns_closed after checking its arguments) */
-NS_API nsSocket *ns_checkio (lua_State *L, int idx);
-/* in a continuation (socket at 1): NULL when closed meanwhile */
-NS_API nsSocket *ns_checkresumed (lua_State *L);
 NS_API int ns_close (lua_State *L, nsSocket *s);
 /* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
 NS_API int ns_buf_reserve (nsSocket *s, size_t need);
@@ -358,14 +447,7 @@ NS_API int ns_atend (nsSocket *s, size_t size);
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
-/* add methods to the socket class (module table at -1) */
-NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
-/* }====== */
-
-
-/* {====== proc.c: peer credentials, ids, umask, isatty ====== */
-NS_API void ns_proc_open (lua_State *L);
 /* }====== */
 
 
@@ -383,7 +465,8 @@ NS_API void ns_options_open (lua_State *L);
 /* }====== */
 
 
-/* {====== process.c: fork, waitpid, kill for serve's workers ====== */
+/* {====== process.c: fork, waitpid, the CPU count; credentials,
+   ids, umask, isatty ====== */
 NS_API void ns_process_open (lua_State *L);
 /* }====== */
 

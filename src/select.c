@@ -10,13 +10,12 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "netsock.h"
 
 #define INT_MAX_FD  INT_MAX
-#define MAXEVENTS   256  /* per epoll_wait; the rest come on the next */
+#define MAXEVENTS   256  /* per wait; the rest come on the next */
 
 
 /* {====== Objects that can be waited on ====== */
@@ -80,11 +79,6 @@ static const char *const evnames[] = {"r", "w", "rw", NULL};
 
 static int checkevents (lua_State *L, int idx) {
   return luaL_checkoption(L, idx, NULL, evnames) + 1;
-}
-
-static uint32_t toepoll (int events) {
-  return ((events & NS_READ) ? (uint32_t)(EPOLLIN | EPOLLRDHUP) : 0) |
-         ((events & NS_WRITE) ? (uint32_t)EPOLLOUT : 0);
 }
 
 /* }====== */
@@ -200,15 +194,12 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       }
       epfd = (int *)lua_touserdata(L, 5);
       ns_fdbox_close(epfd);  /* rebuilt: entries may have changed */
-      *epfd = epoll_create1(EPOLL_CLOEXEC);
+      *epfd = ns_ready_open();
       if (*epfd < 0) return ns_fail(L, errno);
       lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
       for (k = 0; k < nr + nw; k++) {
-        struct epoll_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.events = pfd[k].events & POLLIN ? EPOLLIN : EPOLLOUT;
-        ev.data.fd = pfd[k].fd;
-        if (epoll_ctl(*epfd, EPOLL_CTL_ADD, pfd[k].fd, &ev) < 0) {
+        int ev = pfd[k].events & POLLIN ? NS_READ : NS_WRITE;
+        if (ns_ready_add(*epfd, pfd[k].fd, ev) < 0) {
           if (errno == EEXIST) {
             /* the same fd twice (a socket and its file): what the
                entries on it ask for together, no more (widening to
@@ -217,8 +208,8 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
             int j;
             for (j = 0; j < k; j++)
               if (pfd[j].fd == pfd[k].fd)
-                ev.events |= pfd[j].events & POLLIN ? EPOLLIN : EPOLLOUT;
-            epoll_ctl(*epfd, EPOLL_CTL_MOD, pfd[k].fd, &ev);
+                ev |= pfd[j].events & POLLIN ? NS_READ : NS_WRITE;
+            ns_ready_modify(*epfd, pfd[k].fd, ev);
           }
           /* EPERM (a regular file) is always ready: poll said no, so
              it is not one; other errors show up in the next poll */
@@ -354,7 +345,7 @@ void ns_poller_forget (lua_State *L, int fd) {
       held = lua_rawgeti(L, -1, fd) != LUA_TNIL;
       lua_pop(L, 2);
       if (held) {
-        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+        ns_ready_remove(p->epfd, fd);
         p->count--;
         if (p->waiting) {  /* the waiting p:wait reports it, then forgets */
           lua_getiuservalue(L, -1, 3);
@@ -388,26 +379,23 @@ static int poller_new (lua_State *L) {
   lua_setiuservalue(L, -2, 2);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 3);
-  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  p->epfd = ns_ready_open();
   if (p->epfd < 0) return ns_fail(L, errno);
   return 1;
 }
 
 
 /* add or modify: stack 1 poller, 2 object, 3 events */
-static int poller_ctl (lua_State *L, int op) {
+static int poller_ctl (lua_State *L, int add) {
   nsPoller *p = checkpoller(L);
   lua_Integer pend;
   int fd = objfd(L, 2, &pend, 2, 1);
   int events = checkevents(L, 3);
-  struct epoll_event ev;
   luaL_argcheck(L, fd >= 0, 2, "closed object");
-  memset(&ev, 0, sizeof ev);
-  ev.events = toepoll(events);
-  ev.data.fd = fd;
-  if (epoll_ctl(p->epfd, op, fd, &ev) < 0)
+  if ((add ? ns_ready_add(p->epfd, fd, events)
+           : ns_ready_modify(p->epfd, fd, events)) < 0)
     return ns_fail(L, errno);
-  if (op == EPOLL_CTL_ADD) {
+  if (add) {
     p->count++;
     enlist(L);
   }
@@ -421,8 +409,8 @@ static int poller_ctl (lua_State *L, int op) {
   return 1;
 }
 
-static int poller_add (lua_State *L) { return poller_ctl(L, EPOLL_CTL_ADD); }
-static int poller_modify (lua_State *L) { return poller_ctl(L, EPOLL_CTL_MOD); }
+static int poller_add (lua_State *L) { return poller_ctl(L, 1); }
+static int poller_modify (lua_State *L) { return poller_ctl(L, 0); }
 
 
 /*
@@ -462,10 +450,10 @@ static int poller_remove (lua_State *L) {
     }
     /* an fd not added through this object: epoll decides */
   }
-  if (found != 2 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+  if (found != 2 && ns_ready_remove(p->epfd, fd) < 0)
     return ns_fail(L, errno);
   if (found == 2)  /* maybe still open under the same number */
-    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    ns_ready_remove(p->epfd, fd);
   if (found) {
     p->count--;
     dropentry(L, 1, fd);
@@ -491,7 +479,7 @@ static void addready (lua_State *L, int fd, int events, int *n) {
 */
 static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   nsPoller *p = (nsPoller *)lua_touserdata(L, 1);
-  struct epoll_event evs[MAXEVENTS];
+  nsReadyEvent evs[MAXEVENTS];
   double deadline = lua_tonumber(L, 5);
   int n, i, nready = 0, nbuf = 0, ngone = 0, intask = ns_intask(L);
   p->waiting = 0;
@@ -520,7 +508,7 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   }
   for (;;) {
     int ms = (nbuf > 0 || ngone || intask) ? 0 : ns_msuntil(deadline);
-    n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
+    n = ns_ready_wait(p->epfd, evs, MAXEVENTS, ms);
     if (n < 0) {
       if (ns_retry(L)) continue;
       return ns_fail(L, errno);
@@ -541,12 +529,12 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   lua_rotate(L, 6, 2);  /* 6 ready, 7 events, 8 buffered */
   lua_remove(L, 5);     /* 5 ready, 6 events, 7 buffered */
   for (i = 0; i < n; i++) {
-    int fd = evs[i].data.fd, asked, got;
+    int fd = evs[i].fd, asked, got;
     lua_rawgeti(L, 4, fd);
     asked = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (asked == 0) continue;  /* removed meanwhile */
-    got = ns_fromepoll(evs[i].events, asked);
+    got = ns_readywithin(evs[i].events, asked);
     if (lua_rawgeti(L, 7, fd) != LUA_TNIL) {
       got |= NS_READ;
       lua_pushnil(L);
@@ -636,8 +624,8 @@ static int poller_tostring (lua_State *L) {
   if (p->epfd < 0)
     lua_pushliteral(L, "netsock.poller (closed)");
   else
-    lua_pushfstring(L, "netsock.poller (epoll fd %d, %d registered)",
-                    p->epfd, p->count);
+    lua_pushfstring(L, "netsock.poller (%s fd %d, %d registered)",
+                    ns_ready_name(), p->epfd, p->count);
   return 1;
 }
 

@@ -8,15 +8,10 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "netsock.h"
@@ -72,45 +67,7 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
 
 /* whether read(2) on 'in' would return at once (data, end, error) */
 static int readable (int in) {
-  struct pollfd pfd;
-  pfd.fd = in;
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return pfd.revents != 0;
-}
-
-
-/*
-** sendfile(2) to a socket may raise SIGPIPE (it takes no MSG_NOSIGNAL):
-** block it for the call and take back a SIGPIPE the call itself made,
-** the way a library must without touching the process's handlers.
-*/
-static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
-                               size_t count) {
-  sigset_t pipeset, old, pend;
-  ssize_t n;
-  int err, had;
-  sigemptyset(&pipeset);
-  sigaddset(&pipeset, SIGPIPE);
-  sigemptyset(&pend);
-  sigpending(&pend);
-  had = sigismember(&pend, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-  do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
-  err = errno;
-  /* not only when it failed: sendfile(2) that moved some bytes and then
-     met the peer gone returns the count, its SIGPIPE raised all the
-     same (the task-loop fuzzer found this: the process died) */
-  sigemptyset(&pend);
-  sigpending(&pend);
-  if (!had && sigismember(&pend, SIGPIPE)) {
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {}
-  }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  errno = err;
-  return n;
+  return ns_sys_pollnow(in, NS_READ) != 0;
 }
 
 
@@ -139,7 +96,8 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       if (st->usesf) {
         off_t off = (off_t)(st->start + st->sent);
         ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
-        n = sendfile_nosig(L, s->fd, in, &off, want);
+        do n = ns_sys_sendfile(s->fd, in, &off, want);
+        while (n < 0 && ns_retry(L));
         if (n > 0) { st->sent += n; continue; }
         if (n == 0) return NS_OK;  /* end of file */
         if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
@@ -185,9 +143,8 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
       else
 #endif
-      do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                  MSG_NOSIGNAL |
-                  ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+      do n = ns_sys_send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
+                         ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
       while (n < 0 && ns_retry(L));
       if (n >= 0) {
         st->sent += n;

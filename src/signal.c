@@ -86,7 +86,7 @@ static void onsignal (int sig) {
 static int openpipe (void) {
   int p[2];
   if (readfd >= 0 && pipepid == getpid()) return 1;
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return 0;  /* errno set */
+  if (ns_sys_pipe(p) < 0) return 0;  /* errno set */
   if (readfd >= 0) {
     int oldw = wakefd;
     wakefd = p[1];

@@ -18,7 +18,6 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,43 +30,6 @@
 static void freebuf (nsSocket *s);
 
 /* {====== Lifetime ====== */
-
-/*
-** Misuse raises: a configuration method (bind, listen, connect,
-** setoption, makefile, ...) on a closed socket.
-*/
-nsSocket *ns_checkopen (lua_State *L, int idx) {
-  nsSocket *s = ns_checksocket(L, idx);
-  if (s->fd < 0)
-    luaL_error(L, "attempt to use a closed socket");
-  return s;
-}
-
-
-/*
-** The one check of a data-path method (recv, send, sendall, accept,
-** sendto, recvfrom, sendfile): a value that is not a socket raises; a
-** closed socket gives NULL, and the method returns ns_closed(L) (nil,
-** "closed", "closed") once its other arguments are checked. In a
-** server a neighbour's socket can be closed at any moment: a run-time
-** condition, as when another task closes it under a waiting call.
-*/
-nsSocket *ns_checkio (lua_State *L, int idx) {
-  nsSocket *s = ns_checksocket(L, idx);
-  return s->fd < 0 ? NULL : s;
-}
-
-
-/*
-** In a continuation, a socket that another task closed while this one
-** waited ends the call with nil, "closed", "closed" (slot 1 was checked
-** by the method that started the call).
-*/
-nsSocket *ns_checkresumed (lua_State *L) {
-  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
-  return s->fd < 0 ? NULL : s;
-}
-
 
 static double gettimeout_default (lua_State *L) {
   double t;
@@ -161,7 +123,7 @@ static int sock_new (lua_State *L) {
   nsSocket *s;
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
   s = newsocket(L, family, type, (int)proto);
-  s->fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto);
+  s->fd = ns_sys_socket(family, type, (int)proto);
   if (s->fd < 0)
     return ns_fail(L, errno);
   return 1;
@@ -178,8 +140,7 @@ static int sock_pair (lua_State *L) {
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
   a = newsocket(L, family, type, (int)proto);
   b = newsocket(L, family, type, (int)proto);
-  if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto,
-                 fds) < 0)
+  if (ns_sys_socketpair(family, type, (int)proto, fds) < 0)
     return ns_fail(L, errno);
   a->fd = fds[0];
   b->fd = fds[1];
@@ -383,8 +344,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
-    fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
-                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+    fd = ns_sys_accept(s->fd, (struct sockaddr *)&ss, &len);
     if (fd >= 0) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
@@ -657,13 +617,8 @@ static int sock_shutdown (lua_State *L) {
 ** as the receiver does not read.
 */
 static int receiverfull (nsSocket *s) {
-  struct pollfd pfd;
   if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
-  pfd.fd = s->fd;
-  pfd.events = POLLOUT;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return (pfd.revents & POLLOUT) != 0;
+  return (ns_sys_pollnow(s->fd, NS_WRITE) & NS_WRITE) != 0;
 }
 
 
@@ -698,9 +653,9 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
     else
 #endif
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL |
-               ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
-               (const struct sockaddr *)addr, (socklen_t)alen);
+    n = ns_sys_sendto(s->fd, data, len,
+                      ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
+                      (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
@@ -749,8 +704,8 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
 #endif
     {
       if (sent == len) break;
-      n = send(s->fd, data + sent, len - sent,
-               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
+      n = ns_sys_send(s->fd, data + sent, len - sent,
+                      ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
     }
     if (n >= 0) {
       sent += (size_t)n;
@@ -799,15 +754,10 @@ static int sock_sendall (lua_State *L) {
 ** peer sent right before it closed reads as the end.
 */
 int ns_atend (nsSocket *s, size_t size) {
-  struct pollfd pfd;
   if (size == 0) return 0;
   if (s->type == SOCK_STREAM) return 1;
   if (s->type != SOCK_SEQPACKET) return 0;
-  pfd.fd = s->fd;
-  pfd.events = POLLIN | POLLRDHUP;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+  return (ns_sys_pollnow(s->fd, NS_READ) & NS_HANGUP) != 0;
 }
 
 /*
@@ -996,15 +946,9 @@ static const luaL_Reg funcs[] = {
 
 /*
 ** The socket class, its method table also as netsock.core._socketmethods
-** so that the other files and the Lua facade can add methods.
+** so that the other files (ns_addmethods) and the Lua facade can add
+** methods.
 */
-void ns_addmethods (lua_State *L, const luaL_Reg *l) {
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, l, 0);
-  lua_pop(L, 1);
-}
-
-
 void ns_socket_open (lua_State *L) {
   ns_newclass(L, NS_SOCKET, metamethods, methods, 0);
   ns_marksocketclass(L);
