@@ -127,6 +127,7 @@ int luaopen_netsock_core (lua_State *L) {
   lua_setfield(L, -2, "_ignoresigpipe");
   ns_errors_open(L);
   ns_aux_open(L);
+  ns_addr_open(L);
   ns_wait_open(L);
   ns_resolve_open(L);
   ns_select_open(L);

@@ -304,6 +304,10 @@ NS_API void ns_addrtext (const struct sockaddr *sa, socklen_t len,
 /* push the array of tables netsock.getaddrinfo returns for 'res' */
 struct addrinfo;
 NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
+/* push hostname, aliases, addresses of a hostent; returns 3 */
+NS_API int ns_pushhostent (lua_State *L, const struct hostent *he);
+/* netsock.inet_*, htons and friends (module table at -1) */
+NS_API void ns_addr_open (lua_State *L);
 /* }====== */
 
 
