@@ -25,10 +25,11 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
-        "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
-        "src/dgram.c", "src/sendfile.c", "src/options.c", "src/signal.c",
-        "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",
+        "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
+        "src/addr.c", "src/signal.c", "src/process.c", "src/wait.c",
+        "src/pool.c", "src/resolve.c", "src/select.c", "src/socket.c",
+        "src/file.c", "src/dgram.c", "src/sendfile.c", "src/options.c",
+        "src/core.c", "src/tls.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },
