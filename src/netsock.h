@@ -13,6 +13,7 @@
 **   errors.c   nil, message, code; errno and EAI tables
 **   aux.c      argument checks, the socket checks, the class builder,
 **              the descriptor box
+**   buffer.c   the receive buffer's primitives (ns_buf_*)
 **   addr.c     sockaddr in and out, inet_* and byte order, hostents
 **   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
 **   process.c  fork, waitpid, the CPU count, peer credentials, ids,
@@ -22,12 +23,12 @@
 **   pool.c     the lookup pool: resolver jobs on worker threads
 **   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
-**   socket.c   socket lifetime, receive buffer, stream methods
+**   tls.c      netsock.tls: contexts, sessions, the TLS record layer
+**   io.c       the transport of a stream socket: plain or TLS, one
+**              switch per operation; the only caller of tls.h
+**   socket.c   socket lifetime, stream methods
 **   file.c     file objects (makefile)
 **   dgram.c, sendfile.c, options.c   their methods
-**   tls.c      netsock.tls; the one place the order bends: socket.c,
-**              file.c and sendfile.c call its data-path hooks (tls.h),
-**              see docs/design.md, "Layers"
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
@@ -220,6 +221,16 @@ NS_API const char *ns_ready_name (void);
 
 
 /* {====== errors.c ====== */
+/* errno-like codes of TLS failures, beyond every system errno; ns_fail
+   turns them into nil, message, "tls" / "tls_verify" / "tls_eof" with
+   the message the failing code left by ns_setreason */
+#define NS_ETLS        (1 << 20)
+#define NS_ETLSVERIFY  (NS_ETLS + 1)
+#define NS_ETLSEOF     (NS_ETLS + 2)
+#define ns_istlserr(e) ((e) >= NS_ETLS && (e) <= NS_ETLSEOF)
+/* the message of the failure about to be returned as NS_ETLS* (one
+   buffer: Lua runs one call at a time, ns_fail reads it first) */
+NS_API void ns_setreason (const char *prefix, const char *reason);
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
 NS_API int ns_closed (lua_State *L);
@@ -283,6 +294,21 @@ NS_API nsSocket *ns_checkresumed (lua_State *L);
 NS_API int *ns_newfdbox (lua_State *L);
 NS_API void ns_fdbox_close (int *box);
 NS_API void ns_aux_open (lua_State *L);
+/* }====== */
+
+
+/* {====== buffer.c: the receive buffer ====== */
+/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
+NS_API int ns_buf_reserve (nsSocket *s, size_t need);
+/* release the buffer (its unread bytes too) */
+NS_API void ns_buf_free (nsSocket *s);
+/* release the buffer if it holds no unread byte */
+#define ns_buf_trim(s)  \
+  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_free(s), 1)))
+/* drop 'n' unread bytes (an emptied buffer is released) */
+NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* push up to 'size' buffered bytes (consumed unless 'peek') */
+NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* }====== */
 
 
@@ -434,21 +460,36 @@ NS_API void ns_select_open (lua_State *L);
 /* }====== */
 
 
-/* {====== socket.c: lifetime, receive buffer, stream methods ====== */
+/* {====== io.c: the transport of a stream socket (plain or TLS) ====== */
+/* whether the socket's bytes are the descriptor's own (no TLS) */
+#define ns_io_plain(s)  ((s)->tls == NULL)
+/* receive into s->rbuf (room for 'want' made first): bytes added, 0 at
+   the end, -1 + errno */
+NS_API ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want,
+                           double deadline);
+/* send as much of data[0..len) as the transport takes now: the count,
+   or -1 + errno (EAGAIN: wait for ns_io_events) */
+NS_API ssize_t ns_io_send (lua_State *L, nsSocket *s, const char *data,
+                           size_t len, int events, double deadline);
+/* send what the transport holds: 0 once none is left, -1 + errno */
+NS_API int ns_io_flush (lua_State *L, nsSocket *s);
+NS_API int ns_io_unsent (nsSocket *s);
+/* what a call of direction 'ev' that got EAGAIN waits for */
+NS_API int ns_io_events (nsSocket *s, int ev);
+/* a send that never waits and calls no Lua (a __gc) */
+NS_API ssize_t ns_io_sendnow (nsSocket *s, const char *data, size_t len);
+/* the transport's state goes ('notify': close, else detach) */
+NS_API void ns_io_release (lua_State *L, nsSocket *s, int notify);
+/* s:connect(host, port) at 1..3 is about to start */
+NS_API void ns_io_connecting (lua_State *L);
+/* }====== */
+
+
+/* {====== socket.c: lifetime, stream methods ====== */
 NS_API int ns_close (lua_State *L, nsSocket *s);
-/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
-NS_API int ns_buf_reserve (nsSocket *s, size_t need);
-/* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim_ (nsSocket *s);
-#define ns_buf_trim(s)  \
-  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
-/* drop 'n' unread bytes (an emptied buffer is released) */
-NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
    (stream, seqpacket whose peer is gone) rather than an empty datagram */
 NS_API int ns_atend (nsSocket *s, size_t size);
-/* push up to 'size' buffered bytes (consumed unless 'peek') */
-NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 NS_API void ns_socket_open (lua_State *L);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "netsock.h"
-#include "tls.h"
 
 /* read-and-send chunk where sendfile(2) does not apply */
 #define SF_STREAMCHUNK  (64 * 1024)
@@ -138,14 +137,9 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       }
     }
     else {  /* send the pending chunk */
-#if defined(NS_HAVE_TLS)
-      if (s->tls != NULL)
-        n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
-      else
-#endif
-      do n = ns_sys_send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                         ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
-      while (n < 0 && ns_retry(L));
+      do n = ns_io_send(L, s, st->chunk + st->cdone, st->clen - st->cdone,
+                        NS_WRITE, lua_tonumber(L, 5));
+      while (n < 0 && ns_io_plain(s) && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
         st->cdone += (size_t)n;
@@ -160,16 +154,14 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     }
     if (0) {
   done:   /* every byte taken; on TLS, its records out as well */
-      if (!ns_tls_unsent(s)) return NS_OK;
-#if defined(NS_HAVE_TLS)
-      if (ns_tls_flush(L, s) == 0) return NS_OK;
-#endif
+      if (!ns_io_unsent(s)) return NS_OK;
+      if (ns_io_flush(L, s) == 0) return NS_OK;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         *err = errno;
         return NS_ERRNO;
       }
     }
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
     s = ns_checkresumed(L);
   }
@@ -263,7 +255,7 @@ static int sf_sendfile (lua_State *L) {
   if (count < 0 && st->start >= 0)  /* to the end of the file as it is now */
     count = (sb.st_size > st->start) ? (lua_Integer)sb.st_size - st->start : 0;
   st->total = count;
-  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && s->tls == NULL;
+  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && ns_io_plain(s);
   return sendfile_k(L, LUA_OK, 0);
 }
 

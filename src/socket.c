@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "netsock.h"
-#include "tls.h"
 
-static void freebuf (nsSocket *s);
 
 /* {====== Lifetime ====== */
 
@@ -80,12 +78,10 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   forget(L, s);
-#if defined(NS_HAVE_TLS)
-  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
-#endif
+  ns_io_release(L, s, 1);  /* TLS: close_notify, never waits */
   s->fd = -1;
   s->fdblock = 0;
-  freebuf(s);
+  ns_buf_free(s);
   return close(fd);
 }
 
@@ -189,12 +185,10 @@ static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
   forget(L, s);    /* its waiters wake; the loop and pollers let go */
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
-#if defined(NS_HAVE_TLS)
-  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
-#endif
+  ns_io_release(L, s, 0);  /* TLS: the session goes, silently */
   lua_pushinteger(L, s->fd);
   s->fd = -1;
-  freebuf(s);
+  ns_buf_free(s);
   return 1;
 }
 
@@ -226,81 +220,6 @@ static int sock_tostring (lua_State *L) {
 /* }====== */
 
 
-/* {====== Read buffer ====== */
-
-/*
-** Make room for at least 'need' bytes after rtail: slide unread bytes
-** to the front, then grow. Returns 0 when memory ran out (the buffer
-** is unchanged then).
-*/
-int ns_buf_reserve (nsSocket *s, size_t need) {
-  size_t unread = ns_pending(s);
-  if (s->rcap - s->rtail >= need)
-    return 1;
-  if (s->rhead > 0 && s->rcap - unread >= need) {
-    memmove(s->rbuf, s->rbuf + s->rhead, unread);
-    s->rhead = 0;
-    s->rtail = unread;
-    return 1;
-  }
-  else {
-    size_t cap = s->rcap ? s->rcap : s->chunk ? s->chunk : NS_BUFSIZE;
-    char *p;
-    if (need > ((size_t)-1) / 4 - unread) return 0;  /* cannot double */
-    while (cap - unread < need) cap *= 2;
-    if (s->rhead > 0) {
-      memmove(s->rbuf, s->rbuf + s->rhead, unread);
-      s->rhead = 0;
-      s->rtail = unread;
-    }
-    p = (char *)realloc(s->rbuf, cap);
-    if (p == NULL) return 0;
-    s->rbuf = p;
-    s->rcap = cap;
-    return 1;
-  }
-}
-
-
-static void freebuf (nsSocket *s) {
-  free(s->rbuf);
-  s->rbuf = NULL;
-  s->rcap = s->rhead = s->rtail = 0;
-}
-
-
-void ns_buf_trim_ (nsSocket *s) {
-  if (s->rbuf != NULL && s->rhead == s->rtail)
-    freebuf(s);
-}
-
-
-/*
-** Drop 'n' bytes from the front of the unread bytes. An emptied buffer
-** is released at once: a socket holds a receive buffer only while it
-** holds unread bytes (or a read is filling it), so idle sockets and
-** sockets after a burst ("a", a big read(n), a long line) keep none.
-** (malloc of one refill is cheap next to the recv(2) that follows.)
-*/
-void ns_buf_consume (nsSocket *s, size_t n) {
-  s->rhead += n;
-  if (s->rhead == s->rtail)
-    freebuf(s);
-}
-
-
-/*
-** Push the first 'size' unread bytes (all when fewer) and drop them
-** unless 'peek': the read-ahead a file object left, taken by recv and
-** recvfrom before any system call.
-*/
-void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek) {
-  size_t m = ns_pending(s) < size ? ns_pending(s) : size;
-  lua_pushlstring(L, s->rbuf + s->rhead, m);
-  if (!peek) ns_buf_consume(s, m);
-}
-
-/* }====== */
 
 
 /* {====== Addresses and connections ====== */
@@ -553,9 +472,7 @@ static int connect_begin (lua_State *L, int ex) {
 }
 
 static int sock_connect (lua_State *L) {
-#if defined(NS_HAVE_TLS)
-  ns_tls_remember(L);  /* the host name s:starttls checks by default */
-#endif
+  ns_io_connecting(L);  /* the host name s:starttls checks by default */
   return connect_begin(L, 0);
 }
 
@@ -649,13 +566,12 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   data = ns_checkrange(L, 2, &len);
   addr = lua_tolstring(L, 6, &alen);
   for (;;) {
-#if defined(NS_HAVE_TLS)
-    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    if (alen == 0 || !ns_io_plain(s))  /* TLS ignores a sendto address */
+      n = ns_io_send(L, s, data, len, sendevents(s), lua_tonumber(L, 5));
     else
-#endif
-    n = ns_sys_sendto(s->fd, data, len,
-                      ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
-                      (const struct sockaddr *)addr, (socklen_t)alen);
+      n = ns_sys_sendto(s->fd, data, len,
+                        ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
+                        (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
@@ -663,7 +579,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)) |
+    r = ns_block(L, s, ns_io_events(s, sendevents(s)) |
                    (alen > 0 && receiverfull(s) ? NS_NOPOLL : 0),
                  lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
@@ -694,19 +610,11 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
   for (;;) {
-#if defined(NS_HAVE_TLS)
-    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
-      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
-                     : ns_tls_flush(L, s);
-      if (n == 0 && sent == len) break;
-    }
-    else
-#endif
-    {
-      if (sent == len) break;
-      n = ns_sys_send(s->fd, data + sent, len - sent,
-                      ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
-    }
+    /* every byte taken, then what the transport holds (TLS's records) */
+    n = sent < len ? ns_io_send(L, s, data + sent, len - sent, NS_WRITE,
+                                lua_tonumber(L, 5))
+                   : ns_io_flush(L, s);
+    if (n == 0 && sent == len) break;
     if (n >= 0) {
       sent += (size_t)n;
       continue;
@@ -718,7 +626,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lua_tonumber(L, 5), ctx,
                  sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
@@ -783,9 +691,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
-#if defined(NS_HAVE_TLS)
-  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
-    n = size == 0 ? 0 : ns_tls_fill(L, s);
+  while (!ns_io_plain(s)) {  /* TLS: decrypted into the shared buffer */
+    n = size == 0 ? 0 : ns_io_fill(L, s, 0, lua_tonumber(L, 4));
     if (n > 0) {
       ns_buf_take(L, s, size, flags & MSG_PEEK);
       return 1;
@@ -796,10 +703,10 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_closed(L);
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    r = ns_block(L, s, ns_io_events(s, NS_READ), lua_tonumber(L, 4), ctx,
+                 recv_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
-#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);

@@ -63,23 +63,19 @@
 /* {====== Errors ====== */
 
 /*
-** The message of the last TLS failure, for ns_fail: the failing code
-** paths fill it and return errno NS_ETLS, NS_ETLSVERIFY or NS_ETLSEOF
-** (values no system errno takes). One buffer suffices: Lua runs one
-** call at a time and ns_fail reads it before anything else can fail.
+** The message of the last TLS failure: the failing code paths fill it
+** (kept here too, for the context errors that push it themselves),
+** hand it to errors.c (ns_setreason) and return errno NS_ETLS,
+** NS_ETLSVERIFY or NS_ETLSEOF (values no system errno takes).
 */
 static char tlsmsg[256];
-
-const char *ns_tls_lastmsg (void) {
-  return tlsmsg;
-}
-
 
 static void setmsg (const char *prefix, const char *reason) {
   if (prefix != NULL && *prefix)
     snprintf(tlsmsg, sizeof tlsmsg, "%s: %s", prefix, reason);
   else
     snprintf(tlsmsg, sizeof tlsmsg, "%s", reason);
+  ns_setreason(NULL, tlsmsg);
 }
 
 
@@ -940,7 +936,7 @@ static ssize_t drain (nsSocket *s, int *err) {
 ** record decrypted into s->rbuf. Returns the plaintext bytes added
 ** (> 0), 0 at close_notify, or -1 with errno: EAGAIN (wait for
 ** ns_tls_events(s)), a system errno, ENOMEM, or NS_ETLS* with
-** ns_tls_lastmsg() telling why.
+** its message left by ns_setreason.
 */
 ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
