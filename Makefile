@@ -42,6 +42,7 @@ EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
+SANEDIT  := $(if $(EDIT_LIBS),build/asan/netsock/edit.so)
 
 .PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console
 
@@ -66,6 +67,10 @@ build/asan/obj/%.o: src/%.c $(HDRS)
 $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS) $(LDLIBS)
+
+build/asan/netsock/edit.so: src/edit/edit.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -O1 $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
 # What each job needs from Debian; tools/deps installs it as root,
 # otherwise it prints the apt-get command and stops.
@@ -101,9 +106,10 @@ console: all
 
 # ASan must come first in the process, so the interpreter runs with the
 # runtime preloaded; leak detection is valgrind's job (the interpreter's
-# exit path does not free everything busted allocated).
+# exit path does not free everything busted allocated). The plain build
+# is made too: examples run as a user runs them, with it.
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
-sanitize: deps-test $(SANCORE)
+sanitize: deps-test all $(SANCORE) $(SANEDIT)
 	@test -f "$(ASAN_RT)" || { echo "sanitize: no libasan.so for $(CC) ($(ASAN_RT))"; exit 1; }
 	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -185,7 +191,7 @@ SOAK_SCALE    ?= 1
 
 .PHONY: valgrind fuzz fuzz-build soak
 
-valgrind: $(CORE)
+valgrind: all
 	@sh tools/deps $(DEPS_VALGRIND)
 	@sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
 

@@ -84,19 +84,20 @@ local ok, err = pcall(function()
 
   -- TLS, where netsock was built with OpenSSL and the openssl tool is
   -- there to make a throwaway certificate for localhost
-  local certdir = os.tmpname()
-  os.remove(certdir)
-  if netsock.tls and os.execute(("mkdir %s && openssl req -x509 -newkey ec "
+  local mk = io.popen("mktemp -d")      -- a directory of our own, made at once
+  local certdir = mk:read("l")
+  mk:close()
+  if certdir and netsock.tls and os.execute(("openssl req -x509 -newkey ec "
       .. "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/key.pem -out %s/cert.pem "
       .. "-days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-      .. ">/dev/null 2>&1"):format(q(certdir), q(certdir), q(certdir))) then
+      .. ">/dev/null 2>&1"):format(q(certdir), q(certdir))) then
     section("TLS: an echo server and a client that verifies it")
     print("$ openssl req -x509 -newkey ec ... -keyout key.pem -out cert.pem  (a certificate for localhost)")
     port = start("tls_echo_server.lua", ("--cert %s/cert.pem --key %s/key.pem"):format(q(certdir), q(certdir)))
     client("tls_echo_client.lua", ("--port %d --cafile %s/cert.pem --message 'hello over TLS'")
       :format(port, q(certdir)))
-    os.execute(("rm -rf %s"):format(q(certdir)))
   end
+  if certdir then os.execute(("rm -rf %s"):format(q(certdir))) end
 end)
 
 for _, s in ipairs(servers) do          -- stop what we started, by PID

@@ -261,10 +261,15 @@ c.close()
       assert.has_error(function() s:sendto("x", "/tmp/" .. ("x"):rep(200)) end)
       assert.has_error(function() s:bind("") end)
       assert.has_error(function() s:bind("/tmp/a\0b") end)
-      -- 107 bytes is the most sun_path takes with its terminator
-      local ok = pcall(s.bind, s, "/tmp/" .. ("y"):rep(102))
+      -- 107 bytes is the most sun_path takes with its terminator; made
+      -- in our own directory (a fixed name in /tmp could be another
+      -- user's file, which the clean-up would remove)
+      local dir = H.tmpdir() .. "/"
+      local long = dir .. ("y"):rep(107 - #dir)
+      assert.equal(107, #long)
+      local ok = pcall(s.bind, s, long)
       assert.is_true(ok)
-      os.remove("/tmp/" .. ("y"):rep(102))
+      os.remove(long)
     end)
   end)
 end)

@@ -4,9 +4,10 @@
 ** & co.), whose public face is netsock.serve(..., {workers = n}),
 ** lua/netsock/workers.lua. And what the console needs: who is at the
 ** other end of a Unix-domain socket (SO_PEERCRED) and who we are, the
-** file-creation mask, whether a descriptor is a terminal: its endpoint
+** file-creation mask, whether a descriptor is a terminal, what is at a
+** path (lstat) and the removal of a socket file we made: its endpoint
 ** (lua/netsock/console.lua) is made mode 0600 and refuses every user
-** but its own.
+** but its own, and it removes only a socket file it can prove its own.
 */
 #include <errno.h>
 #include <pthread.h>
@@ -157,6 +158,63 @@ static int proc_umask (lua_State *L) {
 }
 
 
+/* a path argument: a string without zero bytes (the kernel would cut it) */
+static const char *checkpath (lua_State *L, int arg) {
+  size_t len;
+  const char *path = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, len > 0 && strlen(path) == len, arg, "path empty or with a zero byte");
+  return path;
+}
+
+
+static const char *kindof (mode_t m) {
+  if (S_ISSOCK(m)) return "socket";
+  if (S_ISREG(m)) return "file";
+  if (S_ISDIR(m)) return "directory";
+  if (S_ISLNK(m)) return "link";
+  return "other";
+}
+
+
+/*
+** core._lstat(path): kind ("socket", "file", "directory", "link",
+** "other"), owner uid, device, inode of what is at path itself (a
+** symbolic link is not followed); nil, message, code (ENOENT...)
+*/
+static int proc_lstat (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  struct stat st;
+  if (lstat(path, &st) < 0) return ns_fail(L, errno);
+  lua_pushstring(L, kindof(st.st_mode));
+  lua_pushinteger(L, (lua_Integer)st.st_uid);
+  lua_pushinteger(L, (lua_Integer)st.st_dev);
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  return 4;
+}
+
+
+/*
+** core._unlinksocket(path, dev, ino): unlink(2) path only if it is
+** still the socket file (device, inode) that we saw there and owned by
+** this user; never rmdir, never anything else. true, or nil, message,
+** code: the path's own error, or "EEXIST" when something else is there
+** now. (lstat then unlink is not atomic: in a sticky directory like
+** /tmp nobody else can swap our entry in between.)
+*/
+static int proc_unlinksocket (lua_State *L) {
+  const char *path = checkpath(L, 1);
+  lua_Integer dev = luaL_checkinteger(L, 2), ino = luaL_checkinteger(L, 3);
+  struct stat st;
+  if (lstat(path, &st) < 0) return ns_fail(L, errno);
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() ||
+      (lua_Integer)st.st_dev != dev || (lua_Integer)st.st_ino != ino)
+    return ns_failmsg(L, "not the socket file we made", "EEXIST");
+  if (unlink(path) < 0) return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 /* core._isatty(fd) */
 static int proc_isatty (lua_State *L) {
   lua_Integer fd = luaL_checkinteger(L, 1);
@@ -174,6 +232,8 @@ static const luaL_Reg funcs[] = {
   {"geteuid", proc_geteuid},
   {"_umask", proc_umask},
   {"_isatty", proc_isatty},
+  {"_lstat", proc_lstat},
+  {"_unlinksocket", proc_unlinksocket},
   {NULL, NULL}
 };
 

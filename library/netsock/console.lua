@@ -11,17 +11,25 @@ local console = {}
 ---@field socket netsock.socket the listening Unix-domain socket
 local endpoint = {}
 
----Closes the endpoint and removes its path; attached sessions go on.
+---Closes the endpoint and removes the socket file it made (if that file
+---is still there, unchanged); attached sessions go on.
 ---@return true
 function endpoint:close() end
 
 ---Opens a console endpoint on a Unix-domain socket: mode 0600, and only
 ---this user is let in (SO_PEERCRED). `netsock console PATH` attaches.
+---Only a dead socket file of this user at `path` is replaced; anything
+---else there gives `nil, message, "EADDRINUSE"`. Options are checked at
+---the call (an unknown one raises).
 ---@param path string
+---@param options? netsock.consoleoptions
 ---@return netsock.consoleendpoint? endpoint
 ---@return string? message
 ---@return string? code
-function console.listen(path) end
+function console.listen(path, options) end
+
+---@class netsock.consoleoptions
+---@field env? table the chunks' globals (default: the program's `_G`)
 
 ---The terminal's side of `netsock console PATH`: attaches this terminal
 ---and returns the exit status when it detaches.

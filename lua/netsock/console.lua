@@ -335,16 +335,17 @@ end
 -- the program's globals (reads and writes go to _G) except print, which
 -- goes to the terminal, and netsock, there even when the program keeps
 -- it in a local
-local function attached(conn)
+local function attached(conn, genv)
   local remote = setmetatable({ conn = conn }, Remote)
+  genv = genv or G
   local function rprint(...)
     local n, parts = select("#", ...), {}
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
     remote:write(concat(parts, "\t") .. "\n")
   end
   local env = setmetatable({ print = rprint, netsock = netsock }, {
-    __index = G,
-    __newindex = function(_, k, v) rawset(G, k, v) end,
+    __index = genv,
+    __newindex = function(_, k, v) genv[k] = v end,
   })
   local session = M.session(remote, { env = env, print = rprint,
                                       progname = "netsock" })
@@ -358,23 +359,69 @@ end
 local Endpoint = {}
 Endpoint.__index = Endpoint
 
--- the path is ours to take: free, or a dead endpoint's leftover
+-- A path is ours to take when nothing is there, or when what is there
+-- is a socket file of this user that nobody listens on (a dead
+-- endpoint's leftover): only that is removed. A regular file, a
+-- directory, a link, another user's socket or a live endpoint is left
+-- alone: nil, message, "EADDRINUSE".
 local function claim(path)
+  if path:sub(1, 1) == "\0" then return true end  -- abstract: no file
+  local kind, uid, dev, ino = core._lstat(path)
+  if kind == nil then                             -- uid, dev: message, code
+    if dev == "ENOENT" then return true end
+    return nil, path .. ": " .. uid, dev
+  end
+  local function inuse(why)
+    return nil, ("%s: %s (left alone)"):format(path, why), "EADDRINUSE"
+  end
+  if kind ~= "socket" then return inuse("a " .. kind .. " is there, not a socket") end
+  if uid ~= core.geteuid() then return inuse("a socket of another user (uid " .. uid .. ")") end
   local probe = netsock.socket("unix", "stream")
   probe:settimeout(1)
   local ok, _, code = probe:connect(path)
   probe:close()
-  if ok then return nil, path .. ": a console is listening there", "EADDRINUSE" end
-  if code == "ECONNREFUSED" then os.remove(path) end
+  if ok then return inuse("a console is listening there") end
+  if code ~= "ECONNREFUSED" then return inuse("a socket that is not provably dead (" .. tostring(code) .. ")") end
+  local gone, msg, ucode = core._unlinksocket(path, dev, ino)
+  if not gone and ucode ~= "ENOENT" then
+    if ucode == "EEXIST" then return inuse("it changed while we looked") end
+    return nil, path .. ": " .. msg, ucode
+  end
   return true
 end
 
--- netsock.console.listen(path): a console endpoint on a Unix-domain
--- socket, mode 0600, for this user only (SO_PEERCRED); `netsock console
--- PATH` attaches to it. Returns an object with close() (which removes
--- the path) and path; or nil, message, code.
-function M.listen(path)
+local OPTIONS = { env = "table" }
+
+-- the options table of listen, each checked when the call is made: an
+-- unknown name or a wrong type raises naming it (a mistyped option
+-- never falls back to a default silently)
+local function checkoptions(opts)
+  opts = check.opttable("listen", 2, opts, 3)
+  for k, v in G.pairs(opts) do
+    local want = OPTIONS[k]
+    if want == nil then
+      check.argerror("listen", 2, "unknown option '" .. tostring(k) .. "'", 3)
+    end
+    if type(v) ~= want then
+      check.argerror("listen", 2, ("option '%s': %s expected, got %s")
+        :format(k, want, check.typename(v)), 3)
+    end
+  end
+  return opts
+end
+
+-- netsock.console.listen(path [, options]): a console endpoint on a
+-- Unix-domain socket, mode 0600, for this user only (SO_PEERCRED);
+-- `netsock console PATH` attaches to it. options.env: the chunks'
+-- environment (default: the program's globals). Returns an object with
+-- close() (which removes the socket file it made, and nothing else)
+-- and path; or nil, message, code.
+function M.listen(path, options)
   check.string("listen", 1, path)
+  if path == "" or (path:sub(1, 1) ~= "\0" and path:find("\0", 1, true)) then
+    check.argerror("listen", 1, "path empty or with a zero byte")
+  end
+  options = checkoptions(options)
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
   tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
@@ -389,6 +436,10 @@ function M.listen(path)
   end
   local me = core.geteuid()
   local ep = setmetatable({ path = path, socket = srv }, Endpoint)
+  if path:sub(1, 1) ~= "\0" then        -- the file we made, to remove it
+    local kind, _, dev, ino = core._lstat(path)
+    if kind == "socket" then ep.made = { dev = dev, ino = ino } end
+  end
   ep.task = tasks.spawn_daemon(function()
     while true do
       local conn = srv:accept()
@@ -398,7 +449,7 @@ function M.listen(path)
         conn:sendall(frame("O", "netsock console: permission denied (another user)\n"))
         conn:close()
       else
-        tasks.spawn_daemon(attached, conn)
+        tasks.spawn_daemon(attached, conn, options.env)
       end
     end
   end)
@@ -406,10 +457,12 @@ function M.listen(path)
   return ep
 end
 
+-- closes the endpoint; its socket file goes only if it is still the one
+-- listen made (someone may have replaced it since)
 function Endpoint:close()
   if self.socket:fileno() >= 0 then
     self.socket:close()
-    os.remove(self.path)
+    if self.made then core._unlinksocket(self.path, self.made.dev, self.made.ino) end
   end
   return true
 end

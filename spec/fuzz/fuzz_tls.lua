@@ -17,8 +17,9 @@ local CODES = { timeout = true, tls = true, tls_eof = true, tls_verify = true,
 
 -- the server's certificate: made once, at start-up, by the specs' helper
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local dir = os.tmpname()
-os.remove(dir)
+local mk = io.popen("mktemp -d /tmp/netsock-fuzz.XXXXXX")  -- ours: no remove-then-reuse race
+local dir = mk:read("l")
+mk:close()
 local p = io.popen(("sh %q %q 2>&1"):format(here .. "/../tls/mkcerts.sh", dir))
 local out = p:read("a")
 p:close()
