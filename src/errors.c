@@ -319,19 +319,12 @@ int ns_failmsg (lua_State *L, const char *msg, const char *code) {
 
 
 /*
-** The message of the last TLS failure: the failing code (tls.c) leaves
+** The message of the last TLS failure: the failing code (tls.c) writes
 ** it here and returns errno NS_ETLS, NS_ETLSVERIFY or NS_ETLSEOF
 ** (values no system errno takes). One buffer suffices: Lua runs one
 ** call at a time and ns_fail reads it before anything else can fail.
 */
-static char reason[256];
-
-void ns_setreason (const char *prefix, const char *why) {
-  if (prefix != NULL && *prefix)
-    snprintf(reason, sizeof reason, "%s: %s", prefix, why);
-  else
-    snprintf(reason, sizeof reason, "%s", why);
-}
+char ns_reason[NS_REASONSIZE];
 
 
 /*
@@ -344,7 +337,7 @@ int ns_fail (lua_State *L, int err) {
   const char *name;
   char buf[32];
   if (ns_istlserr(err))  /* tls.c: the failure's message says why */
-    return ns_failmsg(L, reason, err == NS_ETLSVERIFY ? "tls_verify"
+    return ns_failmsg(L, ns_reason, err == NS_ETLSVERIFY ? "tls_verify"
                       : err == NS_ETLSEOF ? "tls_eof" : "tls");
   name = errname(err);
   if (name == NULL) {

@@ -19,7 +19,7 @@
 ** at s->tls; ns_io_plain(s) (netsock.h) says whether the bytes are the
 ** descriptor's own (recv's flags, sendfile(2) and the C stack buffer
 ** apply only then). Failures are -1 with errno; a TLS failure's errno
-** is one of NS_ETLS* with its message left in errors.c (ns_setreason).
+** is one of NS_ETLS* with its message left in errors.c's ns_reason.
 */
 #include <errno.h>
 #include <sys/socket.h>

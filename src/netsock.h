@@ -223,14 +223,16 @@ NS_API const char *ns_ready_name (void);
 /* {====== errors.c ====== */
 /* errno-like codes of TLS failures, beyond every system errno; ns_fail
    turns them into nil, message, "tls" / "tls_verify" / "tls_eof" with
-   the message the failing code left by ns_setreason */
+   the message the failing code left in ns_reason */
 #define NS_ETLS        (1 << 20)
 #define NS_ETLSVERIFY  (NS_ETLS + 1)
 #define NS_ETLSEOF     (NS_ETLS + 2)
 #define ns_istlserr(e) ((e) >= NS_ETLS && (e) <= NS_ETLSEOF)
-/* the message of the failure about to be returned as NS_ETLS* (one
-   buffer: Lua runs one call at a time, ns_fail reads it first) */
-NS_API void ns_setreason (const char *prefix, const char *reason);
+/* the message of the failure about to be returned as NS_ETLS*, written
+   by the failing code (tls.c); one buffer: Lua runs one call at a
+   time, ns_fail reads it first */
+#define NS_REASONSIZE  512
+NS_API char ns_reason[NS_REASONSIZE];
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
 NS_API int ns_closed (lua_State *L);

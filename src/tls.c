@@ -64,18 +64,18 @@
 
 /*
 ** The message of the last TLS failure: the failing code paths fill it
-** (kept here too, for the context errors that push it themselves),
-** hand it to errors.c (ns_setreason) and return errno NS_ETLS,
-** NS_ETLSVERIFY or NS_ETLSEOF (values no system errno takes).
+** and return errno NS_ETLS, NS_ETLSVERIFY or NS_ETLSEOF (values no
+** system errno takes); ns_fail (errors.c, which owns the buffer) reads
+** it. One buffer suffices: Lua runs one call at a time and ns_fail
+** reads it before anything else can fail.
 */
-static char tlsmsg[256];
+#define tlsmsg  ns_reason
 
 static void setmsg (const char *prefix, const char *reason) {
   if (prefix != NULL && *prefix)
     snprintf(tlsmsg, sizeof tlsmsg, "%s: %s", prefix, reason);
   else
     snprintf(tlsmsg, sizeof tlsmsg, "%s", reason);
-  ns_setreason(NULL, tlsmsg);
 }
 
 
@@ -936,7 +936,7 @@ static ssize_t drain (nsSocket *s, int *err) {
 ** record decrypted into s->rbuf. Returns the plaintext bytes added
 ** (> 0), 0 at close_notify, or -1 with errno: EAGAIN (wait for
 ** ns_tls_events(s)), a system errno, ENOMEM, or NS_ETLS* with
-** its message left by ns_setreason.
+** its message left in ns_reason.
 */
 ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
