@@ -26,10 +26,11 @@ build = {
     ["netsock.core"] = {
       sources = {
         "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
-        "src/addr.c", "src/signal.c", "src/process.c", "src/wait.c",
-        "src/pool.c", "src/resolve.c", "src/select.c", "src/socket.c",
+        "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
+        "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+        "src/tls.c", "src/io.c", "src/socket.c", "src/connect.c",
         "src/file.c", "src/dgram.c", "src/sendfile.c", "src/options.c",
-        "src/core.c", "src/tls.c",
+        "src/core.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },

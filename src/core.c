@@ -132,6 +132,7 @@ int luaopen_netsock_core (lua_State *L) {
   ns_resolve_open(L);
   ns_select_open(L);
   ns_socket_open(L);   /* before the files that add socket methods */
+  ns_connect_open(L);
   ns_file_open(L);
   ns_dgram_open(L);
   ns_sendfile_open(L);

@@ -27,6 +27,7 @@
 **   io.c       the transport of a stream socket: plain or TLS, one
 **              switch per operation; the only caller of tls.h
 **   socket.c   socket lifetime, stream methods
+**   connect.c  connect, connect_ex
 **   file.c     file objects (makefile)
 **   dgram.c, sendfile.c, options.c   their methods
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
@@ -504,7 +505,8 @@ NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 
-/* {====== file.c, dgram.c, sendfile.c, options.c ====== */
+/* {====== connect.c, file.c, dgram.c, sendfile.c, options.c ====== */
+NS_API void ns_connect_open (lua_State *L);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);

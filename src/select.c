@@ -1,9 +1,10 @@
 /*
-** select.c: netsock.select and the poller object (epoll), over any
-** number of descriptors: sockets, file objects, integer descriptors
-** and anything with a fileno method. Bytes a socket or file holds
-** buffered count as readable. Inside a task both wait on one epoll
-** descriptor through wait.c, so the task alone is suspended.
+** select.c: netsock.select and the poller object (a readiness set of
+** ready_epoll.c), over any number of descriptors: sockets, file
+** objects, integer descriptors and anything with a fileno method.
+** Bytes a socket or file holds buffered count as readable. Inside a
+** task both wait on one readiness set through wait.c, so the task
+** alone is suspended.
 */
 #include <errno.h>
 #include <limits.h>
@@ -149,6 +150,51 @@ static int selectlen (lua_State *L, int idx) {
 
 
 /*
+** Inside a task: a readiness set of every entry (in the descriptor box
+** at 5, made or rebuilt: entries may have changed), and at 7 the list
+** of the sockets whose close must wake the wait. Returns the list's
+** length, or -1 with errno.
+*/
+static int select_waitset (lua_State *L, struct pollfd *pfd, int nr, int nw) {
+  int *epfd, k, nwatch = 0;
+  if (lua_type(L, 5) != LUA_TUSERDATA) {
+    ns_newfdbox(L);
+    lua_replace(L, 5);
+  }
+  epfd = (int *)lua_touserdata(L, 5);
+  ns_fdbox_close(epfd);
+  *epfd = ns_ready_open();
+  if (*epfd < 0) return -1;
+  lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
+  for (k = 0; k < nr + nw; k++) {
+    int ev = pfd[k].events & POLLIN ? NS_READ : NS_WRITE;
+    nsSocket *s;
+    if (ns_ready_add(*epfd, pfd[k].fd, ev) < 0 && errno == EEXIST) {
+      /* the same fd twice (a socket and its file): what the entries on
+         it ask for together, no more (widening to both directions woke
+         the task at once for ever on an idle, writable socket) */
+      int j;
+      for (j = 0; j < k; j++)
+        if (pfd[j].fd == pfd[k].fd)
+          ev |= pfd[j].events & POLLIN ? NS_READ : NS_WRITE;
+      ns_ready_modify(*epfd, pfd[k].fd, ev);
+    }
+    /* EPERM (a regular file) is always ready: poll said no, so it is
+       not one; other errors show up in the next poll */
+    lua_geti(L, k < nr ? 1 : 2, k < nr ? k + 1 : k - nr + 1);
+    s = ns_tosocket(L, -1);  /* a socket entry: its close wakes the wait */
+    lua_pop(L, 1);
+    if (s != NULL && s->fd >= 0) {
+      if (s->waiters == 0) s->waiters = -1;  /* no loop stamp */
+      lua_pushinteger(L, s->fd);
+      lua_rawseti(L, 7, ++nwatch);
+    }
+  }
+  return nwatch;
+}
+
+
+/*
 ** stack: 1 readers, 2 writers, 3 timeout, 4 deadline, 5 epfd holder
 ** (inside a task, false before the first wait), 6 scratch
 */
@@ -186,49 +232,12 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushliteral(L, "timeout");
       return 3;
     }
-    if (intask) {  /* wait on an epoll set of them all, as one fd */
-      int *epfd, k, nwatch = 0;
-      if (lua_type(L, 5) != LUA_TUSERDATA) {
-        ns_newfdbox(L);
-        lua_replace(L, 5);
-      }
-      epfd = (int *)lua_touserdata(L, 5);
-      ns_fdbox_close(epfd);  /* rebuilt: entries may have changed */
-      *epfd = ns_ready_open();
-      if (*epfd < 0) return ns_fail(L, errno);
-      lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
-      for (k = 0; k < nr + nw; k++) {
-        int ev = pfd[k].events & POLLIN ? NS_READ : NS_WRITE;
-        if (ns_ready_add(*epfd, pfd[k].fd, ev) < 0) {
-          if (errno == EEXIST) {
-            /* the same fd twice (a socket and its file): what the
-               entries on it ask for together, no more (widening to
-               both directions woke the task at once for ever on an
-               idle, writable socket) */
-            int j;
-            for (j = 0; j < k; j++)
-              if (pfd[j].fd == pfd[k].fd)
-                ev |= pfd[j].events & POLLIN ? NS_READ : NS_WRITE;
-            ns_ready_modify(*epfd, pfd[k].fd, ev);
-          }
-          /* EPERM (a regular file) is always ready: poll said no, so
-             it is not one; other errors show up in the next poll */
-        }
-        {  /* a socket entry: its close must wake this wait */
-          nsSocket *s;
-          lua_geti(L, k < nr ? 1 : 2, k < nr ? k + 1 : k - nr + 1);
-          s = ns_tosocket(L, -1);
-          lua_pop(L, 1);
-          if (s != NULL && s->fd >= 0) {
-            if (s->waiters == 0) s->waiters = -1;  /* no loop stamp */
-            lua_pushinteger(L, s->fd);
-            lua_rawseti(L, 7, ++nwatch);
-          }
-        }
-      }
+    if (intask) {  /* wait on a readiness set of them all, as one fd */
+      int nwatch = select_waitset(L, pfd, nr, nw);
+      if (nwatch < 0) return ns_fail(L, errno);
       /* 6 the pollfd block, 7 the list */
-      if (ns_waitfdwatch(L, *epfd, NS_READ, deadline, nwatch > 0 ? 7 : 0,
-                         ctx, select_k) == NS_ERRNO)
+      if (ns_waitfdwatch(L, *(int *)lua_touserdata(L, 5), NS_READ, deadline,
+                         nwatch > 0 ? 7 : 0, ctx, select_k) == NS_ERRNO)
         return ns_fail(L, errno);
       lua_settop(L, 6);
       /* returned: the deadline passed meanwhile; the next pass says so */
@@ -474,6 +483,52 @@ static void addready (lua_State *L, int fd, int events, int *n) {
 
 
 /*
+** Push the set (fd -> NS_READ) of the read-interested objects of the
+** poller at 1 that hold buffered bytes (they count as readable; stack:
+** 3 objects, 4 events); returns how many.
+*/
+static int pushbuffered (lua_State *L) {
+  int nbuf = 0;
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, 3)) {
+    lua_Integer pend;
+    int fd = (int)lua_tointeger(L, -2), ev;
+    lua_rawgeti(L, 4, fd);
+    ev = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if ((ev & NS_READ) && objfd(L, -1, &pend, 1, fd) == fd && pend > 0) {
+      lua_pushinteger(L, NS_READ);
+      lua_rawseti(L, -4, fd);
+      nbuf++;
+    }
+    lua_pop(L, 1);
+  }
+  return nbuf;
+}
+
+
+/* append the objects that went while p:wait waited (user value 3) with
+   the events they were added for, then forget them */
+static void addgone (lua_State *L, int *nready) {
+  static const char *const names[] = {"", "r", "w", "rw"};
+  lua_getiuservalue(L, 1, 3);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int ev = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 5, ++*nready);
+    lua_pushstring(L, names[ev & 3]);
+    lua_rawseti(L, 6, *nready);
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, 1, 3);
+}
+
+
+/*
 ** stack: 1 poller, 2 timeout, 3 objects, 4 events, 5 deadline, then the
 ** result tables 6 ready, 7 events (rebuilt each pass), 8 done set
 */
@@ -490,22 +545,7 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   lua_pushnil(L);
   if (lua_next(L, -2)) { ngone = 1; lua_pop(L, 2); }
   lua_pop(L, 1);
-  lua_newtable(L);  /* 6: fds reported ready by buffered bytes */
-  /* bytes buffered in a read-interested object count as readable */
-  lua_pushnil(L);
-  while (lua_next(L, 3)) {
-    lua_Integer pend;
-    int fd = (int)lua_tointeger(L, -2), ev;
-    lua_rawgeti(L, 4, fd);
-    ev = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if ((ev & NS_READ) && objfd(L, -1, &pend, 1, fd) == fd && pend > 0) {
-      lua_pushinteger(L, NS_READ);
-      lua_rawseti(L, 6, fd);
-      nbuf++;
-    }
-    lua_pop(L, 1);
-  }
+  nbuf = pushbuffered(L);  /* 6 */
   for (;;) {
     int ms = (nbuf > 0 || ngone || intask) ? 0 : ns_msuntil(deadline);
     n = ns_ready_wait(p->epfd, evs, MAXEVENTS, ms);
@@ -548,22 +588,7 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
     addready(L, (int)lua_tointeger(L, -1), NS_READ, &nready);
   }
-  if (ngone) {
-    static const char *const names[] = {"", "r", "w", "rw"};
-    lua_getiuservalue(L, 1, 3);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      int ev = (int)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, 5, ++nready);
-      lua_pushstring(L, names[ev & 3]);
-      lua_rawseti(L, 6, nready);
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_setiuservalue(L, 1, 3);
-  }
+  if (ngone) addgone(L, &nready);
   lua_settop(L, 6);
   if (nready == 0) {
     lua_pushliteral(L, "timeout");

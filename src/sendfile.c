@@ -71,6 +71,65 @@ static int readable (int in) {
 
 
 /*
+** One sendfile(2) of at most 'want' bytes: NS_AGAIN when bytes went or
+** the pair turned out not to take sendfile (go on), NS_OK at the end of
+** the file, NS_PENDING when the socket is full (wait), NS_ERRNO.
+*/
+static nsResult sf_kernel (lua_State *L, nsSendfile *st, nsSocket *s, int in,
+                           size_t want, int *err) {
+  off_t off = (off_t)(st->start + st->sent);
+  ssize_t n;
+  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
+  do n = ns_sys_sendfile(s->fd, in, &off, want);
+  while (n < 0 && ns_retry(L));
+  if (n > 0) { st->sent += n; return NS_AGAIN; }
+  if (n == 0) return NS_OK;  /* end of file */
+  if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+    st->usesf = 0;  /* not for this pair: read and send instead */
+    return NS_AGAIN;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return NS_PENDING;
+  *err = errno;
+  return NS_ERRNO;
+}
+
+
+/*
+** Read the next chunk (at most 'want' bytes) into the state: NS_AGAIN
+** when there is one (or the input was waited for: go on), NS_OK at the
+** end of the file, or a failure with *err.
+*/
+static nsResult sf_read (lua_State *L, nsSendfile *st, int in, size_t want,
+                         lua_KContext ctx, lua_KFunction k, int *err) {
+  ssize_t n;
+  if (st->ccap < want) {
+    char *p = (char *)realloc(st->chunk, want);
+    if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
+    st->chunk = p;
+    st->ccap = want;
+  }
+  if (st->start < 0 && !readable(in)) {
+    /* a pipe (or FIFO, socket, tty) with nothing to read yet: read(2)
+       would block the process (and a task's whole loop) past the
+       deadline; wait for it as for the socket */
+    nsResult r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+    if (r != NS_AGAIN) *err = errno;
+    return r;
+  }
+  do {
+    n = st->start >= 0
+      ? pread(in, st->chunk, want, (off_t)(st->start + st->sent))
+      : read(in, st->chunk, want);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) { *err = errno; return NS_ERRNO; }
+  if (n == 0) return NS_OK;  /* end of file */
+  st->clen = (size_t)n;
+  st->cdone = 0;
+  return NS_AGAIN;
+}
+
+
+/*
 ** Send until done, a failure or a wait. stack: 1 socket, 2 file,
 ** 3 offset, 4 count, 5 deadline, 6 state. NS_OK when done; NS_PUSHED
 ** with the failure on the stack; otherwise a failure with *err.
@@ -93,46 +152,15 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       if (st->total >= 0 && (lua_Integer)want > st->total - st->sent)
         want = (size_t)(st->total - st->sent);
       if (st->usesf) {
-        off_t off = (off_t)(st->start + st->sent);
-        ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
-        do n = ns_sys_sendfile(s->fd, in, &off, want);
-        while (n < 0 && ns_retry(L));
-        if (n > 0) { st->sent += n; continue; }
-        if (n == 0) return NS_OK;  /* end of file */
-        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-          st->usesf = 0;  /* not for this pair: read and send instead */
-          continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          *err = errno;
-          return NS_ERRNO;
-        }
+        r = sf_kernel(L, st, s, in, want, err);
+        if (r == NS_AGAIN) continue;
+        if (r != NS_PENDING) return r;  /* the end of the file, a failure */
       }
       else {
-        if (st->ccap < want) {
-          char *p = (char *)realloc(st->chunk, want);
-          if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
-          st->chunk = p;
-          st->ccap = want;
-        }
-        if (st->start < 0 && !readable(in)) {
-          /* a pipe (or FIFO, socket, tty) with nothing to read yet:
-             read(2) would block the process (and a task's whole loop)
-             past the deadline; wait for it as for the socket */
-          r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
-          if (r != NS_AGAIN) { *err = errno; return r; }
-          s = ns_checkresumed(L);
-          continue;
-        }
-        do {
-          n = st->start >= 0
-            ? pread(in, st->chunk, want, (off_t)(st->start + st->sent))
-            : read(in, st->chunk, want);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) { *err = errno; return NS_ERRNO; }
-        if (n == 0) goto done;  /* end of file */
-        st->clen = (size_t)n;
-        st->cdone = 0;
+        r = sf_read(L, st, in, want, ctx, k, err);
+        if (r == NS_OK) goto done;  /* end of file */
+        if (r != NS_AGAIN) return r;
+        s = ns_checkresumed(L);  /* it may have waited */
         continue;
       }
     }
