@@ -275,15 +275,8 @@ nsSocket *ns_checkio (lua_State *L, int idx) {
 }
 
 
-/*
-** In a continuation, a socket that another task closed while this one
-** waited ends the call with nil, "closed", "closed" (slot 1 was checked
-** by the method that started the call).
-*/
-nsSocket *ns_checkresumed (lua_State *L) {
-  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
-  return s->fd < 0 ? NULL : s;
-}
+/* ns_checkresumed, the check a continuation starts with, is inline in
+   netsock.h */
 
 /* }====== */
 

@@ -15,6 +15,9 @@
 **   ns_io_release  the transport's state goes (close, detach)
 **   ns_io_connecting  s:connect's host, which TLS checks by default
 **
+** ns_io_send, ns_io_flush, ns_io_unsent and ns_io_events take the
+** plain case inline (netsock.h), as ns_callflags does: a round trip
+** pays no call for it.
 ** socket.c, file.c, sendfile.c and select.c call these and never look
 ** at s->tls; ns_io_plain(s) (netsock.h) says whether the bytes are the
 ** descriptor's own (recv's flags, sendfile(2) and the C stack buffer
@@ -70,8 +73,8 @@ ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want, double deadline) {
 ** 'events' is how the call waits (NS_WRITE, with NS_POLLTIMED for
 ** s:send on a stream), for ns_callflags.
 */
-ssize_t ns_io_send (lua_State *L, nsSocket *s, const char *data, size_t len,
-                    int events, double deadline) {
+ssize_t ns_io_send_ (lua_State *L, nsSocket *s, const char *data,
+                     size_t len, int events, double deadline) {
   switch (ns_io_plain(s)) {
     case 1:
       return ns_sys_send(s->fd, data, len,
@@ -83,7 +86,7 @@ ssize_t ns_io_send (lua_State *L, nsSocket *s, const char *data, size_t len,
 
 
 /* send what the transport holds: 0 once nothing is left, -1 + errno */
-int ns_io_flush (lua_State *L, nsSocket *s) {
+int ns_io_flush_ (lua_State *L, nsSocket *s) {
   switch (ns_io_plain(s)) {
     case 1: return 0;   /* the kernel has every byte send took */
     default: return ns_tls_flush(L, s);
@@ -92,7 +95,7 @@ int ns_io_flush (lua_State *L, nsSocket *s) {
 
 
 /* whether the transport holds bytes not yet given to the kernel */
-int ns_io_unsent (nsSocket *s) {
+int ns_io_unsent_ (nsSocket *s) {
   switch (ns_io_plain(s)) {
     case 1: return 0;
     default: return ns_tls_unsent(s);
@@ -105,7 +108,7 @@ int ns_io_unsent (nsSocket *s) {
 ** call, on a plain socket; on TLS the direction the record layer needs
 ** (a read may wait to write, a write to read).
 */
-int ns_io_events (nsSocket *s, int ev) {
+int ns_io_events_ (nsSocket *s, int ev) {
   switch (ns_io_plain(s)) {
     case 1: return ev;
     default: return ns_tls_events(s);

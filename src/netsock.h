@@ -286,8 +286,12 @@ NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
 /* the socket for a data-path method (recv, send, ...): NULL when
    closed (the method returns ns_closed after checking its arguments) */
 NS_API nsSocket *ns_checkio (lua_State *L, int idx);
-/* in a continuation (socket at 1): NULL when closed meanwhile */
-NS_API nsSocket *ns_checkresumed (lua_State *L);
+/* in a continuation (socket at 1): NULL when closed meanwhile (inline:
+   every continuation of the data path starts with it) */
+static inline nsSocket *ns_checkresumed (lua_State *L) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
+  return s->fd < 0 ? NULL : s;
+}
 /*
 ** A descriptor box: a userdata that owns one descriptor and closes it
 ** when collected, so a descriptor held across a wait or an error is
@@ -472,13 +476,22 @@ NS_API ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want,
                            double deadline);
 /* send as much of data[0..len) as the transport takes now: the count,
    or -1 + errno (EAGAIN: wait for ns_io_events) */
-NS_API ssize_t ns_io_send (lua_State *L, nsSocket *s, const char *data,
-                           size_t len, int events, double deadline);
+NS_API ssize_t ns_io_send_ (lua_State *L, nsSocket *s, const char *data,
+                            size_t len, int events, double deadline);
 /* send what the transport holds: 0 once none is left, -1 + errno */
-NS_API int ns_io_flush (lua_State *L, nsSocket *s);
-NS_API int ns_io_unsent (nsSocket *s);
+NS_API int ns_io_flush_ (lua_State *L, nsSocket *s);
+NS_API int ns_io_unsent_ (nsSocket *s);
 /* what a call of direction 'ev' that got EAGAIN waits for */
-NS_API int ns_io_events (nsSocket *s, int ev);
+NS_API int ns_io_events_ (nsSocket *s, int ev);
+/* the plain case inline, as ns_callflags's: one call less on every
+   send of a round trip ('s' and 'L' are evaluated more than once) */
+#define ns_io_send(L,s,data,len,events,deadline) \
+  (ns_io_plain(s) \
+     ? ns_sys_send((s)->fd, data, len, ns_callflags(L, s, events, deadline)) \
+     : ns_io_send_(L, s, data, len, events, deadline))
+#define ns_io_flush(L,s)  (ns_io_plain(s) ? 0 : ns_io_flush_(L, s))
+#define ns_io_unsent(s)  (!ns_io_plain(s) && ns_io_unsent_(s))
+#define ns_io_events(s,ev)  (ns_io_plain(s) ? (ev) : ns_io_events_(s, ev))
 /* a send that never waits and calls no Lua (a __gc) */
 NS_API ssize_t ns_io_sendnow (nsSocket *s, const char *data, size_t len);
 /* the transport's state goes ('notify': close, else detach) */
