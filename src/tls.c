@@ -18,9 +18,10 @@
 ** more bytes from the descriptor, so the descriptor's readiness tells
 ** the truth.
 **
-** Writes: the BIO sends with MSG_NOSIGNAL; what the kernel does not take
-** stays in the BIO's output buffer (one write's worth at most) and goes
-** out before anything else, waiting for the descriptor to be writable.
+** Writes: the BIO sends with ns_sys_send (never SIGPIPE); what the
+** kernel does not take stays in the BIO's output buffer (one write's
+** worth at most) and goes out before anything else, waiting for the
+** descriptor to be writable.
 ** OpenSSL therefore never sees a failed write and never asks for an
 ** SSL_write to be retried with the same arguments.
 */
@@ -669,8 +670,7 @@ static int bio_write (BIO *b, const char *buf, int len) {
   if (t->outhead == t->outtail) {
     ssize_t r;
     t->outhead = t->outtail = 0;
-    do r = send(t->s->fd, buf, (size_t)len,
-                MSG_NOSIGNAL | t->ioflags);
+    do r = ns_sys_send(t->s->fd, buf, (size_t)len, t->ioflags);
     while (r < 0 && TLS_RETRY(t));
     if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       t->syserr = errno;
@@ -799,8 +799,8 @@ static BIO_METHOD *makebiometh (void) {
 static int flushout (nsSocket *s) {
   nsTls *t = s->tls;
   while (t->outhead < t->outtail) {
-    ssize_t r = send(s->fd, t->out + t->outhead, t->outtail - t->outhead,
-                     MSG_NOSIGNAL | t->ioflags);
+    ssize_t r = ns_sys_send(s->fd, t->out + t->outhead,
+                            t->outtail - t->outhead, t->ioflags);
     if (r < 0) {
       if (TLS_RETRY(t)) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) t->want = NS_WRITE;
