@@ -1,4 +1,4 @@
--- spec/layers_spec.lua: docs/design.md's layer table is the truth about
+-- spec/meta/layers_spec.lua: docs/design.md's layer table is the truth about
 -- the sources. It reads the table ("Layers") and the files: every C file
 -- of src/ and Lua file of lua/ has its row; a C file calls (directly or
 -- through a netsock.h macro) exactly the ns_* functions of the files its
