@@ -506,6 +506,8 @@ NS_API int ns_close (lua_State *L, nsSocket *s);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
    (stream, seqpacket whose peer is gone) rather than an empty datagram */
 NS_API int ns_atend (nsSocket *s, size_t size);
+/* s:recv's and s:recvfrom's start: arguments, deadline, then 'k' */
+NS_API int ns_recvstart (lua_State *L, lua_KFunction k);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 NS_API void ns_socket_open (lua_State *L);

@@ -539,7 +539,11 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_recv (lua_State *L) {
+/*
+** The start of s:recv and s:recvfrom (bufsize [, flags]): the arguments
+** checked, the deadline at 4, then the call's continuation 'k'.
+*/
+int ns_recvstart (lua_State *L, lua_KFunction k) {
   nsSocket *s = ns_checkio(L, 1);
   size_t size;
   int flags;
@@ -547,7 +551,12 @@ static int sock_recv (lua_State *L) {
   if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  return recv_k(L, LUA_OK, 0);
+  return k(L, LUA_OK, 0);
+}
+
+
+static int sock_recv (lua_State *L) {
+  return ns_recvstart(L, recv_k);
 }
 
 
