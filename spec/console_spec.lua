@@ -262,6 +262,32 @@ print("ok")
 ]])
   end)
 
+  it("loses no key typed while a chunk runs: a line, an arrow key, then Ctrl-D", function()
+    scenario([[
+c = console()
+c.expect(r"> ")
+c.line('=6 * 7')
+c.expect(r"\n42\r?\n")
+c.expect(r"> ")
+c.line('netsock.sleep(0.5)')
+time.sleep(0.2)
+c.send("=1 + 1\r")                      # typed ahead, while the chunk sleeps
+c.expect(r"[\n ]2\r?\n", timeout=5)     # (plain reader: "> 2" after the echo)
+c.expect(r"> ")
+c.line('netsock.sleep(0.5)')
+time.sleep(0.2)
+if HAS_EDIT:
+    c.send("\x1b[A\x1b[A\r")             # up, up: "=1 + 1" again, typed ahead
+    c.expect(r"\n2\r?\n", timeout=5)
+    c.expect(r"> ")
+    c.line('netsock.sleep(0.5)')
+    time.sleep(0.2)
+c.eof()                                 # Ctrl-D typed ahead: the console leaves
+assert c.close(5) == 0
+print("ok")
+]])
+  end)
+
   it("reads plain lines and echoes them when stdin is no terminal (a scripted session)", function()
     local rt = asanrt()
     local pre = rt ~= "-" and ("LD_PRELOAD=" .. H.shquote(rt) .. " ASAN_OPTIONS=detect_leaks=0 ") or ""
@@ -274,6 +300,33 @@ print("ok")
     assert.truthy(out:find("> =x * 7\n42\n", 1, true), out)
     assert.truthy(out:find("netsock: stdin:1: e", 1, true), out)
     assert.truthy(out:find("> =1\n1\n", 1, true), out)
+  end)
+end)
+
+describe("the console's line editor #console", function()
+  it("keeps a bounded history: the last 1,000 lines, none longer than 4 KiB", function()
+    local out = scenario([[
+if not HAS_EDIT:
+    print("skip: netsock.edit not built (no libedit)")
+    print("ok"); sys.exit(0)
+CODE = """
+local e = assert(require("netsock.edit").new("t"))
+for i = 1, 1500 do e:add(("x"):rep(100) .. i) end
+e:add(("y"):rep(5000))
+e:add(("z"):rep(4096))
+local n, bytes = e:_history()
+e:close()
+print(("history %d lines %d bytes"):format(n, bytes))
+"""
+c = Console(["lua5.4", "-e", CODE])
+m = c.expect(r"history (\d+) lines (\d+) bytes")
+n, nbytes = int(m.group(1)), int(m.group(2))
+assert n == 1000, n
+assert nbytes == 498 * 103 + 501 * 104 + 4096, nbytes  # x*100 .. 502..1500, then the 4 KiB line
+assert c.close() == 0
+print("ok")
+]])
+    if out:find("skip:", 1, true) then pending("netsock.edit not built (no libedit)") end
   end)
 end)
 
@@ -436,6 +489,54 @@ print("ok")
     assert.is_true(srv:running())
   end)
 
+  it("Ctrl-C stops an attached chunk that never waits; the program goes on serving", function()
+    local path = H.tmpname(".console")
+    local srv, port = start_server(path)
+    finally(function() srv:kill() end)
+    scenario([[
+port, path = int(sys.argv[2]), sys.argv[3]
+def hello():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    f = s.makefile("rwb")
+    assert f.readline().startswith(b"Welcome"), "no welcome"
+    f.write(b"hi\n"); f.flush()
+    assert f.readline() == b"OK...hi\n"
+    s.close()
+c = console("console", path)
+c.expect(r"> ")
+c.line('netsock.spawn(function() while true do netsock.sleep(0.01); beats = (beats or 0) + 1 end end)')
+c.expect(r"thread: ")
+c.expect(r"> ")
+worst = 0
+for chunk in ['n = 0; while true do n = n + 1 end',
+              'while true do pcall(function() while true do end end) end',
+              'coroutine.wrap(function() while true do end end)()',
+              'local t = {} while true do t[#t % 10 + 1] = tostring(#t) end']:
+    c.line(chunk)
+    time.sleep(0.3)                     # the program is frozen now
+    t0 = time.monotonic()
+    c.intr()
+    c.expect(r"interrupted!", timeout=3)
+    worst = max(worst, time.monotonic() - t0)
+    c.expect(r"> ")
+    hello()                             # serving again
+c.line('b = beats; netsock.sleep(0.2)')
+c.expect(r"> ")
+c.line('=beats > b')                    # the task the session spawned runs on
+c.expect(r"true")
+c.expect(r"> ")
+c.line('=1 + 1')                        # no Ctrl-C left over: the prompt works
+c.expect(r"\n2\r?\n")
+c.expect(r"> ")
+c.eof()
+assert c.close() == 0
+hello()
+print("worst %.3f s" % worst)
+print("ok")
+]], 60, port, path)
+    assert.is_true(srv:running())
+  end)
+
   it("leaves with a message when the program goes away under an attached terminal", function()
     local path = H.tmpname(".console")
     local srv = start_server(path)
@@ -453,6 +554,93 @@ c.expect(r"the program closed the console")
 assert c.close() == 0
 print("ok")
 ]], 30, srv.pid, path)
+  end)
+
+  it("the terminal refuses an endpoint another user bound first: nothing typed reaches it", function()
+    local uid = ns.geteuid()
+    local have = os.execute("command -v setpriv >/dev/null 2>&1")
+    if uid ~= 0 or not have then
+      pending("needs root and setpriv to run an endpoint under another uid (uid "
+        .. uid .. (have and "" or ", no setpriv (Debian: util-linux)") .. ")")
+      return
+    end
+    local dir = H.tmpname(".dir")
+    assert(os.execute("mkdir -m 0777 " .. H.shquote(dir) .. " && chmod 0711 " .. H.shquote(H.tmpdir())))
+    finally(function() os.execute("rm -rf " .. H.shquote(dir)) end)
+    scenario([[
+import subprocess
+path = sys.argv[2] + "/console"
+IMPOSTOR = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1)
+print("listening", flush=True)
+s.settimeout(10)
+c, _ = s.accept()
+c.settimeout(3)
+got = b""
+try:
+    c.sendall(b"P2:> ")
+    while True:
+        d = c.recv(100)
+        if not d: break
+        got += d
+except (socket.timeout, OSError):
+    pass
+print("got %r" % got, flush=True)
+"""
+imp = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "python3", "-c", IMPOSTOR, path], stdout=subprocess.PIPE, text=True)
+assert imp.stdout.readline().strip() == "listening"
+c = console("console", path)
+try:
+    c.expect(r"will not attach to .*uid 65534", timeout=5)
+finally:
+    c.send("secret line\r")
+st = c.close()
+assert st == 1, st
+out = imp.communicate(timeout=10)[0]
+assert out.strip() == "got b''", out
+print("ok")
+]], 30, dir)
+  end)
+
+  it("the endpoint's output reaches the terminal with control sequences shown, not obeyed", function()
+    scenario([[
+path = sys.argv[2]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path); srv.listen(1)
+got = []
+def endpoint():
+    c, _ = srv.accept()
+    def frame(kind, data):
+        c.sendall(kind.encode() + str(len(data)).encode() + b":" + data)
+    frame("O", b"\x1b]0;pwned\x07\x1b[2Jtitle\rspoof\x9b31m\xc2\x9b32m caf\xc3\xa9\r\n")
+    frame("P", b"\x1b[31m" + b"p" * 200 + b"> ")
+    f = c.makefile("rb")
+    head = b""
+    while not head.endswith(b":"):
+        head += f.read(1)
+    got.append(f.read(int(head[1:-1])))
+    c.sendall(b"O99999999999:")          # breaks the protocol
+    time.sleep(2)
+threading.Thread(target=endpoint, daemon=True).start()
+c = console("console", path)
+c.expect(r"caf\u00e9")
+c.expect(r"ppp")
+c.send("=1\r")
+c.expect(r"broke the console's protocol", timeout=5)
+assert c.close() == 0
+out = c.buf
+for bad in ["\x1b]0;pwned", "\x1b[2J", "\x07", "\u009b", "title\rspoof", "\x1b[31m"]:
+    assert bad not in out, (bad, out)
+for shown in [r"\027]0;pwned\007\027[2Jtitle\013spoof\155" + "31m" + r"\194\155" + "32m caf\u00e9",
+              r"\027[31mppp"]:
+    assert shown in out, (shown, out)
+assert got == [b"=1"], got
+os.unlink(path)
+print("ok")
+]], 30, H.tmpname(".console"))
   end)
 
   it("refuses a second user: by the socket's mode, and by SO_PEERCRED when the mode allows", function()
@@ -645,6 +833,54 @@ describe("netsock.console.listen options fail closed #console", function()
     assert.has_error(function() console.listen("") end,
       "bad argument #1 to 'listen' (path empty or with a zero byte)")
     assert.is_false(H.exists(path))
+  end)
+
+  it("an I frame stops a busy chunk of the endpoint in this process (the watch hook under ASan and valgrind)", function()
+    local path = H.tmpname(".console")
+    local ep = assert(console.listen(path))
+    finally(function() ep:close() end)
+    local p = H.python([[
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+f = s.makefile("rb")
+def frame():
+    head = b""
+    while not head.endswith(b":"):
+        b = f.read(1)
+        if not b: return None, b""
+        head += b
+    return head[:1], f.read(int(head[1:-1]))
+def until_prompt():
+    out = b""
+    while True:
+        k, d = frame()
+        if k is None or k == b"P": return out
+        out += d
+def send(kind, data): s.sendall(kind + str(len(data)).encode() + b":" + data)
+until_prompt()
+for chunk in [b"while true do end", b"while true do pcall(function() while true do end end) end"]:
+    send(b"L", chunk)
+    time.sleep(0.3)
+    send(b"I", b"")
+    out = until_prompt()
+    assert b"interrupted!" in out, out
+send(b"L", b"=40 + 2")
+out = until_prompt()
+assert out == b"42\n", out
+print("ok", flush=True)
+s.close()
+]], path)
+    finally(function() p:kill() end)
+    local ticks = 0
+    H.run_bounded(30, function()
+      ns.spawn(function()                      -- the loop runs between the chunks
+        while p:running() do ticks = ticks + 1; ns.sleep(0.01) end
+      end)
+      while p:running() do ns.sleep(0.02) end
+    end)
+    assert.equal(0, p:wait(5), p:output())
+    assert.equal("ok\n", p:output())
+    assert.truthy(ticks > 0)
   end)
 
   it("env: the chunks of an attached terminal see that table, not the globals", function()

@@ -24,7 +24,7 @@ ENV["HOME"] = "/nonexistent"   # no ~/.editrc
 if len(sys.argv) > 1 and sys.argv[1] not in ("", "-"):
     ENV["LD_PRELOAD"] = sys.argv[1]
     ENV["ASAN_OPTIONS"] = "detect_leaks=0"
-HAS_EDIT = os.path.exists(ROOT + "/build/netsock/edit.so")
+HAS_EDIT = os.path.exists(ROOT + "/build/netsock/edit.so") and not os.environ.get("NETSOCK_NOEDIT")
 
 
 class Timeout(Exception):

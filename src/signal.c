@@ -286,6 +286,195 @@ static int sig_interrupt (lua_State *L) {
 }
 
 
+/*
+** {====== A chunk stopped from a descriptor (the attached console) ======
+**
+** core._watchcall(fd, fn, msgh) runs fn() as xpcall(fn, msgh) does
+** (yields allowed) and returns fired, then xpcall's results. Meanwhile a
+** count hook looks at fd every WATCHCOUNT instructions: once fd is
+** readable (the terminal sent Ctrl-C, or went away) the chunk raises
+** "interrupted!" and, so that a pcall inside it cannot hold it, again at
+** every instruction until fn's call ends; never while msgh runs.
+** Coroutines that fn resumes inherit the hook and are stopped with it;
+** a task it spawned, run by the loop later, drops the inherited hook.
+** core._unwatch(thread): the watch off (before the chunk's task is
+** cancelled); returns whether it fired.
+*/
+
+#define WATCHCOUNT 100000   /* about a millisecond of Lua between looks */
+
+typedef struct {
+  int fd;
+  int armed;      /* fn's call has not ended */
+  int fired;      /* fd was readable: stopping */
+  int handling;   /* msgh runs */
+} nsWatch;
+
+static const char watchkey = 'w';  /* registry: thread -> nsWatch (weak keys) */
+
+static void watchhook (lua_State *L, lua_Debug *ar);
+
+
+/* pushes the watch table, made if needed */
+static void watchtable (lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watchkey) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &watchkey);
+}
+
+
+/* whether coroutine T is "normal": it resumed the one running now */
+static int isnormal (lua_State *L, lua_State *T) {
+  lua_Debug ar;
+  return T != L && lua_status(T) == LUA_OK && lua_getstack(T, 0, &ar) > 0;
+}
+
+
+/*
+** The watch L runs under: its own, or that of a watched chunk that
+** resumed L (found with the chunk's thread, for the escalation); NULL
+** for none. Leaves the stack as it was.
+*/
+static nsWatch *findwatch (lua_State *L, lua_State **owner) {
+  nsWatch *w = NULL;
+  *owner = L;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watchkey) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lua_pushthread(L);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) w = (nsWatch *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (w == NULL) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_State *T = lua_tothread(L, -2);
+      if (T != NULL && isnormal(L, T)) {
+        w = (nsWatch *)lua_touserdata(L, -1);
+        *owner = T;
+        lua_pop(L, 2);
+        break;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return w;
+}
+
+
+static void watchhook (lua_State *L, lua_Debug *ar) {
+  lua_State *owner;
+  nsWatch *w = findwatch(L, &owner);
+  (void)ar;
+  if (w == NULL || !w->armed) {  /* inherited by a task run later */
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  if (w->handling) return;
+  if (!w->fired) {
+    if (ns_sys_pollnow(w->fd, NS_READ) == 0)
+      return;                    /* nothing: run on */
+    w->fired = 1;                /* from now on at every instruction */
+    lua_sethook(L, watchhook, LUA_MASKCOUNT, 1);
+    if (owner != L) lua_sethook(owner, watchhook, LUA_MASKCOUNT, 1);
+  }
+  luaL_error(L, "interrupted!");
+}
+
+
+/* the message handler fn's errors go through: msgh, hook held off */
+static int watchmsgh (lua_State *L) {
+  nsWatch *w = (nsWatch *)lua_touserdata(L, lua_upvalueindex(1));
+  w->handling = 1;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  w->handling = 0;
+  return 1;
+}
+
+
+/*
+** The watch of thread T off and forgotten; whether it fired. T is at
+** stack index 'idx' of L, or is L itself (idx 0).
+*/
+static int unwatch (lua_State *L, lua_State *T, int idx) {
+  int fired = 0;
+  if (lua_gethook(T) == watchhook) lua_sethook(T, NULL, 0, 0);
+  watchtable(L);
+  if (idx == 0) lua_pushthread(L);
+  else lua_pushvalue(L, idx);
+  lua_pushvalue(L, -1);
+  if (lua_rawget(L, -3) == LUA_TUSERDATA) {
+    nsWatch *w = (nsWatch *)lua_touserdata(L, -1);
+    fired = w->fired;
+    w->armed = 0;
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_rawset(L, -3);   /* table[T] = nil */
+  lua_pop(L, 1);
+  return fired;
+}
+
+
+/* stack: 1 fd, 2 fn, 3 msgh, 4 the watch, 5 the handler, 6... results */
+static int watch_k (lua_State *L, int status, lua_KContext ctx) {
+  int ok = (status == LUA_OK || status == LUA_YIELD);
+  int fired = unwatch(L, L, 0);
+  (void)ctx;
+  lua_pushboolean(L, fired);
+  lua_insert(L, 6);
+  lua_pushboolean(L, ok);
+  lua_insert(L, 7);
+  return lua_gettop(L) - 5;
+}
+
+
+static int watch_call (lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  nsWatch *w;
+  int status;
+  luaL_argcheck(L, 0 <= fd && fd <= 0x7fffffff, 1, "descriptor out of range");
+  luaL_checkany(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  w = (nsWatch *)lua_newuserdatauv(L, sizeof *w, 0);     /* 4 */
+  w->fd = (int)fd;
+  w->armed = 1;
+  w->fired = w->handling = 0;
+  watchtable(L);
+  lua_pushthread(L);
+  lua_pushvalue(L, 4);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 3);
+  lua_pushcclosure(L, watchmsgh, 2);                    /* 5 */
+  lua_pushvalue(L, 2);
+  lua_sethook(L, watchhook, LUA_MASKCOUNT, WATCHCOUNT);
+  status = lua_pcallk(L, 0, LUA_MULTRET, 5, 0, watch_k);
+  return watch_k(L, status, 0);
+}
+
+
+static int watch_off (lua_State *L) {
+  lua_State *T = lua_tothread(L, 1);
+  luaL_argexpected(L, T != NULL, 1, "thread");
+  lua_pushboolean(L, unwatch(L, T, 1));
+  return 1;
+}
+
+/* }====== */
+
+
 /* core._kill(pid, sig): kill(2), for tests and supervisors */
 static int sig_kill (lua_State *L) {
   lua_Integer pid = luaL_checkinteger(L, 1);
@@ -336,6 +525,8 @@ static const luaL_Reg funcs[] = {
   {"_sigtake", sig_take},
   {"_sigfd", sig_fd},
   {"_siginterrupt", sig_interrupt},
+  {"_watchcall", watch_call},
+  {"_unwatch", watch_off},
   {"_kill", sig_kill},
   {"_getpid", sig_getpid},
   {NULL, NULL}

@@ -32,7 +32,8 @@ function console.listen(path, options) end
 ---@field env? table the chunks' globals (default: the program's `_G`)
 
 ---The terminal's side of `netsock console PATH`: attaches this terminal
----and returns the exit status when it detaches.
+---(only to an endpoint run by this user or root; its output is shown with
+---control sequences escaped) and returns the exit status when it detaches.
 ---@param path string
 ---@return integer status
 function console.attach(path) end
@@ -44,7 +45,7 @@ function console.main(args) end
 
 ---A session over a terminal object (`read`, `write`, `history`, `abandon`).
 ---@param term table
----@param opts? {env?: table, progname?: string, print?: function, interrupt_hook?: boolean}
+---@param opts? {env?: table, progname?: string, print?: function, interrupt_hook?: boolean, watchfd?: integer}
 ---@return table session
 function console.session(term, opts) end
 

@@ -26,6 +26,7 @@ local error, load, pcall, xpcall, select, setmetatable, getmetatable =
       error, load, pcall, xpcall, select, setmetatable, getmetatable
 local tostring, tonumber, type, rawget, rawset = tostring, tonumber, type, rawget, rawset
 local io, os, string, table, debug, coroutine = io, os, string, table, debug, coroutine
+local utf8 = utf8
 local pack, unpack, concat = table.pack, table.unpack, table.concat
 local require = require
 local G = _G
@@ -52,9 +53,17 @@ local function msghandler(e)
   return (tb:gsub("\n\t%[C%]: in function 'xpcall'\n.*$", ""))
 end
 
+-- the same under core._watchcall, whose message handler calls this one
+local function watchmsghandler(e)
+  local tb = debug.traceback(errtext(e), 3)
+  return (tb:gsub("\n\t%[C%]: in [^\n]*_watchcall'?\n.*$", ""))
+end
+
 -- M.session(term, opts): opts.env (the chunks' environment, default _G),
 -- opts.progname (the prefix of error messages), opts.print (how results
--- are printed), opts.interrupt_hook (SIGINT may stop a busy chunk)
+-- are printed), opts.interrupt_hook (SIGINT may stop a busy chunk),
+-- opts.watchfd (a descriptor whose becoming readable stops a busy chunk:
+-- the attached terminal's connection)
 function M.session(term, opts)
   opts = opts or {}
   return setmetatable({
@@ -63,6 +72,7 @@ function M.session(term, opts)
     progname = opts.progname or "netsock",
     print = opts.print or G.print,
     hook = opts.interrupt_hook,
+    watchfd = opts.watchfd,
     chunk = nil,        -- the task running the current chunk
     task = nil,         -- the session's own task
     hooked = false,     -- the last chunk ended by the SIGINT hook
@@ -109,7 +119,13 @@ function Session:runchunk(fn)
       if self.hook then self.hooked = core._siginterrupt() end
       tasks.wake(me)
     end })
-    res = pack(xpcall(fn, msghandler))
+    if self.watchfd then
+      local r = pack(core._watchcall(self.watchfd, fn, watchmsghandler))
+      self.hooked = r[1]
+      res = pack(unpack(r, 2, r.n))
+    else
+      res = pack(xpcall(fn, msghandler))
+    end
   end)
   tasks.label(chunk, "console chunk")
   self.chunk = chunk
@@ -150,14 +166,18 @@ function Session:interrupt()
     self.hooked = false
     return
   end
-  if self.chunk then
-    -- the hook SIGINT set on the chunk must not fire in the __close
-    -- handlers that closing the chunk runs
-    if self.hook then core._siginterrupt() end
-    tasks.cancel(self.chunk)
-  else
-    self.term:abandon()
-  end
+  if self.chunk then self:stopchunk()
+  else self.term:abandon() end
+end
+
+-- cancel the running chunk: the hooks that may stop it go first, so
+-- that none fires in the __close handlers that closing the chunk runs
+function Session:stopchunk()
+  local chunk = self.chunk
+  if not chunk then return end
+  if self.hook then core._siginterrupt() end
+  if self.watchfd then core._unwatch(chunk) end
+  tasks.cancel(chunk)
 end
 
 -- }======
@@ -184,9 +204,22 @@ function Term:deliver(v)
   tasks.wake(self.waiter)
 end
 
--- one keystroke's worth (libedit) or one line (plain)
+-- the editor failed (it raised): said once; the session ends as at end
+-- of input rather than with a dead input task
+function Term:failed(err)
+  io.stderr:write("\nnetsock: the line editor failed: ", tostring(err), "\n")
+  self.broken = true
+end
+
+-- one keystroke's worth (libedit) or one line (plain); false at the end
 function Term:feed()
-  if self.ed then return self.ed:feed() end
+  if self.ed then
+    if self.broken then return false end
+    local ok, v = pcall(self.ed.feed, self.ed)
+    if ok then return v end
+    self:failed(v)
+    return false
+  end
   local line = io.stdin:read("L")
   if line == nil then return false end
   line = line:gsub("\r?\n$", "")
@@ -211,7 +244,10 @@ end
 function Term:read(prompt)
   self.waiter = coroutine.running()
   self.prompt = prompt
-  if self.ed then self.ed:prompt(prompt)
+  if self.ed then
+    if self.broken then return nil end
+    local ok, err = pcall(self.ed.prompt, self.ed, prompt)
+    if not ok then self:failed(err); return nil end
   else io.stdout:write(prompt); io.stdout:flush() end
   self.reading = true
   if not self.task then
@@ -262,11 +298,16 @@ end
 --   terminal -> program  L line    I interrupt (Ctrl-C)
 -- A terminal that closes the connection has detached.
 
+local MAXFRAME = 1 << 20   -- the longest frame either side sends or takes
+
 local function frame(kind, data)
   return kind .. #data .. ":" .. data
 end
 
--- read one frame from a file object: kind, data, or nil at the end
+-- read one frame from a file object: kind, data, or nil, message, code
+-- at the end or on a frame that breaks the protocol (a length that is
+-- not plain digits, or above MAXFRAME: memory stays bounded whatever
+-- the other side sends)
 local function readframe(f)
   local head = {}
   while true do
@@ -274,24 +315,76 @@ local function readframe(f)
     if not c then return nil, msg, code end
     if c == ":" then break end
     head[#head + 1] = c
-    if #head > 12 then return nil, "bad frame", "EPROTO" end
+    if #head > 8 then return nil, "bad frame", "EPROTO" end
   end
-  head = concat(head)
-  local kind, len = head:sub(1, 1), tonumber(head:sub(2))
+  local kind, digits = concat(head):match("^(%a)(%d+)$")
+  local len = tonumber(digits)
   if not len then return nil, "bad frame", "EPROTO" end
+  if len > MAXFRAME then return nil, "frame too long", "EPROTO" end
   if len == 0 then return kind, "" end
   local data, msg, code = f:read(len)
   if not data or #data < len then return nil, msg or "closed", code or "closed" end
   return kind, data
 end
 
+-- What the endpoint sends reaches the operator's terminal as text: tabs,
+-- line ends and printable UTF-8 as they are; every other control
+-- character (C0 but tab and newline, a carriage return not before a
+-- newline, DEL, C1 whether UTF-8 or a raw byte) and every byte that is
+-- not part of valid UTF-8 is shown as a Lua escape ("\027"), so output
+-- cannot retitle, clear or reprogram the terminal.
+local UNSAFE = "[%z\1-\8\11-\31\127-\255]"
+
+local function escaped(b) return ("\\%03d"):format(b) end
+
+local function shown(s)
+  if not s:find(UNSAFE) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local j = s:find(UNSAFE, i)
+    if not j then out[#out + 1] = s:sub(i); break end
+    if j > i then out[#out + 1] = s:sub(i, j - 1) end
+    local b, len = s:byte(j), 1
+    if b == 13 and s:byte(j + 1) == 10 then
+      out[#out + 1] = "\r\n"; len = 2
+    elseif b >= 0xC2 and b <= 0xF4 then
+      local l = b >= 0xF0 and 4 or b >= 0xE0 and 3 or 2
+      local seq = s:sub(j, j + l - 1)
+      local ok, cp = pcall(utf8.codepoint, seq, 1, 1)   -- strict: no overlong, no surrogate
+      if #seq == l and ok and cp >= 0xA0 and utf8.len(seq) == 1 then
+        out[#out + 1] = seq; len = l
+      else
+        out[#out + 1] = escaped(b)
+      end
+    else
+      out[#out + 1] = escaped(b)
+    end
+    i = j + len
+  end
+  return concat(out)
+end
+
+-- a prompt from the endpoint: shown, and short (the editor takes 63 bytes)
+local function shownprompt(p)
+  p = shown(p)
+  if #p <= 48 then return p end
+  p = p:sub(1, 48)
+  while #p > 0 and not utf8.len(p) do p = p:sub(1, -2) end  -- no cut character
+  return p
+end
+M._shown = shown
+
 local Remote = {}
 Remote.__index = Remote
 
 function Remote:send(kind, data)
-  if self.closed then return end
-  local ok = self.conn:sendall(frame(kind, data))
-  if not ok then self.closed = true end
+  local i = 1
+  repeat                                -- longer output in several frames
+    if self.closed then return end
+    local ok = self.conn:sendall(frame(kind, data:sub(i, i + MAXFRAME - 1)))
+    if not ok then self.closed = true end
+    i = i + MAXFRAME
+  until i > #data
 end
 
 function Remote:read(prompt)
@@ -327,7 +420,7 @@ function Remote:reader(session)
     elseif kind == "I" then session:interrupt() end
   end
   self.closed = true
-  if session.chunk then tasks.cancel(session.chunk) end
+  session:stopchunk()
   self:deliver(nil)
 end
 
@@ -348,7 +441,7 @@ local function attached(conn, genv)
     __newindex = function(_, k, v) genv[k] = v end,
   })
   local session = M.session(remote, { env = env, print = rprint,
-                                      progname = "netsock" })
+                                      progname = "netsock", watchfd = conn:fileno() })
   local r = tasks.spawn_daemon(Remote.reader, remote, session)
   tasks.label(r, "console attached (frames)")
   tasks.label(coroutine.running(), "console attached")
@@ -481,6 +574,17 @@ function M.attach(path)
     io.stderr:write(("netsock: cannot attach to %s: %s\n"):format(path, msg))
     return 1, code
   end
+  -- the endpoint proves who runs it, as we prove it to the endpoint:
+  -- whoever bound the path first (in /tmp, while the program was down)
+  -- would read every line typed and write to this terminal
+  local _, uid = conn:getpeercred()
+  local me = core.geteuid()
+  if uid ~= me and uid ~= 0 then
+    conn:close()
+    io.stderr:write(("netsock: will not attach to %s: the endpoint is run by uid %s, "
+      .. "not by you (uid %d) or root\n"):format(path, tostring(uid), me))
+    return 1, "EACCES"
+  end
   conn:settimeout(nil)
   local term = newterm()
   local f = conn:makefile("r")
@@ -490,13 +594,17 @@ function M.attach(path)
   end)
   -- two tasks: one reads the program's frames (so that output, and the
   -- program going away, are seen while the prompt waits), one the lines
-  local pending, done, detached = nil, false, false
+  local pending, done, detached, broken = nil, false, false, nil
   local input
   local reader = netsock.spawn(function()
     while true do
-      local kind, data = readframe(f)
-      if kind == nil then break end
+      local kind, data, code = readframe(f)
+      if kind == nil then
+        if code == "EPROTO" then broken = data end
+        break
+      end
       if kind == "O" then
+        data = shown(data)
         if term.reading and term.ed then    -- above the prompt, as at home
           io.stdout:write("\r\27[K", data)
           io.stdout:flush()
@@ -506,14 +614,18 @@ function M.attach(path)
           io.stdout:flush()
         end
       elseif kind == "P" then
-        pending = data
+        pending = shownprompt(data)
         tasks.wake(input)
       end
     end
     done = true
     if not detached then
       term:cancel()
-      io.stderr:write("netsock: the program closed the console\n")
+      if broken then
+        io.stderr:write(("netsock: the endpoint broke the console's protocol (%s)\n"):format(broken))
+      else
+        io.stderr:write("netsock: the program closed the console\n")
+      end
     end
     tasks.wake(input)
   end)
@@ -530,7 +642,11 @@ function M.attach(path)
           io.stdout:write("\n")
           break
         end
-        if line then                        -- false: Ctrl-C, a new P comes
+        if line and #line > MAXFRAME then   -- dropped, as by Ctrl-C
+          io.stderr:write(("netsock: a line of %d bytes is too long (at most %d)\n")
+            :format(#line, MAXFRAME))
+          if not conn:sendall(frame("I", "")) then break end
+        elseif line then                    -- false: Ctrl-C, a new P comes
           term:history(line)
           if not conn:sendall(frame("L", line)) then break end
         end

@@ -17,7 +17,7 @@
 **                                   -- complete, nil meanwhile, false at
 **                                   -- Ctrl-D on an empty line
 **   e:abandon()                     -- the line is dropped (Ctrl-C)
-**   e:add(line)                     -- into the history
+**   e:add(line)                     -- into the history (bounded)
 **   e:redraw()                      -- prompt and line again (after output)
 **   e:resize()                      -- at SIGWINCH
 **   e:close()
@@ -37,6 +37,8 @@
 
 #define EDITOR  "netsock.editor"
 #define PROMPTMAX  64
+#define HISTLINES  1000   /* the history's bound: this many lines, */
+#define HISTLINE   4096   /* each at most this long (4 MiB in all) */
 
 typedef struct {
   EditLine *el;
@@ -109,7 +111,7 @@ static int edit_new (lua_State *L) {
     lua_pushliteral(L, "libedit could not start");
     return 2;
   }
-  history(e->hist, &ev, H_SETSIZE, 1000);
+  history(e->hist, &ev, H_SETSIZE, HISTLINES);
   history(e->hist, &ev, H_SETUNIQUE, 1);
   el_set(e->el, EL_CLIENTDATA, (void *)e);
   el_set(e->el, EL_EDITOR, "emacs");
@@ -117,6 +119,12 @@ static int edit_new (lua_State *L) {
   el_set(e->el, EL_HIST, history, e->hist);
   el_set(e->el, EL_PROMPT, promptfn);
   el_source(e->el, NULL);          /* ~/.editrc, as other libedit programs */
+  /* between prompts the terminal stays non-canonical and silent: a key
+     typed while a chunk runs waits in the queue as the key it is (in
+     canonical mode the line discipline would eat Ctrl-D, turning it into
+     a NUL for the next raw read, and echo the rest a second time);
+     el_end puts the terminal's own mode back */
+  el_set(e->el, EL_SETTY, "-x", "-icanon", "-echo", (const char *)NULL);
   strcpy(e->prompt, "> ");
   e->eofchar = 4;
   {
@@ -204,13 +212,33 @@ static int edit_redraw (lua_State *L) {
 }
 
 
-/* e:add(line): into the history (empty lines are not) */
+/*
+** e:add(line): into the history, which keeps the last HISTLINES lines;
+** an empty line, or one longer than HISTLINE bytes, is not kept
+*/
 static int edit_add (lua_State *L) {
   nsEditor *e = checkeditor(L);
-  const char *line = luaL_checkstring(L, 2);
+  size_t len;
+  const char *line = luaL_checklstring(L, 2, &len);
   HistEvent ev;
-  if (*line != '\0') history(e->hist, &ev, H_ENTER, line);
+  if (len > 0 && len <= HISTLINE) history(e->hist, &ev, H_ENTER, line);
   return 0;
+}
+
+
+/* e:_history(): how many lines the history holds, and their bytes */
+static int edit_histinfo (lua_State *L) {
+  nsEditor *e = checkeditor(L);
+  HistEvent ev;
+  lua_Integer n = 0, bytes = 0;
+  int r;
+  for (r = history(e->hist, &ev, H_FIRST); r >= 0; r = history(e->hist, &ev, H_NEXT)) {
+    n++;
+    bytes += (lua_Integer)strlen(ev.str);
+  }
+  lua_pushinteger(L, n);
+  lua_pushinteger(L, bytes);
+  return 2;
 }
 
 
@@ -220,6 +248,7 @@ int luaopen_netsock_edit (lua_State *L) {
     {"feed", edit_feed},
     {"abandon", edit_abandon},
     {"add", edit_add},
+    {"_history", edit_histinfo},
     {"resize", edit_resize},
     {"redraw", edit_redraw},
     {"close", edit_close},
