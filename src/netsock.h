@@ -348,7 +348,8 @@ NS_API void ns_addr_open (lua_State *L);
 /*
 ** Whether a call that got EINTR should return to Lua rather than retry:
 ** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
-** as soon as the call returns). Every other EINTR is retried.
+** as soon as the call returns). Every other EINTR is retried, as is
+** every one of a call made without a Lua state (L NULL).
 */
 NS_API int ns_interrupted (lua_State *L);
 #define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))

@@ -499,11 +499,14 @@ static int sig_getpid (lua_State *L) {
 ** SIGINT handler sets its hook (all four events, count 1) on the main
 ** thread and puts SIGINT back to the default action, so that both are
 ** seen here without owning the handler. The hook raises "interrupted!"
-** as soon as the call returns. Any other EINTR is retried as before.
+** as soon as the call returns. Any other EINTR is retried as before,
+** and so is every EINTR of a call made without a Lua state (L NULL: a
+** __gc's close_notify, which has nobody to return to).
 */
 int ns_interrupted (lua_State *L) {
   struct sigaction sa;
   lua_State *main;
+  if (L == NULL) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   main = lua_tothread(L, -1);
   lua_pop(L, 1);

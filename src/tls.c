@@ -658,8 +658,7 @@ struct nsTls {
 };
 
 /* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
-#define TLS_RETRY(t)  (errno == EINTR && \
-                       ((t)->callL == NULL || !ns_interrupted((t)->callL)))
+#define TLS_RETRY(t)  ns_retry((t)->callL)
 
 
 static int bio_write (BIO *b, const char *buf, int len) {
