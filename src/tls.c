@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <openssl/bio.h>
@@ -1150,12 +1149,6 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
 }
 
 
-static int isipliteral (const char *h) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
-}
-
-
 /*
 ** SNI on a server: the context's sni table or function picks the
 ** context for the name the client sent; no name, or none found, keeps
@@ -1340,7 +1333,7 @@ static int sock_starttls (lua_State *L) {
   else {
     SSL_set_connect_state(t->ssl);
     if (host != NULL) {
-      int ip = isipliteral(host);
+      int ip = ns_isnumerichost(host);
       if (!ip && !SSL_set_tlsext_host_name(t->ssl, t->host)) goto fail;
       if (d->verify && d->check_hostname) {
         if (ip) {
