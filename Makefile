@@ -7,6 +7,7 @@
 #   make prop     the randomized file-object test with more seeds (SEEDS=N)
 #   make taskfuzz the task-loop fuzzer with more seeds (SEEDS=N; SANITIZE=1: under ASan)
 #   make rock     the release source rock (build/rock/), checked by building it
+#   make fresh    make demo and make test in a fresh minimal Debian root (tools/fresh; root)
 
 LUA      ?= lua5.4
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
@@ -44,7 +45,7 @@ SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
 SANCORE  := build/asan/netsock/core.so
 SANEDIT  := $(if $(EDIT_LIBS),build/asan/netsock/edit.so)
 
-.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console
+.PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console fresh
 
 all: $(CORE) $(EDIT)
 
@@ -72,11 +73,17 @@ build/asan/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -O1 $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
-# What each job needs from Debian; tools/deps installs it as root,
-# otherwise it prints the apt-get command and stops.
-DEPS_BUILD := lua5.4 liblua5.4-dev gcc make pkg-config libssl-dev
+# What each job needs, as Debian package names. tools/deps checks for what
+# each gives (a command, a header, a Lua module, a file), installs what is
+# missing with apt-get as root where apt-get exists, and otherwise says
+# what is missing (with Fedora and Alpine names) and stops;
+# NETSOCK_DEPS=skip goes on anyway. DEPS_TEST is everything any spec uses
+# (a spec checks for its needs at its top: H.needs in spec/helpers.lua):
+# the LuaSocket layer's specs run LuaSocket, LuaSec and copas; service
+# names come from netbase's /etc/services; the offline lookups need ip.
+DEPS_BUILD := lua5.4 liblua5.4-dev gcc libc6-dev make pkg-config libssl-dev
 DEPS_TEST  := $(DEPS_BUILD) libedit-dev lua-busted lua-filesystem python3 netcat-openbsd curl procps strace \
-              openssl ca-certificates
+              openssl ca-certificates lua-socket lua-sec lua-copas netbase coreutils util-linux iproute2
 
 deps:
 	@sh tools/deps $(DEPS_BUILD)
@@ -100,7 +107,8 @@ demo: deps
 	  '= #netsock.tasks()' | \
 	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock
 
-# the console (bin/netsock) from the checkout: make console [ARGS="PATH"]
+# the console (bin/netsock) from the checkout: make console, or
+# make console ARGS="console PATH" to attach to a program's endpoint
 console: all
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;" $(LUA) bin/netsock $(ARGS)
 
@@ -123,6 +131,12 @@ install-check: deps-test
 # into a scratch tree to check it (tools/rock); install-check runs it too
 rock: deps-test
 	@sh tools/rock
+
+# the README's two commands in a minimal Debian root, as on a new machine;
+# the root and apt's downloads are cached in /var/cache/netsock-fresh
+fresh:
+	@sh tools/deps debootstrap
+	@sh tools/fresh
 
 lint: deps
 	@$(MAKE) --no-print-directory clean

@@ -13,6 +13,8 @@ reader, select and an epoll poller, name resolution, and coroutine
 tasks for many clients in one process.]],
   license = "MIT",
 }
+-- epoll, accept4, SOCK_CLOEXEC, eventfd: Linux for now
+supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
@@ -49,7 +51,8 @@ build = {
     ["netsock.serve"] = "lua/netsock/serve.lua",
     ["netsock.workers"] = "lua/netsock/workers.lua",
   },
-  -- the console; line editing comes with the netsock-edit rock (libedit)
+  -- the console; line editing comes with the netsock-edit rock (libedit):
+  -- luarocks --lua-version 5.4 make rocks/netsock-edit-scm-1.rockspec
   install = { bin = { netsock = "bin/netsock" } },
   -- installed beside the modules (luarocks show --rock-dir netsock):
   -- the docs, the examples, and library/, the LuaCATS annotations for

@@ -28,7 +28,9 @@ local srv = assert(netsock.serve(opt.host, opt.port, function(conn)
   conn:settimeout(30)
   local f = conn:makefile("rw")
   f:write("220 ready\r\n"):flush()
-  for line in f:lines() do
+  while true do
+    local line = f:read("l")   -- nil when the client leaves, resets or times out
+    if not line then return end
     local cmd = line:upper()
     if cmd == "HELLO" then
       f:write("250 hello\r\n")

@@ -30,6 +30,8 @@
 ---| "add_membership"
 ---| "drop_membership"
 ---@alias netsock.readformat "l"|"L"|"a"|"*l"|"*L"|"*a"|integer
+---A table with a `__call` metamethod: spawn and run take one as they take a function.
+---@alias netsock.callable table
 ---@alias netsock.waitable netsock.socket|netsock.file|integer|{fileno: fun(self): integer}
 
 ---The options of `create_server` (and of `serve`).
@@ -47,6 +49,7 @@
 ---@field onerror? fun(err: any, conn: netsock.socket, traceback: string) when a handler raises
 ---@field workers? integer|"auto" serve from this many worker processes
 ---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
+---@field tls? netsock.tls.context serve TLS: each client's handshake runs first, in its handler's task
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -379,6 +382,7 @@ function netsock.getdefaulttimeout() end
 
 ---Sets the timeout new (and accepted) sockets start with; nil is for ever.
 ---@param seconds number?
+---@return true
 function netsock.setdefaulttimeout(seconds) end
 
 ---Wall-clock seconds since the epoch.
@@ -425,13 +429,13 @@ function netsock.setrlimit_nofile(n) end
 -- {====== Tasks ======
 
 ---Starts `fn(...)` as a task of the loop; returns the task.
----@param fn function
+---@param fn function|netsock.callable
 ---@param ... any
 ---@return thread task
 function netsock.spawn(fn, ...) end
 
 ---Spawns `fn(...)` if given, then runs the loop until no task is left or `stop()`.
----@param fn? function
+---@param fn? function|netsock.callable
 ---@param ... any
 ---@return true
 function netsock.run(fn, ...) end
@@ -451,7 +455,7 @@ function netsock.step(timeout) end
 ---@param port netsock.port
 ---@param handler fun(conn: netsock.socket, host: string, port?: integer)
 ---@param options? netsock.serveoptions
----@return netsock.server? server
+---@return (netsock.server|netsock.supervisor)? server a supervisor with `workers`
 ---@return string? message
 ---@return string? code
 function netsock.serve(host, port, handler, options) end
@@ -671,6 +675,7 @@ function socket:disconnect() end
 function socket:pending() end
 
 ---@param seconds number? nil is for ever, 0 never waits
+---@return true
 function socket:settimeout(seconds) end
 
 ---@return number? seconds nil for ever
@@ -679,6 +684,7 @@ function socket:gettimeout() end
 
 ---`false` is settimeout(0), `true` settimeout(nil).
 ---@param flag boolean
+---@return true
 function socket:setblocking(flag) end
 
 ---@return boolean

@@ -2,6 +2,8 @@
 -- against what python3's socket module says on this same machine.
 
 local H = require "helpers"
+-- service names ("http") come from /etc/services
+H.needs { { file = "/etc/services", pkg = "netbase" } }
 local ns = H.netsock
 
 -- run python code and return its first line of output

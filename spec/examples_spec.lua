@@ -4,6 +4,8 @@
 -- print "Listening on HOST:PORT" (or a line ending so) first: the port is
 -- read from there. Every wait is bounded; every child is killed by PID.
 local H = require "helpers"
+-- service names ("http") come from /etc/services
+H.needs { { file = "/etc/services", pkg = "netbase" } }
 local ns = H.netsock
 
 -- Every handle this spec opens is closed at once, never left to the

@@ -25,6 +25,43 @@ local ns = require "netsock"
 
 local H = { netsock = ns }
 
+-- What a spec file needs from the machine, checked at its top:
+--   H.needs { { cmd = "python3", pkg = "python3" },
+--             { lua = "socket", pkg = "lua-socket" },
+--             { file = "/etc/services", pkg = "netbase" } }
+-- Anything missing raises there, so busted fails the file (it is never
+-- skipped) with a message naming the Debian package; `make test`
+-- installs every package the specs name (DEPS_TEST in the Makefile).
+-- lua52 = "copas": a pure-Lua module Debian installs for 5.2 only.
+function H.needs(list)
+  local missing = {}
+  for _, n in ipairs(list) do
+    local ok
+    if n.cmd then
+      ok = os.execute("command -v " .. n.cmd .. " >/dev/null 2>&1") == true
+    elseif n.lua or n.lua52 then
+      -- in a child lua5.4, so that this process loads nothing it did not ask for
+      local code = (n.lua52 and "package.path = package.path .. ';/usr/share/lua/5.2/?.lua'; " or "")
+        .. ("require '%s'"):format(n.lua or n.lua52)
+      ok = os.execute("lua5.4 -e " .. H.shquote(code) .. " >/dev/null 2>&1") == true
+    elseif n.file then
+      ok = io.open(n.file) ~= nil
+    end
+    if not ok then
+      missing[#missing + 1] = ("%s %s (Debian package %s)"):format(
+        n.cmd and "the command" or n.file and "the file" or "the Lua module",
+        n.cmd or n.file or n.lua or n.lua52, n.pkg)
+    end
+  end
+  if #missing > 0 then
+    error("this spec file needs " .. table.concat(missing, ", ")
+      .. ": make test installs it (as root), or apt-get install it", 2)
+  end
+end
+
+-- nearly every spec file starts peers with python3
+H.needs { { cmd = "python3", pkg = "python3" } }
+
 local tmpdir
 function H.tmpdir()
   if not tmpdir then
@@ -161,7 +198,9 @@ function H.python(code, ...)
   H.writefile(file, code)
   local args = {}
   for i = 1, select("#", ...) do args[i] = shquote(select(i, ...)) end
-  return H.spawn("python3 -u " .. shquote(file) .. " " .. table.concat(args, " "))
+  -- -B: a module it imports from spec/ (ptyconsole.py) leaves no
+  -- __pycache__ in the checkout, whatever PYTHONDONTWRITEBYTECODE says
+  return H.spawn("python3 -u -B " .. shquote(file) .. " " .. table.concat(args, " "))
 end
 
 -- a Lua script run by the same interpreter with the checkout's paths,

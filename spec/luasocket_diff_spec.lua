@@ -7,6 +7,7 @@
 -- left out of these programs.
 
 local D = require "luasocket_diff"
+require("helpers").needs { { lua = "socket", pkg = "lua-socket" } }
 
 local cases = {}
 local function case(name, code, tags)

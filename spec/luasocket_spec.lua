@@ -9,6 +9,8 @@
 -- spec/luasocket_diff_spec.lua.
 
 local H = require "helpers"
+H.needs { { lua = "socket", pkg = "lua-socket" }, { lua = "ssl", pkg = "lua-sec" },
+  { lua52 = "copas", pkg = "lua-copas" }, { cmd = "openssl", pkg = "openssl" } }
 
 -- run code in a child with the checkout's paths; its output once it ends
 local function child(code, timeout, ...)

@@ -3,6 +3,8 @@
 -- loop); each test failed before its fix. The names say the finding's
 -- number so that docs/guarantees.md can point at them.
 local H = require "helpers"
+-- service names ("http") come from /etc/services
+H.needs { { file = "/etc/services", pkg = "netbase" } }
 local ns = H.netsock
 
 local run_bounded, capture_stderr = H.run_bounded, H.capture_stderr

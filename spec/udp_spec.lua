@@ -3,6 +3,8 @@
 -- broadcast, multicast on loopback, and waits inside a task.
 
 local H = require "helpers"
+-- service names ("http") come from /etc/services
+H.needs { { file = "/etc/services", pkg = "netbase" } }
 local ns = H.netsock
 local core = require "netsock.core"
 

@@ -73,6 +73,19 @@ local function start(group)
   assert(sup, "the server did not start: " .. p:output())
   sup, port = tonumber(sup), tonumber(port)
   assert(waitfor(function() return #children(sup) == 2 end, 10), "no 2 workers")
+  -- p:kill signals the spawned shell's group, and returns once the shell
+  -- is gone; the supervisor then stops gracefully. In a session of its
+  -- own ('group') the signal does not reach it at all. Either way it
+  -- must be gone before the test ends, or it outlives the spec
+  -- (tools/runspecs names such strays): signal its group, then wait.
+  local kill = p.kill
+  function p.kill(self)
+    if group and ppid(sup) then os.execute(("kill -s TERM -- -%d 2>/dev/null"):format(sup)) end
+    kill(self)
+    if not waitfor(function() return ppid(sup) == nil end, 15) then
+      os.execute(("kill -s KILL -- -%d 2>/dev/null"):format(group and sup or self.pid))
+    end
+  end
   return p, sup, port, flag
 end
 

@@ -368,13 +368,41 @@ int ns_pushresult (lua_State *L, nsResult r, int err) {
 }
 
 
-int ns_gaifail (lua_State *L, int gai, int err) {
+/*
+** A failure that says what it was about: the message of ns_fail(err)
+** becomes "WHAT: message" ("bind 127.0.0.1:8080: Address already in
+** use"); the code is unchanged, so programs that test codes see none of it.
+*/
+int ns_failabout (lua_State *L, int err, const char *what) {
+  int n = ns_fail(L, err);
+  lua_pushfstring(L, "%s: %s", what, lua_tostring(L, -2));
+  lua_replace(L, -3);
+  return n;
+}
+
+
+/* a resolver failure; the message names the host (or address) asked
+   about, "lookup nosuch.invalid: Name or service not known", or the
+   service when that was the trouble, "lookup service gopherx: ..." */
+int ns_gaifail (lua_State *L, int gai, int err, const char *host,
+                const char *serv) {
   const nsName *e;
   if (gai == EAI_SYSTEM)
-    return ns_fail(L, err);
-  for (e = gainames; e->name != NULL; e++)
-    if (e->num == gai) break;
-  return ns_failmsg(L, gai_strerror(gai), e->name ? e->name : "EAI_FAIL");
+    ns_fail(L, err);
+  else {
+    for (e = gainames; e->name != NULL; e++)
+      if (e->num == gai) break;
+    ns_failmsg(L, gai_strerror(gai), e->name ? e->name : "EAI_FAIL");
+  }
+  if (serv != NULL && (gai == EAI_SERVICE || host == NULL)) {
+    lua_pushfstring(L, "lookup service %s: %s", serv, lua_tostring(L, -2));
+    lua_replace(L, -3);
+  }
+  else if (host != NULL) {
+    lua_pushfstring(L, "lookup %s: %s", host, lua_tostring(L, -2));
+    lua_replace(L, -3);
+  }
+  return 3;
 }
 
 

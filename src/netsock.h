@@ -237,8 +237,13 @@ NS_API char ns_reason[NS_REASONSIZE];
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
 NS_API int ns_closed (lua_State *L);
-/* push nil, message, code for a getaddrinfo error (EAI_SYSTEM -> errno) */
-NS_API int ns_gaifail (lua_State *L, int gai, int err);
+/* push nil, message, code for a getaddrinfo error (EAI_SYSTEM -> errno);
+   the message names the host (or address) asked about, or the service
+   when that was the trouble; either may be NULL */
+NS_API int ns_gaifail (lua_State *L, int gai, int err, const char *host,
+                       const char *serv);
+/* ns_fail with the message "WHAT: strerror", e.g. "bind 127.0.0.1:80: ..." */
+NS_API int ns_failabout (lua_State *L, int err, const char *what);
 /* push nil, message, code with a custom message and code */
 NS_API int ns_failmsg (lua_State *L, const char *msg, const char *code);
 /* the failure values of 'r' (NS_TIMEOUT, NS_CLOSED, NS_ERRNO with

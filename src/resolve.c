@@ -43,14 +43,14 @@
 
 
 /* nil, message, EAI name for an h_errno of the gethostby* family */
-static int herrfail (lua_State *L, int herr) {
+static int herrfail (lua_State *L, int herr, const char *about) {
   switch (herr) {
-    case TRY_AGAIN: return ns_gaifail(L, EAI_AGAIN, 0);
-    case NO_RECOVERY: return ns_gaifail(L, EAI_FAIL, 0);
+    case TRY_AGAIN: return ns_gaifail(L, EAI_AGAIN, 0, about, NULL);
+    case NO_RECOVERY: return ns_gaifail(L, EAI_FAIL, 0, about, NULL);
 #ifdef EAI_NODATA
-    case NO_DATA: return ns_gaifail(L, EAI_NODATA, 0);
+    case NO_DATA: return ns_gaifail(L, EAI_NODATA, 0, about, NULL);
 #endif
-    default: return ns_gaifail(L, EAI_NONAME, 0);
+    default: return ns_gaifail(L, EAI_NONAME, 0, about, NULL);
   }
 }
 
@@ -68,7 +68,7 @@ static int lookup (lua_State *L, const char *host, const char *serv,
   if (gai != 0) {
     int err = errno;  /* EAI_SYSTEM: errno says why */
     *res = NULL;
-    return ns_gaifail(L, gai, err);
+    return ns_gaifail(L, gai, err, host, serv);
   }
   return 0;
 }
@@ -279,27 +279,27 @@ static int job_push (lua_State *L, nsLookup *j) {
   char buf[INET_ADDRSTRLEN];
   switch (j->push) {
     case PUSH_ADDRINFO:
-      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err, j->host, j->serv);
       ns_pushaddrinfo(L, j->res);
       return 1;
     case PUSH_FIRSTV4:
-      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err, j->host, j->serv);
       inet_ntop(AF_INET, &((struct sockaddr_in *)j->res->ai_addr)->sin_addr,
                 buf, sizeof buf);
       lua_pushstring(L, buf);
       return 1;
     case PUSH_NAMEINFO:
-      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err);
+      if (j->gai != 0) return ns_gaifail(L, j->gai, j->err, j->host, j->serv);
       lua_pushstring(L, j->hbuf);
       lua_pushstring(L, j->sbuf);
       return 2;
     case PUSH_HOSTENT:
       if (j->kind == JOB_HOSTADDR && j->gai != 0)
-        return ns_gaifail(L, j->gai, j->err);
+        return ns_gaifail(L, j->gai, j->err, j->host, j->serv);
       if (j->hres == NULL) {
         if (j->r != 0 && j->r != ENOENT && j->herr == NETDB_INTERNAL)
           return ns_fail(L, j->r);
-        return herrfail(L, j->herr);
+        return herrfail(L, j->herr, j->host);
       }
       return ns_pushhostent(L, j->hres);
   }
@@ -373,6 +373,7 @@ nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
   char buf[INET6_ADDRSTRLEN];
   const struct sockaddr *sa;
   int port;
+<<<<<<< HEAD
   nsResult r = ns_job_wait(L, slot, deadline, ctx, k);
   if (r != NS_OK) { ns_job_release(L, slot); return r; }
   j = ns_job_check(L, slot);
@@ -380,6 +381,14 @@ nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
     int gai = j->gai, err = j->err;
     ns_job_release(L, slot);
     ns_gaifail(L, gai, err);
+=======
+  nsResult r = job_wait(L, slot, deadline, ctx, k);
+  if (r != NS_OK) { job_release(L, slot); return r; }
+  j = checkjob(L, slot);
+  if (j->gai != 0) {  /* pushed first: the job holds the host named */
+    ns_gaifail(L, j->gai, j->err, j->host, j->serv);
+    job_release(L, slot);
+>>>>>>> main
     return NS_PUSHED;
   }
   sa = j->res->ai_addr;
@@ -501,7 +510,7 @@ static int res_getnameinfo (lua_State *L) {
                     sbuf, sizeof sbuf, (int)flags);
   if (gai != 0) {
     int err = errno;
-    return ns_gaifail(L, gai, err);
+    return ns_gaifail(L, gai, err, host, serv);
   }
   lua_pushstring(L, hbuf);
   lua_pushstring(L, sbuf);
@@ -551,7 +560,7 @@ static int res_gethostbyname (lua_State *L) {
 ** ERANGE. Pushes the three results or the failure.
 */
 static int hostlookup (lua_State *L, const char *name, const void *addr,
-                       socklen_t alen, int family) {
+                       socklen_t alen, int family, const char *about) {
   size_t size = NETDBBUF;
   for (;;) {
     struct hostent he, *res = NULL;
@@ -570,7 +579,7 @@ static int hostlookup (lua_State *L, const char *name, const void *addr,
     if (res == NULL) {
       if (r != 0 && r != ENOENT && herr == NETDB_INTERNAL)
         return ns_fail(L, r);
-      return herrfail(L, herr);
+      return herrfail(L, herr, about);
     }
     return ns_pushhostent(L, res);
   }
@@ -585,7 +594,7 @@ static int res_gethostbyname_ex (lua_State *L) {
     if (j == NULL) return 3;
     return job_start(L, j);
   }
-  return hostlookup(L, name, NULL, 0, AF_INET);
+  return hostlookup(L, name, NULL, 0, AF_INET, name);
 }
 
 
@@ -605,9 +614,9 @@ static int res_gethostbyaddr (lua_State *L) {
   if (oneaddr(L, ip, NULL, 0, &ss, &len)) return 3;
   if (ss.ss_family == AF_INET)
     return hostlookup(L, NULL, &((struct sockaddr_in *)&ss)->sin_addr,
-                      sizeof(struct in_addr), AF_INET);
+                      sizeof(struct in_addr), AF_INET, ip);
   return hostlookup(L, NULL, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-                    sizeof(struct in6_addr), AF_INET6);
+                    sizeof(struct in6_addr), AF_INET6, ip);
 }
 
 

@@ -230,8 +230,12 @@ static int sock_bind (lua_State *L) {
   socklen_t len;
   if (ns_getaddr(L, 2, s->family, s->type, 1, &ss, &len) < 0)
     return 3;
-  if (bind(s->fd, (struct sockaddr *)&ss, len) < 0)
-    return ns_fail(L, errno);
+  if (bind(s->fd, (struct sockaddr *)&ss, len) < 0) {
+    int err = errno;
+    char what[sizeof(struct sockaddr_un) + 16] = "bind ";
+    ns_addrtext((struct sockaddr *)&ss, len, what + 5, sizeof what - 5);
+    return ns_failabout(L, err, what);
+  }
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -956,8 +956,7 @@ ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
                                                     : s->rcap - s->rtail));
     if (r > 0) {
       s->rtail += (size_t)r;
-      n = drain(s, &err);
-      if (n < 0 && err != 0 && err != EAGAIN) { /* keep what we have */ }
+      n = drain(s, &err);  /* a failure of drain shows at the next read */
       if (t->outhead < t->outtail) flushout(s);
       return r + (n > 0 ? n : 0);
     }

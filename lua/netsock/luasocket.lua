@@ -204,10 +204,14 @@ local nsgetaddrinfo = ns.getaddrinfo
 local lserror = sock.lserror
 
 local function lookup(host, port, family, typ, flags)
+  local infos, msg, code
   if flags == nil and ns._tasks.current() then
-    return core._getaddrinfo_task(host, port, family, typ)
+    infos, msg, code = core._getaddrinfo_task(host, port, family, typ)
+  else
+    infos, msg, code = nsgetaddrinfo(host, port, family, typ, nil, flags)
   end
-  return nsgetaddrinfo(host, port, family, typ, nil, flags)
+  if not infos then return nil, sock.bare(msg), code end
+  return infos
 end
 
 -- dns.getaddrinfo(host): { {family = "inet"|"inet6", addr = ip}, ... }
@@ -241,7 +245,7 @@ function dns.toip(...)
   else
     host, aliases, addrs = ns.gethostbyname_ex(name)
   end
-  if not host then return nil, hosterr[addrs] or aliases end
+  if not host then return nil, hosterr[addrs] or sock.bare(aliases) end
   return addrs[1], hostent(host, aliases, addrs)
 end
 
@@ -251,7 +255,7 @@ function dns.tohostname(...)
   local host, aliases, addrs = ns.gethostbyaddr(addr)
   if not host then
     -- LuaSocket resolves a name first, and an unknown one is not found
-    return nil, hosterr[addrs] or aliases
+    return nil, hosterr[addrs] or sock.bare(aliases)
   end
   return host, hostent(host, aliases, addrs)
 end

@@ -324,3 +324,148 @@ describe("library/ annotations", function()
     assert.truthy(problems2[1]:find("declares class netsock.no_such_optional_module", 1, true))
   end)
 end)
+
+-- {====== Return types: what the annotations say a call returns is what it returns ======
+-- annotated(name): the ---@param and ---@return lines of the function
+-- "netsock.serve" or method "netsock.socket:settimeout", read from library/
+local function annotated(qualified)
+  local cls, fname = qualified:match("^(.-)[.:]([%w_]+)$")
+  for _, path in ipairs(listfiles("library")) do
+    local vars, current, block = {}, nil, {}
+    for line in (assert(H.readfile(path)) .. "\n"):gmatch("([^\n]*)\n") do
+      local c = line:match("^%-%-%-@class%s+([%w_.]+)")
+      if c then current = c end
+      if line:match("^%-%-%-") then
+        block[#block + 1] = line
+      else
+        local var = line:match("^local%s+([%w_]+)%s*=%s*{%s*}")
+        if var and current then vars[var] = current end
+        local v, f = line:match("^function%s+([%w_]+)[.:]([%w_]+)%s*%(")
+        if v and (vars[v] or v) == cls and f == fname then
+          local out = { params = {}, returns = {} }
+          for _, l in ipairs(block) do
+            local pn, pt = l:match("^%-%-%-@param%s+([%w_.]+%??)%s+(%S+)")
+            if pn then out.params[pn:gsub("%?$", "")] = pt end
+            local rt = l:match("^%-%-%-@return%s+(%S+)")
+            if rt then out.returns[#out.returns + 1] = rt end
+          end
+          return out
+        end
+        block, current = {}, c and current or nil
+      end
+    end
+  end
+  error("no annotation for " .. qualified)
+end
+
+-- whether v is of the annotated type t ("true", "string?", "integer",
+-- "(netsock.server|netsock.supervisor)?", a netsock class: the object
+-- has every method the class declares, and no other class fits better)
+local function fits(t, v, declared)
+  local optional = t:sub(-1) == "?"
+  t = t:gsub("%?$", ""):gsub("^%((.*)%)$", "%1")
+  if v == nil then return optional or ("|" .. t .. "|"):find("|nil|", 1, true) ~= nil end
+  for alt in t:gmatch("[^|]+") do
+    if alt == "any" then return true
+    elseif alt == "true" or alt == "false" then
+      if tostring(v) == alt then return true end
+    elseif alt == "integer" then
+      if math.type(v) == "integer" then return true end
+    elseif alt:match("^[%l]+$") then
+      if type(v) == alt then return true end
+    elseif declared[alt] then
+      local mt = getmetatable(v)
+      if mt and mt.__name == alt then return true end
+      local d, ok = declared[alt], type(v) == "table" or type(v) == "userdata"
+      for f in pairs(d.funcs) do
+        if ok and type(v[f]) ~= "function" then ok = false end
+      end
+      if ok and next(d.funcs) then return true end
+    end
+  end
+  return false
+end
+
+describe("annotated return types", function()
+  local declared = parse(listfiles("library"))
+
+  -- call fn, then check every value against qualified's ---@return lines
+  local function check(qualified, ...)
+    local a = annotated(qualified)
+    local n = select("#", ...)
+    local values = { ... }
+    assert.is_true(n <= #a.returns, ("%s returned %d values, its annotation declares %d (%s)")
+      :format(qualified, n, #a.returns, table.concat(a.returns, ", ")))
+    for i, t in ipairs(a.returns) do
+      assert.is_true(fits(t, values[i], declared), ("%s returned %s as value %d, annotated %s")
+        :format(qualified, tostring(values[i]), i, t))
+    end
+  end
+
+  it("serve: a server, or with workers a supervisor", function()
+    local srv = assert(ns.serve("127.0.0.1", 0, function() end))
+    check("netsock.serve", srv)
+    srv:close(); ns.run()
+    local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1 }))
+    finally(function() sup:stop(5) end)
+    check("netsock.serve", sup)
+    -- and the failure triple
+    local in_use = assert(ns.create_server("127.0.0.1", 0))
+    finally(function() in_use:close() end)
+    check("netsock.serve", ns.serve("127.0.0.1", select(2, in_use:getsockname()), function() end))
+  end)
+
+  it("settimeout, setblocking and setdefaulttimeout return true", function()
+    local s = ns.tcp()
+    finally(function() s:close() end)
+    check("netsock.socket:settimeout", s:settimeout(1))
+    check("netsock.socket:settimeout", s:settimeout(nil))
+    check("netsock.socket:setblocking", s:setblocking(false))
+    local was = ns.getdefaulttimeout()
+    finally(function() ns.setdefaulttimeout(was) end)
+    check("netsock.setdefaulttimeout", ns.setdefaulttimeout(was))
+  end)
+
+  it("spawn and run take a callable table, and say so", function()
+    for _, name in ipairs({ "netsock.spawn", "netsock.run" }) do
+      local t = annotated(name).params.fn
+      assert.truthy(t and ("|" .. t:gsub("%?$", "") .. "|"):find("|netsock.callable|", 1, true),
+        name .. "'s fn is annotated " .. tostring(t))
+    end
+    local ran = false
+    local callable = setmetatable({}, { __call = function() ran = true end })
+    check("netsock.spawn", ns.spawn(callable))
+    check("netsock.run", ns.run())
+    assert.is_true(ran)
+  end)
+
+  it("serve's options include tls where netsock.tls is built", function()
+    if not ns.tls then return end
+    assert.truthy(declared["netsock.serveoptions"].fields.tls, "library/: serve's options lack tls")
+  end)
+end)
+-- }======
+
+describe("annotations and docs/api.md", function()
+  it("every annotated function of netsock, netsock.tls, netsock.console and of sockets, files and pollers is in api.md's index", function()
+    local I = dofile("tools/apiindex.lua")
+    local indexed = {}
+    for _, sec in ipairs(I.entries(assert(H.readfile("docs/api.md")))) do
+      for _, e in ipairs(sec.entries) do indexed[e.name] = true end
+    end
+    local declared = parse(listfiles("library"))
+    local prefix = { ["netsock"] = "netsock.", ["netsock.tls"] = "netsock.tls.",
+                     ["netsock.console"] = "netsock.console.", ["netsock.socket"] = "s:",
+                     ["netsock.file"] = "f:", ["netsock.poller"] = "p:" }
+    local missing = {}
+    for cls, p in pairs(prefix) do
+      for f, where in pairs(declared[cls] and declared[cls].funcs or {}) do
+        if not isprivate(f) and not indexed[p .. f] then
+          missing[#missing + 1] = ("%s%s (annotated at %s)"):format(p, f, where)
+        end
+      end
+    end
+    table.sort(missing)
+    assert.are.same({}, missing, "annotated but not documented: add a ### heading to docs/api.md, then lua5.4 tools/apiindex.lua")
+  end)
+end)

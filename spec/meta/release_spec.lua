@@ -39,12 +39,12 @@ describe("release", function()
     local csrc = {}
     for _, f in ipairs(mods["netsock.core"].sources) do csrc[f] = true end
     -- src/edit/: the console's line editor, in the netsock-edit rock
-    local edit = rockspec("netsock-edit-scm-1.rockspec").build.modules["netsock.edit"]
+    local edit = rockspec("rocks/netsock-edit-scm-1.rockspec").build.modules["netsock.edit"]
     local esrc = {}
     for _, f in ipairs(edit.sources) do esrc[f] = true end
     for _, f in ipairs(files("*.c")) do
       if f:find("^src/edit/") then
-        assert.is_true(esrc[f] == true, f .. " is not in netsock-edit-scm-1.rockspec")
+        assert.is_true(esrc[f] == true, f .. " is not in rocks/netsock-edit-scm-1.rockspec")
       else
         assert.is_true(csrc[f] == true, f .. " is not in the rockspec's netsock.core sources")
       end
@@ -59,6 +59,23 @@ describe("release", function()
     for _, f in ipairs(files("*.lua")) do
       local want = f:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
       assert.are.equal(want, lua[f], f .. " is not in the rockspec as module " .. want)
+    end
+  end)
+
+  it("one rockspec at the top level, so luarocks make and test need no name in a folder of any name", function()
+    local p = assert(io.popen("ls *.rockspec rockspec/*.rockspec rockspecs/*.rockspec 2>/dev/null"))
+    local found = {}
+    for l in p:lines() do found[#found + 1] = l end
+    p:close()
+    -- LuaRocks looks in ., rockspec/ and rockspecs/ and, finding two,
+    -- picks by the folder's name or stops with "Please specify which
+    -- rockspec file to use"
+    assert.same({ "netsock-scm-1.rockspec" }, found)
+  end)
+
+  it("each rockspec says where it builds (supported_platforms)", function()
+    for _, f in ipairs({ "netsock-scm-1.rockspec", "rocks/netsock-edit-scm-1.rockspec" }) do
+      assert.same({ "linux" }, rockspec(f).supported_platforms, f)
     end
   end)
 

@@ -149,8 +149,15 @@ local words = {
   EAI_SERVICE = "service not supported for socket type",
   EAI_SOCKTYPE = "ai_socktype not supported",
 }
+-- netsock's message without what it was about: netsock says "bind
+-- 127.0.0.1:80: ..." and "lookup host: ...", LuaSocket only the sentence
+local function bare(msg)
+  if type(msg) ~= "string" then return msg end
+  return (msg:gsub("^lookup service .-: ", "", 1):gsub("^lookup .-: ", "", 1):gsub("^bind .-: ", "", 1))
+end
+M.bare = bare
 local function lserror(msg, code)
-  return words[code] or msg
+  return words[code] or bare(msg)
 end
 M.lserror = lserror
 -- }======
@@ -502,10 +509,14 @@ local AI_PASSIVE = core.AI_PASSIVE
 local nsgetaddrinfo = ns.getaddrinfo
 
 local function resolve(host, port, family, typ, flags)
+  local infos, msg, code
   if flags == nil and current() and not find(host or "", "^[%d.:]*$") then
-    return core._getaddrinfo_task(host, port, family, typ)
+    infos, msg, code = core._getaddrinfo_task(host, port, family, typ)
+  else
+    infos, msg, code = nsgetaddrinfo(host, port, family, typ, nil, flags)
   end
-  return nsgetaddrinfo(host, port, family, typ, nil, flags)
+  if not infos then return nil, bare(msg), code end
+  return infos
 end
 
 -- trybind(o, host, port): bind o to the first of host's addresses that
@@ -1064,7 +1075,7 @@ function udpm.sendto(o, data, host, port)
     port = checkstring(port, 4)
     local infos
     infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
-    if not infos then return nil, msg end
+    if not infos then return nil, bare(msg) end
     local ai = infos[1]
     if not s then
       local err

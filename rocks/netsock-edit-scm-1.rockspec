@@ -2,7 +2,11 @@ rockspec_format = "3.0"
 package = "netsock-edit"
 version = "scm-1"
 source = {
-  url = "git+file:///dev/null",  -- built from the checkout: luarocks make netsock-edit-scm-1.rockspec
+  -- built from the checkout's top folder (its paths are relative to it):
+  -- luarocks --lua-version 5.4 make rocks/netsock-edit-scm-1.rockspec
+  -- Kept out of the top folder so that `luarocks make` and `luarocks test`
+  -- there find one rockspec, whatever the checkout's folder is called.
+  url = "git+file:///dev/null",
 }
 description = {
   summary = "Line editing and history for the netsock console, through libedit",
@@ -11,6 +15,7 @@ The netsock.edit module: the `netsock` console's line editor, built on
 libedit (BSD licence). Without it the console reads plain lines.]],
   license = "MIT",
 }
+supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4, < 5.5",
   "netsock",
