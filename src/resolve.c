@@ -373,22 +373,12 @@ nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
   char buf[INET6_ADDRSTRLEN];
   const struct sockaddr *sa;
   int port;
-<<<<<<< HEAD
   nsResult r = ns_job_wait(L, slot, deadline, ctx, k);
   if (r != NS_OK) { ns_job_release(L, slot); return r; }
   j = ns_job_check(L, slot);
-  if (j->gai != 0) {
-    int gai = j->gai, err = j->err;
-    ns_job_release(L, slot);
-    ns_gaifail(L, gai, err);
-=======
-  nsResult r = job_wait(L, slot, deadline, ctx, k);
-  if (r != NS_OK) { job_release(L, slot); return r; }
-  j = checkjob(L, slot);
   if (j->gai != 0) {  /* pushed first: the job holds the host named */
     ns_gaifail(L, j->gai, j->err, j->host, j->serv);
-    job_release(L, slot);
->>>>>>> main
+    ns_job_release(L, slot);
     return NS_PUSHED;
   }
   sa = j->res->ai_addr;
