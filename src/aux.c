@@ -6,6 +6,7 @@
 */
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -277,6 +278,23 @@ nsSocket *ns_checkio (lua_State *L, int idx) {
 
 /* ns_checkresumed, the check a continuation starts with, is inline in
    netsock.h */
+
+
+/*
+** Raise "bad argument #arg to 'fname' (message)" with the message
+** formatted as lua_pushfstring does: for the checks of an options table
+** (tls.c), whose messages name the function as the caller wrote it
+** (netsock.check's wording) even when it is reached through another.
+*/
+int ns_argerror (lua_State *L, int arg, const char *fname,
+                 const char *fmt, ...) {
+  const char *msg;
+  va_list ap;
+  va_start(ap, fmt);
+  msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
+}
 
 /* }====== */
 

@@ -278,6 +278,9 @@ NS_API const char *ns_typename (int type);
 */
 NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                          const luaL_Reg *methods, int upmeta);
+/* raise "bad argument #arg to 'fname' (formatted message)" */
+NS_API int ns_argerror (lua_State *L, int arg, const char *fname,
+                        const char *fmt, ...);
 /* the socket class: mark the metatable on the stack as the sockets' */
 NS_API void ns_marksocketclass (lua_State *L);
 NS_API void ns_pushsocketclass (lua_State *L);

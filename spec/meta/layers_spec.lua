@@ -1,7 +1,7 @@
 -- spec/meta/layers_spec.lua: docs/design.md's layer table is the truth about
 -- the sources. It reads the table ("Layers") and the files: every C file
 -- of src/ and Lua file of lua/ has its row; a C file calls (directly or
--- through a netsock.h macro) exactly the ns_* functions of the files its
+-- through a macro of src/*.h) exactly the ns_* functions of the files its
 -- "uses" column names, all of them above it (so src/ has no circle); a
 -- Lua file requires exactly what its row names; only io.c includes
 -- tls.h, and the data-path files never test s->tls or NS_HAVE_TLS; no C
@@ -87,11 +87,13 @@ local function cdefs(files)
     end
   end
   local macros = {}
-  local h = code(readfile("src/netsock.h"))
-  for name, body in h:gmatch("#define%s+(ns_[%w_]+)(%b()[^\n]*\\?\n?[^#]-)\n[^ ]") do
-    local callees = {}
-    for c in body:gmatch("(ns_[%w_]+)%s*%(") do callees[#callees + 1] = c end
-    macros[name] = callees
+  for _, hf in ipairs(ls("ls src/*.h")) do
+    local h = code(readfile(hf))
+    for name, body in h:gmatch("#define%s+([%w_]+)(%b()[^\n]*\\?\n?[^#]-)\n[^ ]") do
+      local callees = {}
+      for c in body:gmatch("(ns_[%w_]+)%s*%(") do callees[#callees + 1] = c end
+      macros[name] = callees
+    end
   end
   return defs, macros
 end
@@ -106,7 +108,7 @@ local function cuses(f, defs, macros)
       for _, c in ipairs(macros[name]) do use(c, depth + 1) end
     end
   end
-  for name in text:gmatch("(ns_[%w_]+)%s*%(") do use(name, 0) end
+  for name in text:gmatch("([%w_]+)%s*%(") do use(name, 0) end
   return used
 end
 
@@ -171,10 +173,10 @@ describe("the layers (docs/design.md)", function()
     end
   end)
 
-  it("only io.c includes tls.h; socket.c, file.c, sendfile.c, select.c never see TLS", function()
+  it("only io.c (and tls*.c) include tls.h; socket.c, file.c, sendfile.c, select.c never see TLS", function()
     for _, f in ipairs(cfiles) do
       local text = readfile("src/" .. f)
-      if f ~= "io.c" and f ~= "tls.c" then
+      if f ~= "io.c" and not f:match("^tls") then
         assert.is_nil(text:find('#include "tls.h"', 1, true), f .. " includes tls.h")
       end
     end
@@ -189,9 +191,8 @@ describe("the layers (docs/design.md)", function()
     for _, f in ipairs(cfiles) do
       local text = readfile("src/" .. f)
       local n = select(2, text:gsub("\n", ""))
-      -- tls.c: contexts go to a file of their own (issue 23); file.c: the
-      -- LuaSocket fast path leaves it (issue 24)
-      if f ~= "tls.c" and f ~= "file.c" then
+      -- file.c: the LuaSocket fast path leaves it (issue 24)
+      if f ~= "file.c" then
         assert.is_true(n <= 800, ("src/%s has %d lines"):format(f, n))
       end
       local start, startline
@@ -202,9 +203,7 @@ describe("the layers (docs/design.md)", function()
           start, startline = lineno, line
         elseif line:match("^}") and start then
           local len = lineno - start + 1
-          if f ~= "tls.c" then  -- ctx_new, starttls: issue 23, pending
-            assert.is_true(len <= 80, ("src/%s:%d %s is %d lines"):format(f, start, startline, len))
-          end
+          assert.is_true(len <= 80, ("src/%s:%d %s is %d lines"):format(f, start, startline, len))
           start = nil
         end
       end
