@@ -1,6 +1,9 @@
 # netsock: BSD sockets for Lua 5.4
 #   make          build the C core into build/
 #   make test     run the specs (installs what is missing, as root)
+#   make test PORTABLE=1  the same on the portable build (build/portable/):
+#                 the generic POSIX seams (sys_posix.c, ready_poll.c),
+#                 strict POSIX.1-2008 (docs/design.md, "The seams")
 #   make demo     a short tour of the examples
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
@@ -16,7 +19,17 @@ OPT      ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wundef
 STRICT   ?=
-CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden -D_GNU_SOURCE $(LUA_INC)
+# PORTABLE=1: the core as strict POSIX.1-2008 (no _GNU_SOURCE) over the
+# generic seams, into build/portable/ beside the normal build
+PORTABLE ?=
+ifeq ($(PORTABLE),1)
+OUT      := build/portable
+FEATURES := -D_POSIX_C_SOURCE=200809L
+else
+OUT      := build
+FEATURES := -D_GNU_SOURCE
+endif
+CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden $(FEATURES) $(LUA_INC)
 LDFLAGS  += -shared -pthread
 BUSTED   ?= busted
 
@@ -30,15 +43,22 @@ endif
 CFLAGS   += $(TLS_CFLAGS)
 LDLIBS   += $(TLS_LIBS)
 
-SRCS     := $(wildcard src/*.c)
+# The platform's seams (src/sys_*.c, src/ready_*.c): which ones, and
+# what the generic one may use, by feature tests (tools/probe compiles
+# and links the small programs of tools/probes/), kept in config.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(OUT)/config.mk
+endif
+SEAMS    ?= sys_linux ready_epoll
+SRCS     := $(filter-out src/sys_%.c src/ready_%.c,$(wildcard src/*.c)) $(SEAMS:%=src/%.c)
 HDRS     := $(wildcard src/*.h)
-OBJS     := $(SRCS:src/%.c=build/obj/%.o)
-CORE     := build/netsock/core.so
+OBJS     := $(SRCS:src/%.c=$(OUT)/obj/%.o)
+CORE     := $(OUT)/netsock/core.so
 
 # the console's line editor (src/edit/edit.c), only where libedit is found
 EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
 EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
-EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
+EDIT        := $(if $(EDIT_LIBS),$(OUT)/netsock/edit.so)
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
@@ -49,21 +69,30 @@ SANEDIT  := $(if $(EDIT_LIBS),build/asan/netsock/edit.so)
 
 all: $(CORE) $(EDIT)
 
-build/obj/%.o: src/%.c $(HDRS)
+$(OUT)/config.mk: tools/probe $(wildcard tools/probes/*.c)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@sh tools/probe "$(CC)" "$(PORTABLE)" >$@.tmp && mv $@.tmp $@
+	@sed -n 's/^SEAMS := /probed: the seams /p' $@
+
+# the generic seam sees the system's whole interface (peer credentials
+# and dladdr have no POSIX form); every other file only what FEATURES say
+SEAMFLAGS = $(if $(filter sys_posix,$*),$(SEAM_DEFS) -D_GNU_SOURCE)
+
+$(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SEAMFLAGS) -c -o $@ $<
 
 $(CORE): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
 
-build/netsock/edit.so: src/edit/edit.c
+$(OUT)/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
+	$(CC) $(CFLAGS) -D_GNU_SOURCE $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
-build/asan/obj/%.o: src/%.c $(HDRS)
+build/asan/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
+	$(CC) $(CFLAGS) $(SEAMFLAGS) $(SAN) -O1 -c -o $@ $<
 
 $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
@@ -91,9 +120,12 @@ deps:
 deps-test:
 	@sh tools/deps $(DEPS_TEST)
 
+# the portable build's specs load its core (NETSOCK_CPATH)
+SPECENV  := $(if $(filter 1,$(PORTABLE)),NETSOCK_CPATH="$(OUT)/?.so")
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
-	@sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
+	@$(SPECENV) sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 demo: deps
 	@sh tools/deps openssl ca-certificates
