@@ -74,9 +74,14 @@ $(OUT)/config.mk: tools/probe $(wildcard tools/probes/*.c)
 	@sh tools/probe "$(CC)" "$(PORTABLE)" >$@.tmp && mv $@.tmp $@
 	@sed -n 's/^SEAMS := /probed: the seams /p' $@
 
-# the generic seam sees the system's whole interface (peer credentials
-# and dladdr have no POSIX form); every other file only what FEATURES say
-SEAMFLAGS = $(if $(filter sys_posix,$*),$(SEAM_DEFS) -D_GNU_SOURCE)
+# The generic seam sees the system's whole interface (peer credentials
+# and dladdr have no POSIX form), and so do the tables of the system's
+# names (constants, socket options, errno and EAI codes: core.c,
+# options.c, errors.c), which offer what the system has; every other
+# file only what FEATURES say (strict POSIX.1-2008 in the portable build)
+WHOLE     := sys_posix core options errors
+SEAMFLAGS = $(if $(filter sys_posix,$*),$(SEAM_DEFS)) \
+            $(if $(filter $(WHOLE),$*),$(if $(filter 1,$(PORTABLE)),-D_GNU_SOURCE))
 
 $(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
 	@mkdir -p $(@D)

@@ -14,6 +14,8 @@
 --   H.pattern(n), H.PY_PATTERN                  -- the same n bytes in Lua, python
 --   local data, msg, code = H.drain(s)          -- recv until the end
 --   H.ipv6_it("name", fn)                       -- pending where ::1 is missing
+--   H.linux_it("name", "/proc", fn)             -- needs Linux: pending elsewhere
+--   H.linux, H.backend                          -- on Linux; "epoll" or "poll"
 --   H.run_bounded(10 [, fn])                    -- netsock.run with a watchdog
 --   local err = H.capture_stderr(fn)            -- what fn wrote on io.stderr
 --   H.fdcount()                                 -- descriptors open in this process
@@ -385,6 +387,26 @@ H.has_ipv6 = (function()
   s:close()
   return ok == true
 end)()
+
+-- Linux itself, and the readiness backend the core was built with
+-- ("epoll", or "poll" in the portable build, make test PORTABLE=1)
+H.linux = io.popen("uname -s"):read("l") == "Linux"
+H.backend = (function()
+  local p = assert(ns.poller())
+  local name = tostring(p):match("%((%w+) fd") or "?"
+  p:close()
+  return name
+end)()
+
+-- A test that needs Linux itself, not the core (an abstract Unix name,
+-- /proc, unshare, strace): it() on Linux, in both builds, and
+-- pending() with the reason elsewhere. The name says what it needs:
+--   H.linux_it("...", "abstract Unix names", fn)
+function H.linux_it(name, needs, fn)
+  local busted = require "busted"
+  local full = name .. " [Linux: " .. needs .. "]"
+  if H.linux then busted.it(full, fn) else busted.pending(full .. " (not Linux)") end
+end
 
 -- it() where IPv6 loopback works, pending() elsewhere
 function H.ipv6_it(name, fn)

@@ -199,6 +199,10 @@ NS_API int ns_sys_dupover (int from, int to);
 NS_API int ns_sys_peercred (int fd, long *pid, long *uid, long *gid);
 /* the CPUs this process may run on, at least 1 */
 NS_API long ns_sys_cpucount (void);
+/* the socket option (setoption's name) under which the kernel spreads
+   the connections of one port over the listeners bound to it, or NULL
+   where none does (serve's workers then share one listener) */
+NS_API const char *ns_sys_balance (void);
 /* poll(2) without waiting: NS_READ, NS_WRITE, NS_HANGUP, NS_FAULT */
 NS_API int ns_sys_pollnow (int fd, int events);
 /* fromfd's duplicate of a caller's descriptor, close-on-exec */

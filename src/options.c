@@ -30,6 +30,9 @@ static const nsOption options[] = {
 #ifdef SO_REUSEPORT
   {"reuseport", SOL_SOCKET, SO_REUSEPORT, 0, OPT_BOOL},
 #endif
+#ifdef SO_REUSEPORT_LB
+  {"reuseport_lb", SOL_SOCKET, SO_REUSEPORT_LB, 0, OPT_BOOL},
+#endif
   {"keepalive", SOL_SOCKET, SO_KEEPALIVE, 0, OPT_BOOL},
   {"broadcast", SOL_SOCKET, SO_BROADCAST, 0, OPT_BOOL},
   {"sndbuf", SOL_SOCKET, SO_SNDBUF, 0, OPT_INT},

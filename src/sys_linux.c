@@ -17,6 +17,7 @@
 **              (eventfd(2)), and dup3(2) close-on-exec
 **   ns_sys_peercred   SO_PEERCRED
 **   ns_sys_cpucount   sched_getaffinity(2)
+**   ns_sys_balance    "reuseport": SO_REUSEPORT spreads connections
 **   ns_sys_pollnow    poll(2) with timeout 0, POLLRDHUP included
 **   ns_sys_gethostbyname, ns_sys_gethostbyaddr, ns_sys_getservbyname,
 **   ns_sys_getservbyport, ns_sys_getprotobyname   glibc's *_r forms
@@ -192,6 +193,12 @@ void ns_sys_pin (void *addr) {
   Dl_info info;
   if (dladdr(addr, &info) && info.dli_fname != NULL)
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+
+/* SO_REUSEPORT balances a port's connections over its listeners (3.9) */
+const char *ns_sys_balance (void) {
+  return "reuseport";
 }
 
 

@@ -31,6 +31,8 @@
 **              BSDs, macOS: no pid unless the system says it), or
 **              getpeereid (probed; no pid); else EOPNOTSUPP
 **   ns_sys_cpucount   sysconf(_SC_NPROCESSORS_ONLN) (no affinity)
+**   ns_sys_balance    FreeBSD's SO_REUSEPORT_LB; none elsewhere (serve's
+**              workers share one listener)
 **   ns_sys_pollnow    poll(2); a peer's shutdown is seen only as the
 **              end of the stream (POLLRDHUP is Linux's)
 **   ns_sys_gethostbyname, ns_sys_gethostbyaddr   getaddrinfo(3) and
@@ -400,6 +402,22 @@ int ns_sys_peercred (int fd, long *pid, long *uid, long *gid) {
 #else
   (void)fd; (void)pid; (void)uid; (void)gid;
   return EOPNOTSUPP;
+#endif
+}
+
+
+/*
+** The option under which the kernel spreads one port's connections over
+** its listeners: FreeBSD's SO_REUSEPORT_LB (12.0). The BSDs' and macOS's
+** SO_REUSEPORT lets several sockets bind a port but hands each
+** connection to one of them without balancing, and the portable build
+** takes none: serve's workers then share one listener.
+*/
+const char *ns_sys_balance (void) {
+#if !defined(NS_GENERIC) && defined(SO_REUSEPORT_LB)
+  return "reuseport_lb";
+#else
+  return NULL;
 #endif
 }
 
