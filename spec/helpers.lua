@@ -14,7 +14,7 @@
 --   H.pattern(n), H.PY_PATTERN                  -- the same n bytes in Lua, python
 --   local data, msg, code = H.drain(s)          -- recv until the end
 --   H.ipv6_it("name", fn)                       -- pending where ::1 is missing
---   H.linux_it("name", "/proc", fn)             -- needs Linux: pending elsewhere
+--   H.linux_it("name", "/proc", fn)             -- #linux: pending elsewhere, saying why
 --   H.linux, H.backend                          -- on Linux; "epoll" or "poll"
 --   H.run_bounded(10 [, fn])                    -- netsock.run with a watchdog
 --   local err = H.capture_stderr(fn)            -- what fn wrote on io.stderr
@@ -402,10 +402,23 @@ end)()
 -- /proc, unshare, strace): it() on Linux, in both builds, and
 -- pending() with the reason elsewhere. The name says what it needs:
 --   H.linux_it("...", "abstract Unix names", fn)
-function H.linux_it(name, needs, fn)
+-- 'usable' false: Linux, but what it needs is not usable here (strace
+-- denied, no namespaces): pending with that reason too.
+-- The name carries the tag #linux (busted --exclude-tags=linux leaves
+-- them out; docs name tests without their tags).
+function H.linux_it(name, needs, fn, usable)
   local busted = require "busted"
-  local full = name .. " [Linux: " .. needs .. "]"
-  if H.linux then busted.it(full, fn) else busted.pending(full .. " (not Linux)") end
+  local full = name .. " #linux"
+  if not H.linux then busted.pending(full .. " (needs Linux: " .. needs .. ")")
+  elseif usable == false then busted.pending(full .. " (" .. needs .. " not usable here)")
+  else busted.it(full, fn) end
+end
+
+-- a whole describe block that needs Linux (its helpers read /proc)
+function H.linux_describe(name, needs, fn)
+  local busted = require "busted"
+  if H.linux then return busted.describe(name .. " #linux", fn) end
+  busted.pending(name .. " #linux (needs Linux: " .. needs .. ")")
 end
 
 -- it() where IPv6 loopback works, pending() elsewhere
@@ -420,7 +433,7 @@ end
 function H.fdcount()
   local lfs = require "lfs"
   local n = 0
-  for e in lfs.dir("/proc/self/fd") do
+  for e in lfs.dir(H.linux and "/proc/self/fd" or "/dev/fd") do
     if e ~= "." and e ~= ".." then n = n + 1 end
   end
   return n - 1  -- the directory stream lfs.dir holds open while listing

@@ -41,8 +41,9 @@
 **              gives none)
 **   ns_sys_getservbyname, ns_sys_getservbyport, ns_sys_getprotobyname
 **              the plain POSIX calls under one lock, copied out
-**   ns_sys_mcast4     struct ip_mreq / in_addr: the interface by its
-**              address only (an index needs Linux's ip_mreqn)
+**   ns_sys_mcast4     struct ip_mreq / in_addr for an interface named
+**              by its address; by index, RFC 3678's group_req
+**              (MCAST_JOIN_GROUP) where the system has it
 **   ns_sys_inet_aton, ns_sys_timegm   written out (neither is POSIX)
 **   ns_sys_pin        dladdr and RTLD_NODELETE where the system has them
 */
@@ -475,15 +476,43 @@ int ns_sys_pollnow (int fd, int events) {
 /*
 ** IPv4 multicast: join or leave 'group' (opt IP_ADD_MEMBERSHIP,
 ** IP_DROP_MEMBERSHIP) or, group NULL, choose the sending interface
-** (IP_MULTICAST_IF). POSIX's structures name the interface by its
-** address; one named by index (or name) alone is EOPNOTSUPP here.
+** (IP_MULTICAST_IF). struct ip_mreq and IP_MULTICAST_IF name the
+** interface by its address; one named by index (or name) alone takes
+** RFC 3678's MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP (Linux, the BSDs,
+** macOS) or macOS's IP_MULTICAST_IFINDEX, and is EOPNOTSUPP where the
+** system has neither.
 */
+static int mcastindex (int fd, int opt, const struct in_addr *group,
+                       unsigned ifindex) {
+#if defined(MCAST_JOIN_GROUP) && defined(MCAST_LEAVE_GROUP)
+  if (group != NULL) {
+    struct group_req gr;
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&gr.gr_group;
+    memset(&gr, 0, sizeof gr);
+    gr.gr_interface = ifindex;
+    sin->sin_family = AF_INET;
+    sin->sin_addr = *group;
+    return setsockopt(fd, IPPROTO_IP, opt == IP_ADD_MEMBERSHIP ?
+                      MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP, &gr, sizeof gr);
+  }
+#endif
+#if defined(IP_MULTICAST_IFINDEX)
+  if (group == NULL) {
+    (void)opt;
+    return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IFINDEX, &ifindex,
+                      sizeof ifindex);
+  }
+#endif
+  (void)fd; (void)opt; (void)group; (void)ifindex;
+  errno = EOPNOTSUPP;
+  return -1;
+}
+
+
 int ns_sys_mcast4 (int fd, int opt, const struct in_addr *group,
                    struct in_addr ifaddr, unsigned ifindex) {
-  if (ifindex != 0 && ifaddr.s_addr == htonl(INADDR_ANY)) {
-    errno = EOPNOTSUPP;
-    return -1;
-  }
+  if (ifindex != 0 && ifaddr.s_addr == htonl(INADDR_ANY))
+    return mcastindex(fd, opt, group, ifindex);
   if (group == NULL)
     return setsockopt(fd, IPPROTO_IP, opt, &ifaddr, sizeof ifaddr);
   else {

@@ -38,6 +38,11 @@ describe("release", function()
     local mods = spec.build.modules
     local csrc = {}
     for _, f in ipairs(mods["netsock.core"].sources) do csrc[f] = true end
+    -- a platform's own seams (build.platforms: Linux's sys_linux.c, ready_epoll.c)
+    for _, plat in pairs(spec.build.platforms or {}) do
+      local core = plat.modules and plat.modules["netsock.core"]
+      for _, f in ipairs(core and core.sources or {}) do csrc[f] = true end
+    end
     -- src/edit/: the console's line editor, in the netsock-edit rock
     local edit = rockspec("rocks/netsock-edit-scm-1.rockspec").build.modules["netsock.edit"]
     local esrc = {}
