@@ -406,19 +406,31 @@ end)()
 -- denied, no namespaces): pending with that reason too.
 -- The name carries the tag #linux (busted --exclude-tags=linux leaves
 -- them out; docs name tests without their tags).
+--
+-- busted records where a test was declared from the call of it(); a
+-- call made here would put every such test in helpers.lua. So the call
+-- goes through a one-line function compiled under the caller's file name
+-- and line, and busted (--list, failures, docs_spec) names the spec file.
+local function fromcaller(f, ...)
+  local info = debug.getinfo(3, "Sl")
+  local src = ("\n"):rep(math.max(info.currentline - 1, 0))
+    .. "local f = ... return function(...) f(...) end"
+  assert(load(src, info.source, "t"))(f)(...)
+end
+
 function H.linux_it(name, needs, fn, usable)
   local busted = require "busted"
   local full = name .. " #linux"
-  if not H.linux then busted.pending(full .. " (needs Linux: " .. needs .. ")")
-  elseif usable == false then busted.pending(full .. " (" .. needs .. " not usable here)")
-  else busted.it(full, fn) end
+  if not H.linux then fromcaller(busted.pending, full .. " (needs Linux: " .. needs .. ")")
+  elseif usable == false then fromcaller(busted.pending, full .. " (" .. needs .. " not usable here)")
+  else fromcaller(busted.it, full, fn) end
 end
 
 -- a whole describe block that needs Linux (its helpers read /proc)
 function H.linux_describe(name, needs, fn)
   local busted = require "busted"
-  if H.linux then return busted.describe(name .. " #linux", fn) end
-  busted.pending(name .. " #linux (needs Linux: " .. needs .. ")")
+  if H.linux then return fromcaller(busted.describe, name .. " #linux", fn) end
+  fromcaller(busted.pending, name .. " #linux (needs Linux: " .. needs .. ")")
 end
 
 -- it() where IPv6 loopback works, pending() elsewhere

@@ -47,6 +47,10 @@
 **   ns_sys_inet_aton, ns_sys_timegm   written out (neither is POSIX)
 **   ns_sys_pin        dladdr and RTLD_NODELETE where the system has them
 */
+#if !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  /* glibc: the whole interface (dladdr, struct ucred);
+                        other systems show it by default */
+#endif
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -110,12 +114,14 @@ static void nosigpipe (int fd) {
 }
 
 
-/* FD_CLOEXEC and O_NONBLOCK on fd: fd, or -1 (fd closed) */
+/*
+** FD_CLOEXEC and O_NONBLOCK on a descriptor just made: fd, or -1 (fd
+** closed). A new descriptor has no other status flag to keep (F_SETFL
+** ignores the access mode), so O_NONBLOCK is set without F_GETFL.
+*/
 static int adopt (int fd) {
-  int fl;
   if (fd < 0) return -1;
-  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
-      fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
     int err = errno;
     close(fd);
     errno = err;
