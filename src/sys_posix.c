@@ -12,40 +12,13 @@
 ** except the two POSIX has no call for: the peer credentials and
 ** pinning the library in memory.
 **
-**   ns_sys_socket, ns_sys_socketpair, ns_sys_accept, ns_sys_pipe,
-**   ns_sys_dupsocket   the call, then fcntl(2) for FD_CLOEXEC and
-**              O_NONBLOCK (not atomic: a fork and exec in another
-**              thread between the two may inherit the descriptor);
-**              SO_NOSIGPIPE set where the system has it
-**   ns_sys_send, ns_sys_sendto   MSG_NOSIGNAL, or SO_NOSIGPIPE (set
-**              on every socket netsock makes or adopts), or else
-**              SIGPIPE blocked around the call and a SIGPIPE the call
-**              raised taken back (sigwait), as sendfile does on Linux
-**   ns_sys_sendfile   FreeBSD's or macOS's sendfile(2) where the probe
-**              found that signature; otherwise ENOSYS, and sendfile.c
-**              reads and sends
-**   ns_sys_notifier ...   a pipe: the read end is the notifier, the
-**              write end kept in a table by the read end's number
-**              (ns_sys_closenotifier closes both)
-**   ns_sys_peercred   SO_PEERCRED (Linux, probed), LOCAL_PEERCRED (the
-**              BSDs, macOS: no pid unless the system says it), or
-**              getpeereid (probed; no pid); else EOPNOTSUPP
-**   ns_sys_cpucount   sysconf(_SC_NPROCESSORS_ONLN) (no affinity)
-**   ns_sys_balance    FreeBSD's SO_REUSEPORT_LB; none elsewhere (serve's
-**              workers share one listener)
-**   ns_sys_pollnow    poll(2); a peer's shutdown is seen only as the
-**              end of the stream (POLLRDHUP is Linux's)
-**   ns_sys_gethostbyname, ns_sys_gethostbyaddr   getaddrinfo(3) and
-**              getnameinfo(3) (reentrant), their answer laid out as a
-**              hostent in the caller's buffer (no aliases: getaddrinfo
-**              gives none)
-**   ns_sys_getservbyname, ns_sys_getservbyport, ns_sys_getprotobyname
-**              the plain POSIX calls under one lock, copied out
-**   ns_sys_mcast4     struct ip_mreq / in_addr for an interface named
-**              by its address; by index, RFC 3678's group_req
-**              (MCAST_JOIN_GROUP) where the system has it
-**   ns_sys_inet_aton, ns_sys_timegm   written out (neither is POSIX)
-**   ns_sys_pin        dladdr and RTLD_NODELETE where the system has them
+** Each function says below what it does instead of Linux's call;
+** docs/design.md ("The seams") has the two side by side. Where the
+** generic form is weaker: fcntl after socket(2) is not atomic (a fork
+** and exec in another thread in between may inherit the descriptor),
+** a pid of the peer's credentials only where the system gives one, no
+** affinity in the CPU count, a peer's shutdown seen only as the end of
+** the stream (POLLRDHUP is Linux's), hostents without aliases.
 */
 #if !defined(_GNU_SOURCE)
 #define _GNU_SOURCE  /* glibc: the whole interface (dladdr, struct ucred);
@@ -55,7 +28,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -234,6 +206,33 @@ ssize_t ns_sys_sendto (int fd, const void *p, size_t n, int flags,
   r = sendto(fd, p, n, flags, to, tolen);
   unmaskpipe(&m);
   return r;
+}
+
+
+ssize_t ns_sys_sendmsg (int fd, const struct msghdr *msg, int flags) {
+  Masked m;
+  ssize_t r;
+  if (!SIGMASKED) return sendmsg(fd, msg, flags | NOSIGNAL);
+  maskpipe(&m);
+  r = sendmsg(fd, msg, flags);
+  unmaskpipe(&m);
+  return r;
+}
+
+
+/* datagrams in batches: Linux's (and FreeBSD's) recvmmsg, sendmmsg are
+   not POSIX; mmsg.c loops over recvmsg and sendmsg on ENOSYS */
+int ns_sys_recvmmsg (int fd, nsMmsg *msgs, unsigned n, int flags) {
+  (void)fd; (void)msgs; (void)n; (void)flags;
+  errno = ENOSYS;
+  return -1;
+}
+
+
+int ns_sys_sendmmsg (int fd, nsMmsg *msgs, unsigned n, int flags) {
+  (void)fd; (void)msgs; (void)n; (void)flags;
+  errno = ENOSYS;
+  return -1;
 }
 
 
