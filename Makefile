@@ -61,9 +61,9 @@ EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 EDIT        := $(if $(EDIT_LIBS),$(OUT)/netsock/edit.so)
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
-SANCORE  := build/asan/netsock/core.so
-SANEDIT  := $(if $(EDIT_LIBS),build/asan/netsock/edit.so)
+SANOBJS  := $(SRCS:src/%.c=$(OUT)/asan/obj/%.o)
+SANCORE  := $(OUT)/asan/netsock/core.so
+SANEDIT  := $(if $(EDIT_LIBS),$(OUT)/asan/netsock/edit.so)
 
 .PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console fresh
 
@@ -95,7 +95,7 @@ $(OUT)/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
-build/asan/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
+$(OUT)/asan/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SEAMFLAGS) $(SAN) -O1 -c -o $@ $<
 
@@ -103,7 +103,7 @@ $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS) $(LDLIBS)
 
-build/asan/netsock/edit.so: src/edit/edit.c
+$(OUT)/asan/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -O1 $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
@@ -158,7 +158,7 @@ sanitize: deps-test all $(SANCORE) $(SANEDIT)
 	@test -f "$(ASAN_RT)" || { echo "sanitize: no libasan.so for $(CC) ($(ASAN_RT))"; exit 1; }
 	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	 NETSOCK_CPATH="build/asan/?.so" NETSOCK_SANITIZE=1 \
+	 NETSOCK_CPATH="$(OUT)/asan/?.so" NETSOCK_SANITIZE=1 \
 	 sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 install-check: deps-test
@@ -177,8 +177,9 @@ fresh:
 	@sh tools/deps debootstrap
 	@sh tools/fresh
 
+# every file compiled afresh with -Werror (PORTABLE=1: the portable build's)
 lint: deps
-	@$(MAKE) --no-print-directory clean
+	@rm -rf $(OUT)/obj $(OUT)/netsock $(OUT)/config.mk
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
