@@ -248,7 +248,7 @@ SOAK_SCALE    ?= 1
 
 valgrind: all
 	@sh tools/deps $(DEPS_VALGRIND)
-	@sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
+	@$(SPECENV) sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
 
 build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
