@@ -70,6 +70,13 @@ function H.tmpdir()
     local p = io.popen("mktemp -d /tmp/netsock-spec.XXXXXX")
     tmpdir = p:read("l")
     p:close()
+    -- tools/runspecs removes it once this file's run ends: it is ours
+    local list = os.getenv("NETSOCK_SPEC_TMPLIST")
+    local f = list and io.open(list, "a")
+    if f then
+      f:write(tmpdir, "\n")
+      f:close()
+    end
   end
   return tmpdir
 end

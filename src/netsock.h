@@ -574,6 +574,11 @@ NS_API int ns_lookupstart (lua_State *L, nsSocket *s, int idx);
 NS_API nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
                                double deadline, int cache, lua_KContext ctx,
                                lua_KFunction k);
+/* a datagram send's lookup step (sendto, sendmany: stack 1 socket,
+   2 data, 3 host, 4 port, 5 deadline, 6 the lookup) */
+NS_API nsResult ns_destlookup (lua_State *L, lua_KContext ctx,
+                               lua_KFunction k, nsSocket **ps,
+                               double *deadline);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 
