@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "netsock.h"
 #include "tls.h"
@@ -523,6 +524,129 @@ static int ls_nofile (lua_State *L) {
 /* }====== */
 
 
+/* {====== Numeric addresses ====== */
+
+/*
+** core._lsnumaddr(host, port [, family]): the family ("inet" or
+** "inet6") and the port number of a numeric host and a port of digits,
+** which LuaSocket's getaddrinfo would answer with that one address and
+** that port; nothing when either needs getaddrinfo (a name, "127.1",
+** "070", a port above 65535, a scope, a host of the other family than
+** 'family'), which the layer then asks as before. Connecting to an
+** address as text then costs no lookup (docs/luasocket.md, "Speed").
+*/
+static int ls_numaddr (lua_State *L) {
+  size_t hlen, plen, i;
+  const char *host = lua_tolstring(L, 1, &hlen);
+  const char *port = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &plen) : NULL;
+  const char *fam = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+  unsigned char a[16];
+  long n = 0;
+  int family;
+  if (host == NULL || port == NULL || plen == 0 || plen > 5 || hlen >= 46
+      || lua_type(L, 1) != LUA_TSTRING || strlen(host) != hlen)
+    return 0;
+  for (i = 0; i < plen; i++) {
+    if (port[i] < '0' || port[i] > '9') return 0;
+    n = n * 10 + (port[i] - '0');
+  }
+  if (n > 65535) return 0;
+  if (inet_pton(AF_INET, host, a) == 1) family = AF_INET;
+  else if (inet_pton(AF_INET6, host, a) == 1) family = AF_INET6;
+  else return 0;
+  if (fam != NULL && strcmp(fam, ns_familyname(family)) != 0) return 0;
+  lua_pushstring(L, ns_familyname(family));
+  lua_pushinteger(L, n);
+  return 2;
+}
+
+/* }====== */
+
+
+/* {====== LuaSocket's skip, newtry and protect ====== */
+
+/*
+** As LuaSocket has them in C (its except.c and socket.skip): the
+** error a try raises is a table { message } whose metatable is one the
+** layer keeps (upvalue 1 of each function here; __metatable = false,
+** so getmetatable(e) is false as LuaSocket's), and protect turns only
+** those into nil, message. Protect's call is yieldable: inside a task
+** the protected function may wait.
+*/
+
+/* socket.skip(d, ...): the arguments after the first d */
+static int ls_skip (lua_State *L) {
+  lua_Integer d = luaL_checkinteger(L, 1);
+  int top = lua_gettop(L);
+  if (d < 0) return top;          /* (a d below 0 keeps them all) */
+  if (d >= top) return 0;
+  return top - (int)d - 1;
+}
+
+/* a try: its arguments when the first is true; else the finalizer
+   (upvalue 2) and the second argument raised, wrapped */
+static int ls_try (lua_State *L) {
+  if (lua_toboolean(L, 1))
+    return lua_gettop(L);
+  lua_settop(L, 2);
+  if (lua_toboolean(L, lua_upvalueindex(2))) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 0, 0);
+  }
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
+  return lua_error(L);
+}
+
+/* socket.newtry([finalizer]) */
+static int ls_newtry (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_pushcclosure(L, ls_try, 2);
+  return 1;
+}
+
+static int ls_protected_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  if (status == LUA_OK || status == LUA_YIELD)
+    return lua_gettop(L);
+  if (lua_type(L, -1) == LUA_TTABLE && lua_getmetatable(L, -1)) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ours) {
+      lua_pushnil(L);
+      lua_rawgeti(L, -2, 1);
+      return 2;
+    }
+  }
+  return lua_error(L);
+}
+
+/* the function socket.protect(f) returns: f(...) in a protected call */
+static int ls_protected (lua_State *L) {
+  int status;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  status = lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, ls_protected_k);
+  return ls_protected_k(L, status, 0);
+}
+
+/* socket.protect(f) */
+static int ls_protect (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_pushcclosure(L, ls_protected, 2);
+  return 1;
+}
+
+/* }====== */
+
+
 /* core._lsreceive(receive, class, words) and core._lssend(send, class,
    words): the methods above for one client class */
 static int ls_newmethod (lua_State *L, lua_CFunction f) {
@@ -549,4 +673,17 @@ void ns_luasocket_open (lua_State *L) {
   lua_setfield(L, -2, "_lsnumeric");
   lua_pushcfunction(L, ls_service);
   lua_setfield(L, -2, "_lsservice");
+  lua_pushcfunction(L, ls_numaddr);
+  lua_setfield(L, -2, "_lsnumaddr");
+  lua_pushcfunction(L, ls_skip);
+  lua_setfield(L, -2, "_lsskip");
+  /* newtry and protect share the metatable of the errors a try raises */
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, ls_newtry, 1);
+  lua_setfield(L, -3, "_lsnewtry");
+  lua_pushcclosure(L, ls_protect, 1);
+  lua_setfield(L, -2, "_lsprotect");
 }

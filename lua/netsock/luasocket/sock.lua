@@ -533,6 +533,7 @@ local AI_PASSIVE = core.AI_PASSIVE
 local nsgetaddrinfo = ns.getaddrinfo
 
 local lsservice = core._lsservice
+local lsnumaddr = core._lsnumaddr
 
 local function lookup(host, port, family, typ, flags)
   local infos, msg, code
@@ -586,47 +587,61 @@ function M.trybind(o, host, port)
   return nil, err
 end
 
+-- connectone(o, family, host, port): connect o to one address: 1.0; or
+-- nil, the error, and whether to stop there (a timeout of 0: in progress)
+local function connectone(o, family, host, port)
+  local s, err = o.s, nil
+  if not s or o.fam ~= family then
+    if s then s:close() o.s = false end
+    o.connecting = false
+    s, err = mksock(o, family)
+    if not s then return nil, err, false end
+  end
+  local ok, msg, code
+  if o.connecting then
+    -- a connect under way: LuaSocket answers EALREADY without waiting
+    s:settimeout(0)
+    ok, msg, code = s:connect(host, port)
+    s:settimeout(effective(o))
+    if not ok and code == "EINPROGRESS" then
+      return nil, "Operation already in progress", true
+    end
+  else
+    ok, msg, code = s:connect(host, port)
+    if not ok and code == "ECONNABORTED" and o.failed then
+      -- Linux: the first connect after one that failed in the
+      -- background (its error read with SO_ERROR, as netsock does)
+      -- only resets the socket and says ECONNABORTED; LuaSocket
+      -- (which reads the error with recv) connects at once, so the
+      -- layer tries again (spec: "connect again after refused")
+      ok, msg, code = s:connect(host, port)
+    end
+  end
+  o.failed = not ok and code ~= "EINPROGRESS"
+  if ok then o.connecting = false return 1.0 end
+  if code == "EINPROGRESS" then o.connecting = true end
+  return nil, lserror(msg, code), o.tb == 0 or o.tt == 0
+end
+
 -- tryconnect(o, host, port): connect o to the first of host's addresses
--- that answers; a timeout of 0 stops at the first (in progress)
+-- that answers; a timeout of 0 stops at the first (in progress). A
+-- numeric host with a port of digits, the common case, is its own one
+-- address: no getaddrinfo (core._lsnumaddr says which family)
 function M.tryconnect(o, host, port)
-  local typ = o.dgram and "dgram" or "stream"
-  local infos, msg, code = resolve(host, port, o.fam or nil, typ)
+  local fam, pnum = lsnumaddr(host, port, o.fam or nil)
+  if fam then
+    local ok, err = connectone(o, fam, host, pnum)
+    if ok then return ok end
+    return nil, err
+  end
+  local infos, msg, code = resolve(host, port, o.fam or nil, o.dgram and "dgram" or "stream")
   if not infos then return nil, lserror(msg, code) end
   local err = "no info on address"
   for _, ai in ipairs(infos) do
-    local s = o.s
-    if not s or o.fam ~= ai.family then
-      if s then s:close() o.s = false end
-      o.connecting = false
-      s, err = mksock(o, ai.family)
-    end
-    if s then
-      local ok
-      if o.connecting then
-        -- a connect under way: LuaSocket answers EALREADY without waiting
-        s:settimeout(0)
-        ok, msg, code = s:connect(ai.host, ai.port)
-        s:settimeout(effective(o))
-        if not ok and code == "EINPROGRESS" then
-          return nil, "Operation already in progress"
-        end
-      else
-        ok, msg, code = s:connect(ai.host, ai.port)
-        if not ok and code == "ECONNABORTED" and o.failed then
-          -- Linux: the first connect after one that failed in the
-          -- background (its error read with SO_ERROR, as netsock does)
-          -- only resets the socket and says ECONNABORTED; LuaSocket
-          -- (which reads the error with recv) connects at once, so the
-          -- layer tries again (spec: "connect again after refused")
-          ok, msg, code = s:connect(ai.host, ai.port)
-        end
-      end
-      o.failed = not ok and code ~= "EINPROGRESS"
-      if ok then o.connecting = false return 1.0 end
-      if code == "EINPROGRESS" then o.connecting = true end
-      err = lserror(msg, code)
-      if o.tb == 0 or o.tt == 0 then return nil, err end
-    end
+    local ok, e, stop = connectone(o, ai.family, ai.host, ai.port)
+    if ok then return ok end
+    err = e
+    if stop then return nil, err end
   end
   return nil, err
 end
