@@ -250,11 +250,15 @@ local function mksock(o, family)
 end
 M.mksock = mksock
 
-local function newobject(kind, family, dgram)
-  return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
-           s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0,
-           birth = gettime(), connecting = false }
+-- (seven keys, eight with dgram or failed: the table's hash part is made
+-- once at eight slots and never grows; connecting and failed are set
+-- only while true, dgram only for datagram kinds. An object per
+-- connection is what socket.http pays, so its size counts)
+local function newobject(kind, family, dgram, mt)
+  return setmetatable({ 0, false, 0,  -- [1], [2], [3] in the array part (see above)
+                        s = false, fam = family or false, kind = kind,
+                        dgram = dgram or nil, tb = -1.0, tt = -1.0,
+                        birth = gettime(), cls = mt }, mt)
 end
 M.newobject = newobject
 -- }======
@@ -333,12 +337,16 @@ local function commonfor(check)
   local timeoutmodes = { b = true, t = true, r = true }
   function common.settimeout(o, t, mode)
       check(o)
-    t = optnumber(t, 2, -1.0) + 0.0
-    mode = mode == nil and "b" or checkstring(mode, 3)
-    local m = sub(mode, 1, 1)
-    if m == "b" then o.tb = t
-    elseif m == "t" or m == "r" then o.tt = t
-    else argerror(3, "invalid timeout mode") end
+    if mode == nil and type(t) == "number" then   -- (the common call)
+      o.tb = t + 0.0
+    else
+      t = optnumber(t, 2, -1.0) + 0.0
+      mode = mode == nil and "b" or checkstring(mode, 3)
+      local m = sub(mode, 1, 1)
+      if m == "b" then o.tb = t
+      elseif m == "t" or m == "r" then o.tt = t
+      else argerror(3, "invalid timeout mode") end
+    end
     local s = o.s
     if s then s:settimeout(effective(o)) end
     return 1.0
@@ -593,7 +601,7 @@ local function connectone(o, family, host, port)
   local s, err = o.s, nil
   if not s or o.fam ~= family then
     if s then s:close() o.s = false end
-    o.connecting = false
+    o.connecting = nil
     s, err = mksock(o, family)
     if not s then return nil, err, false end
   end
@@ -617,8 +625,8 @@ local function connectone(o, family, host, port)
       ok, msg, code = s:connect(host, port)
     end
   end
-  o.failed = not ok and code ~= "EINPROGRESS"
-  if ok then o.connecting = false return 1.0 end
+  o.failed = not ok and code ~= "EINPROGRESS" or nil
+  if ok then o.connecting = nil return 1.0 end
   if code == "EINPROGRESS" then o.connecting = true end
   return nil, lserror(msg, code), o.tb == 0 or o.tt == 0
 end
@@ -700,11 +708,10 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
-  local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
-              tb = -1.0, tt = -1.0, birth = gettime(),
-              connecting = false }
+  local o = setmetatable({ 0, false, 0, s = s, fam = fam, kind = kind,
+                          tb = -1.0, tt = -1.0, birth = gettime(), cls = mt }, mt)
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
-  return setclass(o, mt)
+  return o
 end
 
 function tcpm.bind(o, host, port)
@@ -819,8 +826,8 @@ TCP_CLIENT.__index.send = TCP_MASTER.__index.send
 M.TCP_CLIENT = TCP_CLIENT
 
 local function newmaster(kind, family)
-  return setclass(newobject(kind, family, kind == "udp" or kind == "unixdgram"),
-                  classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
+  return newobject(kind, family, kind == "udp" or kind == "unixdgram",
+                   classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
 end
 M.newmaster = newmaster
 
@@ -1133,8 +1140,8 @@ UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "
 UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
 
 local function makeunix(kind)
-  local o = setclass(newobject(kind, "unix", kind == "unixdgram"),
-                     kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
+  local o = newobject(kind, "unix", kind == "unixdgram",
+                      kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
   o.fam = "unix"
   local s, err = mksock(o, "unix")
   if not s then return nil, err end
