@@ -252,6 +252,8 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       want = count == 0 ? s->chunk : count - avail;
       if (want > s->chunk && want > avail)  /* grow as data arrives */
         want = avail > s->chunk ? avail : s->chunk;
+      else if (avail < s->chunk && want < s->chunk - avail)
+        want = s->chunk - avail;  /* read ahead, as LuaSocket's buffer */
     }
     got = ns_refill(L, s, want, lswait(L));
     if (got > 0) { lsmoved(L); continue; }
@@ -279,22 +281,40 @@ done:
 
 
 /*
-** The common call answered at once: o:receive() or o:receive("*l"), no
-** prefix, with a whole line buffered (1: pushed, with nil, nil).
+** The common calls answered at once: o:receive() or o:receive("*l"),
+** with or without a string prefix, with a whole line buffered; and
+** o:receive(n), no prefix, with n bytes buffered (1: pushed, with nil,
+** nil).
 */
 static int fastline (lua_State *L) {
   nsSocket *s;
   const char *nl;
-  if (!lua_isnoneornil(L, 2)) {
+  lua_Integer n = 0;
+  int prefix = lua_type(L, 3) == LUA_TSTRING;  /* (before any push) */
+  if (!prefix && !lua_isnoneornil(L, 3)) return 0;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    if (!lua_isinteger(L, 2) || !lua_isnoneornil(L, 3)) return 0;
+    n = lua_tointeger(L, 2);
+    if (n <= 0) return 0;
+  }
+  else if (!lua_isnoneornil(L, 2)) {
     const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
   }
   s = lssock(L);
   lua_pop(L, 1);   /* (o.s keeps it alive) */
   if (s == NULL || s->fd < 0 || ns_pending(s) == 0) return 0;
+  if (n > 0) {
+    if (ns_pending(s) < (size_t)n) return 0;
+    lstake(L, s, (size_t)n, 0, 0);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 1;
+  }
   nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
   if (nl == NULL) return 0;
   lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+  if (prefix) lsprefix(L);
   lua_pushnil(L);
   lua_pushnil(L);
   return 1;
@@ -314,7 +334,7 @@ static int ls_receive (lua_State *L) {
   lua_Integer count = 0;
   if (!isclient(L))
     return misuse(L);
-  if (lua_gettop(L) <= 2 && fastline(L))
+  if (lua_gettop(L) <= 3 && fastline(L))
     return 3;
   luaL_optlstring(L, 3, "", &plen);
   lua_settop(L, 3);
