@@ -281,35 +281,29 @@ done:
 
 
 /*
-** The common calls answered at once: o:receive() or o:receive("*l"),
-** with or without a string prefix, with a whole line buffered; and
-** o:receive(n), no prefix, with n bytes buffered (1: pushed, with nil,
-** nil).
+** The common calls answered at once, from what socket 's' has
+** buffered: o:receive() or o:receive("*l"), with or without a string
+** prefix, with a whole line buffered; and o:receive(n), no prefix, with
+** n bytes buffered (1: pushed, with nil, nil).
 */
-static int fastline (lua_State *L) {
-  nsSocket *s;
+static int fastline (lua_State *L, nsSocket *s) {
   const char *nl;
   lua_Integer n = 0;
-  int prefix = lua_type(L, 3) == LUA_TSTRING;  /* (before any push) */
-  if (!prefix && !lua_isnoneornil(L, 3)) return 0;
+  int prefix = lua_type(L, 3) == LUA_TSTRING;
+  if (!prefix && !lua_isnil(L, 3)) return 0;
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    if (!lua_isinteger(L, 2) || !lua_isnoneornil(L, 3)) return 0;
+    if (!lua_isinteger(L, 2) || prefix) return 0;
     n = lua_tointeger(L, 2);
     if (n <= 0) return 0;
-  }
-  else if (!lua_isnoneornil(L, 2)) {
-    const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-    if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
-  }
-  s = lssock(L);
-  lua_pop(L, 1);   /* (o.s keeps it alive) */
-  if (s == NULL || s->fd < 0 || ns_pending(s) == 0) return 0;
-  if (n > 0) {
     if (ns_pending(s) < (size_t)n) return 0;
     lstake(L, s, (size_t)n, 0, 0);
     lua_pushnil(L);
     lua_pushnil(L);
     return 1;
+  }
+  if (!lua_isnil(L, 2)) {
+    const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
   }
   nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
   if (nl == NULL) return 0;
@@ -329,16 +323,21 @@ static int fastline (lua_State *L) {
 */
 static int ls_receive (lua_State *L) {
   nsSocket *s;
-  int kind;
+  int kind, t;
   size_t plen = 0;
   lua_Integer count = 0;
   if (!isclient(L))
     return misuse(L);
-  if (lua_gettop(L) <= 3 && fastline(L))
+  lua_settop(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
+  s = lssock(L);                                          /* S_SOCK */
+  if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && fastline(L, s))
     return 3;
   luaL_optlstring(L, 3, "", &plen);
-  lua_settop(L, 3);
-  if (!lua_isnumber(L, 2)) {
+  /* (a pattern starting with '*' is no number: no conversion tried) */
+  t = lua_type(L, 2);
+  if (!(t == LUA_TNUMBER || (t == LUA_TSTRING && *lua_tostring(L, 2) != '*'
+                             && lua_isnumber(L, 2)))) {
     const char *p = luaL_optstring(L, 2, "*l");
     if (p[0] == '*' && p[1] == 'l') kind = 'l';
     else if (p[0] == '*' && p[1] == 'a') kind = 'a';
@@ -359,8 +358,6 @@ static int ls_receive (lua_State *L) {
       count -= (lua_Integer)plen;
     }
   }
-  lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
-  s = lssock(L);                                          /* S_SOCK */
   if (s == NULL || s->fd < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "closed");
