@@ -290,7 +290,7 @@ static int fastline (lua_State *L, nsSocket *s) {
   const char *nl;
   lua_Integer n = 0;
   int prefix = lua_type(L, 3) == LUA_TSTRING;
-  if (!prefix && !lua_isnil(L, 3)) return 0;
+  if (!prefix && !lua_isnoneornil(L, 3)) return 0;
   if (lua_type(L, 2) == LUA_TNUMBER) {
     if (!lua_isinteger(L, 2) || prefix) return 0;
     n = lua_tointeger(L, 2);
@@ -301,7 +301,7 @@ static int fastline (lua_State *L, nsSocket *s) {
     lua_pushnil(L);
     return 1;
   }
-  if (!lua_isnil(L, 2)) {
+  if (!lua_isnoneornil(L, 2)) {
     const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
   }
@@ -328,11 +328,15 @@ static int ls_receive (lua_State *L) {
   lua_Integer count = 0;
   if (!isclient(L))
     return misuse(L);
+  s = lssock(L);
+  lua_pop(L, 1);   /* (o.s keeps it alive while nothing waits) */
+  if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && lua_gettop(L) <= 3
+      && fastline(L, s))
+    return 3;
   lua_settop(L, 3);
   lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
-  s = lssock(L);                                          /* S_SOCK */
-  if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && fastline(L, s))
-    return 3;
+  lua_pushvalue(L, lua_upvalueindex(5));                  /* S_SOCK: o.s, */
+  lua_rawget(L, 1);                   /* which keeps it alive across waits */
   luaL_optlstring(L, 3, "", &plen);
   /* (a pattern starting with '*' is no number: no conversion tried) */
   t = lua_type(L, 2);

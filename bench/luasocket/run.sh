@@ -1,5 +1,5 @@
 #!/bin/sh
-# usage: sh bench/luasocket/run.sh [ROUNDS]
+# usage: sh bench/luasocket/run.sh [ROUNDS [MODES]]
 # CPU per operation of netsock.luasocket against Debian's LuaSocket and
 # against plain netsock, in every mode (http: socket.http with a new
 # connection per GET, and plain netsock's same request; redis: request
@@ -10,6 +10,7 @@
 # repeatable where these CPU times drift with the machine's load).
 cd "$(dirname "$0")/../.." || exit 1
 ROUNDS=${1:-5}
+MODES=${2:-"http redis lines udp accept bulk"}
 export LUA_PATH="lua/?.lua;;" LUA_CPATH="build/?.so;;"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -37,12 +38,13 @@ run() {  # run MODE N IMPL...
   done >> "$out"
   if [ -n "${spid:-}" ]; then kill "$spid"; wait "$spid" 2>/dev/null; rm -f "$fifo.out"; spid=; fi
 }
-run http 3000 real layer netsock
-run redis 20000 real layer netsock
-run lines 400000 real layer netsock
-run udp 20000 real layer netsock
-run accept 3000 real layer netsock
-run bulk 400 real layer netsock
+for mode in $MODES; do
+  case $mode in
+    http) n=3000 ;; redis) n=20000 ;; lines) n=400000 ;; udp) n=20000 ;;
+    accept) n=3000 ;; bulk) n=400 ;; *) echo "unknown mode $mode" >&2; exit 1 ;;
+  esac
+  run "$mode" "$n" real layer netsock
+done
 # the medians, and layer / other
 awk '
   { key = $1 " " $2; cpu[key] = cpu[key] " " $4; wall[key] = wall[key] " " $5; modes[$2] = 1; impls[$2 " " $1] = 1 }
