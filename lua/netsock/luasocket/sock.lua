@@ -726,11 +726,13 @@ end
 function tcpm.connect(o, host, port)
   local mt = getmetatable(o)
   if mt ~= TCP_MASTER and mt ~= TCP_CLIENT then badclass(1, "tcp{master}") end
-  host = checkstring(host, 2)
-  port = checkstring(port, 3)
+  if type(host) ~= "string" then host = checkstring(host, 2) end
+  if type(port) ~= "string" then port = checkstring(port, 3) end
   local ok, err = M.tryconnect(o, host, port)
-  if ok then setclass(o, TCP_CLIENT) end
-  if ok then return ok end
+  if ok then
+    if mt ~= TCP_CLIENT then o.cls = TCP_CLIENT setmetatable(o, TCP_CLIENT) end
+    return ok
+  end
   return nil, err
 end
 
@@ -912,9 +914,13 @@ local function dgsize(size)
 end
 
 function udpm.receive(o, size)
-  isudp(o)
-  size = dgsize(size)
-  if not size then return nil, "out of memory" end
+  local mt = getmetatable(o)
+  if mt ~= UDP_CONNECTED and mt ~= UDP_UNCONNECTED then isudp(o) end
+  if size == nil then size = 8192
+  else
+    size = dgsize(size)
+    if not size then return nil, "out of memory" end
+  end
   local s = o.s
   if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
@@ -938,7 +944,7 @@ end
 
 function udpm.send(o, data)
   if getmetatable(o) ~= UDP_CONNECTED then badclass(1, "udp{connected}") end
-  data = checkstring(data, 2)
+  if type(data) ~= "string" then data = checkstring(data, 2) end
   local s = o.s
   if not s then return nil, "Bad file descriptor" end
   local n, msg, code = nssend(s, data)
