@@ -87,11 +87,14 @@ static void lsmoved (lua_State *L) {
 
 
 /* the call's start and its timeouts, from the object at 1, at
-   S_START, S_TB, S_TT */
+   S_START, S_TB, S_TT (raw reads with the keys as upvalues 6 and 7:
+   lua_getfield interns its key on every call) */
 static void lsmarkstart (lua_State *L) {
   lua_pushnumber(L, ns_monotime());
-  lua_getfield(L, 1, "tb");
-  lua_getfield(L, 1, "tt");
+  lua_pushvalue(L, lua_upvalueindex(6));
+  lua_rawget(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(7));
+  lua_rawget(L, 1);
 }
 
 /* }====== */
@@ -319,7 +322,7 @@ static int fastline (lua_State *L, nsSocket *s) {
 ** o:receive([pattern [, prefix]]) for a stream client (buffer.c's
 ** buffer_meth_receive). Upvalues: 1 the layer's Lua receive (misuse:
 ** it raises LuaSocket's messages), 2 the client class, 3 the words,
-** 4 and 5 for lssock.
+** 4 and 5 for lssock, 6 and 7 for lsmarkstart.
 */
 static int ls_receive (lua_State *L) {
   nsSocket *s;
@@ -690,7 +693,8 @@ static int ls_protect (lua_State *L) {
 
 /* core._lsreceive(receive, class, words) and core._lssend(send, class,
    words): the methods above for one client class (upvalues 4 and 5:
-   netsock's socket class and the key "s", for lssock) */
+   netsock's socket class and the key "s", for lssock; 6 and 7 the keys
+   "tb" and "tt", for lsmarkstart) */
 static int ls_newmethod (lua_State *L, lua_CFunction f) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -698,7 +702,9 @@ static int ls_newmethod (lua_State *L, lua_CFunction f) {
   lua_settop(L, 3);
   ns_pushsocketclass(L);
   lua_pushliteral(L, "s");
-  lua_pushcclosure(L, f, 5);
+  lua_pushliteral(L, "tb");
+  lua_pushliteral(L, "tt");
+  lua_pushcclosure(L, f, 7);
   return 1;
 }
 
