@@ -599,7 +599,8 @@ end
 -- nil, the error, and whether to stop there (a timeout of 0: in progress)
 local function connectone(o, family, host, port)
   local s, err = o.s, nil
-  if not s or o.fam ~= family then
+  local fam0 = o.fam
+  if not s or fam0 ~= family then
     if s then s:close() o.s = false end
     o.connecting = nil
     s, err = mksock(o, family)
@@ -627,7 +628,14 @@ local function connectone(o, family, host, port)
   end
   o.failed = not ok and code ~= "EINPROGRESS" or nil
   if ok then o.connecting = nil return 1.0 end
-  if code == "EINPROGRESS" then o.connecting = true end
+  if code == "EINPROGRESS" then o.connecting = true
+  else
+    -- a failed connect leaves the object's family as it was, as
+    -- LuaSocket's (its family changes with a connect that succeeds or
+    -- goes on in the background): the next connect may be to the other
+    -- family, on a new socket (spec: "addresses as text")
+    o.fam = fam0
+  end
   return nil, lserror(msg, code), o.tb == 0 or o.tt == 0
 end
 
