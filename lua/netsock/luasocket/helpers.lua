@@ -1,23 +1,13 @@
 -- netsock.luasocket.helpers: the pure-Lua parts of LuaSocket's API
 -- (choose, the sink and source factories; skip, newtry and protect are
--- C), written after LuaSocket's reference manual. Internal to
--- netsock.luasocket.
+-- C, src/luasocket.c), written after LuaSocket's reference manual.
+-- Internal to netsock.luasocket.
 
-local core = require "netsock.core"
 local error, setmetatable, tostring, type = error, setmetatable, tostring, type
 local min = math.min
 local _ENV = nil
 
 local M = {}
-
--- skip, newtry and protect are C, as LuaSocket's (src/luasocket.c:
--- core._lsskip, _lsnewtry, _lsprotect): socket.http and the other
--- LuaSocket modules call them several times per request. A try raises
--- a table { message } whose metatable only protect recognises (and
--- getmetatable says false); protect's call may yield inside a task.
-M.skip = core._lsskip
-M.newtry = core._lsnewtry
-M.protect = core._lsprotect
 
 -- choose(t): a function (name, a, b) calling t[name](a, b); a non-string
 -- name means "default" with the arguments shifted
