@@ -456,14 +456,17 @@ time.sleep(0.5)
     -- the same turn: A was queued twice (parked was still set), and its
     -- next wait was cut short by the stale second resume
     local T = ns._tasks
-    local resumed, parkresult = 0, nil
-    local a = ns.spawn(function()
+    local resumed, parkresult, a = 0, nil, nil
+    -- B's timer is set first, so it comes first however slowly the
+    -- tasks start (under valgrind A's could otherwise come first, and
+    -- B then rightly wake A's second park)
+    ns.spawn(function() ns.sleep(0.005); T.wake(a) end)
+    a = ns.spawn(function()
       parkresult = T.park(0.01)
       resumed = resumed + 1
       T.park(0.2)                           -- must last its 0.2 s
       resumed = resumed + 1
     end)
-    ns.spawn(function() ns.sleep(0.005); T.wake(a) end)
     ns.spawn(function()                     -- hold the loop past both deadlines
       local t0 = ns.monotime()
       while ns.monotime() - t0 < 0.03 do end

@@ -150,13 +150,16 @@ print("grew " .. math.floor(grew))
       end)
     end
     run_bounded(10)
+    -- 'due' is read just before the recv that sets the real deadline:
+    -- the two differ by the time between, which valgrind stretches
+    local slack = os.getenv("NETSOCK_VALGRIND") and 0.05 or 0.002
     assert.equal(n, #log)
     for k, e in ipairs(log) do
       assert.equal("timeout", e.err)
       assert.is_true(e.at >= e.due, "a timer fired early")
       if k > 1 then
         -- fired in deadline order (the loop fires what is due in order)
-        assert.is_true(log[k - 1].due <= e.due + 0.002,
+        assert.is_true(log[k - 1].due <= e.due + slack,
           ("fired out of order: %.4f after %.4f"):format(e.due, log[k - 1].due))
       end
     end
