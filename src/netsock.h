@@ -42,10 +42,17 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#if defined(__GNUC__)
+/* NS_API: shared between the core's files, never exported; NS_EXPORT:
+   the one exported function (a DLL exports only what is so marked) */
+#if defined(_WIN32)
+#define NS_API extern
+#define NS_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
 #define NS_API __attribute__((visibility("hidden"))) extern
+#define NS_EXPORT __attribute__((visibility("default")))
 #else
 #define NS_API extern
+#define NS_EXPORT
 #endif
 
 /* metatable names */
@@ -214,6 +221,12 @@ NS_API int ns_ready_remove (int set, int fd);
 /* up to 'max' ready members into 'evs'; ms < 0 waits with no limit */
 NS_API int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms);
 NS_API const char *ns_ready_name (void);
+/* a build flag: the backend reports a direction of an NS_EDGE member
+   once, until the member is added or modified again (ready_win.c); the
+   loop then registers a socket before each of its waits, not once */
+#if !defined(NS_READY_ONESHOT)
+#define NS_READY_ONESHOT  0
+#endif
 /* what the caller asked for of the events reported (an error reported
    on a descriptor asked for one direction only: that direction) */
 #define ns_readywithin(got, asked) \

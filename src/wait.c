@@ -430,7 +430,8 @@ static int loop_register (lua_State *L, int fd, nsSocket *s) {
   l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0) return 1;
-  if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters)
+  if (!NS_READY_ONESHOT && s != NULL && s->waiters != 0 && fd < l->cap &&
+      l->reg[fd] == s->waiters)
     return 1;  /* registered by this very socket */
   r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
   if (r < 0 && errno == ENOENT)
