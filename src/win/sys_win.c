@@ -165,7 +165,11 @@ static int tofd (SOCKET s) {
 }
 
 #define S(fd)  ((SOCKET)(unsigned)(fd))
-#define ok(r)  ((r) == SOCKET_ERROR ? (ns_win_seterrno(), -1) : (r))
+/* a Winsock result: SOCKET_ERROR is -1 with errno set */
+static int ok (int r) {
+  if (r == SOCKET_ERROR) { ns_win_seterrno(); return -1; }
+  return r;
+}
 
 /* }====== */
 
@@ -251,8 +255,16 @@ int ns_win_getsockopt (int fd, int level, int opt, void *val, socklen_t *len) {
 }
 
 
+/*
+** SO_REUSEADDR is POSIX's "rebind a port whose old connections linger",
+** which Windows does without asking; Winsock's SO_REUSEADDR means "bind
+** a port another socket is using", a different and unsafe thing. So it
+** is accepted and not passed on (fail closed: no port can be taken over
+** through netsock); reading it back says false.
+*/
 int ns_win_setsockopt (int fd, int level, int opt, const void *val,
                        socklen_t len) {
+  if (level == SOL_SOCKET && opt == SO_REUSEADDR) return 0;
   if (istimeo(level, opt) && len >= (socklen_t)sizeof(struct timeval)) {
     const struct timeval *tv = (const struct timeval *)val;
     double ms = (double)tv->tv_sec * 1000.0 + (double)tv->tv_usec / 1000.0;

@@ -89,23 +89,33 @@ static int win_nothing (lua_State *L) {
 }
 
 
-static const char *const unportedfuncs[] = {
-  "_sigcatch", "_sigrelease", "_sigfd", "_watchcall", "_kill",
-  "_fork", "_waitpid", "getuid", "geteuid", "_umask", "_lstat",
-  "_unlinksocket", NULL
-};
-
-static const luaL_Reg funcs[] = {
+static const luaL_Reg sigfuncs[] = {
   {"_signum", win_signum},
   {"_signame", win_signame},
   {"_sigtake", win_sigtake},
   {"_siginterrupt", win_nothing},
   {"_unwatch", win_nothing},
   {"_getpid", win_getpid},
+  {NULL, NULL}
+};
+
+static const luaL_Reg procfuncs[] = {
   {"_ncpu", win_ncpu},
   {"_isatty", win_isatty},
   {NULL, NULL}
 };
+
+static const char *const unportedsig[] = {
+  "_sigcatch", "_sigrelease", "_sigfd", "_watchcall", "_kill", NULL
+};
+
+/* process.c's, and socket.c's fromfd: a descriptor inherited by number
+   is a CRT or handle question Windows answers otherwise (not built) */
+static const char *const unportedprocess[] = {
+  "_fork", "_waitpid", "getuid", "geteuid", "_umask", "_lstat",
+  "_unlinksocket", "fromfd", NULL
+};
+
 
 
 static void setunported (lua_State *L, const char *const *names) {
@@ -118,14 +128,16 @@ static void setunported (lua_State *L, const char *const *names) {
 
 
 void ns_signal_open (lua_State *L) {
-  luaL_setfuncs(L, funcs, 0);
-  setunported(L, unportedfuncs);
+  luaL_setfuncs(L, sigfuncs, 0);
+  setunported(L, unportedsig);
 }
 
 
 /* s:getpeercred, on the socket class */
 void ns_process_open (lua_State *L) {
   static const char *const methods[] = {"getpeercred", NULL};
+  luaL_setfuncs(L, procfuncs, 0);
+  setunported(L, unportedprocess);
   lua_getfield(L, -1, "_socketmethods");
   setunported(L, methods);
   lua_pop(L, 1);
