@@ -36,6 +36,7 @@ local check = require "netsock.check"
 local io, math, os = io, math, os
 local pairs, ipairs, next, setmetatable, tonumber, tostring, pcall =
   pairs, ipairs, next, setmetatable, tonumber, tostring, pcall
+local error = error
 local spawn, park, wake, current = tasks.spawn, tasks.park, tasks.wake, tasks.current
 local onsignal = tasks.onsignal
 local monotime, sleep = core.monotime, core.sleep
@@ -255,6 +256,8 @@ local M = {}
 -- serve with workers: 'start' is serve.lua's, which serves a listener
 -- in this process; opts are checked already
 function M.serve(create_server, start, host, port, handler, opts)
+  -- a core without fork (Windows) says so in core._nofork
+  if core._nofork then error("serve: workers: " .. core._nofork, 3) end
   local n = opts.workers
   if n == "auto" then n = core._ncpu() end
   local wopts = {}

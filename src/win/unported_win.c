@@ -137,6 +137,8 @@ void ns_signal_open (lua_State *L) {
 void ns_process_open (lua_State *L) {
   static const char *const methods[] = {"getpeercred", NULL};
   luaL_setfuncs(L, procfuncs, 0);
+  lua_pushliteral(L, "not available on Windows");  /* workers.lua asks */
+  lua_setfield(L, -2, "_nofork");
   setunported(L, unportedprocess);
   lua_getfield(L, -1, "_socketmethods");
   setunported(L, methods);
