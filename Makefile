@@ -125,11 +125,13 @@ sanitize: deps-test all $(SANCORE) $(SANEDIT)
 	 sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 install-check: deps-test
+	@sh tools/deps luarocks git
 	@sh tools/install-check
 
 # the release source rock from the committed tree (build/rock/), built
 # into a scratch tree to check it (tools/rock); install-check runs it too
 rock: deps-test
+	@sh tools/deps luarocks
 	@sh tools/rock
 
 # the README's two commands in a minimal Debian root, as on a new machine;
@@ -143,11 +145,12 @@ lint: deps
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
-# make bench-instr: instructions per operation under callgrind (bench/instr)
+# make bench-instr: instructions per operation under callgrind (bench/instr/run)
+# make bench draws SVG charts with gnuplot (bench/charts) into build/bench/charts
 .PHONY: bench-instr deps-bench
 DEPS_BENCH := $(DEPS_BUILD) lua-socket python3 util-linux valgrind coreutils \
               lua-cqueues lua-copas wrk nginx-light netcat-openbsd \
-              openssl lua-sec
+              openssl lua-sec gnuplot-nox
 
 deps-bench:
 	@sh tools/deps $(DEPS_BENCH)
@@ -158,7 +161,7 @@ bench: deps-bench
 
 bench-instr: deps-bench
 	@$(MAKE) --no-print-directory all
-	@python3 bench/instr
+	@python3 bench/instr/run
 
 # the randomized file-object test with more seeds: make prop SEEDS=N runs
 # N new seeds (printed); make prop PROP_SEEDS="7 42" reruns given ones
@@ -230,6 +233,16 @@ fuzz: fuzz-build
 soak: deps-test $(CORE)
 	@SOAK_SCALE=$(SOAK_SCALE) $(LUA) spec/soak/soak.lua
 # }======
+
+# {====== LuaSocket's own suite on Debian's LuaSocket and on netsock.luasocket
+# (tools/luasocket-suite: fetched at run time from Debian's source package
+# into ~/.cache/netsock, never into the checkout; 42 cases each, about
+# four minutes)
+DEPS_LSSUITE := $(DEPS_BUILD) lua-socket python3 curl apt
+.PHONY: luasocket-suite
+luasocket-suite: $(CORE)
+	@sh tools/deps $(DEPS_LSSUITE)
+	@LUA=$(LUA) sh tools/luasocket-suite
 
 # {====== Windows (issue 26): make windows, make test-windows ======
 #   make windows       build/windows/netsock/core.dll, cross-built with

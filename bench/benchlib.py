@@ -23,7 +23,9 @@ PYTHON = os.environ.get("PYTHON", sys.executable or "python3")
 
 # "netsock.luasocket": LuaSocket's own program (bench/impl/luasocket.lua)
 # unchanged, run under require("netsock.luasocket").install()
-IMPLS = ["C", "netsock", "netsock.luasocket", "LuaSocket", "Python"]
+IMPLS = ["C", "netsock", "netsock.luasocket", "LuaSocket", "Python", "netsock batch"]
+# "netsock batch": s:recvmany(32) / s:sendmany of 32 (bench/udp only)
+BATCH = "netsock batch"
 LAYER = "netsock.luasocket"
 # BENCH_BASE=DIR (another checkout, built): "netsock base" runs the same
 # netsock program on DIR's core and Lua parts, beside this tree's, to
@@ -84,7 +86,7 @@ def size(name, full, minimum=1):
 def selected_impls():
     want = os.environ.get("BENCH_IMPLS")
     if not want:
-        return list(IMPLS)
+        return [i for i in IMPLS if i != BATCH]
     names = {n.lower(): n for n in IMPLS}
     return [names[w.strip().lower()] for w in want.split(",") if w.strip()]
 
@@ -117,6 +119,9 @@ def command(impl, *args):
         return [os.path.join(BUILD, "c")] + args
     if impl == "netsock":
         return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua")] + args
+    if impl == BATCH:  # the batch mode of a udp test (bench/udp)
+        return [LUA, os.path.join(ROOT, "bench", "impl", "netsock.lua"),
+                args[0] + "-many"] + args[1:]
     if impl == "netsock base":
         return ["env", "LUA_PATH=%s/lua/?.lua;%s/lua/?/init.lua;;" % (BASE, BASE),
                 "LUA_CPATH=%s/build/?.so;;" % BASE,
@@ -340,8 +345,9 @@ def table(title, med, rate, rate_unit, cpu, cpu_unit, extra=None, nreps=None, re
         print("  ".join(str(x).rjust(w) if i else str(x).ljust(w)
                         for i, (x, w) in enumerate(zip(row, widths))))
     sys.stdout.flush()
+    print("(load average %.2f)" % loadavg())
     return {"title": title, "rate_unit": rate_unit, "cpu_unit": cpu_unit,
-            "extra_headers": {k: h for k, h, _ in extra},
+            "extra_headers": {k: h for k, h, _ in extra}, "load": loadavg(),
             "rows": rows, "reps": nreps or REPS, "scale": SCALE}
 
 
@@ -349,3 +355,186 @@ def save(name, tables):
     os.makedirs(BUILD, exist_ok=True)
     with open(os.path.join(BUILD, name + ".json"), "w") as f:
         json.dump(tables, f, indent=1)
+
+
+# {====== Servers measured from outside: CPU per request from /proc ======
+#
+# bench/http and bench/echo run servers they did not write (nginx) and
+# servers that fork (serve's workers, nginx's workers), so the CPU a
+# server spends is read from /proc: every process in the tree under the
+# server's pid, every thread of each, the scheduler's run time in
+# nanoseconds (/proc/PID/task/TID/schedstat, user and system together),
+# plus what the root has reaped of children that ended. CPU per request
+# is the difference over the load run divided by the requests done.
+
+def _children(pid):
+    out = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _proc_cpu(pid):
+    """One process's CPU seconds: its threads' run time."""
+    total = 0.0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0]) / 1e9
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return total
+
+
+def _reaped(pid):
+    """CPU seconds of the children 'pid' has waited for (cutime+cstime)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def tree_cpu(pid):
+    """CPU seconds so far of process 'pid' and all its descendants."""
+    total, seen, todo = _reaped(pid), set(), [pid]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _proc_cpu(p)
+        todo += _children(p)
+    return total
+
+
+def loadavg():
+    """The 1-minute load average now (written beside every figure)."""
+    return os.getloadavg()[0]
+
+
+def wait_port(port, seconds=10):
+    """True once something accepts on 127.0.0.1:port."""
+    import socket
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def free_port():
+    """A port nobody listens on now (the kernel's pick, released)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stop(p, seconds=5):
+    """SIGTERM to our child p (its own pid), then SIGKILL if it lingers."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(seconds)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+# }======
+
+
+# {====== Server benchmarks (bench/http, bench/echo) ======
+
+def server_rounds(servers, conns, one_run, label):
+    """
+    For every connection count, BENCH_REPS rounds in which every server
+    of 'servers' runs once, in rotating order. one_run(server, n) ->
+    dict with at least rate, cpu (per request) and load, or raises
+    RuntimeError. Returns {(server, n): [dicts]}.
+    """
+    out = {}
+    nreps = reps(3)
+    for n in conns:
+        for rep in range(nreps):
+            order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+            for s in order:
+                try:
+                    m = one_run(s, n)
+                except RuntimeError as e:
+                    print("  %s %s c=%d: FAILED: %s" % (label, s, n, e), file=sys.stderr)
+                    continue
+                out.setdefault((s, n), []).append(m)
+                if os.environ.get("BENCH_VERBOSE"):
+                    print("  %s c=%d rep %d %-11s %s" % (label, n, rep + 1, s,
+                          " ".join("%s=%.4g" % kv for kv in sorted(m.items()))),
+                          file=sys.stderr)
+    return out
+
+
+def server_table(title, runs, servers, conns, ref, rate_unit, cpu_unit,
+                 extra=None, ratio_to=None):
+    """
+    Print one table per run of server benchmarks, CPU per request first:
+    for each connection count and server the medians of CPU per request,
+    rate, the extra columns (key, header, formatter) and the load average,
+    with the CPU and rate ratios to server 'ref' at the same count.
+    ratio_to(server) may name another reference for a row (a timed
+    variant against its untimed self). Returns the JSON-able table.
+    """
+    extra = extra or []
+    med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items() if v}
+    hdr = ["conns", "server", cpu_unit, "x " + ref, rate_unit, "x " + ref] + \
+          [h for _, h, _ in extra] + ["load"]
+    rows, out = [], []
+    for n in conns:
+        base = med.get((ref, n), {})
+        for s in servers:
+            m = med.get((s, n))
+            if not m:
+                continue
+            r = ratio_to(s) if ratio_to else None
+            rb = med.get((r, n), {}) if r else None
+            row = {"impl": s, "conns": n, "rate": m["rate"], "cpu": m["cpu"],
+                   "load": m.get("load"),
+                   "cpu_vs_c": m["cpu"] / base["cpu"] if base.get("cpu") else None,
+                   "rate_vs_c": m["rate"] / base["rate"] if base.get("rate") else None,
+                   "extra": {k: m.get(k) for k, _, _ in extra}}
+            if rb and rb.get("cpu"):
+                row["cpu_vs_untimed"] = m["cpu"] / rb["cpu"]
+            rows.append(row)
+            out.append([str(n), s, fmt_num(m["cpu"]), ratio(m["cpu"], base.get("cpu")),
+                        fmt_num(m["rate"]), ratio(m["rate"], base.get("rate"))] +
+                       [f(m.get(k)) for k, _, f in extra] +
+                       ["%.2f" % m["load"] if m.get("load") is not None else "-"])
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *out)]
+    print("\n" + title)
+    line = "  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(hdr, widths)))
+    print(line)
+    print("-" * len(line))
+    for row in out:
+        print("  ".join(x.rjust(w) if i > 1 else x.ljust(w) for i, (x, w) in enumerate(zip(row, widths))))
+    timed = [r for r in rows if "cpu_vs_untimed" in r]
+    for r in timed:
+        print("  %s at %d connections: CPU per request %.2f x its untimed self"
+              % (r["impl"], r["conns"], r["cpu_vs_untimed"]))
+    sys.stdout.flush()
+    return {"title": title, "rate_unit": rate_unit, "cpu_unit": cpu_unit, "ref": ref,
+            "conns": list(conns), "servers": list(servers),
+            "extra_headers": {k: h for k, h, _ in extra}, "rows": rows,
+            "reps": reps(3), "scale": SCALE}
+
+# }======

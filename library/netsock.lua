@@ -50,6 +50,7 @@
 ---@field workers? integer|"auto" serve from this many worker processes
 ---@field grace? number with workers: the stop timeout on SIGTERM (default 10)
 ---@field tls? netsock.tls.context serve TLS: each client's handshake runs first, in its handler's task
+---@field log? fun(line: string, info: table) with workers: each worker's exit and restart (default: onerror, else stderr)
 
 ---One entry of `getaddrinfo`'s answer.
 ---@class netsock.addrinfo
@@ -66,7 +67,7 @@
 ---@field timeout integer seconds
 
 ---@class netsock
----@field _VERSION string "netsock 0.2.0"
+---@field _VERSION string "netsock 0.3.0"
 ---@field version {major: integer, minor: integer, patch: integer} the release as numbers
 ---@field has_ipv6 boolean true when this system can make IPv6 sockets
 ---@field errorcode table<integer, string> errno numbers to names ([111] = "ECONNREFUSED")
@@ -487,6 +488,10 @@ function server:stop(timeout) end
 ---@return integer
 function server:connections() end
 
+---True once `stop` has begun (a keep-alive handler answers "Connection: close").
+---@return boolean
+function server:stopping() end
+
 ---What `serve` returns with `workers`: the supervisor of the worker processes.
 ---@class netsock.supervisor
 ---@field socket netsock.socket the first listener
@@ -518,6 +523,10 @@ function supervisor:restart() end
 ---@return integer[]
 function supervisor:pids() end
 
+---True once `stop`, `close` or SIGTERM has begun (in a worker: once it stops).
+---@return boolean
+function supervisor:stopping() end
+
 ---One live task, as `netsock.tasks()` lists it.
 ---@class netsock.taskinfo
 ---@field task thread
@@ -542,6 +551,135 @@ function netsock.tasks() end
 ---@param task thread
 ---@return boolean
 function netsock.cancel(task) end
+
+-- {====== Working together (docs/concurrency.md, "Working together") ======
+
+---Waits for a task (of `spawn` or a group) to end: `true, ...` its
+---function's results; `false, err` the error it raised; `false, "cancelled"`;
+---`nil, "timeout", "timeout"`. Outside tasks it runs the loop meanwhile.
+---Joining twice returns the same results.
+---@param task thread
+---@param timeout? number
+---@return boolean|nil ok
+---@return any ...
+function netsock.join(task, timeout) end
+
+---A group of tasks that end together: the first raise cancels the others.
+---`local g <close> = netsock.group()` cancels what is left when the scope ends.
+---@return netsock.group
+function netsock.group() end
+
+---A FIFO queue of values for tasks; `capacity` (a positive integer) bounds it.
+---@param capacity? integer
+---@return netsock.queue
+function netsock.queue(capacity) end
+
+---A semaphore with `n` units (an integer >= 0).
+---@param n integer
+---@return netsock.semaphore
+function netsock.semaphore(n) end
+
+---An event: `set` wakes every waiter, later waits return at once until `clear`.
+---@return netsock.event
+function netsock.event() end
+
+---Runs `fn(...)` in the calling task with a deadline over every wait inside
+---it (the earliest deadline wins): `true, ...` fn's results, or
+---`nil, "timeout", "timeout"` once the deadline has passed. Errors pass through.
+---@param seconds number
+---@param fn function
+---@param ... any
+---@return true|nil ok
+---@return any ...
+function netsock.timeout(seconds, fn, ...) end
+
+---Tasks that end together (`netsock.group`).
+---@class netsock.group
+local group = {}
+
+---Starts `fn(...)` as a task of the group; returns it.
+---@param fn function
+---@param ... any
+---@return thread task
+function group:spawn(fn, ...) end
+
+---Waits until every task of the group has ended: `true`; after the first
+---raise (the others cancelled) `false, err`; on timeout (all cancelled)
+---`nil, "timeout", "timeout"`.
+---@param timeout? number
+---@return boolean|nil ok
+---@return any err
+---@return string? code
+function group:wait(timeout) end
+
+---Cancels every task of the group (but the running one).
+---@return true
+function group:cancel() end
+
+---A FIFO of values (`netsock.queue`); `#q` is how many are queued.
+---@class netsock.queue
+local queue = {}
+
+---Puts `v` (not nil), waiting while the queue is full: `true`, or
+---`nil, "timeout", "timeout"`, or `nil, "closed", "closed"`.
+---@param v any
+---@param timeout? number
+---@return true|nil ok
+---@return string? message
+---@return string? code
+function queue:put(v, timeout) end
+
+---The oldest value, waiting while the queue is empty; `nil, "timeout",
+---"timeout"`; once closed and drained `nil, "closed", "closed"`.
+---@param timeout? number
+---@return any value
+---@return string? message
+---@return string? code
+function queue:get(timeout) end
+
+---No more puts; waiting putters and getters wake with "closed". Returns true.
+---@return true
+function queue:close() end
+
+---Units for at most n tasks at once (`netsock.semaphore`).
+---@class netsock.semaphore
+local semaphore = {}
+
+---Takes a unit, waiting in line for one: `true`, or `nil, "timeout", "timeout"`.
+---@param timeout? number
+---@return true|nil ok
+---@return string? message
+---@return string? code
+function semaphore:acquire(timeout) end
+
+---Gives a unit back (to the longest waiter, if any).
+---@return true
+function semaphore:release() end
+
+---A flag tasks wait for (`netsock.event`).
+---@class netsock.event
+local event = {}
+
+---Sets the flag and wakes every waiter.
+---@return true
+function event:set() end
+
+---Clears the flag.
+---@return true
+function event:clear() end
+
+---`true` at once when set, else when it is set; `nil, "timeout", "timeout"`.
+---@param timeout? number
+---@return true|nil ok
+---@return string? message
+---@return string? code
+function event:wait(timeout) end
+
+---Whether the flag is set.
+---@return boolean
+function event:isset() end
+
+-- }======
 
 ---`fn(name)` runs as a task each time the signal arrives while the loop
 ---runs; `fn` nil removes it and restores the old disposition. Returns
@@ -661,6 +799,31 @@ function socket:sendto(data, host, port) end
 ---@return true? truncated
 ---@nodiscard
 function socket:recvfrom(bufsize, flags) end
+
+---Up to `n` datagrams in one call (recvmmsg): waits for the first, then takes
+---what is queued. Three arrays of the same length: datagrams, hosts, ports
+---(a Unix socket: datagrams, paths); a fourth value, `cut[i] = true`, for
+---datagrams longer than `bufsize` (default 2048).
+---@param n integer 1 to 1024
+---@param bufsize? integer 1 to 65536
+---@return string[]? datagrams or nil
+---@return string[]|string|nil hosts (Unix: paths), or the message
+---@return integer[]|string|nil ports, or the code
+---@return table<integer, true>? cut
+---@nodiscard
+function socket:recvmany(n, bufsize) end
+
+---Sends every string of `datagrams` as one datagram (sendmmsg), to `host,
+---port` (a Unix `path`; none: the connected peer). The number sent, or nil,
+---message, code and how many went before the failure.
+---@param datagrams string[]
+---@param host? string
+---@param port? netsock.port
+---@return integer? sent
+---@return string? message
+---@return string? code
+---@return integer? sent_before_failure
+function socket:sendmany(datagrams, host, port) end
 
 ---A datagram socket forgets its peer (connect with AF_UNSPEC): it then
 ---sends only with sendto and receives from anyone.

@@ -13,8 +13,8 @@ local M = {}
 for k, v in pairs(core) do
   if k:sub(1, 1) ~= "_" then M[k] = v end
 end
-M._VERSION = "netsock 0.2.0"
-M.version = { major = 0, minor = 2, patch = 0 }
+M._VERSION = "netsock 0.3.0"
+M.version = { major = 0, minor = 3, patch = 0 }
 
 local methods = core._socketmethods
 
@@ -62,6 +62,13 @@ function M.create_connection(host, port, timeout, source_host, source_port)
   return nil, msg, code
 end
 
+-- the options each takes; anything else raises (a misspelt tls would
+-- serve plaintext)
+local server_opts = { backlog = true, family = true, reuse_port = true, dualstack = true }
+local serve_opts = { limit = true, timeout = true, idle = true, onerror = true,
+                     workers = true, grace = true, tls = true, log = true }
+for k in pairs(server_opts) do serve_opts[k] = true end
+
 -- the arguments of create_server, checked for fname (create_server or
 -- serve, which passes them on); errors blame the caller of fname
 local function checkserver(fname, host, port, opts)
@@ -69,6 +76,19 @@ local function checkserver(fname, host, port, opts)
   check.opthost(fname, 1, host, 3)
   check.port(fname, 2, port, 3)
   opts = check.opttable(fname, argn, opts, 3)
+  local known = fname == "serve" and serve_opts or server_opts
+  for k in pairs(opts) do
+    if not known[k] then
+      local hint = (k == "tls" and fname == "create_server")
+        and "; serve takes tls, or call starttls on each connection" or ""
+      check.argerror(fname, argn, ("unknown option '%s'%s"):format(tostring(k), hint), 3)
+    end
+  end
+  for _, k in ipairs({ "reuse_port", "dualstack" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
+      check.argerror(fname, argn, ("%s: boolean expected, got %s"):format(k, check.typename(opts[k])), 3)
+    end
+  end
   if opts.backlog ~= nil then
     check.integer(fname, argn, opts.backlog, 0, nil, "backlog", 3)
   end
@@ -138,16 +158,19 @@ function M.serve(host, port, handler, opts)
   if type(opts) == "table" and opts.tls ~= nil then
     -- serve{tls = ctx}: each handler's task runs the handshake first
     if not M.tls then check.argerror("serve", 4, "tls: netsock was built without OpenSSL", 2) end
+    M.tls._checkserver("serve", 4, opts.tls, 2)
+    check.callable("serve", 3, handler, 2)
     local copy = {}
     for k, v in pairs(opts) do copy[k] = v end
     copy.tls = nil
-    if type(handler) == "function" then
-      handler = M.tls.wraphandler(opts.tls, handler)
-    end
+    -- every kind of callable: a table with __call too, never unwrapped
+    handler = M.tls.wraphandler(opts.tls, handler)
     opts = copy
   end
   -- not a tail call: serve.serve's errors count this frame to reach the user
-  local srv, msg, code = serve.serve(M.create_server, host, port, handler, opts)
+  -- create_server unchecked: serve's options were checked above, and
+  -- the workers add their own (reuse_port)
+  local srv, msg, code = serve.serve(create_server, host, port, handler, opts)
   return srv, msg, code
 end
 
@@ -156,6 +179,12 @@ if core._tls then M.tls = require "netsock.tls" end
 
 -- looking inside the loop, signals (lua/netsock/tasks.lua)
 M.tasks, M.cancel, M.onsignal = tasks.list, tasks.cancel, tasks.onsignal
+
+-- working together: join and timeout beside the loop, the rest in
+-- lua/netsock/sync.lua
+local sync = require "netsock.sync"
+M.join, M.timeout = tasks.join, tasks.timeout
+M.group, M.queue, M.semaphore, M.event = sync.group, sync.queue, sync.semaphore, sync.event
 
 -- netsock.console (lua/netsock/console.lua), loaded on first use
 setmetatable(M, { __index = function(t, k)

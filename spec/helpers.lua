@@ -484,6 +484,14 @@ function H.loop_timers()
   return n
 end
 
+-- after a test of a waiting primitive: no timer and no blocked wait
+-- outlived the tasks that made them
+function H.loop_clean()
+  local timers, blocked = H.loop_timers(), ns._tasks.stats().blocked
+  if timers ~= 0 then error(("a timer outlived its wait (%d left)"):format(timers), 2) end
+  if blocked ~= 0 then error(("a wait outlived its task (%d left)"):format(blocked), 2) end
+end
+
 -- what fn writes on io.stderr (the loop reports task errors there)
 function H.capture_stderr(fn)
   local real, got = io.stderr, {}

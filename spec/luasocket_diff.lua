@@ -49,6 +49,40 @@ end
 -- a duration within [lo, hi]: prints only whether it was
 function within(label, t, lo, hi) print(label, t >= lo and t <= hi and "ok" or ("out: " .. t)) end
 socket = require "socket"
+-- a peer in python3 (Debian's python3 package), from a script file
+function python(script, ...)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w")) f:write(script) f:close()
+  local args = { ... }
+  for i, a in ipairs(args) do args[i] = string.format("%g", a) end
+  -- (without a sanitizer runtime the child lua5.4 may have been given)
+  return assert(io.popen(("env -u LD_PRELOAD python3 %s %s 2>/dev/null; rm -f %s"):format(path, table.concat(args, " "), path)))
+end
+-- trickle(port, n, gap): connects, sends n bytes "x" one every gap
+-- seconds, then "\n", and stays 0.5 s
+function trickle(port, n, gap)
+  return python([=[
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for i in range(int(sys.argv[2])):
+    time.sleep(float(sys.argv[3]))
+    s.sendall(b"x")
+s.sendall(b"\n")
+time.sleep(0.5)
+]=], port, n, gap)
+end
+-- slowreader(port, chunk, gap): connects with a small receive buffer
+-- and reads chunk bytes every gap seconds until the end of stream
+function slowreader(port, chunk, gap)
+  return python([=[
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+while s.recv(int(sys.argv[2])):
+    time.sleep(float(sys.argv[3]))
+]=], port, chunk, gap)
+end
 function pair()
   local srv = assert(socket.bind("127.0.0.1", 0))
   local _, port = srv:getsockname()

@@ -122,6 +122,29 @@ describe("netsock.luasocket #luasocket", function()
     end)
   end)
 
+  describe("_SETSIZE", function()
+    it("is the descriptor limit: a loop making sockets reaches it, select refuses more", function()
+      -- (LuaSocket's own suite makes _SETSIZE + 1 sockets expecting the
+      -- last ones to fail or select to refuse them; with 2^31 it ran for
+      -- hours)
+      local rc, out = child(INSTALL .. [[
+local n = tonumber(io.popen("sh -c 'ulimit -n'"):read("l"))
+assert(socket._SETSIZE == n, socket._SETSIZE .. " vs " .. n)
+local made, err = {}, nil
+for i = 1, socket._SETSIZE + 1 do
+  local u, e = socket.udp4()
+  if not u then err = e break end
+  made[#made + 1] = u
+end
+assert(#made < socket._SETSIZE and err, "made " .. #made)
+for _, u in ipairs(made) do u:close() end
+print("ok", #made, err)
+]], 60)
+      assert.are.equal(0, rc, out)
+      assert.matches("^ok", out)
+    end)
+  end)
+
   describe("install()", function()
     it("makes socket, socket.core and socket.unix this layer, for LuaSocket's own modules too", function()
       local rc, out = child(INSTALL .. [[

@@ -349,3 +349,36 @@ describe("netsock.step", function()
     assert.is_false(ok)
   end)
 end)
+
+describe("srv:stopping()", function()
+  it("is false while serving and true once stop has begun: a keep-alive handler says close", function()
+    local answers = {}
+    local srv
+    srv = assert(ns.serve("127.0.0.1", 0, function(conn)
+      local f = conn:makefile("rw")
+      while true do                           -- keep-alive: one line per request
+        local line = f:read("l")
+        if not line then return end
+        if srv:stopping() then
+          f:write("close\n"):flush()
+          return
+        end
+        f:write("keep-alive\n"):flush()
+      end
+    end))
+    assert.is_false(srv:stopping())
+    H.run_bounded(10, function()
+      local c <close> = assert(ns.create_connection("127.0.0.1", select(2, srv:getsockname()), 5))
+      local f = c:makefile("rw")
+      f:write("GET 1\n"):flush()
+      answers[1] = f:read("l")
+      ns.spawn(function() srv:stop(5) end)
+      coroutine.yield()
+      f:write("GET 2\n"):flush()
+      answers[2] = f:read("l")
+      answers[3] = select(2, f:read("l"))
+    end)
+    assert.is_true(srv:stopping())
+    assert.same({ "keep-alive", "close", "closed" }, answers)
+  end)
+end)

@@ -17,6 +17,17 @@
 --     detached ones, which the program owns now);
 --   * nothing crashes (this spec runs under make sanitize too).
 --
+-- Beside the channels, each program runs tasks that work together
+-- (issue 27): producers and a group of consumers over a queue (bounded
+-- or not), a semaphore around each job, an event that starts the
+-- consumers, join, and netsock.timeout scopes, with random timeouts and
+-- a disruptor that cancels a consumer or a producer, or makes a
+-- consumer raise (the group then cancels the rest). It checks that no
+-- value is lost or doubled (every value put is got once or still
+-- queued), that no unit is lost (the semaphore has all its units back),
+-- that the semaphore never lets more in than it has, and that no wait
+-- outlives its task (no timer, no blocked wait).
+--
 -- Fixed seeds here; more with `make taskfuzz SEEDS=N` (N new seeds,
 -- printed) or exactly those given: `make taskfuzz TASKFUZZ_SEEDS="12 345"`.
 local H = require "helpers"
@@ -220,6 +231,87 @@ local function program(seed)
     end)
   end
 
+  -- tasks working together
+  local tg = { putok = {}, maybe = {}, got = {}, inside = 0, most = 0 }
+  do
+    local cap = ({ false, 1, 3, 50 })[rnd(4)]
+    local q = ns.queue(cap or nil)
+    local units = rnd(1, 3)
+    local sem = ns.semaphore(units)
+    local ev = ns.event()
+    tg.q, tg.sem, tg.units = q, sem, units
+    local producers = {}
+    for p = 1, rnd(1, 3) do
+      producers[p] = ns.spawn(function()
+        for i = 1, rnd(1, 20) do
+          local v = p * 1000 + i
+          tg.maybe[v] = true             -- cancelled mid-put: it may be in
+          local ok, _, code = q:put(v, rnd(3) == 1 and rnd(0, 2) * 0.005 or nil)
+          tg.maybe[v] = nil
+          if ok then tg.putok[v] = true
+          elseif code == "closed" then return end
+          if rnd(3) == 1 then ns.sleep(rnd(0, 2) * 0.002) end
+        end
+      end)
+    end
+    local g = ns.group()
+    tg.group = g
+    local consumers = {}
+    for c = 1, rnd(1, 3) do
+      consumers[c] = g:spawn(function()
+        assert(ev:wait())
+        local scopeend = math.huge      -- a netsock.timeout scope's deadline
+        local function loop()
+          while true do
+            local v, _, code = q:get(rnd(4) == 1 and 0.01 or nil)
+            if v then
+              assert(not tg.got[v], "a value came out twice")
+              tg.got[v] = true
+              if rnd(2) == 1 then
+                local ok = sem:acquire(rnd(3) == 1 and 0.005 or nil)
+                if ok then
+                  local _ <close> = setmetatable({}, { __close = function()
+                    tg.inside = tg.inside - 1
+                    sem:release()
+                  end })
+                  tg.inside = tg.inside + 1
+                  if tg.inside > tg.most then tg.most = tg.inside end
+                  ns.sleep(rnd(0, 2) * 0.002)
+                end
+              end
+              if tg.raise == c then error("fuzz: a consumer raises") end
+            elseif code == "closed" then return "closed"
+            elseif ns.monotime() >= scopeend then return end  -- every wait fails now
+
+          end
+        end
+        if rnd(3) == 1 then
+          local d = rnd(1, 5) * 0.01
+          scopeend = ns.monotime() + d
+          local r, code = ns.timeout(d, loop)
+          if r == nil and code == "timeout" then return end
+        else loop() end
+      end)
+    end
+    ns.spawn(function() ns.sleep(rnd(0, 2) * 0.005); ev:set() end)
+    ns.spawn(function()                  -- the producers done: no more values
+      for _, t in ipairs(producers) do ns.join(t) end
+      q:close()
+    end)
+    ns.spawn(function()                  -- the consumers gone: nobody drains
+      local ok = g:wait()
+      tg.groupok = ok
+      q:close()
+    end)
+    ns.spawn(function()                  -- the disruptor
+      ns.sleep(rnd(0, 3) * 0.005)
+      local what = rnd(4)
+      if what == 1 then ns.cancel(consumers[rnd(#consumers)])
+      elseif what == 2 then ns.cancel(producers[rnd(#producers)])
+      elseif what == 3 then tg.raise = rnd(#consumers) end
+    end)
+  end
+
   -- the watchdog: every waiter must wake (every task must end)
   local timedout = false
   ns.spawn(function()
@@ -240,6 +332,26 @@ local function program(seed)
     end
     error(("seed %d: a task never woke:\n%s\n%s"):format(seed, tostring(ns.tasks()),
       table.concat(l, "\n")), 0)
+  end
+  -- working together: nothing lost, doubled or let in beyond the units
+  do
+    local left = {}
+    while #tg.q > 0 do left[tg.q:get(0)] = true end
+    for v in pairs(tg.putok) do
+      assert(tg.got[v] or left[v], ("seed %d: value %d was put and never came out"):format(seed, v))
+    end
+    for v in pairs(tg.got) do
+      assert(not left[v], ("seed %d: value %d came out and stayed"):format(seed, v))
+    end
+    for v in pairs(left) do
+      assert(tg.putok[v] or tg.maybe[v], ("seed %d: value %d came from nowhere"):format(seed, v))
+    end
+    assert(tg.most <= tg.units, ("seed %d: %d inside a semaphore of %d"):format(seed, tg.most, tg.units))
+    for _ = 1, tg.units do
+      assert(tg.sem:acquire(0), ("seed %d: the semaphore lost a unit"):format(seed))
+    end
+    assert(not tg.sem:acquire(0), ("seed %d: the semaphore gained a unit"):format(seed))
+    assert(ns._tasks.stats().blocked == 0, ("seed %d: a wait outlived its task"):format(seed))
   end
   -- the only task failures are the readers made to raise
   local failures = select(2, err:gsub("netsock task failed", ""))

@@ -450,4 +450,28 @@ time.sleep(0.5)
       assert.equal(10, ticks)
     end)
   end)
+
+  it("a timed park whose timer fires in the turn of a wake-up is resumed once", function()
+    -- B's timer comes first and B wakes A, whose own timer has fired in
+    -- the same turn: A was queued twice (parked was still set), and its
+    -- next wait was cut short by the stale second resume
+    local T = ns._tasks
+    local resumed, parkresult = 0, nil
+    local a = ns.spawn(function()
+      parkresult = T.park(0.01)
+      resumed = resumed + 1
+      T.park(0.2)                           -- must last its 0.2 s
+      resumed = resumed + 1
+    end)
+    ns.spawn(function() ns.sleep(0.005); T.wake(a) end)
+    ns.spawn(function()                     -- hold the loop past both deadlines
+      local t0 = ns.monotime()
+      while ns.monotime() - t0 < 0.03 do end
+    end)
+    ns.spawn(function() ns.sleep(0.1); assert.equal(1, resumed); ns.cancel(a) end)
+    H.run_bounded(5)
+    assert.is_false(parkresult)             -- it timed out; the wake came late
+    assert.equal(1, resumed)
+    assert.equal(0, H.loop_timers())
+  end)
 end)

@@ -54,7 +54,7 @@ srv.handle_request()
     local c = run("https_get", ("--host localhost --port %d --cafile %s"):format(srv.port, q(T.path("ca.pem"))))
     finally(function() c:kill() end)
     assert.equal(3, c:wait(15))
-    assert.matches("TLS connect failed: unable to get local issuer certificate %(tls_verify%)", c:output())
+    assert.matches("TLS connect failed: certificate verify failed: unable to get local issuer certificate %(trust the issuing CA: the context.s cafile.-SSL_CERT_FILE.-%) %(tls_verify%)", c:output())
   end)
 
   eit("tls_echo_server echoes for openssl s_client and a python3 client at once", function()

@@ -293,3 +293,78 @@ describe("serve with workers", function()
     end, 15), "the workers were not replaced")
   end)
 end)
+
+-- issue 27: every worker's exit and restart is reported
+describe("serve workers report", function()
+  local logged_lua = [[
+local ns = require "netsock"
+local core = require "netsock.core"
+local mode = arg[1]
+local opts = { workers = 1, grace = 1 }
+if mode == "log" then
+  opts.log = function(line, info)
+    print(("LOG %s | %s %s %s %s %s"):format(line, info.event, info.pid, tostring(info.status),
+      tostring(info.code), tostring(info.action or info.replaces)))
+  end
+elseif mode == "onerror" then
+  opts.onerror = function(line) print("ONERROR " .. tostring(line)) end
+end
+local sup = assert(ns.serve("127.0.0.1", 0, function(conn)
+  conn:sendall((sup_stopping and "x" or "") .. "hi\n")
+end, opts))
+print(("sup %d"):format(core._getpid()))
+io.stdout:flush()
+io.stdout:setvbuf("line")
+ns.run()
+print("supervisor done")
+]]
+
+  local function start(mode)
+    local p = H.lua(logged_lua, mode)
+    local line = p:line(15) or ""
+    local sup = tonumber(line:match("^sup (%d+)"))
+    assert(sup, "the server did not start: " .. p:output())
+    assert(waitfor(function() return #children(sup) == 1 end, 10), "no worker")
+    return p, sup
+  end
+
+  it("log(line, info): a killed worker's exit (pid, status, restart) and its replacement", function()
+    local p, sup = start("log")
+    finally(function() p:kill() end)
+    local victim = children(sup)[1]
+    assert(os.execute("kill -KILL " .. victim))
+    local want = ("LOG netsock serve: worker %d (slot 1) was killed by SIGKILL; restarting it in 0.1 s | exit %d signaled SIGKILL restart")
+      :format(victim, victim)
+    assert.is_true(p:await(want, 10), p:output())
+    assert.is_true(p:await("started (slot 1), replacing " .. victim, 10), p:output())
+    assert(waitfor(function() return #children(sup) == 1 end, 10))
+    local new = children(sup)[1]
+    assert.matches(("LOG netsock serve: worker %d started %%(slot 1%%), replacing %d | start %d nil nil %d")
+      :format(new, victim, new, victim), p:output())
+    -- a graceful stop: the exit says the server is stopping
+    assert(os.execute("kill -TERM " .. sup))
+    assert.is_true(p:await("supervisor done", 10), p:output())
+    assert.matches(("worker %d %%(slot 1%%) exited with status 0; not restarted: the server is stopping")
+      :format(new), p:output())
+  end)
+
+  it("through onerror when there is no log, else one line on stderr", function()
+    local p, sup = start("onerror")
+    finally(function() p:kill() end)
+    local victim = children(sup)[1]
+    assert(os.execute("kill -KILL " .. victim))
+    assert.is_true(p:await(("ONERROR netsock serve: worker %d (slot 1) was killed by SIGKILL; restarting"):format(victim), 10), p:output())
+    p:kill()
+    local q, sup2 = start("stderr")
+    finally(function() q:kill() end)
+    local v2 = children(sup2)[1]
+    assert(os.execute("kill -KILL " .. v2))
+    -- the child's stderr goes to the same file as its stdout
+    assert.is_true(q:await(("\nnetsock serve: worker %d (slot 1) was killed by SIGKILL; restarting it in 0.1 s\n"):format(v2), 10), q:output())
+  end)
+
+  it("log must be a function", function()
+    assert.has_error(function() ns.serve("127.0.0.1", 0, function() end, { workers = 1, log = 42 }) end,
+      "bad argument #4 to 'serve' (log must be a function)")
+  end)
+end)

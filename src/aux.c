@@ -173,6 +173,17 @@ const char *ns_typename (int type) {
 
 /* {====== Classes ====== */
 
+/* pushes a new table whose keys are weak (an object's side data that
+** must not keep the object alive) */
+void ns_newweak (lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+
 void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                   const luaL_Reg *methods, int upmeta) {
   int nup = upmeta ? 1 : 0;

@@ -134,8 +134,10 @@ int luaopen_netsock_core (lua_State *L) {
   ns_connect_open(L);
   ns_file_open(L);
   ns_dgram_open(L);
+  ns_mmsg_open(L);     /* s:recvmany, s:sendmany */
   ns_sendfile_open(L);
   ns_options_open(L);
+  ns_luasocket_open(L);
 #if defined(NS_HAVE_TLS)
   ns_tls_open(L);      /* core._tls, s:starttls and the TLS methods */
 #endif

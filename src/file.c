@@ -191,219 +191,6 @@ static int fastline (lua_State *L, nsFile *f, int keepend) {
 }
 
 
-/* {====== netsock.luasocket's receive("*l") ====== */
-
-/*
-** Push the first buffered line of 'f' with LuaSocket's rules (without
-** its '\n' and without any '\r') and take it from the buffer; returns
-** its length there ('\n' included), or 0 when no whole line is buffered.
-*/
-static size_t lsline (lua_State *L, nsFile *f) {
-  nsSocket *s = f->s;
-  size_t avail, n, i, m = 0;
-  const char *p, *nl;
-  if (s == NULL || (avail = ns_pending(s)) == 0) return 0;
-  p = s->rbuf + s->rhead;
-  nl = (const char *)memchr(p, '\n', avail < f->limit ? avail : f->limit);
-  if (nl == NULL) return 0;
-  n = (size_t)(nl - p);
-  if (memchr(p, '\r', n) == NULL)
-    lua_pushlstring(L, p, n);
-  else {
-    luaL_Buffer b;
-    char *q = luaL_buffinitsize(L, &b, n);
-    for (i = 0; i < n; i++)
-      if (p[i] != '\r') q[m++] = p[i];
-    luaL_pushresultsize(&b, m);
-  }
-  ns_buf_consume(s, n + 1);
-  return n + 1;
-}
-
-
-static int lsreceive_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  return lua_gettop(L);
-}
-
-
-/* counts above this go to the Lua receive, which reads them with f:read
-   (one copy) rather than recv plus the rest */
-#if !defined(NS_LSCOUNTMAX)
-#define NS_LSCOUNTMAX 4096
-#endif
-
-
-/* add n to o[1], the bytes receive took (getstats) */
-static void lscount (lua_State *L, lua_Integer n) {
-  lua_Integer rx;
-  lua_rawgeti(L, 1, 1);
-  rx = lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  lua_pushinteger(L, rx + n);
-  lua_rawseti(L, 1, 1);
-}
-
-
-/* after recv(o.s, n): stack 1 o, 2 n, 3 data, 4 err, 5 code */
-static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
-  size_t len = 0;
-  lua_Integer want = lua_tointeger(L, 2);
-  (void)status; (void)ctx;
-  if (lua_type(L, 3) == LUA_TSTRING && (lua_tolstring(L, 3, &len), 1)
-      && (lua_Integer)len == want) {
-    lscount(L, want);
-    lua_settop(L, 3);
-    lua_pushnil(L);
-    lua_pushnil(L);
-    return 3;
-  }
-  /* fewer bytes, or a failure: the layer's rest(o, n, data, err, code) */
-  lua_pushvalue(L, lua_upvalueindex(4));
-  lua_insert(L, 1);
-  lua_callk(L, 5, LUA_MULTRET, 0, lsreceive_k);
-  return lsreceive_k(L, LUA_OK, 0);
-}
-
-
-/*
-** The receive method of netsock.luasocket's stream clients, a C closure
-** (upvalues: 1 the layer's receive in Lua, 2 the file metatable, 3
-** netsock's s:recv, 4 the layer's rest of a count, 5 the client class).
-** Two common calls are answered here, every other goes to the Lua
-** receive unchanged (a continuation: it may wait inside a task):
-**   o:receive() / o:receive("*l"), no prefix, a whole line buffered in
-**     o[2] (its file): the line (LuaSocket's: no '\n', no '\r'), one call;
-**   o:receive(n), no prefix, n <= NS_LSCOUNTMAX, on a client: recv(o.s,
-**     n), and when that gives fewer bytes or fails, the rest in Lua.
-** o[1] counts the bytes taken.
-*/
-static int f_lsreceive (lua_State *L) {
-  int top = lua_gettop(L);
-  if (top <= 3 && lua_type(L, 1) == LUA_TTABLE && lua_isnoneornil(L, 3)) {
-    if (lua_isinteger(L, 2)) {
-      lua_Integer n = lua_tointeger(L, 2);
-      if (n >= 1 && n <= NS_LSCOUNTMAX && lua_getmetatable(L, 1)) {
-        int client = lua_rawequal(L, -1, lua_upvalueindex(5));
-        lua_pop(L, 1);
-        if (client && lua_getfield(L, 1, "s") == LUA_TUSERDATA) {
-          lua_settop(L, top + 1);
-          if (top == 3) lua_replace(L, 3);  /* 1 o, 2 n, 3 s */
-          lua_pushvalue(L, lua_upvalueindex(3));
-          lua_insert(L, 3);                 /* 3 recv, 4 s */
-          lua_pushinteger(L, n);
-          lua_callk(L, 2, 3, 0, lsrecv_k);
-          return lsrecv_k(L, LUA_OK, 0);
-        }
-      }
-    }
-    else {
-      const char *pat = lua_isnoneornil(L, 2) ? "*l"
-                      : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-      if (pat != NULL && pat[0] == '*' && pat[1] == 'l' && pat[2] == '\0'
-          && lua_rawgeti(L, 1, 2) == LUA_TUSERDATA
-          && lua_getmetatable(L, -1)) {
-        int same = lua_rawequal(L, -1, lua_upvalueindex(2));
-        nsFile *f = (nsFile *)lua_touserdata(L, -2);
-        size_t n;
-        lua_pop(L, 1);  /* the metatable */
-        if (same && (f->mode & F_READ) && (n = lsline(L, f)) > 0) {
-          lscount(L, (lua_Integer)n);
-          lua_pushnil(L);
-          lua_pushnil(L);
-          return 3;
-        }
-      }
-    }
-    lua_settop(L, top);
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_callk(L, top, LUA_MULTRET, 0, lsreceive_k);
-  return lsreceive_k(L, LUA_OK, 0);
-}
-
-
-/* after sendall(o.s, data): stack 1 o, 2 data, 3 ok, 4 err, 5 code, 6 sent */
-static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  if (lua_toboolean(L, 3)) {
-    lua_Integer tx, n = (lua_Integer)lua_rawlen(L, 2);
-    lua_rawgeti(L, 1, 3);
-    tx = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    lua_pushinteger(L, tx + n);
-    lua_rawseti(L, 1, 3);
-    lua_pushnumber(L, (lua_Number)n);
-    lua_pushnil(L);
-    lua_pushnil(L);
-    return 3;
-  }
-  /* a failure: the layer's rest(o, data, ok, err, code, sent) */
-  lua_pushvalue(L, lua_upvalueindex(3));
-  lua_insert(L, 1);
-  lua_callk(L, 6, LUA_MULTRET, 0, lsreceive_k);
-  return lsreceive_k(L, LUA_OK, 0);
-}
-
-
-/*
-** The send method of netsock.luasocket's stream clients (upvalues: 1 the
-** layer's send in Lua, 2 netsock's s:sendall, 3 the layer's rest after a
-** failure, 4 the client class). o:send(data) with a string on a client:
-** sendall(o.s, data) and LuaSocket's result (#data as a float, nil, nil),
-** o[3] counting; everything else goes to the Lua send.
-*/
-static int f_lssend (lua_State *L) {
-  int top = lua_gettop(L);
-  if (top == 2 && lua_type(L, 1) == LUA_TTABLE && lua_type(L, 2) == LUA_TSTRING
-      && lua_getmetatable(L, 1)) {
-    int client = lua_rawequal(L, -1, lua_upvalueindex(4));
-    lua_pop(L, 1);
-    if (client && lua_getfield(L, 1, "s") == LUA_TUSERDATA) {
-      lua_pushvalue(L, lua_upvalueindex(2));
-      lua_insert(L, 3);                /* 3 sendall, 4 s */
-      lua_pushvalue(L, 2);             /* 5 data */
-      lua_callk(L, 2, 4, 0, lssend_k); /* 3 ok, 4 err, 5 code, 6 sent */
-      return lssend_k(L, LUA_OK, 0);
-    }
-    lua_settop(L, top);
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_callk(L, top, LUA_MULTRET, 0, lsreceive_k);
-  return lsreceive_k(L, LUA_OK, 0);
-}
-
-
-/* core._lssend(send, sendall, rest, class): the closure above */
-static int file_lssend (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  luaL_checktype(L, 4, LUA_TTABLE);
-  lua_settop(L, 4);
-  lua_pushcclosure(L, f_lssend, 4);
-  return 1;
-}
-
-
-/* core._lsreceive(receive, recv, rest, class): the closure above */
-static int file_lsreceive (lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  luaL_checktype(L, 4, LUA_TTABLE);
-  lua_settop(L, 4);
-  luaL_getmetatable(L, NS_FILE);
-  lua_insert(L, 2);  /* receive, file mt, recv, rest, class */
-  lua_pushcclosure(L, f_lsreceive, 5);
-  return 1;
-}
-
-/* }====== */
-
-
 static int overflow (lua_State *L, nsFile *f) {
   luaL_pushfail(L);
   lua_pushfstring(L, "line longer than %I bytes", (lua_Integer)f->limit);
@@ -479,7 +266,15 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        nret = ns_fail(L, errno);
+        int err = errno;
+        nret = ns_fail(L, err);
+        if (err != ENOMEM && err != EINTR) {
+          /* the stream ends here (tls_eof, a reset): the bytes this
+             format had gathered come with the error, a 4th value, so
+             no caller reads twice for them */
+          pushbytes(L, s, ns_pending(s), 0);
+          nret++;
+        }
         goto fail;
       }
       r = ns_block(L, s, ns_io_events(s, NS_READ), lua_tonumber(L, nf + 2),
@@ -547,6 +342,7 @@ static int lines_k (lua_State *L, int status, lua_KContext ctx) {
   int done, n = readengine(L, status, ctx, lines_k, &done);
   if (done == (int)ctx)
     return n;
+  if (n - done > 3) lua_pop(L, 1);   /* the rest (readengine): lines raises */
   if (strcmp(lua_tostring(L, -1), "closed") != 0)  /* as io.lines, with the code */
     return luaL_error(L, "%s (%s)", lua_tostring(L, -2), lua_tostring(L, -1));
   lua_pop(L, 2);  /* keep the nil */
@@ -976,8 +772,4 @@ void ns_file_open (lua_State *L) {
   ns_newclass(L, NS_FILE, f_metamethods, f_methods, 1);
   lua_pop(L, 1);
   ns_addmethods(L, sock_methods);
-  lua_pushcfunction(L, file_lsreceive);
-  lua_setfield(L, -2, "_lsreceive");
-  lua_pushcfunction(L, file_lssend);
-  lua_setfield(L, -2, "_lssend");
 }

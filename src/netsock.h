@@ -30,6 +30,9 @@
 **   connect.c  connect, connect_ex
 **   file.c     file objects (makefile)
 **   dgram.c, sendfile.c, options.c   their methods
+**   luasocket.c  netsock.luasocket's receive and send (LuaSocket's
+**              timeouts), over buffer.c and io.c
+**   mmsg.c     recvmany, sendmany
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
@@ -179,6 +182,19 @@ NS_API int ns_sys_peercred (int fd, long *pid, long *uid, long *gid);
 NS_API long ns_sys_cpucount (void);
 /* poll(2) without waiting: NS_READ, NS_WRITE, NS_HANGUP, NS_FAULT */
 NS_API int ns_sys_pollnow (int fd, int events);
+/* a batch of datagrams: one message header and the length it moved
+   each (the layout of Linux's struct mmsghdr) */
+typedef struct nsMmsg {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+} nsMmsg;
+/* recvmmsg(2) (MSG_WAITFORONE: only the first may wait) and sendmmsg(2)
+   (no SIGPIPE): the count, or -1 with errno; ENOSYS where the system
+   has no batch calls (mmsg.c then loops over recvmsg, sendmsg) */
+NS_API int ns_sys_recvmmsg (int fd, nsMmsg *m, unsigned n, int flags);
+NS_API int ns_sys_sendmmsg (int fd, nsMmsg *m, unsigned n, int flags);
+/* sendmsg(2) that never raises SIGPIPE */
+NS_API ssize_t ns_sys_sendmsg (int fd, const struct msghdr *m, int flags);
 /* the netdb lookups in their reentrant forms (as glibc's *_r) */
 struct hostent;
 struct servent;
@@ -289,6 +305,7 @@ NS_API const char *ns_typename (int type);
 ** 'upmeta' every function gets the metatable as upvalue 1. Leaves the
 ** metatable on the stack.
 */
+NS_API void ns_newweak (lua_State *L);
 NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                          const luaL_Reg *methods, int upmeta);
 /* raise "bad argument #arg to 'fname' (formatted message)" */
@@ -532,6 +549,9 @@ NS_API int ns_atend (nsSocket *s, size_t size);
 NS_API int ns_recvstart (lua_State *L, lua_KFunction k);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
+/* a Unix datagram socket whose receiver is full though poll says
+   writable: a send to it waits with NS_NOPOLL (s:sendto, s:sendmany) */
+NS_API int ns_receiverfull (nsSocket *s);
 NS_API void ns_socket_open (lua_State *L);
 /* }====== */
 
@@ -546,8 +566,14 @@ NS_API void ns_tls_open (lua_State *L);
 NS_API void ns_connect_open (lua_State *L);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
+NS_API void ns_mmsg_open (lua_State *L);
 NS_API void ns_sendfile_open (lua_State *L);
 NS_API void ns_options_open (lua_State *L);
+/* }====== */
+
+
+/* {====== luasocket.c: netsock.luasocket's stream receive and send ====== */
+NS_API void ns_luasocket_open (lua_State *L);
 /* }====== */
 
 

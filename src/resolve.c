@@ -448,7 +448,7 @@ static int res_getaddrinfo_task (lua_State *L) {
   if (j == NULL) return 3;
   j->hints = hints;
   lua_replace(L, 1);
-  lua_pushnumber(L, timeout < 0 ? -1.0 : ns_deadline(timeout));
+  lua_pushnumber(L, ns_deadline(timeout));  /* a scope's, when untimed */
   lua_replace(L, 2);
   lua_settop(L, 2);
   ns_job_submit(j);

@@ -310,11 +310,7 @@ static nsPoller *checkpoller (lua_State *L) {
 static void enlist (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pollers) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    ns_newweak(L);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &pollers);
   }

@@ -152,13 +152,31 @@ static int sig_signum (lua_State *L) {
 }
 
 
-/* core._signame(number): "SIGINT"..., or nil */
+/*
+** Signals a process may die of that onsignal does not take (never
+** caught, or fatal faults): named only, for reports of how a worker
+** ended (lua/netsock/workers.lua).
+*/
+static const struct { const char *name; int num; } fatalnames[] = {
+  {"SIGKILL", SIGKILL}, {"SIGSEGV", SIGSEGV}, {"SIGABRT", SIGABRT},
+  {"SIGBUS", SIGBUS}, {"SIGFPE", SIGFPE}, {"SIGILL", SIGILL},
+  {"SIGTRAP", SIGTRAP}, {"SIGSYS", SIGSYS}, {"SIGSTOP", SIGSTOP},
+  {NULL, 0}
+};
+
+
+/* core._signame(number): "SIGINT"..., "SIGKILL"..., or nil */
 static int sig_signame (lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   int i;
   for (i = 0; signames[i].name != NULL; i++)
     if (signames[i].num == n) {
       lua_pushstring(L, signames[i].name);
+      return 1;
+    }
+  for (i = 0; fatalnames[i].name != NULL; i++)
+    if (fatalnames[i].num == n) {
+      lua_pushstring(L, fatalnames[i].name);
       return 1;
     }
   return 0;
@@ -319,11 +337,7 @@ static void watchhook (lua_State *L, lua_Debug *ar);
 static void watchtable (lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watchkey) == LUA_TTABLE) return;
   lua_pop(L, 1);
-  lua_createtable(L, 0, 2);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+  ns_newweak(L);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &watchkey);
 }

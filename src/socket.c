@@ -344,7 +344,7 @@ static int sock_shutdown (lua_State *L) {
 ** "writable" would return at once, for ever: a busy loop for as long
 ** as the receiver does not read.
 */
-static int receiverfull (nsSocket *s) {
+int ns_receiverfull (nsSocket *s) {
   if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
   return (ns_sys_pollnow(s->fd, NS_WRITE) & NS_WRITE) != 0;
 }
@@ -391,7 +391,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
     r = ns_block(L, s, ns_io_events(s, sendevents(s)) |
-                   (alen > 0 && receiverfull(s) ? NS_NOPOLL : 0),
+                   (alen > 0 && ns_receiverfull(s) ? NS_NOPOLL : 0),
                  lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }

@@ -8,8 +8,9 @@
 **
 **   ns_sys_socket, ns_sys_socketpair, ns_sys_accept  SOCK_NONBLOCK |
 **              SOCK_CLOEXEC in one call (socket(2), accept4(2))
-**   ns_sys_send, ns_sys_sendto   MSG_NOSIGNAL: a gone peer is EPIPE,
-**              never SIGPIPE
+**   ns_sys_send, ns_sys_sendto, ns_sys_sendmsg   MSG_NOSIGNAL: a gone
+**              peer is EPIPE, never SIGPIPE
+**   ns_sys_recvmmsg, ns_sys_sendmmsg   datagrams in batches
 **   ns_sys_sendfile   sendfile(2), its SIGPIPE blocked and taken back
 **   ns_sys_pipe       pipe2(2) close-on-exec and non-blocking
 **   ns_sys_notifier, ns_sys_notify, ns_sys_drain, ns_sys_dupover
@@ -28,6 +29,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -105,6 +107,31 @@ ssize_t ns_sys_sendfile (int out, int in, off_t *off, size_t count) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   errno = err;
   return n;
+}
+
+ssize_t ns_sys_sendmsg (int fd, const struct msghdr *m, int flags) {
+  return sendmsg(fd, m, flags | MSG_NOSIGNAL);
+}
+
+/* }====== */
+
+
+/* {====== Datagrams in batches ====== */
+
+/* nsMmsg is struct mmsghdr's layout, so a batch goes to the kernel as
+   it is */
+typedef char mmsg_samesize[sizeof(nsMmsg) == sizeof(struct mmsghdr) ? 1 : -1];
+typedef char mmsg_samelen[offsetof(nsMmsg, msg_len) ==
+                          offsetof(struct mmsghdr, msg_len) ? 1 : -1];
+
+int ns_sys_recvmmsg (int fd, nsMmsg *m, unsigned n, int flags) {
+  return recvmmsg(fd, (struct mmsghdr *)(void *)m, n, flags | MSG_WAITFORONE,
+                  NULL);
+}
+
+
+int ns_sys_sendmmsg (int fd, nsMmsg *m, unsigned n, int flags) {
+  return sendmmsg(fd, (struct mmsghdr *)(void *)m, n, flags | MSG_NOSIGNAL);
 }
 
 /* }====== */

@@ -53,6 +53,8 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
   nsSocket *s = ns_checkopen(L, idx);
   if (s->tls == NULL)
     luaL_error(L, "socket has no TLS (call starttls first)");
+  if (s->tls->L != NULL)   /* OpenSSL is inside this handshake */
+    luaL_error(L, "the socket is in its handshake (called from the sni lookup)");
   if (ps) *ps = s;
   return s->tls;
 }
@@ -66,6 +68,14 @@ static nsTls *checktls (lua_State *L, int idx, nsSocket **ps) {
 void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   nsTls *t = s->tls;
   if (t == NULL) return;
+  if (t->L != NULL) {
+    /* inside SSL_do_handshake (the sni lookup closed the socket): the
+       SSL object is in use below us, so the handshake step frees it
+       once OpenSSL returns; the socket speaks no TLS from here */
+    s->tls = NULL;
+    t->dead = 1;
+    return;
+  }
   if (notify && s->fd >= 0 && t->done && !t->syserr) {
     t->ioflags = MSG_DONTWAIT;
     t->callL = NULL;
@@ -88,14 +98,10 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     }
   }
   s->tls = NULL;
-  SSL_free(t->ssl);   /* frees the BIO too */
-  if (t->ctxref != LUA_NOREF && L != NULL)
-    luaL_unref(L, LUA_REGISTRYINDEX, t->ctxref);
-  free(t->in);
-  free(t->out);
-  free(t->host);
-  free(t);
+  ns_tls_release(L, t);
 }
+
+
 
 
 
@@ -112,6 +118,7 @@ static int handshake_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushvalue(L, 1);
       return 1;
     }
+    if (s->tls == NULL || s->fd < 0) return ns_closed(L);
     if (errno != EAGAIN) return ns_fail(L, errno);
     r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, handshake_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
@@ -238,6 +245,23 @@ static int setsessionopts (lua_State *L, nsTls *t) {
 }
 
 
+/* a server context's starttls options (table at 3): a client's option
+   fails closed, it is never ignored */
+static void checkserveropts (lua_State *L) {
+  static const char *const clientonly[] = {"server_hostname", "alpn",
+                                           "session", NULL};
+  int i;
+  if (!lua_istable(L, 3)) return;
+  for (i = 0; clientonly[i] != NULL; i++) {
+    int isnil = lua_getfield(L, 3, clientonly[i]) == LUA_TNIL;
+    lua_pop(L, 1);
+    if (!isnil)
+      ns_argerror(L, 2, "starttls", "%s is for client contexts; a server "
+                  "context was given", clientonly[i]);
+  }
+}
+
+
 /*
 ** s:starttls(ctx [, opts]): the same socket object from now on speaks
 ** TLS. Bytes already in the receive buffer (read ahead by a file
@@ -255,6 +279,7 @@ static int sock_starttls (lua_State *L) {
   int defer = 0;
   lua_settop(L, 3);
   checkopts(L);
+  if (d->server) checkserveropts(L);
   if (s->type != SOCK_STREAM)
     return ns_argerror(L, 1, "starttls", "a stream socket "
                          "expected");
@@ -604,8 +629,17 @@ static const luaL_Reg sock_methods[] = {
   {NULL, NULL}
 };
 
+/* _tls.contextmode(v): "client" or "server" for a context, else nil */
+static int ctx_mode (lua_State *L) {
+  nsTlsCtx *c = (nsTlsCtx *)luaL_testudata(L, 1, NS_TLSCTX);
+  if (c == NULL || c->ctx == NULL) lua_pushnil(L);
+  else lua_pushstring(L, ns_tls_ctxdata(c->ctx)->server ? "server" : "client");
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"context", ns_tls_context},
+  {"contextmode", ctx_mode},
   {NULL, NULL}
 };
 
@@ -615,11 +649,7 @@ static const luaL_Reg funcs[] = {
 ** OPENSSL_VERSION) and the TLS methods to core._socketmethods.
 */
 void ns_tls_open (lua_State *L) {
-  lua_newtable(L);   /* the host names sockets connected to */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+  ns_newweak(L);   /* the host names sockets connected to */
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
   ns_tls_ctxopen(L);   /* the context and session classes */
   ns_tls_bioopen(L);   /* our BIO's method table */

@@ -69,6 +69,24 @@ int ns_tls_takeerror (const char *prefix) {
 }
 
 
+/* a failed certificate check: the reason, and the way out */
+void ns_tls_verifymsg (long vr) {
+  const char *why = X509_verify_cert_error_string(vr);
+  if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (the "
+             "certificate is not for this name: connect by the name it "
+             "names, or give server_hostname)", why);
+  else
+    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (trust "
+             "the issuing CA: the context's cafile, capath or cadata option, "
+             "or SSL_CERT_FILE; verify = false turns checking off, for tests "
+             "only)", why);
+}
+
+
+char ns_tls_snimsg[NS_REASONSIZE];
+
+
 /* push nil, message, code for the last failure (ns_tls_takeerror's result) */
 int ns_tls_pushfail (lua_State *L, int code) {
   return ns_fail(L, code);
@@ -172,7 +190,8 @@ static int optchoice (lua_State *L, const char *name, const char *def,
 static const char *const knownopts[] = {
   "mode", "cafile", "capath", "cadata", "certfile", "keyfile", "cert", "key",
   "password", "alpn", "min_version", "max_version", "ciphers",
-  "ciphersuites", "verify", "check_hostname", "verify_client", "sni", NULL
+  "ciphersuites", "verify", "check_hostname", "verify_client", "sni",
+  "suppress_ragged_eofs", NULL
 };
 
 
@@ -366,7 +385,7 @@ static int ctxfail (lua_State *L, SSL_CTX *ctx, const char *what) {
 */
 /* the options of tls.context, read and checked before anything is made */
 typedef struct nsCtxOpts {
-  int server, verify, check_hostname, vc, minv, maxv;
+  int server, verify, check_hostname, ragged, vc, minv, maxv;
   const char *cafile, *capath, *cadata, *certfile, *keyfile, *cert, *key;
   const char *pw, *ciphers, *suites;
   size_t cadatalen, certlen, keylen;
@@ -385,8 +404,9 @@ static void checksni (lua_State *L, int server) {
   if (lua_istable(L, -1)) {  /* every value a context */
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING ||
-          luaL_testudata(L, -1, NS_TLSCTX) == NULL)
+      nsTlsCtx *sc = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+      if (lua_type(L, -2) != LUA_TSTRING || sc == NULL || sc->ctx == NULL ||
+          !ns_tls_ctxdata(sc->ctx)->server)
         ns_argerror(L, 1, "context", "sni: a table of "
                     "host name -> server context");
       lua_pop(L, 1);
@@ -417,6 +437,22 @@ static void ctx_readopts (lua_State *L, nsCtxOpts *o) {
   o->maxv = checkversion(L, "max_version", NULL);
   o->verify = optbool(L, "verify", !o->server);
   o->check_hostname = optbool(L, "check_hostname", !o->server && o->verify);
+  o->ragged = optbool(L, "suppress_ragged_eofs", 0);
+  /* an option that would be ignored fails closed: the caller meant it */
+  lua_getfield(L, 1, "verify");
+  if (o->server && !lua_isnil(L, -1))
+    ns_argerror(L, 1, "context", "verify is for clients; a server checks "
+                "its clients with verify_client");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "check_hostname");
+  if (o->server && !lua_isnil(L, -1))
+    ns_argerror(L, 1, "context", "check_hostname is for clients");
+  if (!o->server && o->check_hostname && !o->verify)
+    ns_argerror(L, 1, "context", "check_hostname needs verify: give "
+                "check_hostname = false with verify = false");
+  lua_pop(L, 1);
+  if (o->maxv && o->minv > o->maxv)
+    ns_argerror(L, 1, "context", "min_version is above max_version");
   if (o->keyfile != NULL && o->certfile == NULL)
     ns_argerror(L, 1, "context", "keyfile without certfile");
   if ((o->cert != NULL) != (o->key != NULL))
@@ -503,6 +539,9 @@ static int ctx_settrust (lua_State *L, SSL_CTX *ctx, const nsCtxOpts *o) {
              : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, NULL);
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    /* read for session-ID resumption (TLS 1.2 clients without tickets);
+       bounded, the oldest going first */
+    SSL_CTX_sess_set_cache_size(ctx, NS_TLS_SESSCACHE);
     lua_getfield(L, 1, "sni");
     if (!lua_isnil(L, -1))
       SSL_CTX_set_tlsext_servername_callback(ctx, ns_tls_snicb);
@@ -511,7 +550,9 @@ static int ctx_settrust (lua_State *L, SSL_CTX *ctx, const nsCtxOpts *o) {
   else {
     SSL_CTX_set_verify(ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        NULL);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+    /* OpenSSL never reads a client's cache (a client resumes with the
+       session it is given: s:tlssession()), so none is kept */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   }
   return 0;
 }
@@ -543,6 +584,7 @@ int ns_tls_context (lua_State *L) {
   d->server = o.server;
   d->verify = o.verify;
   d->check_hostname = o.check_hostname;
+  d->ragged = o.ragged;
   lua_getfield(L, 1, "alpn");
   if (!lua_isnil(L, -1)) {
     d->alpn = ns_tls_alpnwire(L, lua_gettop(L), &d->alpnlen, "context", 1);
@@ -570,7 +612,13 @@ int ns_tls_context (lua_State *L) {
 static int ctx_info (lua_State *L) {
   nsTlsCtx *c = ns_tls_checkctx(L, 1);
   nsCtxData *d = ns_tls_ctxdata(c->ctx);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 7);
+  lua_pushboolean(L, d->ragged);
+  lua_setfield(L, -2, "suppress_ragged_eofs");
+  lua_pushinteger(L, (lua_Integer)SSL_CTX_sess_number(c->ctx));
+  lua_setfield(L, -2, "sessions");
+  lua_pushinteger(L, d->server ? (lua_Integer)SSL_CTX_sess_get_cache_size(c->ctx) : 0);
+  lua_setfield(L, -2, "session_cache_size");
   lua_pushstring(L, d->server ? "server" : "client");
   lua_setfield(L, -2, "mode");
   lua_pushboolean(L, d->verify);
@@ -608,45 +656,69 @@ static int sess_reusable (lua_State *L) {
 
 
 /*
+** The Lua side of SNI, run under lua_pcall (a table's __index, the
+** function, a memory error may raise; none of it may unwind through
+** OpenSSL's frames): 1 the context userdata, 2 the name as a light
+** userdata. Returns the chosen server context as a light userdata, or
+** nothing. Inside a task, lua_pcall makes a yield an error.
+*/
+static int snilookup (lua_State *L) {
+  nsTlsCtx *c;
+  const char *name = *(const char **)lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  lua_pushstring(L, name);                 /* 2 */
+  lua_getiuservalue(L, 1, 1);              /* 3 */
+  lua_pushvalue(L, 2);
+  if (lua_istable(L, 3)) lua_gettable(L, 3);   /* __index honoured */
+  else if (lua_isfunction(L, 3)) lua_call(L, 1, 1);
+  else return 0;
+  c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+  if (c == NULL || c->ctx == NULL || !ns_tls_ctxdata(c->ctx)->server)
+    return 0;
+  lua_pushlightuserdata(L, c->ctx);
+  return 1;
+}
+
+
+/*
 ** SNI on a server: the context's sni table or function picks the
 ** context for the name the client sent; no name, or none found, keeps
-** the default one. A raising function aborts the handshake.
+** the default one. A lookup that raises (or yields) aborts this
+** handshake alone, its message in ns_tls_snimsg: no error unwinds
+** through OpenSSL. Only calls that cannot raise happen outside the
+** pcall.
 */
 int ns_tls_snicb (SSL *ssl, int *alert, void *arg) {
   nsTls *t = (nsTls *)SSL_get_ex_data(ssl, ns_tls_sslindex);
   const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   lua_State *L;
-  nsTlsCtx *c = NULL;
+  SSL_CTX *ctx = NULL;
   int top;
   (void)arg;
   if (name == NULL || t == NULL || t->L == NULL) return SSL_TLSEXT_ERR_OK;
   L = t->L;
   top = lua_gettop(L);
   if (!lua_checkstack(L, 4)) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  lua_pushcfunction(L, snilookup);   /* a light C function: no allocation */
   lua_rawgeti(L, LUA_REGISTRYINDEX, t->ctxref);
-  lua_getiuservalue(L, -1, 1);
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, name);
-    c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
+  lua_pushlightuserdata(L, &name);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    snprintf(ns_tls_snimsg, sizeof ns_tls_snimsg, "handshake: the sni "
+             "lookup for '%s' raised: %s", name,
+             lua_type(L, -1) == LUA_TSTRING
+             ? lua_tostring(L, -1) : "(an error object that is no string)");
+    t->snifail = 1;
+    lua_settop(L, top);
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
-  else if (lua_isfunction(L, -1)) {
-    lua_pushstring(L, name);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      lua_settop(L, top);
-      *alert = SSL_AD_INTERNAL_ERROR;
-      return SSL_TLSEXT_ERR_ALERT_FATAL;
-    }
-    c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
-  }
-  if (c != NULL && c->ctx != NULL) {
-    nsCtxData *d = ns_tls_ctxdata(c->ctx);
-    if (d != NULL && d->server) {
-      SSL_set_SSL_CTX(ssl, c->ctx);
-      /* the new context's verify mode and trust apply from here */
-      SSL_set_verify(ssl, SSL_CTX_get_verify_mode(c->ctx), NULL);
-    }
-  }
+  if (lua_islightuserdata(L, -1)) ctx = (SSL_CTX *)lua_touserdata(L, -1);
   lua_settop(L, top);
+  if (ctx != NULL) {
+    SSL_set_SSL_CTX(ssl, ctx);
+    /* the new context's verify mode and trust apply from here */
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), NULL);
+  }
   return SSL_TLSEXT_ERR_OK;
 }
 

@@ -35,6 +35,9 @@
 ** reads it before anything else can fail.
 */
 #define tlsmsg  ns_reason
+/* why the sni lookup failed (snicb writes it inside OpenSSL, the
+   handshake step hands it on once OpenSSL has returned) */
+NS_API char ns_tls_snimsg[NS_REASONSIZE];
 
 
 /*
@@ -46,9 +49,15 @@ typedef struct nsCtxData {
   int server;
   int verify;           /* client: check the peer's chain */
   int check_hostname;   /* client: and its name */
+  int ragged;           /* suppress_ragged_eofs: no close_notify is an end */
   unsigned char *alpn;  /* wire format, or NULL */
   unsigned int alpnlen;
 } nsCtxData;
+
+/* the most sessions a server context keeps for session-ID resumption */
+#if !defined(NS_TLS_SESSCACHE)
+#define NS_TLS_SESSCACHE  1024
+#endif
 
 typedef struct nsTlsCtx {
   SSL_CTX *ctx;
@@ -81,6 +90,8 @@ struct nsTls {
   int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
   lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
   char *host;           /* the name checked and sent as SNI, or NULL */
+  int snifail;          /* the sni lookup raised: ns_tls_snimsg says how */
+  int dead;             /* freed from a callback: handshake_step frees it */
 };
 
 /* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
@@ -93,6 +104,7 @@ NS_API int ns_tls_sslindex;
 /* tlsctx.c: failures' messages (ns_reason), contexts, the SNI callback */
 NS_API void ns_tls_setmsg (const char *prefix, const char *reason);
 NS_API int ns_tls_takeerror (const char *prefix);
+NS_API void ns_tls_verifymsg (long vr);
 NS_API int ns_tls_pushfail (lua_State *L, int code);
 NS_API nsCtxData *ns_tls_ctxdata (const SSL_CTX *ctx);
 NS_API nsTlsCtx *ns_tls_checkctx (lua_State *L, int idx);
@@ -109,6 +121,7 @@ NS_API int ns_tls_flushout (nsSocket *s);
 NS_API void ns_tls_setflags (lua_State *L, nsSocket *s);
 NS_API int ns_tls_sslerror (nsTls *t, int r, const char *what);
 NS_API int ns_tls_handshake_step (lua_State *L, nsSocket *s);
+NS_API void ns_tls_release (lua_State *L, nsTls *t);
 NS_API void ns_tls_bioopen (lua_State *L);
 
 #endif

@@ -207,6 +207,36 @@ int ns_tls_flush (lua_State *L, nsSocket *s) {
 int ns_tls_handshake_step (lua_State *L, nsSocket *s);
 
 /*
+** OpenSSL's reasons for a record that is no TLS at all: the peer speaks
+** plaintext (an HTTP or SMTP greeting, a request on the wrong port)
+*/
+static int plaintextreason (int reason) {
+  return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+         reason == SSL_R_HTTPS_PROXY_REQUEST || reason == SSL_R_UNKNOWN_PROTOCOL ||
+         reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+         reason == SSL_R_RECORD_LENGTH_MISMATCH;
+}
+
+
+/*
+** The peer closed without close_notify: tls_eof, or, after the
+** handshake on a context with suppress_ragged_eofs, the end of stream
+** (0, as for close_notify).
+*/
+static int ragged (nsTls *t) {
+  nsCtxData *d = ns_tls_ctxdata(SSL_get_SSL_CTX(t->ssl));
+  ERR_clear_error();
+  if (t->done && d != NULL && d->ragged) {
+    t->shut = 1;
+    return 0;
+  }
+  ns_tls_setmsg(NULL, "connection closed without close_notify (the data "
+                "may be cut short)");
+  return NS_ETLSEOF;
+}
+
+
+/*
 ** The outcome of a failed SSL_* call 'r' as errno (the caller returns
 ** -1): EAGAIN with t->want set, 0 for close_notify (the caller treats
 ** it as end of stream), or a code for ns_fail with tlsmsg filled.
@@ -241,23 +271,22 @@ int ns_tls_sslerror (nsTls *t, int r, const char *what) {
     unsigned long q = ERR_peek_error();
     if (vr != X509_V_OK &&
         ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-      ns_tls_setmsg(what, X509_verify_cert_error_string(vr));
+      ns_tls_verifymsg(vr);
       ERR_clear_error();
       return NS_ETLSVERIFY;
     }
-    if (t->eof && (q == 0 ||
-                   ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
-      ns_tls_setmsg(what, "connection closed without close_notify");
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL && plaintextreason(ERR_GET_REASON(q))) {
+      ns_tls_setmsg(NULL, "the peer does not speak TLS: what it sent is no "
+                    "TLS record (plaintext? a port for plain connections?)");
       ERR_clear_error();
-      return NS_ETLSEOF;
+      return NS_ETLS;
     }
+    if (t->eof && (q == 0 ||
+                   ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+      return ragged(t);
     return ns_tls_takeerror(what);
   }
-  if (t->eof) {
-    ns_tls_setmsg(what, "connection closed without close_notify");
-    ERR_clear_error();
-    return NS_ETLSEOF;
-  }
+  if (t->eof) return ragged(t);
   return ns_tls_takeerror(what);
 }
 
@@ -423,6 +452,18 @@ int ns_tls_events (nsSocket *s) {
 }
 
 
+/* the TLS state's memory (the socket no longer points to it) */
+void ns_tls_release (lua_State *L, nsTls *t) {
+  SSL_free(t->ssl);   /* frees the BIO too */
+  if (t->ctxref != LUA_NOREF && L != NULL)
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ctxref);
+  free(t->in);
+  free(t->out);
+  free(t->host);
+  free(t);
+}
+
+
 /*
 ** One step of the handshake. Returns 1 once done (and our last flight
 ** sent; any application data that came with it decrypted into
@@ -431,6 +472,12 @@ int ns_tls_events (nsSocket *s) {
 int ns_tls_handshake_step (lua_State *L, nsSocket *s) {
   nsTls *t = s->tls;
   int r;
+  if (t->L != NULL) {   /* a read or write from inside its sni lookup */
+    ns_tls_setmsg("handshake", "the socket was used from inside its own "
+                  "sni lookup");
+    errno = NS_ETLS;
+    return -1;
+  }
   ns_tls_setflags(L, s);
   if (!t->done) {
     t->L = L;
@@ -438,8 +485,17 @@ int ns_tls_handshake_step (lua_State *L, nsSocket *s) {
     ERR_clear_error();
     r = SSL_do_handshake(t->ssl);
     t->L = NULL;
+    if (t->dead) {   /* closed by a callback meanwhile (ns_tls_free) */
+      ns_tls_release(L, t);
+      errno = EBADF;
+      return -1;
+    }
     if (r != 1) {
       int err = ns_tls_sslerror(t, r, "handshake");
+      if (t->snifail) {   /* snicb's message, not OpenSSL's */
+        memcpy(tlsmsg, ns_tls_snimsg, sizeof tlsmsg);
+        err = NS_ETLS;
+      }
       if (err == EAGAIN && t->want == NS_READ && t->outhead < t->outtail)
         t->want = NS_WRITE;   /* our flight first */
       if (err == 0) {

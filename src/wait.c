@@ -49,8 +49,29 @@ double ns_monotime (void) {
 }
 
 
+/*
+** The deadline of the netsock.timeout scope the running code is in (< 0:
+** none): every call that waits takes it as its latest deadline, the
+** earlier of the two winning. lua/netsock/tasks.lua keeps it right
+** (core._setcap) as the loop moves from task to task. Per OS thread, as
+** each thread runs a Lua state of its own.
+*/
+#if !defined(NS_THREADLOCAL)
+#define NS_THREADLOCAL __thread
+#endif
+static NS_THREADLOCAL double capdeadline = -1.0;
+
 double ns_deadline (double timeout) {
-  return timeout < 0 ? -1.0 : ns_monotime() + timeout;
+  double d = timeout < 0 ? -1.0 : ns_monotime() + timeout;
+  if (capdeadline >= 0 && (d < 0 || capdeadline < d)) d = capdeadline;
+  return d;
+}
+
+
+/* core._setcap(deadline): the running code's scope deadline (< 0: none) */
+static int wait_setcap (lua_State *L) {
+  capdeadline = luaL_checknumber(L, 1);
+  return 0;
 }
 
 
@@ -218,8 +239,8 @@ static int setktimeo (nsSocket *s, int events) {
 static int kernelwait (lua_State *L, nsSocket *s, int events,
                        double deadline) {
   if (s->timeout == 0 || s->shared || lua_isyieldable(L)) return 0;
-  if (s->timeout < 0) return 1;  /* an untimed wait that a kernel
-                                    timeout ends early waits again */
+  if (s->timeout < 0)  /* an untimed wait that a kernel timeout ends */
+    return deadline < 0;  /* early waits again; a scope's deadline polls */
   if (s->timeout < NS_KMIN || (events & NS_POLLTIMED) || s->tls != NULL ||
       deadline - ns_monotime() < s->timeout - NS_KMARGIN)
     return 0;
@@ -542,6 +563,7 @@ static int wait_gettime (lua_State *L) {
 }
 
 
+/* stack: 1 seconds, 2 deadline, 3 true when a scope's deadline cut it */
 static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   double deadline = lua_tonumber(L, 2);
   struct timespec ts;
@@ -550,14 +572,17 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   if (ns_intask(L)) {
     if (ns_monotime() < deadline)
       ns_waitfd(L, -1, 0, deadline, 0, sleep_k);
-    return 0;
   }
-  while ((left = deadline - ns_monotime()) > 0) {
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
-      break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
+  else {
+    while ((left = deadline - ns_monotime()) > 0) {
+      ts.tv_sec = (time_t)left;
+      ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+      if (nanosleep(&ts, NULL) < 0 && !ns_retry(L))
+        break;  /* the prompt's Ctrl-C; any other EINTR sleeps the rest */
+    }
   }
+  if (lua_toboolean(L, 3))  /* ended by netsock.timeout's deadline */
+    return ns_pushresult(L, NS_TIMEOUT, 0);
   return 0;
 }
 
@@ -571,7 +596,11 @@ static int wait_sleep (lua_State *L) {
   luaL_argcheck(L, t >= 0, 1, "negative or NaN sleep");  /* NaN fails too */
   if (t > 1e9) t = 1e9;  /* ~31 years: "for ever" without overflow */
   lua_settop(L, 1);
-  lua_pushnumber(L, ns_monotime() + t);
+  {
+    double own = ns_monotime() + t, d = ns_deadline(t);
+    lua_pushnumber(L, d);
+    lua_pushboolean(L, d < own);  /* a scope's deadline comes first */
+  }
   return sleep_k(L, LUA_OK, 0);
 }
 
@@ -590,6 +619,7 @@ static const luaL_Reg wait_funcs[] = {
   {"sleep", wait_sleep},
   {"_waittoken", wait_waittoken},
   {"_newloop", loop_new},
+  {"_setcap", wait_setcap},
   {NULL, NULL}
 };
 

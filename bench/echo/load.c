@@ -1,7 +1,9 @@
 /*
 ** bench/echo/load.c: a closed-loop load generator for line-echo servers.
 ** N connections each send one line and wait for it to come back, then
-** send the next, for S seconds. Prints requests per second.
+** send the next, for S seconds. Prints one line: "result requests=R
+** rate=R/s p99=MS" (p99: the 99th percentile of the round trips, from a
+** histogram of 1 us steps up to 1 s).
 ** usage: load PORT N SECONDS [LINE_BYTES]
 */
 #define _GNU_SOURCE
@@ -22,7 +24,27 @@ static double now (void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-typedef struct { int fd; size_t got; } cl;
+typedef struct { int fd; size_t got; double sent; } cl;
+
+#define HBUCKETS 1000001   /* 1 us steps; the last one: 1 s or more */
+static unsigned *hist;
+
+static void record (double secs) {
+  long us = (long)(secs * 1e6);
+  if (us < 0) us = 0;
+  if (us >= HBUCKETS) us = HBUCKETS - 1;
+  hist[us]++;
+}
+
+static double p99 (long long done) {
+  long long want = done - done / 100, seen = 0;
+  long i;
+  for (i = 0; i < HBUCKETS; i++) {
+    seen += hist[i];
+    if (seen >= want && seen > 0) return (double)i / 1000.0;
+  }
+  return 0;
+}
 
 int main (int argc, char **argv) {
   struct sockaddr_in sa;
@@ -42,7 +64,8 @@ int main (int argc, char **argv) {
   memset(line, 'x', linelen - 1);
   line[linelen - 1] = '\n';
   cs = (cl *)calloc((size_t)n, sizeof *cs);
-  if (cs == NULL) return 1;
+  hist = (unsigned *)calloc(HBUCKETS, sizeof *hist);
+  if (cs == NULL || hist == NULL) return 1;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
   sa.sin_port = htons((unsigned short)port);
@@ -62,8 +85,10 @@ int main (int argc, char **argv) {
   }
   t0 = now();
   end = t0 + secs;
-  for (i = 0; i < n; i++)
+  for (i = 0; i < n; i++) {
+    cs[i].sent = t0;
     if (send(cs[i].fd, line, linelen, MSG_NOSIGNAL) != (ssize_t)linelen) errors++;
+  }
   while (now() < end) {
     int m = epoll_wait(ep, evs, 512, 100);
     for (k = 0; k < m; k++) {
@@ -77,13 +102,17 @@ int main (int argc, char **argv) {
       }
       c->got += (size_t)r;
       while (c->got >= linelen) {
+        double t = now();
         c->got -= linelen;
         done++;
+        record(t - c->sent);
+        c->sent = t;
         if (send(c->fd, line, linelen, MSG_NOSIGNAL) != (ssize_t)linelen) errors++;
       }
     }
   }
-  printf("%.0f\n", (double)done / (now() - t0));
+  printf("result requests=%lld rate=%.0f p99=%.3f\n", done, (double)done / (now() - t0),
+         p99(done));
   if (errors) fprintf(stderr, "load: %lld errors\n", errors);
   return 0;
 }

@@ -155,6 +155,49 @@ M["udp-send"] = function(port, count, size)
   end
 end
 
+-- the same with datagrams in batches (issue 28): recvmany(32) and
+-- sendmany of 32 at a time (bench/udp's "netsock batch")
+M["udp-recv-many"] = function(count)
+  local s = bound("udp")
+  local recvmany = s.recvmany
+  local got, w0, c0 = 0, 0, 0
+  local done = false
+  while got < count and not done do
+    local d = assert(recvmany(s, 32, 2048))
+    for i = 1, #d do
+      if #d[i] == 1 then done = true break end  -- end mark
+      if got == 0 then w0, c0 = WALL(), CPU() end
+      got = got + 1
+    end
+  end
+  result { "count", "wall", "cpu", count = got, wall = fmt(WALL() - w0),
+           cpu = fmt(CPU() - c0) }
+end
+
+M["udp-send-many"] = function(port, count, size)
+  local s = timed(assert(netsock.udp()))
+  local msg = ("D"):rep(size)
+  local batch = {}
+  for i = 1, 32 do batch[i] = msg end
+  local sendmany, sendto = s.sendmany, s.sendto
+  local w0, c0 = WALL(), CPU()
+  local sent = 0
+  while sent < count do
+    if count - sent < 32 then
+      for i = count - sent + 1, 32 do batch[i] = nil end
+    end
+    local n, _, _, part = sendmany(s, batch, "127.0.0.1", port)
+    sent = sent + (n or part or 0)  -- a failure (ENOBUFS) counts as loss
+    if not n and (part or 0) == 0 then sent = sent + 1 end
+  end
+  result { "count", "wall", "cpu", count = count, wall = fmt(WALL() - w0),
+           cpu = fmt(CPU() - c0) }
+  for _ = 1, 50 do
+    netsock.sleep(0.002)
+    sendto(s, "E", "127.0.0.1", port)
+  end
+end
+
 M["accept-server"] = function(count, batch)
   -- per line on stdin (the client filled the accept queue), batch times:
   -- accept, read 1 byte, write it back, close; only the batches are timed

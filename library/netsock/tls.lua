@@ -21,6 +21,7 @@
 ---@field verify? boolean check the peer's chain (client default true)
 ---@field check_hostname? boolean check the peer's name (client default: verify)
 ---@field verify_client? "none"|"optional"|"require" server: client certificates
+---@field suppress_ragged_eofs? boolean a missing close_notify reads as the end of stream (default false: "tls_eof")
 ---@field sni? table<string, netsock.tls.context>|fun(name: string): netsock.tls.context? server
 
 ---The options of `netsock.tls.connect`.
@@ -38,7 +39,7 @@
 local context = {}
 
 ---The context's mode and checks as made.
----@return {mode: "client"|"server", verify: boolean, check_hostname: boolean}
+---@return {mode: "client"|"server", verify: boolean, check_hostname: boolean, suppress_ragged_eofs: boolean, sessions: integer, session_cache_size: integer}
 ---@nodiscard
 function context:info() end
 

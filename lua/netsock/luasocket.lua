@@ -30,7 +30,10 @@ local dns = {}
 -- {====== Module values ======
 M._VERSION = "LuaSocket 3.0.0"   -- what Debian's lua-socket 3.1 reports
 M._NETSOCK = ns._VERSION
-M._SETSIZE = 2147483647          -- no FD_SETSIZE ceiling: select uses poll(2)
+-- LuaSocket's select refuses more than FD_SETSIZE sockets; netsock's has
+-- no ceiling (poll(2)), so the limit is the process's descriptor limit
+-- (RLIMIT_NOFILE's soft value when the layer loads): a loop can reach it
+M._SETSIZE = core._lsnofile()
 M._DATAGRAMSIZE = 8192
 M._SOCKETINVALID = -1
 M.BLOCKSIZE = 2048
@@ -169,6 +172,8 @@ function M.select(recvt, sendt, timeout)
   local wfds, wobjs = {}, {}
   collect(recvt, 1, rfds, robjs, dirty)
   collect(sendt, 2, wfds, wobjs, nil)
+  if #rfds > M._SETSIZE then argerror(1, "too many sockets") end
+  if #wfds > M._SETSIZE then argerror(2, "too many sockets") end
   if #dirty > 0 then timeout = 0 end
   local rout, wout = {}, {}
   local n = 0
@@ -216,7 +221,9 @@ end
 
 -- dns.getaddrinfo(host): { {family = "inet"|"inet6", addr = ip}, ... }
 function dns.getaddrinfo(...)
-  local host = sock.checkstring((...), 1, select("#", ...))
+  local host = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  -- (getaddrinfo takes the C string; "" is no host at all)
+  if host == "" then return nil, "host or service not provided, or not known" end
   local infos, msg, code = lookup(host, nil, nil, "stream")
   if not infos then return nil, lserror(msg, code) end
   local out = {}
@@ -237,7 +244,9 @@ local hosterr = { EAI_NONAME = "host not found", EAI_NODATA = "host not found",
 
 -- dns.toip(name): the first IPv4 address, and the hostent table
 function dns.toip(...)
-  local name = sock.checkstring((...), 1, select("#", ...))
+  local name = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  -- (gethostbyname of "", the C string of a name with a zero byte first)
+  if name == "" then return nil, "Unknown server error" end
   -- an address is looked up backwards, as LuaSocket does (its name then)
   local host, aliases, addrs
   if ns.inet_aton(name) then
@@ -251,7 +260,8 @@ end
 
 -- dns.tohostname(address): the name, and the hostent table
 function dns.tohostname(...)
-  local addr = sock.checkstring((...), 1, select("#", ...))
+  local addr = sock.cstring(sock.checkstring((...), 1, select("#", ...)))
+  if addr == "" then return nil, "Unknown server error" end
   local host, aliases, addrs = ns.gethostbyaddr(addr)
   if not host then
     -- LuaSocket resolves a name first, and an unknown one is not found
@@ -297,10 +307,13 @@ M.unix = unix
 
 function M.__unload() end
 
--- every module function is public: argerror names them
+-- every module function is public: argerror names them ("=name": by
+-- their own name where the call left none, as lauxlib does for
+-- LuaSocket's C functions). socket.bind is Lua in LuaSocket (socket.lua):
+-- its methods' errors name the methods, so it is not one of them.
 for _, t in ipairs { M, dns } do
-  for _, fn in pairs(t) do
-    if type(fn) == "function" then sock.api[fn] = true end
+  for k, fn in pairs(t) do
+    if type(fn) == "function" and fn ~= M.bind then sock.api[fn] = "=" .. k end
   end
 end
 

@@ -16,7 +16,8 @@
 --   onerror  onerror(err, conn, traceback) when a handler raises
 --   workers  n or "auto": a supervisor and n worker processes
 --            (lua/netsock/workers.lua); grace: their stop timeout on
---            SIGTERM
+--            SIGTERM; log: log(line, info) for each worker's exit and
+--            start (default: onerror(line), else a line on stderr)
 --   tls      handled by the facade (lua/netsock.lua), which wraps the
 --            handler so the handshake runs in the handler's task
 
@@ -59,6 +60,9 @@ local function checkargs(handler, opts)
   if opts.onerror ~= nil and not pcall(check.callable, "serve", 4, opts.onerror) then
     check.argerror("serve", 4, "onerror must be a function", 4)
   end
+  if opts.log ~= nil and not pcall(check.callable, "serve", 4, opts.log) then
+    check.argerror("serve", 4, "log must be a function", 4)
+  end
   if opts.grace ~= nil and (type(opts.grace) ~= "number" or not (opts.grace >= 0)) then
     check.argerror("serve", 4, "grace must be a number >= 0", 4)
   end
@@ -89,6 +93,12 @@ function Server.__tostring(self)
   return "netsock.server (" .. tostring(self.socket) .. ")"
 end
 function Server.__close(self) self:close() end
+
+-- stopping(): true once stop has begun (a keep-alive handler answers
+-- "Connection: close" then, and ends)
+function Server:stopping()
+  return self._state.stopping
+end
 
 -- the handlers running now, and how many
 function Server:connections()

@@ -36,7 +36,7 @@ local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT = core._waittoken()
 local select, error, type, tostring = select, error, type, tostring
-local pcall, unpack = pcall, table.unpack
+local pcall, unpack, pack = pcall, table.unpack, table.pack
 local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
@@ -55,14 +55,29 @@ local rd, wr = {}, {}
 local waitfd = {}           -- task -> fd it waits on
 local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
 
--- The deadline heap: parallel arrays of deadline, task and set order,
--- and hpos[task] = its index. A task has at most one timer, that of its
--- current wait, and a wait that ends any other way (its descriptor is
--- ready or closed, the task ends or is cancelled) takes it out at once:
--- no timer outlives its wait, so none keeps a task (and its
--- descriptors) alive, and the heap holds no more than the tasks that
--- wait with a deadline right now.
-local hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+-- The deadline heap. A task has at most one timer, that of its current
+-- wait, kept in a record of its own, timer[task] = {deadline or false,
+-- set order, heap index or false, task}, made at its first timed wait
+-- and kept until it ends (one hashed lookup per wait, the rest array
+-- slots). The heap is parallel arrays of deadline, set order and
+-- record. Its entries are re-armed lazily, so that a timer moved on
+-- every wait (a socket timeout in a task that waits again and again)
+-- costs no heap operation and no allocation: a wait that ends (its
+-- descriptor is ready or closed, a wake) only clears the record's
+-- deadline; a new deadline later than the task's entry keeps the entry,
+-- which is then a lower bound; a sooner one moves it up. The entry is
+-- put right when it comes to the top: dropped when the task has no
+-- timer, moved down to the real deadline when that is later, fired when
+-- it is the real one. So the heap holds at most one entry per live task
+-- (a task that ends takes its entry out at once: none keeps a task, or
+-- its descriptors, alive), stats().timers counts the waits with a
+-- deadline right now, and timers still fire in deadline order, equal
+-- deadlines in the order they were set.
+local DL, ORD, POS, TASK = 1, 2, 3, 4   -- a timer record's slots
+local timer = {}            -- task -> its timer record
+local hd, ho, hr, hn, order = {}, {}, {}, 0, 0
+local ntimers = 0           -- records with a deadline now (stats().timers)
+local heapops = 0           -- entries pushed, moved or removed (stats)
 
 local function less(i, j)
   return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
@@ -70,9 +85,10 @@ end
 
 local function swap(i, j)
   hd[i], hd[j] = hd[j], hd[i]
-  ht[i], ht[j] = ht[j], ht[i]
   ho[i], ho[j] = ho[j], ho[i]
-  hpos[ht[i]], hpos[ht[j]] = i, j
+  local a, b = hr[j], hr[i]
+  hr[i], hr[j] = a, b
+  a[POS], b[POS] = i, j
 end
 
 local function siftup(i)
@@ -95,29 +111,44 @@ local function siftdown(i)
   end
 end
 
-local function heappush(d, t)
+local function heappush(r)
+  heapops = heapops + 1
   hn = hn + 1
-  order = order + 1
-  hd[hn], ht[hn], ho[hn] = d, t, order
-  hpos[t] = hn
+  hd[hn], ho[hn], hr[hn] = r[DL], r[ORD], r
+  r[POS] = hn
   siftup(hn)
 end
 
--- take task t's timer out of the heap, if it has one
-local function heapremove(t)
-  local i = hpos[t]
-  if i == nil then return end
-  hpos[t] = nil
+-- take record r's entry out of the heap, if it has one
+local function heapremove(r)
+  local i = r[POS]
+  if not i then return end
+  heapops = heapops + 1
+  r[POS] = false
   if i ~= hn then
-    hd[i], ht[i], ho[i] = hd[hn], ht[hn], ho[hn]
-    hpos[ht[i]] = i
+    local last = hr[hn]
+    hd[i], ho[i], hr[i] = hd[hn], ho[hn], last
+    last[POS] = i
   end
-  hd[hn], ht[hn], ho[hn] = nil, nil, nil
+  hd[hn], ho[hn], hr[hn] = nil, nil, nil
   hn = hn - 1
   if i <= hn then
     siftdown(i)
     siftup(i)
   end
+end
+
+-- Arming task t's timer for a deadline is inline in suspend (it runs
+-- on every timed wait): no heap operation when the deadline is later
+-- than the task's entry, the entry moves up when it is sooner.
+
+-- a task ended: its entry and its record go too
+local function droptimer(t)
+  local r = timer[t]
+  if r == nil then return end
+  if r[DL] then ntimers = ntimers - 1 end
+  heapremove(r)
+  timer[t] = nil
 end
 
 local live = 0              -- tasks not yet ended
@@ -165,7 +196,11 @@ local function unwait(t)
     watching[t] = nil
     for i = 1, #list do dropwaiter(cw, list[i], t) end
   end
-  heapremove(t)
+  local r = timer[t]         -- its timer ends; the entry, if any, stays
+  if r and r[DL] then        -- for the pop to drop or the next wait to reuse
+    r[DL] = false
+    ntimers = ntimers - 1
+  end
 end
 
 -- make every waiter of set[fd] ready (FIFO)
@@ -200,7 +235,23 @@ local function suspend(t, fd, ev, deadline, watch)
     watching[t] = watch
     for i = 1, #watch do addwaiter(cw, watch[i], t) end
   end
-  if deadline >= 0 then heappush(deadline, t) end
+  if deadline >= 0 then     -- arm its timer (see the heap above)
+    local r = timer[t]
+    if r == nil then
+      r = { false, 0, false, t }
+      timer[t] = r
+    end
+    order = order + 1
+    if not r[DL] then ntimers = ntimers + 1 end
+    r[DL], r[ORD] = deadline, order
+    local i = r[POS]
+    if not i then heappush(r)
+    elseif deadline < hd[i] then
+      heapops = heapops + 1
+      hd[i], ho[i] = deadline, order
+      siftup(i)
+    end
+  end
 end
 
 -- called by the C core when the tasks waiting on fd must look again:
@@ -250,12 +301,42 @@ local label = setmetatable({}, weak)    -- task -> a name for listings
 local born = 0
 -- }======
 
+-- {====== How tasks end: join's results, owners, waits that count ======
+-- fate[t]: how task t ended, kept (weakly) for netsock.join: a packed
+-- {n =, true, ...results}, {n = 2, false, err} or CANCELLED
+local fate = setmetatable({}, weak)
+local CANCELLED = { n = 2, false, "cancelled" }
+local NORESULTS = { n = 1, true }
+local joiners = {}          -- t -> array of tasks joining it
+local owner = setmetatable({}, weak)   -- t -> fn(t, fate) told when t ends (groups)
+-- tasks parked by M.await without a deadline: the only waits nothing
+-- but another task can end; when every live task is one (and no daemon
+-- could wake one), the loop is stuck for good (shutdown, below)
+local blocked, nblocked, blockorder = {}, 0, 0
+local ndaemon = 0
+-- }======
+
+local wakejoiners
+
 local function finish(t, ok, err)
-  if not daemon[t] then live = live - 1 end
+  if not daemon[t] then live = live - 1 else ndaemon = ndaemon - 1 end
   tasks[t] = nil
   parked[t] = nil
   waitno[t] = nil
+  if blocked[t] then blocked[t] = nil; nblocked = nblocked - 1 end
   unwait(t)
+  droptimer(t)
+  if not ok then fate[t] = { n = 2, false, err }
+  elseif fate[t] == nil then fate[t] = NORESULTS end
+  local own = owner[t]
+  if own then
+    -- a group's task: the group takes its error (g:wait returns it)
+    owner[t] = nil
+    if not ok then coclose(t) end  -- its <close> variables run now
+    wakejoiners(t)
+    return own(t, fate[t])
+  end
+  wakejoiners(t)
   if not ok then
     -- the traceback first (the dead task's stack is still there), then
     -- close it: its pending to-be-closed variables run, so its sockets
@@ -270,9 +351,22 @@ local function finish(t, ok, err)
   end
 end
 
+-- netsock.timeout's deadlines: capof[key] is the deadline of the
+-- innermost scope of a task (key: the task) or of the code outside
+-- tasks (key: MAIN); the C core holds the running code's one
+-- (core._setcap), which every call that waits takes as the latest
+-- deadline it may have. The loop hands it over at each resume, and
+-- only while some scope exists, so that no scope costs nothing.
+local capof, nscopes = {}, 0
+local MAIN = capof          -- the key of the code outside tasks
+local setcap = core._setcap
+
 -- resume one task and file it according to what it yielded
 local function step(t)
+  local scoped = nscopes > 0
+  if scoped then setcap(capof[t] or -1) end
   local ok, a, fd, ev, deadline, watch = coresume(t)
+  if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
   if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
@@ -282,16 +376,20 @@ end
 local M = {}
 
 -- netsock.spawn(fn, ...): a new task running fn(...); returns it
+-- the end of a task's function: its results, for netsock.join
+local function settle(...)
+  if select("#", ...) > 0 then fate[corunning()] = pack(true, ...) end
+end
+
 function M.spawn(fn, ...)
   check.callable("spawn", 1, fn)
   local t
   local n = select("#", ...)
   if n == 0 then
-    if type(fn) == "function" then t = cocreate(fn)
-    else t = cocreate(function() return fn() end) end  -- a callable object
+    t = cocreate(function() return settle(fn()) end)
   else
     local args = { ... }
-    t = cocreate(function() return fn(unpack(args, 1, n)) end)
+    t = cocreate(function() return settle(fn(unpack(args, 1, n))) end)
   end
   tasks[t] = true
   live = live + 1
@@ -310,6 +408,7 @@ end
 function M.wake(t)
   if parked[t] then
     parked[t] = nil
+    if blocked[t] then blocked[t] = nil; nblocked = nblocked - 1 end
     unwait(t)             -- a park with a deadline: its timer goes
     push(t)
     return true
@@ -324,14 +423,46 @@ function M.park(seconds)
   local t = corunning()
   parked[t] = true
   coyield(WAIT, -1, 0, monotime() + seconds)
-  if parked[t] then parked[t] = nil return false end
+  if parked[t] ~= nil then parked[t] = nil return false end
+  return true
+end
+
+-- await([deadline]): park the running task until wake(t), or until
+-- the monotonic time 'deadline' when given; true when woken, false when
+-- the time ran out. Without a deadline the wait counts as one that
+-- only another task can end (the loop's shutdown, below).
+function M.await(deadline)
+  local t = corunning()
+  parked[t] = true
+  if deadline == nil then
+    blockorder = blockorder + 1
+    blocked[t] = blockorder
+    nblocked = nblocked + 1
+    coyield(PARK)
+    return true
+  end
+  coyield(WAIT, -1, 0, deadline)
+  if parked[t] ~= nil then parked[t] = nil return false end
   return true
 end
 
 -- one turn: run the ready tasks, then poll (at most 'maxwait' seconds
 -- when given) and fire due timers
 local turns = 0             -- turns so far (stats: a spinning loop shows)
-local function turn(maxwait)
+
+-- The loop's shutdown: when every task left waits in join, a group, a
+-- queue, a semaphore or an event without a deadline, nothing is ready,
+-- and no daemon (a signal handler's watcher, the console) could make
+-- one go on, no task will ever run again. Rather than wait for ever,
+-- the loop cancels those tasks, oldest wait first (their <close>
+-- variables run, as with netsock.cancel); a task that such a close
+-- wakes (a unit released, a value put) is spared and goes on.
+local shutdown
+local function stuck()
+  return nblocked > 0 and nblocked >= live and ndaemon == 0 and qhead == qtail
+end
+
+local function turn(maxwait, detect, cond)
   turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
@@ -343,6 +474,8 @@ local function turn(maxwait)
   end
   if qhead == qtail then qhead, qtail = 1, 1 end
   if live == 0 then return end
+  if cond and cond() then return end   -- an outside wait is over: no poll
+  if detect and stuck() then return shutdown() end
   -- how long the loop may wait: not at all when tasks are ready
   local timeout = -1
   if qhead < qtail then timeout = 0
@@ -359,10 +492,23 @@ local function turn(maxwait)
   end
   if hn > 0 then
     local now = monotime()
-    while hn > 0 and hd[1] <= now do  -- due: those waits timed out
-      local t = ht[1]
-      unwait(t)
-      push(t)
+    while hn > 0 and hd[1] <= now do  -- due: fire, drop or move down
+      local r = hr[1]
+      local d = r[DL]
+      if not d then heapremove(r)   -- that wait ended: a stale entry
+      elseif d ~= hd[1] or r[ORD] ~= ho[1] then
+        heapops = heapops + 1
+        hd[1], ho[1] = d, r[ORD]    -- re-armed later: the real deadline
+        siftdown(1)
+      else                          -- due: that wait timed out
+        heapremove(r)
+        local t = r[TASK]
+        unwait(t)
+        -- a park that timed out is queued already: wake must not queue
+        -- it a second time (false: park reads it as "timed out")
+        if parked[t] then parked[t] = false end
+        push(t)
+      end
     end
   end
 end
@@ -374,7 +520,7 @@ function M.run(fn, ...)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
   local ok, err = pcall(function()
-    while live > 0 and not stopping do turn() end
+    while live > 0 and not stopping do turn(nil, true) end
   end)
   running, stopping = false, false
   if not ok then error(err, 0) end
@@ -428,9 +574,11 @@ function M.waitstamp(fd)
   return waitno[t], t
 end
 
--- counts, for tests and curious users
+-- counts, for tests and curious users: heapops is how many times a
+-- timer entry was pushed, moved or removed so far
 function M.stats()
-  return { live = live, ready = qtail - qhead, timers = hn, turns = turns }
+  return { live = live, ready = qtail - qhead, timers = ntimers, turns = turns,
+           blocked = nblocked, heapops = heapops }
 end
 
 -- {====== Introspection and cancel: netsock.tasks(), netsock.cancel() ======
@@ -446,6 +594,7 @@ function M.spawn_daemon(fn, ...)
   end
   daemon[t] = true
   live = live - 1
+  ndaemon = ndaemon + 1
   return t
 end
 
@@ -468,14 +617,22 @@ local function place(info)
   return ("%s:%d"):format(info.short_src, line or 0)
 end
 
--- the function at the bottom of a task's stack: the one it runs (a
--- tail call from spawn's argument wrapper leaves fn itself there)
+-- the function at the bottom of a task's stack: the one it runs (below
+-- it only spawn's body, which keeps it as its upvalue 'fn')
+local thisfile = debug.getinfo(1, "S").source
 local function bottom(t)
   local fn
   for level = 0, 200 do
     local info = debug.getinfo(t, level, "f")
     if not info then break end
     fn = info.func
+  end
+  if type(fn) == "function" and debug.getinfo(fn, "S").source == thisfile then
+    for i = 1, 8 do
+      local name, v = debug.getupvalue(fn, i)
+      if name == nil then break end
+      if name == "fn" then return v end
+    end
   end
   return fn
 end
@@ -539,8 +696,8 @@ local function waitobject(t, fd)
 end
 
 local function deadline_of(t)
-  local i = hpos[t]
-  return i and hd[i]
+  local r = timer[t]
+  return r and r[DL] or nil
 end
 
 local listing = {}
@@ -638,6 +795,7 @@ function M.cancel(t)
   for k, v in pairs(closewatch) do
     if v == t then closewatch[k] = nil end
   end
+  fate[t] = CANCELLED
   finish(t, true)            -- not live any more, its wait undone
   local ok, err = coclose(t)
   if not ok then
@@ -645,6 +803,153 @@ function M.cancel(t)
                     describe(err), "\n")
   end
   return true
+end
+
+-- }======
+
+-- {====== Working together: join, shutdown, outside waits, timeout ======
+
+-- the tasks joining t, made ready (FIFO) now that t has ended
+function wakejoiners(t)
+  local list = joiners[t]
+  if list == nil then return end
+  joiners[t] = nil
+  for i = 1, #list do M.wake(list[i]) end
+end
+
+function shutdown()
+  local stuckones = {}
+  for t, order in pairs(blocked) do stuckones[#stuckones + 1] = t; stuckones[t] = order end
+  table.sort(stuckones, function(a, b) return stuckones[a] < stuckones[b] end)
+  for i = 1, #stuckones do
+    local t = stuckones[i]
+    if blocked[t] then M.cancel(t) end   -- not woken by an earlier one's close
+  end
+end
+
+-- the deadline (monotonic) of the netsock.timeout scope the running
+-- code is in, or nil
+local function capnow()
+  local t = corunning()
+  if tasks[t] then return capof[t] end
+  return capof[MAIN]
+end
+M.cap = capnow
+
+-- the earlier of 'timeout' seconds from now (nil: none) and the scope's
+-- deadline, as a monotonic time (nil: none)
+function M.deadline(timeout)
+  local d = timeout and monotime() + timeout
+  local c = capnow()
+  if c and (d == nil or c < d) then d = c end
+  return d
+end
+
+-- Outside tasks, a wait runs the loop (netsock.step's turns) until
+-- cond() holds: true then, false once 'deadline' (monotonic, nil: none)
+-- has passed. When no task is left that could make cond() hold, it
+-- sleeps out the deadline and returns false, or without one raises
+-- (the wait would last for ever). A stuck loop shuts down meanwhile.
+function M.rununtil(cond, deadline, what, level)
+  level = level or 3
+  if running then
+    error(what .. ": cannot wait outside a task while the loop runs", level)
+  end
+  while not cond() do
+    local now = monotime()
+    if deadline and now >= deadline then return false end
+    if live == 0 and qhead == qtail then
+      if deadline == nil then
+        error(what .. " would wait for ever: no task is left that could end the wait", level)
+      end
+      core.sleep(deadline - now)
+      return false
+    end
+    running, stopping = true, false
+    -- stuck while the code outside waits: nothing can change that now
+    local ok, err = pcall(turn, deadline and deadline - now, true, cond)
+    running, stopping = false, false
+    if not ok then error(err, 0) end
+  end
+  return true
+end
+
+M.CANCELLED = CANCELLED
+
+-- own(t, fn): fn(t, fate) runs when task t ends, in place of the loop's
+-- report of its error (a group's task: the group takes the error)
+function M.own(t, fn)
+  owner[t] = fn
+end
+
+-- netsock.join(task [, timeout]): see docs/api.md
+function M.join(t, timeout)
+  if type(t) ~= "thread" then check.typeerror("join", 1, "task", t) end
+  check.opttimeout("join", 2, timeout)
+  if fate[t] == nil and not tasks[t] then
+    check.argerror("join", 1, "not a task of netsock.spawn or a group")
+  end
+  local me = corunning()
+  if t == me then check.argerror("join", 1, "a task cannot join itself") end
+  local deadline = M.deadline(timeout)
+  if fate[t] == nil then
+    if tasks[me] then
+      local list = joiners[t]
+      if list == nil then list = {}; joiners[t] = list end
+      list[#list + 1] = me
+      -- however this wait ends (woken, timed out, cancelled), it leaves
+      -- the list: nothing of it outlives it
+      local _ <close> = setmetatable({}, { __close = function()
+        local l = joiners[t]
+        if l == nil then return end
+        for i = #l, 1, -1 do if l[i] == me then table.remove(l, i) end end
+        if #l == 0 then joiners[t] = nil end
+      end })
+      while fate[t] == nil do
+        if deadline and monotime() >= deadline then break end
+        M.await(deadline)
+      end
+    else
+      M.rununtil(function() return fate[t] ~= nil end, deadline, "netsock.join")
+    end
+    if fate[t] == nil then return nil, "timeout", "timeout" end
+  end
+  local f = fate[t]
+  return unpack(f, 1, f.n)
+end
+
+-- settles a scope's result: timed out when its deadline has passed
+local function scoped(deadline, ...)
+  if monotime() >= deadline then return nil, "timeout", "timeout" end
+  return true, ...
+end
+
+local scopeend = { __close = function(s)
+  capof[s.key] = s.prev
+  nscopes = nscopes - 1
+  local t = corunning()
+  -- the C core holds the running code's deadline: put the outer one
+  -- back, unless this scope ends from elsewhere (its task cancelled)
+  if (tasks[t] and t or MAIN) == s.key then setcap(s.prev or -1) end
+end }
+
+-- netsock.timeout(seconds, fn, ...): fn(...) with a deadline over every
+-- wait inside it (docs/api.md)
+function M.timeout(seconds, fn, ...)
+  if type(seconds) ~= "number" then check.typeerror("timeout", 1, "number", seconds) end
+  check.opttimeout("timeout", 1, seconds)
+  check.callable("timeout", 2, fn)
+  local t = corunning()
+  local key = tasks[t] and t or MAIN
+  local prev = capof[key]
+  local deadline = monotime() + seconds
+  local cap = deadline
+  if prev and prev < cap then cap = prev end   -- the earliest wins
+  capof[key] = cap
+  nscopes = nscopes + 1
+  setcap(cap)
+  local _ <close> = setmetatable({ key = key, prev = prev }, scopeend)
+  return scoped(deadline, fn(...))
 end
 
 -- }======
@@ -722,8 +1027,12 @@ function M.afterfork()
   q, qhead, qtail = {}, 1, 1
   rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
   cw, watching = {}, {}
-  hd, ht, ho, hpos, hn, order = {}, {}, {}, {}, 0, 0
+  timer, hd, ho, hr, hn, order, ntimers = {}, {}, {}, {}, 0, 0, 0
   live, running, stopping = 0, false, false
+  blocked, nblocked, ndaemon, joiners = {}, 0, 0, {}
+  for k in pairs(capof) do capof[k] = nil end
+  nscopes = 0
+  setcap(-1)
   for n in pairs(sighandlers) do
     sighandlers[n] = nil
     core._sigrelease(n)     -- the parent's dispositions, in this process

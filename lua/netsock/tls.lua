@@ -65,7 +65,31 @@ function M.connect(host, port, opts)
   if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
     check.argerror("connect", 3, "timeout: a non-negative number expected")
   end
+  -- what starttls would refuse, refused before anything connects
+  local sh = opts.server_hostname
+  if sh ~= nil and sh ~= false and type(sh) ~= "string" then
+    check.argerror("connect", 3, "server_hostname: string or false expected, got " .. check.typename(sh))
+  end
+  if opts.session ~= nil and check.typename(opts.session) ~= "netsock.tls.session" then
+    check.argerror("connect", 3, "session: a session from s:tlssession() expected, got " ..
+      check.typename(opts.session))
+  end
+  local alpn = opts.alpn
+  if alpn ~= nil then
+    if type(alpn) ~= "table" or #alpn == 0 then
+      check.argerror("connect", 3, "alpn: a non-empty list of protocol names expected")
+    end
+    for i = 1, #alpn do
+      if type(alpn[i]) ~= "string" or #alpn[i] == 0 or #alpn[i] > 255 then
+        check.argerror("connect", 3, ("alpn[%d]: 1 to 255 bytes expected"):format(i))
+      end
+    end
+  end
   local ctx = opts.context
+  if ctx ~= nil and C.contextmode(ctx) ~= "client" then
+    check.argerror("connect", 3, "context: a client context expected, got " ..
+      (C.contextmode(ctx) and "a server context" or check.typename(ctx)))
+  end
   if ctx == nil then
     local msg, code
     ctx, msg, code = M.default_context()
@@ -95,12 +119,22 @@ function M.connect(host, port, opts)
   return s
 end
 
--- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
--- the handler's own task; a failed handshake ends that client alone
-function M.wraphandler(ctx, handler, onerror)
-  if type(ctx) ~= "userdata" then
-    check.argerror("serve", 4, "tls: a server context expected", 3)
+-- serve's tls option: raises (at level, from the caller) unless ctx is
+-- a server context; anything else would serve plaintext or fail later
+function M._checkserver(fname, argn, ctx, level)
+  local mode = C.contextmode(ctx)
+  if mode ~= "server" then
+    check.argerror(fname, argn, "tls: a server context expected, got " ..
+      (mode and "a client context" or check.typename(ctx)), (level or 2) + 1)
   end
+  return ctx
+end
+
+-- the serve hook: handler(conn, ...) runs after conn:starttls(ctx), in
+-- the handler's own task; a failed handshake ends that client alone.
+-- Every callable handler is wrapped (a function, a table with __call).
+function M.wraphandler(ctx, handler, onerror)
+  M._checkserver("serve", 4, ctx, 3)
   return function(conn, ...)
     local ok, msg, code = conn:starttls(ctx)
     if not ok then

@@ -60,6 +60,12 @@ function Supervisor.__tostring(self)
 end
 function Supervisor.__close(self) self:close() end
 
+-- stopping(): true once stop (or close, or SIGTERM) has begun; in a
+-- worker's handlers, once that worker stops
+function Supervisor:stopping()
+  return self._stopping == true
+end
+
 -- the pids of the workers running now (replaced ones still draining too)
 function Supervisor:pids()
   local out = {}
@@ -85,6 +91,36 @@ local function waituntil(self, done, deadline)
     end
   end
   return true
+end
+
+-- Every worker's exit and every new worker is reported: log(line, info)
+-- when serve was given log, else onerror(line), else the line on
+-- stderr. info: event ("exit" or "start"), pid, slot, and for an exit
+-- status ("exited" or "signaled"), code (the exit status or the
+-- signal's name) and action (what the supervisor does now: "restart",
+-- "none": a replaced worker, or "stop": the server is stopping), delay
+-- (seconds before the restart); for a start, replaces (the pid of the
+-- worker it replaces: only restarts are reported).
+local function report(self, info)
+  local line
+  if info.event == "exit" then
+    local how = info.status == "exited" and ("exited with status " .. tostring(info.code))
+                or ("was killed by " .. tostring(info.code))
+    local what
+    if info.action == "restart" then what = ("restarting it in %.1f s"):format(info.delay)
+    elseif info.action == "stop" then what = "not restarted: the server is stopping"
+    else what = "replaced already" end
+    line = ("netsock serve: worker %d (slot %d) %s; %s"):format(info.pid, info.slot, how, what)
+  else
+    line = ("netsock serve: worker %d started (slot %d)%s"):format(info.pid, info.slot,
+      info.replaces and (", replacing " .. info.replaces) or "")
+  end
+  local log, onerror = self._log, self._onerror
+  local ok = true
+  if log then ok = pcall(log, line, info)
+  elseif onerror then ok = pcall(onerror, line)
+  else io.stderr:write(line, "\n") end
+  if not ok then io.stderr:write(line, "\n") end   -- the hook failed: say it anyway
 end
 
 local function changed(self)
@@ -172,6 +208,7 @@ local function workermain(self, i, ctl)
   local function stop(t)
     if stopping then return end
     stopping = true
+    self._stopping = true              -- srv:stopping() in this worker's handlers
     srv:stop(t)
     ctl:close()
   end
@@ -205,15 +242,19 @@ local function monitor(self, proc)
   end
   proc.ctl:close()
   local deadline = monotime() + 5
+  local status, code
   while true do  -- the descriptor closes as the process exits: reap it
-    local r = waitpid(proc.pid, true)
-    if r ~= 0 then break end
+    local r, st, c = waitpid(proc.pid, true)
+    if r ~= 0 then status, code = st, c; break end
     if monotime() > deadline then kill(proc.pid, "SIGKILL"); deadline = monotime() + 5 end
     sleep(0.01)
   end
   proc.dead = true
   self._procs[proc.pid] = nil
   changed(self)
+  if status == "signaled" then code = core._signame(code) or code end
+  local info = { event = "exit", pid = proc.pid, slot = proc.slot,
+                 status = status or "unknown", code = code }
   if self._slots[proc.slot] == proc then
     self._slots[proc.slot] = nil
     if not self._stopping then
@@ -221,16 +262,23 @@ local function monitor(self, proc)
       if monotime() - proc.born < STEADY then
         delay = math.min((proc.delay or BACKOFF0 / 2) * 2, BACKOFFMAX)
       end
+      info.action, info.delay = "restart", delay
+      report(self, info)
       sleep(delay)
       if not self._stopping and self._slots[proc.slot] == nil then
-        startworker(self, proc.slot, delay)
+        startworker(self, proc.slot, delay, proc.pid)
       end
+      return
     end
+    info.action = "stop"
+  else
+    info.action = self._stopping and "stop" or "none"
   end
+  report(self, info)
 end
 
 -- fork the worker of slot i; returns its record, or nil, msg, code
-function startworker(self, i, delay)
+function startworker(self, i, delay, replaces)
   local a, b = core.socketpair()
   if not a then return nil, b end
   local pid, msg, code = fork(HELD)
@@ -245,8 +293,13 @@ function startworker(self, i, delay)
   end
   b:close()
   local proc = { pid = pid, ctl = a, slot = i, born = monotime(), delay = delay }
+  local old = self._slots[i]
   self._procs[pid] = proc
   self._slots[i] = proc
+  replaces = replaces or (old and not old.dead and old.pid) or nil
+  if replaces then  -- a restart (the first workers start unannounced)
+    report(self, { event = "start", pid = pid, slot = i, replaces = replaces })
+  end
   spawn(monitor, self, proc)
   return proc
 end
@@ -281,7 +334,7 @@ function M.serve(create_server, start, host, port, handler, opts)
   local self = setmetatable({
     n = n, socket = first, _listeners = listeners, _procs = {}, _slots = {},
     _waiters = {}, _start = start, _handler = handler, _opts = wopts,
-    _grace = opts.grace or 10,
+    _grace = opts.grace or 10, _log = opts.log, _onerror = opts.onerror,
   }, Supervisor)
   -- signals: SIGTERM and SIGINT stop, SIGHUP restarts
   local function bysignal() self:stop(self._grace) end

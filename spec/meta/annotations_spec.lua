@@ -60,6 +60,11 @@ local OBJECTS = {
     local o = require("netsock.luasocket").unix.dgram()
     return o, function() o:close() end
   end,
+  -- tasks working together (lua/netsock/sync.lua)
+  ["netsock.group"] = function() return ns.group(), function() end end,
+  ["netsock.queue"] = function() return ns.queue(), function() end end,
+  ["netsock.semaphore"] = function() return ns.semaphore(1), function() end end,
+  ["netsock.event"] = function() return ns.event(), function() end end,
   ["netsock.consoleendpoint"] = function()
     local ep = assert(ns.console.listen(H.tmpname(".sock")))
     return ep, function() ep:close() end

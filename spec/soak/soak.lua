@@ -12,7 +12,9 @@
 --          with an hour's timeout that end at once (ping-pong), a task
 --          that fails after a timed wait, a file closed under its
 --          reader, a poller closed under its waiter, and every 20th
---          cycle a 1 MiB receive in a task: descriptors exact, the
+--          cycle a 1 MiB receive in a task; queues, semaphores, events,
+--          join, groups and timeout scopes with cancels and the loop's
+--          shutdown (issue 27): descriptors exact, the
 --          loop's timers 0 after each cycle, memory within 10%
 --
 -- SOAK_SCALE multiplies every count (CI runs a fraction: see .ci/run).
@@ -210,6 +212,25 @@ local function loop()
     ns.spawn(function() r1 = select(3, f:read("l")) end)
     ns.spawn(function() r2 = select(3, p:wait(3600)) end)
     ns.spawn(function() coroutine.yield(); coroutine.yield(); f:close(); p:close() end)
+    -- tasks working together (issue 27): a queue handed through, a
+    -- semaphore, an event, join, a group with a raise, a timeout scope
+    -- that cuts a wait, and waiters cancelled and left to the shutdown
+    local q, sem, ev = ns.queue(1), ns.semaphore(1), ns.event()
+    local producer = ns.spawn(function() for k = 1, 3 do assert(q:put(k, 3600)) end end)
+    ns.spawn(function()
+      for _ = 1, 3 do assert(q:get(3600)) end
+      assert(ns.join(producer, 3600))
+      assert(sem:acquire(3600)); ev:set(); sem:release()
+      local g = ns.group()
+      g:spawn(function() ns.sleep(3600) end)
+      g:spawn(function() coroutine.yield(); error("soak: a group's task raises") end)
+      assert(g:wait(3600) == false)
+      assert(ns.timeout(0.001, function() return ev:wait() end))
+      assert(ns.timeout(0, function() return q:get(3600) end) == nil)
+    end)
+    local waiter = ns.spawn(function() ns.semaphore(0):acquire(3600) end)
+    ns.spawn(function() coroutine.yield(); ns.cancel(waiter) end)
+    ns.spawn(function() ns.queue():get() end)     -- the loop's shutdown ends it
     -- now and then a big receive in a task
     if i % 20 == 0 then
       ns.spawn(function()
@@ -221,6 +242,7 @@ local function loop()
     ns.run()
     assert(r1 == "closed" and r2 == "closed", "a waiter did not wake")
     assert(stats().timers == 0, "a timer outlived its wait")
+    assert(stats().blocked == 0, "a wait outlived its task")
     assert(stats().live == 0, "a task outlived the cycle")
     a:close(); b:close()
   end)

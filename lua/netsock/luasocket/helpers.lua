@@ -4,14 +4,29 @@
 
 local error, pcall, select, setmetatable, tostring, type =
       error, pcall, select, setmetatable, tostring, type
-local min = math.min
+local min, mtype, tointeger = math.min, math.type, math.tointeger
+local tonumber = tonumber
 local _ENV = nil
 
 local M = {}
 
--- skip(d, ...): the arguments after the first d
-function M.skip(d, ...)
-  return select(d + 1, ...)
+-- skip(d, ...): the arguments after the first d (LuaSocket's is C:
+-- luaL_checkinteger, then the top values; a d below 0 keeps more)
+function M.skip(...)
+  local d = ...
+  if mtype(d) ~= "integer" then
+    local n = tonumber(d)
+    if n == nil or type(d) ~= "number" and type(d) ~= "string" then
+      error(("bad argument #1 to 'skip' (number expected, got %s)")
+        :format(select("#", ...) == 0 and "no value" or type(d)), 2)
+    end
+    d = tointeger(n)
+    if d == nil then error("bad argument #1 to 'skip' (number has no integer representation)", 2) end
+  end
+  local n = select("#", ...)
+  local ret = n - d - 1
+  if ret <= 0 then return end
+  return select(n - ret + 1, ...)
 end
 
 -- errors raised by a try are tables { message } that protect recognises

@@ -10,17 +10,16 @@ local core = require "netsock.core"
 local error, ipairs, pairs, type, tostring, tonumber, select =
       error, ipairs, pairs, type, tostring, tonumber, select
 local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
-local find, gsub, sub, byte, format = string.find, string.gsub, string.sub,
-                                      string.byte, string.format
-local mtype, floor, maxinteger = math.type, math.floor, math.maxinteger
+local find, sub, byte, format = string.find, string.sub, string.byte, string.format
+local mtype, floor = math.type, math.floor
 local getinfo = debug.getinfo
 local pcall = pcall
 local package = package
 
-local nssocket, gettime, monotime = ns.socket, ns.gettime, ns.monotime
+local nssocket, gettime = ns.socket, ns.gettime
 local getdefaulttimeout = ns.getdefaulttimeout
 local nsmethods = ns.socketmethods
-local recv, sendall, pending = nsmethods.recv, nsmethods.sendall, nsmethods.pending
+local recv, pending = nsmethods.recv, nsmethods.pending
 local nssend = nsmethods.send
 local current = ns._tasks.current
 local _ENV = nil
@@ -76,7 +75,10 @@ local function argerror(arg, msg)
     -- and the position, is gone (a C function keeps it); a method's
     -- name is known, the position is not
     local known = api[ar.func]
-    if type(known) == "string" then name, namewhat = known, "method" end
+    if type(known) == "string" then
+      if byte(known) == 61 then name = sub(known, 2)   -- "=name": a module function
+      else name, namewhat = known, "method" end
+    end
     where = 0
   end
   -- the position is the caller's, as luaL_error's luaL_where(L, 1)
@@ -90,6 +92,14 @@ local function argerror(arg, msg)
   error(format("bad argument #%d to '%s' (%s)", arg, name, msg), where)
 end
 M.argerror = argerror
+
+-- (int) of a number as LuaSocket's C casts get it on the machines it
+-- runs on: NaN and out of range are INT_MIN (x86's conversion)
+local function cint(n)
+  if not (n > -2147483649 and n < 2147483648) then return -2147483648 end
+  return n >= 0 and floor(n) or -floor(-n)
+end
+M.cint = cint
 
 local function typename(v)
   return type(v)
@@ -106,6 +116,15 @@ local function checkstring(v, arg, n)
   argerror(arg, "string expected, got " .. (v == nil and n and arg > n and "no value" or t))
 end
 M.checkstring = checkstring
+
+-- what C sees of a Lua string: up to its first zero byte (LuaSocket
+-- compares option names as C strings)
+local function cstring(v)
+  if find(v, "\0", 1, true) then return (v:match("^[^\0]*")) end
+  return v
+end
+
+M.cstring = cstring
 
 local function checknumber(v, arg, given)
   local n = tonumber(v)
@@ -125,7 +144,7 @@ end
 -- luaL_checkoption
 local function checkoption(v, arg, def, list)
   if v == nil and def then v = def end
-  v = checkstring(v, arg)
+  v = cstring(checkstring(v, arg))
   for i, name in ipairs(list) do
     if name == v then return i end
   end
@@ -164,9 +183,9 @@ M.lserror = lserror
 
 -- {====== Classes ======
 -- An object: { s = netsock socket or false, [1] = bytes receive took,
--- [3] = bytes send sent (getstats), [2] = the file object reading for
--- receive, or false (array slots: the C closures of receive and send in
--- file.c reach them with lua_rawgeti), ...}
+-- [2] = false, [3] = bytes send sent (getstats), tb, tt = block and
+-- total timeouts, ...}. src/luasocket.c, receive and send in C, reads
+-- this layout (the array slots with lua_rawgeti): change both together.
 
 local classes = {}   -- name -> metatable
 local function tostr(o)
@@ -202,8 +221,16 @@ local function badclass(arg, want)
 end
 
 -- the effective netsock timeout of LuaSocket's block and total timeouts
+-- (NaN, which settimeout keeps as given, as LuaSocket's timeout.c
+-- takes it: a NaN total never waits; a NaN block never waits alone and
+-- leaves a total to bound the call)
 local function effective(o)
   local b, t = o.tb, o.tt
+  if t ~= t then return 0 end
+  if b ~= b then
+    if t < 0 then return 0 end
+    return t
+  end
   if b < 0 then
     if t < 0 then return nil end
     return t
@@ -226,7 +253,7 @@ M.mksock = mksock
 local function newobject(kind, family, dgram)
   return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
            s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0, retry = false,
+           tb = -1.0, tt = -1.0,
            birth = gettime(), connecting = false }
 end
 M.newobject = newobject
@@ -312,8 +339,6 @@ local function commonfor(check)
     if m == "b" then o.tb = t
     elseif m == "t" or m == "r" then o.tt = t
     else argerror(3, "invalid timeout mode") end
-    local b, tt = o.tb, o.tt
-    o.retry = b >= 0 and (tt < 0 or b < tt)
     local s = o.s
     if s then s:settimeout(effective(o)) end
     return 1.0
@@ -418,7 +443,7 @@ local nssetoption, nsgetoption = nsmethods.setoption, nsmethods.getoption
 
 local function checkbool(v, arg)
   if type(v) ~= "boolean" then
-    argerror(arg, "boolean expected, got " .. (v == nil and "no value" or type(v)))
+    argerror(arg, "boolean expected, got " .. type(v))
   end
   return v
 end
@@ -426,8 +451,7 @@ end
 local function optionvalue(kind, v)
   if kind == "bool" then return checkbool(v, 3) end
   if kind == "int" then
-    local n = tonumber(v) or 0
-    return floor(n)
+    return cint(tonumber(v) or 0)   -- lua_tonumber, then (int)
   end
   if kind == "linger" then
     if type(v) ~= "table" then argerror(3, "table expected, got " .. type(v)) end
@@ -460,7 +484,7 @@ local function optionvalue(kind, v)
 end
 
 function setoption(o, name, v)
-  name = checkstring(name, 2)
+  name = cstring(checkstring(name, 2))
   local spec = optsets[o.kind][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
   local value = optionvalue(spec[spec.name and 1 or 3], v)
@@ -478,7 +502,7 @@ function setoption(o, name, v)
 end
 
 function getoption(o, name)
-  name = checkstring(name, 2)
+  name = cstring(checkstring(name, 2))
   local spec = optgets[o.kind][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
   local s = o.s
@@ -508,7 +532,9 @@ end
 local AI_PASSIVE = core.AI_PASSIVE
 local nsgetaddrinfo = ns.getaddrinfo
 
-local function resolve(host, port, family, typ, flags)
+local lsservice = core._lsservice
+
+local function lookup(host, port, family, typ, flags)
   local infos, msg, code
   if flags == nil and current() and not find(host or "", "^[%d.:]*$") then
     infos, msg, code = core._getaddrinfo_task(host, port, family, typ)
@@ -518,6 +544,23 @@ local function resolve(host, port, family, typ, flags)
   if not infos then return nil, bare(msg), code end
   return infos
 end
+
+-- resolve(host, port, ...): LuaSocket hands its port text to
+-- getaddrinfo as it is, so the port is what getaddrinfo makes of it
+-- (core._lsservice: "70000" is 4464 there, "-1" a failure), never a
+-- raise; and whatever netsock's lookup refuses to take (a host with a
+-- zero byte) is a failure too, as getaddrinfo's would be
+function M.resolve(host, port, family, typ, flags)
+  if host == "" then   -- getaddrinfo("") says so; netsock takes "" as any
+    return nil, "host or service not provided, or not known", "EAI_NONAME"
+  end
+  local p, msg, code = lsservice(port, typ == "dgram")
+  if not p then return nil, msg, code end
+  local ok, infos, m2, c2 = pcall(lookup, host, p, family, typ, flags)
+  if not ok then return nil, "host or service not provided, or not known", "EAI_NONAME" end
+  return infos, m2, c2
+end
+local resolve = M.resolve
 
 -- trybind(o, host, port): bind o to the first of host's addresses that
 -- takes it, making the socket when its family is not yet known
@@ -569,7 +612,16 @@ function M.tryconnect(o, host, port)
         end
       else
         ok, msg, code = s:connect(ai.host, ai.port)
+        if not ok and code == "ECONNABORTED" and o.failed then
+          -- Linux: the first connect after one that failed in the
+          -- background (its error read with SO_ERROR, as netsock does)
+          -- only resets the socket and says ECONNABORTED; LuaSocket
+          -- (which reads the error with recv) connects at once, so the
+          -- layer tries again (spec: "connect again after refused")
+          ok, msg, code = s:connect(ai.host, ai.port)
+        end
       end
+      o.failed = not ok and code ~= "EINPROGRESS"
       if ok then o.connecting = false return 1.0 end
       if code == "EINPROGRESS" then o.connecting = true end
       err = lserror(msg, code)
@@ -581,234 +633,23 @@ end
 -- }======
 
 -- {====== Streams: receive and send ======
+-- Both are C closures (src/luasocket.c, core._lsreceive and
+-- core._lssend): LuaSocket's patterns, results and timeouts (each call
+-- marks its start once; docs/luasocket.md) on netsock's receive buffer.
+-- The Lua functions below only raise for an object of the wrong class.
 
-local HUGE = maxinteger
-
-local function rfile(o, s)
-  local f = s:makefile("r")
-  f:setlimit(HUGE)
-  o[2] = f
-  return f
-end
-
--- everything buffered, consumed: the partial result of a failed receive
-local function takeall(s)
-  local n = pending(s)
-  if n == 0 then return "" end
-  return recv(s, n)
-end
-
--- may a receive that timed out go on? Only under a block timeout (each
--- wait bounded, not the call) and when bytes came since p0
-local function goon(o, s, p0, t0)
-  if not o.retry then return false end
-  local p1 = pending(s)
-  if p1 <= p0 then return false end
-  if o.tt >= 0 and monotime() - t0 >= o.tt then return false end
-  return true
-end
-
-local function fail(o, s, err, code, prefix, stripcr)
-  local part = takeall(s)
-  o[1] = o[1] + #part
-  if stripcr and find(part, "\r", 1, true) then part = gsub(part, "\r", "") end
-  if prefix then part = prefix .. part end
-  return nil, lserror(err, code), part
-end
-
-local function receiveline(o, s, prefix)
-  local f = o[2] or rfile(o, s)
-  local read = f.read
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local line, err, code = read(f, "L")
-    if line then
-      local n = #line
-      o[1] = o[1] + n
-      if byte(line, n) ~= 10 then   -- the stream ended inside this line
-        if find(line, "\r", 1, true) then line = gsub(line, "\r", "") end
-        if prefix then line = prefix .. line end
-        return nil, "closed", line
-      end
-      if find(line, "\r", 1, true) then
-        line = gsub(sub(line, 1, n - 1), "\r", "")
-      else
-        line = sub(line, 1, n - 1)
-      end
-      if prefix then return prefix .. line, nil, nil end
-      return line, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, prefix, true) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix, true) end
-  end
-end
-
-local function receiveall(o, s, prefix)
-  local f = o[2] or rfile(o, s)
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local data, err, code = f:read("a")
-    if data then
-      o[1] = o[1] + #data
-      if data == "" then return nil, "closed", prefix or "" end
-      if prefix then return prefix .. data, nil, nil end
-      return data, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, prefix) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, prefix) end
-  end
-end
-
--- the rest of a count: 'have' holds what came so far (with the prefix),
--- short of 'want' bytes in all
-local function receivecount(o, s, want, have)
-  if #have >= want then return have, nil, nil end
-  local f = o[2] or rfile(o, s)
-  local t0
-  while true do
-    local p0 = o.retry and pending(s) or 0
-    local more, err, code = f:read(want - #have)
-    if more then
-      o[1] = o[1] + #more
-      have = have .. more
-      if #have < want then return nil, "closed", have end  -- end of stream first
-      return have, nil, nil
-    end
-    if code ~= "timeout" then return fail(o, s, err, code, have) end
-    t0 = t0 or monotime()
-    if not goon(o, s, p0, t0) then return fail(o, s, err, code, have) end
-  end
-end
-
--- o:receive([pattern [, prefix]]) for stream objects of class 'client':
--- a C closure (file.c, core._lsreceive) answers a line that is buffered
--- whole in one call, and calls this for everything else (the hot path
--- here first: a count with no prefix)
 local function streamreceive(client, cname)
-  local function receive(o, pat, prefix)
-    if o.cls ~= client then badclass(1, cname) end
-    local s = o.s
-    if prefix == nil and type(pat) == "number" and pat >= 1 and s then
-      local want = pat % 1 == 0 and pat or floor(pat)
-      -- a large count straight from the file buffer: one copy of the data
-      if want > 4096 then return receivecount(o, s, want, "") end
-      local data, err, code = recv(s, want)
-      if data and #data == want then
-        o[1] = o[1] + want
-        return data, nil, nil
-      end
-      if not data then return fail(o, s, err, code, nil) end
-      o[1] = o[1] + #data
-      return receivecount(o, s, want, data)
-    end
-    if prefix ~= nil then
-      prefix = checkstring(prefix, 3)
-      if prefix == "" then prefix = nil end
-    end
-    if pat == nil or pat == "*l" then
-      if not s then return nil, "closed", prefix or "" end
-      return receiveline(o, s, prefix)
-    end
-    local n = tonumber(pat)
-    if n == nil then
-      if type(pat) ~= "string" then argerror(2, "string expected, got " .. type(pat)) end
-      local c1, c2 = byte(pat, 1, 2)
-      if c1 ~= 42 or (c2 ~= 108 and c2 ~= 97) then argerror(2, "invalid receive pattern") end
-      if not s then return nil, "closed", prefix or "" end
-      if c2 == 108 then return receiveline(o, s, prefix) end
-      return receiveall(o, s, prefix)
-    end
-    if not (n >= 0) then argerror(2, "invalid receive pattern") end
-    local want = floor(n)
-    if prefix then
-      if want <= #prefix then return prefix, nil, nil end
-      want = want - #prefix
-    end
-    if not s then return nil, "closed", prefix or "" end
-    if want == 0 then return "", nil, nil end
-    local data, err, code = recv(s, want)
-    if not data then return fail(o, s, err, code, prefix) end
-    o[1] = o[1] + #data
-    if prefix then return receivecount(o, s, want + #prefix, prefix .. data) end
-    return receivecount(o, s, want, data)
-  end
-  -- what the C closure leaves to Lua after its recv: a short count or a
-  -- failure
-  local function rest(o, want, data, err, code)
-    local s = o.s
-    if not data then return fail(o, s, err, code, nil) end
-    o[1] = o[1] + #data
-    return receivecount(o, s, want, data)
-  end
+  local function receive(o) badclass(1, cname) end
   api[receive] = "receive"
-  local fast = core._lsreceive(receive, recv, rest, client)
+  local fast = core._lsreceive(receive, client, words)
   api[fast] = "receive"
   return fast
 end
 
--- o:send(data [, i [, j]]): the index of the last byte sent. A C closure
--- (file.c, core._lssend) sends a whole string in one call; this does the
--- rest (indices, failures, numbers)
 local function streamsend(client, cname)
-  local function send(o, data, i, j)
-    if o.cls ~= client then badclass(1, cname) end
-    if type(data) ~= "string" then data = checkstring(data, 2) end
-    local s = o.s
-    if i == nil and j == nil and s then
-      local ok, err, code, sent = sendall(s, data)
-      if ok then
-        local size = #data
-        o[3] = o[3] + size
-        return size + 0.0, nil, nil
-      end
-      if code ~= "timeout" or not o.retry or sent == 0 then
-        o[3] = o[3] + sent
-        return nil, lserror(err, code), sent + 0.0
-      end
-      -- a block timeout with progress: go on below from where it stopped
-      o[3] = o[3] + sent
-      i = sent + 1
-    end
-    local size = #data
-    local st = floor(optnumber(i, 3, 1))
-    local en = floor(optnumber(j, 4, -1))
-    if st < 0 then st = size + st + 1 end
-    if en < 0 then en = size + en + 1 end
-    if st < 1 then st = 1 end
-    if en > size then en = size end
-    if st > en then return st - 1.0, nil, nil end
-    if not s then return nil, "closed", st - 1.0 end
-    local t0
-    while true do
-      local ok, err, code, sent = sendall(s, data, st, en)
-      if ok then
-        o[3] = o[3] + (en - st + 1)
-        return en + 0.0, nil, nil
-      end
-      o[3] = o[3] + sent
-      st = st + sent
-      t0 = t0 or monotime()
-      if code ~= "timeout" or not o.retry or sent == 0
-         or (o.tt >= 0 and monotime() - t0 >= o.tt) then
-        return nil, lserror(err, code), st - 1.0
-      end
-    end
-  end
-  -- after the C closure's sendall failed: what send does then
-  local function rest(o, data, ok, err, code, sent)
-    if code ~= "timeout" or not o.retry or sent == 0 then
-      o[3] = o[3] + sent
-      return nil, lserror(err, code), sent + 0.0
-    end
-    o[3] = o[3] + sent
-    return send(o, data, sent + 1)
-  end
+  local function send(o) badclass(1, cname) end
   api[send] = "send"
-  local fast = core._lssend(send, sendall, rest, client)
+  local fast = core._lssend(send, client, words)
   api[fast] = "send"
   return fast
 end
@@ -845,7 +686,7 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
   local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
-              tb = -1.0, tt = -1.0, retry = false, birth = gettime(),
+              tb = -1.0, tt = -1.0, birth = gettime(),
               connecting = false }
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
   return setclass(o, mt)
@@ -854,8 +695,10 @@ end
 function tcpm.bind(o, host, port)
   if getmetatable(o) ~= TCP_MASTER then badclass(1, "tcp{master}") end
   host = checkstring(host, 2)
-  port = port == nil and "0" or checkstring(port, 3)
-  return M.trybind(o, host, port)
+  port = checkstring(port, 3)
+  local ok, err = M.trybind(o, host, port)
+  if ok then return ok end
+  return nil, err
 end
 
 function tcpm.connect(o, host, port)
@@ -876,7 +719,7 @@ local function listenaccept(m, kind, classes, fam)
   function m.listen(o, backlog)
     local master, server = classes()
     if getmetatable(o) ~= master then badclass(1, kind .. "{master}") end
-    backlog = floor(optnumber(backlog, 2, 32))
+    backlog = cint(optnumber(backlog, 2, 32))
     local s = o.s
     if not s then
       -- LuaSocket listens on whatever the descriptor is; with none, it fails
@@ -935,8 +778,16 @@ function tcpm.setstats(o, r, t, age)
   local ok = setstats(o, r, t, age)
   return ok
 end
-tcpm.setpeername = tcpm.connect
-tcpm.setsockname = tcpm.bind
+function tcpm.setpeername(o, host, port)
+  local ok, err = tcpm.connect(o, host, port)
+  if ok then return ok end
+  return nil, err
+end
+function tcpm.setsockname(o, host, port)
+  local ok, err = tcpm.bind(o, host, port)
+  if ok then return ok end
+  return nil, err
+end
 
 TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" })
 TCP_CLIENT = newclass("tcp{client}", tcpm, { "tcp{any}" })
@@ -999,8 +850,10 @@ end
 function udpm.setsockname(o, host, port)
   if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   host = checkstring(host, 2)
-  port = port == nil and "0" or checkstring(port, 3)
-  return M.trybind(o, host, port)
+  port = checkstring(port, 3)
+  local ok, err = M.trybind(o, host, port)
+  if ok then return ok end
+  return nil, err
 end
 
 -- setpeername(host, port) connects; setpeername("*") disconnects
@@ -1027,9 +880,19 @@ end
 
 local nsrecvfrom, nssendto = nsmethods.recvfrom, nsmethods.sendto
 
+-- a datagram size as LuaSocket's (size_t) cast and malloc take it: a
+-- negative or NaN size is a huge one, and "out of memory"
+local function dgsize(size)
+  size = optnumber(size, 2, 8192)
+  if not (size >= 0) then return nil end
+  if size > 1e15 then size = 1e15 end
+  return floor(size)
+end
+
 function udpm.receive(o, size)
   isudp(o)
-  size = floor(optnumber(size, 2, 8192))
+  size = dgsize(size)
+  if not size then return nil, "out of memory" end
   local s = o.s
   if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
@@ -1040,9 +903,12 @@ end
 function udpm.receivefrom(o, size)
   if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   if size == nil then size = 8192
-  elseif type(size) ~= "number" or size % 1 ~= 0 then size = floor(checknumber(size, 2)) end
+  elseif type(size) ~= "number" or size % 1 ~= 0 or size < 0 then
+    size = dgsize(size)
+    if not size then return nil, "out of memory" end
+  end
   local s = o.s
-  if not s then return nil, "Bad file descriptor" end
+  if not s then return nil, "ai_family not supported" end   -- (as LuaSocket's, no descriptor yet)
   local data, host, port = nsrecvfrom(s, size)
   if not data then return nil, lserror(host, port) end
   return data, host, port
@@ -1058,7 +924,7 @@ function udpm.send(o, data)
   return n + 0.0
 end
 
-local NUMERIC = core.AI_NUMERICHOST | core.AI_NUMERICSERV
+local lsnumeric = core._lsnumeric
 -- sendto resolves (numerically, as LuaSocket: AI_NUMERICHOST) once per
 -- destination: the last one is kept on the object, so a loop sending to
 -- one peer pays no getaddrinfo per datagram
@@ -1073,17 +939,15 @@ function udpm.sendto(o, data, host, port)
     local rawhost, rawport = host, port
     host = checkstring(host, 3)
     port = checkstring(port, 4)
-    local infos
-    infos, msg, code = nsgetaddrinfo(host, port, o.fam or nil, "dgram", nil, NUMERIC)
-    if not infos then return nil, bare(msg) end
-    local ai = infos[1]
+    local ahost, aport, afam = lsnumeric(host, port, o.fam or nil)
+    if not ahost then return nil, aport end   -- gai_strerror's text, as LuaSocket's
     if not s then
       local err
-      s, err = mksock(o, ai.family)
+      s, err = mksock(o, afam)
       if not s then return nil, err end
     end
-    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ai.host, ai.port
-    n, msg, code = nssendto(s, data, ai.host, ai.port)
+    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ahost, aport
+    n, msg, code = nssendto(s, data, ahost, aport)
   end
   if not n then return nil, lserror(msg, code) end
   return n + 0.0

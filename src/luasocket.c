@@ -1,0 +1,546 @@
+/*
+** luasocket.c: the data path of netsock.luasocket's stream objects,
+** receive and send, with LuaSocket 3.1's patterns, results and timeouts.
+**
+** The objects are the Lua tables of lua/netsock/luasocket/sock.lua,
+** whose layout this file mirrors: { [1] = bytes receive took, [2] =
+** false, [3] = bytes send sent (getstats), s = the netsock socket or
+** false, tb = block timeout, tt = total timeout (seconds, < 0: none) },
+** with the object's class as metatable. A change there is a change here.
+**
+** Timeouts as LuaSocket's timeout.c counts them: each call marks its
+** start once; every wait inside it gets what its budget leaves, the
+** block timeout alone ends the call 'tb' after its start, the total
+** alone 'tt' after it, and with both each wait is at most 'tb' and the
+** call at most 'tt' (timeout_getretry). Bytes received stay in the
+** socket's buffer (socket.c) until a pattern is complete, so the state
+** of a call that waits inside a task is its stack and that buffer.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include "netsock.h"
+
+
+/* {====== LuaSocket's timeouts ====== */
+
+/* stack slots every continuation here shares (after the arguments) */
+#define S_SOCK   5   /* the netsock socket (keeps it alive) */
+#define S_START  6   /* the call's start, monotonic seconds */
+#define S_TB     7   /* block timeout */
+#define S_TT     8   /* total timeout */
+#define S_COUNT  9   /* receive: bytes wanted / send: first index */
+#define S_MORE   10  /* receive: line scan position / send: last index */
+#define S_WAIT   11  /* the deadline of the wait under way, or NOWAIT */
+
+#define NOWAIT   (-2.0)
+
+/*
+** The deadline of the next wait (< 0: none), as timeout_getretry has
+** it: the block budget counts from the call's start when alone; with a
+** total too, each wait gets the block timeout, cut to what the total
+** leaves.
+*/
+static double lsdeadline (lua_State *L) {
+  double start = lua_tonumber(L, S_START);
+  double tb = lua_tonumber(L, S_TB), tt = lua_tonumber(L, S_TT);
+  /* NaN as timeout.c's comparisons take it: a NaN total leaves nothing
+     to wait; a NaN block nothing alone, and the total with a total */
+  if (tt != tt) return start;
+  if (tb != tb) return tt < 0 ? start : start + tt;
+  if (tb < 0 && tt < 0) return -1;
+  if (tb < 0) return start + tt;
+  if (tt < 0) return start + tb;
+  {
+    double now = ns_monotime(), d = now + tb;
+    return d < start + tt ? d : start + tt;
+  }
+}
+
+
+/*
+** The deadline of the wait under way: one wait lasts until bytes move,
+** however many polls (or kernel waits) it takes; the next wait gets
+** its own (lsdeadline). lsmoved() after bytes moved.
+*/
+static double lswait (lua_State *L) {
+  double d = lua_tonumber(L, S_WAIT);
+  if (d == NOWAIT) {
+    d = lsdeadline(L);
+    lua_pushnumber(L, d);
+    lua_replace(L, S_WAIT);
+  }
+  return d;
+}
+
+static void lsmoved (lua_State *L) {
+  lua_pushnumber(L, NOWAIT);
+  lua_replace(L, S_WAIT);
+}
+
+
+/* the call's start and its timeouts, from the object at 1, at
+   S_START, S_TB, S_TT */
+static void lsmarkstart (lua_State *L) {
+  lua_pushnumber(L, ns_monotime());
+  lua_getfield(L, 1, "tb");
+  lua_getfield(L, 1, "tt");
+}
+
+/* }====== */
+
+
+/* {====== Results ====== */
+
+/* o[slot] += n (getstats' counters) */
+static void lscount (lua_State *L, int slot, lua_Integer n) {
+  lua_Integer v;
+  lua_rawgeti(L, 1, slot);
+  v = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushinteger(L, v + n);
+  lua_rawseti(L, 1, slot);
+}
+
+
+/*
+** LuaSocket's word for a failure: the result 'r' as netsock words it
+** (nil, message, code), then the code looked up in the layer's table of
+** words (upvalue 'words'); the message where it has none. Pushes one
+** string.
+*/
+static void lserror (lua_State *L, nsResult r, int err, int words) {
+  int top = lua_gettop(L);
+  ns_pushresult(L, r, err);            /* nil, message, code */
+  if (lua_getfield(L, words, lua_tostring(L, -1)) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -2);              /* the message */
+  }
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+}
+
+
+/* push the first 'n' buffered bytes (every '\r' dropped when 'nocr')
+   and take 'n + skip' of them, counted in o[1] */
+static void lstake (lua_State *L, nsSocket *s, size_t n, size_t skip, int nocr) {
+  const char *p = s->rbuf ? s->rbuf + s->rhead : "";
+  if (nocr && memchr(p, '\r', n) != NULL) {
+    luaL_Buffer b;
+    size_t i, m = 0;
+    char *q = luaL_buffinitsize(L, &b, n);
+    for (i = 0; i < n; i++)
+      if (p[i] != '\r') q[m++] = p[i];
+    luaL_pushresultsize(&b, m);
+  }
+  else lua_pushlstring(L, p, n);
+  if (n + skip > 0) ns_buf_consume(s, n + skip);
+  lscount(L, 1, (lua_Integer)(n + skip));
+}
+
+
+/* the prefix at 3 (a string, or nil) before the value on top */
+static void lsprefix (lua_State *L) {
+  if (lua_type(L, 3) == LUA_TSTRING && lua_rawlen(L, 3) > 0) {
+    lua_pushvalue(L, 3);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+}
+
+/* }====== */
+
+
+/* {====== receive ====== */
+
+/* whether the object at 1 is of the client class (upvalue 2) */
+static int isclient (lua_State *L) {
+  int same = 0;
+  if (lua_getmetatable(L, 1)) {
+    same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  return same;
+}
+
+
+/* anything but a client: the Lua method (upvalue 1), which raises
+   LuaSocket's message for it */
+static int misuse (lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/*
+** The receive engine, a continuation. stack: 1 o, 2 pattern, 3 prefix
+** (string or nil), 4 words, S_SOCK .. S_MORE; ctx is the pattern: 'l',
+** 'a' or 'n' (S_COUNT bytes). Returns LuaSocket's three values.
+*/
+static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, S_SOCK);
+  size_t count = (size_t)lua_tointeger(L, S_COUNT);
+  int eof = 0, nocr = 0;
+  nsResult r = NS_CLOSED;
+  int err = 0;
+  (void)status;
+  for (;;) {
+    size_t avail, want;
+    ssize_t got;
+    if (s->fd < 0) break;    /* closed, by another task meanwhile */
+    avail = ns_pending(s);
+    if (ctx == 'l') {
+      size_t from = (size_t)lua_tointeger(L, S_MORE);
+      const char *nl = NULL;
+      nocr = 1;
+      if (from > avail) from = 0;
+      if (avail > from)
+        nl = (const char *)memchr(s->rbuf + s->rhead + from, '\n', avail - from);
+      if (nl != NULL) {
+        lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+        goto done;
+      }
+      lua_pushinteger(L, (lua_Integer)avail);
+      lua_replace(L, S_MORE);
+      if (eof) break;
+      want = s->chunk;
+    }
+    else if (ctx == 'a') {
+      if (eof) {
+        if (avail == 0) break;   /* nothing before the end: "closed" */
+        lstake(L, s, avail, 0, 0);
+        goto done;
+      }
+      want = avail > s->chunk ? avail : s->chunk;
+    }
+    else {
+      if (count == 0 ? avail > 0 : avail >= count) {
+        lstake(L, s, count, 0, 0);
+        goto done;
+      }
+      if (eof) break;
+      want = count == 0 ? s->chunk : count - avail;
+      if (want > s->chunk && want > avail)  /* grow as data arrives */
+        want = avail > s->chunk ? avail : s->chunk;
+    }
+    got = ns_io_fill(L, s, want, lswait(L));
+    if (got > 0) { lsmoved(L); continue; }
+    if (got == 0) { eof = 1; continue; }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      r = NS_ERRNO; err = errno;
+      break;
+    }
+    r = ns_block(L, s, ns_io_events(s, NS_READ), lswait(L), ctx, lsrecv_k);
+    if (r != NS_AGAIN) { err = errno; break; }
+  }
+  /* a failure: nil, the word, and everything buffered as the partial */
+  if (eof) r = NS_CLOSED;
+  lua_pushnil(L);
+  lserror(L, r, err, 4);
+  lstake(L, s, s->fd < 0 ? 0 : ns_pending(s), 0, nocr);
+  lsprefix(L);
+  return 3;
+done:
+  lsprefix(L);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  return 3;
+}
+
+
+/*
+** The common call answered at once: o:receive() or o:receive("*l"), no
+** prefix, with a whole line buffered (1: pushed, with nil, nil).
+*/
+static int fastline (lua_State *L) {
+  nsSocket *s;
+  const char *nl;
+  if (!lua_isnoneornil(L, 2)) {
+    const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
+  }
+  lua_getfield(L, 1, "s");
+  s = ns_tosocket(L, -1);
+  lua_pop(L, 1);   /* (o.s keeps it alive) */
+  if (s == NULL || s->fd < 0 || ns_pending(s) == 0) return 0;
+  nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
+  if (nl == NULL) return 0;
+  lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  return 1;
+}
+
+
+/*
+** o:receive([pattern [, prefix]]) for a stream client (buffer.c's
+** buffer_meth_receive). Upvalues: 1 the layer's Lua receive (misuse:
+** it raises LuaSocket's messages), 2 the client class, 3 the words.
+*/
+static int ls_receive (lua_State *L) {
+  nsSocket *s;
+  int kind;
+  size_t plen = 0;
+  lua_Integer count = 0;
+  if (!isclient(L))
+    return misuse(L);
+  if (lua_gettop(L) <= 2 && fastline(L))
+    return 3;
+  luaL_optlstring(L, 3, "", &plen);
+  lua_settop(L, 3);
+  if (!lua_isnumber(L, 2)) {
+    const char *p = luaL_optstring(L, 2, "*l");
+    if (p[0] == '*' && p[1] == 'l') kind = 'l';
+    else if (p[0] == '*' && p[1] == 'a') kind = 'a';
+    else return luaL_argerror(L, 2, "invalid receive pattern");
+  }
+  else {
+    double n = lua_tonumber(L, 2);
+    luaL_argcheck(L, n >= 0, 2, "invalid receive pattern");
+    count = n >= 0x1p62 ? ((lua_Integer)1 << 62) : (lua_Integer)n;
+    kind = 'n';
+    if (plen > 0) {
+      if ((size_t)count <= plen) {  /* the prefix alone, whole */
+        lua_pushvalue(L, 3);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return 3;
+      }
+      count -= (lua_Integer)plen;
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
+  lua_getfield(L, 1, "s");                                /* S_SOCK */
+  s = ns_tosocket(L, S_SOCK);
+  if (s == NULL || s->fd < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    if (lua_type(L, 3) == LUA_TSTRING) lua_pushvalue(L, 3);
+    else lua_pushliteral(L, "");
+    return 3;
+  }
+  lsmarkstart(L);
+  lua_pushinteger(L, count);
+  lua_pushinteger(L, 0);
+  lua_pushnumber(L, NOWAIT);
+  return lsrecv_k(L, LUA_OK, kind);
+}
+
+/* }====== */
+
+
+/* {====== send ====== */
+
+/* (long) of a double as LuaSocket's luaL_optnumber casts get it on the
+   machines it runs on: out of range and NaN are LONG_MIN (x86's
+   conversion), without C's undefined behaviour */
+static long tolong (double d) {
+  if (!(d > (double)LONG_MIN && d < (double)LONG_MAX)) return LONG_MIN;
+  return (long)d;
+}
+
+
+/*
+** The send engine, a continuation. stack: 1 o, 2 data, 3 i as given,
+** 4 words, S_SOCK .. S_TT, S_COUNT the next index to send,
+** S_MORE the last. Returns LuaSocket's three values.
+*/
+static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, S_SOCK);
+  const char *data = lua_tostring(L, 2);
+  lua_Integer i = lua_tointeger(L, S_COUNT), j = lua_tointeger(L, S_MORE);
+  lua_Integer first = (lua_Integer)ctx;
+  nsResult r;
+  int err = 0;
+  (void)status;
+  for (;;) {
+    ssize_t n;
+    if (s->fd < 0) { r = NS_CLOSED; break; }
+    if (i > j) {
+      lscount(L, 3, i - first);
+      lua_pushnumber(L, (lua_Number)j);
+      lua_pushnil(L);
+      lua_pushnil(L);
+      return 3;
+    }
+    n = ns_io_send(L, s, data + i - 1, (size_t)(j - i + 1), NS_WRITE,
+                   lswait(L));
+    if (n >= 0) {
+      if (n > 0) lsmoved(L);
+      i += n;
+      lua_pushinteger(L, i);
+      lua_replace(L, S_COUNT);
+      continue;
+    }
+    if (ns_retry(L)) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      r = NS_ERRNO; err = errno;
+      break;
+    }
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lswait(L), ctx, lssend_k);
+    if (r != NS_AGAIN) { err = errno; break; }
+  }
+  lscount(L, 3, i - first);
+  lua_pushnil(L);
+  lserror(L, r, err, 4);
+  lua_pushnumber(L, (lua_Number)(i - 1));
+  return 3;
+}
+
+
+/*
+** o:send(data [, i [, j]]) for a stream client (buffer.c's
+** buffer_meth_send): the index of the last byte sent, as a float.
+** Upvalues as ls_receive's.
+*/
+static int ls_send (lua_State *L) {
+  nsSocket *s;
+  size_t size;
+  long start, end;
+  if (!isclient(L))
+    return misuse(L);
+  luaL_checklstring(L, 2, &size);
+  start = tolong(luaL_optnumber(L, 3, 1));
+  end = tolong(luaL_optnumber(L, 4, -1));
+  if (start < 0) start = (long)size + start + 1;
+  if (end < 0) end = (long)size + end + 1;
+  if (start < 1) start = 1;
+  if (end > (long)size) end = (long)size;
+  lua_settop(L, 3);  /* (checklstring made a number its text) */
+  lua_pushvalue(L, lua_upvalueindex(3));    /* 4 words */
+  lua_getfield(L, 1, "s");                  /* S_SOCK */
+  s = ns_tosocket(L, S_SOCK);
+  if (start > end) {
+    lua_pushnumber(L, (lua_Number)(start - 1));
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+  }
+  if (s == NULL || s->fd < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    lua_pushnumber(L, (lua_Number)(start - 1));
+    return 3;
+  }
+  lsmarkstart(L);
+  lua_pushinteger(L, start);
+  lua_pushinteger(L, end);
+  lua_pushnumber(L, NOWAIT);
+  return lssend_k(L, LUA_OK, (lua_KContext)start);
+}
+
+/* }====== */
+
+
+/* {====== ports ====== */
+
+/*
+** core._lsservice(port [, dgram]): the port number getaddrinfo makes of
+** LuaSocket's port text, which LuaSocket hands it unchecked (a name from
+** /etc/services, digits, whatever glibc makes of "70000"); or nil,
+** message, code (EAI_SERVICE, ...). The layer then looks the host up
+** with the number, as every other netsock call does.
+*/
+static int ls_service (lua_State *L) {
+  const char *serv = luaL_checkstring(L, 1);
+  struct addrinfo hints, *res = NULL;
+  int r;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = lua_toboolean(L, 2) ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  r = getaddrinfo(NULL, serv, &hints, &res);
+  if (r != 0) return ns_gaifail(L, r, errno, NULL, serv);
+  lua_pushinteger(L, ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port));
+  freeaddrinfo(res);
+  return 1;
+}
+
+/*
+** core._lsnumeric(host, port [, family]): udp sendto's lookup exactly as
+** LuaSocket's (udp.c: getaddrinfo with AI_NUMERICHOST and AI_NUMERICSERV, a datagram
+** socket, the port text as given): the first address as host, port,
+** family; or nil and gai_strerror's text, as LuaSocket returns it.
+** Numeric: it never waits on the network.
+*/
+static int ls_numeric (lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  const char *serv = luaL_checkstring(L, 2);
+  const char *fam = luaL_optstring(L, 3, NULL);
+  struct addrinfo hints, *res = NULL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int r, family;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = fam == NULL ? AF_UNSPEC
+                  : strcmp(fam, "inet6") == 0 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  r = getaddrinfo(host, serv, &hints, &res);
+  if (r != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, gai_strerror(r));
+    return 2;
+  }
+  len = res->ai_addrlen <= sizeof ss ? res->ai_addrlen : (socklen_t)sizeof ss;
+  memcpy(&ss, res->ai_addr, len);
+  family = res->ai_family;
+  freeaddrinfo(res);  /* before anything that may raise */
+  ns_pushaddr(L, (struct sockaddr *)&ss, len);
+  lua_pushstring(L, ns_familyname(family));
+  return 3;
+}
+
+
+/*
+** core._lsnofile(): the process's descriptor limit (the soft
+** RLIMIT_NOFILE), the layer's socket._SETSIZE: LuaSocket's is select's
+** FD_SETSIZE, a number of sockets a loop can reach; netsock's select has
+** no ceiling, so the limit is the one the process has.
+*/
+static int ls_nofile (lua_State *L) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY
+      || rl.rlim_cur > (rlim_t)INT_MAX)
+    lua_pushinteger(L, INT_MAX);
+  else
+    lua_pushinteger(L, (lua_Integer)rl.rlim_cur);
+  return 1;
+}
+
+/* }====== */
+
+
+/* core._lsreceive(receive, class, words) and core._lssend(send, class,
+   words): the methods above for one client class */
+static int ls_newmethod (lua_State *L, lua_CFunction f) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_pushcclosure(L, f, 3);
+  return 1;
+}
+
+static int ls_newreceive (lua_State *L) { return ls_newmethod(L, ls_receive); }
+static int ls_newsend (lua_State *L) { return ls_newmethod(L, ls_send); }
+
+
+void ns_luasocket_open (lua_State *L) {
+  lua_pushcfunction(L, ls_newreceive);
+  lua_setfield(L, -2, "_lsreceive");
+  lua_pushcfunction(L, ls_newsend);
+  lua_setfield(L, -2, "_lssend");
+  lua_pushcfunction(L, ls_nofile);
+  lua_setfield(L, -2, "_lsnofile");
+  lua_pushcfunction(L, ls_numeric);
+  lua_setfield(L, -2, "_lsnumeric");
+  lua_pushcfunction(L, ls_service);
+  lua_setfield(L, -2, "_lsservice");
+}
