@@ -21,7 +21,7 @@
 **   share them (Microsoft's "Interprocess Communication Between 32-bit
 **   and 64-bit Applications"), and a kernel handle is a multiple of 4.
 **   The numbers that are not sockets are told apart by their low bits
-**   (ns_win_close): a readiness set (ready_win.c) is 1 mod 4, a file
+**   (ns_win_close, ready_win.c): a readiness set is 1 mod 4, a file
 **   the core opens (ns_win_open) is never 0 mod 4;
 ** - poll is WSAPoll (with the readiness sets of ready_win.c inside), a
 **   socket stays non-blocking for its whole life (fcntl can clear
@@ -167,6 +167,8 @@ static inline int sigaddset (sigset_t *s, int n) {
 /* {====== sys_win.c: the POSIX calls on Winsock ====== */
 /* errno from WSAGetLastError, mapped; returns the errno */
 int ns_win_seterrno (void);
+/* WSAStartup once per process: 0, or -1 with errno */
+int ns_win_startup (void);
 int ns_win_socket (int family, int type, int proto);
 int ns_win_accept (int fd, struct sockaddr *sa, socklen_t *len);
 int ns_win_bind (int fd, const struct sockaddr *sa, socklen_t len);
@@ -185,7 +187,6 @@ ssize_t ns_win_recvmsg (int fd, struct msghdr *msg, int flags);
 ssize_t ns_win_send (int fd, const void *buf, size_t n, int flags);
 ssize_t ns_win_sendto (int fd, const void *buf, size_t n, int flags,
                        const struct sockaddr *to, socklen_t len);
-int ns_win_close (int fd);
 int ns_win_fcntl (int fd, int cmd, ...);
 int ns_win_open (const char *path, int flags, ...);
 ssize_t ns_win_pread (int fd, void *buf, size_t n, off_t off);
@@ -193,8 +194,10 @@ const char *ns_win_strerror (int err);
 int ns_win_inet_aton (const char *text, struct in_addr *a);
 int ns_win_sigaction (int sig, const struct sigaction *sa,
                       struct sigaction *old);
-/* ready_win.c: poll(2) over WSAPoll, readiness sets inside */
+/* ready_win.c: poll(2) over WSAPoll, readiness sets inside; close(2)
+   of a socket, a set or a file */
 int ns_win_poll (struct pollfd *fds, nfds_t n, int ms);
+int ns_win_close (int fd);
 
 #if !defined(NS_WIN_IMPL)  /* sys_win.c and ready_win.c call Winsock itself */
 #define socket                 ns_win_socket

@@ -61,14 +61,6 @@ static nsSet *toset (int fd) {
 }
 
 
-int ns_win_isset (int fd);
-int ns_win_closeset (int fd);
-
-int ns_win_isset (int fd) {
-  return toset(fd) != NULL;
-}
-
-
 int ns_ready_open (void) {
   nsSet *s = (nsSet *)calloc(1, sizeof *s);
   int i, fd = -1;
@@ -93,11 +85,23 @@ int ns_ready_open (void) {
 }
 
 
-int ns_win_closeset (int fd) {
+/*
+** close(2) for every kind of descriptor the core holds: a socket handle
+** (a multiple of 4), a readiness set (1 mod 4, from NS_WIN_SETBASE), a
+** file the core opened (ns_win_open: never a multiple of 4).
+*/
+int ns_win_close (int fd) {
   nsSet *s = NULL;
   int i = (fd - NS_WIN_SETBASE) / 4;
+  if (fd < 0) { errno = EBADF; return -1; }
+  if ((fd & 3) == 0) {
+    if (closesocket((SOCKET)(unsigned)fd) == SOCKET_ERROR)
+      return ns_win_seterrno(), -1;
+    return 0;
+  }
+  if (fd < NS_WIN_SETBASE || (fd & 3) != 1) return _close(fd);
   AcquireSRWLockExclusive(&setslock);
-  if (fd >= NS_WIN_SETBASE && (fd & 3) == 1 && i < nsets) {
+  if (i < nsets) {
     s = sets[i];
     sets[i] = NULL;
   }

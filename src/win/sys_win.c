@@ -11,6 +11,7 @@
 **                     runtime has none), "not available on Windows" for
 **                     ENOSYS (what every call this port lacks fails with)
 **   ns_win_startup    WSAStartup, once per process (InitOnceExecuteOnce)
+**   (the netdb lookups are netdb_win.c's)
 **   ns_sys_socketpair a connected pair over loopback TCP (or UDP)
 **   ns_sys_notifier   a UDP socket connected to itself: readable once a
 **                     byte was sent to it
@@ -146,7 +147,7 @@ static BOOL CALLBACK startup (PINIT_ONCE once, PVOID arg, PVOID *ctx) {
 
 
 /* 0, or -1 with errno */
-static int ns_win_startup (void) {
+int ns_win_startup (void) {
   InitOnceExecuteOnce(&startonce, startup, NULL, NULL);
   if (startfailed) { errno = fromwsa(startfailed); return -1; }
   return 0;
@@ -340,23 +341,6 @@ ssize_t ns_win_sendto (int fd, const void *buf, size_t n, int flags,
 
 
 /* {====== Descriptors that are not sockets ====== */
-
-/* ready_win.c: whether 'fd' is one of its sets, and its close */
-int ns_win_isset (int fd);
-int ns_win_closeset (int fd);
-
-/*
-** close(2) for every kind of descriptor the core holds: a socket handle
-** (a multiple of 4), a readiness set of ready_win.c (1 mod 4), a file
-** the core opened (ns_win_open: never a multiple of 4).
-*/
-int ns_win_close (int fd) {
-  if (fd < 0) { errno = EBADF; return -1; }
-  if ((fd & 3) == 0) return ok(closesocket(S(fd)));
-  if (ns_win_isset(fd)) return ns_win_closeset(fd);
-  return _close(fd);
-}
-
 
 /*
 ** fcntl for the core's uses: F_GETFL says a socket is non-blocking (it
@@ -614,6 +598,45 @@ ssize_t ns_sys_sendto (int fd, const void *p, size_t n, int flags,
 }
 
 
+/* sendmsg(2): its buffers through WSASendTo (no control data) */
+ssize_t ns_sys_sendmsg (int fd, const struct msghdr *m, int flags) {
+  WSABUF bufs[16];
+  DWORD sent = 0;
+  int i;
+  if (m->msg_iovlen < 0 || m->msg_iovlen > 16 || m->msg_controllen != 0) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  for (i = 0; i < m->msg_iovlen; i++) {
+    if (m->msg_iov[i].iov_len > 0xFFFFFFFFu) { errno = EMSGSIZE; return -1; }
+    bufs[i].buf = (char *)m->msg_iov[i].iov_base;
+    bufs[i].len = (ULONG)m->msg_iov[i].iov_len;
+  }
+  if (WSASendTo(S(fd), bufs, (DWORD)m->msg_iovlen, &sent,
+                (DWORD)(flags & ~NS_WIN_OURFLAGS),
+                (const struct sockaddr *)m->msg_name,
+                m->msg_name != NULL ? (int)m->msg_namelen : 0, NULL,
+                NULL) == SOCKET_ERROR)
+    return ns_win_seterrno(), -1;
+  return (ssize_t)sent;
+}
+
+
+/* no batch calls on Windows: mmsg.c loops over recvmsg and sendmsg */
+int ns_sys_recvmmsg (int fd, nsMmsg *m, unsigned n, int flags) {
+  (void)fd; (void)m; (void)n; (void)flags;
+  errno = ENOSYS;
+  return -1;
+}
+
+
+int ns_sys_sendmmsg (int fd, nsMmsg *m, unsigned n, int flags) {
+  (void)fd; (void)m; (void)n; (void)flags;
+  errno = ENOSYS;
+  return -1;
+}
+
+
 /* no sendfile(2): sendfile.c reads and sends */
 ssize_t ns_sys_sendfile (int out, int in, off_t *off, size_t count) {
   (void)out; (void)in; (void)off; (void)count;
@@ -690,135 +713,6 @@ int ns_sys_pollnow (int fd, int events) {
   if (p.revents & POLLHUP) r |= NS_HANGUP;
   if (p.revents & (POLLERR | POLLNVAL)) r |= NS_FAULT;
   return r;
-}
-
-/* }====== */
-
-
-/* {====== The netdb lookups: Winsock's answers copied out ====== */
-
-/* room for 'n' bytes in [*p, end) aligned to 'align'; NULL when full */
-static char *take (char **p, char *end, size_t n, size_t align) {
-  uintptr_t at = ((uintptr_t)*p + (align - 1)) & ~(uintptr_t)(align - 1);
-  char *r = (char *)at;
-  if (r > end || (size_t)(end - r) < n) return NULL;
-  *p = r + n;
-  return r;
-}
-
-
-static char *copystr (char **p, char *end, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *r = take(p, end, n, 1);
-  if (r != NULL) memcpy(r, s, n);
-  return r;
-}
-
-
-/* a vector of strings (or of 'len'-byte items when len > 0) */
-static char **copyvec (char **p, char *end, char **v, size_t len) {
-  size_t n = 0, i;
-  char **r;
-  while (v != NULL && v[n] != NULL) n++;
-  if ((r = (char **)take(p, end, (n + 1) * sizeof(char *), sizeof(char *))) == NULL)
-    return NULL;
-  for (i = 0; i < n; i++) {
-    if (len > 0) {
-      if ((r[i] = take(p, end, len, 8)) == NULL) return NULL;
-      memcpy(r[i], v[i], len);
-    }
-    else if ((r[i] = copystr(p, end, v[i])) == NULL) return NULL;
-  }
-  r[n] = NULL;
-  return r;
-}
-
-
-static int copyhost (const struct hostent *h, struct hostent *he, char *buf,
-                     size_t size, struct hostent **res) {
-  char *p = buf, *end = buf + size;
-  he->h_addrtype = h->h_addrtype;
-  he->h_length = h->h_length;
-  if ((he->h_name = copystr(&p, end, h->h_name)) == NULL ||
-      (he->h_aliases = copyvec(&p, end, h->h_aliases, 0)) == NULL ||
-      (he->h_addr_list = copyvec(&p, end, h->h_addr_list,
-                                 (size_t)h->h_length)) == NULL)
-    return ERANGE;
-  *res = he;
-  return 0;
-}
-
-
-int ns_sys_gethostbyname (const char *name, struct hostent *he, char *buf,
-                          size_t size, struct hostent **res, int *herr) {
-  struct hostent *h;
-  *res = NULL;
-  if (ns_win_startup() < 0) return errno;
-  h = gethostbyname(name);  /* Winsock's answer is per thread */
-  if (h == NULL) { *herr = WSAGetLastError(); return 0; }
-  return copyhost(h, he, buf, size, res);
-}
-
-
-int ns_sys_gethostbyaddr (const void *addr, socklen_t len, int family,
-                          struct hostent *he, char *buf, size_t size,
-                          struct hostent **res, int *herr) {
-  struct hostent *h;
-  *res = NULL;
-  if (ns_win_startup() < 0) return errno;
-  h = gethostbyaddr((const char *)addr, len, family);
-  if (h == NULL) { *herr = WSAGetLastError(); return 0; }
-  return copyhost(h, he, buf, size, res);
-}
-
-
-static int copyserv (const struct servent *s, struct servent *se, char *buf,
-                     size_t size, struct servent **res) {
-  char *p = buf, *end = buf + size;
-  se->s_port = s->s_port;
-  if ((se->s_name = copystr(&p, end, s->s_name)) == NULL ||
-      (se->s_proto = copystr(&p, end, s->s_proto)) == NULL ||
-      (se->s_aliases = copyvec(&p, end, s->s_aliases, 0)) == NULL)
-    return ERANGE;
-  *res = se;
-  return 0;
-}
-
-
-int ns_sys_getservbyname (const char *name, const char *proto,
-                          struct servent *se, char *buf, size_t size,
-                          struct servent **res) {
-  struct servent *s;
-  *res = NULL;
-  if (ns_win_startup() < 0) return errno;
-  s = getservbyname(name, proto);
-  return s == NULL ? 0 : copyserv(s, se, buf, size, res);
-}
-
-
-int ns_sys_getservbyport (int port, const char *proto, struct servent *se,
-                          char *buf, size_t size, struct servent **res) {
-  struct servent *s;
-  *res = NULL;
-  if (ns_win_startup() < 0) return errno;
-  s = getservbyport(port, proto);
-  return s == NULL ? 0 : copyserv(s, se, buf, size, res);
-}
-
-
-int ns_sys_getprotobyname (const char *name, struct protoent *pe, char *buf,
-                           size_t size, struct protoent **res) {
-  struct protoent *p;
-  char *q = buf, *end = buf + size;
-  *res = NULL;
-  if (ns_win_startup() < 0) return errno;
-  if ((p = getprotobyname(name)) == NULL) return 0;
-  pe->p_proto = p->p_proto;
-  if ((pe->p_name = copystr(&q, end, p->p_name)) == NULL ||
-      (pe->p_aliases = copyvec(&q, end, p->p_aliases, 0)) == NULL)
-    return ERANGE;
-  *res = pe;
-  return 0;
 }
 
 /* }====== */
