@@ -264,6 +264,11 @@ WINSRCS   := $(filter-out src/sys_%.c src/ready_%.c src/tls%.c src/signal.c src/
 WINHDRS   := $(HDRS) $(wildcard src/win/*.h src/win/include/*.h src/win/include/*/*.h)
 WINOBJS   := $(patsubst src/%.c,build/windows/obj/%.o,$(WINSRCS))
 WINCORE   := build/windows/netsock/core.dll
+# the lane's spec files: spec/windows/ and the busted specs whose peers
+# are netsock itself (the others start python3, nc or /bin/sh: README)
+WINSPECS  ?= spec/windows/winsock_spec.lua spec/event_spec.lua spec/group_spec.lua \
+             spec/join_spec.lua spec/queue_spec.lua spec/semaphore_spec.lua \
+             spec/shutdown_spec.lua spec/timeout_spec.lua
 WINCFLAGS := $(OPT) $(WARN) $(STRICT) -D_FILE_OFFSET_BITS=64 -DNS_READY_ONESHOT=1 \
              -Isrc/win/include -Isrc -I$(WINLUA)
 

@@ -42,14 +42,22 @@ function pending(name)
   io.write("  pending: ", fullname(name), "\n")
 end
 
+local finals   -- finally(fn) of the running it: run after it, pass or fail
+function finally(fn) finals[#finals + 1] = fn end
+
 function it(name, fn)
   if fn == nil then return pending(name) end
+  finals = {}
   local function run()
     for _, d in ipairs(stack) do for _, b in ipairs(d.before) do b() end end
     fn()
   end
   local t0 = os.clock()
   local ok, err = xpcall(run, debug.traceback)
+  for i = #finals, 1, -1 do
+    local fok, ferr = xpcall(finals[i], debug.traceback)
+    if ok and not fok then ok, err = false, ferr end
+  end
   for i = #stack, 1, -1 do
     for _, a in ipairs(stack[i].after) do pcall(a) end
   end
@@ -140,7 +148,43 @@ assert = setmetatable({}, {
 })
 -- }======
 
+-- what spec/helpers.lua asks of busted's modules
+package.preload["luassert"] = function() return assert end
+
+-- helpers.lua asks the shell whether a command is there (command -v);
+-- under wine there is no POSIX shell, so the question is answered by
+-- looking for the program in /usr/bin and /bin (wine's Z: drive is /).
+-- It stays true that a spec file whose peers are Linux programs cannot
+-- start them from here: those files are not in this lane.
+local execute = os.execute
+function os.execute(cmd)
+  local name = type(cmd) == "string" and cmd:match("^command %-v ([%w%._%-]+) >/dev/null 2>&1$")
+  if not name then return execute(cmd) end
+  for _, dir in ipairs({ "/usr/bin/", "/bin/" }) do
+    local f = io.open(dir .. name, "rb")
+    if f then f:close(); return true, "exit", 0 end
+  end
+  return nil, "exit", 1
+end
+
+-- helpers.lua makes its scratch directory with mktemp(1); here it is a
+-- directory under %TEMP% made with cmd's mkdir, removed at the end
+local scratch
+local function helpers()
+  local ok, H = pcall(require, "helpers")
+  if not ok then return end
+  function H.tmpdir()
+    if not scratch then
+      local base = (os.getenv("TEMP") or "C:\\windows\\temp"):gsub("\\", "/")
+      scratch = ("%s/netsock-spec-%d"):format(base, math.random(1 << 30))
+      assert(os.execute('mkdir "' .. scratch:gsub("/", "\\") .. '"'), "mkdir " .. scratch)
+    end
+    return scratch
+  end
+end
+
 for _, file in ipairs(arg) do
+  if file:find("^spec/[%w_]+_spec%.lua$") then helpers() end
   io.write(file, "\n")
   local chunk, err = loadfile(file)
   if not chunk then
@@ -154,6 +198,8 @@ for _, file in ipairs(arg) do
     end
   end
 end
+
+if scratch then os.execute('rmdir /s /q "' .. scratch:gsub("/", "\\") .. '"') end
 
 for _, f in ipairs(failures) do io.write("\nFAILED: ", f, "\n") end
 io.write(("specs: %d passed, %d failed, %d skipped\n"):format(passed, failed, skipped))

@@ -230,6 +230,38 @@ static int readyof (const nsGather *g, const nsMember *m, int isset) {
 }
 
 
+/* whether 'fd' is a socket handle that is open (getsockopt answers) */
+static int opensocket (int fd) {
+  int type, len = (int)sizeof type;
+  return getsockopt((SOCKET)(unsigned)fd, SOL_SOCKET, SO_TYPE, (char *)&type,
+                    &len) == 0;
+}
+
+
+/*
+** Drop the members that were closed behind the set's back, as close(2)
+** drops an epoll registration: WSAPoll fails the whole call on one
+** closed socket (WSAENOTSOCK) where poll(2) marks it POLLNVAL. Returns
+** how many went.
+*/
+static int prune (nsSet *s, int depth) {
+  int i = 0, gone = 0;
+  while (i < s->n) {
+    nsSet *sub = toset(s->m[i].fd);
+    if (sub != NULL) {
+      if (depth < NS_WIN_DEPTH) gone += prune(sub, depth + 1);
+      i++;
+    }
+    else if (!opensocket(s->m[i].fd)) {
+      s->m[i] = s->m[--s->n];
+      gone++;
+    }
+    else i++;
+  }
+  return gone;
+}
+
+
 /* WSAPoll of what was gathered; with nothing to poll, a plain sleep */
 static int pollall (nsGather *g, int ms) {
   int n;
@@ -250,10 +282,17 @@ int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms) {
   nsGather g = {NULL, 0, 0};
   int i, n = 0;
   if (s == NULL) { errno = EBADF; return -1; }
-  if (gather(&g, s, 0, 1) < 0 || pollall(&g, ms) < 0) {
-    int err = errno;
+  for (;;) {
+    int r = gather(&g, s, 0, 1);
+    if (r == 0) r = pollall(&g, ms);
+    if (r >= 0) break;
+    if (errno == ENOTSOCK && prune(s, 0) > 0) {  /* a member closed: again */
+      g.n = 0;
+      continue;
+    }
+    r = errno;
     free(g.p);
-    errno = err;
+    errno = r;
     return -1;
   }
   for (i = 0; i < s->n && n < max; i++) {
@@ -299,6 +338,11 @@ int ns_win_poll (struct pollfd *fds, nfds_t n, int ms) {
     if ((sub = toset(fd)) != NULL) r = gather(&g, sub, 1, 0);
     else if ((fd & 3) != 0) {  /* a file: always ready */
       fds[i].revents = (short)(fds[i].events & (POLLIN | POLLOUT));
+      ready++;
+      r = 0;
+    }
+    else if (!opensocket(fd)) {  /* closed: POLLNVAL, as poll(2) says */
+      fds[i].revents = POLLNVAL;
       ready++;
       r = 0;
     }
