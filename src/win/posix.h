@@ -121,12 +121,6 @@ typedef long suseconds_t;
 #define F_SETFL          4
 #define F_DUPFD_CLOEXEC  1030
 
-/* Linux's ip_mreqn: Winsock takes its first two fields, an ip_mreq */
-struct ip_mreqn {
-  struct in_addr imr_multiaddr, imr_address;
-  int imr_ifindex;
-};
-
 struct iovec { void *iov_base; size_t iov_len; };
 struct msghdr {
   void *msg_name;
@@ -191,7 +185,6 @@ int ns_win_fcntl (int fd, int cmd, ...);
 int ns_win_open (const char *path, int flags, ...);
 ssize_t ns_win_pread (int fd, void *buf, size_t n, off_t off);
 const char *ns_win_strerror (int err);
-int ns_win_inet_aton (const char *text, struct in_addr *a);
 int ns_win_sigaction (int sig, const struct sigaction *sa,
                       struct sigaction *old);
 /* ready_win.c: poll(2) over WSAPoll, readiness sets inside; close(2)
@@ -221,7 +214,6 @@ int ns_win_close (int fd);
 #define pread                  ns_win_pread
 #define poll                   ns_win_poll
 #define strerror               ns_win_strerror
-#define inet_aton              ns_win_inet_aton
 #define sigaction(s,a,o)       ns_win_sigaction(s, a, o)  /* not the struct */
 #endif
 /* }====== */

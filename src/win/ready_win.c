@@ -12,11 +12,11 @@
 ** 64 or FD_SETSIZE), at most NS_WIN_DEPTH sets deep.
 **
 ** Edge-triggered members (NS_EDGE, the task loop's registrations) are
-** one-shot here: a direction reported is not reported again until the
-** member is added or modified again. The task loop registers again
-** before each wait on this backend (wait.c, NS_READY_ONESHOT), and every
-** netsock call waits only after its system call said EAGAIN, so what an
-** edge would report, the next poll sees as the present state.
+** one-shot, as in ready_poll.c: a direction is reported once armed
+** (ns_ready_rearm: the loop's call said EAGAIN and it is about to wait)
+** and ready, and the report disarms it; registration arms nothing. So
+** what an edge would report, the next poll sees as the present state,
+** and an idle writable socket does not wake the loop for ever.
 **
 ** No Lua here. Sets are made and used by the thread of their Lua state;
 ** the table of sets is shared by every state of the process, under a lock.
@@ -143,8 +143,9 @@ int ns_ready_add (int set, int fd, int events) {
   m = &s->m[s->n++];
   memset(m, 0, sizeof *m);
   m->fd = fd;
-  m->events = m->armed = events & (NS_READ | NS_WRITE);
+  m->events = events & (NS_READ | NS_WRITE);
   m->edge = (events & NS_EDGE) != 0;
+  m->armed = m->edge ? 0 : m->events;  /* an edge member: once rearmed */
   return 0;
 }
 
@@ -154,8 +155,20 @@ int ns_ready_modify (int set, int fd, int events) {
   nsMember *m;
   if (s == NULL) { errno = EBADF; return -1; }
   if ((m = find(s, fd)) == NULL) { errno = ENOENT; return -1; }
-  m->events = m->armed = events & (NS_READ | NS_WRITE);
+  m->events = events & (NS_READ | NS_WRITE);
   m->edge = (events & NS_EDGE) != 0;
+  m->armed = m->edge ? 0 : m->events;
+  return 0;
+}
+
+
+/* an edge member reports 'events' (of those it watches) once more */
+int ns_ready_rearm (int set, int fd, int events) {
+  nsSet *s = toset(set);
+  nsMember *m;
+  if (s == NULL) { errno = EBADF; return -1; }
+  if ((m = find(s, fd)) == NULL) { errno = ENOENT; return -1; }
+  m->armed |= events & m->events;
   return 0;
 }
 
@@ -300,7 +313,7 @@ int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms) {
     int r = readyof(&g, m, toset(m->fd) != NULL);
     if (m->edge) r &= m->armed;
     if (r == 0) continue;
-    if (m->edge) m->armed &= ~r;  /* one-shot: until registered again */
+    if (m->edge) m->armed &= ~r;  /* one-shot: until rearmed */
     evs[n].fd = m->fd;
     evs[n].events = r;
     n++;

@@ -32,7 +32,6 @@
 #define SIO_UDP_CONNRESET  _WSAIOW(IOC_VENDOR, 12)
 #endif
 #include <sys/resource.h>
-#include <dlfcn.h>
 
 #undef strerror
 
@@ -394,10 +393,10 @@ ssize_t ns_win_pread (int fd, void *buf, size_t n, off_t off) {
 }
 
 
-/* inet_aton: Winsock's inet_addr reads the same forms ("127.1",
+/* inet_aton(3): Winsock's inet_addr reads the same forms ("127.1",
    "0x7f.0.0.1"), with INADDR_NONE both for a failure and for
    255.255.255.255 */
-int ns_win_inet_aton (const char *text, struct in_addr *a) {
+int ns_sys_inet_aton (const char *text, struct in_addr *a) {
   unsigned long v = inet_addr(text);
   if (v == INADDR_NONE) {
     struct in_addr b;
@@ -435,14 +434,12 @@ int ns_win_setrlimit (int what, const struct rlimit *rl) {
 }
 
 
-/* what pool.c asks of dladdr and dlopen: that this DLL stays loaded
-   while its threads may run (pinned: never unloaded) */
-int ns_win_dladdr (const void *addr, Dl_info *info) {
+/* the DLL that holds 'addr' stays loaded until the process ends (the
+   lookup pool's threads run its code) */
+void ns_sys_pin (void *addr) {
   HMODULE h;
-  (void)info;
   GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
                      GET_MODULE_HANDLE_EX_FLAG_PIN, (LPCSTR)addr, &h);
-  return 0;
 }
 
 /* }====== */
@@ -677,6 +674,53 @@ void ns_sys_notify (int fd) {
 void ns_sys_drain (int fd) {
   char buf[64];
   while (recv(S(fd), buf, sizeof buf, 0) > 0) {}
+}
+
+
+/* fromfd: not available on Windows (process_win.c raises first) */
+int ns_sys_dupsocket (int fd) {
+  (void)fd;
+  errno = ENOSYS;
+  return -1;
+}
+
+
+void ns_sys_closenotifier (int fd) {
+  closesocket(S(fd));
+}
+
+
+/* no option spreads a port's connections over listeners: Winsock's
+   SO_REUSEADDR lets a second socket take the port, it balances nothing */
+const char *ns_sys_balance (void) {
+  return NULL;
+}
+
+
+/*
+** IPv4 multicast membership and IP_MULTICAST_IF. An interface given by
+** index goes as an address in 0.0.0.0/8 (0.0.0.index), which Winsock
+** reads as an index for these options.
+*/
+int ns_sys_mcast4 (int fd, int opt, const struct in_addr *group,
+                   struct in_addr ifaddr, unsigned ifindex) {
+  if (ifindex != 0 && ifaddr.s_addr == htonl(INADDR_ANY))
+    ifaddr.s_addr = htonl(ifindex & 0xFFFFFFu);
+  if (group == NULL)
+    return ns_win_setsockopt(fd, IPPROTO_IP, opt, &ifaddr, sizeof ifaddr);
+  else {
+    struct ip_mreq mr;
+    memset(&mr, 0, sizeof mr);
+    mr.imr_multiaddr = *group;
+    mr.imr_interface = ifaddr;
+    return ns_win_setsockopt(fd, IPPROTO_IP, opt, &mr, sizeof mr);
+  }
+}
+
+
+/* timegm(3): _mkgmtime */
+time_t ns_sys_timegm (struct tm *t) {
+  return _mkgmtime(t);
 }
 
 
