@@ -139,6 +139,8 @@ void ns_process_open (lua_State *L) {
   luaL_setfuncs(L, procfuncs, 0);
   lua_pushliteral(L, "not available on Windows");  /* workers.lua asks */
   lua_setfield(L, -2, "_nofork");
+  lua_pushboolean(L, 0);   /* process.c's core._balance: none */
+  lua_setfield(L, -2, "_balance");
   setunported(L, unportedprocess);
   lua_getfield(L, -1, "_socketmethods");
   setunported(L, methods);
