@@ -323,6 +323,11 @@ int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms) {
 }
 
 
+void ns_ready_close (int set) {
+  ns_win_close(set);
+}
+
+
 const char *ns_ready_name (void) {
   return "wsapoll";
 }
