@@ -883,6 +883,40 @@ s.close()
     assert.truthy(ticks > 0)
   end)
 
+  -- A Ctrl-C that arrives with its line (one read of the endpoint, or
+  -- before the session's task resumed) found no chunk running yet and was
+  -- dropped: the chunk then ran with nothing left to stop it, and a chunk
+  -- that never waits froze the program until the terminal went away
+  -- (found by the task-loop fuzzer). The endpoint runs in a child, so a
+  -- freeze shows as a timeout here.
+  it("a Ctrl-C sent right behind its line stops that chunk, even one that never waits; one behind an unfinished chunk drops it", function()
+    local path = H.tmpname(".console")
+    local p = H.lua([[
+local ns = require "netsock"
+local ep = assert(require("netsock.console").listen(arg[1]))
+ns.spawn(function() while true do ns.sleep(0.05) end end)
+print("ready"); io.stdout:flush()
+ns.run()
+]], path)
+    finally(function() p:kill(); os.remove(path) end)
+    assert.truthy(p:await("ready", 10), p:output())
+    local fc = frameclient(path)
+    finally(function() fc:close() end)
+    assert.equal("", (fc:until_prompt()))
+    for _, chunk in ipairs { "while true do end", "while true do pcall(function() while true do end end) end",
+                             "netsock.sleep(30)" } do
+      assert(fc.s:sendall(("L%d:%sI0:"):format(#chunk, chunk)))   -- one write
+      local out, prompt = fc:until_prompt()
+      assert.equal("netsock: interrupted!\n", out, chunk)
+      assert.equal("> ", prompt)
+    end
+    assert(fc.s:sendall("L15:for i = 1, 2 doI0:"))               -- unfinished: dropped
+    local out, prompt = fc:until_prompt()                        -- no ">>": a fresh "> "
+    assert.are.same({ "", "> " }, { out, prompt })
+    fc:send("L", "=40 + 2")
+    assert.equal("42\n", (fc:until_prompt()))
+  end)
+
   it("env: the chunks of an attached terminal see that table, not the globals", function()
     local path = H.tmpname(".console")
     local env = { answer = 42 }
