@@ -889,7 +889,7 @@ s.close()
   -- that never waits froze the program until the terminal went away
   -- (found by the task-loop fuzzer). The endpoint runs in a child, so a
   -- freeze shows as a timeout here.
-  it("a Ctrl-C sent right behind its line stops that chunk, even one that never waits; one behind an unfinished chunk drops it", function()
+  it("a Ctrl-C sent right behind its line stops that chunk, even one that never waits; one behind an unfinished chunk drops it; a detach behind a line runs nothing", function()
     local path = H.tmpname(".console")
     local p = H.lua([[
 local ns = require "netsock"
@@ -915,6 +915,16 @@ ns.run()
     assert.are.same({ "", "> " }, { out, prompt })
     fc:send("L", "=40 + 2")
     assert.equal("42\n", (fc:until_prompt()))
+    -- a detach right behind a line: its chunk never runs, nobody is there
+    local chunk = "netsock.sleep(0.2) ran = true"
+    assert(fc.s:sendall(("L%d:%s"):format(#chunk, chunk)))
+    fc:close()
+    ns.sleep(0.6)
+    local fc2 = frameclient(path)
+    finally(function() fc2:close() end)
+    assert.equal("", (fc2:until_prompt()))
+    fc2:send("L", "=ran")
+    assert.equal("nil\n", (fc2:until_prompt()))
   end)
 
   it("env: the chunks of an attached terminal see that table, not the globals", function()

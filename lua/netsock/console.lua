@@ -442,6 +442,9 @@ function Remote:reader(session)
   end
   self.closed = true
   session:stopchunk()
+  -- a line handed over whose chunk has not started yet never runs:
+  -- nobody is there any more to see it or to stop it
+  if self.reading == false then session.interrupted = true end
   self:deliver(nil)
 end
 
