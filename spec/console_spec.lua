@@ -927,6 +927,38 @@ ns.run()
     assert.equal("nil\n", (fc2:until_prompt()))
   end)
 
+  -- A Ctrl-C that cancelled the chunk after its task was spawned but
+  -- before it first ran (its frame read just after the line's) ran none
+  -- of the chunk's <close> variables, and the session waited for the flag
+  -- one of them sets: the console hung for good. The interrupter below
+  -- runs in exactly that gap (the ready queue is FIFO).
+  it("a Ctrl-C that cancels a chunk before it ever ran: the session goes on", function()
+    local lines, out = { "ran = true", "=40 + 2" }, {}
+    local term = { reading = false }
+    function term:read(prompt)
+      out[#out + 1] = prompt
+      self.reading = false
+      return table.remove(lines, 1)
+    end
+    function term:write(text) out[#out + 1] = text end
+    function term:history() end
+    function term:abandon() end
+    local env = setmetatable({}, { __index = _G })
+    local sess = console.session(term, { env = env, progname = "fz",
+                                         print = function(...) out[#out + 1] = table.concat({ ... }, "\t") end })
+    H.run_bounded(5, function()
+      ns.spawn(function()
+        while not sess.chunk do coroutine.yield() end
+        sess:interrupt()                        -- the chunk's task has not run yet
+      end)
+      sess:loop()
+    end)
+    assert.is_nil(rawget(env, "ran"))
+    assert.are.same({ "> ", "fz: interrupted!\n", "> ", "> " }, { out[1], out[2], out[3], out[#out] })
+    assert.truthy(table.concat(out):find("42", 1, true))
+    H.loop_clean()
+  end)
+
   it("env: the chunks of an attached terminal see that table, not the globals", function()
     local path = H.tmpname(".console")
     local env = { answer = 42 }

@@ -125,14 +125,10 @@ function Session:runchunk(fn)
     self.interrupted = false
     return false, "interrupted!"
   end
-  local me = coroutine.running()
-  local done, res = false, nil
-  local chunk
-  chunk = tasks.spawn(function()
+  local res = nil
+  local chunk = tasks.spawn(function()
     local _ <close> = setmetatable({}, { __close = function()
-      done = true
       if self.hook then self.hooked = core._siginterrupt() end
-      tasks.wake(me)
     end })
     if self.watchfd then
       local r = pack(core._watchcall(self.watchfd, fn, watchmsghandler))
@@ -145,7 +141,10 @@ function Session:runchunk(fn)
   tasks.label(chunk, "console chunk")
   self.chunk = chunk
   if self.hook then core._siginterrupt(chunk) end
-  while not done do tasks.park() end
+  -- join, not a flag its <close> sets: a Ctrl-C that cancels the chunk
+  -- before it ever ran (its frame read just after the line's) runs no
+  -- <close> of it, and the session waited for ever
+  tasks.join(chunk)
   self.chunk = nil
   if res == nil then return false, "interrupted!" end  -- cancelled
   return res
