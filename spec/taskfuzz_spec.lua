@@ -437,10 +437,8 @@ local function tlsserve(rnd, fx)
         if not rec.ok then rec.late = st.stopping end
       elseif rec.how == "close" then
         rec.ok = true
-      elseif rec.how == "ragged" then         -- no close_notify: the descriptor goes
-        local fd = s:detach()
-        ns.fromfd(fd, "inet", "stream"):close()
-        rec.ok = true
+      elseif rec.how == "ragged" then         -- a FIN and no close_notify: close's
+        rec.ok = s:shutdown("w") == true      -- notify cannot go out after it
       else                                    -- the server answers and closes
         s:sendall("bye\n")
         local back, m2, code = f:read("l")
@@ -505,6 +503,7 @@ local function surfaces(rnd, seed)
   local fx = {}
   local kids0 = children()
   local pick = rnd(0, 7)                     -- a subset: bit 1 forks, 2 consoles, 4 TLS
+  pick = tonumber(os.getenv("NETSOCK_TASKFUZZ_EDGES") or "") or pick
   if pick & 2 ~= 0 then consoles(rnd, fx) end
   if pick & 4 ~= 0 and T then tlsserve(rnd, fx) end
   if pick & 1 ~= 0 then forks(rnd, fx) end
