@@ -27,11 +27,13 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/errors.c", "src/aux.c", "src/addr.c", "src/wait.c",
-        "src/resolve.c", "src/select.c", "src/socket.c", "src/file.c",
-        "src/dgram.c", "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/signal.c",
-        "src/proc.c", "src/process.c", "src/core.c", "src/tls.c",
-        "src/luasocket.c",
+        "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
+        "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
+        "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+        "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
+        "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
+        "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/luasocket.c",
+        "src/core.c",
       },
       defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },

@@ -2,7 +2,7 @@
 -- LuaCATS annotations for lua-language-server: what `require "netsock"`
 -- gives. Nothing here runs; docs/api.md is the reference. Point
 -- .luarc.json's "workspace.library" at this directory (see README.md).
--- spec/annotations_spec.lua checks that every public function, method
+-- spec/meta/annotations_spec.lua checks that every public function, method
 -- and field of the module is named here, and nothing else.
 
 ---@alias netsock.family "inet"|"inet6"|"unix"|"unspec"|integer

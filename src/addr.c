@@ -2,11 +2,17 @@
 ** addr.c: addresses in and out of Lua, and nothing else.
 ** In: numeric hosts and Unix-domain paths -> struct sockaddr (names go
 ** through the resolver: resolve.c). Out: struct sockaddr -> host, port
-** (numeric text) or path; getaddrinfo's list -> Lua tables.
+** (numeric text) or path; getaddrinfo's list and a hostent -> Lua
+** tables. The inet_* conversions between address text and bytes, and
+** the byte-order helpers (netsock.inet_pton, ..., netsock.htons, ...).
+** Misuse (a packed address of the wrong length, a value out of range)
+** raises.
 */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -228,4 +234,143 @@ void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res) {
   }
 }
 
+/* push hostname, aliases, addresses of a hostent; returns 3 */
+int ns_pushhostent (lua_State *L, const struct hostent *he) {
+  char buf[INET6_ADDRSTRLEN];
+  int i;
+  lua_pushstring(L, he->h_name);
+  lua_newtable(L);
+  for (i = 0; he->h_aliases[i] != NULL; i++) {
+    lua_pushstring(L, he->h_aliases[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_newtable(L);
+  for (i = 0; he->h_addr_list[i] != NULL; i++) {
+    if (inet_ntop(he->h_addrtype, he->h_addr_list[i], buf, sizeof buf) == NULL)
+      continue;
+    lua_pushstring(L, buf);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 3;
+}
+
 /* }====== */
+
+
+/* {====== Address text and bytes ====== */
+
+/* inet_pton/inet_ntop family: only inet and inet6 */
+static int ipfamily (lua_State *L, int idx) {
+  int family = ns_family(L, idx, AF_INET);
+  luaL_argcheck(L, family == AF_INET || family == AF_INET6, idx,
+                "family must be inet or inet6");
+  return family;
+}
+
+
+static int badtext (lua_State *L) {
+  return ns_failmsg(L, "illegal IP address string", "EINVAL");
+}
+
+
+/* netsock.inet_pton(family, text): 4 or 16 bytes in network order */
+static int addr_inet_pton (lua_State *L) {
+  int family = ipfamily(L, 1);
+  const char *text = ns_checkname(L, 2, "string");
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(family, text, buf) != 1)
+    return badtext(L);
+  lua_pushlstring(L, (const char *)buf, family == AF_INET ? 4 : 16);
+  return 1;
+}
+
+
+/* netsock.inet_ntop(family, packed): text; a wrong length raises */
+static int addr_inet_ntop (lua_State *L) {
+  int family = ipfamily(L, 1);
+  size_t n;
+  const char *packed = luaL_checklstring(L, 2, &n);
+  unsigned char addr[sizeof(struct in6_addr)];
+  char buf[INET6_ADDRSTRLEN];
+  luaL_argcheck(L, n == (family == AF_INET ? 4u : 16u), 2,
+                family == AF_INET ? "packed IPv4 address must be 4 bytes"
+                                  : "packed IPv6 address must be 16 bytes");
+  memcpy(addr, packed, n);
+  if (inet_ntop(family, addr, buf, sizeof buf) == NULL)
+    return ns_fail(L, errno);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+
+/* netsock.inet_aton(text): 4 bytes; accepts the old forms ("127.1") */
+static int addr_inet_aton (lua_State *L) {
+  const char *text = ns_checkname(L, 1, "string");
+  struct in_addr a;
+  if (inet_aton(text, &a) == 0)
+    return badtext(L);
+  lua_pushlstring(L, (const char *)&a, 4);
+  return 1;
+}
+
+
+/* netsock.inet_ntoa(packed): dotted text of 4 bytes */
+static int addr_inet_ntoa (lua_State *L) {
+  size_t n;
+  const char *packed = luaL_checklstring(L, 1, &n);
+  const unsigned char *p = (const unsigned char *)packed;
+  luaL_argcheck(L, n == 4, 1, "packed IPv4 address must be 4 bytes");
+  lua_pushfstring(L, "%d.%d.%d.%d", p[0], p[1], p[2], p[3]);
+  return 1;
+}
+
+/* }====== */
+
+
+/* {====== Byte order ====== */
+
+static lua_Integer checkuint (lua_State *L, int idx, lua_Integer max) {
+  lua_Integer v = luaL_checkinteger(L, idx);
+  luaL_argcheck(L, 0 <= v && v <= max, idx, "value out of range");
+  return v;
+}
+
+static int addr_htons (lua_State *L) {
+  lua_pushinteger(L, htons((uint16_t)checkuint(L, 1, 0xffff)));
+  return 1;
+}
+
+static int addr_ntohs (lua_State *L) {
+  lua_pushinteger(L, ntohs((uint16_t)checkuint(L, 1, 0xffff)));
+  return 1;
+}
+
+static int addr_htonl (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)htonl((uint32_t)checkuint(L, 1, 0xffffffff)));
+  return 1;
+}
+
+static int addr_ntohl (lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ntohl((uint32_t)checkuint(L, 1, 0xffffffff)));
+  return 1;
+}
+
+/* }====== */
+
+
+static const luaL_Reg addr_funcs[] = {
+  {"inet_pton", addr_inet_pton},
+  {"inet_ntop", addr_inet_ntop},
+  {"inet_aton", addr_inet_aton},
+  {"inet_ntoa", addr_inet_ntoa},
+  {"htons", addr_htons},
+  {"ntohs", addr_ntohs},
+  {"htonl", addr_htonl},
+  {"ntohl", addr_ntohl},
+  {NULL, NULL}
+};
+
+
+void ns_addr_open (lua_State *L) {
+  luaL_setfuncs(L, addr_funcs, 0);
+}

@@ -6,6 +6,7 @@
 */
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -227,6 +228,18 @@ void ns_pushsocketclass (lua_State *L) {
 }
 
 
+/*
+** Add methods to the socket class: the module table at -1 holds its
+** method table as _socketmethods (socket.c's ns_socket_open puts it
+** there; the files that add methods open after it).
+*/
+void ns_addmethods (lua_State *L, const luaL_Reg *l) {
+  lua_getfield(L, -1, "_socketmethods");
+  luaL_setfuncs(L, l, 0);
+  lua_pop(L, 1);
+}
+
+
 nsSocket *ns_tosocket (lua_State *L, int idx) {
   void *p = lua_touserdata(L, idx);
   idx = lua_absindex(L, idx);  /* the pushes below move relative indices */
@@ -245,6 +258,53 @@ nsSocket *ns_checksocket (lua_State *L, int idx) {
   nsSocket *s = ns_tosocket(L, idx);
   if (s == NULL) luaL_typeerror(L, idx, NS_SOCKET);
   return s;
+}
+
+
+/*
+** Misuse raises: a configuration method (bind, listen, connect,
+** setoption, makefile, ...) on a closed socket.
+*/
+nsSocket *ns_checkopen (lua_State *L, int idx) {
+  nsSocket *s = ns_checksocket(L, idx);
+  if (s->fd < 0)
+    luaL_error(L, "attempt to use a closed socket");
+  return s;
+}
+
+
+/*
+** The one check of a data-path method (recv, send, sendall, accept,
+** sendto, recvfrom, sendfile): a value that is not a socket raises; a
+** closed socket gives NULL, and the method returns ns_closed(L) (nil,
+** "closed", "closed") once its other arguments are checked. In a
+** server a neighbour's socket can be closed at any moment: a run-time
+** condition, as when another task closes it under a waiting call.
+*/
+nsSocket *ns_checkio (lua_State *L, int idx) {
+  nsSocket *s = ns_checksocket(L, idx);
+  return s->fd < 0 ? NULL : s;
+}
+
+
+/* ns_checkresumed, the check a continuation starts with, is inline in
+   netsock.h */
+
+
+/*
+** Raise "bad argument #arg to 'fname' (message)" with the message
+** formatted as lua_pushfstring does: for the checks of an options table
+** (tls.c), whose messages name the function as the caller wrote it
+** (netsock.check's wording) even when it is reached through another.
+*/
+int ns_argerror (lua_State *L, int arg, const char *fname,
+                 const char *fmt, ...) {
+  const char *msg;
+  va_list ap;
+  va_start(ap, fmt);
+  msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
 }
 
 /* }====== */

@@ -57,7 +57,7 @@ static const nsConst constants[] = {
 
 /* whether this system can make IPv6 sockets at all */
 static int has_ipv6 (void) {
-  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = ns_sys_socket(AF_INET6, SOCK_DGRAM, 0);
   if (fd < 0) return 0;
   close(fd);
   return 1;
@@ -127,10 +127,12 @@ int luaopen_netsock_core (lua_State *L) {
   lua_setfield(L, -2, "_ignoresigpipe");
   ns_errors_open(L);
   ns_aux_open(L);
+  ns_addr_open(L);
   ns_wait_open(L);
   ns_resolve_open(L);
   ns_select_open(L);
   ns_socket_open(L);   /* before the files that add socket methods */
+  ns_connect_open(L);
   ns_file_open(L);
   ns_dgram_open(L);
   ns_mmsg_open(L);     /* s:recvmany, s:sendmany */
@@ -141,7 +143,6 @@ int luaopen_netsock_core (lua_State *L) {
   ns_tls_open(L);      /* core._tls, s:starttls and the TLS methods */
 #endif
   ns_signal_open(L);
-  ns_proc_open(L);
   ns_process_open(L);
   return 1;
 }

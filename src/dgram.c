@@ -167,14 +167,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
 ** true follows (for a Unix socket: data, path, nil, true).
 */
 static int dgram_recvfrom (lua_State *L) {
-  nsSocket *s = ns_checkio(L, 1);
-  size_t size;
-  int flags;
-  ns_checkrecvargs(L, 2, &size, &flags);
-  if (s == NULL) return ns_closed(L);
-  lua_settop(L, 3);
-  lua_pushnumber(L, ns_deadline(s->timeout));
-  return recvfrom_k(L, LUA_OK, 0);
+  return ns_recvstart(L, recvfrom_k);
 }
 
 /* }====== */

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "netsock.h"
-#include "tls.h"
 
 typedef struct { int num; const char *name; } nsName;
 
@@ -320,6 +319,15 @@ int ns_failmsg (lua_State *L, const char *msg, const char *code) {
 
 
 /*
+** The message of the last TLS failure: the failing code (tls.c) writes
+** it here and returns errno NS_ETLS, NS_ETLSVERIFY or NS_ETLSEOF
+** (values no system errno takes). One buffer suffices: Lua runs one
+** call at a time and ns_fail reads it before anything else can fail.
+*/
+char ns_reason[NS_REASONSIZE];
+
+
+/*
 ** Push nil, strerror(err), errno name. The caller copies errno before
 ** any Lua call that may change it. ETIMEDOUT from the kernel (a
 ** keep-alive or connect that gave up) keeps its own name: only our
@@ -329,7 +337,7 @@ int ns_fail (lua_State *L, int err) {
   const char *name;
   char buf[32];
   if (ns_istlserr(err))  /* tls.c: the failure's message says why */
-    return ns_failmsg(L, ns_tls_lastmsg(), err == NS_ETLSVERIFY ? "tls_verify"
+    return ns_failmsg(L, ns_reason, err == NS_ETLSVERIFY ? "tls_verify"
                       : err == NS_ETLSEOF ? "tls_eof" : "tls");
   name = errname(err);
   if (name == NULL) {

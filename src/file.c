@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 
 #include "netsock.h"
-#include "tls.h"
 
 
 /* {====== Reading from the socket ====== */
@@ -30,42 +29,6 @@ static void pushbytes (lua_State *L, nsSocket *s, size_t n, size_t skip) {
   ns_buf_consume(s, n + skip);
 }
 
-
-/*
-** One recv(2) of at most 'want' bytes appended to the buffer, for a
-** call with that deadline. Returns the count, 0 at end of stream, or
-** -1 with errno set (EINTR only for the lua5.4 prompt's Ctrl-C; ENOMEM
-** when the buffer cannot grow). luasocket.c reads with it too.
-*/
-ssize_t ns_refill (lua_State *L, nsSocket *s, size_t want,
-                   double deadline) {
-  ssize_t n;
-  if (!ns_buf_reserve(s, want)) {
-    errno = ENOMEM;
-    return -1;
-  }
-#if defined(NS_HAVE_TLS)
-  if (s->tls != NULL) {  /* every whole record, decrypted into rbuf */
-    n = ns_tls_fill(L, s);
-    if (n < 0) {
-      int err = errno;
-      ns_buf_trim(s);
-      errno = err;
-    }
-    return n;
-  }
-#endif
-  do n = recv(s->fd, s->rbuf + s->rtail, want,
-              ns_callflags(L, s, NS_READ, deadline));
-  while (n < 0 && ns_retry(L));
-  if (n > 0) s->rtail += (size_t)n;
-  else if (n < 0) {
-    int err = errno;
-    ns_buf_trim(s);  /* a waiting socket keeps no buffer */
-    errno = err;
-  }
-  return n;
-}
 
 /* }====== */
 
@@ -299,7 +262,7 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         if (want > s->chunk && want > avail)  /* grow as data arrives */
           want = avail > s->chunk ? avail : s->chunk;
       }
-      got = ns_refill(L, s, want, lua_tonumber(L, nf + 2));
+      got = ns_io_fill(L, s, want, lua_tonumber(L, nf + 2));
       if (got > 0) continue;
       if (got == 0) { eof = 1; continue; }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -314,7 +277,7 @@ static int readengine (lua_State *L, int status, lua_KContext ctx,
         }
         goto fail;
       }
-      r = ns_block(L, s, ns_tlsevents(s, NS_READ), lua_tonumber(L, nf + 2),
+      r = ns_block(L, s, ns_io_events(s, NS_READ), lua_tonumber(L, nf + 2),
                    ctx, k);
       if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
     }
@@ -478,26 +441,19 @@ static nsResult doflush (lua_State *L, lua_KContext ctx, lua_KFunction k,
     ssize_t n;
     if (wpending(f) == 0) {
       f->whead = f->wtail = 0;
-      if (!ns_tls_unsent(s)) return NS_OK;
-#if defined(NS_HAVE_TLS)
-      n = ns_tls_flush(L, s);   /* and TLS's records out too */
+      if (!ns_io_unsent(s)) return NS_OK;
+      n = ns_io_flush(L, s);   /* and what the transport holds too */
       if (n == 0) continue;
-#endif
     }
-#if defined(NS_HAVE_TLS)
-    else if (s->tls != NULL)
-      n = ns_tls_write(L, s, f->wbuf + f->whead, wpending(f));
-#endif
     else
-      n = send(s->fd, f->wbuf + f->whead, wpending(f),
-               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE,
-                                           lua_tonumber(L, (int)ctx)));
+      n = ns_io_send(L, s, f->wbuf + f->whead, wpending(f), NS_WRITE,
+                     lua_tonumber(L, (int)ctx));
     if (n >= 0) { f->whead += (size_t)n; continue; }
     if (ns_retry(L)) continue;
     *err = errno;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return NS_ERRNO;
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, (int)ctx),
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lua_tonumber(L, (int)ctx),
                  ctx, k);
     *err = errno;
     if (r != NS_AGAIN) return r;
@@ -656,9 +612,8 @@ static int f_close (lua_State *L) {
 static int f_gc (lua_State *L) {
   nsFile *f = tofile(L, 1);
   nsSocket *s = f->s;
-  while (s != NULL && s->fd >= 0 && s->tls == NULL && wpending(f) > 0) {
-    ssize_t n = send(s->fd, f->wbuf + f->whead, wpending(f),
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (s != NULL && s->fd >= 0 && wpending(f) > 0) {
+    ssize_t n = ns_io_sendnow(s, f->wbuf + f->whead, wpending(f));
     if (n > 0) f->whead += (size_t)n;
     else if (n < 0 && errno == EINTR) continue;
     else break;

@@ -25,7 +25,6 @@
 #include <netinet/in.h>
 
 #include "netsock.h"
-#include "tls.h"
 
 
 /* {====== LuaSocket's timeouts ====== */
@@ -230,14 +229,14 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       if (want > s->chunk && want > avail)  /* grow as data arrives */
         want = avail > s->chunk ? avail : s->chunk;
     }
-    got = ns_refill(L, s, want, lswait(L));
+    got = ns_io_fill(L, s, want, lswait(L));
     if (got > 0) { lsmoved(L); continue; }
     if (got == 0) { eof = 1; continue; }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       r = NS_ERRNO; err = errno;
       break;
     }
-    r = ns_block(L, s, ns_tlsevents(s, NS_READ), lswait(L), ctx, lsrecv_k);
+    r = ns_block(L, s, ns_io_events(s, NS_READ), lswait(L), ctx, lsrecv_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
   /* a failure: nil, the word, and everything buffered as the partial */
@@ -370,13 +369,8 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushnil(L);
       return 3;
     }
-#if defined(NS_HAVE_TLS)
-    if (s->tls != NULL)
-      n = ns_tls_write(L, s, data + i - 1, (size_t)(j - i + 1));
-    else
-#endif
-    n = send(s->fd, data + i - 1, (size_t)(j - i + 1),
-             MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lswait(L)));
+    n = ns_io_send(L, s, data + i - 1, (size_t)(j - i + 1), NS_WRITE,
+                   lswait(L));
     if (n >= 0) {
       if (n > 0) lsmoved(L);
       i += n;
@@ -389,7 +383,7 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
       r = NS_ERRNO; err = errno;
       break;
     }
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lswait(L), ctx, lssend_k);
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lswait(L), ctx, lssend_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
   lscount(L, 3, i - first);

@@ -4,11 +4,11 @@
 ** one system call for up to n datagrams where C's loop (and recvfrom,
 ** sendto) makes one each.
 **
-** The platform seam is mmsg_recv and mmsg_send, the one place that
-** knows whether the system has the batch calls (Linux does); elsewhere,
-** or where the kernel says ENOSYS, they are a loop of recvmsg/sendmsg
-** behind the same contract, which core._mmsgloop(true) also selects so
-** that the specs run both.
+** mmsg_recv and mmsg_send take the batch calls through the platform
+** seam (ns_sys_recvmmsg, ns_sys_sendmmsg: sys_linux.c); where the
+** system has none (ENOSYS) they are a loop of recvmsg/sendmsg behind
+** the same contract, which core._mmsgloop(true) also selects so that
+** the specs run both.
 **
 ** Both methods follow socket.c's continuation pattern (see dgram.c):
 ** the first call checks its arguments and stores what must survive a
@@ -40,20 +40,9 @@
 #define MMSG_STACK  64
 
 
-/* {====== The seam: batches, or one datagram at a time ====== */
+/* {====== Batches (sys_linux.c), or one datagram at a time ====== */
 
-#if defined(__linux__)
-typedef struct mmsghdr nsMmsg;
-#define HAVE_MMSG  1
-#else
-typedef struct { struct msghdr msg_hdr; unsigned int msg_len; } nsMmsg;
-#define HAVE_MMSG  0
-#define MSG_WAITFORONE  0
-#define recvmmsg(fd, m, n, fl, t)  (errno = ENOSYS, -1)
-#define sendmmsg(fd, m, n, fl)  (errno = ENOSYS, -1)
-#endif
-
-static int useloop = !HAVE_MMSG;  /* the system lacks the batch calls */
+static int useloop = 0;  /* the system lacks the batch calls (ENOSYS) */
 
 
 /*
@@ -64,7 +53,7 @@ static int useloop = !HAVE_MMSG;  /* the system lacks the batch calls */
 static int mmsg_recv (int fd, nsMmsg *m, unsigned n, int flags) {
   unsigned i;
   if (!useloop) {
-    int r = recvmmsg(fd, m, n, flags | MSG_WAITFORONE, NULL);
+    int r = ns_sys_recvmmsg(fd, m, n, flags);
     if (r >= 0 || errno != ENOSYS) return r;
     useloop = 1;
   }
@@ -88,12 +77,13 @@ static int mmsg_recv (int fd, nsMmsg *m, unsigned n, int flags) {
 static int mmsg_send (int fd, nsMmsg *m, unsigned n, int flags) {
   unsigned i;
   if (!useloop) {
-    int r = sendmmsg(fd, m, n, flags);
+    int r = ns_sys_sendmmsg(fd, m, n, flags);
     if (r >= 0 || errno != ENOSYS) return r;
     useloop = 1;
   }
   for (i = 0; i < n; i++) {
-    ssize_t r = sendmsg(fd, &m[i].msg_hdr, i == 0 ? flags : flags | MSG_DONTWAIT);
+    ssize_t r = ns_sys_sendmsg(fd, &m[i].msg_hdr,
+                               i == 0 ? flags : flags | MSG_DONTWAIT);
     if (r < 0) {
       if (i > 0) break;  /* the rest in the next call, which reports why */
       return -1;
@@ -109,7 +99,7 @@ static int mmsg_send (int fd, nsMmsg *m, unsigned n, int flags) {
    (specs run both) */
 static int mmsg_loop (lua_State *L) {
   if (!lua_isnoneornil(L, 1))
-    useloop = lua_toboolean(L, 1) || !HAVE_MMSG;
+    useloop = lua_toboolean(L, 1);
   lua_pushboolean(L, useloop);
   return 1;
 }
@@ -341,7 +331,7 @@ static int sendmany_k (lua_State *L, int status, lua_KContext ctx) {
       m[i].msg_hdr.msg_iov = &iov[i];
       m[i].msg_hdr.msg_iovlen = 1;
     }
-    got = mmsg_send(s->fd, m, k, MSG_NOSIGNAL |
+    got = mmsg_send(s->fd, m, k,
                     ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
     if (got > 0) {
       sent += got;

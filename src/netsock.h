@@ -4,24 +4,35 @@
 ** internal (ns_ prefix, hidden visibility).
 **
 ** The files, each one concern, lowest first; a file uses only those
-** above it in this list (docs/design.md draws the same picture):
+** above it in this list (docs/design.md draws the same picture, and
+** spec/layers_spec.lua checks it):
+**   sys_linux.c   the platform seam: each Linux-only call behind one
+**                 named function (ns_sys_*)
+**   ready_epoll.c the readiness seam: a set of descriptors to wait on
+**                 (ns_ready_*), on epoll
 **   errors.c   nil, message, code; errno and EAI tables
-**   aux.c      argument checks, the class builder, the descriptor box
-**   addr.c     sockaddr in and out
+**   aux.c      argument checks, the socket checks, the class builder,
+**              the descriptor box
+**   buffer.c   the receive buffer's primitives (ns_buf_*)
+**   addr.c     sockaddr in and out, inet_* and byte order, hostents
 **   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
-**   process.c  fork, waitpid, the CPU count for serve's workers
-**   wait.c     clock, deadlines, the loop's epoll set, how a call waits
-**   resolve.c  every name lookup, the threaded one included
+**   process.c  fork, waitpid, the CPU count, peer credentials, ids,
+**              umask, isatty
+**   wait.c     clock, deadlines, the loop's readiness set, how a call
+**              waits
+**   pool.c     the lookup pool: resolver jobs on worker threads
+**   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
-**   socket.c   socket lifetime, receive buffer, stream methods
+**   tls.c      netsock.tls: contexts, sessions, the TLS record layer
+**   io.c       the transport of a stream socket: plain or TLS, one
+**              switch per operation; the only caller of tls.h
+**   socket.c   socket lifetime, stream methods
+**   connect.c  connect, connect_ex
 **   file.c     file objects (makefile)
-**   proc.c     credentials (SO_PEERCRED), umask, isatty: the console's
 **   dgram.c, sendfile.c, options.c   their methods
 **   luasocket.c  netsock.luasocket's receive and send (LuaSocket's
-**              timeouts), over socket.c's buffer and file.c's refill
-**   tls.c      netsock.tls; the one place the order bends: socket.c,
-**              file.c and sendfile.c call its data-path hooks (tls.h),
-**              see docs/design.md, "Layers"
+**              timeouts), over buffer.c and io.c
+**   mmsg.c     recvmany, sendmany
 **   core.c     luaopen_netsock_core, constants, setrlimit_nofile
 */
 #ifndef netsock_h
@@ -85,6 +96,13 @@
    (a full Unix datagram receiver): where the call would wait in poll or
    the loop, it pauses instead (ns_pause); a kernel wait stays one */
 #define NS_NOPOLL     16
+/* with NS_READ, NS_WRITE for ns_ready_add and ns_ready_modify: report
+   a change of state once (edge-triggered), not for as long as it lasts */
+#define NS_EDGE       32
+/* what ns_sys_pollnow reports beside NS_READ and NS_WRITE: the peer
+   shut down or went (HANGUP), the descriptor is in error (FAULT) */
+#define NS_HANGUP     64
+#define NS_FAULT      128
 
 
 /*
@@ -132,7 +150,106 @@ typedef struct nsSocket {
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
 
 
+/* {====== sys_linux.c: each Linux-only call behind one name ====== */
+/* socket(2), socketpair(2), accept4(2): non-blocking, close-on-exec */
+NS_API int ns_sys_socket (int family, int type, int proto);
+NS_API int ns_sys_socketpair (int family, int type, int proto, int fds[2]);
+NS_API int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len);
+/* pipe2(2): both ends non-blocking, close-on-exec */
+NS_API int ns_sys_pipe (int p[2]);
+/* send(2), sendto(2) that never raise SIGPIPE (EPIPE instead) */
+NS_API ssize_t ns_sys_send (int fd, const void *p, size_t n, int flags);
+NS_API ssize_t ns_sys_sendto (int fd, const void *p, size_t n, int flags,
+                              const struct sockaddr *to, socklen_t tolen);
+/* one sendfile(2) from file 'in' to socket 'out', SIGPIPE taken back */
+NS_API ssize_t ns_sys_sendfile (int out, int in, off_t *off, size_t count);
+/* a notifier: a descriptor that turns readable when signalled (made
+   signalled already or not), signalled, drained; dup3 close-on-exec */
+NS_API int ns_sys_notifier (int signalled);
+NS_API void ns_sys_notify (int fd);
+NS_API void ns_sys_drain (int fd);
+NS_API int ns_sys_dupover (int from, int to);
+/* the peer's pid, uid, gid on a Unix stream socket: 0 or an errno */
+NS_API int ns_sys_peercred (int fd, long *pid, long *uid, long *gid);
+/* the CPUs this process may run on, at least 1 */
+NS_API long ns_sys_cpucount (void);
+/* poll(2) without waiting: NS_READ, NS_WRITE, NS_HANGUP, NS_FAULT */
+NS_API int ns_sys_pollnow (int fd, int events);
+/* a batch of datagrams: one message header and the length it moved
+   each (the layout of Linux's struct mmsghdr) */
+typedef struct nsMmsg {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+} nsMmsg;
+/* recvmmsg(2) (MSG_WAITFORONE: only the first may wait) and sendmmsg(2)
+   (no SIGPIPE): the count, or -1 with errno; ENOSYS where the system
+   has no batch calls (mmsg.c then loops over recvmsg, sendmsg) */
+NS_API int ns_sys_recvmmsg (int fd, nsMmsg *m, unsigned n, int flags);
+NS_API int ns_sys_sendmmsg (int fd, nsMmsg *m, unsigned n, int flags);
+/* sendmsg(2) that never raises SIGPIPE */
+NS_API ssize_t ns_sys_sendmsg (int fd, const struct msghdr *m, int flags);
+/* the netdb lookups in their reentrant forms (as glibc's *_r) */
+struct hostent;
+struct servent;
+struct protoent;
+NS_API int ns_sys_gethostbyname (const char *name, struct hostent *he,
+                                 char *buf, size_t size, struct hostent **res,
+                                 int *herr);
+NS_API int ns_sys_gethostbyaddr (const void *addr, socklen_t len, int family,
+                                 struct hostent *he, char *buf, size_t size,
+                                 struct hostent **res, int *herr);
+NS_API int ns_sys_getservbyname (const char *name, const char *proto,
+                                 struct servent *se, char *buf, size_t size,
+                                 struct servent **res);
+NS_API int ns_sys_getservbyport (int port, const char *proto,
+                                 struct servent *se, char *buf, size_t size,
+                                 struct servent **res);
+NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
+                                  char *buf, size_t size,
+                                  struct protoent **res);
+/* }====== */
+
+
+/* {====== ready_epoll.c: the readiness backend ====== */
+/*
+** A set of descriptors to wait on (the loop's, a poller's, select's in
+** a task): a descriptor itself, readable when a member is ready,
+** closed with close(2). -1 with errno on failure; errno EEXIST (add:
+** there already), ENOENT (not there), EPERM (cannot be watched: a
+** regular file, always ready) mean the same on every backend.
+*/
+typedef struct nsReadyEvent {
+  int fd;
+  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up */
+} nsReadyEvent;
+NS_API int ns_ready_open (void);
+/* 'events': NS_READ, NS_WRITE, and NS_EDGE for edge-triggered */
+NS_API int ns_ready_add (int set, int fd, int events);
+NS_API int ns_ready_modify (int set, int fd, int events);
+NS_API int ns_ready_remove (int set, int fd);
+/* up to 'max' ready members into 'evs'; ms < 0 waits with no limit */
+NS_API int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms);
+NS_API const char *ns_ready_name (void);
+/* what the caller asked for of the events reported (an error reported
+   on a descriptor asked for one direction only: that direction) */
+#define ns_readywithin(got, asked) \
+  (((got) & (asked)) ? ((got) & (asked)) : (asked))
+/* }====== */
+
+
 /* {====== errors.c ====== */
+/* errno-like codes of TLS failures, beyond every system errno; ns_fail
+   turns them into nil, message, "tls" / "tls_verify" / "tls_eof" with
+   the message the failing code left in ns_reason */
+#define NS_ETLS        (1 << 20)
+#define NS_ETLSVERIFY  (NS_ETLS + 1)
+#define NS_ETLSEOF     (NS_ETLS + 2)
+#define ns_istlserr(e) ((e) >= NS_ETLS && (e) <= NS_ETLSEOF)
+/* the message of the failure about to be returned as NS_ETLS*, written
+   by the failing code (tls.c); one buffer: Lua runs one call at a
+   time, ns_fail reads it first */
+#define NS_REASONSIZE  512
+NS_API char ns_reason[NS_REASONSIZE];
 /* push nil, message, code for errno 'err'; returns 3 */
 NS_API int ns_fail (lua_State *L, int err);
 NS_API int ns_closed (lua_State *L);
@@ -178,12 +295,28 @@ NS_API const char *ns_typename (int type);
 NS_API void ns_newweak (lua_State *L);
 NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                          const luaL_Reg *methods, int upmeta);
+/* raise "bad argument #arg to 'fname' (formatted message)" */
+NS_API int ns_argerror (lua_State *L, int arg, const char *fname,
+                        const char *fmt, ...);
 /* the socket class: mark the metatable on the stack as the sockets' */
 NS_API void ns_marksocketclass (lua_State *L);
 NS_API void ns_pushsocketclass (lua_State *L);
+/* add methods to the socket class (module table at -1, socket.c open) */
+NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 /* the socket at idx (open or closed), or NULL / a raised type error */
 NS_API nsSocket *ns_tosocket (lua_State *L, int idx);
 NS_API nsSocket *ns_checksocket (lua_State *L, int idx);
+/* an open socket for a configuration method; raises when closed */
+NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
+/* the socket for a data-path method (recv, send, ...): NULL when
+   closed (the method returns ns_closed after checking its arguments) */
+NS_API nsSocket *ns_checkio (lua_State *L, int idx);
+/* in a continuation (socket at 1): NULL when closed meanwhile (inline:
+   every continuation of the data path starts with it) */
+static inline nsSocket *ns_checkresumed (lua_State *L) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
+  return s->fd < 0 ? NULL : s;
+}
 /*
 ** A descriptor box: a userdata that owns one descriptor and closes it
 ** when collected, so a descriptor held across a wait or an error is
@@ -193,6 +326,21 @@ NS_API nsSocket *ns_checksocket (lua_State *L, int idx);
 NS_API int *ns_newfdbox (lua_State *L);
 NS_API void ns_fdbox_close (int *box);
 NS_API void ns_aux_open (lua_State *L);
+/* }====== */
+
+
+/* {====== buffer.c: the receive buffer ====== */
+/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
+NS_API int ns_buf_reserve (nsSocket *s, size_t need);
+/* release the buffer (its unread bytes too) */
+NS_API void ns_buf_free (nsSocket *s);
+/* release the buffer if it holds no unread byte */
+#define ns_buf_trim(s)  \
+  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_free(s), 1)))
+/* drop 'n' unread bytes (an emptied buffer is released) */
+NS_API void ns_buf_consume (nsSocket *s, size_t n);
+/* push up to 'size' buffered bytes (consumed unless 'peek') */
+NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
 /* }====== */
 
 
@@ -214,6 +362,10 @@ NS_API void ns_addrtext (const struct sockaddr *sa, socklen_t len,
 /* push the array of tables netsock.getaddrinfo returns for 'res' */
 struct addrinfo;
 NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
+/* push hostname, aliases, addresses of a hostent; returns 3 */
+NS_API int ns_pushhostent (lua_State *L, const struct hostent *he);
+/* netsock.inet_*, htons and friends (module table at -1) */
+NS_API void ns_addr_open (lua_State *L);
 /* }====== */
 
 
@@ -221,7 +373,8 @@ NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 /*
 ** Whether a call that got EINTR should return to Lua rather than retry:
 ** the lua5.4 prompt's Ctrl-C is pending (its hook raises "interrupted!"
-** as soon as the call returns). Every other EINTR is retried.
+** as soon as the call returns). Every other EINTR is retried, as is
+** every one of a call made without a Lua state (L NULL).
 */
 NS_API int ns_interrupted (lua_State *L);
 #define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
@@ -294,8 +447,6 @@ NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);
 NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
-/* NS_READ/NS_WRITE of an epoll event mask, within 'asked' */
-NS_API int ns_fromepoll (unsigned ev, int asked);
 NS_API void ns_wait_open (lua_State *L);
 /* }====== */
 
@@ -342,41 +493,53 @@ NS_API void ns_select_open (lua_State *L);
 /* }====== */
 
 
-/* {====== socket.c: lifetime, receive buffer, stream methods ====== */
-/* an open socket for a configuration method; raises when closed */
-NS_API nsSocket *ns_checkopen (lua_State *L, int idx);
-/* the socket for a data-path method (recv, send, ...): NULL when
-   closed (the method returns ns_closed after checking its arguments) */
-NS_API nsSocket *ns_checkio (lua_State *L, int idx);
-/* in a continuation (socket at 1): NULL when closed meanwhile */
-NS_API nsSocket *ns_checkresumed (lua_State *L);
+/* {====== io.c: the transport of a stream socket (plain or TLS) ====== */
+/* whether the socket's bytes are the descriptor's own (no TLS) */
+#define ns_io_plain(s)  ((s)->tls == NULL)
+/* receive into s->rbuf (room for 'want' made first): bytes added, 0 at
+   the end, -1 + errno */
+NS_API ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want,
+                           double deadline);
+/* send as much of data[0..len) as the transport takes now: the count,
+   or -1 + errno (EAGAIN: wait for ns_io_events) */
+NS_API ssize_t ns_io_send_ (lua_State *L, nsSocket *s, const char *data,
+                            size_t len, int events, double deadline);
+/* send what the transport holds: 0 once none is left, -1 + errno */
+NS_API int ns_io_flush_ (lua_State *L, nsSocket *s);
+NS_API int ns_io_unsent_ (nsSocket *s);
+/* what a call of direction 'ev' that got EAGAIN waits for */
+NS_API int ns_io_events_ (nsSocket *s, int ev);
+/* the plain case inline, as ns_callflags's: one call less on every
+   send of a round trip ('s' and 'L' are evaluated more than once) */
+#define ns_io_send(L,s,data,len,events,deadline) \
+  (ns_io_plain(s) \
+     ? ns_sys_send((s)->fd, data, len, ns_callflags(L, s, events, deadline)) \
+     : ns_io_send_(L, s, data, len, events, deadline))
+#define ns_io_flush(L,s)  (ns_io_plain(s) ? 0 : ns_io_flush_(L, s))
+#define ns_io_unsent(s)  (!ns_io_plain(s) && ns_io_unsent_(s))
+#define ns_io_events(s,ev)  (ns_io_plain(s) ? (ev) : ns_io_events_(s, ev))
+/* a send that never waits and calls no Lua (a __gc) */
+NS_API ssize_t ns_io_sendnow (nsSocket *s, const char *data, size_t len);
+/* the transport's state goes ('notify': close, else detach) */
+NS_API void ns_io_release (lua_State *L, nsSocket *s, int notify);
+/* s:connect(host, port) at 1..3 is about to start */
+NS_API void ns_io_connecting (lua_State *L);
+/* }====== */
+
+
+/* {====== socket.c: lifetime, stream methods ====== */
 NS_API int ns_close (lua_State *L, nsSocket *s);
-/* make room for at least 'need' more bytes after rtail; 0 on ENOMEM */
-NS_API int ns_buf_reserve (nsSocket *s, size_t need);
-/* release the buffer if it holds no unread byte */
-NS_API void ns_buf_trim_ (nsSocket *s);
-#define ns_buf_trim(s)  \
-  ((void)((s)->rbuf != NULL && (s)->rhead == (s)->rtail && (ns_buf_trim_(s), 1)))
-/* drop 'n' unread bytes (an emptied buffer is released) */
-NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
    (stream, seqpacket whose peer is gone) rather than an empty datagram */
 NS_API int ns_atend (nsSocket *s, size_t size);
-/* push up to 'size' buffered bytes (consumed unless 'peek') */
-NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* s:recv's and s:recvfrom's start: arguments, deadline, then 'k' */
+NS_API int ns_recvstart (lua_State *L, lua_KFunction k);
 /* the continuation of s:send, and of s:sendto with an address */
 NS_API int ns_send_k (lua_State *L, int status, lua_KContext ctx);
 /* a Unix datagram socket whose receiver is full though poll says
    writable: a send to it waits with NS_NOPOLL (s:sendto, s:sendmany) */
 NS_API int ns_receiverfull (nsSocket *s);
-/* add methods to the socket class (module table at -1) */
-NS_API void ns_addmethods (lua_State *L, const luaL_Reg *l);
 NS_API void ns_socket_open (lua_State *L);
-/* }====== */
-
-
-/* {====== proc.c: peer credentials, ids, umask, isatty ====== */
-NS_API void ns_proc_open (lua_State *L);
 /* }====== */
 
 
@@ -386,14 +549,8 @@ NS_API void ns_tls_open (lua_State *L);
 /* }====== */
 
 
-/* {====== file.c, dgram.c, sendfile.c, options.c ====== */
-/*
-** One recv(2) (or TLS read) of at most 'want' bytes appended to the
-** socket's buffer, for a call with that deadline: the count, 0 at end
-** of stream, or -1 with errno (EAGAIN: wait; ENOMEM: no room).
-*/
-NS_API ssize_t ns_refill (lua_State *L, nsSocket *s, size_t want,
-                          double deadline);
+/* {====== connect.c, file.c, dgram.c, sendfile.c, options.c ====== */
+NS_API void ns_connect_open (lua_State *L);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);
 NS_API void ns_mmsg_open (lua_State *L);
@@ -407,7 +564,8 @@ NS_API void ns_luasocket_open (lua_State *L);
 /* }====== */
 
 
-/* {====== process.c: fork, waitpid, kill for serve's workers ====== */
+/* {====== process.c: fork, waitpid, the CPU count; credentials,
+   ids, umask, isatty ====== */
 NS_API void ns_process_open (lua_State *L);
 /* }====== */
 

@@ -1,22 +1,22 @@
 /*
-** select.c: netsock.select and the poller object (epoll), over any
-** number of descriptors: sockets, file objects, integer descriptors
-** and anything with a fileno method. Bytes a socket or file holds
-** buffered count as readable. Inside a task both wait on one epoll
-** descriptor through wait.c, so the task alone is suspended.
+** select.c: netsock.select and the poller object (a readiness set of
+** ready_epoll.c), over any number of descriptors: sockets, file
+** objects, integer descriptors and anything with a fileno method.
+** Bytes a socket or file holds buffered count as readable. Inside a
+** task both wait on one readiness set through wait.c, so the task
+** alone is suspended.
 */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "netsock.h"
 
 #define INT_MAX_FD  INT_MAX
-#define MAXEVENTS   256  /* per epoll_wait; the rest come on the next */
+#define MAXEVENTS   256  /* per wait; the rest come on the next */
 
 
 /* {====== Objects that can be waited on ====== */
@@ -80,11 +80,6 @@ static const char *const evnames[] = {"r", "w", "rw", NULL};
 
 static int checkevents (lua_State *L, int idx) {
   return luaL_checkoption(L, idx, NULL, evnames) + 1;
-}
-
-static uint32_t toepoll (int events) {
-  return ((events & NS_READ) ? (uint32_t)(EPOLLIN | EPOLLRDHUP) : 0) |
-         ((events & NS_WRITE) ? (uint32_t)EPOLLOUT : 0);
 }
 
 /* }====== */
@@ -155,6 +150,51 @@ static int selectlen (lua_State *L, int idx) {
 
 
 /*
+** Inside a task: a readiness set of every entry (in the descriptor box
+** at 5, made or rebuilt: entries may have changed), and at 7 the list
+** of the sockets whose close must wake the wait. Returns the list's
+** length, or -1 with errno.
+*/
+static int select_waitset (lua_State *L, struct pollfd *pfd, int nr, int nw) {
+  int *epfd, k, nwatch = 0;
+  if (lua_type(L, 5) != LUA_TUSERDATA) {
+    ns_newfdbox(L);
+    lua_replace(L, 5);
+  }
+  epfd = (int *)lua_touserdata(L, 5);
+  ns_fdbox_close(epfd);
+  *epfd = ns_ready_open();
+  if (*epfd < 0) return -1;
+  lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
+  for (k = 0; k < nr + nw; k++) {
+    int ev = pfd[k].events & POLLIN ? NS_READ : NS_WRITE;
+    nsSocket *s;
+    if (ns_ready_add(*epfd, pfd[k].fd, ev) < 0 && errno == EEXIST) {
+      /* the same fd twice (a socket and its file): what the entries on
+         it ask for together, no more (widening to both directions woke
+         the task at once for ever on an idle, writable socket) */
+      int j;
+      for (j = 0; j < k; j++)
+        if (pfd[j].fd == pfd[k].fd)
+          ev |= pfd[j].events & POLLIN ? NS_READ : NS_WRITE;
+      ns_ready_modify(*epfd, pfd[k].fd, ev);
+    }
+    /* EPERM (a regular file) is always ready: poll said no, so it is
+       not one; other errors show up in the next poll */
+    lua_geti(L, k < nr ? 1 : 2, k < nr ? k + 1 : k - nr + 1);
+    s = ns_tosocket(L, -1);  /* a socket entry: its close wakes the wait */
+    lua_pop(L, 1);
+    if (s != NULL && s->fd >= 0) {
+      if (s->waiters == 0) s->waiters = -1;  /* no loop stamp */
+      lua_pushinteger(L, s->fd);
+      lua_rawseti(L, 7, ++nwatch);
+    }
+  }
+  return nwatch;
+}
+
+
+/*
 ** stack: 1 readers, 2 writers, 3 timeout, 4 deadline, 5 epfd holder
 ** (inside a task, false before the first wait), 6 scratch
 */
@@ -192,52 +232,12 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
       lua_pushliteral(L, "timeout");
       return 3;
     }
-    if (intask) {  /* wait on an epoll set of them all, as one fd */
-      int *epfd, k, nwatch = 0;
-      if (lua_type(L, 5) != LUA_TUSERDATA) {
-        ns_newfdbox(L);
-        lua_replace(L, 5);
-      }
-      epfd = (int *)lua_touserdata(L, 5);
-      ns_fdbox_close(epfd);  /* rebuilt: entries may have changed */
-      *epfd = epoll_create1(EPOLL_CLOEXEC);
-      if (*epfd < 0) return ns_fail(L, errno);
-      lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
-      for (k = 0; k < nr + nw; k++) {
-        struct epoll_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.events = pfd[k].events & POLLIN ? EPOLLIN : EPOLLOUT;
-        ev.data.fd = pfd[k].fd;
-        if (epoll_ctl(*epfd, EPOLL_CTL_ADD, pfd[k].fd, &ev) < 0) {
-          if (errno == EEXIST) {
-            /* the same fd twice (a socket and its file): what the
-               entries on it ask for together, no more (widening to
-               both directions woke the task at once for ever on an
-               idle, writable socket) */
-            int j;
-            for (j = 0; j < k; j++)
-              if (pfd[j].fd == pfd[k].fd)
-                ev.events |= pfd[j].events & POLLIN ? EPOLLIN : EPOLLOUT;
-            epoll_ctl(*epfd, EPOLL_CTL_MOD, pfd[k].fd, &ev);
-          }
-          /* EPERM (a regular file) is always ready: poll said no, so
-             it is not one; other errors show up in the next poll */
-        }
-        {  /* a socket entry: its close must wake this wait */
-          nsSocket *s;
-          lua_geti(L, k < nr ? 1 : 2, k < nr ? k + 1 : k - nr + 1);
-          s = ns_tosocket(L, -1);
-          lua_pop(L, 1);
-          if (s != NULL && s->fd >= 0) {
-            if (s->waiters == 0) s->waiters = -1;  /* no loop stamp */
-            lua_pushinteger(L, s->fd);
-            lua_rawseti(L, 7, ++nwatch);
-          }
-        }
-      }
+    if (intask) {  /* wait on a readiness set of them all, as one fd */
+      int nwatch = select_waitset(L, pfd, nr, nw);
+      if (nwatch < 0) return ns_fail(L, errno);
       /* 6 the pollfd block, 7 the list */
-      if (ns_waitfdwatch(L, *epfd, NS_READ, deadline, nwatch > 0 ? 7 : 0,
-                         ctx, select_k) == NS_ERRNO)
+      if (ns_waitfdwatch(L, *(int *)lua_touserdata(L, 5), NS_READ, deadline,
+                         nwatch > 0 ? 7 : 0, ctx, select_k) == NS_ERRNO)
         return ns_fail(L, errno);
       lua_settop(L, 6);
       /* returned: the deadline passed meanwhile; the next pass says so */
@@ -350,7 +350,7 @@ void ns_poller_forget (lua_State *L, int fd) {
       held = lua_rawgeti(L, -1, fd) != LUA_TNIL;
       lua_pop(L, 2);
       if (held) {
-        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+        ns_ready_remove(p->epfd, fd);
         p->count--;
         if (p->waiting) {  /* the waiting p:wait reports it, then forgets */
           lua_getiuservalue(L, -1, 3);
@@ -384,26 +384,23 @@ static int poller_new (lua_State *L) {
   lua_setiuservalue(L, -2, 2);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 3);
-  p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  p->epfd = ns_ready_open();
   if (p->epfd < 0) return ns_fail(L, errno);
   return 1;
 }
 
 
 /* add or modify: stack 1 poller, 2 object, 3 events */
-static int poller_ctl (lua_State *L, int op) {
+static int poller_ctl (lua_State *L, int add) {
   nsPoller *p = checkpoller(L);
   lua_Integer pend;
   int fd = objfd(L, 2, &pend, 2, 1);
   int events = checkevents(L, 3);
-  struct epoll_event ev;
   luaL_argcheck(L, fd >= 0, 2, "closed object");
-  memset(&ev, 0, sizeof ev);
-  ev.events = toepoll(events);
-  ev.data.fd = fd;
-  if (epoll_ctl(p->epfd, op, fd, &ev) < 0)
+  if ((add ? ns_ready_add(p->epfd, fd, events)
+           : ns_ready_modify(p->epfd, fd, events)) < 0)
     return ns_fail(L, errno);
-  if (op == EPOLL_CTL_ADD) {
+  if (add) {
     p->count++;
     enlist(L);
   }
@@ -417,8 +414,8 @@ static int poller_ctl (lua_State *L, int op) {
   return 1;
 }
 
-static int poller_add (lua_State *L) { return poller_ctl(L, EPOLL_CTL_ADD); }
-static int poller_modify (lua_State *L) { return poller_ctl(L, EPOLL_CTL_MOD); }
+static int poller_add (lua_State *L) { return poller_ctl(L, 1); }
+static int poller_modify (lua_State *L) { return poller_ctl(L, 0); }
 
 
 /*
@@ -458,10 +455,10 @@ static int poller_remove (lua_State *L) {
     }
     /* an fd not added through this object: epoll decides */
   }
-  if (found != 2 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+  if (found != 2 && ns_ready_remove(p->epfd, fd) < 0)
     return ns_fail(L, errno);
   if (found == 2)  /* maybe still open under the same number */
-    epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    ns_ready_remove(p->epfd, fd);
   if (found) {
     p->count--;
     dropentry(L, 1, fd);
@@ -482,12 +479,58 @@ static void addready (lua_State *L, int fd, int events, int *n) {
 
 
 /*
+** Push the set (fd -> NS_READ) of the read-interested objects of the
+** poller at 1 that hold buffered bytes (they count as readable; stack:
+** 3 objects, 4 events); returns how many.
+*/
+static int pushbuffered (lua_State *L) {
+  int nbuf = 0;
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, 3)) {
+    lua_Integer pend;
+    int fd = (int)lua_tointeger(L, -2), ev;
+    lua_rawgeti(L, 4, fd);
+    ev = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if ((ev & NS_READ) && objfd(L, -1, &pend, 1, fd) == fd && pend > 0) {
+      lua_pushinteger(L, NS_READ);
+      lua_rawseti(L, -4, fd);
+      nbuf++;
+    }
+    lua_pop(L, 1);
+  }
+  return nbuf;
+}
+
+
+/* append the objects that went while p:wait waited (user value 3) with
+   the events they were added for, then forget them */
+static void addgone (lua_State *L, int *nready) {
+  static const char *const names[] = {"", "r", "w", "rw"};
+  lua_getiuservalue(L, 1, 3);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int ev = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 5, ++*nready);
+    lua_pushstring(L, names[ev & 3]);
+    lua_rawseti(L, 6, *nready);
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, 1, 3);
+}
+
+
+/*
 ** stack: 1 poller, 2 timeout, 3 objects, 4 events, 5 deadline, then the
 ** result tables 6 ready, 7 events (rebuilt each pass), 8 done set
 */
 static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   nsPoller *p = (nsPoller *)lua_touserdata(L, 1);
-  struct epoll_event evs[MAXEVENTS];
+  nsReadyEvent evs[MAXEVENTS];
   double deadline = lua_tonumber(L, 5);
   int n, i, nready = 0, nbuf = 0, ngone = 0, intask = ns_intask(L);
   p->waiting = 0;
@@ -498,25 +541,10 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   lua_pushnil(L);
   if (lua_next(L, -2)) { ngone = 1; lua_pop(L, 2); }
   lua_pop(L, 1);
-  lua_newtable(L);  /* 6: fds reported ready by buffered bytes */
-  /* bytes buffered in a read-interested object count as readable */
-  lua_pushnil(L);
-  while (lua_next(L, 3)) {
-    lua_Integer pend;
-    int fd = (int)lua_tointeger(L, -2), ev;
-    lua_rawgeti(L, 4, fd);
-    ev = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if ((ev & NS_READ) && objfd(L, -1, &pend, 1, fd) == fd && pend > 0) {
-      lua_pushinteger(L, NS_READ);
-      lua_rawseti(L, 6, fd);
-      nbuf++;
-    }
-    lua_pop(L, 1);
-  }
+  nbuf = pushbuffered(L);  /* 6 */
   for (;;) {
     int ms = (nbuf > 0 || ngone || intask) ? 0 : ns_msuntil(deadline);
-    n = epoll_wait(p->epfd, evs, MAXEVENTS, ms);
+    n = ns_ready_wait(p->epfd, evs, MAXEVENTS, ms);
     if (n < 0) {
       if (ns_retry(L)) continue;
       return ns_fail(L, errno);
@@ -537,12 +565,12 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
   lua_rotate(L, 6, 2);  /* 6 ready, 7 events, 8 buffered */
   lua_remove(L, 5);     /* 5 ready, 6 events, 7 buffered */
   for (i = 0; i < n; i++) {
-    int fd = evs[i].data.fd, asked, got;
+    int fd = evs[i].fd, asked, got;
     lua_rawgeti(L, 4, fd);
     asked = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (asked == 0) continue;  /* removed meanwhile */
-    got = ns_fromepoll(evs[i].events, asked);
+    got = ns_readywithin(evs[i].events, asked);
     if (lua_rawgeti(L, 7, fd) != LUA_TNIL) {
       got |= NS_READ;
       lua_pushnil(L);
@@ -556,22 +584,7 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pop(L, 1);
     addready(L, (int)lua_tointeger(L, -1), NS_READ, &nready);
   }
-  if (ngone) {
-    static const char *const names[] = {"", "r", "w", "rw"};
-    lua_getiuservalue(L, 1, 3);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      int ev = (int)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, 5, ++nready);
-      lua_pushstring(L, names[ev & 3]);
-      lua_rawseti(L, 6, nready);
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_setiuservalue(L, 1, 3);
-  }
+  if (ngone) addgone(L, &nready);
   lua_settop(L, 6);
   if (nready == 0) {
     lua_pushliteral(L, "timeout");
@@ -632,8 +645,8 @@ static int poller_tostring (lua_State *L) {
   if (p->epfd < 0)
     lua_pushliteral(L, "netsock.poller (closed)");
   else
-    lua_pushfstring(L, "netsock.poller (epoll fd %d, %d registered)",
-                    p->epfd, p->count);
+    lua_pushfstring(L, "netsock.poller (%s fd %d, %d registered)",
+                    ns_ready_name(), p->epfd, p->count);
   return 1;
 }
 

@@ -8,19 +8,13 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "netsock.h"
-#include "tls.h"
 
 /* read-and-send chunk where sendfile(2) does not apply */
 #define SF_STREAMCHUNK  (64 * 1024)
@@ -72,45 +66,66 @@ static int sf_infd (lua_State *L, nsSendfile *st, FILE **fp) {
 
 /* whether read(2) on 'in' would return at once (data, end, error) */
 static int readable (int in) {
-  struct pollfd pfd;
-  pfd.fd = in;
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return pfd.revents != 0;
+  return ns_sys_pollnow(in, NS_READ) != 0;
 }
 
 
 /*
-** sendfile(2) to a socket may raise SIGPIPE (it takes no MSG_NOSIGNAL):
-** block it for the call and take back a SIGPIPE the call itself made,
-** the way a library must without touching the process's handlers.
+** One sendfile(2) of at most 'want' bytes: NS_AGAIN when bytes went or
+** the pair turned out not to take sendfile (go on), NS_OK at the end of
+** the file, NS_PENDING when the socket is full (wait), NS_ERRNO.
 */
-static ssize_t sendfile_nosig (lua_State *L, int out, int in, off_t *off,
-                               size_t count) {
-  sigset_t pipeset, old, pend;
+static nsResult sf_kernel (lua_State *L, nsSendfile *st, nsSocket *s, int in,
+                           size_t want, int *err) {
+  off_t off = (off_t)(st->start + st->sent);
   ssize_t n;
-  int err, had;
-  sigemptyset(&pipeset);
-  sigaddset(&pipeset, SIGPIPE);
-  sigemptyset(&pend);
-  sigpending(&pend);
-  had = sigismember(&pend, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-  do n = sendfile(out, in, off, count); while (n < 0 && ns_retry(L));
-  err = errno;
-  /* not only when it failed: sendfile(2) that moved some bytes and then
-     met the peer gone returns the count, its SIGPIPE raised all the
-     same (the task-loop fuzzer found this: the process died) */
-  sigemptyset(&pend);
-  sigpending(&pend);
-  if (!had && sigismember(&pend, SIGPIPE)) {
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {}
+  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
+  do n = ns_sys_sendfile(s->fd, in, &off, want);
+  while (n < 0 && ns_retry(L));
+  if (n > 0) { st->sent += n; return NS_AGAIN; }
+  if (n == 0) return NS_OK;  /* end of file */
+  if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+    st->usesf = 0;  /* not for this pair: read and send instead */
+    return NS_AGAIN;
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  errno = err;
-  return n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return NS_PENDING;
+  *err = errno;
+  return NS_ERRNO;
+}
+
+
+/*
+** Read the next chunk (at most 'want' bytes) into the state: NS_AGAIN
+** when there is one (or the input was waited for: go on), NS_OK at the
+** end of the file, or a failure with *err.
+*/
+static nsResult sf_read (lua_State *L, nsSendfile *st, int in, size_t want,
+                         lua_KContext ctx, lua_KFunction k, int *err) {
+  ssize_t n;
+  if (st->ccap < want) {
+    char *p = (char *)realloc(st->chunk, want);
+    if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
+    st->chunk = p;
+    st->ccap = want;
+  }
+  if (st->start < 0 && !readable(in)) {
+    /* a pipe (or FIFO, socket, tty) with nothing to read yet: read(2)
+       would block the process (and a task's whole loop) past the
+       deadline; wait for it as for the socket */
+    nsResult r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+    if (r != NS_AGAIN) *err = errno;
+    return r;
+  }
+  do {
+    n = st->start >= 0
+      ? pread(in, st->chunk, want, (off_t)(st->start + st->sent))
+      : read(in, st->chunk, want);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) { *err = errno; return NS_ERRNO; }
+  if (n == 0) return NS_OK;  /* end of file */
+  st->clen = (size_t)n;
+  st->cdone = 0;
+  return NS_AGAIN;
 }
 
 
@@ -137,58 +152,22 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
       if (st->total >= 0 && (lua_Integer)want > st->total - st->sent)
         want = (size_t)(st->total - st->sent);
       if (st->usesf) {
-        off_t off = (off_t)(st->start + st->sent);
-        ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, 5));
-        n = sendfile_nosig(L, s->fd, in, &off, want);
-        if (n > 0) { st->sent += n; continue; }
-        if (n == 0) return NS_OK;  /* end of file */
-        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
-          st->usesf = 0;  /* not for this pair: read and send instead */
-          continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          *err = errno;
-          return NS_ERRNO;
-        }
+        r = sf_kernel(L, st, s, in, want, err);
+        if (r == NS_AGAIN) continue;
+        if (r != NS_PENDING) return r;  /* the end of the file, a failure */
       }
       else {
-        if (st->ccap < want) {
-          char *p = (char *)realloc(st->chunk, want);
-          if (p == NULL) { *err = ENOMEM; return NS_ERRNO; }
-          st->chunk = p;
-          st->ccap = want;
-        }
-        if (st->start < 0 && !readable(in)) {
-          /* a pipe (or FIFO, socket, tty) with nothing to read yet:
-             read(2) would block the process (and a task's whole loop)
-             past the deadline; wait for it as for the socket */
-          r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
-          if (r != NS_AGAIN) { *err = errno; return r; }
-          s = ns_checkresumed(L);
-          continue;
-        }
-        do {
-          n = st->start >= 0
-            ? pread(in, st->chunk, want, (off_t)(st->start + st->sent))
-            : read(in, st->chunk, want);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) { *err = errno; return NS_ERRNO; }
-        if (n == 0) goto done;  /* end of file */
-        st->clen = (size_t)n;
-        st->cdone = 0;
+        r = sf_read(L, st, in, want, ctx, k, err);
+        if (r == NS_OK) goto done;  /* end of file */
+        if (r != NS_AGAIN) return r;
+        s = ns_checkresumed(L);  /* it may have waited */
         continue;
       }
     }
     else {  /* send the pending chunk */
-#if defined(NS_HAVE_TLS)
-      if (s->tls != NULL)
-        n = ns_tls_write(L, s, st->chunk + st->cdone, st->clen - st->cdone);
-      else
-#endif
-      do n = send(s->fd, st->chunk + st->cdone, st->clen - st->cdone,
-                  MSG_NOSIGNAL |
-                  ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
-      while (n < 0 && ns_retry(L));
+      do n = ns_io_send(L, s, st->chunk + st->cdone, st->clen - st->cdone,
+                        NS_WRITE, lua_tonumber(L, 5));
+      while (n < 0 && ns_io_plain(s) && ns_retry(L));
       if (n >= 0) {
         st->sent += n;
         st->cdone += (size_t)n;
@@ -203,16 +182,14 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
     }
     if (0) {
   done:   /* every byte taken; on TLS, its records out as well */
-      if (!ns_tls_unsent(s)) return NS_OK;
-#if defined(NS_HAVE_TLS)
-      if (ns_tls_flush(L, s) == 0) return NS_OK;
-#endif
+      if (!ns_io_unsent(s)) return NS_OK;
+      if (ns_io_flush(L, s) == 0) return NS_OK;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         *err = errno;
         return NS_ERRNO;
       }
     }
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
     s = ns_checkresumed(L);
   }
@@ -306,7 +283,7 @@ static int sf_sendfile (lua_State *L) {
   if (count < 0 && st->start >= 0)  /* to the end of the file as it is now */
     count = (sb.st_size > st->start) ? (lua_Integer)sb.st_size - st->start : 0;
   st->total = count;
-  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && s->tls == NULL;
+  st->usesf = s->type == SOCK_STREAM && st->start >= 0 && ns_io_plain(s);
   return sendfile_k(L, LUA_OK, 0);
 }
 

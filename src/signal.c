@@ -14,7 +14,6 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -87,7 +86,7 @@ static void onsignal (int sig) {
 static int openpipe (void) {
   int p[2];
   if (readfd >= 0 && pipepid == getpid()) return 1;
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return 0;  /* errno set */
+  if (ns_sys_pipe(p) < 0) return 0;  /* errno set */
   if (readfd >= 0) {
     int oldw = wakefd;
     wakefd = p[1];
@@ -394,13 +393,8 @@ static void watchhook (lua_State *L, lua_Debug *ar) {
   }
   if (w->handling) return;
   if (!w->fired) {
-    struct pollfd p;
-    int n;
-    p.fd = w->fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    do n = poll(&p, 1, 0); while (n < 0 && errno == EINTR);
-    if (n <= 0) return;          /* nothing: run on */
+    if (ns_sys_pollnow(w->fd, NS_READ) == 0)
+      return;                    /* nothing: run on */
     w->fired = 1;                /* from now on at every instruction */
     lua_sethook(L, watchhook, LUA_MASKCOUNT, 1);
     if (owner != L) lua_sethook(owner, watchhook, LUA_MASKCOUNT, 1);
@@ -519,11 +513,14 @@ static int sig_getpid (lua_State *L) {
 ** SIGINT handler sets its hook (all four events, count 1) on the main
 ** thread and puts SIGINT back to the default action, so that both are
 ** seen here without owning the handler. The hook raises "interrupted!"
-** as soon as the call returns. Any other EINTR is retried as before.
+** as soon as the call returns. Any other EINTR is retried as before,
+** and so is every EINTR of a call made without a Lua state (L NULL: a
+** __gc's close_notify, which has nobody to return to).
 */
 int ns_interrupted (lua_State *L) {
   struct sigaction sa;
   lua_State *main;
+  if (L == NULL) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   main = lua_tothread(L, -1);
   lua_pop(L, 1);

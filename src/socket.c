@@ -1,7 +1,7 @@
 /*
-** socket.c: the socket object: lifetime, the receive buffer it shares
-** with its file objects, bind/listen/accept/connect, send/recv,
-** timeouts, shutdown, tostring.
+** socket.c: the socket object: lifetime, bind/listen/accept,
+** send/recv over the stream transport (io.c), timeouts, shutdown,
+** tostring. connect is connect.c's; the receive buffer buffer.c's.
 **
 ** Every descriptor is created non-blocking and close-on-exec. A call
 ** that cannot complete asks wait.c how to wait (ns_callflags before
@@ -18,7 +18,6 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,48 +25,9 @@
 #include <unistd.h>
 
 #include "netsock.h"
-#include "tls.h"
 
-static void freebuf (nsSocket *s);
 
 /* {====== Lifetime ====== */
-
-/*
-** Misuse raises: a configuration method (bind, listen, connect,
-** setoption, makefile, ...) on a closed socket.
-*/
-nsSocket *ns_checkopen (lua_State *L, int idx) {
-  nsSocket *s = ns_checksocket(L, idx);
-  if (s->fd < 0)
-    luaL_error(L, "attempt to use a closed socket");
-  return s;
-}
-
-
-/*
-** The one check of a data-path method (recv, send, sendall, accept,
-** sendto, recvfrom, sendfile): a value that is not a socket raises; a
-** closed socket gives NULL, and the method returns ns_closed(L) (nil,
-** "closed", "closed") once its other arguments are checked. In a
-** server a neighbour's socket can be closed at any moment: a run-time
-** condition, as when another task closes it under a waiting call.
-*/
-nsSocket *ns_checkio (lua_State *L, int idx) {
-  nsSocket *s = ns_checksocket(L, idx);
-  return s->fd < 0 ? NULL : s;
-}
-
-
-/*
-** In a continuation, a socket that another task closed while this one
-** waited ends the call with nil, "closed", "closed" (slot 1 was checked
-** by the method that started the call).
-*/
-nsSocket *ns_checkresumed (lua_State *L) {
-  nsSocket *s = (nsSocket *)lua_touserdata(L, 1);
-  return s->fd < 0 ? NULL : s;
-}
-
 
 static double gettimeout_default (lua_State *L) {
   double t;
@@ -118,12 +78,10 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   forget(L, s);
-#if defined(NS_HAVE_TLS)
-  if (s->tls != NULL) ns_tls_free(L, s, 1);  /* close_notify, never waits */
-#endif
+  ns_io_release(L, s, 1);  /* TLS: close_notify, never waits */
   s->fd = -1;
   s->fdblock = 0;
-  freebuf(s);
+  ns_buf_free(s);
   return close(fd);
 }
 
@@ -161,7 +119,7 @@ static int sock_new (lua_State *L) {
   nsSocket *s;
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
   s = newsocket(L, family, type, (int)proto);
-  s->fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto);
+  s->fd = ns_sys_socket(family, type, (int)proto);
   if (s->fd < 0)
     return ns_fail(L, errno);
   return 1;
@@ -178,8 +136,7 @@ static int sock_pair (lua_State *L) {
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
   a = newsocket(L, family, type, (int)proto);
   b = newsocket(L, family, type, (int)proto);
-  if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)proto,
-                 fds) < 0)
+  if (ns_sys_socketpair(family, type, (int)proto, fds) < 0)
     return ns_fail(L, errno);
   a->fd = fds[0];
   b->fd = fds[1];
@@ -228,12 +185,10 @@ static int sock_detach (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
   forget(L, s);    /* its waiters wake; the loop and pollers let go */
   ns_nonblock(s);  /* handed out as every netsock descriptor is */
-#if defined(NS_HAVE_TLS)
-  if (s->tls != NULL) ns_tls_free(L, s, 0);  /* the session goes, silently */
-#endif
+  ns_io_release(L, s, 0);  /* TLS: the session goes, silently */
   lua_pushinteger(L, s->fd);
   s->fd = -1;
-  freebuf(s);
+  ns_buf_free(s);
   return 1;
 }
 
@@ -265,84 +220,9 @@ static int sock_tostring (lua_State *L) {
 /* }====== */
 
 
-/* {====== Read buffer ====== */
-
-/*
-** Make room for at least 'need' bytes after rtail: slide unread bytes
-** to the front, then grow. Returns 0 when memory ran out (the buffer
-** is unchanged then).
-*/
-int ns_buf_reserve (nsSocket *s, size_t need) {
-  size_t unread = ns_pending(s);
-  if (s->rcap - s->rtail >= need)
-    return 1;
-  if (s->rhead > 0 && s->rcap - unread >= need) {
-    memmove(s->rbuf, s->rbuf + s->rhead, unread);
-    s->rhead = 0;
-    s->rtail = unread;
-    return 1;
-  }
-  else {
-    size_t cap = s->rcap ? s->rcap : s->chunk ? s->chunk : NS_BUFSIZE;
-    char *p;
-    if (need > ((size_t)-1) / 4 - unread) return 0;  /* cannot double */
-    while (cap - unread < need) cap *= 2;
-    if (s->rhead > 0) {
-      memmove(s->rbuf, s->rbuf + s->rhead, unread);
-      s->rhead = 0;
-      s->rtail = unread;
-    }
-    p = (char *)realloc(s->rbuf, cap);
-    if (p == NULL) return 0;
-    s->rbuf = p;
-    s->rcap = cap;
-    return 1;
-  }
-}
 
 
-static void freebuf (nsSocket *s) {
-  free(s->rbuf);
-  s->rbuf = NULL;
-  s->rcap = s->rhead = s->rtail = 0;
-}
-
-
-void ns_buf_trim_ (nsSocket *s) {
-  if (s->rbuf != NULL && s->rhead == s->rtail)
-    freebuf(s);
-}
-
-
-/*
-** Drop 'n' bytes from the front of the unread bytes. An emptied buffer
-** is released at once: a socket holds a receive buffer only while it
-** holds unread bytes (or a read is filling it), so idle sockets and
-** sockets after a burst ("a", a big read(n), a long line) keep none.
-** (malloc of one refill is cheap next to the recv(2) that follows.)
-*/
-void ns_buf_consume (nsSocket *s, size_t n) {
-  s->rhead += n;
-  if (s->rhead == s->rtail)
-    freebuf(s);
-}
-
-
-/*
-** Push the first 'size' unread bytes (all when fewer) and drop them
-** unless 'peek': the read-ahead a file object left, taken by recv and
-** recvfrom before any system call.
-*/
-void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek) {
-  size_t m = ns_pending(s) < size ? ns_pending(s) : size;
-  lua_pushlstring(L, s->rbuf + s->rhead, m);
-  if (!peek) ns_buf_consume(s, m);
-}
-
-/* }====== */
-
-
-/* {====== Addresses and connections ====== */
+/* {====== Addresses and connections (connect: connect.c) ====== */
 
 static int sock_bind (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
@@ -387,8 +267,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
     c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
-    fd = accept4(s->fd, (struct sockaddr *)&ss, &len,
-                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+    fd = ns_sys_accept(s->fd, (struct sockaddr *)&ss, &len);
     if (fd >= 0) {
       c->fd = fd;
       return 1 + ns_pushaddr(L, (struct sockaddr *)&ss, len);
@@ -410,201 +289,6 @@ static int sock_accept (lua_State *L) {
   lua_settop(L, 1);
   lua_pushnumber(L, ns_deadline(s->timeout));
   return accept_k(L, LUA_OK, 0);
-}
-
-
-/*
-** A Unix stream connect to a listener whose backlog is full says
-** EAGAIN (not EINPROGRESS: there is nothing to poll for). A blocking
-** connect would sleep in the kernel until the server accepts; here the
-** call pauses (ns_pause) and connects again, until its deadline.
-** 'first': the connect that said EAGAIN was just made (pause first).
-*/
-static nsResult connect_again (lua_State *L, nsSocket *s, int first,
-                               lua_KContext ctx, lua_KFunction k, int *err) {
-  for (;;) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    nsResult r;
-    int c;
-    if (first) {
-      r = ns_pause(L, lua_tonumber(L, (int)ctx), ctx, k);
-      if (r != NS_AGAIN) { *err = errno; return r; }
-    }
-    first = 1;
-    if (ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len) < 0)
-      return NS_PUSHED;
-    ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, lua_tonumber(L, (int)ctx));
-    do c = connect(s->fd, (struct sockaddr *)&ss, len);
-    while (c < 0 && errno == EINTR);
-    if (c == 0) return NS_OK;
-    *err = errno;
-    if (*err == EINPROGRESS || *err == EALREADY) {
-      lua_pushboolean(L, 0);  /* under way after all: wait as usual */
-      lua_replace(L, (int)ctx + 1);
-      return NS_PENDING;
-    }
-    if (*err != EAGAIN) return NS_ERRNO;
-  }
-}
-
-
-/*
-** The end of a non-blocking connect: wait until writable, then read
-** the outcome with SO_ERROR. NS_OK connected, NS_ERRNO with *err,
-** NS_TIMEOUT, or NS_CLOSED for a socket closed meanwhile.
-** stack: 1 socket, ..., 'ctx' deadline, ctx + 1 true when a Unix
-** connect said EAGAIN (connect_again)
-*/
-static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
-                              lua_KFunction k, int *err) {
-  nsSocket *s = ns_checkresumed(L);
-  socklen_t len = sizeof *err;
-  nsResult r;
-  if (s == NULL) return NS_CLOSED;
-  if (lua_toboolean(L, (int)ctx + 1)) {
-    r = connect_again(L, s, status == LUA_OK, ctx, k, err);
-    if (r != NS_PENDING) return r;
-  }
-  for (;;) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    *err = 0;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
-      *err = errno;
-    if (*err != 0) return NS_ERRNO;
-    /* writable and no error means connected; check without waiting */
-    if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) == 0)
-      return NS_OK;
-    if (errno != ENOTCONN) { *err = errno; return NS_ERRNO; }
-    r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
-    if (r != NS_AGAIN) { *err = errno; return r; }
-  }
-}
-
-
-/*
-** Start connecting to the address at stack 2..: NS_OK connected,
-** NS_PENDING (wait: the deadline is at *slot), NS_ERRNO with *err, or
-** NS_PUSHED (a resolver failure).
-*/
-static nsResult do_connect (lua_State *L, nsSocket *s, double deadline,
-                            int *slot, int *err) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  int n = ns_getaddr(L, 2, s->family, s->type, 0, &ss, &len), r;
-  if (n < 0) return NS_PUSHED;
-  *slot = 2 + n;
-  lua_settop(L, 1 + n);
-  lua_pushnumber(L, deadline);
-  ns_callflags(L, s, NS_WRITE | NS_NOFLAGS, deadline);
-  /* EINTR: try again, as libuv does; a connect the signal interrupted
-     goes on in the kernel and the retry says EALREADY (in progress).
-     Waiting without the retry could wait on a connect never started:
-     an unconnected socket polls writable at once, with no error. */
-  do r = connect(s->fd, (struct sockaddr *)&ss, len);
-  while (r < 0 && ns_retry(L));
-  if (r == 0) return NS_OK;
-  *err = errno;
-  if (*err == EAGAIN && s->family == AF_UNIX && s->timeout != 0) {
-    lua_pushboolean(L, 1);  /* a full backlog: connect_again */
-    return NS_PENDING;
-  }
-  if (*err != EINPROGRESS && *err != EALREADY)
-    return NS_ERRNO;
-  if (s->timeout == 0) { *err = EINPROGRESS; return NS_ERRNO; }
-  return NS_PENDING;
-}
-
-
-static int connect_k (lua_State *L, int status, lua_KContext ctx) {
-  int err = 0;
-  nsResult r = connect_wait(L, status, ctx, connect_k, &err);
-  if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
-  return ns_pushresult(L, r, err);
-}
-
-
-static int connect_start (lua_State *L, nsSocket *s, double deadline) {
-  int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, deadline, &slot, &err);
-  if (r == NS_PENDING) return connect_k(L, LUA_OK, slot);
-  if (r == NS_OK) { lua_pushboolean(L, 1); return 1; }
-  return ns_pushresult(L, r, err);
-}
-
-
-/* connect_ex: 0, or the errno number (EAGAIN when the timeout ran out) */
-static int connect_ex_result (lua_State *L, nsResult r, int err) {
-  lua_pushinteger(L, r == NS_OK ? 0 : r == NS_TIMEOUT ? EAGAIN
-                     : r == NS_CLOSED ? EBADF : err);
-  return 1;
-}
-
-
-static int connect_ex_k (lua_State *L, int status, lua_KContext ctx) {
-  int err = 0;
-  nsResult r = connect_wait(L, status, ctx, connect_ex_k, &err);
-  if (r == NS_PUSHED) return 3;
-  return connect_ex_result(L, r, err);
-}
-
-
-static int connect_ex_start (lua_State *L, nsSocket *s, double deadline) {
-  int slot = 0, err = 0;
-  nsResult r = do_connect(L, s, deadline, &slot, &err);
-  if (r == NS_PUSHED) return 3;
-  if (r == NS_PENDING) return connect_ex_k(L, LUA_OK, slot);
-  return connect_ex_result(L, r, err);
-}
-
-
-/*
-** Inside a task a host name is looked up on the resolver's pool first
-** (resolve.c) while the task waits; the socket's timeout bounds lookup
-** and connect together. stack: 1 socket, 2 host, 3 port, 4 deadline,
-** 5 the lookup; ctx 1 for connect_ex.
-*/
-static int connect_lookup_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L);
-  double deadline = lua_tonumber(L, 4);
-  nsResult r;
-  (void)status;
-  lua_settop(L, 5);
-  if (s == NULL) r = NS_CLOSED;
-  else r = ns_lookupwait(L, s, 5, 2, deadline, 0, ctx, connect_lookup_k);
-  if (r == NS_PUSHED) return 3;
-  if (r != NS_OK) {
-    if (ctx) return connect_ex_result(L, r, errno);
-    return ns_pushresult(L, r, errno);
-  }
-  lua_settop(L, 3);
-  return ctx ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
-}
-
-static int connect_begin (lua_State *L, int ex) {
-  nsSocket *s = ns_checkopen(L, 1);
-  double deadline = ns_deadline(s->timeout);
-  if (s->family != AF_UNIX && lua_gettop(L) >= 3) {
-    lua_settop(L, 3);
-    if (ns_lookupstart(L, s, 2)) {  /* pushed the lookup: now at 4 */
-      lua_pushnumber(L, s->timeout > 0 ? deadline : -1.0);
-      lua_insert(L, 4);
-      return connect_lookup_k(L, LUA_OK, ex);
-    }
-  }
-  return ex ? connect_ex_start(L, s, deadline) : connect_start(L, s, deadline);
-}
-
-static int sock_connect (lua_State *L) {
-#if defined(NS_HAVE_TLS)
-  ns_tls_remember(L);  /* the host name s:starttls checks by default */
-#endif
-  return connect_begin(L, 0);
-}
-
-static int sock_connect_ex (lua_State *L) {
-  return connect_begin(L, 1);
 }
 
 
@@ -661,13 +345,8 @@ static int sock_shutdown (lua_State *L) {
 ** as the receiver does not read.
 */
 int ns_receiverfull (nsSocket *s) {
-  struct pollfd pfd;
   if (s->family != AF_UNIX || s->type != SOCK_DGRAM) return 0;
-  pfd.fd = s->fd;
-  pfd.events = POLLOUT;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return (pfd.revents & POLLOUT) != 0;
+  return (ns_sys_pollnow(s->fd, NS_WRITE) & NS_WRITE) != 0;
 }
 
 
@@ -698,13 +377,12 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
   data = ns_checkrange(L, 2, &len);
   addr = lua_tolstring(L, 6, &alen);
   for (;;) {
-#if defined(NS_HAVE_TLS)
-    if (s->tls != NULL) n = ns_tls_write(L, s, data, len);
+    if (alen == 0 || !ns_io_plain(s))  /* TLS ignores a sendto address */
+      n = ns_io_send(L, s, data, len, sendevents(s), lua_tonumber(L, 5));
     else
-#endif
-    n = sendto(s->fd, data, len, MSG_NOSIGNAL |
-               ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
-               (const struct sockaddr *)addr, (socklen_t)alen);
+      n = ns_sys_sendto(s->fd, data, len,
+                        ns_callflags(L, s, sendevents(s), lua_tonumber(L, 5)),
+                        (const struct sockaddr *)addr, (socklen_t)alen);
     if (n >= 0) {
       lua_pushinteger(L, n);
       return 1;
@@ -712,7 +390,7 @@ int ns_send_k (lua_State *L, int status, lua_KContext ctx) {
     if (ns_retry(L)) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tlsevents(s, sendevents(s)) |
+    r = ns_block(L, s, ns_io_events(s, sendevents(s)) |
                    (alen > 0 && ns_receiverfull(s) ? NS_NOPOLL : 0),
                  lua_tonumber(L, 5), ctx, ns_send_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
@@ -743,19 +421,11 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
   lua_settop(L, 6);
   if (s == NULL) { nret = ns_closed(L); goto fail; }
   for (;;) {
-#if defined(NS_HAVE_TLS)
-    if (s->tls != NULL) {  /* every byte taken, then TLS's records out */
-      n = sent < len ? ns_tls_write(L, s, data + sent, len - sent)
-                     : ns_tls_flush(L, s);
-      if (n == 0 && sent == len) break;
-    }
-    else
-#endif
-    {
-      if (sent == len) break;
-      n = send(s->fd, data + sent, len - sent,
-               MSG_NOSIGNAL | ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 5)));
-    }
+    /* every byte taken, then what the transport holds (TLS's records) */
+    n = sent < len ? ns_io_send(L, s, data + sent, len - sent, NS_WRITE,
+                                lua_tonumber(L, 5))
+                   : ns_io_flush(L, s);
+    if (n == 0 && sent == len) break;
     if (n >= 0) {
       sent += (size_t)n;
       continue;
@@ -767,7 +437,7 @@ static int sendall_k (lua_State *L, int status, lua_KContext ctx) {
     }
     lua_pushinteger(L, (lua_Integer)sent);
     lua_replace(L, 6);
-    r = ns_block(L, s, ns_tlsevents(s, NS_WRITE), lua_tonumber(L, 5), ctx,
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lua_tonumber(L, 5), ctx,
                  sendall_k);
     if (r != NS_AGAIN) { nret = ns_pushresult(L, r, errno); goto fail; }
   }
@@ -803,15 +473,10 @@ static int sock_sendall (lua_State *L) {
 ** peer sent right before it closed reads as the end.
 */
 int ns_atend (nsSocket *s, size_t size) {
-  struct pollfd pfd;
   if (size == 0) return 0;
   if (s->type == SOCK_STREAM) return 1;
   if (s->type != SOCK_SEQPACKET) return 0;
-  pfd.fd = s->fd;
-  pfd.events = POLLIN | POLLRDHUP;
-  pfd.revents = 0;
-  while (poll(&pfd, 1, 0) < 0 && errno == EINTR) {}
-  return (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+  return (ns_sys_pollnow(s->fd, NS_READ) & NS_HANGUP) != 0;
 }
 
 /*
@@ -837,9 +502,8 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
     ns_buf_take(L, s, size, flags & MSG_PEEK);
     return 1;
   }
-#if defined(NS_HAVE_TLS)
-  while (s->tls != NULL) {  /* decrypted into the shared buffer first */
-    n = size == 0 ? 0 : ns_tls_fill(L, s);
+  while (!ns_io_plain(s)) {  /* TLS: decrypted into the shared buffer */
+    n = size == 0 ? 0 : ns_io_fill(L, s, 0, lua_tonumber(L, 4));
     if (n > 0) {
       ns_buf_take(L, s, size, flags & MSG_PEEK);
       return 1;
@@ -850,10 +514,10 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       return ns_closed(L);
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) return ns_fail(L, errno);
-    r = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 4), ctx, recv_k);
+    r = ns_block(L, s, ns_io_events(s, NS_READ), lua_tonumber(L, 4), ctx,
+                 recv_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
-#endif
   for (;;) {
     if (size > NS_STACKBUF) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
@@ -879,7 +543,11 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
 }
 
 
-static int sock_recv (lua_State *L) {
+/*
+** The start of s:recv and s:recvfrom (bufsize [, flags]): the arguments
+** checked, the deadline at 4, then the call's continuation 'k'.
+*/
+int ns_recvstart (lua_State *L, lua_KFunction k) {
   nsSocket *s = ns_checkio(L, 1);
   size_t size;
   int flags;
@@ -887,7 +555,12 @@ static int sock_recv (lua_State *L) {
   if (s == NULL) return ns_closed(L);
   lua_settop(L, 3);
   lua_pushnumber(L, ns_deadline(s->timeout));
-  return recv_k(L, LUA_OK, 0);
+  return k(L, LUA_OK, 0);
+}
+
+
+static int sock_recv (lua_State *L) {
+  return ns_recvstart(L, recv_k);
 }
 
 
@@ -960,8 +633,6 @@ static const luaL_Reg methods[] = {
   {"bind", sock_bind},
   {"listen", sock_listen},
   {"accept", sock_accept},
-  {"connect", sock_connect},
-  {"connect_ex", sock_connect_ex},
   {"send", sock_send},
   {"sendall", sock_sendall},
   {"recv", sock_recv},
@@ -1000,15 +671,9 @@ static const luaL_Reg funcs[] = {
 
 /*
 ** The socket class, its method table also as netsock.core._socketmethods
-** so that the other files and the Lua facade can add methods.
+** so that the other files (ns_addmethods) and the Lua facade can add
+** methods.
 */
-void ns_addmethods (lua_State *L, const luaL_Reg *l) {
-  lua_getfield(L, -1, "_socketmethods");
-  luaL_setfuncs(L, l, 0);
-  lua_pop(L, 1);
-}
-
-
 void ns_socket_open (lua_State *L) {
   ns_newclass(L, NS_SOCKET, metamethods, methods, 0);
   ns_marksocketclass(L);

@@ -18,9 +18,10 @@
 ** more bytes from the descriptor, so the descriptor's readiness tells
 ** the truth.
 **
-** Writes: the BIO sends with MSG_NOSIGNAL; what the kernel does not take
-** stays in the BIO's output buffer (one write's worth at most) and goes
-** out before anything else, waiting for the descriptor to be writable.
+** Writes: the BIO sends with ns_sys_send (never SIGPIPE); what the
+** kernel does not take stays in the BIO's output buffer (one write's
+** worth at most) and goes out before anything else, waiting for the
+** descriptor to be writable.
 ** OpenSSL therefore never sees a failed write and never asks for an
 ** SSL_write to be retried with the same arguments.
 */
@@ -44,1167 +45,7 @@
 
 #include "netsock.h"
 #include "tls.h"
-
-#define NS_TLSCTX     "netsock.tls.context"
-#define NS_TLSSESSION "netsock.tls.session"
-#define NS_TLSHOSTS   "netsock.tls.hosts"   /* weak: socket -> host name */
-
-/* ciphertext the BIO reads from the descriptor at a time */
-#if !defined(NS_TLS_INBUF)
-#define NS_TLS_INBUF  (64 * 1024)
-#endif
-
-/* plaintext handed to one SSL_write */
-#if !defined(NS_TLS_WCHUNK)
-#define NS_TLS_WCHUNK  (64 * 1024)
-#endif
-
-
-/* {====== Errors ====== */
-
-/*
-** The message of the last TLS failure, for ns_fail: the failing code
-** paths fill it and return errno NS_ETLS, NS_ETLSVERIFY or NS_ETLSEOF
-** (values no system errno takes). One buffer suffices: Lua runs one
-** call at a time and ns_fail reads it before anything else can fail.
-*/
-static char tlsmsg[512];
-static char snimsg[sizeof tlsmsg];   /* why the sni lookup failed */
-
-const char *ns_tls_lastmsg (void) {
-  return tlsmsg;
-}
-
-
-static void setmsg (const char *prefix, const char *reason) {
-  if (prefix != NULL && *prefix)
-    snprintf(tlsmsg, sizeof tlsmsg, "%s: %s", prefix, reason);
-  else
-    snprintf(tlsmsg, sizeof tlsmsg, "%s", reason);
-}
-
-
-/*
-** The reason of OpenSSL's oldest queued error into tlsmsg; clears the
-** queue. Returns the errno-like code for it: a system error's errno,
-** NS_ETLSVERIFY for a failed certificate check, else NS_ETLS.
-*/
-static int takeerror (const char *prefix) {
-  unsigned long e = ERR_get_error();
-  int code = NS_ETLS;
-  if (e == 0)
-    setmsg(prefix, "unknown TLS error");
-  else {
-    const char *r = ERR_reason_error_string(e);
-    char buf[128];
-    if (r == NULL) {
-      ERR_error_string_n(e, buf, sizeof buf);
-      r = buf;
-    }
-    if (ERR_SYSTEM_ERROR(e)) {
-      code = ERR_GET_REASON(e);
-      setmsg(prefix, strerror(code));
-    }
-    else {
-      setmsg(prefix, r);
-      if (ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED)
-        code = NS_ETLSVERIFY;
-    }
-  }
-  ERR_clear_error();
-  return code;
-}
-
-
-/*
-** OpenSSL's reasons for a record that is no TLS at all: the peer speaks
-** plaintext (an HTTP or SMTP greeting, a request on the wrong port)
-*/
-static int plaintextreason (int reason) {
-  return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
-         reason == SSL_R_HTTPS_PROXY_REQUEST || reason == SSL_R_UNKNOWN_PROTOCOL ||
-         reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
-         reason == SSL_R_RECORD_LENGTH_MISMATCH;
-}
-
-
-/* a failed certificate check: the reason, and the way out */
-static void verifymsg (long vr) {
-  const char *why = X509_verify_cert_error_string(vr);
-  if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
-    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (the "
-             "certificate is not for this name: connect by the name it "
-             "names, or give server_hostname)", why);
-  else
-    snprintf(tlsmsg, sizeof tlsmsg, "certificate verify failed: %s (trust "
-             "the issuing CA: the context's cafile, capath or cadata option, "
-             "or SSL_CERT_FILE; verify = false turns checking off, for tests "
-             "only)", why);
-}
-
-
-/* push nil, message, code for the last failure (takeerror's result) */
-static int pushtlsfail (lua_State *L, int code) {
-  return ns_fail(L, code);
-}
-
-/* }====== */
-
-
-/* {====== Contexts ====== */
-
-/*
-** What the SSL_CTX's callbacks need, owned by the SSL_CTX through
-** ex_data (freed with it), so a context switched to by SNI stays whole
-** however long the Lua object lives.
-*/
-typedef struct nsCtxData {
-  int server;
-  int verify;           /* client: check the peer's chain */
-  int check_hostname;   /* client: and its name */
-  int ragged;           /* suppress_ragged_eofs: no close_notify is an end */
-  unsigned char *alpn;  /* wire format, or NULL */
-  unsigned int alpnlen;
-} nsCtxData;
-
-/* the most sessions a server context keeps for session-ID resumption */
-#if !defined(NS_TLS_SESSCACHE)
-#define NS_TLS_SESSCACHE  1024
-#endif
-
-typedef struct nsTlsCtx {
-  SSL_CTX *ctx;
-} nsTlsCtx;
-
-static int ctxindex = -1;   /* SSL_CTX ex_data index of nsCtxData */
-static int sslindex = -1;   /* SSL ex_data index of nsTls */
-
-
-static void freectxdata (void *parent, void *ptr, CRYPTO_EX_DATA *ad,
-                         int idx, long argl, void *argp) {
-  nsCtxData *d = (nsCtxData *)ptr;
-  (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
-  if (d != NULL) {
-    free(d->alpn);
-    free(d);
-  }
-}
-
-
-static nsCtxData *ctxdata (const SSL_CTX *ctx) {
-  return (nsCtxData *)SSL_CTX_get_ex_data(ctx, ctxindex);
-}
-
-
-static nsTlsCtx *checkctx (lua_State *L, int idx) {
-  nsTlsCtx *c = (nsTlsCtx *)luaL_checkudata(L, idx, NS_TLSCTX);
-  if (c->ctx == NULL) luaL_argerror(L, idx, "context not initialised");
-  return c;
-}
-
-
-static int ctx_gc (lua_State *L) {
-  nsTlsCtx *c = (nsTlsCtx *)luaL_checkudata(L, 1, NS_TLSCTX);
-  if (c->ctx != NULL) {
-    SSL_CTX_free(c->ctx);
-    c->ctx = NULL;
-  }
-  return 0;
-}
-
-
-static int ctx_tostring (lua_State *L) {
-  nsTlsCtx *c = (nsTlsCtx *)luaL_checkudata(L, 1, NS_TLSCTX);
-  nsCtxData *d = c->ctx ? ctxdata(c->ctx) : NULL;
-  lua_pushfstring(L, "tls.context (%s): %p",
-                  d && d->server ? "server" : "client", (void *)c);
-  return 1;
-}
-
-
-/* the field 'name' of the options table (at 1) as a string or nil */
-static const char *optstring (lua_State *L, const char *name, size_t *len) {
-  const char *v = NULL;
-  lua_getfield(L, 1, name);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "bad argument #1 to 'context' (field '%s': string "
-                    "expected, got %s)", name, luaL_typename(L, -1));
-    v = lua_tolstring(L, -1, len);
-  }
-  lua_pop(L, 1);   /* the table still holds the string */
-  return v;
-}
-
-
-static int optbool (lua_State *L, const char *name, int def) {
-  int v = def;
-  lua_getfield(L, 1, name);
-  if (!lua_isnil(L, -1)) {
-    if (!lua_isboolean(L, -1))
-      luaL_error(L, "bad argument #1 to 'context' (field '%s': boolean "
-                    "expected, got %s)", name, luaL_typename(L, -1));
-    v = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-
-static int optchoice (lua_State *L, const char *name, const char *def,
-                      const char *const list[]) {
-  const char *v = optstring(L, name, NULL);
-  int i;
-  if (v == NULL) v = def;
-  for (i = 0; list[i] != NULL; i++)
-    if (strcmp(list[i], v) == 0) return i;
-  return luaL_error(L, "bad argument #1 to 'context' (field '%s': invalid "
-                       "value '%s')", name, v);
-}
-
-
-static const char *const knownopts[] = {
-  "mode", "cafile", "capath", "cadata", "certfile", "keyfile", "cert", "key",
-  "password", "alpn", "min_version", "max_version", "ciphers",
-  "ciphersuites", "verify", "check_hostname", "verify_client", "sni",
-  "suppress_ragged_eofs", NULL
-};
-
-
-static void checkknown (lua_State *L) {
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    int i, ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -1);
-      for (i = 0; knownopts[i] != NULL && !ok; i++)
-        ok = strcmp(k, knownopts[i]) == 0;
-    }
-    if (!ok)
-      luaL_error(L, "bad argument #1 to 'context' (unknown option '%s')",
-                 luaL_tolstring(L, -1, NULL));
-  }
-}
-
-
-/*
-** The alpn option (a list of protocol names) in wire format: each name
-** prefixed by its length. Raises on a bad list.
-*/
-static unsigned char *alpnwire (lua_State *L, int idx, unsigned int *len,
-                                const char *fname, int arg) {
-  size_t total = 0, n, i;
-  unsigned char *w, *p;
-  if (lua_type(L, idx) != LUA_TTABLE)
-    luaL_error(L, "bad argument #%d to '%s' (alpn: table expected, got %s)",
-               arg, fname, luaL_typename(L, idx));
-  n = (size_t)luaL_len(L, idx);
-  if (n == 0)
-    luaL_error(L, "bad argument #%d to '%s' (alpn: empty list)", arg, fname);
-  for (i = 1; i <= n; i++) {
-    size_t l;
-    if (lua_geti(L, idx, (lua_Integer)i) != LUA_TSTRING)
-      luaL_error(L, "bad argument #%d to '%s' (alpn[%d]: string expected)",
-                 arg, fname, (int)i);
-    lua_tolstring(L, -1, &l);
-    if (l == 0 || l > 255)
-      luaL_error(L, "bad argument #%d to '%s' (alpn[%d]: 1 to 255 bytes)",
-                 arg, fname, (int)i);
-    total += l + 1;
-    lua_pop(L, 1);
-  }
-  if (total > 65535)
-    luaL_error(L, "bad argument #%d to '%s' (alpn list too long)", arg, fname);
-  w = p = (unsigned char *)malloc(total);
-  if (w == NULL) luaL_error(L, "not enough memory");
-  for (i = 1; i <= n; i++) {
-    size_t l;
-    const char *s;
-    lua_geti(L, idx, (lua_Integer)i);
-    s = lua_tolstring(L, -1, &l);
-    *p++ = (unsigned char)l;
-    memcpy(p, s, l);
-    p += l;
-    lua_pop(L, 1);
-  }
-  *len = (unsigned int)total;
-  return w;
-}
-
-
-/* server: pick the first of our protocols the client offers */
-static int alpnselect (SSL *ssl, const unsigned char **out,
-                       unsigned char *outlen, const unsigned char *in,
-                       unsigned int inlen, void *arg) {
-  nsCtxData *d = ctxdata(SSL_get_SSL_CTX(ssl));
-  unsigned char *sel;
-  (void)arg;
-  if (d == NULL || d->alpn == NULL) return SSL_TLSEXT_ERR_NOACK;
-  if (SSL_select_next_proto(&sel, outlen, d->alpn, d->alpnlen, in, inlen)
-      != OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_ALERT_FATAL;  /* no protocol in common */
-  *out = sel;
-  return SSL_TLSEXT_ERR_OK;
-}
-
-
-static int versionnum (const char *v) {
-  static const struct { const char *name; int num; } vs[] = {
-    {"tls1", TLS1_VERSION}, {"tls1.0", TLS1_VERSION},
-    {"tls1.1", TLS1_1_VERSION}, {"tls1.2", TLS1_2_VERSION},
-    {"tls1.3", TLS1_3_VERSION}, {NULL, 0}
-  };
-  int i;
-  for (i = 0; vs[i].name != NULL; i++)
-    if (strcmp(vs[i].name, v) == 0) return vs[i].num;
-  return -1;
-}
-
-
-static int checkversion (lua_State *L, const char *name, const char *def) {
-  const char *v = optstring(L, name, NULL);
-  int n;
-  if (v == NULL) v = def;
-  if (v == NULL) return 0;
-  n = versionnum(v);
-  if (n < 0)
-    luaL_error(L, "bad argument #1 to 'context' (field '%s': invalid "
-                  "version '%s', expected tls1, tls1.1, tls1.2 or tls1.3)",
-               name, v);
-  return n;
-}
-
-
-/* the password callback: the password option, kept as userdata arg */
-typedef struct { const char *pw; } nsPassword;
-
-static int passwordcb (char *buf, int size, int rwflag, void *u) {
-  const char *pw = u ? ((const nsPassword *)u)->pw : NULL;
-  size_t len;
-  (void)rwflag;
-  if (pw == NULL) return 0;
-  len = strlen(pw);
-  if (len > (size_t)size) len = (size_t)size;
-  memcpy(buf, pw, len);
-  return (int)len;
-}
-
-
-/* PEM certificates in a string into the context's trust store */
-static int loadcadata (SSL_CTX *ctx, const char *pem, size_t len) {
-  BIO *b = BIO_new_mem_buf(pem, (int)len);
-  X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-  X509 *x;
-  int count = 0;
-  if (b == NULL) return 0;
-  while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-    int ok = X509_STORE_add_cert(st, x);
-    X509_free(x);
-    if (!ok) { BIO_free(b); return 0; }
-    count++;
-  }
-  BIO_free(b);
-  if (count == 0) return 0;
-  ERR_clear_error();   /* the end of the PEM data */
-  return 1;
-}
-
-
-/* a certificate chain and key in PEM strings */
-static int loadcertkey (SSL_CTX *ctx, const char *cert, size_t clen,
-                        const char *key, size_t klen, nsPassword *pw) {
-  BIO *b = BIO_new_mem_buf(cert, (int)clen);
-  X509 *x;
-  EVP_PKEY *pk;
-  int ok;
-  if (b == NULL) return 0;
-  x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-  if (x == NULL) { BIO_free(b); return 0; }
-  ok = SSL_CTX_use_certificate(ctx, x);
-  X509_free(x);
-  while (ok && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-    if (!SSL_CTX_add0_chain_cert(ctx, x)) { X509_free(x); ok = 0; }
-  BIO_free(b);
-  if (!ok) return 0;
-  ERR_clear_error();
-  b = BIO_new_mem_buf(key, (int)klen);
-  if (b == NULL) return 0;
-  pk = PEM_read_bio_PrivateKey(b, NULL, passwordcb, pw);
-  BIO_free(b);
-  if (pk == NULL) return 0;
-  ok = SSL_CTX_use_PrivateKey(ctx, pk);
-  EVP_PKEY_free(pk);
-  return ok;
-}
-
-
-/* fail while making a context: nil, message, code; frees the SSL_CTX */
-static int ctxfail (lua_State *L, SSL_CTX *ctx, const char *what) {
-  int code = takeerror(what);
-  SSL_CTX_free(ctx);
-  if (!ns_istlserr(code)) {  /* a file's system error: its errno's name */
-    ns_fail(L, code);
-    lua_pushstring(L, tlsmsg);   /* the message names the file */
-    lua_replace(L, -3);
-    return 3;
-  }
-  return pushtlsfail(L, code);
-}
-
-
-/* SNI on a server: a table name -> context, or a function(name) */
-static int snicb (SSL *ssl, int *alert, void *arg);
-
-/*
-** netsock.tls.context(options): see docs/api.md. Misuse (types,
-** unknown options or values) raises; a file, key or list that OpenSSL
-** refuses returns nil, message, code. The context userdata keeps the
-** sni table or function in its user value.
-*/
-static int ctx_new (lua_State *L) {
-  static const char *const modes[] = {"client", "server", NULL};
-  static const char *const vclient[] = {"none", "optional", "require", NULL};
-  nsTlsCtx *c;
-  SSL_CTX *ctx;
-  nsCtxData *d;
-  int server, verify, vc, minv, maxv, chkhost, ragged;
-  const char *cafile, *capath, *cadata, *certfile, *keyfile, *cert, *key;
-  const char *pw, *ciphers, *suites;
-  size_t cadatalen = 0, certlen = 0, keylen = 0;
-  nsPassword pwbox;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  checkknown(L);
-  server = optchoice(L, "mode", "client", modes);
-  cafile = optstring(L, "cafile", NULL);
-  capath = optstring(L, "capath", NULL);
-  cadata = optstring(L, "cadata", &cadatalen);
-  certfile = optstring(L, "certfile", NULL);
-  keyfile = optstring(L, "keyfile", NULL);
-  cert = optstring(L, "cert", &certlen);
-  key = optstring(L, "key", &keylen);
-  pw = optstring(L, "password", NULL);
-  pwbox.pw = pw;
-  ciphers = optstring(L, "ciphers", NULL);
-  suites = optstring(L, "ciphersuites", NULL);
-  vc = optchoice(L, "verify_client", "none", vclient);
-  minv = checkversion(L, "min_version", "tls1.2");
-  maxv = checkversion(L, "max_version", NULL);
-  verify = optbool(L, "verify", !server);
-  chkhost = optbool(L, "check_hostname", !server && verify);
-  ragged = optbool(L, "suppress_ragged_eofs", 0);
-  /* an option that would be ignored fails closed: the caller meant it */
-  lua_getfield(L, 1, "verify");
-  if (server && !lua_isnil(L, -1))
-    luaL_error(L, "bad argument #1 to 'context' (verify is for clients; a "
-                  "server checks its clients with verify_client)");
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "check_hostname");
-  if (server && !lua_isnil(L, -1))
-    luaL_error(L, "bad argument #1 to 'context' (check_hostname is for "
-                  "clients)");
-  if (!server && chkhost && !verify)
-    luaL_error(L, "bad argument #1 to 'context' (check_hostname needs "
-                  "verify: give check_hostname = false with verify = false)");
-  lua_pop(L, 1);
-  if (maxv && minv > maxv)
-    luaL_error(L, "bad argument #1 to 'context' (min_version is above "
-                  "max_version)");
-  if (keyfile != NULL && certfile == NULL)
-    luaL_error(L, "bad argument #1 to 'context' (keyfile without certfile)");
-  if ((cert != NULL) != (key != NULL))
-    luaL_error(L, "bad argument #1 to 'context' (cert and key go together)");
-  if (cert != NULL && certfile != NULL)
-    luaL_error(L, "bad argument #1 to 'context' (cert and certfile both given)");
-  if (server && cert == NULL && certfile == NULL)
-    luaL_error(L, "bad argument #1 to 'context' (a server needs cert/key "
-                  "or certfile/keyfile)");
-  if (!server && vc != 0)
-    luaL_error(L, "bad argument #1 to 'context' (verify_client is for servers)");
-  lua_getfield(L, 1, "sni");
-  if (!lua_isnil(L, -1)) {
-    if (!server)
-      luaL_error(L, "bad argument #1 to 'context' (sni is for servers; "
-                    "clients give server_hostname to starttls)");
-    if (!lua_istable(L, -1) && !lua_isfunction(L, -1))
-      luaL_error(L, "bad argument #1 to 'context' (field 'sni': table or "
-                    "function expected, got %s)", luaL_typename(L, -1));
-    if (lua_istable(L, -1)) {  /* every value a context */
-      lua_pushnil(L);
-      while (lua_next(L, -2)) {
-        nsTlsCtx *sc = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
-        if (lua_type(L, -2) != LUA_TSTRING || sc == NULL ||
-            sc->ctx == NULL || !ctxdata(sc->ctx)->server)
-          luaL_error(L, "bad argument #1 to 'context' (sni: a table of "
-                        "host name -> server context)");
-        lua_pop(L, 1);
-      }
-    }
-  }
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "alpn");
-  if (!lua_isnil(L, -1)) {   /* validated here, converted below */
-    unsigned int l;
-    free(alpnwire(L, lua_gettop(L), &l, "context", 1));
-  }
-  lua_pop(L, 1);
-
-  /* the object first, empty: a memory error later leaves nothing behind */
-  c = (nsTlsCtx *)lua_newuserdatauv(L, sizeof *c, 1);
-  c->ctx = NULL;
-  luaL_setmetatable(L, NS_TLSCTX);
-  ERR_clear_error();
-  ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-  if (ctx == NULL) return ctxfail(L, NULL, "context");
-  d = (nsCtxData *)calloc(1, sizeof *d);
-  if (d == NULL || !SSL_CTX_set_ex_data(ctx, ctxindex, d)) {
-    free(d);
-    SSL_CTX_free(ctx);
-    return luaL_error(L, "not enough memory");
-  }
-  d->server = server;
-  d->verify = verify;
-  d->check_hostname = chkhost;
-  d->ragged = ragged;
-  lua_getfield(L, 1, "alpn");
-  if (!lua_isnil(L, -1)) {
-    d->alpn = alpnwire(L, lua_gettop(L), &d->alpnlen, "context", 1);
-    if (!server && SSL_CTX_set_alpn_protos(ctx, d->alpn, d->alpnlen) != 0) {
-      SSL_CTX_free(ctx);
-      return luaL_error(L, "not enough memory");
-    }
-    if (server) SSL_CTX_set_alpn_select_cb(ctx, alpnselect, NULL);
-  }
-  lua_pop(L, 1);
-
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                           SSL_OP_CIPHER_SERVER_PREFERENCE);
-  /* no SSL_MODE_ENABLE_PARTIAL_WRITE: our BIO takes every record, so an
-     SSL_write always completes, all its records in one call */
-  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (!SSL_CTX_set_min_proto_version(ctx, minv))
-    return ctxfail(L, ctx, "min_version");
-  if (maxv && !SSL_CTX_set_max_proto_version(ctx, maxv))
-    return ctxfail(L, ctx, "max_version");
-  if (ciphers && !SSL_CTX_set_cipher_list(ctx, ciphers))
-    return ctxfail(L, ctx, "ciphers");
-  if (suites && !SSL_CTX_set_ciphersuites(ctx, suites))
-    return ctxfail(L, ctx, "ciphersuites");
-  if (pw != NULL) {
-    /* the table keeps the string alive, but the context outlives the
-       call: OpenSSL reads the password only while loading the key */
-    SSL_CTX_set_default_passwd_cb(ctx, passwordcb);
-    SSL_CTX_set_default_passwd_cb_userdata(ctx, &pwbox);
-  }
-  if (certfile) {
-    if (SSL_CTX_use_certificate_chain_file(ctx, certfile) != 1)
-      return ctxfail(L, ctx, certfile);
-    if (SSL_CTX_use_PrivateKey_file(ctx, keyfile ? keyfile : certfile,
-                                    SSL_FILETYPE_PEM) != 1)
-      return ctxfail(L, ctx, keyfile ? keyfile : certfile);
-  }
-  if (cert && !loadcertkey(ctx, cert, certlen, key, keylen, &pwbox))
-    return ctxfail(L, ctx, "cert/key");
-  if ((certfile || cert) && SSL_CTX_check_private_key(ctx) != 1)
-    return ctxfail(L, ctx, "key does not match the certificate");
-  SSL_CTX_set_default_passwd_cb(ctx, NULL);
-  SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
-
-  /* trust: what was given, else the system store (SSL_CERT_FILE and
-     SSL_CERT_DIR honoured: OpenSSL's default paths read them) */
-  if (cafile || capath) {
-    if (SSL_CTX_load_verify_locations(ctx, cafile, capath) != 1)
-      return ctxfail(L, ctx, cafile ? cafile : capath);
-  }
-  if (cadata && !loadcadata(ctx, cadata, cadatalen))
-    return ctxfail(L, ctx, "cadata");
-  if (!cafile && !capath && !cadata && (verify || vc != 0)) {
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-      return ctxfail(L, ctx, "system trust store");
-  }
-  if (server) {
-    static const unsigned char sid[] = "netsock";
-    int mode = vc == 0 ? SSL_VERIFY_NONE
-             : vc == 1 ? SSL_VERIFY_PEER
-             : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, NULL);
-    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
-    /* read for session-ID resumption (TLS 1.2 clients without tickets);
-       bounded, the oldest going first */
-    SSL_CTX_sess_set_cache_size(ctx, NS_TLS_SESSCACHE);
-    lua_getfield(L, 1, "sni");
-    if (!lua_isnil(L, -1))
-      SSL_CTX_set_tlsext_servername_callback(ctx, snicb);
-    lua_setiuservalue(L, -2, 1);
-  }
-  else {
-    SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-    /* OpenSSL never reads a client's cache (a client resumes with the
-       session it is given: s:tlssession()), so none is kept */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  }
-  ERR_clear_error();
-  c->ctx = ctx;
-  return 1;
-}
-
-
-/* context:info(): the options as made (mode, verify, check_hostname) */
-static int ctx_info (lua_State *L) {
-  nsTlsCtx *c = checkctx(L, 1);
-  nsCtxData *d = ctxdata(c->ctx);
-  lua_createtable(L, 0, 7);
-  lua_pushboolean(L, d->ragged);
-  lua_setfield(L, -2, "suppress_ragged_eofs");
-  lua_pushinteger(L, (lua_Integer)SSL_CTX_sess_number(c->ctx));
-  lua_setfield(L, -2, "sessions");
-  lua_pushinteger(L, d->server ? (lua_Integer)SSL_CTX_sess_get_cache_size(c->ctx) : 0);
-  lua_setfield(L, -2, "session_cache_size");
-  lua_pushstring(L, d->server ? "server" : "client");
-  lua_setfield(L, -2, "mode");
-  lua_pushboolean(L, d->verify);
-  lua_setfield(L, -2, "verify");
-  lua_pushboolean(L, d->check_hostname);
-  lua_setfield(L, -2, "check_hostname");
-  return 1;
-}
-
-/* }====== */
-
-
-/* {====== Sessions ====== */
-
-typedef struct nsSession { SSL_SESSION *sess; } nsSession;
-
-static int sess_gc (lua_State *L) {
-  nsSession *p = (nsSession *)luaL_checkudata(L, 1, NS_TLSSESSION);
-  if (p->sess) { SSL_SESSION_free(p->sess); p->sess = NULL; }
-  return 0;
-}
-
-static int sess_tostring (lua_State *L) {
-  nsSession *p = (nsSession *)luaL_checkudata(L, 1, NS_TLSSESSION);
-  lua_pushfstring(L, "tls.session: %p", (void *)p);
-  return 1;
-}
-
-static int sess_reusable (lua_State *L) {
-  nsSession *p = (nsSession *)luaL_checkudata(L, 1, NS_TLSSESSION);
-  lua_pushboolean(L, p->sess && SSL_SESSION_is_resumable(p->sess));
-  return 1;
-}
-
-/* }====== */
-
-
-/* {====== The BIO: our descriptor, our buffers ====== */
-
-/*
-** per-socket TLS state. in[inhead..intail) is ciphertext read from the
-** descriptor that OpenSSL has not taken yet; out[outhead..outtail) is
-** ciphertext OpenSSL wrote that the kernel has not taken yet.
-*/
-struct nsTls {
-  SSL *ssl;
-  nsSocket *s;
-  lua_State *L;         /* for the SNI callback, during a handshake */
-  int ctxref;           /* registry ref to the context userdata */
-  char *in;
-  size_t inhead, intail;
-  char *out;
-  size_t outhead, outtail, outcap;
-  int budget;           /* recv(2) calls the BIO may still make */
-  int eof;              /* recv(2) returned 0 */
-  int syserr;           /* errno of the BIO's failed system call, or 0 */
-  int want;             /* NS_READ or NS_WRITE: what the last op awaits */
-  int done;             /* handshake complete */
-  int peek;             /* writes that look for arrived bytes first */
-  unsigned long rbytes; /* ciphertext bytes received so far */
-  int shut;             /* close_notify received */
-  int ioflags;          /* MSG_DONTWAIT or 0: ns_callflags for this call */
-  lua_State *callL;     /* this call's thread (NULL: never waits), for ns_retry */
-  char *host;           /* the name checked and sent as SNI, or NULL */
-  int snifail;          /* the sni lookup raised: tlsmsg says how */
-  int dead;             /* freed from a callback: handshake_step frees it */
-};
-
-static void tlsfree (lua_State *L, nsTls *t);
-
-/* EINTR: retried, but for the lua5.4 prompt's Ctrl-C (ns_retry) */
-#define TLS_RETRY(t)  (errno == EINTR && \
-                       ((t)->callL == NULL || !ns_interrupted((t)->callL)))
-
-
-static int bio_write (BIO *b, const char *buf, int len) {
-  nsTls *t = (nsTls *)BIO_get_data(b);
-  size_t n = 0;
-  BIO_clear_retry_flags(b);
-  if (len <= 0) return 0;
-  if (t->outhead == t->outtail) {
-    ssize_t r;
-    t->outhead = t->outtail = 0;
-    do r = send(t->s->fd, buf, (size_t)len,
-                MSG_NOSIGNAL | t->ioflags);
-    while (r < 0 && TLS_RETRY(t));
-    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      t->syserr = errno;
-      return -1;
-    }
-    if (r > 0) n = (size_t)r;
-    if (n == (size_t)len) return len;
-  }
-  /* the rest waits in our output buffer, after what waits there */
-  if (t->outcap - t->outtail < (size_t)len - n) {
-    size_t pend = t->outtail - t->outhead, need = pend + (size_t)len - n;
-    size_t cap = t->outcap ? t->outcap : 16 * 1024;
-    char *p;
-    if (t->outhead > 0) {
-      memmove(t->out, t->out + t->outhead, pend);
-      t->outhead = 0;
-      t->outtail = pend;
-    }
-    while (cap < need) cap *= 2;
-    if (cap > t->outcap) {
-      p = (char *)realloc(t->out, cap);
-      if (p == NULL) { t->syserr = ENOMEM; return -1; }
-      t->out = p;
-      t->outcap = cap;
-    }
-  }
-  memcpy(t->out + t->outtail, buf + n, (size_t)len - n);
-  t->outtail += (size_t)len - n;
-  return len;
-}
-
-
-static int bio_read (BIO *b, char *buf, int len) {
-  nsTls *t = (nsTls *)BIO_get_data(b);
-  size_t avail;
-  BIO_clear_retry_flags(b);
-  if (len <= 0) return 0;
-  if (t->inhead == t->intail) {
-    ssize_t r;
-    if (t->eof) return 0;
-    if (t->budget <= 0) { BIO_set_retry_read(b); return -1; }
-    t->budget--;
-    t->inhead = t->intail = 0;
-    if (t->in == NULL && (t->in = (char *)malloc(NS_TLS_INBUF)) == NULL) {
-      t->syserr = ENOMEM;
-      return -1;
-    }
-    do r = recv(t->s->fd, t->in, NS_TLS_INBUF, t->ioflags);
-    while (r < 0 && TLS_RETRY(t));
-    if (r == 0) { t->eof = 1; return 0; }
-    if (r > 0) t->rbytes += (unsigned long)r;
-    if (r < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
-      else t->syserr = errno;
-      return -1;
-    }
-    t->intail = (size_t)r;
-  }
-  avail = t->intail - t->inhead;
-  if (avail > (size_t)len) avail = (size_t)len;
-  memcpy(buf, t->in + t->inhead, avail);
-  t->inhead += avail;
-  if (t->inhead == t->intail) t->inhead = t->intail = 0;
-  return (int)avail;
-}
-
-
-static long bio_ctrl (BIO *b, int cmd, long num, void *ptr) {
-  (void)b; (void)num; (void)ptr;
-  switch (cmd) {
-    case BIO_CTRL_FLUSH: return 1;   /* our buffer drains in ns_tls_flush */
-    case BIO_CTRL_PUSH: case BIO_CTRL_POP: return 0;
-    default: return 0;
-  }
-}
-
-
-static int bio_create (BIO *b) {
-  BIO_set_init(b, 1);
-  return 1;
-}
-
-
-/*
-** The BIO method, one per Lua state: a userdata in the registry owns it
-** and frees it when the state closes (its finalizer runs after every
-** socket's: it was made first, at require time).
-*/
-#define NS_TLSBIOMETH "netsock.tls.biomethod"
-
-static int biometh_gc (lua_State *L) {
-  BIO_METHOD **pm = (BIO_METHOD **)lua_touserdata(L, 1);
-  if (*pm != NULL) {
-    BIO_meth_free(*pm);
-    *pm = NULL;
-  }
-  return 0;
-}
-
-
-static BIO_METHOD *getbiometh (lua_State *L) {
-  BIO_METHOD *m;
-  lua_getfield(L, LUA_REGISTRYINDEX, NS_TLSBIOMETH);
-  m = *(BIO_METHOD **)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return m;
-}
-
-
-static BIO_METHOD *makebiometh (void) {
-  BIO_METHOD *biometh = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                         "netsock socket");
-  if (biometh == NULL) return NULL;
-  BIO_meth_set_write(biometh, bio_write);
-  BIO_meth_set_read(biometh, bio_read);
-  BIO_meth_set_ctrl(biometh, bio_ctrl);
-  BIO_meth_set_create(biometh, bio_create);
-  return biometh;
-}
-
-
-/*
-** Send what waits in the output buffer. Returns 0 when it is empty,
-** -1 with errno (EAGAIN: wait for writable; t->want says so).
-*/
-static int flushout (nsSocket *s) {
-  nsTls *t = s->tls;
-  while (t->outhead < t->outtail) {
-    ssize_t r = send(s->fd, t->out + t->outhead, t->outtail - t->outhead,
-                     MSG_NOSIGNAL | t->ioflags);
-    if (r < 0) {
-      if (TLS_RETRY(t)) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) t->want = NS_WRITE;
-      return -1;
-    }
-    t->outhead += (size_t)r;
-  }
-  t->outhead = t->outtail = 0;
-  if (t->outcap > 64 * 1024 + 1024) {   /* a big write's buffer goes */
-    free(t->out);
-    t->out = NULL;
-    t->outcap = 0;
-  }
-  return 0;
-}
-
-
-/* how this call's system calls go: wait.c decides (L NULL: never wait) */
-static void setflags (lua_State *L, nsSocket *s) {
-  s->tls->ioflags = L != NULL ? ns_callflags(L, s, NS_READ, -1.0)
-                               : MSG_DONTWAIT;  /* timed: poll (wait.c) */
-  s->tls->callL = L;
-  s->tls->want = 0;   /* a failure of this call sets it again */
-}
-
-
-int ns_tls_flush (lua_State *L, nsSocket *s) {
-  setflags(L, s);
-  return flushout(s);
-}
-
-/* }====== */
-
-
-/* {====== Operations ====== */
-
-static int handshake_step (lua_State *L, nsSocket *s);
-
-/*
-** The peer closed without close_notify: tls_eof, or, after the
-** handshake on a context with suppress_ragged_eofs, the end of stream
-** (0, as for close_notify).
-*/
-static int ragged (nsTls *t) {
-  nsCtxData *d = ctxdata(SSL_get_SSL_CTX(t->ssl));
-  ERR_clear_error();
-  if (t->done && d != NULL && d->ragged) {
-    t->shut = 1;
-    return 0;
-  }
-  setmsg(NULL, "connection closed without close_notify (the data may be "
-               "cut short)");
-  return NS_ETLSEOF;
-}
-
-
-/*
-** The outcome of a failed SSL_* call 'r' as errno (the caller returns
-** -1): EAGAIN with t->want set, 0 for close_notify (the caller treats
-** it as end of stream), or a code for ns_fail with tlsmsg filled.
-*/
-static int sslerror (nsTls *t, int r, const char *what) {
-  int e = SSL_get_error(t->ssl, r);
-  (void)what;
-  what = NULL;   /* the message is OpenSSL's reason alone */
-  switch (e) {
-    case SSL_ERROR_WANT_READ:
-      t->want = NS_READ;
-      ERR_clear_error();
-      return EAGAIN;
-    case SSL_ERROR_WANT_WRITE:
-      t->want = NS_WRITE;
-      ERR_clear_error();
-      return EAGAIN;
-    case SSL_ERROR_ZERO_RETURN:
-      t->shut = 1;
-      ERR_clear_error();
-      return 0;
-    default: break;
-  }
-  if (t->syserr) {
-    int err = t->syserr;
-    t->syserr = 0;
-    ERR_clear_error();
-    return err;
-  }
-  if (e == SSL_ERROR_SSL) {
-    long vr = SSL_get_verify_result(t->ssl);
-    unsigned long q = ERR_peek_error();
-    if (vr != X509_V_OK &&
-        ERR_GET_REASON(q) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-      verifymsg(vr);
-      ERR_clear_error();
-      return NS_ETLSVERIFY;
-    }
-    if (ERR_GET_LIB(q) == ERR_LIB_SSL && plaintextreason(ERR_GET_REASON(q))) {
-      setmsg(NULL, "the peer does not speak TLS: what it sent is no TLS "
-                   "record (plaintext? a port for plain connections?)");
-      ERR_clear_error();
-      return NS_ETLS;
-    }
-    if (t->eof && (q == 0 ||
-                   ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
-      return ragged(t);
-    return takeerror(what);
-  }
-  if (t->eof) return ragged(t);
-  return takeerror(what);
-}
-
-
-/*
-** Decrypt every complete record waiting in the BIO or in OpenSSL into
-** the socket's receive buffer (no system call). Returns the bytes
-** added, or -1 with errno on a failure (0: close_notify seen).
-*/
-static ssize_t drain (nsSocket *s, int *err) {
-  nsTls *t = s->tls;
-  size_t total = 0;
-  *err = EAGAIN;
-  for (;;) {
-    int r;
-    size_t room;
-    if (t->inhead == t->intail && SSL_pending(t->ssl) == 0 &&
-        !SSL_has_pending(t->ssl))
-      return (ssize_t)total;
-    if (!ns_buf_reserve(s, 16 * 1024 + 256)) { *err = ENOMEM; return -1; }
-    room = s->rcap - s->rtail;
-    if (room > INT_MAX) room = INT_MAX;
-    t->budget = 0;
-    ERR_clear_error();
-    r = SSL_read(t->ssl, s->rbuf + s->rtail, (int)room);
-    if (r > 0) {
-      s->rtail += (size_t)r;
-      total += (size_t)r;
-      continue;
-    }
-    *err = sslerror(t, r, "recv");
-    if (*err == EAGAIN) {
-      if (t->want == NS_READ) return (ssize_t)total;  /* a partial record */
-      /* the peer's record made OpenSSL answer and the kernel is full */
-    }
-    return total > 0 ? (ssize_t)total : -1;
-  }
-}
-
-
-/*
-** The TLS side of refill: at most one recv(2), then every complete
-** record decrypted into s->rbuf. Returns the plaintext bytes added
-** (> 0), 0 at close_notify, or -1 with errno: EAGAIN (wait for
-** ns_tls_events(s)), a system errno, ENOMEM, or NS_ETLS* with
-** ns_tls_lastmsg() telling why.
-*/
-ssize_t ns_tls_fill (lua_State *L, nsSocket *s) {
-  nsTls *t = s->tls;
-  int err;
-  ssize_t n;
-  if (t->shut) return 0;
-  if (!t->done && handshake_step(L, s) < 0) return -1;  /* deferred one */
-  setflags(L, s);
-  if (t->outhead < t->outtail && flushout(s) < 0)
-    return -1;   /* our own unsent bytes first: the peer may wait for them */
-  for (;;) {
-    int r;
-    if (!ns_buf_reserve(s, 16 * 1024 + 256)) { errno = ENOMEM; return -1; }
-    t->budget = 1;
-    ERR_clear_error();
-    r = SSL_read(t->ssl, s->rbuf + s->rtail,
-                 (int)(s->rcap - s->rtail > INT_MAX ? INT_MAX
-                                                    : s->rcap - s->rtail));
-    if (r > 0) {
-      s->rtail += (size_t)r;
-      n = drain(s, &err);
-      if (n < 0 && err != 0 && err != EAGAIN) { /* keep what we have */ }
-      if (t->outhead < t->outtail) flushout(s);
-      return r + (n > 0 ? n : 0);
-    }
-    err = sslerror(t, r, "recv");
-    if (err == 0) return 0;
-    if (err == EAGAIN && t->outhead < t->outtail) {
-      if (flushout(s) == 0) continue;
-      return -1;
-    }
-    errno = err;
-    return -1;
-  }
-}
-
-
-/*
-** Before the first writes after a handshake: take what has arrived
-** (TLS 1.3 session tickets, which a server sends after the handshake),
-** without waiting, decrypting any application data into s->rbuf where
-** the next read finds it. A client that only uploads would otherwise
-** leave the tickets unread, and close(2) on unread bytes resets the
-** connection: the peer loses the data still in flight to it. Stops at
-** the first bytes seen, or after NS_TLS_PEEKS writes.
-*/
-#if !defined(NS_TLS_PEEKS)
-#define NS_TLS_PEEKS  64
-#endif
-
-static void peekin (nsSocket *s) {
-  nsTls *t = s->tls;
-  unsigned long before = t->rbytes;
-  int saved = t->ioflags, r, err;
-  t->peek--;
-  if (t->inhead != t->intail || !ns_buf_reserve(s, 16 * 1024 + 256)) return;
-  t->ioflags |= MSG_DONTWAIT;
-  t->budget = 1;
-  ERR_clear_error();
-  r = SSL_read(t->ssl, s->rbuf + s->rtail,
-               (int)(s->rcap - s->rtail > INT_MAX ? INT_MAX : s->rcap - s->rtail));
-  if (r > 0) {
-    s->rtail += (size_t)r;
-    drain(s, &err);
-  }
-  else if (SSL_get_error(t->ssl, r) == SSL_ERROR_ZERO_RETURN)
-    t->shut = 1;
-  ERR_clear_error();   /* a failure shows again at the next read */
-  t->syserr = 0;
-  t->ioflags = saved;
-  t->want = 0;
-  ns_buf_trim(s);
-  if (t->rbytes != before) t->peek = 0;
-}
-
-
-/*
-** The TLS side of send: plaintext data[0..len) into at most one
-** SSL_write (NS_TLS_WCHUNK bytes). Our unsent ciphertext goes first;
-** while some remains, nothing new is taken (EAGAIN, want NS_WRITE).
-** Returns the bytes taken (they will reach the kernel: a later call,
-** or ns_tls_flush, sends the rest) or -1 with errno.
-*/
-ssize_t ns_tls_write (lua_State *L, nsSocket *s, const char *data,
-                      size_t len) {
-  nsTls *t = s->tls;
-  int r, err;
-  if (!t->done && handshake_step(L, s) < 0) return -1;  /* deferred one */
-  setflags(L, s);
-  if (t->outhead < t->outtail && flushout(s) < 0) return -1;
-  if (len == 0) return 0;
-  if (len > NS_TLS_WCHUNK) len = NS_TLS_WCHUNK;
-  if (t->peek > 0 && !t->shut) peekin(s);
-  ERR_clear_error();
-  r = SSL_write(t->ssl, data, (int)len);
-  if (r > 0) {
-    if (t->outhead < t->outtail) flushout(s);  /* try; the rest later */
-    return r;
-  }
-  err = sslerror(t, r, "send");
-  errno = err == 0 ? EPIPE : err;
-  return -1;
-}
-
-
-/* unsent ciphertext waits in our buffer */
-int ns_tls_unsent (nsSocket *s) {
-  return s->tls != NULL && s->tls->outhead < s->tls->outtail;
-}
-
-
-/* what the last operation waits for: NS_READ or NS_WRITE */
-int ns_tls_events (nsSocket *s) {
-  nsTls *t = s->tls;
-  if (t == NULL) return NS_READ;
-  if (t->outhead < t->outtail) return NS_WRITE;
-  return t->want ? t->want : NS_READ;
-}
-
-
-/*
-** One step of the handshake. Returns 1 once done (and our last flight
-** sent; any application data that came with it decrypted into
-** s->rbuf), or -1 with errno (EAGAIN: wait for ns_tls_events).
-*/
-static int handshake_step (lua_State *L, nsSocket *s) {
-  nsTls *t = s->tls;
-  int r;
-  if (t->L != NULL) {   /* a read or write from inside its sni lookup */
-    setmsg("handshake", "the socket was used from inside its own sni lookup");
-    errno = NS_ETLS;
-    return -1;
-  }
-  setflags(L, s);
-  if (!t->done) {
-    t->L = L;
-    t->budget = 1;
-    ERR_clear_error();
-    r = SSL_do_handshake(t->ssl);
-    t->L = NULL;
-    if (t->dead) {   /* closed by a callback meanwhile (ns_tls_free) */
-      tlsfree(L, t);
-      errno = EBADF;
-      return -1;
-    }
-    if (r != 1) {
-      int err = sslerror(t, r, "handshake");
-      if (t->snifail) {   /* snicb's message, not OpenSSL's */
-        memcpy(tlsmsg, snimsg, sizeof tlsmsg);
-        err = NS_ETLS;
-      }
-      if (err == EAGAIN && t->want == NS_READ && t->outhead < t->outtail)
-        t->want = NS_WRITE;   /* our flight first */
-      if (err == 0) {
-        setmsg("handshake", "connection closed during the handshake");
-        err = NS_ETLSEOF;
-      }
-      errno = err;
-      return -1;
-    }
-    t->done = 1;
-    t->peek = NS_TLS_PEEKS;
-  }
-  if (t->outhead < t->outtail && flushout(s) < 0) return -1;
-  {
-    int err;
-    if (drain(s, &err) < 0 && err != EAGAIN && err != 0) {
-      errno = err;
-      return -1;
-    }
-  }
-  return 1;
-}
-
-/* }====== */
-
+#include "tlsint.h"
 
 /* {====== Socket methods ====== */
 
@@ -1229,8 +70,8 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
   if (t == NULL) return;
   if (t->L != NULL) {
     /* inside SSL_do_handshake (the sni lookup closed the socket): the
-       SSL object is in use below us, so handshake_step frees it once
-       OpenSSL returns; the socket speaks no TLS from here */
+       SSL object is in use below us, so the handshake step frees it
+       once OpenSSL returns; the socket speaks no TLS from here */
     s->tls = NULL;
     t->dead = 1;
     return;
@@ -1241,7 +82,7 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     t->budget = 0;
     ERR_clear_error();
     SSL_shutdown(t->ssl);
-    if (t->outhead < t->outtail) flushout(s);
+    if (t->outhead < t->outtail) ns_tls_flushout(s);
     ERR_clear_error();
   }
   if (notify && s->fd >= 0) {
@@ -1257,90 +98,12 @@ void ns_tls_free (lua_State *L, nsSocket *s, int notify) {
     }
   }
   s->tls = NULL;
-  tlsfree(L, t);
+  ns_tls_release(L, t);
 }
 
 
-static void tlsfree (lua_State *L, nsTls *t) {
-  SSL_free(t->ssl);   /* frees the BIO too */
-  if (t->ctxref != LUA_NOREF && L != NULL)
-    luaL_unref(L, LUA_REGISTRYINDEX, t->ctxref);
-  free(t->in);
-  free(t->out);
-  free(t->host);
-  free(t);
-}
 
 
-static int isipliteral (const char *h) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
-}
-
-
-/*
-** The Lua side of SNI, run under lua_pcall (a table's __index, the
-** function, a memory error may raise; none of it may unwind through
-** OpenSSL's frames): 1 the context userdata, 2 the name as a light
-** userdata. Returns the chosen server context as a light userdata, or
-** nothing. Inside a task, lua_pcall makes a yield an error.
-*/
-static int snilookup (lua_State *L) {
-  nsTlsCtx *c;
-  const char *name = *(const char **)lua_touserdata(L, 2);
-  lua_settop(L, 1);
-  lua_pushstring(L, name);                 /* 2 */
-  lua_getiuservalue(L, 1, 1);              /* 3 */
-  lua_pushvalue(L, 2);
-  if (lua_istable(L, 3)) lua_gettable(L, 3);   /* __index honoured */
-  else if (lua_isfunction(L, 3)) lua_call(L, 1, 1);
-  else return 0;
-  c = (nsTlsCtx *)luaL_testudata(L, -1, NS_TLSCTX);
-  if (c == NULL || c->ctx == NULL || !ctxdata(c->ctx)->server) return 0;
-  lua_pushlightuserdata(L, c->ctx);
-  return 1;
-}
-
-
-/*
-** SNI on a server: the context's sni table or function picks the
-** context for the name the client sent; no name, or none found, keeps
-** the default one. A lookup that raises (or yields) aborts this
-** handshake alone, its message in tlsmsg: no error unwinds through
-** OpenSSL. Only calls that cannot raise happen outside the pcall.
-*/
-static int snicb (SSL *ssl, int *alert, void *arg) {
-  nsTls *t = (nsTls *)SSL_get_ex_data(ssl, sslindex);
-  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  lua_State *L;
-  SSL_CTX *ctx = NULL;
-  int top;
-  (void)arg;
-  if (name == NULL || t == NULL || t->L == NULL) return SSL_TLSEXT_ERR_OK;
-  L = t->L;
-  top = lua_gettop(L);
-  if (!lua_checkstack(L, 4)) return SSL_TLSEXT_ERR_ALERT_FATAL;
-  lua_pushcfunction(L, snilookup);   /* a light C function: no allocation */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ctxref);
-  lua_pushlightuserdata(L, &name);
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-    snprintf(snimsg, sizeof snimsg, "handshake: the sni lookup for '%s' "
-             "raised: %s", name, lua_type(L, -1) == LUA_TSTRING
-             ? lua_tostring(L, -1) : "(an error object that is no string)");
-    t->snifail = 1;
-    lua_settop(L, top);
-    *alert = SSL_AD_INTERNAL_ERROR;
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  }
-  if (lua_islightuserdata(L, -1)) ctx = (SSL_CTX *)lua_touserdata(L, -1);
-  lua_settop(L, top);
-  if (ctx != NULL) {
-    SSL_set_SSL_CTX(ssl, ctx);
-    /* the new context's verify mode and trust apply from here */
-    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), NULL);
-  }
-  return SSL_TLSEXT_ERR_OK;
-}
 
 
 /* stack: 1 socket, 2 ctx, 3 opts, 4 deadline (starttls and handshake) */
@@ -1351,7 +114,7 @@ static int handshake_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   if (s->tls == NULL) return ns_closed(L);
   for (;;) {
-    if (handshake_step(L, s) == 1) {
+    if (ns_tls_handshake_step(L, s) == 1) {
       lua_pushvalue(L, 1);
       return 1;
     }
@@ -1370,11 +133,11 @@ static const char *hostopt (lua_State *L, nsSocket *s) {
     lua_getfield(L, 3, "server_hostname");
     if (lua_type(L, -1) == LUA_TSTRING) h = lua_tostring(L, -1);
     else if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-      luaL_error(L, "bad argument #2 to 'starttls' (server_hostname: "
-                    "string expected, got %s)", luaL_typename(L, -1));
+      ns_argerror(L, 2, "starttls", "server_hostname: "
+                    "string expected, got %s", luaL_typename(L, -1));
     else if (lua_isboolean(L, -1) && lua_toboolean(L, -1))
-      luaL_error(L, "bad argument #2 to 'starttls' (server_hostname: "
-                    "string or false expected)");
+      ns_argerror(L, 2, "starttls", "server_hostname: "
+                    "string or false expected");
     else if (lua_isboolean(L, -1)) { lua_pop(L, 1); return NULL; }
     lua_pop(L, 1);   /* opts keeps it alive */
   }
@@ -1407,19 +170,95 @@ static void checkopts (lua_State *L) {
       for (i = 0; known[i] && !ok; i++)
         ok = strcmp(known[i], lua_tostring(L, -1)) == 0;
     if (!ok)
-      luaL_error(L, "bad argument #2 to 'starttls' (unknown option '%s')",
+      ns_argerror(L, 2, "starttls", "unknown option '%s'",
                  luaL_tolstring(L, -1, NULL));
   }
   lua_getfield(L, 3, "session");
   if (!lua_isnil(L, -1) && luaL_testudata(L, -1, NS_TLSSESSION) == NULL)
-    luaL_error(L, "bad argument #2 to 'starttls' (session: a session from "
-                  "s:tlssession() expected)");
+    ns_argerror(L, 2, "starttls", "session: a session from "
+                  "s:tlssession() expected");
   lua_pop(L, 1);
   lua_getfield(L, 3, "handshake");
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, "bad argument #2 to 'starttls' (handshake: boolean "
-                  "expected)");
+    ns_argerror(L, 2, "starttls", "handshake: boolean "
+                  "expected");
   lua_pop(L, 1);
+}
+
+
+/* bytes buffered before TLS belong to the handshake: into the BIO's
+   input; 0 without memory */
+static int takeahead (nsSocket *s, nsTls *t) {
+  size_t n = ns_pending(s);
+  if (n == 0) return 1;
+  t->in = (char *)malloc(n > NS_TLS_INBUF ? n : NS_TLS_INBUF);
+  if (t->in == NULL) return 0;
+  memcpy(t->in, s->rbuf + s->rhead, n);
+  t->inhead = 0;
+  t->intail = n;
+  s->rhead = s->rtail = 0;
+  return 1;
+}
+
+
+/*
+** A client's peer name: SNI for a name, and the name or address the
+** certificate must match when the context checks it. 0 on failure
+** (OpenSSL's error queue says why).
+*/
+static int setpeername (nsTls *t, const nsCtxData *d, const char *host) {
+  int ip = ns_isnumerichost(host);
+  if (!ip && !SSL_set_tlsext_host_name(t->ssl, t->host)) return 0;
+  if (d->verify && d->check_hostname) {
+    if (ip) {
+      X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+      if (!X509_VERIFY_PARAM_set1_ip_asc(vp, host)) return 0;
+    }
+    else {
+      if (!SSL_set1_host(t->ssl, host)) return 0;
+      SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    }
+  }
+  return 1;
+}
+
+
+/* starttls's alpn and session options (table at 3); 0 on failure */
+static int setsessionopts (lua_State *L, nsTls *t) {
+  int ok = 1;
+  lua_getfield(L, 3, "alpn");
+  if (!lua_isnil(L, -1)) {
+    unsigned int len;
+    unsigned char *w = ns_tls_alpnwire(L, lua_gettop(L), &len, "starttls", 2);
+    ok = SSL_set_alpn_protos(t->ssl, w, len) == 0;
+    free(w);
+  }
+  lua_pop(L, 1);
+  if (!ok) return 0;
+  lua_getfield(L, 3, "session");
+  if (!lua_isnil(L, -1)) {
+    nsSession *p = (nsSession *)lua_touserdata(L, -1);
+    if (p->sess && !SSL_set_session(t->ssl, p->sess)) ok = 0;
+  }
+  lua_pop(L, 1);
+  return ok;
+}
+
+
+/* a server context's starttls options (table at 3): a client's option
+   fails closed, it is never ignored */
+static void checkserveropts (lua_State *L) {
+  static const char *const clientonly[] = {"server_hostname", "alpn",
+                                           "session", NULL};
+  int i;
+  if (!lua_istable(L, 3)) return;
+  for (i = 0; clientonly[i] != NULL; i++) {
+    int isnil = lua_getfield(L, 3, clientonly[i]) == LUA_TNIL;
+    lua_pop(L, 1);
+    if (!isnil)
+      ns_argerror(L, 2, "starttls", "%s is for client contexts; a server "
+                  "context was given", clientonly[i]);
+  }
 }
 
 
@@ -1431,8 +270,8 @@ static void checkopts (lua_State *L) {
 */
 static int sock_starttls (lua_State *L) {
   nsSocket *s = ns_checkopen(L, 1);
-  nsTlsCtx *c = checkctx(L, 2);
-  nsCtxData *d = ctxdata(c->ctx);
+  nsTlsCtx *c = ns_tls_checkctx(L, 2);
+  nsCtxData *d = ns_tls_ctxdata(c->ctx);
   nsTls *t;
   BIO *bio;
   BIO_METHOD *biometh;
@@ -1440,21 +279,10 @@ static int sock_starttls (lua_State *L) {
   int defer = 0;
   lua_settop(L, 3);
   checkopts(L);
-  if (d->server && lua_istable(L, 3)) {   /* fail closed: never ignored */
-    static const char *const clientonly[] = {"server_hostname", "alpn",
-                                             "session", NULL};
-    int i;
-    for (i = 0; clientonly[i] != NULL; i++) {
-      int isnil = lua_getfield(L, 3, clientonly[i]) == LUA_TNIL;
-      lua_pop(L, 1);
-      if (!isnil)
-        luaL_error(L, "bad argument #2 to 'starttls' (%s is for client "
-                      "contexts; a server context was given)", clientonly[i]);
-    }
-  }
+  if (d->server) checkserveropts(L);
   if (s->type != SOCK_STREAM)
-    return luaL_error(L, "bad argument #1 to 'starttls' (a stream socket "
-                         "expected)");
+    return ns_argerror(L, 1, "starttls", "a stream socket "
+                         "expected");
   if (s->tls != NULL)
     return ns_failmsg(L, "starttls: the socket already speaks TLS", "tls");
   if (lua_istable(L, 3)) {
@@ -1470,7 +298,7 @@ static int sock_starttls (lua_State *L) {
                            "server_hostname, or make the context with "
                            "check_hostname = false)", "tls");
   }
-  biometh = getbiometh(L);
+  biometh = ns_tls_getbiometh(L);
   if (biometh == NULL) return luaL_error(L, "not enough memory");
   t = (nsTls *)calloc(1, sizeof *t);
   if (t == NULL) return luaL_error(L, "not enough memory");
@@ -1480,7 +308,7 @@ static int sock_starttls (lua_State *L) {
   t->ssl = SSL_new(c->ctx);
   bio = t->ssl ? BIO_new(biometh) : NULL;
   if (bio == NULL || (host && (t->host = strdup(host)) == NULL)) {
-    int code = takeerror("starttls");
+    int code = ns_tls_takeerror("starttls");
     if (t->ssl) SSL_free(t->ssl);
     free(t->host);
     free(t);
@@ -1490,52 +318,17 @@ static int sock_starttls (lua_State *L) {
   host = t->host;
   BIO_set_data(bio, t);
   SSL_set_bio(t->ssl, bio, bio);
-  SSL_set_ex_data(t->ssl, sslindex, t);
+  SSL_set_ex_data(t->ssl, ns_tls_sslindex, t);
   s->tls = t;   /* from here ns_tls_free cleans up on every path */
   if (d->server) SSL_set_accept_state(t->ssl);
   else {
     SSL_set_connect_state(t->ssl);
-    if (host != NULL) {
-      int ip = isipliteral(host);
-      if (!ip && !SSL_set_tlsext_host_name(t->ssl, t->host)) goto fail;
-      if (d->verify && d->check_hostname) {
-        if (ip) {
-          X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
-          if (!X509_VERIFY_PARAM_set1_ip_asc(vp, host)) goto fail;
-        }
-        else {
-          if (!SSL_set1_host(t->ssl, host)) goto fail;
-          SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        }
-      }
-    }
+    if (host != NULL && !setpeername(t, d, host)) goto fail;
   }
-  if (lua_istable(L, 3)) {
-    lua_getfield(L, 3, "alpn");
-    if (!lua_isnil(L, -1)) {
-      unsigned int len;
-      unsigned char *w = alpnwire(L, lua_gettop(L), &len, "starttls", 2);
-      int bad = SSL_set_alpn_protos(t->ssl, w, len) != 0;
-      free(w);
-      if (bad) goto fail;
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 3, "session");
-    if (!lua_isnil(L, -1)) {
-      nsSession *p = (nsSession *)lua_touserdata(L, -1);
-      if (p->sess && !SSL_set_session(t->ssl, p->sess)) goto fail;
-    }
-    lua_pop(L, 1);
-  }
-  /* bytes buffered before TLS belong to the handshake */
-  if (ns_pending(s) > 0) {
-    size_t n = ns_pending(s);
-    t->in = (char *)malloc(n > NS_TLS_INBUF ? n : NS_TLS_INBUF);
-    if (t->in == NULL) { ns_tls_free(L, s, 0); return luaL_error(L, "not enough memory"); }
-    memcpy(t->in, s->rbuf + s->rhead, n);
-    t->inhead = 0;
-    t->intail = n;
-    s->rhead = s->rtail = 0;
+  if (lua_istable(L, 3) && !setsessionopts(L, t)) goto fail;
+  if (!takeahead(s, t)) {
+    ns_tls_free(L, s, 0);
+    return luaL_error(L, "not enough memory");
   }
   lua_pushvalue(L, 2);
   t->ctxref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1547,7 +340,7 @@ static int sock_starttls (lua_State *L) {
   return handshake_k(L, LUA_OK, 0);
 fail:
   {
-    int code = takeerror("starttls");
+    int code = ns_tls_takeerror("starttls");
     ns_tls_free(L, s, 0);
     return ns_fail(L, code);
   }
@@ -1734,10 +527,10 @@ static int unwrap_k (lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   if (s == NULL || s->tls == NULL) return ns_closed(L);
   t = s->tls;
-  setflags(L, s);
+  ns_tls_setflags(L, s);
   for (;;) {
     if (t->outhead < t->outtail) {
-      if (flushout(s) < 0) {
+      if (ns_tls_flushout(s) < 0) {
         if (errno != EAGAIN) return ns_fail(L, errno);
         goto wait;
       }
@@ -1766,14 +559,14 @@ static int unwrap_k (lua_State *L, int status, lua_KContext ctx) {
       if (r > 0) continue;
     }
     {
-      int err = sslerror(t, r, "unwrap");
+      int err = ns_tls_sslerror(t, r, "unwrap");
       if (err == 0) continue;   /* close_notify arrived: shutdown again */
       if (err != EAGAIN) return ns_fail(L, err);
     }
   wait:
     w = ns_block(L, s, ns_tls_events(s), lua_tonumber(L, 2), ctx, unwrap_k);
     if (w != NS_AGAIN) return ns_pushresult(L, w, errno);
-    setflags(L, s);
+    ns_tls_setflags(L, s);
   }
 }
 
@@ -1824,30 +617,6 @@ static int sock_sethostname (lua_State *L) {
 /* }====== */
 
 
-static const luaL_Reg ctx_methods[] = {
-  {"info", ctx_info},
-  {NULL, NULL}
-};
-
-static const luaL_Reg ctx_meta[] = {
-  {"__gc", ctx_gc},
-  {"__tostring", ctx_tostring},
-  {"__index", NULL},
-  {NULL, NULL}
-};
-
-static const luaL_Reg sess_meta[] = {
-  {"__gc", sess_gc},
-  {"__tostring", sess_tostring},
-  {"__index", NULL},
-  {NULL, NULL}
-};
-
-static const luaL_Reg sess_methods[] = {
-  {"resumable", sess_reusable},
-  {NULL, NULL}
-};
-
 static const luaL_Reg sock_methods[] = {
   {"starttls", sock_starttls},
   {"handshake", sock_handshake},
@@ -1864,26 +633,15 @@ static const luaL_Reg sock_methods[] = {
 static int ctx_mode (lua_State *L) {
   nsTlsCtx *c = (nsTlsCtx *)luaL_testudata(L, 1, NS_TLSCTX);
   if (c == NULL || c->ctx == NULL) lua_pushnil(L);
-  else lua_pushstring(L, ctxdata(c->ctx)->server ? "server" : "client");
+  else lua_pushstring(L, ns_tls_ctxdata(c->ctx)->server ? "server" : "client");
   return 1;
 }
 
 static const luaL_Reg funcs[] = {
-  {"context", ctx_new},
+  {"context", ns_tls_context},
   {"contextmode", ctx_mode},
   {NULL, NULL}
 };
-
-
-static void createmeta (lua_State *L, const char *name, const luaL_Reg *meta,
-                        const luaL_Reg *methods) {
-  luaL_newmetatable(L, name);
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
 
 
 /*
@@ -1891,24 +649,10 @@ static void createmeta (lua_State *L, const char *name, const luaL_Reg *meta,
 ** OPENSSL_VERSION) and the TLS methods to core._socketmethods.
 */
 void ns_tls_open (lua_State *L) {
-  if (ctxindex < 0)
-    ctxindex = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, freectxdata);
-  if (sslindex < 0)
-    sslindex = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
   ns_newweak(L);   /* the host names sockets connected to */
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSHOSTS);
-  createmeta(L, NS_TLSCTX, ctx_meta, ctx_methods);
-  createmeta(L, NS_TLSSESSION, sess_meta, sess_methods);
-  {
-    BIO_METHOD **pm = (BIO_METHOD **)lua_newuserdatauv(L, sizeof *pm, 0);
-    *pm = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, biometh_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    *pm = makebiometh();   /* NULL on ENOMEM: starttls says so */
-    lua_setfield(L, LUA_REGISTRYINDEX, NS_TLSBIOMETH);
-  }
+  ns_tls_ctxopen(L);   /* the context and session classes */
+  ns_tls_bioopen(L);   /* our BIO's method table */
   lua_getfield(L, -1, "_socketmethods");
   luaL_setfuncs(L, sock_methods, 0);
   lua_pop(L, 1);

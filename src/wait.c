@@ -25,7 +25,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -36,7 +35,7 @@
 /* first value a task yields when a netsock call waits: see tasks.lua */
 static char waittoken;
 
-#define MAXEVENTS  256  /* per epoll_wait; the rest come on the next */
+#define MAXEVENTS  256  /* per wait; the rest come on the next */
 
 static int loop_register (lua_State *L, int fd, nsSocket *s);
 
@@ -374,15 +373,6 @@ void ns_wakeclosed (lua_State *L, nsSocket *s) {
 }
 
 
-/* what the caller asked for that epoll reported (errors wake both) */
-int ns_fromepoll (unsigned ev, int asked) {
-  int r = 0;
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= NS_READ;
-  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r |= NS_WRITE;
-  r &= asked;
-  return r ? r : asked;  /* an error on an fd asked for w only: w */
-}
-
 /* }====== */
 
 
@@ -440,7 +430,7 @@ static int loop_new (lua_State *L) {
   memset(l, 0, sizeof *l);
   l->epfd = -1;
   luaL_setmetatable(L, NS_LOOP);
-  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  l->epfd = ns_ready_open();
   if (l->epfd < 0) return ns_fail(L, errno);
   lua_pushvalue(L, -1);
   lua_setfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
@@ -456,7 +446,6 @@ static int loop_new (lua_State *L) {
 */
 static int loop_register (lua_State *L, int fd, nsSocket *s) {
   nsLoop *l;
-  struct epoll_event ev;
   int r;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
   l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
@@ -464,11 +453,9 @@ static int loop_register (lua_State *L, int fd, nsSocket *s) {
   if (l == NULL || l->epfd < 0) return 1;
   if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters)
     return 1;  /* registered by this very socket */
-  memset(&ev, 0, sizeof ev);
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.fd = fd;
-  r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
-  if (r < 0 && errno == ENOENT) r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+  if (r < 0 && errno == ENOENT)
+    r = ns_ready_add(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
   if (r < 0) return errno == EPERM ? 0 : -1;
   if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
     int cap = l->cap ? l->cap : 1024, *p;
@@ -504,7 +491,7 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
-  epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+  ns_ready_remove(l->epfd, fd);
   l->reg[fd] = 0;
 }
 
@@ -517,21 +504,21 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
 static int loop_wait (lua_State *L) {
   nsLoop *l = checkloop(L);
   double t = luaL_checknumber(L, 2);
-  struct epoll_event evs[MAXEVENTS];
+  nsReadyEvent evs[MAXEVENTS];
   int n, i, ms;
   luaL_checktype(L, 3, LUA_TTABLE);
   if (t < 0) ms = -1;
   else if (t > 2147483.0) ms = 2147483647;
   else ms = (int)ceil(t * 1000.0);
-  n = epoll_wait(l->epfd, evs, MAXEVENTS, ms);
+  n = ns_ready_wait(l->epfd, evs, MAXEVENTS, ms);
   if (n < 0) {
     if (errno != EINTR) return ns_fail(L, errno);
     n = 0;
   }
   for (i = 0; i < n; i++) {
-    lua_pushinteger(L, evs[i].data.fd);
+    lua_pushinteger(L, evs[i].fd);
     lua_rawseti(L, 3, 2 * i + 1);
-    lua_pushinteger(L, ns_fromepoll(evs[i].events, NS_READ | NS_WRITE));
+    lua_pushinteger(L, ns_readywithin(evs[i].events, NS_READ | NS_WRITE));
     lua_rawseti(L, 3, 2 * i + 2);
   }
   lua_pushinteger(L, n);

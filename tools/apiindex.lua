@@ -3,7 +3,7 @@
 -- and <!-- /index -->) from the page's own headings: one line per "##"
 -- section, one link per function named in a "###" heading (and in the
 -- first column of a table under it, such as the poller's methods).
--- spec/docs_spec.lua checks that the index is what this makes and that
+-- spec/meta/docs_spec.lua checks that the index is what this makes and that
 -- every function of the module is in it; run this after adding a section.
 -- Loaded with dofile, it returns its functions instead.
 

@@ -1,4 +1,4 @@
--- spec/guarantees_spec.lua: the promises of docs/guarantees.md that no
+-- spec/meta/guarantees_spec.lua: the promises of docs/guarantees.md that no
 -- other spec proves on its own: no SIGPIPE, no lost or reordered bytes
 -- across timeouts, CLOEXEC everywhere, close idempotent and GC-safe,
 -- I/O failures returned and never thrown.

@@ -1,4 +1,4 @@
--- spec/docblocks_spec.lua: the Lua code blocks of README.md and docs/*.md that
+-- spec/meta/docblocks_spec.lua: the Lua code blocks of README.md and docs/*.md that
 -- are marked as self-contained run as written, so they stay true.
 --
 -- The marker (opt-in): an HTML comment line `<!-- run -->` right before

@@ -1,4 +1,4 @@
--- spec/annotations_spec.lua: the LuaCATS annotations in library/ name
+-- spec/meta/annotations_spec.lua: the LuaCATS annotations in library/ name
 -- every public function, method and field that `require "netsock"`
 -- exposes, and nothing that is not there, so they cannot drift.
 --
@@ -226,7 +226,7 @@ local function compare(declared, skipped, spaces, classes)
   for _, name in ipairs(sortedkeys(classes)) do
     local c, d = classes[name], declared[name]
     if not d then
-      say("missing: class %s (objects users get) has no `---@class %s` in library/; annotate it, or list it in INTERNAL of spec/annotations_spec.lua if no user ever holds one",
+      say("missing: class %s (objects users get) has no `---@class %s` in library/; annotate it, or list it in INTERNAL of spec/meta/annotations_spec.lua if no user ever holds one",
           name, name)
     else
       for _, m in ipairs(sortedkeys(c.methods)) do

@@ -1,4 +1,4 @@
--- spec/docs_spec.lua: the docs a user reads keep up with the code.
+-- spec/meta/docs_spec.lua: the docs a user reads keep up with the code.
 -- docs/api.md's index lists every function of the module and of its
 -- objects and is the one tools/apiindex.lua makes from the headings; every
 -- link in docs/ and README.md lands on a file and a heading that exist,
@@ -198,7 +198,7 @@ describe("docs", function()
       .. (os.getenv("BUSTED") or "busted") .. " --lua=lua5.4 --list 2>&1")
     local listed, n = {}, 0
     for line in p:lines() do
-      local file, name = line:match("^spec/([%w_]+%.lua):%d+: (.*)$")
+      local file, name = line:match("^spec/[%w_/]-([%w_]+%.lua):%d+: (.*)$")
       if file then
         listed[file] = listed[file] or {}
         listed[file][strip(name)] = true

@@ -1,4 +1,4 @@
--- spec/release_spec.lua: the release is named the same everywhere, and
+-- spec/meta/release_spec.lua: the release is named the same everywhere, and
 -- the rockspec ships every file the checkout builds from, so a rock
 -- built from it is the code the specs test.
 local H = require "helpers"
