@@ -402,6 +402,7 @@ typedef struct {
   int serial;    /* last stamp handed out */
   int cap;       /* size of reg */
   int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+  unsigned gen;  /* ns_forkgen() at birth: its epoll set is the parent's too */
 } nsLoop;
 
 static nsLoop *checkloop (lua_State *L) {
@@ -429,6 +430,7 @@ static int loop_new (lua_State *L) {
   l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 0);
   memset(l, 0, sizeof *l);
   l->epfd = -1;
+  l->gen = ns_forkgen();
   luaL_setmetatable(L, NS_LOOP);
   l->epfd = ns_ready_open();
   if (l->epfd < 0) return ns_fail(L, errno);
@@ -491,6 +493,7 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
+  if (ns_inherited(l->gen)) return;  /* the parent's set (no afterfork) */
   ns_ready_remove(l->epfd, fd);
   l->reg[fd] = 0;
 }
