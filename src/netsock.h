@@ -327,6 +327,15 @@ static inline nsSocket *ns_checkresumed (lua_State *L) {
 NS_API int *ns_newfdbox (lua_State *L);
 NS_API void ns_fdbox_close (int *box);
 NS_API void ns_aux_open (lua_State *L);
+/* the fork generation: 0 in the process that loaded netsock, one more in
+   each child of a fork (pthread_atfork). An object that records it at
+   birth (a socket, a poller, the loop) and finds it changed is a copy a
+   fork gave this process, whose original the parent goes on using: it
+   may close its own descriptor, and must not speak on the connection
+   (close_notify), drain it, flush a buffer into it, or change an epoll
+   set both processes share (docs/design.md, "After a fork") */
+NS_API unsigned ns_forkgen (void);
+#define ns_inherited(gen)  ((gen) != ns_forkgen())
 /* }====== */
 
 
@@ -568,15 +577,6 @@ NS_API void ns_luasocket_open (lua_State *L);
 /* {====== process.c: fork, waitpid, the CPU count; credentials,
    ids, umask, isatty ====== */
 NS_API void ns_process_open (lua_State *L);
-/* the fork generation: 0 in the process that loaded netsock, one more in
-   each child of a fork (pthread_atfork). An object that records it at
-   birth (a socket, a poller, the loop) and finds it changed is a copy a
-   fork gave this process, whose original the parent goes on using: it
-   may close its own descriptor, and must not speak on the connection
-   (close_notify), drain it, flush a buffer into it, or change an epoll
-   set both processes share (docs/design.md, "After a fork") */
-NS_API unsigned ns_forkgen (void);
-#define ns_inherited(gen)  ((gen) != ns_forkgen())
 /* }====== */
 
 #endif

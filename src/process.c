@@ -242,26 +242,6 @@ static const luaL_Reg funcs[] = {
 ** Add the functions to the module table on the top of the stack, and
 ** s:getpeercred to the socket class (made before: core.c's order).
 */
-/*
-** The fork generation (netsock.h, ns_inherited): bumped in the child of
-** every fork, ours (core._fork) or anyone's, by an atfork handler that
-** the first call registers once for the process.
-*/
-static unsigned forkgen = 0;
-
-static void forkgen_child (void) { forkgen++; }
-
-static void forkgen_register (void) {
-  pthread_atfork(NULL, NULL, forkgen_child);
-}
-
-unsigned ns_forkgen (void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, forkgen_register);
-  return forkgen;
-}
-
-
 void ns_process_open (lua_State *L) {
   static const luaL_Reg methods[] = {
     {"getpeercred", proc_getpeercred},
