@@ -28,8 +28,13 @@
 -- that the semaphore never lets more in than it has, and that no wait
 -- outlives its task (no timer, no blocked wait).
 --
+-- And the edges (issue 22, below): forks, attached consoles and TLS
+-- serve, interleaved with all of the above; NETSOCK_TASKFUZZ_EDGES=0..7
+-- (a bit each: 1 forks, 2 consoles, 4 TLS) makes every seed run those.
+--
 -- Fixed seeds here; more with `make taskfuzz SEEDS=N` (N new seeds,
 -- printed) or exactly those given: `make taskfuzz TASKFUZZ_SEEDS="12 345"`.
+-- Every failure names its seed.
 local H = require "helpers"
 local ns = H.netsock
 
@@ -52,6 +57,7 @@ local function randbytes(rnd, n, salt)
 end
 
 local warmup
+local leftover = {}  -- what a failed program must not leave: supervisors, endpoints, servers
 
 -- {====== The edges (issue 22): forks, attached consoles, TLS serve ======
 --
@@ -147,6 +153,7 @@ local function forks(rnd, fx)
     end, { workers = rnd(1, 2), grace = 2, timeout = 5,
            log = function(_, info) st.pids[info.pid] = true end }))
     st.sup = sup
+    leftover[sup] = true
     for _, pid in ipairs(sup:pids()) do st.pids[pid] = true end
     local port = select(2, sup:getsockname())
     for i = 1, rnd(1, 6) do
@@ -168,6 +175,7 @@ local function forks(rnd, fx)
     ns.sleep(rnd(1, 8) * 0.01)
     st.stopping = true
     sup:stop(({ 0, 0.5, 2 })[rnd(3)])
+    leftover[sup] = nil
     st.stopped = true
   end)
 end
@@ -281,6 +289,7 @@ local function consoles(rnd, fx)
   fx.consoles = st
   st.env = setmetatable({}, { __index = _G })
   st.ep = assert(console.listen(st.path, { env = st.env }))
+  leftover[st.ep] = true
   -- the terminal: netsock console PATH, its runaway chunk stopped by
   -- SIGINT while this loop is frozen in it (a child process does it all)
   if rnd(4) == 1 then
@@ -352,6 +361,7 @@ wait $t
       ns.sleep(0.01)
     end
     st.ep:close()
+    leftover[st.ep] = nil
     st.closed = true
   end)
 end
@@ -397,6 +407,7 @@ local function tlsserve(rnd, fx)
     rec.code, rec.late = code, st.stopping
   end, { tls = sctx, timeout = 5 }))
   st.srv = srv
+  leftover[srv] = true
   local port = select(2, srv:getsockname())
   for i = 1, rnd(1, 6) do
     local rec = { how = ({ "unwrap", "close", "ragged", "bye", "cut", "idle" })[rnd(6)] }
@@ -424,7 +435,8 @@ local function tlsserve(rnd, fx)
       local lines = { "id " .. i }
       for j = 1, rnd(0, 4) do lines[#lines + 1] = ("line %d of %d: %s"):format(j, i, ("x"):rep(rnd(0, 3000))) end
       for j, l in ipairs(lines) do
-        if not s:sendall(l .. "\n") then break end
+        local sent, m = s:sendall(l .. "\n")
+        if not sent then rec.msg, rec.late = "send: " .. tostring(m), st.stopping; return end
         local back = f:read("l")
         local want = j == 1 and ("ok " .. i) or l:upper()
         if back ~= want then
@@ -462,6 +474,7 @@ local function tlsserve(rnd, fx)
     end
     st.stopping = true
     srv:stop(({ 0, 0.2, 1 })[rnd(3)])
+    leftover[srv] = nil
     st.stopped = true
   end)
 end
@@ -863,6 +876,10 @@ describe("task loop fuzzer (issue 11)", function()
       if not ok then  -- end what the failed program left, for the next seeds
         for _, e in ipairs(ns.tasks()) do
           if not e.daemon then pcall(ns.cancel, e.task) end
+        end
+        for obj in pairs(leftover) do      -- stop workers (stop waits for them), close the rest
+          if obj.pids then pcall(obj.stop, obj, 0) else pcall(obj.close, obj) end
+          leftover[obj] = nil
         end
         error(err, 0)
       end
