@@ -132,4 +132,81 @@ print(seen, said)
     assert.equal(0, rc, out)
     assert.equal("ready\tcollected\n", out)
   end)
+
+  -- A worker kept its copy of every connection the parent's tasks held
+  -- until it collected or exited: a connection the parent closed did not
+  -- end for its peer while the worker lived. A worker collects what it
+  -- inherited as it starts.
+  it("a connection the parent closes ends for its peer while a worker that inherited it runs", function()
+    local rc, out = run([[
+local a, b = assert(ns.socketpair())
+local ready, ended = false, nil
+ns.run(function()
+  ns.spawn(function()     -- only this task holds a
+    local mine = a
+    a = nil
+    ready = true
+    ns.sleep(0.5)         -- the worker starts meanwhile
+    mine:close()
+  end)
+  while not ready do ns.sleep(0.01) end
+  local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1, log = function() end }))
+  b:settimeout(3)
+  local t0 = ns.monotime()
+  local d, msg = b:recv(10)
+  ended = (d == nil and msg == "closed" and ns.monotime() - t0 < 2) and "ended" or ("not: " .. tostring(msg))
+  sup:stop(2)
+end)
+print(ended)
+]])
+    assert.equal(0, rc, out)
+    assert.equal("ended\n", out)
+  end)
+end)
+
+describe("serve's workers: what the fuzzer's forks found besides (issue 22)", function()
+  -- A worker whose start raised (here: its loop could not be made)
+  -- returned from fork into the supervisor's code and ran the caller's
+  -- program as a second supervisor (found when a fix under test raised).
+  it("a worker that fails to start exits: it never runs the code after serve", function()
+    local rc, out = run([[
+local tasks = require "netsock.tasks"
+tasks.afterfork = function() error("no loop for the worker (injected)") end
+local me = core._getpid()
+ns.run(function()
+  local sup = assert(ns.serve("127.0.0.1", 0, function() end, { workers = 1, log = function() end }))
+  print("after serve in " .. (core._getpid() == me and "the supervisor" or "a worker"))
+  io.stdout:flush()
+  ns.sleep(0.3)
+  sup:stop(1)
+end)
+]])
+    assert.equal(0, rc, out)
+    assert.equal(1, select(2, out:gsub("after serve", "")), out)
+    assert.truthy(out:find("after serve in the supervisor", 1, true), out)
+    assert.truthy(out:find("netsock worker: .*no loop for the worker %(injected%)"), out)
+  end)
+
+  -- sup:stop(timeout) kills a worker still there a second after the
+  -- timeout with SIGKILL, which core._kill refused ("unknown signal"):
+  -- stop raised instead, and the worker lived on.
+  it("stop kills a worker that does not stop in time (SIGKILL), and returns", function()
+    local rc, out = run([[
+local how
+ns.run(function()
+  local sup = assert(ns.serve("127.0.0.1", 0, function()
+    local t0 = os.clock()
+    while os.clock() - t0 < 20 do end      -- busy: never reads its stop
+  end, { workers = 1, log = function(_, info) if info.event == "exit" then how = info.code end end }))
+  local c = assert(ns.create_connection("127.0.0.1", select(2, sup:getsockname()), 5))
+  ns.sleep(0.3)                            -- the worker is busy now
+  local t0 = ns.monotime()
+  local ok = sup:stop(0)
+  print(ok, #sup:pids(), how, ns.monotime() - t0 < 5)
+  c:close()
+end)
+]])
+    assert.equal(0, rc, out)
+    assert.equal("true\t0\tSIGKILL\ttrue\n", out)
+  end)
 end)
