@@ -18,8 +18,10 @@
 **   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
 **   process.c  fork, waitpid, the CPU count, peer credentials, ids,
 **              umask, isatty
-**   wait.c     clock, deadlines, the loop's readiness set, how a call
-**              waits
+**   sched.c    the task loop's waits: waiters per descriptor, the
+**              deadline heap (ns_sched_*)
+**   wait.c     clock, deadlines, the loop's readiness set and wait, how
+**              a call waits
 **   pool.c     the lookup pool: resolver jobs on worker threads
 **   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
@@ -389,6 +391,45 @@ NS_API void ns_addr_open (lua_State *L);
 NS_API int ns_interrupted (lua_State *L);
 #define ns_retry(L)  (errno == EINTR && !ns_interrupted(L))
 NS_API void ns_signal_open (lua_State *L);
+/* }====== */
+
+
+/* {====== sched.c: the task loop's bookkeeping of waits ====== */
+typedef struct nsSlot {  /* one task's wait (sched.c) */
+  int fd;                /* descriptor waited on, -1: none */
+  int events;            /* NS_READ, NS_WRITE: the lists it is in */
+  int rn, rp, wn, wp;    /* next, previous in fd's reader/writer list */
+  int pos;               /* index in the heap, 0: no entry */
+  int nextfree;          /* free list */
+  int inuse;
+  double dl;             /* deadline of the current wait, < 0: none */
+  double hd;             /* the heap entry's deadline (a lower bound) */
+  long long ord, hord;   /* set order of dl and of the entry */
+  long long waitno;      /* number of its current wait on a descriptor */
+} nsSlot;
+typedef struct nsSched {
+  nsSlot *slot;          /* slot[1 .. nslot-1] */
+  int nslot, cap, freelist;
+  int *fdw;              /* per fd: reader head, tail, writer head, tail */
+  int fdcap;
+  int *heap;             /* heap[1 .. hn]: slot ids on (hd, hord) */
+  int hn, hcap;
+  long long order, nwaits, heapops;
+  int ntimers;           /* slots with a deadline now */
+} nsSched;
+NS_API void ns_sched_init (nsSched *S);
+NS_API void ns_sched_close (nsSched *S);
+NS_API int ns_sched_file (nsSched *S, int id, int fd, int events,
+                          double deadline);
+NS_API void ns_sched_unwait (nsSched *S, int id);
+NS_API double ns_sched_next (const nsSched *S);
+NS_API int ns_sched_id (lua_State *L, nsSched *S, int map, int th, int make);
+NS_API void ns_sched_drop (lua_State *L, nsSched *S, int map, int th);
+NS_API int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what);
+NS_API lua_Integer ns_sched_wakefd (lua_State *L, nsSched *S, int map, int q,
+                                    lua_Integer qtail, int fd, int events);
+NS_API lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
+                                  lua_Integer qtail, int parked, double now);
 /* }====== */
 
 

@@ -32,8 +32,9 @@
 
 #include "netsock.h"
 
-/* first value a task yields when a netsock call waits: see tasks.lua */
-static char waittoken;
+/* first value a task yields when a netsock call waits: see tasks.lua;
+   the filed token when the wait is filed in the loop already */
+static char waittoken, filedtoken;
 
 #define MAXEVENTS  256  /* per wait; the rest come on the next */
 
@@ -106,13 +107,22 @@ int ns_msuntil (double deadline) {
 }
 
 
+static int fileinloop (lua_State *L, int fd, int events, double deadline);
+
 /*
-** Suspend the running task: yield the 4 values of the task protocol,
-** and a 5th when 'watch' is a stack index (> 0): an array of further
-** descriptors whose close must wake the task too (select).
+** Suspend the running task. The common case files the wait in the
+** loop's bookkeeping here (sched.c) and yields one value, the filed
+** token: the loop has nothing more to do for it. Otherwise (a wait with
+** 'watch', or no loop object) it yields the 4 values of the task
+** protocol, and a 5th when 'watch' is a stack index (> 0): an array of
+** further descriptors whose close must wake the task too (select).
 */
 static int yieldwait (lua_State *L, int fd, int events, double deadline,
                       int watch, lua_KContext ctx, lua_KFunction k) {
+  if (watch <= 0 && fileinloop(L, fd, events, deadline)) {
+    lua_pushlightuserdata(L, &filedtoken);
+    return lua_yieldk(L, 1, ctx, k);  /* never returns */
+  }
   if (watch > 0) watch = lua_absindex(L, watch);
   lua_pushlightuserdata(L, &waittoken);
   lua_pushinteger(L, fd);
@@ -402,6 +412,8 @@ typedef struct {
   int serial;    /* last stamp handed out */
   int cap;       /* size of reg */
   int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+  nsSched sched; /* the tasks' waits (sched.c); its map: the user value */
+  int running;   /* the loop runs its tasks (l:running): waits are filed */
   unsigned gen;  /* ns_forkgen() at birth: its epoll set is the parent's too */
 } nsLoop;
 
@@ -427,11 +439,14 @@ static int loop_new (lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, NS_TASKS);
   lua_pushvalue(L, 2);
   lua_setfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE);
-  l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 0);
+  l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 1);
   memset(l, 0, sizeof *l);
   l->epfd = -1;
+  ns_sched_init(&l->sched);
   l->gen = ns_forkgen();
   luaL_setmetatable(L, NS_LOOP);
+  lua_newtable(L);               /* the map: thread <-> slot id */
+  lua_setiuservalue(L, -2, 1);
   l->epfd = ns_ready_open();
   if (l->epfd < 0) return ns_fail(L, errno);
   lua_pushvalue(L, -1);
@@ -500,31 +515,163 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
 
 
 /*
-** l:wait(timeout, out): waits at most timeout seconds (< 0: no limit)
-** and stores fd, events (NS_READ/NS_WRITE bits) pairs in out[1..2n];
-** returns n. EINTR counts as 0 events (the loop simply turns again).
+** File the running task's wait in the loop (the common case of
+** yieldwait): 1 when it is filed, 0 when there is no loop object or it
+** is not running its tasks (a task thread resumed by other code gets
+** the 4 values, as before). Raises without memory.
 */
-static int loop_wait (lua_State *L) {
+static int fileinloop (lua_State *L, int fd, int events, double deadline) {
+  nsLoop *l;
+  int id, map;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  if (l == NULL || l->epfd < 0 || !l->running) {
+    lua_pop(L, 1);  /* a task resumed by someone else: the 4 values */
+    return 0;
+  }
+  lua_getiuservalue(L, -1, 1);
+  map = lua_absindex(L, -1);
+  id = ns_sched_id(L, &l->sched, map, 0, 1);
+  if (ns_sched_file(&l->sched, id, fd, events, deadline) < 0)
+    luaL_error(L, "not enough memory");
+  lua_pop(L, 2);
+  return 1;
+}
+
+
+/* the loop at 1 and its map pushed; returns the loop */
+static nsLoop *loopmap (lua_State *L) {
   nsLoop *l = checkloop(L);
-  double t = luaL_checknumber(L, 2);
+  lua_getiuservalue(L, 1, 1);
+  return l;
+}
+
+
+/* l:suspend(t, fd, events, deadline): file a wait task t yielded */
+static int loop_suspend (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  int fd = (int)luaL_checkinteger(L, 3), ev = (int)luaL_checkinteger(L, 4);
+  double d = luaL_checknumber(L, 5);
+  int map, id;
+  luaL_checktype(L, 2, LUA_TTHREAD);
+  lua_settop(L, 5);
+  lua_getiuservalue(L, 1, 1);
+  map = lua_absindex(L, -1);
+  id = ns_sched_id(L, &l->sched, map, 2, 1);
+  if (ns_sched_file(&l->sched, id, fd, ev, d) < 0)
+    return luaL_error(L, "not enough memory");
+  return 0;
+}
+
+
+/* l:unwait(t): task t's wait ends (it stays filed nowhere) */
+static int loop_unwait (lua_State *L) {
+  nsLoop *l = loopmap(L);
+  int id = ns_sched_id(L, &l->sched, 3, 2, 0);
+  if (id > 0) ns_sched_unwait(&l->sched, id);
+  return 0;
+}
+
+
+/* l:drop(t): task t ended; its slot goes */
+static int loop_drop (lua_State *L) {
+  nsLoop *l;
+  luaL_checktype(L, 2, LUA_TTHREAD);
+  lua_settop(L, 2);
+  l = loopmap(L);
+  ns_sched_drop(L, &l->sched, 3, 2);
+  return 0;
+}
+
+
+/* l:waiting(t), l:info(t), l:waitstamp(fd): see sched.c */
+static int loop_waiting (lua_State *L) {
+  nsLoop *l = loopmap(L);
+  return ns_sched_query(L, &l->sched, 3, 2, 'w');
+}
+
+
+static int loop_info (lua_State *L) {
+  nsLoop *l = loopmap(L);
+  return ns_sched_query(L, &l->sched, 3, 2, 'i');
+}
+
+
+static int loop_waitstamp (lua_State *L) {
+  nsLoop *l = loopmap(L);
+  return ns_sched_query(L, &l->sched, 3, 2, 's');
+}
+
+
+/* l:running(on): whether the loop is running its tasks now */
+static int loop_running (lua_State *L) {
+  checkloop(L)->running = lua_toboolean(L, 2);
+  return 0;
+}
+
+
+/* l:counts(): waits with a deadline now, heap operations so far */
+static int loop_counts (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  lua_pushinteger(L, l->sched.ntimers);
+  lua_pushinteger(L, l->sched.heapops);
+  return 2;
+}
+
+
+/* l:wakefd(fd, q, qtail): fd's waiters onto q; returns the new tail */
+static int loop_wakefd (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  int fd = (int)luaL_checkinteger(L, 2);
+  lua_Integer qtail = luaL_checkinteger(L, 4);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 4);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushinteger(L, ns_sched_wakefd(L, &l->sched, 5, 3, qtail, fd,
+                                     NS_READ | NS_WRITE));
+  return 1;
+}
+
+
+/*
+** l:poll(maxwait, q, qtail, parked, ready): the loop's wait. It waits
+** for readiness at most until the soonest timer, not at all when
+** 'ready' (tasks are queued), and at most maxwait seconds (< 0: no
+** limit); then the waiters of every descriptor reported ready (in the
+** order the kernel reports them) and every due timer go onto the ready
+** queue q from index qtail. Returns the new tail. EINTR counts as no
+** event (the loop simply turns again).
+*/
+static int loop_poll (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  double maxwait = luaL_checknumber(L, 2), t = -1;
+  lua_Integer qtail = luaL_checkinteger(L, 4);
   nsReadyEvent evs[MAXEVENTS];
   int n, i, ms;
   luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_settop(L, 6);
+  lua_getiuservalue(L, 1, 1);    /* 7: the map */
+  if (lua_toboolean(L, 6)) t = 0;
+  else if (l->sched.hn > 0) {
+    t = ns_sched_next(&l->sched) - ns_monotime();
+    if (t < 0) t = 0;
+  }
+  if (maxwait >= 0 && (t < 0 || t > maxwait)) t = maxwait;
   if (t < 0) ms = -1;
   else if (t > 2147483.0) ms = 2147483647;
   else ms = (int)ceil(t * 1000.0);
   n = ns_ready_wait(l->epfd, evs, MAXEVENTS, ms);
   if (n < 0) {
-    if (errno != EINTR) return ns_fail(L, errno);
+    if (errno != EINTR) return luaL_error(L, "the loop's wait failed: %s", strerror(errno));
     n = 0;
   }
-  for (i = 0; i < n; i++) {
-    lua_pushinteger(L, evs[i].fd);
-    lua_rawseti(L, 3, 2 * i + 1);
-    lua_pushinteger(L, ns_readywithin(evs[i].events, NS_READ | NS_WRITE));
-    lua_rawseti(L, 3, 2 * i + 2);
-  }
-  lua_pushinteger(L, n);
+  for (i = 0; i < n; i++)
+    qtail = ns_sched_wakefd(L, &l->sched, 7, 3, qtail, evs[i].fd,
+                            ns_readywithin(evs[i].events, NS_READ | NS_WRITE));
+  if (l->sched.hn > 0)
+    qtail = ns_sched_fire(L, &l->sched, 7, 3, qtail, 5, ns_monotime());
+  lua_pushinteger(L, qtail);
   return 1;
 }
 
@@ -535,12 +682,22 @@ static int loop_close (lua_State *L) {
   free(l->reg);
   l->reg = NULL;
   l->cap = 0;
+  ns_sched_close(&l->sched);
   return 0;
 }
 
 
 static const luaL_Reg loop_methods[] = {
-  {"wait", loop_wait},
+  {"poll", loop_poll},
+  {"suspend", loop_suspend},
+  {"unwait", loop_unwait},
+  {"drop", loop_drop},
+  {"waiting", loop_waiting},
+  {"info", loop_info},
+  {"waitstamp", loop_waitstamp},
+  {"counts", loop_counts},
+  {"running", loop_running},
+  {"wakefd", loop_wakefd},
   {"close", loop_close},
   {NULL, NULL}
 };
@@ -609,9 +766,13 @@ static int wait_sleep (lua_State *L) {
 /* }====== */
 
 
+/* core._waittoken(): the first value a waiting task yields; the filed
+   token too when the loop filed its wait (tasks.lua) */
 static int wait_waittoken (lua_State *L) {
   lua_pushlightuserdata(L, &waittoken);
-  return 1;
+  if (!lua_toboolean(L, 1)) return 1;
+  lua_pushlightuserdata(L, &filedtoken);
+  return 2;
 }
 
 

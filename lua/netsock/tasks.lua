@@ -2,14 +2,20 @@
 --
 -- A task is a coroutine in the weak set 'tasks', which the C core is
 -- handed with the loop (core._newloop) to tell tasks from coroutines.
--- When a netsock call inside it would block, the C core yields four
--- values: the wait token, a descriptor (-1 for a pure timer), the
--- events (1 read, 2 write, 3 both) and a deadline (monotonic seconds,
--- < 0 for none). The loop resumes the coroutine with no values once the
--- descriptor is ready or the deadline has passed; the call's
--- continuation then tries again. Any other yield (coroutine.yield() in
--- the task's own code) just puts the task at the back of the ready
--- queue.
+-- When a netsock call inside it would block, the C core files the wait
+-- in the loop object itself (src/sched.c: the waiters per descriptor,
+-- the deadline heap) and yields the filed token alone; a wait made here
+-- (park with a deadline) or select's (which also watches other
+-- descriptors for a close) yields four or five values instead: the wait
+-- token, a descriptor (-1 for a pure timer), the events (1 read, 2
+-- write, 3 both), a deadline (monotonic seconds, < 0 for none) and
+-- select's array, and the loop files it (loop:suspend). loop:poll waits
+-- for readiness and the timers and puts the tasks whose wait is over on
+-- the ready queue, which stays here. The loop resumes the coroutine with
+-- no values once the descriptor is ready or the deadline has passed;
+-- the call's continuation then tries again. Any other yield
+-- (coroutine.yield() in the task's own code) just puts the task at the
+-- back of the ready queue.
 --
 -- Scheduling policy (deterministic, no randomness):
 --   * Ready tasks run in FIFO order. A turn runs the tasks that were
@@ -34,13 +40,12 @@ local cocreate, coresume, costatus = coroutine.create, coroutine.resume, corouti
 local coclose = coroutine.close
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
-local WAIT = core._waittoken()
+local WAIT, FILED = core._waittoken(true)
 local select, error, type, tostring = select, error, type, tostring
 local pcall, unpack, pack = pcall, table.unpack, table.pack
 local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
-local events = {}           -- scratch for loop:wait: fd, ev, fd, ev, ...
 
 -- ready queue: a FIFO ring of tasks in q[qhead .. qtail-1]
 local q, qhead, qtail = {}, 1, 1
@@ -49,108 +54,13 @@ local function push(t)
   qtail = qtail + 1
 end
 
--- waiters by descriptor. rd[fd] / wr[fd] is a task, or a list table
--- {n = k, t1, ..., tk} when several wait (rare: shared sockets).
-local rd, wr = {}, {}
-local waitfd = {}           -- task -> fd it waits on
-local waitno, nwaits = {}, 0  -- task -> number of its current wait (serve's idle)
-
--- The deadline heap. A task has at most one timer, that of its current
--- wait, kept in a record of its own, timer[task] = {deadline or false,
--- set order, heap index or false, task}, made at its first timed wait
--- and kept until it ends (one hashed lookup per wait, the rest array
--- slots). The heap is parallel arrays of deadline, set order and
--- record. Its entries are re-armed lazily, so that a timer moved on
--- every wait (a socket timeout in a task that waits again and again)
--- costs no heap operation and no allocation: a wait that ends (its
--- descriptor is ready or closed, a wake) only clears the record's
--- deadline; a new deadline later than the task's entry keeps the entry,
--- which is then a lower bound; a sooner one moves it up. The entry is
--- put right when it comes to the top: dropped when the task has no
--- timer, moved down to the real deadline when that is later, fired when
--- it is the real one. So the heap holds at most one entry per live task
--- (a task that ends takes its entry out at once: none keeps a task, or
--- its descriptors, alive), stats().timers counts the waits with a
--- deadline right now, and timers still fire in deadline order, equal
--- deadlines in the order they were set.
-local DL, ORD, POS, TASK = 1, 2, 3, 4   -- a timer record's slots
-local timer = {}            -- task -> its timer record
-local hd, ho, hr, hn, order = {}, {}, {}, 0, 0
-local ntimers = 0           -- records with a deadline now (stats().timers)
-local heapops = 0           -- entries pushed, moved or removed (stats)
-
-local function less(i, j)
-  return hd[i] < hd[j] or (hd[i] == hd[j] and ho[i] < ho[j])
-end
-
-local function swap(i, j)
-  hd[i], hd[j] = hd[j], hd[i]
-  ho[i], ho[j] = ho[j], ho[i]
-  local a, b = hr[j], hr[i]
-  hr[i], hr[j] = a, b
-  a[POS], b[POS] = i, j
-end
-
-local function siftup(i)
-  while i > 1 do
-    local p = i // 2
-    if not less(i, p) then break end
-    swap(i, p)
-    i = p
-  end
-end
-
-local function siftdown(i)
-  while true do
-    local l, r, m = 2 * i, 2 * i + 1, i
-    if l <= hn and less(l, m) then m = l end
-    if r <= hn and less(r, m) then m = r end
-    if m == i then break end
-    swap(i, m)
-    i = m
-  end
-end
-
-local function heappush(r)
-  heapops = heapops + 1
-  hn = hn + 1
-  hd[hn], ho[hn], hr[hn] = r[DL], r[ORD], r
-  r[POS] = hn
-  siftup(hn)
-end
-
--- take record r's entry out of the heap, if it has one
-local function heapremove(r)
-  local i = r[POS]
-  if not i then return end
-  heapops = heapops + 1
-  r[POS] = false
-  if i ~= hn then
-    local last = hr[hn]
-    hd[i], ho[i], hr[i] = hd[hn], ho[hn], last
-    last[POS] = i
-  end
-  hd[hn], ho[hn], hr[hn] = nil, nil, nil
-  hn = hn - 1
-  if i <= hn then
-    siftdown(i)
-    siftup(i)
-  end
-end
-
--- Arming task t's timer for a deadline is inline in suspend (it runs
--- on every timed wait): no heap operation when the deadline is later
--- than the task's entry, the entry moves up when it is sooner.
-
--- a task ended: its entry and its record go too
-local function droptimer(t)
-  local r = timer[t]
-  if r == nil then return end
-  if r[DL] then ntimers = ntimers - 1 end
-  heapremove(r)
-  timer[t] = nil
-end
-
+-- The waiters per descriptor and the deadline heap are the loop
+-- object's (src/sched.c, with the policies it describes): loop:suspend
+-- files a wait, loop:unwait ends one, loop:drop forgets an ended task,
+-- loop:wakefd and loop:poll put the tasks whose wait is over on q.
+-- Tasks waiting in select also wait for a close of the descriptors of
+-- its array: cw[fd] is such a task or a list table {n = k, t1, ..., tk},
+-- watching[t] the array it watches.
 local live = 0              -- tasks not yet ended
 local running = false
 local stopping = false
@@ -159,6 +69,8 @@ local parked = {}           -- task -> true while parked
 local closewatch = {}       -- fd -> task to wake when fd is closed (serve)
 local cw = {}               -- fd -> task(s) a close of fd wakes (select)
 local watching = {}         -- task -> the fds it is in cw for
+local nwatching = 0         -- tasks in 'watching'
+local loop                  -- the loop object (core._newloop), below
 
 local function addwaiter(set, fd, t)
   local w = set[fd]
@@ -182,28 +94,30 @@ local function dropwaiter(set, fd, t)
   end
 end
 
+-- task t stops watching select's descriptors for a close
+local function unwatch(t)
+  local list = watching[t]
+  watching[t] = nil
+  nwatching = nwatching - 1
+  for i = 1, #list do dropwaiter(cw, list[i], t) end
+end
+
 -- end task t's current wait, whatever it waits on: its descriptor
 -- entries and its timer go (the one place that undoes a suspend)
 local function unwait(t)
-  local fd = waitfd[t]
-  if fd ~= nil then
-    waitfd[t] = nil
-    if rd[fd] ~= nil then dropwaiter(rd, fd, t) end
-    if wr[fd] ~= nil then dropwaiter(wr, fd, t) end
-  end
-  local list = watching[t]
-  if list ~= nil then
-    watching[t] = nil
-    for i = 1, #list do dropwaiter(cw, list[i], t) end
-  end
-  local r = timer[t]         -- its timer ends; the entry, if any, stays
-  if r and r[DL] then        -- for the pop to drop or the next wait to reuse
-    r[DL] = false
-    ntimers = ntimers - 1
+  loop:unwait(t)
+  if watching[t] ~= nil then unwatch(t) end
+end
+
+-- the loop (C) ended the waits of some tasks: those in select stop
+-- watching for a close (only while some task is in select)
+local function sweepwatch()
+  for t in pairs(watching) do
+    if not loop:waiting(t) then unwatch(t) end
   end
 end
 
--- make every waiter of set[fd] ready (FIFO)
+-- make every waiter of cw[fd] ready (FIFO)
 local function wakeall(set, fd)
   local w = set[fd]
   if w == nil then return end
@@ -220,37 +134,16 @@ local function wakeall(set, fd)
   end
 end
 
--- a task's wait: file it under its descriptor and/or timer (the C core
--- has made sure the loop's epoll set watches the descriptor), and under
--- the descriptors of 'watch' (an array, select's sockets) for a close
+-- a task's wait made in Lua (park with a deadline) or by select: file
+-- it under its descriptor and/or timer (the C core has made sure the
+-- loop's epoll set watches the descriptor), and under the descriptors
+-- of 'watch' (an array, select's sockets) for a close
 local function suspend(t, fd, ev, deadline, watch)
-  if fd >= 0 then
-    nwaits = nwaits + 1
-    waitno[t] = nwaits
-    waitfd[t] = fd
-    if ev & 1 ~= 0 then addwaiter(rd, fd, t) end
-    if ev & 2 ~= 0 then addwaiter(wr, fd, t) end
-  end
+  loop:suspend(t, fd, ev, deadline)
   if watch ~= nil then
     watching[t] = watch
+    nwatching = nwatching + 1
     for i = 1, #watch do addwaiter(cw, watch[i], t) end
-  end
-  if deadline >= 0 then     -- arm its timer (see the heap above)
-    local r = timer[t]
-    if r == nil then
-      r = { false, 0, false, t }
-      timer[t] = r
-    end
-    order = order + 1
-    if not r[DL] then ntimers = ntimers + 1 end
-    r[DL], r[ORD] = deadline, order
-    local i = r[POS]
-    if not i then heappush(r)
-    elseif deadline < hd[i] then
-      heapops = heapops + 1
-      hd[i], ho[i] = deadline, order
-      siftup(i)
-    end
   end
 end
 
@@ -261,8 +154,8 @@ end
 -- what they wait on closed (or, for the other users of the socket,
 -- simply wait again).
 local function onclose(fd, gone)
-  wakeall(rd, fd)
-  wakeall(wr, fd)
+  qtail = loop:wakefd(fd, q, qtail)
+  if nwatching > 0 then sweepwatch() end
   wakeall(cw, fd)
   local t = gone ~= false and closewatch[fd]
   if t then
@@ -277,7 +170,7 @@ end
 
 -- the loop's epoll set; the C core learns which threads are tasks and
 -- whom to tell when a socket tasks wait on is closed
-local loop = assert(core._newloop(tasks, onclose))
+loop = assert(core._newloop(tasks, onclose))
 
 -- text for an error value, whatever it is: tostring may raise (a
 -- __tostring that errors, or returns no string) and must not take the
@@ -322,10 +215,9 @@ local function finish(t, ok, err)
   if not daemon[t] then live = live - 1 else ndaemon = ndaemon - 1 end
   tasks[t] = nil
   parked[t] = nil
-  waitno[t] = nil
   if blocked[t] then blocked[t] = nil; nblocked = nblocked - 1 end
-  unwait(t)
-  droptimer(t)
+  if watching[t] ~= nil then unwatch(t) end
+  loop:drop(t)
   if not ok then fate[t] = { n = 2, false, err }
   elseif fate[t] == nil then fate[t] = NORESULTS end
   local own = owner[t]
@@ -367,6 +259,7 @@ local function step(t)
   if scoped then setcap(capof[t] or -1) end
   local ok, a, fd, ev, deadline, watch = coresume(t)
   if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
+  if a == FILED then return end   -- filed by the C core already
   if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
@@ -476,41 +369,11 @@ local function turn(maxwait, detect, cond)
   if live == 0 then return end
   if cond and cond() then return end   -- an outside wait is over: no poll
   if detect and stuck() then return shutdown() end
-  -- how long the loop may wait: not at all when tasks are ready
-  local timeout = -1
-  if qhead < qtail then timeout = 0
-  elseif hn > 0 then
-    timeout = hd[1] - monotime()
-    if timeout < 0 then timeout = 0 end
-  end
-  if maxwait and (timeout < 0 or timeout > maxwait) then timeout = maxwait end
-  local n = loop:wait(timeout, events)
-  for i = 1, 2 * n, 2 do
-    local fd, ev = events[i], events[i + 1]
-    if ev & 1 ~= 0 then wakeall(rd, fd) end
-    if ev & 2 ~= 0 then wakeall(wr, fd) end
-  end
-  if hn > 0 then
-    local now = monotime()
-    while hn > 0 and hd[1] <= now do  -- due: fire, drop or move down
-      local r = hr[1]
-      local d = r[DL]
-      if not d then heapremove(r)   -- that wait ended: a stale entry
-      elseif d ~= hd[1] or r[ORD] ~= ho[1] then
-        heapops = heapops + 1
-        hd[1], ho[1] = d, r[ORD]    -- re-armed later: the real deadline
-        siftdown(1)
-      else                          -- due: that wait timed out
-        heapremove(r)
-        local t = r[TASK]
-        unwait(t)
-        -- a park that timed out is queued already: wake must not queue
-        -- it a second time (false: park reads it as "timed out")
-        if parked[t] then parked[t] = false end
-        push(t)
-      end
-    end
-  end
+  -- wait (not at all when tasks are ready, at most until the soonest
+  -- timer): the tasks whose descriptor is ready (in the order the
+  -- kernel reports them) and whose timer is due go onto the queue
+  qtail = loop:poll(maxwait or -1, q, qtail, parked, qhead < qtail)
+  if nwatching > 0 then sweepwatch() end
 end
 
 -- netsock.run([fn, ...]): run the loop until no task is left or stop()
@@ -519,10 +382,12 @@ function M.run(fn, ...)
   check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
+  loop:running(true)
   local ok, err = pcall(function()
     while live > 0 and not stopping do turn(nil, true) end
   end)
   running, stopping = false, false
+  loop:running(false)
   if not ok then error(err, 0) end
   return true
 end
@@ -536,8 +401,10 @@ function M.step(timeout)
   check.opttimeout("step", 1, timeout)
   if running then error("netsock.step: the loop is running already", 2) end
   running, stopping = true, false
+  loop:running(true)
   local ok, err = pcall(turn, timeout or 0)
   running, stopping = false, false
+  loop:running(false)
   if not ok then error(err, 0) end
   return live > 0
 end
@@ -568,15 +435,13 @@ end
 -- right now (read or write), or nil when no task waits on fd. The
 -- number stays the same for as long as that one wait lasts.
 function M.waitstamp(fd)
-  local t = rd[fd] or wr[fd]
-  if type(t) == "table" then t = t[1] end
-  if t == nil then return nil end
-  return waitno[t], t
+  return loop:waitstamp(fd)
 end
 
 -- counts, for tests and curious users: heapops is how many times a
 -- timer entry was pushed, moved or removed so far
 function M.stats()
+  local ntimers, heapops = loop:counts()
   return { live = live, ready = qtail - qhead, timers = ntimers, turns = turns,
            blocked = nblocked, heapops = heapops }
 end
@@ -695,10 +560,6 @@ local function waitobject(t, fd)
   end
 end
 
-local function deadline_of(t)
-  local r = timer[t]
-  return r and r[DL] or nil
-end
 
 local listing = {}
 listing.__index = listing
@@ -745,25 +606,17 @@ function M.list()
   local l = setmetatable({}, listing)
   for _, t in ipairs(all) do
     local e = { task = t, label = label[t], daemon = daemon[t] or nil }
-    local fd = waitfd[t]
+    local fd, r, w, d = loop:info(t)
     if t == me then e.state = "running"
     elseif parked[t] then e.state = "parked"
-    elseif fd or deadline_of(t) then e.state = "waiting"
+    elseif fd or d then e.state = "waiting"
     else e.state = "ready" end
     if fd then
-      local r, w = false, false
-      local x = rd[fd]
-      if x == t then r = true
-      elseif type(x) == "table" then for i = 1, x.n do r = r or x[i] == t end end
-      x = wr[fd]
-      if x == t then w = true
-      elseif type(x) == "table" then for i = 1, x.n do w = w or x[i] == t end end
       e.fd = fd
       e.events = (r and "r" or "") .. (w and "w" or "")
       local obj = waitobject(t, fd)
       if obj then e.socket = tostring(obj) end
     end
-    local d = deadline_of(t)
     if d then e.timeout = math.max(0, d - now) end
     if t ~= me then
       e.where = where(t)
@@ -866,9 +719,11 @@ function M.rununtil(cond, deadline, what, level)
       return false
     end
     running, stopping = true, false
+    loop:running(true)
     -- stuck while the code outside waits: nothing can change that now
     local ok, err = pcall(turn, deadline and deadline - now, true, cond)
     running, stopping = false, false
+    loop:running(false)
     if not ok then error(err, 0) end
   end
   return true
@@ -1025,9 +880,8 @@ function M.afterfork()
   old:close()
   for k in pairs(tasks) do tasks[k] = nil end
   q, qhead, qtail = {}, 1, 1
-  rd, wr, waitfd, waitno, parked, closewatch = {}, {}, {}, {}, {}, {}
-  cw, watching = {}, {}
-  timer, hd, ho, hr, hn, order, ntimers = {}, {}, {}, {}, 0, 0, 0
+  parked, closewatch = {}, {}
+  cw, watching, nwatching = {}, {}, 0
   live, running, stopping = 0, false, false
   blocked, nblocked, ndaemon, joiners = {}, 0, 0, {}
   for k in pairs(capof) do capof[k] = nil end
