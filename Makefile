@@ -1,6 +1,9 @@
 # netsock: BSD sockets for Lua 5.4
 #   make          build the C core into build/
 #   make test     run the specs (installs what is missing, as root)
+#   make test PORTABLE=1  the same on the portable build (build/portable/):
+#                 the generic POSIX seams (sys_posix.c, ready_poll.c),
+#                 strict POSIX.1-2008 (docs/design.md, "The seams")
 #   make demo     a short tour of the examples
 #   make sanitize the specs under AddressSanitizer + UBSan
 #   make bench    benchmarks side by side with LuaSocket, Python and C
@@ -16,7 +19,17 @@ OPT      ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wundef
 STRICT   ?=
-CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden -D_GNU_SOURCE $(LUA_INC)
+# PORTABLE=1: the core as strict POSIX.1-2008 (no _GNU_SOURCE) over the
+# generic seams, into build/portable/ beside the normal build
+PORTABLE ?=
+ifeq ($(PORTABLE),1)
+OUT      := build/portable
+FEATURES := -D_POSIX_C_SOURCE=200809L
+else
+OUT      := build
+FEATURES := -D_GNU_SOURCE
+endif
+CFLAGS   += $(OPT) $(WARN) $(STRICT) -pthread -fPIC -fvisibility=hidden $(FEATURES) $(LUA_INC)
 LDFLAGS  += -shared -pthread
 BUSTED   ?= busted
 
@@ -30,46 +43,67 @@ endif
 CFLAGS   += $(TLS_CFLAGS)
 LDLIBS   += $(TLS_LIBS)
 
-SRCS     := $(wildcard src/*.c)
+# The platform's seams (src/sys_*.c, src/ready_*.c): which ones, and
+# what the generic one may use, by feature tests (tools/probe compiles
+# and links the small programs of tools/probes/), kept in config.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(OUT)/config.mk
+endif
+SEAMS    ?= sys_linux ready_epoll
+SRCS     := $(filter-out src/sys_%.c src/ready_%.c,$(wildcard src/*.c)) $(SEAMS:%=src/%.c)
 HDRS     := $(wildcard src/*.h)
-OBJS     := $(SRCS:src/%.c=build/obj/%.o)
-CORE     := build/netsock/core.so
+OBJS     := $(SRCS:src/%.c=$(OUT)/obj/%.o)
+CORE     := $(OUT)/netsock/core.so
 
 # the console's line editor (src/edit/edit.c), only where libedit is found
 EDIT_CFLAGS := $(shell pkg-config --cflags libedit 2>/dev/null)
 EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
-EDIT        := $(if $(EDIT_LIBS),build/netsock/edit.so)
+EDIT        := $(if $(EDIT_LIBS),$(OUT)/netsock/edit.so)
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SANOBJS  := $(SRCS:src/%.c=build/asan/obj/%.o)
-SANCORE  := build/asan/netsock/core.so
-SANEDIT  := $(if $(EDIT_LIBS),build/asan/netsock/edit.so)
+SANOBJS  := $(SRCS:src/%.c=$(OUT)/asan/obj/%.o)
+SANCORE  := $(OUT)/asan/netsock/core.so
+SANEDIT  := $(if $(EDIT_LIBS),$(OUT)/asan/netsock/edit.so)
 
 .PHONY: all test demo sanitize bench lint clean deps deps-test install-check prop taskfuzz rock console fresh
 
 all: $(CORE) $(EDIT)
 
-build/obj/%.o: src/%.c $(HDRS)
+$(OUT)/config.mk: tools/probe $(wildcard tools/probes/*.c)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@sh tools/probe "$(CC)" "$(PORTABLE)" >$@.tmp && mv $@.tmp $@
+	@sed -n 's/^SEAMS := /probed: the seams /p' $@
+
+# The generic seam sees the system's whole interface (peer credentials
+# and dladdr have no POSIX form), and so do the tables of the system's
+# names (constants, socket options, errno and EAI codes: core.c,
+# options.c, errors.c), which offer what the system has; every other
+# file only what FEATURES say (strict POSIX.1-2008 in the portable build)
+WHOLE     := sys_posix core options errors
+SEAMFLAGS = $(if $(filter sys_posix,$*),$(SEAM_DEFS)) \
+            $(if $(filter $(WHOLE),$*),$(if $(filter 1,$(PORTABLE)),-D_GNU_SOURCE))
+
+$(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SEAMFLAGS) -c -o $@ $<
 
 $(CORE): $(OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
 
-build/netsock/edit.so: src/edit/edit.c
+$(OUT)/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
+	$(CC) $(CFLAGS) -D_GNU_SOURCE $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
-build/asan/obj/%.o: src/%.c $(HDRS)
+$(OUT)/asan/obj/%.o: src/%.c $(HDRS) $(OUT)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
+	$(CC) $(CFLAGS) $(SEAMFLAGS) $(SAN) -O1 -c -o $@ $<
 
 $(SANCORE): $(SANOBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SANOBJS) $(LDFLAGS) $(LDLIBS)
 
-build/asan/netsock/edit.so: src/edit/edit.c
+$(OUT)/asan/netsock/edit.so: src/edit/edit.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -O1 $(EDIT_CFLAGS) -o $@ $< $(LDFLAGS) $(EDIT_LIBS)
 
@@ -91,9 +125,12 @@ deps:
 deps-test:
 	@sh tools/deps $(DEPS_TEST)
 
+# the portable build's specs load its core (NETSOCK_CPATH)
+SPECENV  := $(if $(filter 1,$(PORTABLE)),NETSOCK_CPATH="$(OUT)/?.so")
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
-	@sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
+	@$(SPECENV) sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 demo: deps
 	@sh tools/deps openssl ca-certificates
@@ -121,7 +158,7 @@ sanitize: deps-test all $(SANCORE) $(SANEDIT)
 	@test -f "$(ASAN_RT)" || { echo "sanitize: no libasan.so for $(CC) ($(ASAN_RT))"; exit 1; }
 	@LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	 NETSOCK_CPATH="build/asan/?.so" NETSOCK_SANITIZE=1 \
+	 NETSOCK_CPATH="$(OUT)/asan/?.so" NETSOCK_SANITIZE=1 \
 	 sh tools/runspecs $(BUSTED) --lua=$(LUA) $(SPECS)
 
 install-check: deps-test
@@ -140,8 +177,9 @@ fresh:
 	@sh tools/deps debootstrap
 	@sh tools/fresh
 
+# every file compiled afresh with -Werror (PORTABLE=1: the portable build's)
 lint: deps
-	@$(MAKE) --no-print-directory clean
+	@rm -rf $(OUT)/obj $(OUT)/netsock $(OUT)/config.mk
 	@$(MAKE) --no-print-directory all STRICT=-Werror
 
 # make bench [BENCH="bulk pingpong"]; sizes: BENCH_SCALE=0.1 (see bench/run)
@@ -210,7 +248,7 @@ SOAK_SCALE    ?= 1
 
 valgrind: all
 	@sh tools/deps $(DEPS_VALGRIND)
-	@sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
+	@$(SPECENV) sh tools/valgrind $(LUA) $(VALGRIND_EXCLUDE) $(SPECS)
 
 build/fuzz/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)

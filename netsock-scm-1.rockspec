@@ -13,8 +13,11 @@ reader, select and an epoll poller, name resolution, and coroutine
 tasks for many clients in one process.]],
   license = "MIT",
 }
--- epoll, accept4, SOCK_CLOEXEC, eventfd: Linux for now
-supported_platforms = { "linux" }
+-- Linux (CI runs both builds there: make test, make test PORTABLE=1);
+-- macOS and the BSDs build the same generic seams (src/sys_posix.c,
+-- src/ready_poll.c), which this project's CI does not run there (README,
+-- "Platforms")
+supported_platforms = { "linux", "macosx", "freebsd", "openbsd", "netbsd" }
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
@@ -27,7 +30,7 @@ build = {
   modules = {
     ["netsock.core"] = {
       sources = {
-        "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
+        "src/sys_posix.c", "src/ready_poll.c", "src/errors.c", "src/aux.c",
         "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
         "src/sched.c", "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
         "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
@@ -35,7 +38,7 @@ build = {
         "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/luasocket.c",
         "src/core.c",
       },
-      defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+      defines = { "NS_HAVE_TLS" },
       libraries = { "pthread", "ssl", "crypto" },
       incdirs = { "src", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },
@@ -53,6 +56,32 @@ build = {
     ["netsock.serve"] = "lua/netsock/serve.lua",
     ["netsock.workers"] = "lua/netsock/workers.lua",
   },
+  -- The seams: the generic POSIX ones above (each takes the better call
+  -- where the system's headers define it: SO_NOSIGPIPE, LOCAL_PEERCRED,
+  -- SO_REUSEPORT_LB...); Linux's own on Linux. The Makefile chooses by
+  -- compiling probes (tools/probe); LuaRocks' builtin build cannot, so
+  -- the per-platform lists stand in for them. No -D_GNU_SOURCE but on
+  -- Linux.
+  platforms = {
+    linux = {
+      modules = {
+        ["netsock.core"] = {
+          sources = {
+            "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
+            "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
+            "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+            "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
+            "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
+            "src/sendfile.c", "src/options.c", "src/core.c",
+          },
+          defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+        },
+      },
+    },
+  },
+  -- macOS: LuaRocks links a module with its LIBFLAG for the platform,
+  -- "-bundle -undefined dynamic_lookup -all_load" (the interpreter
+  -- provides Lua's symbols); nothing to add here
   -- the console; line editing comes with the netsock-edit rock (libedit):
   -- luarocks --lua-version 5.4 make rocks/netsock-edit-scm-1.rockspec
   install = { bin = { netsock = "bin/netsock" } },

@@ -104,7 +104,9 @@ local function checkserver(fname, host, port, opts)
 end
 
 -- netsock.create_server(host, port [, options]): a listening stream socket
--- with SO_REUSEADDR. options: backlog, family, reuse_port, dualstack.
+-- with SO_REUSEADDR. options: backlog, family, reuse_port, dualstack
+-- (reuse_port: true sets "reuseport"; a string names the option, as
+-- workers.lua gives core._balance).
 -- host "", "*" or nil is every address (of the family; with dualstack, of
 -- both families).
 local function create_server(host, port, opts)
@@ -122,7 +124,10 @@ local function create_server(host, port, opts)
     s, msg, code = socket(ai.family, "stream")
     if s then
       local ok = s:setoption("reuseaddr", true)
-      if ok and opts.reuse_port then ok, msg, code = s:setoption("reuseport", true) end
+      if ok and opts.reuse_port then
+        local name = type(opts.reuse_port) == "string" and opts.reuse_port or "reuseport"
+        ok, msg, code = s:setoption(name, true)
+      end
       if ok and ai.family == "inet6" then
         ok, msg, code = s:setoption("ipv6only", not opts.dualstack)
       end

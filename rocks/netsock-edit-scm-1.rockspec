@@ -15,7 +15,7 @@ The netsock.edit module: the `netsock` console's line editor, built on
 libedit (BSD licence). Without it the console reads plain lines.]],
   license = "MIT",
 }
-supported_platforms = { "linux" }
+supported_platforms = { "linux", "macosx", "freebsd", "openbsd", "netbsd" }
 dependencies = {
   "lua >= 5.4, < 5.5",
   "netsock",

@@ -54,7 +54,7 @@ describe("getaddrinfo", function()
   -- empty label makes the resolver refuse it before it asks anyone, where
   -- a well-formed ".invalid" name goes to the system's DNS server, which
   -- is not a loopback address. strace shows that no query leaves.
-  local sit = H.can_strace and it or pending
+  local function sit(name, fn) H.linux_it(name, "strace", fn, H.can_strace) end
   sit("the specs' unresolvable name sends nothing off the machine (strace)", function()
     local srv, port = H.listen_local()
     finally(function() srv:close() end)
@@ -120,7 +120,7 @@ print(*socket.getnameinfo(("127.0.0.1", 80), 0))
 
   -- a reverse lookup of an address /etc/hosts does not name goes to DNS:
   -- these run offline (H.lua_offline), so no query leaves the machine
-  local offit = H.can_unshare and it or pending
+  local function offit(name, fn) H.linux_it(name, "unshare -mn", fn, H.can_unshare) end
   offit("fails with EAI_* under NI_NAMEREQD for an unnamed address; gethostbyaddr too", function()
     local p = H.lua_offline([[
 local ns = require "netsock"

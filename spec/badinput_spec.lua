@@ -627,6 +627,7 @@ describe("bad input: ranges", function()
     -- the longest a path may be: 107 bytes and its zero; abstract: 108
     local ok = pcall(u.connect, u, "/" .. ("x"):rep(106))
     assert.is_true(ok)
+    if not H.linux then return end  -- the rest: abstract names, Linux's own
     assert.matches("too long", perr(u, "bind", "\0" .. ("x"):rep(108)))
     local a = ns.socket("unix")
     assert.is_true(a:bind("\0" .. ("n"):rep(107)))

@@ -14,7 +14,7 @@ local H = require "helpers"
 local ns = H.netsock
 local core = require "netsock.core"
 
-local nsit = H.can_unshare and it or pending
+local function nsit(name, fn) H.linux_it(name, "unshare -mn", fn, H.can_unshare) end
 
 -- A DNS server on 127.0.0.1:53 (UDP): "slow.test" gets A 127.0.0.1 after
 -- DELAY seconds (AAAA: no answer, also after DELAY); any other name

@@ -4,7 +4,7 @@
 -- and the summary line still prints.
 local H = require "helpers"
 
-describe("tools/runspecs", function()
+H.linux_describe("tools/runspecs", "/proc (strays, descriptors)", function()
   it("kills a spec file that hangs, with its children, names it, and still prints the summary", function()
     local dir = H.tmpdir()
     local pidfile = H.tmpname(".pid")

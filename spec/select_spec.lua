@@ -136,6 +136,7 @@ time.sleep(1)
     end)
     assert.same({ {}, {}, "timeout" }, got)
   end)
+
 end)
 
 describe("netsock.poller", function()
@@ -204,7 +205,8 @@ describe("netsock.poller", function()
     assert.has_error(function() p:add(a, "x") end)
     assert.has_error(function() p:add(a) end)
     assert.has_error(function() p:wait(-1) end)
-    assert.matches("netsock.poller %(epoll fd %d+, 0 registered%)", tostring(p))
+    -- the backend's name: epoll, or poll in the portable build
+    assert.matches("netsock.poller %(e?poll fd %d+, 0 registered%)", tostring(p))
     assert.is_true(p:close())
     assert.is_true(p:close())
     assert.equal("netsock.poller (closed)", tostring(p))
@@ -242,6 +244,58 @@ describe("netsock.poller", function()
       got = { p:wait(0.1) }
     end)
     assert.same({ {}, {}, "timeout" }, got)
+  end)
+
+  -- A set is a descriptor readable when a member is ready, on either
+  -- backend: epoll does it in the kernel; the poll backend (the portable
+  -- build) polls an inner set's members in its place.
+  it("holds another poller: the inner one reads ready when its member is, in a task too", function()
+    local inner = assert(ns.poller())
+    finally(function() inner:close() end)
+    assert(inner:add(a, "r"))
+    assert(p:add(inner, "r"))
+    assert.same({}, (p:wait(0)))
+    assert(b:send("x"))
+    local ready, ev = p:wait(1)
+    assert.same({ inner }, ready)
+    assert.same({ "r" }, ev)
+    assert.same({ a }, (inner:wait(0)))
+    assert.equal("x", a:recv(10))
+    assert.same({}, (p:wait(0)))
+    -- three sets deep: the task loop's, p, inner; the task sleeps until
+    -- the socket inside the inner set has data
+    local got
+    ns.spawn(function()
+      local r = p:wait(5)
+      got = r[1] == inner and inner:wait(0)[1] == a
+    end)
+    ns.spawn(function()
+      ns.sleep(0.05)
+      b:send("y")
+    end)
+    H.run_bounded(10)
+    assert.is_true(got)
+  end)
+
+  it("refuses to hold itself, directly or through another (EINVAL, ELOOP)", function()
+    local ok, _, code = p:add(p, "r")
+    assert.is_nil(ok)
+    assert.equal("EINVAL", code)
+    local q = assert(ns.poller())
+    finally(function() q:close() end)
+    assert(q:add(p, "r"))
+    ok, _, code = p:add(q, "r")
+    assert.is_nil(ok)
+    assert.equal("ELOOP", code)
+  end)
+
+  it("an idle, writable socket waited on for reading does not wake the task loop", function()
+    -- the loop's registration is edge-triggered (epoll) or armed per
+    -- wait (poll): a socket always writable must not make it spin
+    local turns0 = ns._tasks.stats().turns
+    ns.spawn(function() a:settimeout(0.3); a:recv(1) end)
+    ns.run()  -- the recv times out: bounded
+    assert.is_true(ns._tasks.stats().turns - turns0 < 20, "the loop spun")
   end)
 end)
 

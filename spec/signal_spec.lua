@@ -72,7 +72,7 @@ describe("onsignal", function()
     for _, n in ipairs(names) do assert.equal(1, got[n], n) end
   end)
 
-  it("touches no other signal's disposition, and puts the old one back on removal", function()
+  H.linux_it("touches no other signal's disposition, and puts the old one back on removal", "/proc signal masks", function()
     local cgt0, ign0 = sigmasks()
     if hasbit(cgt0, 12) and hasbit(cgt0, 10) and hasbit(cgt0, 1) then
       -- valgrind catches every signal itself: /proc cannot tell ours

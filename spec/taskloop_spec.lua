@@ -513,11 +513,14 @@ print("ticks", ticks, "got", got and got:gsub("\n", "") or "nil",
       assert.is_true(ns.monotime() - t0 >= 0.15, "p:wait returned at once")
     end)
 
-    it("the task loop's epoll set and the poller's forget it too (/proc fdinfo)", function()
+    H.linux_it("the task loop's set and the poller's forget it too", "/proc fdinfo of epoll sets", function()
       -- every epoll set of this process lists its registrations in
-      -- /proc/self/fdinfo ("tfd: N ..."); none may name a closed number
+      -- /proc/self/fdinfo ("tfd: N ..."); none may name a closed number.
+      -- The poll backend (portable build) keeps its sets in memory, which
+      -- /proc does not show: there the loop must simply not spin.
       local lfs = require "lfs"
       local function registered(fd)
+        if H.backend ~= "epoll" then return nil end
         for e in lfs.dir("/proc/self/fdinfo") do
           local info = e:match("^%d+$") and H.readfile("/proc/self/fdinfo/" .. e)
           if info and info:find("\ntfd:%s+" .. fd .. "%s") then return true end
@@ -533,9 +536,9 @@ print("ticks", ticks, "got", got and got:gsub("\n", "") or "nil",
       x:settimeout(0.05)
       run_bounded(5, function() x:recv(1) end)   -- registers x in the loop
       local fd = x:fileno()
-      assert.is_true(registered(fd))
+      assert.is_true(registered(fd) ~= false)
       x:close()
-      assert.is_false(registered(fd), "an epoll set still holds the closed descriptor")
+      assert.is_true(not registered(fd), "an epoll set still holds the closed descriptor")
       local turns0 = ns._tasks.stats().turns
       assert(y:send("data"))
       run_bounded(5, function() ns.sleep(0.1) end)

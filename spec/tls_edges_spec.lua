@@ -7,7 +7,7 @@
 local H = require "helpers"
 local ns = H.netsock
 local has_tls = ns.tls ~= nil
-local T = has_tls and require "tlshelp"
+local T = has_tls and require("helpers").tls
 
 local describe_tls = has_tls and describe or function(name) pending(name .. " (no OpenSSL)") end
 

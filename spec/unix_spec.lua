@@ -138,7 +138,7 @@ print(data.decode(), addr, flush=True)
     end)
   end)
 
-  describe("abstract namespace", function()
+  H.linux_describe("abstract namespace", "abstract Unix names", function()
     it("binds \\0name, leaves no file, and python reaches it", function()
       local name = "\0netsock-spec-" .. rand()
       local srv = assert(ns.socket("unix"))

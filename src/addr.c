@@ -307,7 +307,7 @@ static int addr_inet_ntop (lua_State *L) {
 static int addr_inet_aton (lua_State *L) {
   const char *text = ns_checkname(L, 1, "string");
   struct in_addr a;
-  if (inet_aton(text, &a) == 0)
+  if (ns_sys_inet_aton(text, &a) == 0)
     return badtext(L);
   lua_pushlstring(L, (const char *)&a, 4);
   return 1;

@@ -43,17 +43,12 @@ static int sendto_start (lua_State *L, nsSocket *s, double deadline) {
 ** 5 deadline, 6 the lookup.
 */
 static int sendto_lookup_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L);
-  double deadline = lua_tonumber(L, 5);
-  nsResult r;
+  nsSocket *s;
+  double deadline;
+  nsResult r = ns_destlookup(L, ctx, sendto_lookup_k, &s, &deadline);
   (void)status;
-  lua_settop(L, 6);
-  if (s == NULL) return ns_closed(L);
-  r = ns_lookupwait(L, s, 6, 3, deadline, 1, ctx, sendto_lookup_k);
-  if (r == NS_PUSHED) return 3;
-  if (r != NS_OK) return ns_pushresult(L, r, errno);
-  lua_settop(L, 4);
-  return sendto_start(L, s, deadline);
+  if (r == NS_OK) return sendto_start(L, s, deadline);
+  return r == NS_PUSHED ? 3 : ns_pushresult(L, r, errno);
 }
 
 

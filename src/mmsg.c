@@ -382,24 +382,15 @@ static int sendmany_start (lua_State *L, nsSocket *s, double deadline) {
 ** 2 datagrams, 3 host, 4 port, 5 deadline, 6 the lookup.
 */
 static int sendmany_lookup_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = ns_checkresumed(L);
-  double deadline = lua_tonumber(L, 5);
-  nsResult r;
+  nsSocket *s;
+  double deadline;
+  nsResult r = ns_destlookup(L, ctx, sendmany_lookup_k, &s, &deadline);
+  int nret;
   (void)status;
-  lua_settop(L, 6);
-  if (s == NULL) {
-    int nret = ns_closed(L);
-    lua_pushinteger(L, 0);
-    return nret + 1;
-  }
-  r = ns_lookupwait(L, s, 6, 3, deadline, 1, ctx, sendmany_lookup_k);
-  if (r != NS_OK) {
-    int nret = r == NS_PUSHED ? 3 : ns_pushresult(L, r, errno);
-    lua_pushinteger(L, 0);
-    return nret + 1;
-  }
-  lua_settop(L, 4);
-  return sendmany_start(L, s, deadline);
+  if (r == NS_OK) return sendmany_start(L, s, deadline);
+  nret = r == NS_PUSHED ? 3 : ns_pushresult(L, r, errno);
+  lua_pushinteger(L, 0);   /* none went */
+  return nret + 1;
 }
 
 

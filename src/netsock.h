@@ -40,9 +40,38 @@
 #ifndef netsock_h
 #define netsock_h
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <time.h>
+
+/*
+** What strict POSIX.1-2008 headers leave out and the core uses (the
+** portable build compiles with -D_POSIX_C_SOURCE=200809L): the netdb
+** codes of the gethostby* family and the sizes of getnameinfo's
+** buffers, with glibc's values (the seam, which sets the codes, sees
+** the system's own: glibc hides them only under strict POSIX), and
+** NSIG.
+*/
+#if !defined(HOST_NOT_FOUND)
+#define HOST_NOT_FOUND  1
+#define TRY_AGAIN       2
+#define NO_RECOVERY     3
+#define NO_DATA         4
+#endif
+#if !defined(NETDB_INTERNAL)
+#define NETDB_INTERNAL  -1
+#endif
+#if !defined(NI_MAXHOST)
+#define NI_MAXHOST      1025
+#define NI_MAXSERV      32
+#endif
+#if !defined(NSIG)
+#define NSIG            65
+#endif
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -153,7 +182,7 @@ typedef struct nsSocket {
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
 
 
-/* {====== sys_linux.c: each Linux-only call behind one name ====== */
+/* {====== sys_linux.c or sys_posix.c: each platform call behind one name ====== */
 /* socket(2), socketpair(2), accept4(2): non-blocking, close-on-exec */
 NS_API int ns_sys_socket (int family, int type, int proto);
 NS_API int ns_sys_socketpair (int family, int type, int proto, int fds[2]);
@@ -176,8 +205,26 @@ NS_API int ns_sys_dupover (int from, int to);
 NS_API int ns_sys_peercred (int fd, long *pid, long *uid, long *gid);
 /* the CPUs this process may run on, at least 1 */
 NS_API long ns_sys_cpucount (void);
+/* the socket option (setoption's name) under which the kernel spreads
+   the connections of one port over the listeners bound to it, or NULL
+   where none does (serve's workers then share one listener) */
+NS_API const char *ns_sys_balance (void);
 /* poll(2) without waiting: NS_READ, NS_WRITE, NS_HANGUP, NS_FAULT */
 NS_API int ns_sys_pollnow (int fd, int events);
+/* fromfd's duplicate of a caller's descriptor, close-on-exec */
+NS_API int ns_sys_dupsocket (int fd);
+/* a notifier goes (both ends, where it is a pipe) */
+NS_API void ns_sys_closenotifier (int fd);
+/* keep the library that holds 'addr' mapped until the process ends */
+NS_API void ns_sys_pin (void *addr);
+/* IPv4 multicast: join/leave 'group' (opt IP_ADD_MEMBERSHIP...) or,
+   group NULL, IP_MULTICAST_IF; the interface by address or index */
+NS_API int ns_sys_mcast4 (int fd, int opt, const struct in_addr *group,
+                          struct in_addr ifaddr, unsigned ifindex);
+/* inet_aton(3)'s forms ("127.1"); 1 if valid */
+NS_API int ns_sys_inet_aton (const char *text, struct in_addr *out);
+/* a broken-down UTC time to seconds since the epoch */
+NS_API time_t ns_sys_timegm (struct tm *t);
 /* a batch of datagrams: one message header and the length it moved
    each (the layout of Linux's struct mmsghdr) */
 typedef struct nsMmsg {
@@ -192,9 +239,6 @@ NS_API int ns_sys_sendmmsg (int fd, nsMmsg *m, unsigned n, int flags);
 /* sendmsg(2) that never raises SIGPIPE */
 NS_API ssize_t ns_sys_sendmsg (int fd, const struct msghdr *m, int flags);
 /* the netdb lookups in their reentrant forms (as glibc's *_r) */
-struct hostent;
-struct servent;
-struct protoent;
 NS_API int ns_sys_gethostbyname (const char *name, struct hostent *he,
                                  char *buf, size_t size, struct hostent **res,
                                  int *herr);
@@ -213,7 +257,7 @@ NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
 /* }====== */
 
 
-/* {====== ready_epoll.c: the readiness backend ====== */
+/* {====== ready_epoll.c or ready_poll.c: the readiness backend ====== */
 /*
 ** A set of descriptors to wait on (the loop's, a poller's, select's in
 ** a task): a descriptor itself, readable when a member is ready,
@@ -230,6 +274,14 @@ NS_API int ns_ready_open (void);
 NS_API int ns_ready_add (int set, int fd, int events);
 NS_API int ns_ready_modify (int set, int fd, int events);
 NS_API int ns_ready_remove (int set, int fd);
+/*
+** An NS_EDGE member reports a direction at least once after each
+** ns_ready_rearm for it (the caller's system call said EAGAIN and it is
+** about to wait): epoll reports every change of state and arming costs
+** it nothing; poll reports an armed direction while it is ready, then
+** disarms it. Registration (add, modify) arms nothing by itself.
+*/
+NS_API int ns_ready_rearm (int set, int fd, int events);
 /* up to 'max' ready members into 'evs'; ms < 0 waits with no limit */
 NS_API int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms);
 NS_API const char *ns_ready_name (void);
@@ -532,6 +584,11 @@ NS_API int ns_lookupstart (lua_State *L, nsSocket *s, int idx);
 NS_API nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
                                double deadline, int cache, lua_KContext ctx,
                                lua_KFunction k);
+/* a datagram send's lookup step (sendto, sendmany: stack 1 socket,
+   2 data, 3 host, 4 port, 5 deadline, 6 the lookup) */
+NS_API nsResult ns_destlookup (lua_State *L, lua_KContext ctx,
+                               lua_KFunction k, nsSocket **ps,
+                               double *deadline);
 NS_API void ns_resolve_open (lua_State *L);
 /* }====== */
 

@@ -30,6 +30,9 @@ static const nsOption options[] = {
 #ifdef SO_REUSEPORT
   {"reuseport", SOL_SOCKET, SO_REUSEPORT, 0, OPT_BOOL},
 #endif
+#ifdef SO_REUSEPORT_LB
+  {"reuseport_lb", SOL_SOCKET, SO_REUSEPORT_LB, 0, OPT_BOOL},
+#endif
   {"keepalive", SOL_SOCKET, SO_KEEPALIVE, 0, OPT_BOOL},
   {"broadcast", SOL_SOCKET, SO_BROADCAST, 0, OPT_BOOL},
   {"sndbuf", SOL_SOCKET, SO_SNDBUF, 0, OPT_INT},
@@ -96,6 +99,15 @@ static int setopt (lua_State *L, nsSocket *s, int level, int opt,
 
 /* {====== Multicast ====== */
 
+/* IPv4's structures differ between systems: the seam fills them */
+static int mcast4 (lua_State *L, nsSocket *s, int opt, const struct in_addr *group,
+                   struct in_addr ifaddr, unsigned index) {
+  if (ns_sys_mcast4(s->fd, opt, group, ifaddr, index) < 0)
+    return ns_fail(L, errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /*
 ** An interface argument: nil (the kernel chooses), an interface index,
 ** an interface name ("lo", "eth0") or, for inet only, the local
@@ -150,14 +162,12 @@ static int setmembership (lua_State *L, nsSocket *s, int level, int opt) {
     return setopt(L, s, level, opt, &mr, sizeof mr);
   }
   else {
-    struct ip_mreqn mr;
+    struct in_addr ga, ifaddr;
     unsigned index;
-    memset(&mr, 0, sizeof mr);
-    luaL_argcheck(L, inet_pton(AF_INET, group, &mr.imr_multiaddr) == 1,
+    luaL_argcheck(L, inet_pton(AF_INET, group, &ga) == 1,
                   3, "invalid IPv4 multicast group");
-    checkiface(L, iidx, AF_INET, &index, &mr.imr_address);
-    mr.imr_ifindex = (int)index;
-    return setopt(L, s, level, opt, &mr, sizeof mr);
+    checkiface(L, iidx, AF_INET, &index, &ifaddr);
+    return mcast4(L, s, opt, &ga, ifaddr, index);
   }
 }
 
@@ -171,13 +181,7 @@ static int setmcastif (lua_State *L, nsSocket *s, int level, int opt) {
     int v = (int)index;
     return setopt(L, s, level, opt, &v, sizeof v);
   }
-  else {
-    struct ip_mreqn mr;
-    memset(&mr, 0, sizeof mr);
-    mr.imr_address = addr;
-    mr.imr_ifindex = (int)index;
-    return setopt(L, s, level, opt, &mr, sizeof mr);
-  }
+  else return mcast4(L, s, opt, NULL, addr, index);
 }
 
 

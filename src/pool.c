@@ -29,7 +29,6 @@
 **   docs/design.md).
 */
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -70,7 +69,7 @@ static int slotno[NS_LOOKUP_THREADS];  /* each worker's argument: its slot */
 /* free a job; under pool.mu or once nobody else can see it */
 static void job_free (nsLookup *j) {
   if (j->res) freeaddrinfo(j->res);
-  if (j->efd >= 0) close(j->efd);
+  if (j->efd >= 0) ns_sys_closenotifier(j->efd);
   free(j->hebuf);
   free(j->host);
   free(j->serv);
@@ -221,10 +220,10 @@ static void job_forsake (nsLookup *j) {
   j->r = 0;
   j->herr = TRY_AGAIN;
   j->done = 1;
-  if (fd >= 0 && ns_sys_dupover(fd, j->efd) >= 0) close(fd);
+  if (fd >= 0 && ns_sys_dupover(fd, j->efd) >= 0) ns_sys_closenotifier(fd);
   else {
-    if (fd >= 0) close(fd);
-    close(j->efd);
+    if (fd >= 0) ns_sys_closenotifier(fd);
+    ns_sys_closenotifier(j->efd);
     j->efd = -1;
   }
   if (--j->refs == 0) job_free(j);
@@ -273,10 +272,8 @@ static void pool_atfork_child (void) {
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 static void pool_init (void) {
-  Dl_info info;
   pthread_atfork(pool_atfork_prepare, pool_atfork_parent, pool_atfork_child);
-  if (dladdr(&pool, &info) && info.dli_fname != NULL)  /* this library's file */
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  ns_sys_pin(&pool);
 }
 
 /*

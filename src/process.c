@@ -247,6 +247,12 @@ void ns_process_open (lua_State *L) {
     {"getpeercred", proc_getpeercred},
     {NULL, NULL}
   };
+  const char *balance = ns_sys_balance();
   luaL_setfuncs(L, funcs, 0);
+  /* core._balance: the option under which the kernel spreads a port's
+     connections over several listeners (serve's workers), or false */
+  if (balance != NULL) lua_pushstring(L, balance);
+  else lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "_balance");
   ns_addmethods(L, methods);
 }

@@ -1,8 +1,8 @@
 /*
 ** ready_epoll.c: the readiness backend, on epoll(7). The task loop's
 ** set (wait.c), the poller object and select's wait inside a task
-** (select.c) use only these five functions, so another backend (poll,
-** kqueue) is one more file with the same names:
+** (select.c) use only these functions, so another backend (poll:
+** ready_poll.c; kqueue) is one more file with the same names:
 **
 **   ns_ready_open()                  a new set: a descriptor, readable
 **                                    whenever one of its members is ready
@@ -10,6 +10,9 @@
 **                                    NS_WRITE; NS_EDGE: edge-triggered)
 **   ns_ready_modify(set, fd, events) change what fd is watched for
 **   ns_ready_remove(set, fd)         stop watching fd
+**   ns_ready_rearm(set, fd, events)  the caller waits for events on an
+**                                    NS_EDGE member again (epoll: nothing
+**                                    to do; ready_poll.c re-arms)
 **   ns_ready_wait(set, evs, max, ms) up to 'max' ready members, waiting
 **                                    at most ms milliseconds (-1: no limit)
 **
@@ -75,6 +78,13 @@ int ns_ready_modify (int set, int fd, int events) {
 
 int ns_ready_remove (int set, int fd) {
   return epoll_ctl(set, EPOLL_CTL_DEL, fd, NULL);
+}
+
+
+/* edges are the kernel's: nothing to arm (the registration stays) */
+int ns_ready_rearm (int set, int fd, int events) {
+  (void)set; (void)fd; (void)events;
+  return 0;
 }
 
 

@@ -404,6 +404,26 @@ nsResult ns_lookupwait (lua_State *L, nsSocket *s, int slot, int idx,
 }
 
 /*
+** The lookup step of a datagram send to a host name (sendto, sendmany),
+** as their continuation 'k' runs it: stack 1 socket, 2 data, 3 host,
+** 4 port, 5 deadline, 6 the lookup. NS_OK: the destination is numeric
+** at 3 and 4, the stack cut to 4, *ps and *deadline set for the send;
+** else NS_CLOSED, NS_TIMEOUT, or NS_PUSHED as ns_lookupwait.
+*/
+nsResult ns_destlookup (lua_State *L, lua_KContext ctx, lua_KFunction k,
+                        nsSocket **ps, double *deadline) {
+  nsSocket *s = ns_checkresumed(L);
+  nsResult r;
+  *deadline = lua_tonumber(L, 5);
+  *ps = s;
+  lua_settop(L, 6);
+  if (s == NULL) return NS_CLOSED;
+  r = ns_lookupwait(L, s, 6, 3, *deadline, 1, ctx, k);
+  if (r == NS_OK) lua_settop(L, 4);
+  return r;
+}
+
+/*
 ** core._getaddrinfo_task(host, port [, family [, type [, timeout]]]):
 ** as netsock.getaddrinfo, for create_connection inside a task: a name
 ** is looked up on the pool while the task waits at most 'timeout'

@@ -21,10 +21,6 @@
 
 #include "netsock.h"
 
-#if !defined(NSIG)
-#define NSIG 65
-#endif
-
 static volatile sig_atomic_t flags[NSIG];  /* arrived, not yet taken */
 static volatile sig_atomic_t wakefd = -1;  /* the pipe's write end */
 static int readfd = -1;                    /* the pipe's read end */

@@ -163,7 +163,7 @@ static int sock_fromfd (lua_State *L) {
   luaL_argcheck(L, 0 <= fd && fd <= INT_MAX, 1, "descriptor out of range");
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 4, "protocol out of range");
   s = newsocket(L, family, type, (int)proto);
-  s->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  s->fd = ns_sys_dupsocket((int)fd);
   if (s->fd < 0)
     return ns_fail(L, errno);
   s->shared = 1;  /* never made blocking: the other holders share flags */

@@ -18,19 +18,32 @@
 **              (eventfd(2)), and dup3(2) close-on-exec
 **   ns_sys_peercred   SO_PEERCRED
 **   ns_sys_cpucount   sched_getaffinity(2)
+**   ns_sys_balance    "reuseport": SO_REUSEPORT spreads connections
 **   ns_sys_pollnow    poll(2) with timeout 0, POLLRDHUP included
 **   ns_sys_gethostbyname, ns_sys_gethostbyaddr, ns_sys_getservbyname,
 **   ns_sys_getservbyport, ns_sys_getprotobyname   glibc's *_r forms
+**   ns_sys_dupsocket  F_DUPFD_CLOEXEC (fromfd; a port sets SO_NOSIGPIPE)
+**   ns_sys_closenotifier   close(2) (a port's notifier may be a pipe)
+**   ns_sys_pin        dladdr and RTLD_NODELETE
+**   ns_sys_mcast4     struct ip_mreqn (an interface by index or address)
+**   ns_sys_inet_aton, ns_sys_timegm   glibc's inet_aton, timegm
+**
+** src/sys_posix.c is the same functions in POSIX, for every other
+** system and the portable build (make PORTABLE=1).
 */
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -54,6 +67,12 @@ int ns_sys_socketpair (int family, int type, int proto, int fds[2]) {
 
 int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len) {
   return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+
+/* a descriptor of the caller's (fromfd), duplicated close-on-exec */
+int ns_sys_dupsocket (int fd) {
+  return fcntl(fd, F_DUPFD_CLOEXEC, 0);
 }
 
 
@@ -164,6 +183,10 @@ int ns_sys_dupover (int from, int to) {
   return dup3(from, to, O_CLOEXEC);
 }
 
+void ns_sys_closenotifier (int fd) {
+  close(fd);
+}
+
 /* }====== */
 
 
@@ -185,6 +208,24 @@ int ns_sys_peercred (int fd, long *pid, long *uid, long *gid) {
   *uid = (long)uc.uid;
   *gid = (long)uc.gid;
   return 0;
+}
+
+
+/*
+** Keep this library mapped for the life of the process (the lookup
+** pool's threads run its code after lua_close): dladdr names its file,
+** dlopen with RTLD_NODELETE pins it.
+*/
+void ns_sys_pin (void *addr) {
+  Dl_info info;
+  if (dladdr(addr, &info) && info.dli_fname != NULL)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+
+/* SO_REUSEPORT balances a port's connections over its listeners (3.9) */
+const char *ns_sys_balance (void) {
+  return "reuseport";
 }
 
 
@@ -221,6 +262,36 @@ int ns_sys_pollnow (int fd, int events) {
   if (pfd.revents & (POLLERR | POLLNVAL)) r |= NS_FAULT;
   return r;
 }
+
+
+/* {====== Multicast, inet_aton, timegm ====== */
+
+/*
+** IPv4 multicast: join or leave 'group' (opt IP_ADD_MEMBERSHIP,
+** IP_DROP_MEMBERSHIP) or, group NULL, choose the sending interface
+** (IP_MULTICAST_IF); the interface by index or by address.
+*/
+int ns_sys_mcast4 (int fd, int opt, const struct in_addr *group,
+                   struct in_addr ifaddr, unsigned ifindex) {
+  struct ip_mreqn mr;
+  memset(&mr, 0, sizeof mr);
+  if (group != NULL) mr.imr_multiaddr = *group;
+  mr.imr_address = ifaddr;
+  mr.imr_ifindex = (int)ifindex;
+  return setsockopt(fd, IPPROTO_IP, opt, &mr, sizeof mr);
+}
+
+
+int ns_sys_inet_aton (const char *text, struct in_addr *out) {
+  return inet_aton(text, out);
+}
+
+
+time_t ns_sys_timegm (struct tm *t) {
+  return timegm(t);
+}
+
+/* }====== */
 
 
 /* {====== The netdb lookups (glibc's reentrant forms) ====== */

@@ -415,7 +415,7 @@ static void pushname (lua_State *L, X509_NAME *n) {
 static void pushtime (lua_State *L, const ASN1_TIME *tm) {
   struct tm t;
   if (tm != NULL && ASN1_TIME_to_tm(tm, &t))
-    lua_pushinteger(L, (lua_Integer)timegm(&t));
+    lua_pushinteger(L, (lua_Integer)ns_sys_timegm(&t));
   else lua_pushnil(L);
 }
 

@@ -38,7 +38,7 @@ static char waittoken, filedtoken;
 
 #define MAXEVENTS  256  /* per wait; the rest come on the next */
 
-static int loop_register (lua_State *L, int fd, nsSocket *s);
+static int loop_register (lua_State *L, int fd, nsSocket *s, int events);
 
 
 /* {====== Clock ====== */
@@ -298,7 +298,7 @@ nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
     return NS_TIMEOUT;
   if (k != NULL && ns_intask(L)) {
     if (fd >= 0) {
-      int r = loop_register(L, fd, NULL);
+      int r = loop_register(L, fd, NULL, events);
       if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     }
     return (nsResult)yieldwait(L, fd, events, deadline, watch, ctx, k);
@@ -341,7 +341,7 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
   if (deadline >= 0 && ns_monotime() >= deadline)
     return NS_TIMEOUT;
   if (k != NULL && ns_intask(L)) {
-    int r = loop_register(L, s->fd, s);
+    int r = loop_register(L, s->fd, s, events);
     if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
     if (s->waiters == 0)
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
@@ -459,20 +459,25 @@ static int loop_new (lua_State *L) {
 ** Make sure the loop's epoll set watches fd (for socket s, or a bare
 ** descriptor when s is NULL). Returns 1 when it does (or there is no
 ** loop: a task run by someone else), 0 when epoll cannot watch fd (a
-** regular file: always ready), -1 on another error (errno set).
+** regular file: always ready), -1 on another error (errno set). The
+** registration is armed for 'events' (ns_ready_rearm: nothing on epoll,
+** the edge emulation of the poll backend).
 */
-static int loop_register (lua_State *L, int fd, nsSocket *s) {
+static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
   nsLoop *l;
   int r;
+  events &= NS_READ | NS_WRITE;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
   l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0) return 1;
-  if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters)
+  if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters &&
+      ns_ready_rearm(l->epfd, fd, events) == 0)
     return 1;  /* registered by this very socket */
   r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
   if (r < 0 && errno == ENOENT)
     r = ns_ready_add(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+  if (r == 0) r = ns_ready_rearm(l->epfd, fd, events);
   if (r < 0) return errno == EPERM ? 0 : -1;
   if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
     int cap = l->cap ? l->cap : 1024, *p;

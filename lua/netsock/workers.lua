@@ -5,9 +5,13 @@
 -- back-off), stops them all gracefully (stop, SIGTERM) and restarts
 -- them one by one (restart, SIGHUP).
 --
--- Listeners. Slot i has listener i, opened here with SO_REUSEPORT on
--- one port (the kernel spreads connections over them); where
--- SO_REUSEPORT is missing, one listener serves every slot. The
+-- Listeners. Slot i has listener i, opened here on one port with the
+-- option under which the kernel spreads connections over them
+-- (core._balance: SO_REUSEPORT on Linux, SO_REUSEPORT_LB on FreeBSD);
+-- where the kernel balances nothing (macOS, the other BSDs, the
+-- portable build) or refuses the option, one listener, inherited by
+-- every worker, serves every slot: each worker accepts on it, and
+-- whichever is free first takes the next connection. The
 -- supervisor keeps its copies open and never accepts: when a worker
 -- dies or is replaced, its listener (and the clients queued in its
 -- backlog) stays, and the next worker of the slot inherits it, so no
@@ -323,10 +327,10 @@ function M.serve(create_server, start, host, port, handler, opts)
   local wopts = {}
   for k, v in pairs(opts) do wopts[k] = v end
   wopts.workers = nil
-  wopts.reuse_port = true
+  wopts.reuse_port = core._balance
   local first, msg, code = create_server(host, port, wopts)
-  local shared = false
-  if not first and code == "ENOPROTOOPT" then  -- no SO_REUSEPORT here
+  local shared = not wopts.reuse_port
+  if not first and code == "ENOPROTOOPT" then  -- refused here
     wopts.reuse_port = nil
     first, msg, code = create_server(host, port, wopts)
     shared = true

@@ -30,6 +30,9 @@ local function code(text)
 end
 
 local SHORT = { sys = "sys_linux.c", ready = "ready_epoll.c" }
+-- a seam's other implementations (the build takes one of each: the
+-- Makefile's probes) stand for the same layer as the Linux file
+local ALT = { ["sys_posix.c"] = "sys_linux.c", ["ready_poll.c"] = "ready_epoll.c" }
 
 -- the rows of the table: { files = {...}, uses = {...} or "every", order }
 local function table_rows()
@@ -83,7 +86,7 @@ local function cdefs(files)
   for _, f in ipairs(files) do
     local text = code(readfile("src/" .. f))
     for name in text:gmatch("\n[%w_][^\n;{}]-[%s%*](ns_[%w_]+)%s*%b()%s*{") do
-      defs[name] = f
+      defs[name] = ALT[f] or f
     end
   end
   local macros = {}
@@ -103,7 +106,7 @@ local function cuses(f, defs, macros)
   local used = {}
   local function use(name, depth)
     local d = defs[name]
-    if d and d ~= f then used[d] = true end
+    if d and d ~= (ALT[f] or f) then used[d] = true end
     if macros[name] and depth < 4 then
       for _, c in ipairs(macros[name]) do use(c, depth + 1) end
     end
