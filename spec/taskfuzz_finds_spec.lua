@@ -10,7 +10,7 @@
 -- bytes a second time, a socket took itself out of the parent's poller.
 -- An object a fork copied now closes only its own descriptor.
 local H = require "helpers"
-local T = require "tlshelp"
+local T = H.tls
 
 -- a Lua child: 'body' runs in a task of ns.run with ns, core and
 -- 'collect(holder)': fork a worker (serve{workers = 1}, the library's own

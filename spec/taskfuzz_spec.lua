@@ -94,7 +94,7 @@ local leftover = {}  -- what a failed program must not leave: supervisors, endpo
 
 local core = require "netsock.core"
 local console = require "netsock.console"
-local T = ns.tls and require "tlshelp"
+local T = ns.tls and H.tls
 
 -- the live children of this process (pids), from /proc
 local function children()

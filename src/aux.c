@@ -315,8 +315,8 @@ int ns_argerror (lua_State *L, int arg, const char *fname,
 **
 ** netsock.h's ns_inherited: bumped in the child of every fork (ours,
 ** core._fork, or anyone's) by an atfork handler that the first call
-** registers once for the process. A socket, a poller and the loop record
-** it at birth; a copy a fork made closes only its own descriptor.
+** registers once for the process. A socket and a poller record it at
+** birth; a copy a fork made closes only its own descriptor.
 */
 static unsigned forkgen = 0;
 

@@ -383,7 +383,7 @@ NS_API void ns_fdbox_close (int *box);
 NS_API void ns_aux_open (lua_State *L);
 /* the fork generation: 0 in the process that loaded netsock, one more in
    each child of a fork (pthread_atfork). An object that records it at
-   birth (a socket, a poller, the loop) and finds it changed is a copy a
+   birth (a socket, a poller) and finds it changed is a copy a
    fork gave this process, whose original the parent goes on using: it
    may close its own descriptor, and must not speak on the connection
    (close_notify), drain it, flush a buffer into it, or change an epoll

@@ -414,7 +414,6 @@ typedef struct {
   int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
   nsSched sched; /* the tasks' waits (sched.c); its map: the user value */
   int running;   /* the loop runs its tasks (l:running): waits are filed */
-  unsigned gen;  /* ns_forkgen() at birth: its epoll set is the parent's too */
 } nsLoop;
 
 static nsLoop *checkloop (lua_State *L) {
@@ -443,7 +442,6 @@ static int loop_new (lua_State *L) {
   memset(l, 0, sizeof *l);
   l->epfd = -1;
   ns_sched_init(&l->sched);
-  l->gen = ns_forkgen();
   luaL_setmetatable(L, NS_LOOP);
   lua_newtable(L);               /* the map: thread <-> slot id */
   lua_setiuservalue(L, -2, 1);
@@ -513,7 +511,6 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
-  if (ns_inherited(l->gen)) return;  /* the parent's set (no afterfork) */
   ns_ready_remove(l->epfd, fd);
   l->reg[fd] = 0;
 }
