@@ -103,6 +103,14 @@ def build_c():
     return out
 
 
+def base_env():
+    """argv prefix running netsock from BENCH_BASE (servers "base", "base_t")."""
+    if not BASE:
+        raise RuntimeError("the base servers need BENCH_BASE=DIR (a second checkout, built)")
+    return ["env", "LUA_PATH=%s/lua/?.lua;%s/lua/?/init.lua;;" % (BASE, BASE),
+            "LUA_CPATH=%s/build/?.so;;" % BASE]
+
+
 def lua_env():
     env = dict(os.environ)
     env["LUA_PATH"] = "%s/lua/?.lua;%s/lua/?/init.lua;;" % (ROOT, ROOT)

@@ -116,6 +116,36 @@ local d = socket.tcp()
 out(d:connect("localhost", port), d:getfamily())
 ]])
 
+case("connect: addresses as text, each form as getaddrinfo takes it", [[
+local srv = socket.bind("127.0.0.1", 0)
+local _, port = srv:getsockname()
+for _, host in ipairs { "127.0.0.1", "127.1", "0177.0.0.1", "::ffff:127.0.0.1", "::1", " 127.0.0.1" } do
+  local c = socket.tcp()
+  c:settimeout(2)
+  out(host, c:connect(host, port))
+  out(c:getfamily(), (c:getpeername()))
+  c:close()
+end
+for i, p in ipairs { "0" .. port, port + 0.0, " " .. port, port .. " " } do
+  local c = socket.tcp()
+  c:settimeout(2)
+  out(i, c:connect("127.0.0.1", p))
+  c:close()
+end
+local c4 = socket.tcp4() c4:settimeout(2) out(c4:connect("::1", port))
+local c6 = socket.tcp6() c6:settimeout(2) out(c6:connect("127.0.0.1", port))
+-- a failed connect leaves the object's family as it was: the same object
+-- then connects to an address of the other family
+local r = socket.tcp()
+r:settimeout(2)
+out(r:connect("::1", port), r:getfamily())
+out(r:connect("127.0.0.1", port), r:getfamily(), (r:getpeername()))
+local r6 = socket.tcp()
+r6:settimeout(2)
+out(r6:connect("127.0.0.1", 1), r6:getfamily())
+out(r6:connect("::1", port), r6:getfamily())
+]])
+
 case("connect with timeout 0: timeout, then connected, then already connected", [[
 local srv = socket.bind("127.0.0.1", 0)
 local _, port = srv:getsockname()
@@ -160,6 +190,23 @@ out(a:receive("*a"))
 out(a:receive("*a", "p"))
 out(a:receive())
 out(a:receive(4))
+]])
+
+case("receive: reads ahead as LuaSocket's buffer does (dirty, getstats)", [[
+local c, a = pair()
+c:send("abcdef\nxyz")
+socket.sleep(0.1)
+out(a:receive(2))
+out(a:dirty(), (a:getstats()))
+out(a:receive("*l", "pre:"))
+out(a:dirty(), (a:getstats()))
+out(a:receive(3))
+out(a:dirty(), (a:getstats()))
+c:send("12")
+socket.sleep(0.1)
+out(a:receive(1, "p"))
+out(a:dirty())
+out(a:receive(1))
 ]])
 
 case("receive: a line cut by the end of stream is a partial", [[

@@ -151,7 +151,13 @@ local function forks(rnd, fx)
       local line = conn:makefile():read("l")
       if line then conn:sendall(core._getpid() .. " " .. line .. "\n") end
     end, { workers = rnd(1, 2), grace = 2, timeout = 5,
-           log = function(_, info) st.pids[info.pid] = true end }))
+           log = function(line, info)
+             st.pids[info.pid] = true
+             -- every worker exits cleanly: status 0, never a signal
+             if info.event == "exit" and not (info.status == "exited" and info.code == 0) then
+               st.unclean = line
+             end
+           end }))
     st.sup = sup
     leftover[sup] = true
     for _, pid in ipairs(sup:pids()) do st.pids[pid] = true end
@@ -184,6 +190,7 @@ local function checkforks(seed, st)
   local where = ("seed %d, forks"):format(seed)
   assert(st.stopped, where .. ": the supervisor never stopped")
   assert(#st.sup:pids() == 0, where .. ": workers outlived the stop: " .. table.concat(st.sup:pids(), " "))
+  assert(not st.unclean, where .. ": " .. tostring(st.unclean))
   for i = 1, st.nlookups do
     assert(st.lookups[i] == "127.0.0.1", ("%s: lookup %d across the fork: %s"):format(where, i, tostring(st.lookups[i])))
   end
@@ -362,6 +369,20 @@ wait $t
     end
     st.ep:close()
     leftover[st.ep] = nil
+    -- every session ends once its terminal has gone (they are the loop's
+    -- own tasks: run() would return without them)
+    local deadline = ns.monotime() + 10
+    while ns.monotime() < deadline do
+      local left = 0
+      for _, e in ipairs(ns.tasks()) do
+        if tostring(e.label):find("^console attached") then left = left + 1 end
+      end
+      if left == 0 then break end
+      ns.sleep(0.01)
+    end
+    for _, e in ipairs(ns.tasks()) do
+      if tostring(e.label):find("^console attached") then st.sessionleft = tostring(ns.tasks()) end
+    end
     st.closed = true
   end)
 end
@@ -369,6 +390,7 @@ end
 local function checkconsoles(seed, st)
   local where = ("seed %d, console"):format(seed)
   assert(st.closed, where .. ": the endpoint never closed")
+  assert(not st.sessionleft, where .. ": a session outlived its terminal:\n" .. tostring(st.sessionleft))
   for c, rec in ipairs(st.clients) do
     assert(not rec.fail, ("%s client %d: %s"):format(where, c, tostring(rec.fail)))
   end

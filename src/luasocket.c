@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "netsock.h"
 
@@ -85,11 +86,14 @@ static void lsmoved (lua_State *L) {
 
 
 /* the call's start and its timeouts, from the object at 1, at
-   S_START, S_TB, S_TT */
+   S_START, S_TB, S_TT (raw reads with the keys as upvalues 6 and 7:
+   lua_getfield interns its key on every call) */
 static void lsmarkstart (lua_State *L) {
   lua_pushnumber(L, ns_monotime());
-  lua_getfield(L, 1, "tb");
-  lua_getfield(L, 1, "tt");
+  lua_pushvalue(L, lua_upvalueindex(6));
+  lua_rawget(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(7));
+  lua_rawget(L, 1);
 }
 
 /* }====== */
@@ -169,6 +173,28 @@ static int isclient (lua_State *L) {
 }
 
 
+/*
+** Push o.s (the object at 1) and return its socket, or NULL when it is
+** none (false after close). Quicker than lua_getfield and ns_tosocket on
+** every call, which were a third of a buffered line's cost: the key is
+** upvalue 5 (no interning of "s"), and the metatable is compared with
+** netsock's socket class (upvalue 4), the block's size checked as
+** ns_tosocket does.
+*/
+static nsSocket *lssock (lua_State *L) {
+  int t;
+  lua_pushvalue(L, lua_upvalueindex(5));
+  t = lua_rawget(L, 1);
+  if (t == LUA_TUSERDATA && lua_getmetatable(L, -1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(4));
+    lua_pop(L, 1);
+    if (same && lua_rawlen(L, -1) == sizeof(nsSocket))
+      return (nsSocket *)lua_touserdata(L, -1);
+  }
+  return t == LUA_TUSERDATA ? ns_tosocket(L, -1) : NULL;
+}
+
+
 /* anything but a client: the Lua method (upvalue 1), which raises
    LuaSocket's message for it */
 static int misuse (lua_State *L) {
@@ -228,6 +254,8 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       want = count == 0 ? s->chunk : count - avail;
       if (want > s->chunk && want > avail)  /* grow as data arrives */
         want = avail > s->chunk ? avail : s->chunk;
+      else if (avail < s->chunk && want < s->chunk - avail)
+        want = s->chunk - avail;  /* read ahead, as LuaSocket's buffer */
     }
     got = ns_io_fill(L, s, want, lswait(L));
     if (got > 0) { lsmoved(L); continue; }
@@ -255,23 +283,34 @@ done:
 
 
 /*
-** The common call answered at once: o:receive() or o:receive("*l"), no
-** prefix, with a whole line buffered (1: pushed, with nil, nil).
+** The common calls answered at once, from what socket 's' has
+** buffered: o:receive() or o:receive("*l"), with or without a string
+** prefix, with a whole line buffered; and o:receive(n), no prefix, with
+** n bytes buffered (1: pushed, with nil, nil).
 */
-static int fastline (lua_State *L) {
-  nsSocket *s;
+static int fastline (lua_State *L, nsSocket *s) {
   const char *nl;
+  lua_Integer n = 0;
+  int prefix = lua_type(L, 3) == LUA_TSTRING;
+  if (!prefix && !lua_isnoneornil(L, 3)) return 0;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    if (!lua_isinteger(L, 2) || prefix) return 0;
+    n = lua_tointeger(L, 2);
+    if (n <= 0) return 0;
+    if (ns_pending(s) < (size_t)n) return 0;
+    lstake(L, s, (size_t)n, 0, 0);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 1;
+  }
   if (!lua_isnoneornil(L, 2)) {
     const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
   }
-  lua_getfield(L, 1, "s");
-  s = ns_tosocket(L, -1);
-  lua_pop(L, 1);   /* (o.s keeps it alive) */
-  if (s == NULL || s->fd < 0 || ns_pending(s) == 0) return 0;
   nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
   if (nl == NULL) return 0;
   lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+  if (prefix) lsprefix(L);
   lua_pushnil(L);
   lua_pushnil(L);
   return 1;
@@ -281,20 +320,30 @@ static int fastline (lua_State *L) {
 /*
 ** o:receive([pattern [, prefix]]) for a stream client (buffer.c's
 ** buffer_meth_receive). Upvalues: 1 the layer's Lua receive (misuse:
-** it raises LuaSocket's messages), 2 the client class, 3 the words.
+** it raises LuaSocket's messages), 2 the client class, 3 the words,
+** 4 and 5 for lssock, 6 and 7 for lsmarkstart.
 */
 static int ls_receive (lua_State *L) {
   nsSocket *s;
-  int kind;
+  int kind, t;
   size_t plen = 0;
   lua_Integer count = 0;
   if (!isclient(L))
     return misuse(L);
-  if (lua_gettop(L) <= 2 && fastline(L))
+  s = lssock(L);
+  lua_pop(L, 1);   /* (o.s keeps it alive while nothing waits) */
+  if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && lua_gettop(L) <= 3
+      && fastline(L, s))
     return 3;
-  luaL_optlstring(L, 3, "", &plen);
   lua_settop(L, 3);
-  if (!lua_isnumber(L, 2)) {
+  lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
+  lua_pushvalue(L, lua_upvalueindex(5));                  /* S_SOCK: o.s, */
+  lua_rawget(L, 1);                   /* which keeps it alive across waits */
+  luaL_optlstring(L, 3, "", &plen);
+  /* (a pattern starting with '*' is no number: no conversion tried) */
+  t = lua_type(L, 2);
+  if (!(t == LUA_TNUMBER || (t == LUA_TSTRING && *lua_tostring(L, 2) != '*'
+                             && lua_isnumber(L, 2)))) {
     const char *p = luaL_optstring(L, 2, "*l");
     if (p[0] == '*' && p[1] == 'l') kind = 'l';
     else if (p[0] == '*' && p[1] == 'a') kind = 'a';
@@ -315,9 +364,6 @@ static int ls_receive (lua_State *L) {
       count -= (lua_Integer)plen;
     }
   }
-  lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
-  lua_getfield(L, 1, "s");                                /* S_SOCK */
-  s = ns_tosocket(L, S_SOCK);
   if (s == NULL || s->fd < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "closed");
@@ -414,8 +460,7 @@ static int ls_send (lua_State *L) {
   if (end > (long)size) end = (long)size;
   lua_settop(L, 3);  /* (checklstring made a number its text) */
   lua_pushvalue(L, lua_upvalueindex(3));    /* 4 words */
-  lua_getfield(L, 1, "s");                  /* S_SOCK */
-  s = ns_tosocket(L, S_SOCK);
+  s = lssock(L);                            /* S_SOCK */
   if (start > end) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     lua_pushnil(L);
@@ -517,14 +562,143 @@ static int ls_nofile (lua_State *L) {
 /* }====== */
 
 
+/* {====== Numeric addresses ====== */
+
+/*
+** core._lsnumaddr(host, port [, family]): the family ("inet" or
+** "inet6") and the port number of a numeric host and a port of digits,
+** which LuaSocket's getaddrinfo would answer with that one address and
+** that port; nothing when either needs getaddrinfo (a name, "127.1",
+** "070", a port above 65535, a scope, a host of the other family than
+** 'family'), which the layer then asks as before. Connecting to an
+** address as text then costs no lookup (docs/luasocket.md, "Speed").
+*/
+static int ls_numaddr (lua_State *L) {
+  size_t hlen, plen, i;
+  const char *host = lua_tolstring(L, 1, &hlen);
+  const char *port = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &plen) : NULL;
+  const char *fam = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+  unsigned char a[16];
+  long n = 0;
+  int family;
+  if (host == NULL || port == NULL || plen == 0 || plen > 5 || hlen >= 46
+      || lua_type(L, 1) != LUA_TSTRING || strlen(host) != hlen)
+    return 0;
+  for (i = 0; i < plen; i++) {
+    if (port[i] < '0' || port[i] > '9') return 0;
+    n = n * 10 + (port[i] - '0');
+  }
+  if (n > 65535) return 0;
+  if (inet_pton(AF_INET, host, a) == 1) family = AF_INET;
+  else if (inet_pton(AF_INET6, host, a) == 1) family = AF_INET6;
+  else return 0;
+  if (fam != NULL && strcmp(fam, ns_familyname(family)) != 0) return 0;
+  lua_pushstring(L, ns_familyname(family));
+  lua_pushinteger(L, n);
+  return 2;
+}
+
+/* }====== */
+
+
+/* {====== LuaSocket's skip, newtry and protect ====== */
+
+/*
+** As LuaSocket has them in C (its except.c and socket.skip): the
+** error a try raises is a table { message } whose metatable is one the
+** layer keeps (upvalue 1 of each function here; __metatable = false,
+** so getmetatable(e) is false as LuaSocket's), and protect turns only
+** those into nil, message. Protect's call is yieldable: inside a task
+** the protected function may wait.
+*/
+
+/* socket.skip(d, ...): the arguments after the first d */
+static int ls_skip (lua_State *L) {
+  lua_Integer d = luaL_checkinteger(L, 1);
+  int top = lua_gettop(L);
+  if (d < 0) return top;          /* (a d below 0 keeps them all) */
+  if (d >= top) return 0;
+  return top - (int)d - 1;
+}
+
+/* a try: its arguments when the first is true; else the finalizer
+   (upvalue 2) and the second argument raised, wrapped */
+static int ls_try (lua_State *L) {
+  if (lua_toboolean(L, 1))
+    return lua_gettop(L);
+  lua_settop(L, 2);
+  if (lua_toboolean(L, lua_upvalueindex(2))) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 0, 0);
+  }
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
+  return lua_error(L);
+}
+
+/* socket.newtry([finalizer]) */
+static int ls_newtry (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_pushcclosure(L, ls_try, 2);
+  return 1;
+}
+
+static int ls_protected_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)ctx;
+  if (status == LUA_OK || status == LUA_YIELD)
+    return lua_gettop(L);
+  if (lua_type(L, -1) == LUA_TTABLE && lua_getmetatable(L, -1)) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ours) {
+      lua_pushnil(L);
+      lua_rawgeti(L, -2, 1);
+      return 2;
+    }
+  }
+  return lua_error(L);
+}
+
+/* the function socket.protect(f) returns: f(...) in a protected call */
+static int ls_protected (lua_State *L) {
+  int status;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  status = lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, ls_protected_k);
+  return ls_protected_k(L, status, 0);
+}
+
+/* socket.protect(f) */
+static int ls_protect (lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_pushcclosure(L, ls_protected, 2);
+  return 1;
+}
+
+/* }====== */
+
+
 /* core._lsreceive(receive, class, words) and core._lssend(send, class,
-   words): the methods above for one client class */
+   words): the methods above for one client class (upvalues 4 and 5:
+   netsock's socket class and the key "s", for lssock; 6 and 7 the keys
+   "tb" and "tt", for lsmarkstart) */
 static int ls_newmethod (lua_State *L, lua_CFunction f) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
-  lua_pushcclosure(L, f, 3);
+  ns_pushsocketclass(L);
+  lua_pushliteral(L, "s");
+  lua_pushliteral(L, "tb");
+  lua_pushliteral(L, "tt");
+  lua_pushcclosure(L, f, 7);
   return 1;
 }
 
@@ -543,4 +717,17 @@ void ns_luasocket_open (lua_State *L) {
   lua_setfield(L, -2, "_lsnumeric");
   lua_pushcfunction(L, ls_service);
   lua_setfield(L, -2, "_lsservice");
+  lua_pushcfunction(L, ls_numaddr);
+  lua_setfield(L, -2, "_lsnumaddr");
+  lua_pushcfunction(L, ls_skip);
+  lua_setfield(L, -2, "_lsskip");
+  /* newtry and protect share the metatable of the errors a try raises */
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, ls_newtry, 1);
+  lua_setfield(L, -3, "_lsnewtry");
+  lua_pushcclosure(L, ls_protect, 1);
+  lua_setfield(L, -2, "_lsprotect");
 }

@@ -468,6 +468,7 @@ typedef struct nsSched {
   int hn, hcap;
   long long order, nwaits, heapops;
   int ntimers;           /* slots with a deadline now */
+  int stop, scoped;      /* netsock.stop was called; timeout scopes exist */
 } nsSched;
 NS_API void ns_sched_init (nsSched *S);
 NS_API void ns_sched_close (nsSched *S);
@@ -480,6 +481,8 @@ NS_API void ns_sched_drop (lua_State *L, nsSched *S, int map, int th);
 NS_API int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what);
 NS_API lua_Integer ns_sched_wakefd (lua_State *L, nsSched *S, int map, int q,
                                     lua_Integer qtail, int fd, int events);
+NS_API int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
+                          lua_Integer last, int tasks, const void *filed);
 NS_API lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
                                   lua_Integer qtail, int parked, double now);
 /* }====== */

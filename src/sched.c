@@ -66,6 +66,7 @@ void ns_sched_close (nsSched *S) {
   free(S->fdw);
   free(S->heap);
   memset(S, 0, sizeof *S);
+  S->stop = 1;  /* a ns_sched_runq under way (a fork's child) goes no further */
 }
 
 
@@ -349,10 +350,16 @@ lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
 **   's' (a descriptor): the number of the wait the first task waiting
 **       on it (to read, else to write) is in, and that task; nothing
 **       when none (serve's idle limit)
+**   'c': waits with a deadline now, heap operations so far (stats)
 */
 int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what) {
   const nsSlot *s;
   int id = 0;
+  if (what == 'c') {
+    lua_pushinteger(L, S->ntimers);
+    lua_pushinteger(L, S->heapops);
+    return 2;
+  }
   if (what == 's') {
     lua_Integer fd = luaL_checkinteger(L, arg);
     if (fd >= 0 && fd < S->fdcap / 4) {
@@ -377,6 +384,75 @@ int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what) {
   if (s != NULL && s->dl >= 0) lua_pushnumber(L, s->dl);
   else lua_pushnil(L);
   return 4;
+}
+
+
+
+/* {====== Resuming the ready tasks ====== */
+
+/*
+** Resume task co as coroutine.resume does (lcorolib's auxresume), with
+** no arguments: on L, true and what it yielded or returned, or false and
+** its error. Returns the number of values pushed.
+*/
+static int resume (lua_State *L, lua_State *co) {
+  int nres, status = lua_resume(co, L, 0, &nres);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "too many results to resume");
+      return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_xmove(co, L, 1);
+  return 2;
+}
+
+
+/*
+** Run the ready tasks q[qhead .. last] in order (each leaves q; one no
+** longer in the set 'tasks', cancelled meanwhile, is skipped) for as
+** long as each yields 'filed' alone: its wait is filed, nothing is left
+** for the loop's Lua code to do. Pushes the new qhead; then, when it
+** stopped after a task that needs the Lua code (it ended, raised or
+** yielded anything else), that task and what coroutine.resume would have
+** returned. Stops before a task while S->scoped (netsock.timeout's
+** deadline is handed over in Lua), and after one once S->stop
+** (netsock.stop) or S->scoped. Returns the number of values pushed.
+*/
+int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
+                   lua_Integer last, int tasks, const void *filed) {
+  while (qhead <= last && !S->scoped) {
+    lua_State *co;
+    int n;
+    lua_rawgeti(L, q, qhead);
+    lua_pushnil(L);
+    lua_rawseti(L, q, qhead);
+    qhead++;
+    lua_pushvalue(L, -1);
+    co = lua_tothread(L, -1);
+    if (lua_rawget(L, tasks) == LUA_TNIL || co == NULL) {
+      lua_pop(L, 2);  /* ended or cancelled while it was queued */
+      continue;
+    }
+    lua_pop(L, 1);
+    n = resume(L, co);
+    if (n == 2 && lua_touserdata(L, -1) == filed && lua_toboolean(L, -2)) {
+      lua_pop(L, 3);
+      if (S->stop) break;
+      continue;
+    }
+    lua_pushinteger(L, qhead);
+    lua_insert(L, -(n + 2));
+    return n + 2;
+  }
+  lua_pushinteger(L, qhead);
+  return 1;
 }
 
 /* }====== */

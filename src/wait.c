@@ -414,10 +414,23 @@ typedef struct {
   int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
   nsSched sched; /* the tasks' waits (sched.c); its map: the user value */
   int running;   /* the loop runs its tasks (l:running): waits are filed */
+  int magic;     /* NS_LOOPMAGIC: toloop's check, cheaper than the metatable's */
 } nsLoop;
 
+#define NS_LOOPMAGIC  0x6c6f6f70
+
+/* the loop object at idx, or NULL (a full userdata of its size and mark) */
+static nsLoop *toloop (lua_State *L, int idx) {
+  nsLoop *l = (nsLoop *)lua_touserdata(L, idx);
+  if (l == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof(nsLoop) || l->magic != NS_LOOPMAGIC)
+    return NULL;
+  return l;
+}
+
 static nsLoop *checkloop (lua_State *L) {
-  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
+  nsLoop *l = toloop(L, 1);
+  if (l == NULL) luaL_typeerror(L, 1, "netsock loop");
   if (l->epfd < 0) luaL_error(L, "attempt to use a closed loop");
   return l;
 }
@@ -441,6 +454,7 @@ static int loop_new (lua_State *L) {
   l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 1);
   memset(l, 0, sizeof *l);
   l->epfd = -1;
+  l->magic = NS_LOOPMAGIC;
   ns_sched_init(&l->sched);
   luaL_setmetatable(L, NS_LOOP);
   lua_newtable(L);               /* the map: thread <-> slot id */
@@ -466,7 +480,7 @@ static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
   int r;
   events &= NS_READ | NS_WRITE;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  l = toloop(L, -1);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0) return 1;
   if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters &&
@@ -507,7 +521,7 @@ static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
 static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   nsLoop *l;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  l = toloop(L, -1);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
@@ -516,17 +530,14 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
 }
 
 
-/*
-** File the running task's wait in the loop (the common case of
-** yieldwait): 1 when it is filed, 0 when there is no loop object or it
-** is not running its tasks (a task thread resumed by other code gets
-** the 4 values, as before). Raises without memory.
-*/
+/* File the running task's wait in the loop (yieldwait): 1 when filed, 0
+   when the loop is not running its tasks (a task thread resumed by other
+   code gets the 4 values). Raises without memory. */
 static int fileinloop (lua_State *L, int fd, int events, double deadline) {
   nsLoop *l;
   int id, map;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = (nsLoop *)luaL_testudata(L, -1, NS_LOOP);
+  l = toloop(L, -1);
   if (l == NULL || l->epfd < 0 || !l->running) {
     lua_pop(L, 1);  /* a task resumed by someone else: the 4 values */
     return 0;
@@ -551,73 +562,64 @@ static nsLoop *loopmap (lua_State *L) {
 
 /* l:suspend(t, fd, events, deadline): file a wait task t yielded */
 static int loop_suspend (lua_State *L) {
-  nsLoop *l = checkloop(L);
   int fd = (int)luaL_checkinteger(L, 3), ev = (int)luaL_checkinteger(L, 4);
   double d = luaL_checknumber(L, 5);
-  int map, id;
+  nsLoop *l;
   luaL_checktype(L, 2, LUA_TTHREAD);
   lua_settop(L, 5);
-  lua_getiuservalue(L, 1, 1);
-  map = lua_absindex(L, -1);
-  id = ns_sched_id(L, &l->sched, map, 2, 1);
-  if (ns_sched_file(&l->sched, id, fd, ev, d) < 0)
+  l = loopmap(L);
+  if (ns_sched_file(&l->sched, ns_sched_id(L, &l->sched, 6, 2, 1), fd, ev, d) < 0)
     return luaL_error(L, "not enough memory");
   return 0;
 }
 
 
-/* l:unwait(t): task t's wait ends (it stays filed nowhere) */
+/* l:unwait(t [, ended]): task t's wait ends; ended: t ended, its slot goes */
 static int loop_unwait (lua_State *L) {
-  nsLoop *l = loopmap(L);
-  int id = ns_sched_id(L, &l->sched, 3, 2, 0);
-  if (id > 0) ns_sched_unwait(&l->sched, id);
-  return 0;
-}
-
-
-/* l:drop(t): task t ended; its slot goes */
-static int loop_drop (lua_State *L) {
   nsLoop *l;
+  int ended = lua_toboolean(L, 3), id;
   luaL_checktype(L, 2, LUA_TTHREAD);
   lua_settop(L, 2);
   l = loopmap(L);
-  ns_sched_drop(L, &l->sched, 3, 2);
+  if (ended) ns_sched_drop(L, &l->sched, 3, 2);
+  else if ((id = ns_sched_id(L, &l->sched, 3, 2, 0)) > 0)
+    ns_sched_unwait(&l->sched, id);
   return 0;
 }
 
 
-/* l:waiting(t), l:info(t), l:waitstamp(fd): see sched.c */
-static int loop_waiting (lua_State *L) {
-  nsLoop *l = loopmap(L);
-  return ns_sched_query(L, &l->sched, 3, 2, 'w');
-}
-
-
-static int loop_info (lua_State *L) {
-  nsLoop *l = loopmap(L);
-  return ns_sched_query(L, &l->sched, 3, 2, 'i');
-}
-
-
-static int loop_waitstamp (lua_State *L) {
-  nsLoop *l = loopmap(L);
-  return ns_sched_query(L, &l->sched, 3, 2, 's');
-}
-
-
-/* l:running(on): whether the loop is running its tasks now */
-static int loop_running (lua_State *L) {
-  checkloop(L)->running = lua_toboolean(L, 2);
-  return 0;
-}
-
-
-/* l:counts(): waits with a deadline now, heap operations so far */
-static int loop_counts (lua_State *L) {
+/* l:query(what, t or fd): what the loop knows of a wait (sched.c) */
+static int loop_query (lua_State *L) {
   nsLoop *l = checkloop(L);
-  lua_pushinteger(L, l->sched.ntimers);
-  lua_pushinteger(L, l->sched.heapops);
-  return 2;
+  const char *what = luaL_checkstring(L, 2);
+  luaL_checkany(L, 3);
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, 1);
+  return ns_sched_query(L, &l->sched, 4, 3, what[0]);
+}
+
+
+/* l:flag(name, on): "running" (the loop runs its tasks now; a stop is
+   forgotten), "stop" (netsock.stop), "scoped" (timeout scopes exist) */
+static int loop_flag (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  const char *name = luaL_checkstring(L, 2);
+  int on = lua_toboolean(L, 3);
+  if (name[0] == 'r') { l->running = on; l->sched.stop = 0; }
+  else if (name[0] == 's' && name[1] == 't') l->sched.stop = on;
+  else l->sched.scoped = on;
+  return 0;
+}
+
+
+/* l:runq(q, qhead, last, tasks): the ready tasks, sched.c's ns_sched_runq */
+static int loop_runq (lua_State *L) {
+  nsLoop *l = checkloop(L);
+  lua_Integer qhead = luaL_checkinteger(L, 3), last = luaL_checkinteger(L, 4);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_settop(L, 5);
+  return ns_sched_runq(L, &l->sched, 2, qhead, last, 5, &filedtoken);
 }
 
 
@@ -636,13 +638,11 @@ static int loop_wakefd (lua_State *L) {
 
 
 /*
-** l:poll(maxwait, q, qtail, parked, ready): the loop's wait. It waits
-** for readiness at most until the soonest timer, not at all when
-** 'ready' (tasks are queued), and at most maxwait seconds (< 0: no
-** limit); then the waiters of every descriptor reported ready (in the
-** order the kernel reports them) and every due timer go onto the ready
-** queue q from index qtail. Returns the new tail. EINTR counts as no
-** event (the loop simply turns again).
+** l:poll(maxwait, q, qtail, parked, ready): the loop's wait, at most
+** until the soonest timer, not at all when 'ready' (tasks are queued),
+** at most maxwait seconds (< 0: no limit); then the waiters of each
+** descriptor reported ready (in the kernel's order) and each due timer's
+** task go onto q from qtail. Returns the new tail. EINTR: no event.
 */
 static int loop_poll (lua_State *L) {
   nsLoop *l = checkloop(L);
@@ -693,12 +693,9 @@ static const luaL_Reg loop_methods[] = {
   {"poll", loop_poll},
   {"suspend", loop_suspend},
   {"unwait", loop_unwait},
-  {"drop", loop_drop},
-  {"waiting", loop_waiting},
-  {"info", loop_info},
-  {"waitstamp", loop_waitstamp},
-  {"counts", loop_counts},
-  {"running", loop_running},
+  {"query", loop_query},
+  {"flag", loop_flag},
+  {"runq", loop_runq},
   {"wakefd", loop_wakefd},
   {"close", loop_close},
   {NULL, NULL}

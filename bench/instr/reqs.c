@@ -8,9 +8,11 @@
 **   http: "GET / HTTP/1.1" with keep-alive; a reply is whole at the end
 **         of its head plus its Content-Length
 **   line: a 32-byte line, echoed
-** PAUSE (microseconds, optional) waits that long after each reply
-** before the next request: with one connection, every request then
-** finds the server idle, waiting in its loop (a deterministic count).
+** PAUSE (microseconds, optional) makes it go in rounds: a request on
+** every connection, all the replies, then a pause that long before the
+** next round. Every request then finds the server idle, waiting in its
+** loop, and a round is one batch of CONNS wake-ups (a count that does
+** not depend on timing).
 ** usage: reqs PORT CONNS COUNT http|line [PAUSE]
 */
 #define _GNU_SOURCE
@@ -48,6 +50,7 @@ int main (int argc, char **argv) {
   struct sockaddr_in sa;
   struct epoll_event ev, evs[512];
   int n, i, k, ep, one = 1;
+  size_t w;
   long long count, done = 0, sent = 0;
   long pause;
   cl *cs;
@@ -80,12 +83,39 @@ int main (int argc, char **argv) {
   }
   for (i = 0; i < n && sent < count; i++, sent++)
     if (send(cs[i].fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) return 1;
+  if (pause > 0) {  /* rounds: see above */
+    while (done < count) {
+      long long round = sent - done;
+      while (round > 0) {
+        int m = epoll_wait(ep, evs, 512, 30000);
+        if (m <= 0) { fprintf(stderr, "reqs: no reply for 30 s\n"); return 1; }
+        for (k = 0; k < m; k++) {
+          cl *c = (cl *)evs[k].data.ptr;
+          ssize_t r = recv(c->fd, c->buf + c->got, sizeof c->buf - c->got, MSG_DONTWAIT);
+          if (r <= 0) {
+            if (r < 0 && errno == EAGAIN) continue;
+            fprintf(stderr, "reqs: connection lost\n");
+            return 1;
+          }
+          c->got += (size_t)r;
+          while ((w = whole(c)) > 0) {
+            memmove(c->buf, c->buf + w, c->got - w);
+            c->got -= w;
+            done++;
+            round--;
+          }
+        }
+      }
+      usleep((useconds_t)pause);
+      for (i = 0; i < n && sent < count; i++, sent++)
+        if (send(cs[i].fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) return 1;
+    }
+  }
   while (done < count) {
     int m = epoll_wait(ep, evs, 512, 30000);
     if (m <= 0) { fprintf(stderr, "reqs: no reply for 30 s\n"); return 1; }
     for (k = 0; k < m; k++) {
       cl *c = (cl *)evs[k].data.ptr;
-      size_t w;
       ssize_t r = recv(c->fd, c->buf + c->got, sizeof c->buf - c->got, MSG_DONTWAIT);
       if (r <= 0) {
         if (r < 0 && errno == EAGAIN) continue;
@@ -99,7 +129,6 @@ int main (int argc, char **argv) {
         done++;
         if (sent < count) {
           sent++;
-          if (pause > 0) usleep((useconds_t)pause);
           if (send(c->fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) return 1;
         }
       }

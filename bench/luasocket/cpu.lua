@@ -1,6 +1,7 @@
 -- bench/luasocket/cpu.lua: CPU per operation of one client side, for
 -- bench/luasocket/run.sh. usage: lua5.4 cpu.lua IMPL MODE PORT N
 --   IMPL  real (Debian's lua-socket), layer (netsock.luasocket), netsock
+--         (plain netsock: makefile's reads, sendall, recv)
 --   MODE  http (socket.http, a new connection per GET), redis (one
 --         connection, "PING\r\n" / "+PONG\r\n" request and response),
 --         lines (receive("*l") / f:read("l") of a stream of 64-byte
@@ -24,14 +25,35 @@ local function done(count)
 end
 
 if mode == "http" then
-  local http = require "socket.http"
-  local url = ("http://127.0.0.1:%d/x"):format(port)
-  start()
-  for _ = 1, n do
-    local body, code = http.request(url)
-    assert(code == 200 and #body > 0, tostring(code))
+  if socket then
+    local http = require "socket.http"
+    local url = ("http://127.0.0.1:%d/x"):format(port)
+    start()
+    for _ = 1, n do
+      local body, code = http.request(url)
+      assert(code == 200 and #body > 0, tostring(code))
+    end
+    done(n)
+  else
+    -- plain netsock: the same request and the reading of its answer
+    local req = ("GET /x HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"):format(port)
+    start()
+    for _ = 1, n do
+      local c = assert(ns.create_connection("127.0.0.1", port))
+      assert(c:sendall(req))
+      local f = c:makefile("r")
+      local status, len = f:read("l"), 0
+      assert(status:find(" 200 "))
+      while true do
+        local l = f:read("l")
+        if l == "" or l == "\r" then break end
+        len = tonumber(l:match("^[Cc]ontent%-[Ll]ength: *(%d+)")) or len
+      end
+      assert(#f:read(len) > 0)
+      c:close()
+    end
+    done(n)
   end
-  done(n)
 elseif mode == "redis" then
   if socket then
     local c = assert(socket.connect("127.0.0.1", port))

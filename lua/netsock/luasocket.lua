@@ -292,11 +292,16 @@ function dns.getnameinfo(host, port)
 end
 -- }======
 
--- {====== Pure-Lua helpers (LuaSocket's socket.lua and except) ======
-M.skip = helpers.skip
-M.newtry = helpers.newtry
-M.protect = helpers.protect
-M.try = helpers.newtry()
+-- {====== Helpers (LuaSocket's socket.lua and except) ======
+-- skip, newtry and protect are C, as LuaSocket's (src/luasocket.c:
+-- socket.http and the other LuaSocket modules call them several times
+-- per request). A try raises a table { message } whose metatable only
+-- protect recognises (getmetatable says false); protect's call may
+-- yield inside a task.
+M.skip = core._lsskip
+M.newtry = core._lsnewtry
+M.protect = core._lsprotect
+M.try = M.newtry()
 M.choose = helpers.choose
 M.sinkt, M.sourcet = helpers.sinkt, helpers.sourcet
 M.sink, M.source = helpers.sink, helpers.source

@@ -11,7 +11,9 @@
 -- write, 3 both), a deadline (monotonic seconds, < 0 for none) and
 -- select's array, and the loop files it (loop:suspend). loop:poll waits
 -- for readiness and the timers and puts the tasks whose wait is over on
--- the ready queue, which stays here. The loop resumes the coroutine with
+-- the ready queue, which stays here; loop:runq resumes the queued tasks
+-- in C for as long as each yields the filed token, and hands back the
+-- first that needs this file (it ended, raised, parked, yielded). The loop resumes the coroutine with
 -- no values once the descriptor is ready or the deadline has passed;
 -- the call's continuation then tries again. Any other yield
 -- (coroutine.yield() in the task's own code) just puts the task at the
@@ -56,7 +58,7 @@ end
 
 -- The waiters per descriptor and the deadline heap are the loop
 -- object's (src/sched.c, with the policies it describes): loop:suspend
--- files a wait, loop:unwait ends one, loop:drop forgets an ended task,
+-- files a wait, loop:unwait ends one (or forgets an ended task),
 -- loop:wakefd and loop:poll put the tasks whose wait is over on q.
 -- Tasks waiting in select also wait for a close of the descriptors of
 -- its array: cw[fd] is such a task or a list table {n = k, t1, ..., tk},
@@ -113,7 +115,7 @@ end
 -- watching for a close (only while some task is in select)
 local function sweepwatch()
   for t in pairs(watching) do
-    if not loop:waiting(t) then unwatch(t) end
+    if not loop:query("w", t) then unwatch(t) end
   end
 end
 
@@ -171,6 +173,9 @@ end
 -- the loop's epoll set; the C core learns which threads are tasks and
 -- whom to tell when a socket tasks wait on is closed
 loop = assert(core._newloop(tasks, onclose))
+-- the methods the loop's turn calls, looked up once (every loop object
+-- has the same ones)
+local runq, poll = loop.runq, loop.poll
 
 -- text for an error value, whatever it is: tostring may raise (a
 -- __tostring that errors, or returns no string) and must not take the
@@ -217,7 +222,7 @@ local function finish(t, ok, err)
   parked[t] = nil
   if blocked[t] then blocked[t] = nil; nblocked = nblocked - 1 end
   if watching[t] ~= nil then unwatch(t) end
-  loop:drop(t)
+  loop:unwait(t, true)
   if not ok then fate[t] = { n = 2, false, err }
   elseif fate[t] == nil then fate[t] = NORESULTS end
   local own = owner[t]
@@ -254,17 +259,23 @@ local MAIN = capof          -- the key of the code outside tasks
 local setcap = core._setcap
 
 -- resume one task and file it according to what it yielded
-local function step(t)
-  local scoped = nscopes > 0
-  if scoped then setcap(capof[t] or -1) end
-  local ok, a, fd, ev, deadline, watch = coresume(t)
-  if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
+-- file task t according to what its resume returned
+local function after(t, ok, a, fd, ev, deadline, watch)
   if a == FILED then return end   -- filed by the C core already
   if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
   if costatus(t) == "dead" then return finish(t, ok, a) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
 end
+
+local function step(t)
+  local scoped = nscopes > 0
+  if scoped then setcap(capof[t] or -1) end
+  local ok, a, fd, ev, deadline, watch = coresume(t)
+  if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
+  return after(t, ok, a, fd, ev, deadline, watch)
+end
+
 
 local M = {}
 
@@ -359,10 +370,17 @@ local function turn(maxwait, detect, cond)
   turns = turns + 1
   local last = qtail - 1
   while qhead <= last do
-    local t = q[qhead]
-    q[qhead] = nil
-    qhead = qhead + 1
-    if tasks[t] then step(t) end
+    if nscopes > 0 then         -- the scopes' deadlines are handed over here
+      local t = q[qhead]
+      q[qhead] = nil
+      qhead = qhead + 1
+      if tasks[t] then step(t) end
+    else                        -- the tasks whose wait is filed run in C
+      local t, ok, a, fd, ev, deadline, watch
+      qhead, t, ok, a, fd, ev, deadline, watch = runq(loop, q, qhead, last, tasks)
+      if nscopes > 0 then setcap(capof[MAIN] or -1) end  -- a task began one
+      if t then after(t, ok, a, fd, ev, deadline, watch) end
+    end
     if stopping then return end
   end
   if qhead == qtail then qhead, qtail = 1, 1 end
@@ -372,7 +390,7 @@ local function turn(maxwait, detect, cond)
   -- wait (not at all when tasks are ready, at most until the soonest
   -- timer): the tasks whose descriptor is ready (in the order the
   -- kernel reports them) and whose timer is due go onto the queue
-  qtail = loop:poll(maxwait or -1, q, qtail, parked, qhead < qtail)
+  qtail = poll(loop, maxwait or -1, q, qtail, parked, qhead < qtail)
   if nwatching > 0 then sweepwatch() end
 end
 
@@ -382,12 +400,12 @@ function M.run(fn, ...)
   check.optcallable("run", 1, fn)
   if fn ~= nil then M.spawn(fn, ...) end
   running, stopping = true, false
-  loop:running(true)
+  loop:flag("running", true)
   local ok, err = pcall(function()
     while live > 0 and not stopping do turn(nil, true) end
   end)
   running, stopping = false, false
-  loop:running(false)
+  loop:flag("running", false)
   if not ok then error(err, 0) end
   return true
 end
@@ -401,10 +419,10 @@ function M.step(timeout)
   check.opttimeout("step", 1, timeout)
   if running then error("netsock.step: the loop is running already", 2) end
   running, stopping = true, false
-  loop:running(true)
+  loop:flag("running", true)
   local ok, err = pcall(turn, timeout or 0)
   running, stopping = false, false
-  loop:running(false)
+  loop:flag("running", false)
   if not ok then error(err, 0) end
   return live > 0
 end
@@ -412,6 +430,7 @@ end
 -- netsock.stop(): run returns after the current step
 function M.stop()
   stopping = true
+  loop:flag("stop", true)
 end
 
 -- whether run or step is running the loop now
@@ -435,13 +454,13 @@ end
 -- right now (read or write), or nil when no task waits on fd. The
 -- number stays the same for as long as that one wait lasts.
 function M.waitstamp(fd)
-  return loop:waitstamp(fd)
+  return loop:query("s", fd)
 end
 
 -- counts, for tests and curious users: heapops is how many times a
 -- timer entry was pushed, moved or removed so far
 function M.stats()
-  local ntimers, heapops = loop:counts()
+  local ntimers, heapops = loop:query("c", 0)
   return { live = live, ready = qtail - qhead, timers = ntimers, turns = turns,
            blocked = nblocked, heapops = heapops }
 end
@@ -606,7 +625,7 @@ function M.list()
   local l = setmetatable({}, listing)
   for _, t in ipairs(all) do
     local e = { task = t, label = label[t], daemon = daemon[t] or nil }
-    local fd, r, w, d = loop:info(t)
+    local fd, r, w, d = loop:query("i", t)
     if t == me then e.state = "running"
     elseif parked[t] then e.state = "parked"
     elseif fd or d then e.state = "waiting"
@@ -719,11 +738,11 @@ function M.rununtil(cond, deadline, what, level)
       return false
     end
     running, stopping = true, false
-    loop:running(true)
+    loop:flag("running", true)
     -- stuck while the code outside waits: nothing can change that now
     local ok, err = pcall(turn, deadline and deadline - now, true, cond)
     running, stopping = false, false
-    loop:running(false)
+    loop:flag("running", false)
     if not ok then error(err, 0) end
   end
   return true
@@ -782,6 +801,7 @@ end
 local scopeend = { __close = function(s)
   capof[s.key] = s.prev
   nscopes = nscopes - 1
+  loop:flag("scoped", nscopes > 0)
   local t = corunning()
   -- the C core holds the running code's deadline: put the outer one
   -- back, unless this scope ends from elsewhere (its task cancelled)
@@ -802,6 +822,7 @@ function M.timeout(seconds, fn, ...)
   if prev and prev < cap then cap = prev end   -- the earliest wins
   capof[key] = cap
   nscopes = nscopes + 1
+  loop:flag("scoped", true)
   setcap(cap)
   local _ <close> = setmetatable({ key = key, prev = prev }, scopeend)
   return scoped(deadline, fn(...))

@@ -1,64 +1,13 @@
 -- netsock.luasocket.helpers: the pure-Lua parts of LuaSocket's API
--- (skip, newtry/protect, choose, the sink and source factories), written
--- after LuaSocket's reference manual. Internal to netsock.luasocket.
+-- (choose, the sink and source factories; skip, newtry and protect are
+-- C, src/luasocket.c), written after LuaSocket's reference manual.
+-- Internal to netsock.luasocket.
 
-local error, pcall, select, setmetatable, tostring, type =
-      error, pcall, select, setmetatable, tostring, type
-local min, mtype, tointeger = math.min, math.type, math.tointeger
-local tonumber = tonumber
+local error, setmetatable, tostring, type = error, setmetatable, tostring, type
+local min = math.min
 local _ENV = nil
 
 local M = {}
-
--- skip(d, ...): the arguments after the first d (LuaSocket's is C:
--- luaL_checkinteger, then the top values; a d below 0 keeps more)
-function M.skip(...)
-  local d = ...
-  if mtype(d) ~= "integer" then
-    local n = tonumber(d)
-    if n == nil or type(d) ~= "number" and type(d) ~= "string" then
-      error(("bad argument #1 to 'skip' (number expected, got %s)")
-        :format(select("#", ...) == 0 and "no value" or type(d)), 2)
-    end
-    d = tointeger(n)
-    if d == nil then error("bad argument #1 to 'skip' (number has no integer representation)", 2) end
-  end
-  local n = select("#", ...)
-  local ret = n - d - 1
-  if ret <= 0 then return end
-  return select(n - ret + 1, ...)
-end
-
--- errors raised by a try are tables { message } that protect recognises
--- (the weak set), so other errors pass through protect untouched
-local wrapped = setmetatable({}, { __mode = "k" })
-
--- newtry([finalizer]): a try that returns all its arguments when the
--- first is true, else calls finalizer() and raises the second wrapped
-function M.newtry(finalizer)
-  return function(...)
-    local ok = ...
-    if ok then return ... end
-    if finalizer then finalizer() end
-    local e = setmetatable({ (select(2, ...)) }, { __metatable = false })
-    wrapped[e] = true
-    error(e, 0)
-  end
-end
-
-local function caught(ok, ...)
-  if ok then return ... end
-  local e = ...
-  if type(e) == "table" and wrapped[e] then return nil, e[1] end
-  error(e, 0)
-end
-
--- protect(f): f in a protected call: a try's error becomes nil, message
-function M.protect(f)
-  return function(...)
-    return caught(pcall(f, ...))
-  end
-end
 
 -- choose(t): a function (name, a, b) calling t[name](a, b); a non-string
 -- name means "default" with the arguments shifted

@@ -250,11 +250,15 @@ local function mksock(o, family)
 end
 M.mksock = mksock
 
-local function newobject(kind, family, dgram)
-  return { 0, false, 0,  -- [1], [2], [3] in the array part (see above)
-           s = false, fam = family or false, kind = kind, dgram = dgram,
-           tb = -1.0, tt = -1.0,
-           birth = gettime(), connecting = false }
+-- (seven keys, eight with dgram or failed: the table's hash part is made
+-- once at eight slots and never grows; connecting and failed are set
+-- only while true, dgram only for datagram kinds. An object per
+-- connection is what socket.http pays, so its size counts)
+local function newobject(kind, family, dgram, mt)
+  return setmetatable({ 0, false, 0,  -- [1], [2], [3] in the array part (see above)
+                        s = false, fam = family or false, kind = kind,
+                        dgram = dgram or nil, tb = -1.0, tt = -1.0,
+                        birth = gettime(), cls = mt }, mt)
 end
 M.newobject = newobject
 -- }======
@@ -333,12 +337,16 @@ local function commonfor(check)
   local timeoutmodes = { b = true, t = true, r = true }
   function common.settimeout(o, t, mode)
       check(o)
-    t = optnumber(t, 2, -1.0) + 0.0
-    mode = mode == nil and "b" or checkstring(mode, 3)
-    local m = sub(mode, 1, 1)
-    if m == "b" then o.tb = t
-    elseif m == "t" or m == "r" then o.tt = t
-    else argerror(3, "invalid timeout mode") end
+    if mode == nil and type(t) == "number" then   -- (the common call)
+      o.tb = t + 0.0
+    else
+      t = optnumber(t, 2, -1.0) + 0.0
+      mode = mode == nil and "b" or checkstring(mode, 3)
+      local m = sub(mode, 1, 1)
+      if m == "b" then o.tb = t
+      elseif m == "t" or m == "r" then o.tt = t
+      else argerror(3, "invalid timeout mode") end
+    end
     local s = o.s
     if s then s:settimeout(effective(o)) end
     return 1.0
@@ -533,6 +541,7 @@ local AI_PASSIVE = core.AI_PASSIVE
 local nsgetaddrinfo = ns.getaddrinfo
 
 local lsservice = core._lsservice
+local lsnumaddr = core._lsnumaddr
 
 local function lookup(host, port, family, typ, flags)
   local infos, msg, code
@@ -586,47 +595,69 @@ function M.trybind(o, host, port)
   return nil, err
 end
 
+-- connectone(o, family, host, port): connect o to one address: 1.0; or
+-- nil, the error, and whether to stop there (a timeout of 0: in progress)
+local function connectone(o, family, host, port)
+  local s, err = o.s, nil
+  local fam0 = o.fam
+  if not s or fam0 ~= family then
+    if s then s:close() o.s = false end
+    o.connecting = nil
+    s, err = mksock(o, family)
+    if not s then return nil, err, false end
+  end
+  local ok, msg, code
+  if o.connecting then
+    -- a connect under way: LuaSocket answers EALREADY without waiting
+    s:settimeout(0)
+    ok, msg, code = s:connect(host, port)
+    s:settimeout(effective(o))
+    if not ok and code == "EINPROGRESS" then
+      return nil, "Operation already in progress", true
+    end
+  else
+    ok, msg, code = s:connect(host, port)
+    if not ok and code == "ECONNABORTED" and o.failed then
+      -- Linux: the first connect after one that failed in the
+      -- background (its error read with SO_ERROR, as netsock does)
+      -- only resets the socket and says ECONNABORTED; LuaSocket
+      -- (which reads the error with recv) connects at once, so the
+      -- layer tries again (spec: "connect again after refused")
+      ok, msg, code = s:connect(host, port)
+    end
+  end
+  o.failed = not ok and code ~= "EINPROGRESS" or nil
+  if ok then o.connecting = nil return 1.0 end
+  if code == "EINPROGRESS" then o.connecting = true
+  else
+    -- a failed connect leaves the object's family as it was, as
+    -- LuaSocket's (its family changes with a connect that succeeds or
+    -- goes on in the background): the next connect may be to the other
+    -- family, on a new socket (spec: "addresses as text")
+    o.fam = fam0
+  end
+  return nil, lserror(msg, code), o.tb == 0 or o.tt == 0
+end
+
 -- tryconnect(o, host, port): connect o to the first of host's addresses
--- that answers; a timeout of 0 stops at the first (in progress)
+-- that answers; a timeout of 0 stops at the first (in progress). A
+-- numeric host with a port of digits, the common case, is its own one
+-- address: no getaddrinfo (core._lsnumaddr says which family)
 function M.tryconnect(o, host, port)
-  local typ = o.dgram and "dgram" or "stream"
-  local infos, msg, code = resolve(host, port, o.fam or nil, typ)
+  local fam, pnum = lsnumaddr(host, port, o.fam or nil)
+  if fam then
+    local ok, err = connectone(o, fam, host, pnum)
+    if ok then return ok end
+    return nil, err
+  end
+  local infos, msg, code = resolve(host, port, o.fam or nil, o.dgram and "dgram" or "stream")
   if not infos then return nil, lserror(msg, code) end
   local err = "no info on address"
   for _, ai in ipairs(infos) do
-    local s = o.s
-    if not s or o.fam ~= ai.family then
-      if s then s:close() o.s = false end
-      o.connecting = false
-      s, err = mksock(o, ai.family)
-    end
-    if s then
-      local ok
-      if o.connecting then
-        -- a connect under way: LuaSocket answers EALREADY without waiting
-        s:settimeout(0)
-        ok, msg, code = s:connect(ai.host, ai.port)
-        s:settimeout(effective(o))
-        if not ok and code == "EINPROGRESS" then
-          return nil, "Operation already in progress"
-        end
-      else
-        ok, msg, code = s:connect(ai.host, ai.port)
-        if not ok and code == "ECONNABORTED" and o.failed then
-          -- Linux: the first connect after one that failed in the
-          -- background (its error read with SO_ERROR, as netsock does)
-          -- only resets the socket and says ECONNABORTED; LuaSocket
-          -- (which reads the error with recv) connects at once, so the
-          -- layer tries again (spec: "connect again after refused")
-          ok, msg, code = s:connect(ai.host, ai.port)
-        end
-      end
-      o.failed = not ok and code ~= "EINPROGRESS"
-      if ok then o.connecting = false return 1.0 end
-      if code == "EINPROGRESS" then o.connecting = true end
-      err = lserror(msg, code)
-      if o.tb == 0 or o.tt == 0 then return nil, err end
-    end
+    local ok, e, stop = connectone(o, ai.family, ai.host, ai.port)
+    if ok then return ok end
+    err = e
+    if stop then return nil, err end
   end
   return nil, err
 end
@@ -685,11 +716,10 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
-  local o = { 0, false, 0, s = s, fam = fam, kind = kind, dgram = false,
-              tb = -1.0, tt = -1.0, birth = gettime(),
-              connecting = false }
+  local o = setmetatable({ 0, false, 0, s = s, fam = fam, kind = kind,
+                          tb = -1.0, tt = -1.0, birth = gettime(), cls = mt }, mt)
   if getdefaulttimeout() ~= nil then s:settimeout(nil) end
-  return setclass(o, mt)
+  return o
 end
 
 function tcpm.bind(o, host, port)
@@ -704,11 +734,13 @@ end
 function tcpm.connect(o, host, port)
   local mt = getmetatable(o)
   if mt ~= TCP_MASTER and mt ~= TCP_CLIENT then badclass(1, "tcp{master}") end
-  host = checkstring(host, 2)
-  port = checkstring(port, 3)
+  if type(host) ~= "string" then host = checkstring(host, 2) end
+  if type(port) ~= "string" then port = checkstring(port, 3) end
   local ok, err = M.tryconnect(o, host, port)
-  if ok then setclass(o, TCP_CLIENT) end
-  if ok then return ok end
+  if ok then
+    if mt ~= TCP_CLIENT then o.cls = TCP_CLIENT setmetatable(o, TCP_CLIENT) end
+    return ok
+  end
   return nil, err
 end
 
@@ -804,8 +836,8 @@ TCP_CLIENT.__index.send = TCP_MASTER.__index.send
 M.TCP_CLIENT = TCP_CLIENT
 
 local function newmaster(kind, family)
-  return setclass(newobject(kind, family, kind == "udp" or kind == "unixdgram"),
-                  classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
+  return newobject(kind, family, kind == "udp" or kind == "unixdgram",
+                   classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
 end
 M.newmaster = newmaster
 
@@ -890,9 +922,13 @@ local function dgsize(size)
 end
 
 function udpm.receive(o, size)
-  isudp(o)
-  size = dgsize(size)
-  if not size then return nil, "out of memory" end
+  local mt = getmetatable(o)
+  if mt ~= UDP_CONNECTED and mt ~= UDP_UNCONNECTED then isudp(o) end
+  if size == nil then size = 8192
+  else
+    size = dgsize(size)
+    if not size then return nil, "out of memory" end
+  end
   local s = o.s
   if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
@@ -916,7 +952,7 @@ end
 
 function udpm.send(o, data)
   if getmetatable(o) ~= UDP_CONNECTED then badclass(1, "udp{connected}") end
-  data = checkstring(data, 2)
+  if type(data) ~= "string" then data = checkstring(data, 2) end
   local s = o.s
   if not s then return nil, "Bad file descriptor" end
   local n, msg, code = nssend(s, data)
@@ -1118,8 +1154,8 @@ UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "
 UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
 
 local function makeunix(kind)
-  local o = setclass(newobject(kind, "unix", kind == "unixdgram"),
-                     kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
+  local o = newobject(kind, "unix", kind == "unixdgram",
+                      kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
   o.fam = "unix"
   local s, err = mksock(o, "unix")
   if not s then return nil, err end
