@@ -210,7 +210,9 @@ local function workermain(self, i, ctl)
   -- what only the parent's tasks held (its connections, files, pollers)
   -- is garbage here now: collected at once, each copy closing only its
   -- own descriptor, so that a connection the parent closes ends then,
-  -- not when this worker exits
+  -- not when this worker exits. Twice: what the old loop (finalized in
+  -- the first) still held goes in the second
+  collectgarbage()
   collectgarbage()
   local srv = self._start(self._listeners[i], self._handler, self._opts)
   local stopping = false
