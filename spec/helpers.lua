@@ -486,6 +486,14 @@ end
 
 -- flags of a descriptor of this process, from /proc/self/fdinfo (octal)
 function H.fdflags(fd)
+  if not H.linux then
+    -- no /proc: /dev/fd lists our descriptors, and a child shell keeps
+    -- only those without close-on-exec (O_NONBLOCK stays unseen: the
+    -- specs that read it need /proc)
+    local lfs = require "lfs"
+    if not lfs.attributes("/dev/fd/" .. fd) then return nil end
+    return os.execute(("test -e /dev/fd/%d"):format(fd)) == true and 0 or H.O_CLOEXEC
+  end
   local s = H.readfile(("/proc/%d/fdinfo/%d"):format(H.pid(), fd))
   return s and tonumber(s:match("flags:%s*(%d+)"), 8)
 end

@@ -283,7 +283,7 @@ print(("done: %d lookups in %.3f s, at most %d threads"):format(N, ns.monotime()
     assert.truthy(p:output():find("done", 1, true), p:output())
   end)
 
-  it("run on at most the pool's threads, here too (1,000 lookups of localhost)", function()
+  H.linux_it("run on at most the pool's threads, here too (1,000 lookups of localhost)", "/proc (threads, maps)", function()
     local N, done, wrong = 1000, 0, 0
     local maxthreads = 0
     ns.run(function()

@@ -112,7 +112,7 @@ time.sleep(1)
 
   it("leaves no descriptor behind after waiting in a task", function()
     local function fds()
-      local p = io.popen("ls -l /proc/" .. H.pid() .. "/fd")
+      local p = io.popen("ls -l " .. (H.linux and "/proc/" .. H.pid() .. "/fd" or "/dev/fd"))
       local t = p:read("a")
       p:close()
       return t

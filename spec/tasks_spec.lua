@@ -339,7 +339,7 @@ print(data.decode().strip(), "eof")
 end)
 
 describe("scale", function()
-  it("holds 10,000 concurrent connections in one process", function()
+  H.linux_it("holds 10,000 concurrent connections in one process", "/proc (resident memory)", function()
     local soft = ns.setrlimit_nofile()
     local n = 10000
     if soft < n + 200 then

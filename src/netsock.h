@@ -261,7 +261,7 @@ NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
 /*
 ** A set of descriptors to wait on (the loop's, a poller's, select's in
 ** a task): a descriptor itself, readable when a member is ready,
-** closed with close(2). -1 with errno on failure; errno EEXIST (add:
+** closed with ns_ready_close (or close(2)). -1 with errno on failure; errno EEXIST (add:
 ** there already), ENOENT (not there), EPERM (cannot be watched: a
 ** regular file, always ready) mean the same on every backend.
 */
@@ -285,6 +285,9 @@ NS_API int ns_ready_rearm (int set, int fd, int events);
 /* up to 'max' ready members into 'evs'; ms < 0 waits with no limit */
 NS_API int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms);
 NS_API const char *ns_ready_name (void);
+/* close a set (close(2) works too, but a backend may keep its record
+   of a set closed so until the number is reused) */
+NS_API void ns_ready_close (int set);
 /* what the caller asked for of the events reported (an error reported
    on a descriptor asked for one direction only: that direction) */
 #define ns_readywithin(got, asked) \

@@ -15,13 +15,14 @@
 **                                    to do; ready_poll.c re-arms)
 **   ns_ready_wait(set, evs, max, ms) up to 'max' ready members, waiting
 **                                    at most ms milliseconds (-1: no limit)
+**   ns_ready_close(set)              close the set (close(2) does too)
 **
 ** Each returns -1 with errno on failure, and the errno values say the
 ** same on every backend: EEXIST (add: fd is in the set already), ENOENT
 ** (modify, remove: it is not), EPERM (add: this kind of descriptor
 ** cannot be watched: a regular file, which is always ready), EINTR
 ** (wait: a signal came; the caller decides). A set is closed with
-** close(2). Reported events are NS_READ and NS_WRITE; a hang-up or an
+** ns_ready_close (close(2) also works). Reported events are NS_READ and NS_WRITE; a hang-up or an
 ** error reports both directions, and the caller keeps what it asked for
 ** (ns_readywithin).
 */
@@ -29,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "netsock.h"
 
@@ -98,6 +100,12 @@ int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms) {
     evs[i].events = fromepoll(ev[i].events);
   }
   return n;
+}
+
+
+/* the kernel frees the set with its descriptor */
+void ns_ready_close (int set) {
+  close(set);
 }
 
 

@@ -7,7 +7,7 @@
 ** poll(2) keeps no state in the kernel, so this file keeps it:
 **
 ** - A set is a descriptor of its own, an unbound Unix datagram socket
-**   (one descriptor, never readable, closed with close(2) like any),
+**   (one descriptor, never readable, closed by ns_ready_close),
 **   and a record in a table indexed by that descriptor: its members
 **   (descriptor, events asked, directions armed), each found by number
 **   through a second table. ns_ready_wait builds the pollfd array from
@@ -35,9 +35,11 @@
 **   shows as POLLNVAL and is dropped, not reported. Unlike epoll, a
 **   number closed and reused before the next wait is watched as the
 **   new descriptor (poll knows numbers, not open file descriptions).
-** - A set record whose descriptor was closed (close(2), which this file
-**   does not see) stays until the number is opened as a set again, or
-**   looked up: its memory, not a descriptor.
+** - ns_ready_close frees a set's record (the last one frees the table).
+**   A set closed with close(2) instead (a select's set in a task
+**   abandoned while it waited: its box's __gc), which this file does not
+**   see, keeps its record until the number is opened as a set again:
+**   memory, not a descriptor.
 **
 ** The table of sets is shared by every Lua state of the process and so
 ** guarded by a mutex; one set (and the sets inside it) is used by one
@@ -82,6 +84,7 @@ typedef struct Set {
 static pthread_mutex_t setlock = PTHREAD_MUTEX_INITIALIZER;
 static Set **sets;     /* sets[fd]: the set on descriptor fd, or NULL */
 static int nsetcap;
+static int nsets;      /* records in the table (the table goes at 0) */
 
 
 static void setfree (Set *s) {
@@ -142,6 +145,7 @@ int ns_ready_open (void) {
   }
   old = sets[fd];  /* a set closed with close(2): its number is ours now */
   sets[fd] = s;
+  if (old == NULL) nsets++;
   pthread_mutex_unlock(&setlock);
   setfree(old);
   return fd;
@@ -404,6 +408,25 @@ int ns_ready_wait (int set, nsReadyEvent *evs, int max, int ms) {
 }
 
 /* }====== */
+
+
+/* close a set and free its record; the last one frees the table, so
+   nothing is left when every set was closed this way */
+void ns_ready_close (int set) {
+  Set *s = NULL;
+  pthread_mutex_lock(&setlock);
+  if (set >= 0 && set < nsetcap && (s = sets[set]) != NULL) {
+    sets[set] = NULL;
+    if (--nsets == 0) {
+      free(sets);
+      sets = NULL;
+      nsetcap = 0;
+    }
+  }
+  pthread_mutex_unlock(&setlock);
+  setfree(s);
+  close(set);
+}
 
 
 /* the backend's name, for tostring */

@@ -149,6 +149,19 @@ static int selectlen (lua_State *L, int idx) {
 }
 
 
+/* close the readiness set a descriptor box holds (ns_ready_close: the
+   poll backend frees its record); the box's __gc, for a task abandoned
+   while it waits, closes it with close(2), which the backend also
+   survives */
+static void closeset (int *box) {
+  if (*box >= 0) {
+    int fd = *box;
+    *box = -1;
+    ns_ready_close(fd);
+  }
+}
+
+
 /*
 ** Inside a task: a readiness set of every entry (in the descriptor box
 ** at 5, made or rebuilt: entries may have changed), and at 7 the list
@@ -162,7 +175,7 @@ static int select_waitset (lua_State *L, struct pollfd *pfd, int nr, int nw) {
     lua_replace(L, 5);
   }
   epfd = (int *)lua_touserdata(L, 5);
-  ns_fdbox_close(epfd);
+  closeset(epfd);
   *epfd = ns_ready_open();
   if (*epfd < 0) return -1;
   lua_createtable(L, 0, 0);  /* 7: the sockets whose close wakes us */
@@ -222,7 +235,7 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
     if (n > 0 || nforce > 0 || ns_msuntil(deadline) == 0) {
       /* done: the epoll set of a task's wait goes now, not at the GC */
       if (lua_type(L, 5) == LUA_TUSERDATA)
-        ns_fdbox_close((int *)lua_touserdata(L, 5));
+        closeset((int *)lua_touserdata(L, 5));
     }
     if (n > 0 || nforce > 0)
       return select_result(L, pfd, force, nr, nw);
@@ -622,7 +635,7 @@ static int poller_close (lua_State *L) {
     }
     p->epfd = -1;
     p->count = 0;
-    close(fd);
+    ns_ready_close(fd);
   }
   lua_pushboolean(L, 1);
   return 1;

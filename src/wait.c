@@ -680,7 +680,7 @@ static int loop_poll (lua_State *L) {
 
 static int loop_close (lua_State *L) {
   nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
-  if (l->epfd >= 0) { close(l->epfd); l->epfd = -1; }
+  if (l->epfd >= 0) { ns_ready_close(l->epfd); l->epfd = -1; }
   free(l->reg);
   l->reg = NULL;
   l->cap = 0;
