@@ -38,6 +38,7 @@ local tasks = require "netsock.tasks"
 local check = require "netsock.check"
 
 local io, math, os = io, math, os
+local collectgarbage, xpcall, traceback = collectgarbage, xpcall, debug.traceback
 local pairs, ipairs, next, setmetatable, tonumber, tostring, pcall =
   pairs, ipairs, next, setmetatable, tonumber, tostring, pcall
 local error = error
@@ -207,6 +208,13 @@ local function workermain(self, i, ctl)
   for j, l in ipairs(self._listeners) do
     if l ~= self._listeners[i] then l:close() end
   end
+  -- what only the parent's tasks held (its connections, files, pollers)
+  -- is garbage here now: collected at once, each copy closing only its
+  -- own descriptor, so that a connection the parent closes ends then,
+  -- not when this worker exits. Twice: what the old loop (finalized in
+  -- the first) still held goes in the second
+  collectgarbage()
+  collectgarbage()
   local srv = self._start(self._listeners[i], self._handler, self._opts)
   local stopping = false
   local function stop(t)
@@ -292,8 +300,12 @@ function startworker(self, i, delay, replaces)
     return nil, msg, code
   end
   if pid == 0 then
-    a:close()
-    workermain(self, i, b)
+    -- the child never returns into the supervisor's code: a worker that
+    -- fails to start (out of descriptors for its loop, say) exits, and
+    -- is not a second supervisor running the caller's code after serve
+    local ok, err = xpcall(function() a:close(); workermain(self, i, b) end, traceback)
+    io.stderr:write("netsock worker: ", tostring(ok and "returned" or err), "\n")
+    os.exit(1)
   end
   b:close()
   local proc = { pid = pid, ctl = a, slot = i, born = monotime(), delay = delay }
