@@ -883,6 +883,82 @@ s.close()
     assert.truthy(ticks > 0)
   end)
 
+  -- A Ctrl-C that arrives with its line (one read of the endpoint, or
+  -- before the session's task resumed) found no chunk running yet and was
+  -- dropped: the chunk then ran with nothing left to stop it, and a chunk
+  -- that never waits froze the program until the terminal went away
+  -- (found by the task-loop fuzzer). The endpoint runs in a child, so a
+  -- freeze shows as a timeout here.
+  it("a Ctrl-C sent right behind its line stops that chunk, even one that never waits; one behind an unfinished chunk drops it; a detach behind a line runs nothing", function()
+    local path = H.tmpname(".console")
+    local p = H.lua([[
+local ns = require "netsock"
+local ep = assert(require("netsock.console").listen(arg[1]))
+ns.spawn(function() while true do ns.sleep(0.05) end end)
+print("ready"); io.stdout:flush()
+ns.run()
+]], path)
+    finally(function() p:kill(); os.remove(path) end)
+    assert.truthy(p:await("ready", 10), p:output())
+    local fc = frameclient(path)
+    finally(function() fc:close() end)
+    assert.equal("", (fc:until_prompt()))
+    for _, chunk in ipairs { "while true do end", "while true do pcall(function() while true do end end) end",
+                             "netsock.sleep(30)" } do
+      assert(fc.s:sendall(("L%d:%sI0:"):format(#chunk, chunk)))   -- one write
+      local out, prompt = fc:until_prompt()
+      assert.equal("netsock: interrupted!\n", out, chunk)
+      assert.equal("> ", prompt)
+    end
+    assert(fc.s:sendall("L15:for i = 1, 2 doI0:"))               -- unfinished: dropped
+    local out, prompt = fc:until_prompt()                        -- no ">>": a fresh "> "
+    assert.are.same({ "", "> " }, { out, prompt })
+    fc:send("L", "=40 + 2")
+    assert.equal("42\n", (fc:until_prompt()))
+    -- a detach right behind a line: its chunk never runs, nobody is there
+    local chunk = "netsock.sleep(0.2) ran = true"
+    assert(fc.s:sendall(("L%d:%s"):format(#chunk, chunk)))
+    fc:close()
+    ns.sleep(0.6)
+    local fc2 = frameclient(path)
+    finally(function() fc2:close() end)
+    assert.equal("", (fc2:until_prompt()))
+    fc2:send("L", "=ran")
+    assert.equal("nil\n", (fc2:until_prompt()))
+  end)
+
+  -- A Ctrl-C that cancelled the chunk after its task was spawned but
+  -- before it first ran (its frame read just after the line's) ran none
+  -- of the chunk's <close> variables, and the session waited for the flag
+  -- one of them sets: the console hung for good. The interrupter below
+  -- runs in exactly that gap (the ready queue is FIFO).
+  it("a Ctrl-C that cancels a chunk before it ever ran: the session goes on", function()
+    local lines, out = { "ran = true", "=40 + 2" }, {}
+    local term = { reading = false }
+    function term:read(prompt)
+      out[#out + 1] = prompt
+      self.reading = false
+      return table.remove(lines, 1)
+    end
+    function term:write(text) out[#out + 1] = text end
+    function term:history() end
+    function term:abandon() end
+    local env = setmetatable({}, { __index = _G })
+    local sess = console.session(term, { env = env, progname = "fz",
+                                         print = function(...) out[#out + 1] = table.concat({ ... }, "\t") end })
+    H.run_bounded(5, function()
+      ns.spawn(function()
+        while not sess.chunk do coroutine.yield() end
+        sess:interrupt()                        -- the chunk's task has not run yet
+      end)
+      sess:loop()
+    end)
+    assert.is_nil(rawget(env, "ran"))
+    assert.are.same({ "> ", "fz: interrupted!\n", "> ", "> " }, { out[1], out[2], out[3], out[#out] })
+    assert.truthy(table.concat(out):find("42", 1, true))
+    H.loop_clean()
+  end)
+
   it("env: the chunks of an attached terminal see that table, not the globals", function()
     local path = H.tmpname(".console")
     local env = { answer = 42 }

@@ -156,7 +156,7 @@ int ns_pushaddr (lua_State *L, const struct sockaddr *sa, socklen_t len) {
     case AF_UNIX: {
       const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
       size_t off = offsetof(struct sockaddr_un, sun_path), n;
-      if (len <= off)
+      if ((size_t)len <= off)
         n = 0;  /* unnamed */
       else if (sun->sun_path[0] == '\0')
         n = len - off;  /* abstract: every byte counts */
@@ -191,7 +191,7 @@ void ns_addrtext (const struct sockaddr *sa, socklen_t len, char *buf,
     case AF_UNIX: {
       const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
       size_t off = offsetof(struct sockaddr_un, sun_path);
-      if (len <= off)
+      if ((size_t)len <= off)
         snprintf(buf, size, "(unnamed)");
       else if (sun->sun_path[0] == '\0')
         snprintf(buf, size, "@%.*s", (int)(len - off - 1), sun->sun_path + 1);

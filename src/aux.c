@@ -6,6 +6,7 @@
 */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,30 @@ int ns_argerror (lua_State *L, int arg, const char *fname,
   msg = lua_pushvfstring(L, fmt, ap);
   va_end(ap);
   return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
+}
+
+/* }====== */
+
+
+/* {====== The fork generation ======
+**
+** netsock.h's ns_inherited: bumped in the child of every fork (ours,
+** core._fork, or anyone's) by an atfork handler that the first call
+** registers once for the process. A socket and a poller record it at
+** birth; a copy a fork made closes only its own descriptor.
+*/
+static unsigned forkgen = 0;
+
+static void forkgen_child (void) { forkgen++; }
+
+static void forkgen_register (void) {
+  pthread_atfork(NULL, NULL, forkgen_child);
+}
+
+unsigned ns_forkgen (void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, forkgen_register);
+  return forkgen;
 }
 
 /* }====== */

@@ -110,8 +110,7 @@ static int core_ignoresigpipe (lua_State *L) {
 }
 
 
-__attribute__((visibility("default")))
-int luaopen_netsock_core (lua_State *L);
+NS_EXPORT int luaopen_netsock_core (lua_State *L);
 
 int luaopen_netsock_core (lua_State *L) {
   const nsConst *c;

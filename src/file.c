@@ -612,7 +612,9 @@ static int f_close (lua_State *L) {
 static int f_gc (lua_State *L) {
   nsFile *f = tofile(L, 1);
   nsSocket *s = f->s;
-  while (s != NULL && s->fd >= 0 && wpending(f) > 0) {
+  /* a copy a fork gave us (the child collects what it inherited)
+     sends nothing: the parent sends these bytes itself */
+  while (s != NULL && s->fd >= 0 && wpending(f) > 0 && !ns_inherited(s->gen)) {
     ssize_t n = ns_io_sendnow(s, f->wbuf + f->whead, wpending(f));
     if (n > 0) f->whead += (size_t)n;
     else if (n < 0 && errno == EINTR) continue;

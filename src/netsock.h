@@ -76,10 +76,17 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#if defined(__GNUC__)
+/* NS_API: shared between the core's files, never exported; NS_EXPORT:
+   the one exported function (a DLL exports only what is so marked) */
+#if defined(_WIN32)
+#define NS_API extern
+#define NS_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
 #define NS_API __attribute__((visibility("hidden"))) extern
+#define NS_EXPORT __attribute__((visibility("default")))
 #else
 #define NS_API extern
+#define NS_EXPORT
 #endif
 
 /* metatable names */
@@ -176,6 +183,7 @@ typedef struct nsSocket {
   double ktimeo[2];     /* the timeouts SO_RCVTIMEO [0] and SO_SNDTIMEO [1]
                            were set for (wait.c: timed kernel waits); 0:
                            not set by netsock, the kernel's value unknown */
+  unsigned gen;         /* ns_forkgen() at birth: a fork's copy if changed */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -383,6 +391,15 @@ static inline nsSocket *ns_checkresumed (lua_State *L) {
 NS_API int *ns_newfdbox (lua_State *L);
 NS_API void ns_fdbox_close (int *box);
 NS_API void ns_aux_open (lua_State *L);
+/* the fork generation: 0 in the process that loaded netsock, one more in
+   each child of a fork (pthread_atfork). An object that records it at
+   birth (a socket, a poller) and finds it changed is a copy a
+   fork gave this process, whose original the parent goes on using: it
+   may close its own descriptor, and must not speak on the connection
+   (close_notify), drain it, flush a buffer into it, or change an epoll
+   set both processes share (docs/design.md, "After a fork") */
+NS_API unsigned ns_forkgen (void);
+#define ns_inherited(gen)  ((gen) != ns_forkgen())
 /* }====== */
 
 

@@ -295,6 +295,7 @@ typedef struct {
   int epfd;
   int count;     /* descriptors registered */
   int waiting;   /* a task waits in p:wait (close must wake it) */
+  unsigned gen;  /* ns_forkgen() at birth: its epoll set is the parent's too */
 } nsPoller;
 
 /*
@@ -357,7 +358,9 @@ void ns_poller_forget (lua_State *L, int fd) {
   while (lua_next(L, -2)) {
     nsPoller *p = (nsPoller *)lua_touserdata(L, -2);
     lua_pop(L, 1);
-    if (p != NULL && p->epfd >= 0) {
+    /* a poller a fork gave us shares its epoll set with the parent:
+       taking the descriptor out of it would take it out of the parent's */
+    if (p != NULL && p->epfd >= 0 && !ns_inherited(p->gen)) {
       int held;
       lua_getiuservalue(L, -1, 1);
       held = lua_rawgeti(L, -1, fd) != LUA_TNIL;
@@ -390,6 +393,7 @@ static int poller_new (lua_State *L) {
   p->epfd = -1;
   p->count = 0;
   p->waiting = 0;
+  p->gen = ns_forkgen();
   luaL_setmetatable(L, NS_POLLER);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);

@@ -485,10 +485,25 @@ static int watch_off (lua_State *L) {
 /* }====== */
 
 
-/* core._kill(pid, sig): kill(2), for tests and supervisors */
+/*
+** core._kill(pid, sig): kill(2), for tests and supervisors. Beside the
+** signals onsignal takes, those it cannot (fatalnames: SIGKILL, which
+** sup:stop sends a worker still there after its timeout, SIGSTOP...)
+*/
 static int sig_kill (lua_State *L) {
   lua_Integer pid = luaL_checkinteger(L, 1);
-  int sig = checksignal(L, 2);
+  int sig = 0, i;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 2);
+    for (i = 0; fatalnames[i].name != NULL && sig == 0; i++)
+      if (strcmp(fatalnames[i].name, s) == 0 || strcmp(fatalnames[i].name + 3, s) == 0)
+        sig = fatalnames[i].num;
+  }
+  else if (lua_isinteger(L, 2)) {
+    for (i = 0; fatalnames[i].name != NULL && sig == 0; i++)
+      if (fatalnames[i].num == lua_tointeger(L, 2)) sig = fatalnames[i].num;
+  }
+  if (sig == 0) sig = checksignal(L, 2);
   luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, 1, "pid out of range");
   if (kill((pid_t)pid, sig) < 0) return ns_fail(L, errno);
   lua_pushboolean(L, 1);

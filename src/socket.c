@@ -51,6 +51,7 @@ static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
   s->type = type;
   s->protocol = proto;
   s->chunk = NS_BUFSIZE;
+  s->gen = ns_forkgen();
   ns_pushsocketclass(L);
   lua_setmetatable(L, -2);
   s->timeout = gettimeout_default(L);
@@ -78,7 +79,9 @@ int ns_close (lua_State *L, nsSocket *s) {
   int fd = s->fd;
   if (fd < 0) return 0;
   forget(L, s);
-  ns_io_release(L, s, 1);  /* TLS: close_notify, never waits */
+  /* TLS: close_notify, never waits; but not on a copy a fork gave us:
+     the session is the parent's, and it goes on speaking on it */
+  ns_io_release(L, s, !ns_inherited(s->gen));
   s->fd = -1;
   s->fdblock = 0;
   ns_buf_free(s);

@@ -76,13 +76,24 @@ function M.session(term, opts)
     chunk = nil,        -- the task running the current chunk
     task = nil,         -- the session's own task
     hooked = false,     -- the last chunk ended by the SIGINT hook
+    interrupted = false, -- a Ctrl-C for the line handed over (interrupt)
   }, Session)
+end
+
+-- a line from the terminal; false at once when a Ctrl-C came after the
+-- last line was handed over and found no chunk to stop (see interrupt)
+function Session:readline(prompt)
+  if self.interrupted then
+    self.interrupted = false
+    return false
+  end
+  return self.term:read(prompt)
 end
 
 -- the next chunk as a function; nil at end of input; false when Ctrl-C
 -- dropped it; or nil, message for a syntax error
 function Session:readchunk()
-  local line = self.term:read("> ")
+  local line = self:readline("> ")
   if not line then return line end
   if line:sub(1, 1) == "=" then line = "return " .. line:sub(2) end
   local fn = load("return " .. line .. ";", "=stdin", "t", self.env)
@@ -101,7 +112,7 @@ function Session:readchunk()
       self.term:history(buf)
       return nil, err
     end
-    local more = self.term:read(">> ")
+    local more = self:readline(">> ")
     if more == nil then return nil, err end
     if more == false then return false end
     buf = buf .. "\n" .. more
@@ -110,14 +121,14 @@ end
 
 -- run fn as a task, wait until it ends; true, results or false, error
 function Session:runchunk(fn)
-  local me = coroutine.running()
-  local done, res = false, nil
-  local chunk
-  chunk = tasks.spawn(function()
+  if self.interrupted then   -- Ctrl-C came right behind the line: never run it
+    self.interrupted = false
+    return false, "interrupted!"
+  end
+  local res = nil
+  local chunk = tasks.spawn(function()
     local _ <close> = setmetatable({}, { __close = function()
-      done = true
       if self.hook then self.hooked = core._siginterrupt() end
-      tasks.wake(me)
     end })
     if self.watchfd then
       local r = pack(core._watchcall(self.watchfd, fn, watchmsghandler))
@@ -130,7 +141,10 @@ function Session:runchunk(fn)
   tasks.label(chunk, "console chunk")
   self.chunk = chunk
   if self.hook then core._siginterrupt(chunk) end
-  while not done do tasks.park() end
+  -- join, not a flag its <close> sets: a Ctrl-C that cancels the chunk
+  -- before it ever ran (its frame read just after the line's) runs no
+  -- <close> of it, and the session waited for ever
+  tasks.join(chunk)
   self.chunk = nil
   if res == nil then return false, "interrupted!" end  -- cancelled
   return res
@@ -160,13 +174,19 @@ function Session:loop()
   end
 end
 
--- Ctrl-C: end the running chunk, or drop the line being typed
+-- Ctrl-C: end the running chunk, or drop the line being typed. A Ctrl-C
+-- that comes after a line was handed over (term.reading false) but
+-- before its chunk runs (frames read together, or the session's task
+-- not resumed yet) is kept for that chunk, which then never starts: lost,
+-- it would leave a chunk that never waits running with nothing left to
+-- stop it. Once the chunk has ended it drops the next prompt's line.
 function Session:interrupt()
   if self.hooked then  -- this SIGINT's hook stopped the chunk already
     self.hooked = false
     return
   end
   if self.chunk then self:stopchunk()
+  elseif self.term.reading == false then self.interrupted = true
   else self.term:abandon() end
 end
 
@@ -421,6 +441,9 @@ function Remote:reader(session)
   end
   self.closed = true
   session:stopchunk()
+  -- a line handed over whose chunk has not started yet never runs:
+  -- nobody is there any more to see it or to stop it
+  if self.reading == false then session.interrupted = true end
   self:deliver(nil)
 end
 

@@ -898,6 +898,9 @@ end
 function M.afterfork()
   local old = loop
   loop = assert(core._newloop(tasks, onclose))
+  -- the old loop's map lets go of the parent's tasks (the forking call's
+  -- stack still holds the old loop), so what only they held is garbage
+  for t in pairs(tasks) do old:unwait(t, true) end
   old:close()
   for k in pairs(tasks) do tasks[k] = nil end
   q, qhead, qtail = {}, 1, 1

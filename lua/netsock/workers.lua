@@ -38,8 +38,10 @@ local tasks = require "netsock.tasks"
 local check = require "netsock.check"
 
 local io, math, os = io, math, os
+local collectgarbage, xpcall, traceback = collectgarbage, xpcall, debug.traceback
 local pairs, ipairs, next, setmetatable, tonumber, tostring, pcall =
   pairs, ipairs, next, setmetatable, tonumber, tostring, pcall
+local error = error
 local spawn, park, wake, current = tasks.spawn, tasks.park, tasks.wake, tasks.current
 local onsignal = tasks.onsignal
 local monotime, sleep = core.monotime, core.sleep
@@ -206,6 +208,13 @@ local function workermain(self, i, ctl)
   for j, l in ipairs(self._listeners) do
     if l ~= self._listeners[i] then l:close() end
   end
+  -- what only the parent's tasks held (its connections, files, pollers)
+  -- is garbage here now: collected at once, each copy closing only its
+  -- own descriptor, so that a connection the parent closes ends then,
+  -- not when this worker exits. Twice: what the old loop (finalized in
+  -- the first) still held goes in the second
+  collectgarbage()
+  collectgarbage()
   local srv = self._start(self._listeners[i], self._handler, self._opts)
   local stopping = false
   local function stop(t)
@@ -291,8 +300,12 @@ function startworker(self, i, delay, replaces)
     return nil, msg, code
   end
   if pid == 0 then
-    a:close()
-    workermain(self, i, b)
+    -- the child never returns into the supervisor's code: a worker that
+    -- fails to start (out of descriptors for its loop, say) exits, and
+    -- is not a second supervisor running the caller's code after serve
+    local ok, err = xpcall(function() a:close(); workermain(self, i, b) end, traceback)
+    io.stderr:write("netsock worker: ", tostring(ok and "returned" or err), "\n")
+    os.exit(1)
   end
   b:close()
   local proc = { pid = pid, ctl = a, slot = i, born = monotime(), delay = delay }
@@ -312,6 +325,8 @@ local M = {}
 -- serve with workers: 'start' is serve.lua's, which serves a listener
 -- in this process; opts are checked already
 function M.serve(create_server, start, host, port, handler, opts)
+  -- a core without fork (Windows) says so in core._nofork
+  if core._nofork then error("serve: workers: " .. core._nofork, 3) end
   local n = opts.workers
   if n == "auto" then n = core._ncpu() end
   local wopts = {}

@@ -1,0 +1,2 @@
+/* <arpa/inet.h> on Windows: Winsock, through src/win/posix.h */
+#include "../../posix.h"

@@ -1,0 +1,2 @@
+/* <net/if.h> on Windows: Winsock, through src/win/posix.h */
+#include "../../posix.h"

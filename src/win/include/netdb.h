@@ -1,0 +1,2 @@
+/* <netdb.h> on Windows: Winsock, through src/win/posix.h */
+#include "../posix.h"

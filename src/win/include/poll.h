@@ -1,0 +1,2 @@
+/* <poll.h> on Windows: Winsock, through src/win/posix.h */
+#include "../posix.h"

@@ -1,0 +1,2 @@
+/* <sys/uio.h> on Windows: Winsock, through src/win/posix.h */
+#include "../../posix.h"

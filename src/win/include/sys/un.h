@@ -1,0 +1,2 @@
+/* <sys/un.h> on Windows: Winsock, through src/win/posix.h */
+#include "../../posix.h"
