@@ -67,12 +67,15 @@ build = {
       modules = {
         ["netsock.core"] = {
           sources = {
+            -- the generic list, index for index, but the two seams:
+            -- LuaRocks merges a platform's list into the other by index
             "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
             "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
-            "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+            "src/sched.c", "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
             "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
             "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
-            "src/sendfile.c", "src/options.c", "src/core.c",
+            "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/luasocket.c",
+            "src/core.c",
           },
           defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
         },

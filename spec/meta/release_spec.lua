@@ -71,6 +71,44 @@ describe("release", function()
     end
   end)
 
+  it("each platform's source list, merged as LuaRocks merges it, builds every file once", function()
+    -- LuaRocks lays build.platforms.P over build by index: a platform's
+    -- list must be the generic one with its own seams in their places,
+    -- or the merged list names some files twice and misses others
+    local spec = rockspec()
+    local generic = spec.build.modules["netsock.core"].sources
+    local seams = { linux = { "src/sys_linux.c", "src/ready_epoll.c" } }
+    local all = {}
+    for _, f in ipairs(files("*.c")) do
+      if not f:find("^src/win/") and not f:find("^src/edit/") then all[#all + 1] = f end
+    end
+    local function expect(without)
+      local want = {}
+      for _, f in ipairs(all) do
+        local skip = false
+        for _, w in ipairs(without) do skip = skip or f == w end
+        if not skip then want[#want + 1] = f end
+      end
+      table.sort(want)
+      return want
+    end
+    local function sorted(list)
+      local t = table.move(list, 1, #list, 1, {})
+      table.sort(t)
+      return t
+    end
+    assert.same(expect(seams.linux), sorted(generic), "the generic list")
+    for name, plat in pairs(spec.build.platforms or {}) do
+      local core = plat.modules and plat.modules["netsock.core"]
+      if core and core.sources then
+        local merged = table.move(generic, 1, #generic, 1, {})
+        for i, f in ipairs(core.sources) do merged[i] = f end
+        assert.same(expect({ "src/sys_posix.c", "src/ready_poll.c" }), sorted(merged),
+          "the list LuaRocks builds on " .. name)
+      end
+    end
+  end)
+
   it("one rockspec at the top level, so luarocks make and test need no name in a folder of any name", function()
     local p = assert(io.popen("ls *.rockspec rockspec/*.rockspec rockspecs/*.rockspec 2>/dev/null"))
     local found = {}
