@@ -71,7 +71,7 @@ all: $(CORE) $(EDIT)
 
 $(OUT)/config.mk: tools/probe $(wildcard tools/probes/*.c)
 	@mkdir -p $(@D)
-	@sh tools/probe "$(CC)" "$(PORTABLE)" >$@.tmp && mv $@.tmp $@
+	@sh tools/probe "$(CC)" "$(PORTABLE)" >$@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 	@sed -n 's/^SEAMS := /probed: the seams /p' $@
 
 # The generic seam sees the system's whole interface (peer credentials
