@@ -369,7 +369,7 @@ end)
 describe("Ctrl-C at the lua5.4 prompt over TLS #console", function()
   it("interrupts a TLS recv that waits inside the kernel", function()
     if not ns.tls or not ns.tls.context then pending("netsock.tls not built") return end
-    local T = require("helpers").tls
+    local T = H.tls
     scenario([[
 import ssl
 certs = sys.argv[2]

@@ -446,6 +446,13 @@ function H.ipv6_it(name, fn)
   if H.has_ipv6 then busted.it(name, fn) else busted.pending(name .. " (no ::1 here)") end
 end
 
+-- describe() where netsock was built with OpenSSL, pending() elsewhere
+function H.describe_tls(name, fn)
+  local busted = require "busted"
+  if H.netsock.tls ~= nil then busted.describe(name, fn)
+  else busted.pending(name .. " (no OpenSSL)") end
+end
+
 -- the number of descriptors this process has open, listed in-process:
 -- a child listing /proc/PID/fd could run before popen closed its copy
 -- of the pipe's other end, and count one too many now and then

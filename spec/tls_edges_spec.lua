@@ -7,9 +7,9 @@
 local H = require "helpers"
 local ns = H.netsock
 local has_tls = ns.tls ~= nil
-local T = has_tls and require("helpers").tls
+local T = has_tls and H.tls
 
-local describe_tls = has_tls and describe or function(name) pending(name .. " (no OpenSSL)") end
+local describe_tls = H.describe_tls
 
 -- a python TLS client: connects to 127.0.0.1:port verifying the spec CA
 -- for "localhost", sends argv[3], prints what it reads until the end

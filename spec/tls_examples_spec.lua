@@ -6,7 +6,7 @@ local H = require "helpers"
 local ns = H.netsock
 
 local ready = H.exists("build/netsock/core.so") and ns.tls ~= nil
-local T = ns.tls and require("helpers").tls
+local T = ns.tls and H.tls
 local function eit(name, fn)
   if ready then it(name, fn) else pending(name .. " (needs the build with OpenSSL)") end
 end

@@ -4,9 +4,9 @@
 local H = require "helpers"
 local ns = H.netsock
 local has_tls = ns.tls ~= nil
-local T = has_tls and require("helpers").tls
+local T = has_tls and H.tls
 
-local describe_tls = has_tls and describe or function(name) pending(name .. " (no OpenSSL)") end
+local describe_tls = H.describe_tls
 
 -- a python ssl server: PRELUDE sets up ctx (server context from the
 -- spec certificates) and accepts one client as 's' (TLS done); BODY runs

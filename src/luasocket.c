@@ -706,21 +706,20 @@ static int ls_newreceive (lua_State *L) { return ls_newmethod(L, ls_receive); }
 static int ls_newsend (lua_State *L) { return ls_newmethod(L, ls_send); }
 
 
+static const luaL_Reg ls_funcs[] = {
+  {"_lsreceive", ls_newreceive},
+  {"_lssend", ls_newsend},
+  {"_lsnofile", ls_nofile},
+  {"_lsnumeric", ls_numeric},
+  {"_lsservice", ls_service},
+  {"_lsnumaddr", ls_numaddr},
+  {"_lsskip", ls_skip},
+  {NULL, NULL}
+};
+
+
 void ns_luasocket_open (lua_State *L) {
-  lua_pushcfunction(L, ls_newreceive);
-  lua_setfield(L, -2, "_lsreceive");
-  lua_pushcfunction(L, ls_newsend);
-  lua_setfield(L, -2, "_lssend");
-  lua_pushcfunction(L, ls_nofile);
-  lua_setfield(L, -2, "_lsnofile");
-  lua_pushcfunction(L, ls_numeric);
-  lua_setfield(L, -2, "_lsnumeric");
-  lua_pushcfunction(L, ls_service);
-  lua_setfield(L, -2, "_lsservice");
-  lua_pushcfunction(L, ls_numaddr);
-  lua_setfield(L, -2, "_lsnumaddr");
-  lua_pushcfunction(L, ls_skip);
-  lua_setfield(L, -2, "_lsskip");
+  luaL_setfuncs(L, ls_funcs, 0);
   /* newtry and protect share the metatable of the errors a try raises */
   lua_createtable(L, 0, 1);
   lua_pushboolean(L, 0);
