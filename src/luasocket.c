@@ -1,12 +1,15 @@
 /*
-** luasocket.c: the data path of netsock.luasocket's stream objects,
-** receive and send, with LuaSocket 3.1's patterns, results and timeouts.
+** luasocket.c: netsock.luasocket's objects (LuaSocket's tcp, udp and
+** unix objects) and their data path: receive and send with LuaSocket
+** 3.1's patterns, results and timeouts, and the calls every request
+** makes (settimeout, close, getfd, dirty, getstats).
 **
-** The objects are the Lua tables of lua/netsock/luasocket/sock.lua,
-** whose layout this file mirrors: { [1] = bytes receive took, [2] =
-** false, [3] = bytes send sent (getstats), s = the netsock socket or
-** false, tb = block timeout, tt = total timeout (seconds, < 0: none) },
-** with the object's class as metatable. A change there is a change here.
+** An object is a userdata (lsObject) whose metatable is its class
+** (tcp{client}, ...: tables lua/netsock/luasocket/sock.lua builds and
+** registers with core._lsclass); its netsock socket is user value 1,
+** and what only the Lua methods need (family, kind, a connect under
+** way, udp sendto's last destination) are the other user values. The
+** hot methods read the struct; the rare ones stay in Lua.
 **
 ** Timeouts as LuaSocket's timeout.c counts them: each call marks its
 ** start once; every wait inside it gets what its budget leaves, the
@@ -18,7 +21,9 @@
 */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netdb.h>
@@ -26,6 +31,306 @@
 #include <arpa/inet.h>
 
 #include "netsock.h"
+
+
+/* {====== The objects ====== */
+
+typedef struct lsObject {
+  nsSocket *s;          /* user value UV_SOCK's socket; NULL: none */
+  double tb, tt;        /* block and total timeouts (seconds, < 0: none;
+                           NaN kept as given, as LuaSocket keeps it) */
+  double birth;         /* wall-clock seconds at creation (getstats) */
+  double nrecv, nsent;  /* getstats: bytes receive returned, send sent */
+} lsObject;
+
+/* the user values: the socket (or false), then what the Lua methods keep */
+enum {
+  UV_SOCK = 1,   /* the netsock socket, false when none */
+  UV_FAM,        /* "inet", "inet6", "unix", or false: not yet known */
+  UV_KIND,       /* "tcp", "udp", "unixstream", "unixdgram" */
+  UV_CONNECTING, /* true while a connect goes on in the background */
+  UV_FAILED,     /* true after a connect that failed */
+  UV_TOHOST,     /* udp sendto's last destination as given, */
+  UV_TOPORT,
+  UV_TOADDR,     /* and as looked up */
+  UV_TOPORTN,
+  LS_NUV = UV_TOPORTN
+};
+
+/* the key under which a class metatable holds its kind (1 tcp, 2 udp,
+   3 unixstream, 4 unixdgram): what marks a userdata as one of ours */
+static const char lskey = 0;
+
+static double lsgettime (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+
+/* the kind of the class metatable at idx, 0 when it is not one */
+static lua_Integer lsclasskind (lua_State *L, int idx) {
+  lua_Integer k = 0;
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    if (lua_rawgetp(L, idx, &lskey) == LUA_TNUMBER) k = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  return k;
+}
+
+
+/* the object at idx and its kind, or NULL (kind 0) */
+static lsObject *lstoobject (lua_State *L, int idx, lua_Integer *kind) {
+  lsObject *o = (lsObject *)lua_touserdata(L, idx);
+  *kind = 0;
+  if (o != NULL && lua_getmetatable(L, idx)) {
+    *kind = lsclasskind(L, -1);
+    lua_pop(L, 1);
+    if (*kind != 0 && lua_rawlen(L, idx) == sizeof(lsObject)) return o;
+  }
+  *kind = 0;
+  return NULL;
+}
+
+
+/* an internal function's object argument (core._ls*: the layer's Lua) */
+static lsObject *lscheckobject (lua_State *L, int idx) {
+  lua_Integer kind;
+  lsObject *o = lstoobject(L, idx, &kind);
+  if (o == NULL) luaL_typeerror(L, idx, "netsock.luasocket object");
+  return o;
+}
+
+
+/*
+** A method's object: one of the kind in upvalue 2 (a number), else
+** LuaSocket's "calling 'm' on bad self (tcp{any} expected)", whose
+** text is upvalue 1.
+*/
+static lsObject *lscheckkind (lua_State *L) {
+  lua_Integer kind;
+  lsObject *o = lstoobject(L, 1, &kind);
+  if (o == NULL || kind != lua_tointeger(L, lua_upvalueindex(2)))
+    luaL_argerror(L, 1, lua_tostring(L, lua_upvalueindex(1)));
+  return o;
+}
+
+
+/* whether the object at 1 is of the class in upvalue 2 (a client) */
+static lsObject *lstoclient (lua_State *L) {
+  lsObject *o = (lsObject *)lua_touserdata(L, 1);
+  if (o != NULL && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same) return o;
+  }
+  return NULL;
+}
+
+static lsObject *lscheckclient (lua_State *L) {
+  lsObject *o = lstoclient(L);
+  if (o == NULL) luaL_argerror(L, 1, lua_tostring(L, lua_upvalueindex(1)));
+  return o;
+}
+
+
+/*
+** The netsock timeout of LuaSocket's block and total timeouts, for the
+** calls the layer leaves to netsock (connect, accept, datagrams). NaN
+** as LuaSocket's timeout.c takes it: a NaN total never waits; a NaN
+** block never waits alone and leaves a total to bound the call.
+*/
+static double lseffective (const lsObject *o) {
+  double b = o->tb, t = o->tt;
+  if (t != t) return 0;
+  if (b != b) return t < 0 ? 0 : t;
+  if (b < 0) return t < 0 ? -1 : t;
+  if (t < 0 || b < t) return b;
+  return t;
+}
+
+static void lsapply (lsObject *o) {
+  if (o->s != NULL) o->s->timeout = lseffective(o);
+}
+
+
+/* core._lsclass(mt, kind): mt becomes a class of objects of 'kind' */
+static int ls_class (lua_State *L) {
+  lua_Integer kind = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argcheck(L, 1 <= kind && kind <= 4, 2, "kind out of range");
+  lua_pushinteger(L, kind);
+  lua_rawsetp(L, 1, &lskey);
+  return 0;
+}
+
+
+/* o's socket becomes the one at idx (or none: nil, false), with o's
+   timeouts; user value UV_SOCK keeps it alive */
+static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
+  nsSocket *s = lua_toboolean(L, idx) ? ns_checksocket(L, idx) : NULL;
+  if (s != NULL) lua_pushvalue(L, idx);
+  else lua_pushboolean(L, 0);
+  lua_setiuservalue(L, oidx, UV_SOCK);
+  o->s = s;
+  lsapply(o);
+}
+
+
+/*
+** core._lsnew(class, kind, family [, socket]): a new object of 'class'
+** (no socket yet unless given; no timeouts; its age counts from now)
+*/
+static int ls_new (lua_State *L) {
+  lsObject *o;
+  if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
+  luaL_checkstring(L, 2);
+  lua_settop(L, 4);
+  o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject), LS_NUV);
+  o->s = NULL;
+  o->tb = o->tt = -1.0;
+  o->birth = lsgettime();
+  o->nrecv = o->nsent = 0;
+  lua_pushboolean(L, 0);
+  lua_setiuservalue(L, -2, UV_SOCK);
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);       /* (the class has __gc: o is finalized) */
+  lua_pushvalue(L, 2);
+  lua_setiuservalue(L, -2, UV_KIND);
+  if (lua_toboolean(L, 3)) lua_pushvalue(L, 3);
+  else lua_pushboolean(L, 0);
+  lua_setiuservalue(L, -2, UV_FAM);
+  if (!lua_isnil(L, 4)) lssetsock(L, o, 5, 4);
+  return 1;
+}
+
+
+/* core._lsget(o, i): user value i (the socket: i = 1) */
+static int ls_get (lua_State *L) {
+  lua_Integer i = luaL_checkinteger(L, 2);
+  lscheckobject(L, 1);
+  luaL_argcheck(L, 1 <= i && i <= LS_NUV, 2, "no such field");
+  lua_getiuservalue(L, 1, (int)i);
+  return 1;
+}
+
+
+/* core._lsset(o, i, v): user value i (> 1) becomes v; the socket
+   (i = 1) takes o's timeouts */
+static int ls_set (lua_State *L) {
+  lua_Integer i = luaL_checkinteger(L, 2);
+  lsObject *o = lscheckobject(L, 1);
+  luaL_argcheck(L, 1 <= i && i <= LS_NUV, 2, "no such field");
+  luaL_checkany(L, 3);
+  if (i == UV_SOCK) lssetsock(L, o, 1, 3);
+  else {
+    lua_settop(L, 3);
+    lua_setiuservalue(L, 1, (int)i);
+  }
+  return 0;
+}
+
+
+/* core._lssetclass(o, class): connect, listen and setpeername move an
+   object from class to class, as LuaSocket's */
+static int ls_setclass (lua_State *L) {
+  lua_Integer kind;
+  lsObject *o = lstoobject(L, 1, &kind);
+  luaL_argcheck(L, o != NULL, 1, "netsock.luasocket object expected");
+  luaL_argcheck(L, lsclasskind(L, 2) == kind, 2, "a class of the object's kind expected");
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+
+/* core._lsreapply(o): the socket takes o's timeouts again (after the
+   layer changed them for one call) */
+static int ls_reapply (lua_State *L) {
+  lsapply(lscheckobject(L, 1));
+  return 0;
+}
+
+/* }====== */
+
+
+/* {====== Methods every kind has ====== */
+
+/* o:close(): the socket goes; always 1 */
+static int ls_close (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  nsSocket *s = o->s;
+  lua_settop(L, 1);
+  if (s != NULL) {
+    lua_getiuservalue(L, 1, UV_SOCK);   /* (keeps it alive meanwhile) */
+    lua_pushboolean(L, 0);
+    lua_setiuservalue(L, 1, UV_SOCK);
+    o->s = NULL;
+    ns_close(L, s);
+  }
+  lua_pushnumber(L, 1.0);
+  return 1;
+}
+
+
+/* __gc: the socket is closed as the object goes (it may have been
+   finalized first: then it is closed already) */
+static int ls_gc (lua_State *L) {
+  lua_Integer kind;
+  lsObject *o = lstoobject(L, 1, &kind);
+  if (o != NULL && o->s != NULL) {
+    nsSocket *s = o->s;
+    o->s = NULL;
+    s->waiters = 0;
+    ns_close(L, s);
+  }
+  return 0;
+}
+
+
+static int ls_getfd (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  lua_pushnumber(L, o->s != NULL ? (lua_Number)o->s->fd : -1.0);
+  return 1;
+}
+
+
+/* o:dirty(): whether bytes wait in the receive buffer */
+static int ls_dirty (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  lua_pushboolean(L, o->s != NULL && o->s->fd >= 0 && ns_pending(o->s) > 0);
+  return 1;
+}
+
+
+/* o:settimeout([t [, mode]]) as LuaSocket's timeout_meth_settimeout */
+static int ls_settimeout (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  if (lua_type(L, 2) == LUA_TNUMBER && lua_isnoneornil(L, 3))
+    o->tb = lua_tonumber(L, 2);    /* (the common call) */
+  else {
+    double t = luaL_optnumber(L, 2, -1.0);
+    const char *mode = luaL_optstring(L, 3, "b");
+    switch (*mode) {
+      case 'b': o->tb = t; break;
+      case 't': case 'r': o->tt = t; break;
+      default: return luaL_argerror(L, 3, "invalid timeout mode");
+    }
+  }
+  lsapply(o);
+  lua_pushnumber(L, 1.0);
+  return 1;
+}
+
+
+static int ls_gettimeout (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  lua_pushnumber(L, o->tb);
+  lua_pushnumber(L, o->tt);
+  return 2;
+}
+
+/* }====== */
 
 
 /* {====== LuaSocket's timeouts ====== */
@@ -85,15 +390,11 @@ static void lsmoved (lua_State *L) {
 }
 
 
-/* the call's start and its timeouts, from the object at 1, at
-   S_START, S_TB, S_TT (raw reads with the keys as upvalues 6 and 7:
-   lua_getfield interns its key on every call) */
-static void lsmarkstart (lua_State *L) {
+/* the call's start and the object's timeouts at S_START, S_TB, S_TT */
+static void lsmarkstart (lua_State *L, const lsObject *o) {
   lua_pushnumber(L, ns_monotime());
-  lua_pushvalue(L, lua_upvalueindex(6));
-  lua_rawget(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(7));
-  lua_rawget(L, 1);
+  lua_pushnumber(L, o->tb);
+  lua_pushnumber(L, o->tt);
 }
 
 /* }====== */
@@ -101,15 +402,6 @@ static void lsmarkstart (lua_State *L) {
 
 /* {====== Results ====== */
 
-/* o[slot] += n (getstats' counters) */
-static void lscount (lua_State *L, int slot, lua_Integer n) {
-  lua_Integer v;
-  lua_rawgeti(L, 1, slot);
-  v = lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  lua_pushinteger(L, v + n);
-  lua_rawseti(L, 1, slot);
-}
 
 
 /*
@@ -131,7 +423,8 @@ static void lserror (lua_State *L, nsResult r, int err, int words) {
 
 
 /* push the first 'n' buffered bytes (every '\r' dropped when 'nocr')
-   and take 'n + skip' of them, counted in o[1] */
+   and take 'n + skip' of them, counted in getstats' received bytes of
+   the object at 1 */
 static void lstake (lua_State *L, nsSocket *s, size_t n, size_t skip, int nocr) {
   const char *p = s->rbuf ? s->rbuf + s->rhead : "";
   if (nocr && memchr(p, '\r', n) != NULL) {
@@ -144,7 +437,7 @@ static void lstake (lua_State *L, nsSocket *s, size_t n, size_t skip, int nocr) 
   }
   else lua_pushlstring(L, p, n);
   if (n + skip > 0) ns_buf_consume(s, n + skip);
-  lscount(L, 1, (lua_Integer)(n + skip));
+  ((lsObject *)lua_touserdata(L, 1))->nrecv += (double)(n + skip);
 }
 
 
@@ -161,48 +454,6 @@ static void lsprefix (lua_State *L) {
 
 
 /* {====== receive ====== */
-
-/* whether the object at 1 is of the client class (upvalue 2) */
-static int isclient (lua_State *L) {
-  int same = 0;
-  if (lua_getmetatable(L, 1)) {
-    same = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-  }
-  return same;
-}
-
-
-/*
-** Push o.s (the object at 1) and return its socket, or NULL when it is
-** none (false after close). Quicker than lua_getfield and ns_tosocket on
-** every call, which were a third of a buffered line's cost: the key is
-** upvalue 5 (no interning of "s"), and the metatable is compared with
-** netsock's socket class (upvalue 4), the block's size checked as
-** ns_tosocket does.
-*/
-static nsSocket *lssock (lua_State *L) {
-  int t;
-  lua_pushvalue(L, lua_upvalueindex(5));
-  t = lua_rawget(L, 1);
-  if (t == LUA_TUSERDATA && lua_getmetatable(L, -1)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(4));
-    lua_pop(L, 1);
-    if (same && lua_rawlen(L, -1) == sizeof(nsSocket))
-      return (nsSocket *)lua_touserdata(L, -1);
-  }
-  return t == LUA_TUSERDATA ? ns_tosocket(L, -1) : NULL;
-}
-
-
-/* anything but a client: the Lua method (upvalue 1), which raises
-   LuaSocket's message for it */
-static int misuse (lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
 
 /*
 ** The receive engine, a continuation. stack: 1 o, 2 pattern, 3 prefix
@@ -319,26 +570,21 @@ static int fastline (lua_State *L, nsSocket *s) {
 
 /*
 ** o:receive([pattern [, prefix]]) for a stream client (buffer.c's
-** buffer_meth_receive). Upvalues: 1 the layer's Lua receive (misuse:
-** it raises LuaSocket's messages), 2 the client class, 3 the words,
-** 4 and 5 for lssock, 6 and 7 for lsmarkstart.
+** buffer_meth_receive). Upvalues: 1 the misuse message ("tcp{client}
+** expected"), 2 the client class, 3 the words.
 */
 static int ls_receive (lua_State *L) {
-  nsSocket *s;
+  lsObject *o = lscheckclient(L);
+  nsSocket *s = o->s;   /* (user value UV_SOCK keeps it alive) */
   int kind, t;
   size_t plen = 0;
   lua_Integer count = 0;
-  if (!isclient(L))
-    return misuse(L);
-  s = lssock(L);
-  lua_pop(L, 1);   /* (o.s keeps it alive while nothing waits) */
   if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && lua_gettop(L) <= 3
       && fastline(L, s))
     return 3;
   lua_settop(L, 3);
   lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
-  lua_pushvalue(L, lua_upvalueindex(5));                  /* S_SOCK: o.s, */
-  lua_rawget(L, 1);                   /* which keeps it alive across waits */
+  lua_getiuservalue(L, 1, UV_SOCK);   /* S_SOCK: kept alive across waits */
   luaL_optlstring(L, 3, "", &plen);
   /* (a pattern starting with '*' is no number: no conversion tried) */
   t = lua_type(L, 2);
@@ -371,7 +617,7 @@ static int ls_receive (lua_State *L) {
     else lua_pushliteral(L, "");
     return 3;
   }
-  lsmarkstart(L);
+  lsmarkstart(L, o);
   lua_pushinteger(L, count);
   lua_pushinteger(L, 0);
   lua_pushnumber(L, NOWAIT);
@@ -409,7 +655,7 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
     ssize_t n;
     if (s->fd < 0) { r = NS_CLOSED; break; }
     if (i > j) {
-      lscount(L, 3, i - first);
+      ((lsObject *)lua_touserdata(L, 1))->nsent += (double)(i - first);
       lua_pushnumber(L, (lua_Number)j);
       lua_pushnil(L);
       lua_pushnil(L);
@@ -432,7 +678,7 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
     r = ns_block(L, s, ns_io_events(s, NS_WRITE), lswait(L), ctx, lssend_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
-  lscount(L, 3, i - first);
+  ((lsObject *)lua_touserdata(L, 1))->nsent += (double)(i - first);
   lua_pushnil(L);
   lserror(L, r, err, 4);
   lua_pushnumber(L, (lua_Number)(i - 1));
@@ -446,11 +692,10 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
 ** Upvalues as ls_receive's.
 */
 static int ls_send (lua_State *L) {
+  lsObject *o = lscheckclient(L);
   nsSocket *s;
   size_t size;
   long start, end;
-  if (!isclient(L))
-    return misuse(L);
   luaL_checklstring(L, 2, &size);
   start = tolong(luaL_optnumber(L, 3, 1));
   end = tolong(luaL_optnumber(L, 4, -1));
@@ -460,7 +705,8 @@ static int ls_send (lua_State *L) {
   if (end > (long)size) end = (long)size;
   lua_settop(L, 3);  /* (checklstring made a number its text) */
   lua_pushvalue(L, lua_upvalueindex(3));    /* 4 words */
-  s = lssock(L);                            /* S_SOCK */
+  lua_getiuservalue(L, 1, UV_SOCK);         /* S_SOCK */
+  s = o->s;
   if (start > end) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     lua_pushnil(L);
@@ -473,7 +719,7 @@ static int ls_send (lua_State *L) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     return 3;
   }
-  lsmarkstart(L);
+  lsmarkstart(L, o);
   lua_pushinteger(L, start);
   lua_pushinteger(L, end);
   lua_pushnumber(L, NOWAIT);
@@ -685,30 +931,81 @@ static int ls_protect (lua_State *L) {
 /* }====== */
 
 
-/* core._lsreceive(receive, class, words) and core._lssend(send, class,
-   words): the methods above for one client class (upvalues 4 and 5:
-   netsock's socket class and the key "s", for lssock; 6 and 7 the keys
-   "tb" and "tt", for lsmarkstart) */
-static int ls_newmethod (lua_State *L, lua_CFunction f) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 3);
-  ns_pushsocketclass(L);
-  lua_pushliteral(L, "s");
-  lua_pushliteral(L, "tb");
-  lua_pushliteral(L, "tt");
-  lua_pushcclosure(L, f, 7);
+/* {====== getstats, setstats ====== */
+
+/* o:getstats(): bytes received (as receive returned them), bytes sent,
+   the object's age in seconds */
+static int ls_getstats (lua_State *L) {
+  lsObject *o = lscheckclient(L);
+  lua_pushnumber(L, o->nrecv);
+  lua_pushnumber(L, o->nsent);
+  lua_pushnumber(L, lsgettime() - o->birth);
+  return 3;
+}
+
+
+/* o:setstats([received [, sent [, age]]]): 1 */
+static int ls_setstats (lua_State *L) {
+  lsObject *o = lscheckclient(L);
+  double r = floor(luaL_optnumber(L, 2, o->nrecv));
+  double t = floor(luaL_optnumber(L, 3, o->nsent));
+  if (!lua_isnoneornil(L, 4)) o->birth = lsgettime() - luaL_checknumber(L, 4);
+  o->nrecv = r;
+  o->nsent = t;
+  lua_pushnumber(L, 1.0);
   return 1;
 }
 
-static int ls_newreceive (lua_State *L) { return ls_newmethod(L, ls_receive); }
-static int ls_newsend (lua_State *L) { return ls_newmethod(L, ls_send); }
+/* }====== */
+
+
+/*
+** core._lsmethods(kind, anyname, client, clientname, words): the C
+** methods of one kind of object, in a table: close, getfd, dirty,
+** settimeout, gettimeout and __gc (for any object of 'kind', misuse
+** raising "anyname expected"); with a client class (stream kinds),
+** receive, send, getstats and setstats for it ("clientname expected").
+*/
+static int ls_methods (lua_State *L) {
+  static const luaL_Reg anyof[] = {
+    {"close", ls_close}, {"getfd", ls_getfd}, {"dirty", ls_dirty},
+    {"settimeout", ls_settimeout}, {"gettimeout", ls_gettimeout},
+    {NULL, NULL}
+  };
+  static const luaL_Reg clientof[] = {
+    {"receive", ls_receive}, {"send", ls_send},
+    {"getstats", ls_getstats}, {"setstats", ls_setstats},
+    {NULL, NULL}
+  };
+  lua_Integer kind = luaL_checkinteger(L, 1);
+  const char *any = luaL_checkstring(L, 2);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_settop(L, 5);
+  lua_newtable(L);                                   /* 6: the methods */
+  lua_pushfstring(L, "%s expected", any);
+  lua_pushinteger(L, kind);
+  luaL_setfuncs(L, anyof, 2);
+  lua_pushcfunction(L, ls_gc);
+  lua_setfield(L, 6, "__gc");
+  if (lua_toboolean(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_pushfstring(L, "%s expected", luaL_checkstring(L, 4));
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 5);
+    luaL_setfuncs(L, clientof, 3);
+  }
+  return 1;
+}
 
 
 static const luaL_Reg ls_funcs[] = {
-  {"_lsreceive", ls_newreceive},
-  {"_lssend", ls_newsend},
+  {"_lsmethods", ls_methods},
+  {"_lsclass", ls_class},
+  {"_lsnew", ls_new},
+  {"_lsget", ls_get},
+  {"_lsset", ls_set},
+  {"_lssetclass", ls_setclass},
+  {"_lsreapply", ls_reapply},
   {"_lsnofile", ls_nofile},
   {"_lsnumeric", ls_numeric},
   {"_lsservice", ls_service},
