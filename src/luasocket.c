@@ -959,12 +959,137 @@ static int ls_setstats (lua_State *L) {
 /* }====== */
 
 
+/* {====== Datagrams: udp receive and send ====== */
+
 /*
-** core._lsmethods(kind, anyname, client, clientname, words): the C
-** methods of one kind of object, in a table: close, getfd, dirty,
-** settimeout, gettimeout and __gc (for any object of 'kind', misuse
-** raising "anyname expected"); with a client class (stream kinds),
-** receive, send, getstats and setstats for it ("clientname expected").
+** What the C methods leave to the layer's Lua method (upvalue 4): the
+** rare cases (a size beyond the stack buffer, no socket yet, a count
+** given as text). Yieldable: the Lua method may wait inside a task.
+*/
+static int lsfallback_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+static int lsfallback (lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, lsfallback_k);
+  return lua_gettop(L);
+}
+
+
+/* a datagram call's failure: nil and LuaSocket's word (upvalue 3) */
+static int lsdgramfail (lua_State *L, nsResult r, int err) {
+  lua_pushnil(L);
+  lserror(L, r, err, lua_upvalueindex(3));
+  return 2;
+}
+
+
+/* stack: 1 o, 2 size, 3 deadline, 4 the socket */
+static int lsudprecv_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 4);
+  size_t size = (size_t)lua_tointeger(L, 2);
+  char buf[NS_STACKBUF];
+  ssize_t n;
+  nsResult r;
+  (void)status;
+  for (;;) {
+    if (s->fd < 0) return lsdgramfail(L, NS_CLOSED, 0);
+    do n = recv(s->fd, buf, size,
+                ns_callflags(L, s, NS_READ, lua_tonumber(L, 3)));
+    while (n < 0 && ns_retry(L));
+    if (n >= 0) {   /* (0: an empty datagram, as LuaSocket's) */
+      lua_pushlstring(L, buf, (size_t)n > size ? size : (size_t)n);
+      return 1;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return lsdgramfail(L, NS_ERRNO, errno);
+    r = ns_block(L, s, NS_READ, lua_tonumber(L, 3), ctx, lsudprecv_k);
+    if (r != NS_AGAIN) return lsdgramfail(L, r, errno);
+  }
+}
+
+
+/*
+** o:receive([size]) of a udp object (udp.c's meth_receive): a
+** datagram, up to 'size' bytes (8192). Upvalues: 1 the misuse
+** message, 2 the kind, 3 the words, 4 the Lua method.
+*/
+static int ls_udpreceive (lua_State *L) {
+  lsObject *o = lscheckkind(L);
+  nsSocket *s = o->s;
+  lua_Integer size = 8192;
+  if (!lua_isnoneornil(L, 2)) {
+    if (!lua_isinteger(L, 2)) return lsfallback(L);
+    size = lua_tointeger(L, 2);
+  }
+  if (size < 0 || size > NS_STACKBUF || lua_gettop(L) > 2 || s == NULL
+      || s->fd < 0 || ns_pending(s) > 0)
+    return lsfallback(L);
+  lua_settop(L, 1);
+  lua_pushinteger(L, size);
+  lua_pushnumber(L, ns_deadline(s->timeout));
+  lua_getiuservalue(L, 1, UV_SOCK);
+  return lsudprecv_k(L, LUA_OK, 0);
+}
+
+
+/* stack: 1 o, 2 data, 3 deadline, 4 the socket */
+static int lsudpsend_k (lua_State *L, int status, lua_KContext ctx) {
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 4);
+  size_t len;
+  const char *data = lua_tolstring(L, 2, &len);
+  ssize_t n;
+  nsResult r;
+  (void)status;
+  for (;;) {
+    if (s->fd < 0) return lsdgramfail(L, NS_CLOSED, 0);
+    n = ns_sys_send(s->fd, data, len,
+                    ns_callflags(L, s, NS_WRITE, lua_tonumber(L, 3)));
+    if (n >= 0) {
+      lua_pushnumber(L, (lua_Number)n);
+      return 1;
+    }
+    if (ns_retry(L)) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return lsdgramfail(L, NS_ERRNO, errno);
+    r = ns_block(L, s, NS_WRITE, lua_tonumber(L, 3), ctx, lsudpsend_k);
+    if (r != NS_AGAIN) return lsdgramfail(L, r, errno);
+  }
+}
+
+
+/*
+** o:send(data) of a udp{connected} (udp.c's meth_send): the bytes
+** sent, as a float. Upvalues: 1 the misuse message, 2 the class, 3 the
+** words, 4 the Lua method.
+*/
+static int ls_udpsend (lua_State *L) {
+  lsObject *o = lscheckclient(L);
+  nsSocket *s = o->s;
+  if (lua_type(L, 2) != LUA_TSTRING || s == NULL || s->fd < 0
+      || !ns_io_plain(s))
+    return lsfallback(L);
+  lua_settop(L, 2);
+  lua_pushnumber(L, ns_deadline(s->timeout));
+  lua_getiuservalue(L, 1, UV_SOCK);
+  return lsudpsend_k(L, LUA_OK, 0);
+}
+
+/* }====== */
+
+
+/*
+** core._lsmethods(kind, anyname, client, clientname, words [, lua]):
+** the C methods of one kind of object, in a table: close, getfd,
+** dirty, settimeout, gettimeout and __gc (for any object of 'kind',
+** misuse raising "anyname expected"); with a client class, for a
+** stream kind receive, send, getstats and setstats of the client
+** ("clientname expected"), for udp receive (any) and send (connected),
+** which leave their rare cases to the Lua methods in the table 'lua'.
 */
 static int ls_methods (lua_State *L) {
   static const luaL_Reg anyof[] = {
@@ -980,14 +1105,30 @@ static int ls_methods (lua_State *L) {
   lua_Integer kind = luaL_checkinteger(L, 1);
   const char *any = luaL_checkstring(L, 2);
   luaL_checktype(L, 5, LUA_TTABLE);
-  lua_settop(L, 5);
-  lua_newtable(L);                                   /* 6: the methods */
+  lua_settop(L, 6);                                  /* 6: the Lua methods */
+  lua_newtable(L);                                   /* 7: the C methods */
   lua_pushfstring(L, "%s expected", any);
   lua_pushinteger(L, kind);
   luaL_setfuncs(L, anyof, 2);
   lua_pushcfunction(L, ls_gc);
-  lua_setfield(L, 6, "__gc");
-  if (lua_toboolean(L, 3)) {
+  lua_setfield(L, 7, "__gc");
+  if (kind == 2) {   /* udp */
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    lua_pushfstring(L, "%s expected", any);
+    lua_pushinteger(L, kind);
+    lua_pushvalue(L, 5);
+    lua_getfield(L, 6, "receive");
+    lua_pushcclosure(L, ls_udpreceive, 4);
+    lua_setfield(L, 7, "receive");
+    lua_pushfstring(L, "%s expected", luaL_checkstring(L, 4));
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 5);
+    lua_getfield(L, 6, "send");
+    lua_pushcclosure(L, ls_udpsend, 4);
+    lua_setfield(L, 7, "send");
+  }
+  else if (lua_toboolean(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushfstring(L, "%s expected", luaL_checkstring(L, 4));
     lua_pushvalue(L, 3);

@@ -221,9 +221,9 @@ M.classes = classes
 
 -- the C methods of a kind into its classes (anyname: the group, as
 -- "tcp{any}"; client, clientname: the class receive and send take)
-local function addcmethods(kind, mts, anyname, client, clientname, names)
+local function addcmethods(kind, mts, anyname, client, clientname, names, lua)
   local cm = core._lsmethods(KINDS[kind], anyname, client or false,
-                             clientname or "", words)
+                             clientname or "", words, lua)
   for _, mt in ipairs(mts) do
     mt.__gc = cm.__gc
     for _, k in ipairs(names) do
@@ -892,8 +892,11 @@ end
 
 UDP_UNCONNECTED = newclass("udp{unconnected}", udpm, { "udp{any}", "select{able}" }, "udp")
 UDP_CONNECTED = newclass("udp{connected}", udpm, { "udp{any}", "select{able}" }, "udp")
-addcmethods("udp", { UDP_UNCONNECTED, UDP_CONNECTED }, "udp{any}", nil, nil,
-            { "close", "getfd", "dirty", "settimeout", "gettimeout" })
+addcmethods("udp", { UDP_UNCONNECTED, UDP_CONNECTED }, "udp{any}",
+            UDP_CONNECTED, "udp{connected}",
+            { "close", "getfd", "dirty", "settimeout", "gettimeout",
+              "receive", "send" },
+            { receive = udpm.receive, send = udpm.send })
 
 local function makeudp(family)
   local o = newmaster("udp", family)
