@@ -337,7 +337,7 @@ static int ls_gettimeout (lua_State *L) {
 
 /* stack slots every continuation here shares (after the arguments) */
 #define S_SOCK   5   /* the netsock socket (keeps it alive) */
-#define S_START  6   /* the call's start, monotonic seconds */
+#define S_START  6   /* the call's start, monotonic seconds (< 0: not yet) */
 #define S_TB     7   /* block timeout */
 #define S_TT     8   /* total timeout */
 #define S_COUNT  9   /* receive: bytes wanted / send: first index */
@@ -345,6 +345,20 @@ static int ls_gettimeout (lua_State *L) {
 #define S_WAIT   11  /* the deadline of the wait under way, or NOWAIT */
 
 #define NOWAIT   (-2.0)
+
+/*
+** The call's start, taken when the call first has to know it: before
+** its first wait or its first system call that may sleep in the kernel
+** (until then the call has only run, never waited: a call answered at
+** once reads no clock).
+*/
+static double lsstart (lua_State *L) {
+  double start = ns_monotime();
+  lua_pushnumber(L, start);
+  lua_replace(L, S_START);
+  return start;
+}
+
 
 /*
 ** The deadline of the next wait (< 0: none), as timeout_getretry has
@@ -357,9 +371,13 @@ static double lsdeadline (lua_State *L) {
   double tb = lua_tonumber(L, S_TB), tt = lua_tonumber(L, S_TT);
   /* NaN as timeout.c's comparisons take it: a NaN total leaves nothing
      to wait; a NaN block nothing alone, and the total with a total */
-  if (tt != tt) return start;
-  if (tb != tb) return tt < 0 ? start : start + tt;
+  if (tt != tt || tb != tb) {
+    if (start < 0) start = lsstart(L);
+    if (tt != tt) return start;
+    return tt < 0 ? start : start + tt;
+  }
   if (tb < 0 && tt < 0) return -1;
+  if (start < 0) start = lsstart(L);
   if (tb < 0) return start + tt;
   if (tt < 0) return start + tb;
   {
@@ -390,12 +408,20 @@ static void lsmoved (lua_State *L) {
 }
 
 
-/* the call's start and the object's timeouts at S_START, S_TB, S_TT */
+/* the call's start (not yet taken) and the object's timeouts at
+   S_START, S_TB, S_TT */
 static void lsmarkstart (lua_State *L, const lsObject *o) {
-  lua_pushnumber(L, ns_monotime());
+  lua_pushnumber(L, -1.0);
   lua_pushnumber(L, o->tb);
   lua_pushnumber(L, o->tt);
 }
+
+
+/* the deadline a system call on 's' that may sleep in the kernel gets
+   (ns_callflags reads it only then; a function's argument is computed
+   first, so for ns_io_fill it is computed only when it will be read) */
+#define lscalldl(L,s)  (((s)->fdblock || (s)->shared || !ns_io_plain(s)) \
+                          ? lswait(L) : -1.0)
 
 /* }====== */
 
@@ -425,7 +451,8 @@ static void lserror (lua_State *L, nsResult r, int err, int words) {
 /* push the first 'n' buffered bytes (every '\r' dropped when 'nocr')
    and take 'n + skip' of them, counted in getstats' received bytes of
    the object at 1 */
-static void lstake (lua_State *L, nsSocket *s, size_t n, size_t skip, int nocr) {
+static void lstake (lua_State *L, lsObject *o, nsSocket *s, size_t n,
+                    size_t skip, int nocr) {
   const char *p = s->rbuf ? s->rbuf + s->rhead : "";
   if (nocr && memchr(p, '\r', n) != NULL) {
     luaL_Buffer b;
@@ -437,7 +464,7 @@ static void lstake (lua_State *L, nsSocket *s, size_t n, size_t skip, int nocr) 
   }
   else lua_pushlstring(L, p, n);
   if (n + skip > 0) ns_buf_consume(s, n + skip);
-  ((lsObject *)lua_touserdata(L, 1))->nrecv += (double)(n + skip);
+  o->nrecv += (double)(n + skip);
 }
 
 
@@ -461,6 +488,7 @@ static void lsprefix (lua_State *L) {
 ** 'a' or 'n' (S_COUNT bytes). Returns LuaSocket's three values.
 */
 static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
+  lsObject *o = (lsObject *)lua_touserdata(L, 1);
   nsSocket *s = (nsSocket *)lua_touserdata(L, S_SOCK);
   size_t count = (size_t)lua_tointeger(L, S_COUNT);
   int eof = 0, nocr = 0;
@@ -480,7 +508,7 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       if (avail > from)
         nl = (const char *)memchr(s->rbuf + s->rhead + from, '\n', avail - from);
       if (nl != NULL) {
-        lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+        lstake(L, o, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
         goto done;
       }
       lua_pushinteger(L, (lua_Integer)avail);
@@ -491,14 +519,14 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
     else if (ctx == 'a') {
       if (eof) {
         if (avail == 0) break;   /* nothing before the end: "closed" */
-        lstake(L, s, avail, 0, 0);
+        lstake(L, o, s, avail, 0, 0);
         goto done;
       }
       want = avail > s->chunk ? avail : s->chunk;
     }
     else {
       if (count == 0 ? avail > 0 : avail >= count) {
-        lstake(L, s, count, 0, 0);
+        lstake(L, o, s, count, 0, 0);
         goto done;
       }
       if (eof) break;
@@ -508,7 +536,7 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       else if (avail < s->chunk && want < s->chunk - avail)
         want = s->chunk - avail;  /* read ahead, as LuaSocket's buffer */
     }
-    got = ns_io_fill(L, s, want, lswait(L));
+    got = ns_io_fill(L, s, want, lscalldl(L, s));
     if (got > 0) { lsmoved(L); continue; }
     if (got == 0) { eof = 1; continue; }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -522,7 +550,7 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
   if (eof) r = NS_CLOSED;
   lua_pushnil(L);
   lserror(L, r, err, 4);
-  lstake(L, s, s->fd < 0 ? 0 : ns_pending(s), 0, nocr);
+  lstake(L, o, s, s->fd < 0 ? 0 : ns_pending(s), 0, nocr);
   lsprefix(L);
   return 3;
 done:
@@ -537,31 +565,38 @@ done:
 ** The common calls answered at once, from what socket 's' has
 ** buffered: o:receive() or o:receive("*l"), with or without a string
 ** prefix, with a whole line buffered; and o:receive(n), no prefix, with
-** n bytes buffered (1: pushed, with nil, nil).
+** n bytes buffered (1: pushed, with nil, nil). 'top' is the count of
+** arguments (at most 3).
 */
-static int fastline (lua_State *L, nsSocket *s) {
+static int fastline (lua_State *L, lsObject *o, nsSocket *s, int top) {
   const char *nl;
-  lua_Integer n = 0;
-  int prefix = lua_type(L, 3) == LUA_TSTRING;
-  if (!prefix && !lua_isnoneornil(L, 3)) return 0;
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    if (!lua_isinteger(L, 2) || prefix) return 0;
-    n = lua_tointeger(L, 2);
-    if (n <= 0) return 0;
-    if (ns_pending(s) < (size_t)n) return 0;
-    lstake(L, s, (size_t)n, 0, 0);
-    lua_pushnil(L);
-    lua_pushnil(L);
-    return 1;
+  int prefix = 0;
+  if (top >= 3) {
+    int t3 = lua_type(L, 3);
+    if (t3 == LUA_TSTRING) prefix = 1;
+    else if (t3 != LUA_TNIL) return 0;
   }
-  if (!lua_isnoneornil(L, 2)) {
-    const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-    if (p == NULL || p[0] != '*' || p[1] != 'l') return 0;
+  if (top >= 2) {
+    int t2 = lua_type(L, 2);
+    if (t2 == LUA_TSTRING) {
+      const char *p = lua_tostring(L, 2);
+      if (p[0] != '*' || p[1] != 'l') return 0;
+    }
+    else if (t2 == LUA_TNUMBER) {
+      lua_Integer n;
+      if (!lua_isinteger(L, 2) || prefix) return 0;
+      n = lua_tointeger(L, 2);
+      if (n <= 0 || ns_pending(s) < (size_t)n) return 0;
+      lstake(L, o, s, (size_t)n, 0, 0);
+      goto done;
+    }
+    else if (t2 != LUA_TNIL) return 0;
   }
   nl = (const char *)memchr(s->rbuf + s->rhead, '\n', ns_pending(s));
   if (nl == NULL) return 0;
-  lstake(L, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
+  lstake(L, o, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
   if (prefix) lsprefix(L);
+done:
   lua_pushnil(L);
   lua_pushnil(L);
   return 1;
@@ -579,8 +614,9 @@ static int ls_receive (lua_State *L) {
   int kind, t;
   size_t plen = 0;
   lua_Integer count = 0;
-  if (s != NULL && s->fd >= 0 && ns_pending(s) > 0 && lua_gettop(L) <= 3
-      && fastline(L, s))
+  int top = lua_gettop(L);
+  if (top <= 3 && s != NULL && s->fd >= 0 && ns_pending(s) > 0
+      && fastline(L, o, s, top))
     return 3;
   lua_settop(L, 3);
   lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
@@ -693,20 +729,38 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
 */
 static int ls_send (lua_State *L) {
   lsObject *o = lscheckclient(L);
-  nsSocket *s;
+  nsSocket *s = o->s;
   size_t size;
-  long start, end;
-  luaL_checklstring(L, 2, &size);
-  start = tolong(luaL_optnumber(L, 3, 1));
-  end = tolong(luaL_optnumber(L, 4, -1));
-  if (start < 0) start = (long)size + start + 1;
-  if (end < 0) end = (long)size + end + 1;
-  if (start < 1) start = 1;
-  if (end > (long)size) end = (long)size;
+  const char *data = luaL_checklstring(L, 2, &size);
+  long start = 1, end = (long)size;
+  if (lua_gettop(L) > 2) {
+    start = tolong(luaL_optnumber(L, 3, 1));
+    end = tolong(luaL_optnumber(L, 4, -1));
+    if (start < 0) start = (long)size + start + 1;
+    if (end < 0) end = (long)size + end + 1;
+    if (start < 1) start = 1;
+    if (end > (long)size) end = (long)size;
+  }
+  /* the common case first: a plain socket of our own, which takes all
+     of it at once (no clock read, no wait) */
+  if (start <= end && s != NULL && s->fd >= 0 && ns_io_plain(s)
+      && !s->fdblock && !s->shared) {
+    ssize_t n = ns_sys_send(s->fd, data + start - 1, (size_t)(end - start + 1),
+                            MSG_DONTWAIT);
+    if (n > 0) {
+      o->nsent += (double)n;
+      start += n;
+      if (start > end) {
+        lua_pushnumber(L, (lua_Number)end);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return 3;
+      }
+    }
+  }
   lua_settop(L, 3);  /* (checklstring made a number its text) */
   lua_pushvalue(L, lua_upvalueindex(3));    /* 4 words */
   lua_getiuservalue(L, 1, UV_SOCK);         /* S_SOCK */
-  s = o->s;
   if (start > end) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     lua_pushnil(L);
