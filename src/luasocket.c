@@ -335,16 +335,63 @@ static int ls_gettimeout (lua_State *L) {
 
 /* {====== LuaSocket's timeouts ====== */
 
-/* stack slots every continuation here shares (after the arguments) */
+/*
+** A receive's or send's state. It lives in C while the call runs, and
+** on the Lua stack (lssave, at the slots below) only while the call
+** waits: a task's wait may resume it with a different C stack.
+*/
+typedef struct lsCall {
+  double start;        /* the call's start, monotonic (< 0: not yet) */
+  double tb, tt;       /* the object's block and total timeouts */
+  double wait;         /* the deadline of the wait under way, or NOWAIT */
+  lua_Integer count;   /* receive: bytes wanted / send: next index */
+  lua_Integer more;    /* receive: line scan position / send: last index */
+} lsCall;
+
+/* stack slots of a waiting call (after 1 o, 2 and 3 the arguments,
+   4 the words) */
 #define S_SOCK   5   /* the netsock socket (keeps it alive) */
-#define S_START  6   /* the call's start, monotonic seconds (< 0: not yet) */
-#define S_TB     7   /* block timeout */
-#define S_TT     8   /* total timeout */
-#define S_COUNT  9   /* receive: bytes wanted / send: first index */
-#define S_MORE   10  /* receive: line scan position / send: last index */
-#define S_WAIT   11  /* the deadline of the wait under way, or NOWAIT */
+#define S_START  6
+#define S_TB     7
+#define S_TT     8
+#define S_COUNT  9
+#define S_MORE   10
+#define S_WAIT   11
 
 #define NOWAIT   (-2.0)
+
+static void lsinit (lsCall *c, const lsObject *o, lua_Integer count,
+                    lua_Integer more) {
+  c->start = -1.0;
+  c->tb = o->tb;
+  c->tt = o->tt;
+  c->wait = NOWAIT;
+  c->count = count;
+  c->more = more;
+}
+
+/* the state to the stack, before a wait that may yield */
+static void lssave (lua_State *L, const lsCall *c) {
+  lua_settop(L, 4);
+  lua_getiuservalue(L, 1, UV_SOCK);
+  lua_pushnumber(L, c->start);
+  lua_pushnumber(L, c->tb);
+  lua_pushnumber(L, c->tt);
+  lua_pushinteger(L, c->count);
+  lua_pushinteger(L, c->more);
+  lua_pushnumber(L, c->wait);
+}
+
+/* and back, in the continuation */
+static void lsload (lua_State *L, lsCall *c) {
+  c->start = lua_tonumber(L, S_START);
+  c->tb = lua_tonumber(L, S_TB);
+  c->tt = lua_tonumber(L, S_TT);
+  c->count = lua_tointeger(L, S_COUNT);
+  c->more = lua_tointeger(L, S_MORE);
+  c->wait = lua_tonumber(L, S_WAIT);
+}
+
 
 /*
 ** The call's start, taken when the call first has to know it: before
@@ -352,11 +399,9 @@ static int ls_gettimeout (lua_State *L) {
 ** (until then the call has only run, never waited: a call answered at
 ** once reads no clock).
 */
-static double lsstart (lua_State *L) {
-  double start = ns_monotime();
-  lua_pushnumber(L, start);
-  lua_replace(L, S_START);
-  return start;
+static double lsstart (lsCall *c) {
+  if (c->start < 0) c->start = ns_monotime();
+  return c->start;
 }
 
 
@@ -366,23 +411,18 @@ static double lsstart (lua_State *L) {
 ** total too, each wait gets the block timeout, cut to what the total
 ** leaves.
 */
-static double lsdeadline (lua_State *L) {
-  double start = lua_tonumber(L, S_START);
-  double tb = lua_tonumber(L, S_TB), tt = lua_tonumber(L, S_TT);
+static double lsdeadline (lsCall *c) {
+  double tb = c->tb, tt = c->tt;
   /* NaN as timeout.c's comparisons take it: a NaN total leaves nothing
      to wait; a NaN block nothing alone, and the total with a total */
-  if (tt != tt || tb != tb) {
-    if (start < 0) start = lsstart(L);
-    if (tt != tt) return start;
-    return tt < 0 ? start : start + tt;
-  }
+  if (tt != tt) return lsstart(c);
+  if (tb != tb) return tt < 0 ? lsstart(c) : lsstart(c) + tt;
   if (tb < 0 && tt < 0) return -1;
-  if (start < 0) start = lsstart(L);
-  if (tb < 0) return start + tt;
-  if (tt < 0) return start + tb;
+  if (tb < 0) return lsstart(c) + tt;
+  if (tt < 0) return lsstart(c) + tb;
   {
-    double now = ns_monotime(), d = now + tb;
-    return d < start + tt ? d : start + tt;
+    double end = lsstart(c) + tt, d = ns_monotime() + tb;
+    return d < end ? d : end;
   }
 }
 
@@ -392,36 +432,18 @@ static double lsdeadline (lua_State *L) {
 ** however many polls (or kernel waits) it takes; the next wait gets
 ** its own (lsdeadline). lsmoved() after bytes moved.
 */
-static double lswait (lua_State *L) {
-  double d = lua_tonumber(L, S_WAIT);
-  if (d == NOWAIT) {
-    d = lsdeadline(L);
-    lua_pushnumber(L, d);
-    lua_replace(L, S_WAIT);
-  }
-  return d;
+static double lswait (lsCall *c) {
+  if (c->wait == NOWAIT) c->wait = lsdeadline(c);
+  return c->wait;
 }
 
-static void lsmoved (lua_State *L) {
-  lua_pushnumber(L, NOWAIT);
-  lua_replace(L, S_WAIT);
-}
-
-
-/* the call's start (not yet taken) and the object's timeouts at
-   S_START, S_TB, S_TT */
-static void lsmarkstart (lua_State *L, const lsObject *o) {
-  lua_pushnumber(L, -1.0);
-  lua_pushnumber(L, o->tb);
-  lua_pushnumber(L, o->tt);
-}
-
+#define lsmoved(c)  ((c)->wait = NOWAIT)
 
 /* the deadline a system call on 's' that may sleep in the kernel gets
    (ns_callflags reads it only then; a function's argument is computed
    first, so for ns_io_fill it is computed only when it will be read) */
-#define lscalldl(L,s)  (((s)->fdblock || (s)->shared || !ns_io_plain(s)) \
-                          ? lswait(L) : -1.0)
+#define lscalldl(c,s)  (((s)->fdblock || (s)->shared || !ns_io_plain(s)) \
+                          ? lswait(c) : -1.0)
 
 /* }====== */
 
@@ -483,25 +505,26 @@ static void lsprefix (lua_State *L) {
 /* {====== receive ====== */
 
 /*
-** The receive engine, a continuation. stack: 1 o, 2 pattern, 3 prefix
-** (string or nil), 4 words, S_SOCK .. S_MORE; ctx is the pattern: 'l',
-** 'a' or 'n' (S_COUNT bytes). Returns LuaSocket's three values.
+** The receive engine. stack: 1 o, 2 pattern, 3 prefix (string or
+** nil), 4 words; 'kind' is the pattern: 'l', 'a' or 'n' (c->count
+** bytes). Returns LuaSocket's three values.
 */
-static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
-  lsObject *o = (lsObject *)lua_touserdata(L, 1);
-  nsSocket *s = (nsSocket *)lua_touserdata(L, S_SOCK);
-  size_t count = (size_t)lua_tointeger(L, S_COUNT);
+static int lsrecv_k (lua_State *L, int status, lua_KContext ctx);
+
+static int lsrecv (lua_State *L, lsObject *o, nsSocket *s, lsCall *c,
+                   int kind) {
+  size_t count = (size_t)c->count;
   int eof = 0, nocr = 0;
   nsResult r = NS_CLOSED;
   int err = 0;
-  (void)status;
   for (;;) {
     size_t avail, want;
     ssize_t got;
+    double dl;
     if (s->fd < 0) break;    /* closed, by another task meanwhile */
     avail = ns_pending(s);
-    if (ctx == 'l') {
-      size_t from = (size_t)lua_tointeger(L, S_MORE);
+    if (kind == 'l') {
+      size_t from = (size_t)c->more;
       const char *nl = NULL;
       nocr = 1;
       if (from > avail) from = 0;
@@ -511,12 +534,11 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
         lstake(L, o, s, (size_t)(nl - (s->rbuf + s->rhead)), 1, 1);
         goto done;
       }
-      lua_pushinteger(L, (lua_Integer)avail);
-      lua_replace(L, S_MORE);
+      c->more = (lua_Integer)avail;
       if (eof) break;
       want = s->chunk;
     }
-    else if (ctx == 'a') {
+    else if (kind == 'a') {
       if (eof) {
         if (avail == 0) break;   /* nothing before the end: "closed" */
         lstake(L, o, s, avail, 0, 0);
@@ -536,14 +558,16 @@ static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
       else if (avail < s->chunk && want < s->chunk - avail)
         want = s->chunk - avail;  /* read ahead, as LuaSocket's buffer */
     }
-    got = ns_io_fill(L, s, want, lscalldl(L, s));
-    if (got > 0) { lsmoved(L); continue; }
+    got = ns_io_fill(L, s, want, lscalldl(c, s));
+    if (got > 0) { lsmoved(c); continue; }
     if (got == 0) { eof = 1; continue; }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       r = NS_ERRNO; err = errno;
       break;
     }
-    r = ns_block(L, s, ns_io_events(s, NS_READ), lswait(L), ctx, lsrecv_k);
+    dl = lswait(c);
+    lssave(L, c);
+    r = ns_block(L, s, ns_io_events(s, NS_READ), dl, kind, lsrecv_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
   /* a failure: nil, the word, and everything buffered as the partial */
@@ -558,6 +582,15 @@ done:
   lua_pushnil(L);
   lua_pushnil(L);
   return 3;
+}
+
+/* a receive resumed after a wait (the state on the stack) */
+static int lsrecv_k (lua_State *L, int status, lua_KContext ctx) {
+  lsCall c;
+  (void)status;
+  lsload(L, &c);
+  return lsrecv(L, (lsObject *)lua_touserdata(L, 1),
+                (nsSocket *)lua_touserdata(L, S_SOCK), &c, (int)ctx);
 }
 
 
@@ -620,7 +653,6 @@ static int ls_receive (lua_State *L) {
     return 3;
   lua_settop(L, 3);
   lua_pushvalue(L, lua_upvalueindex(3));                  /* 4 words */
-  lua_getiuservalue(L, 1, UV_SOCK);   /* S_SOCK: kept alive across waits */
   luaL_optlstring(L, 3, "", &plen);
   /* (a pattern starting with '*' is no number: no conversion tried) */
   t = lua_type(L, 2);
@@ -653,11 +685,11 @@ static int ls_receive (lua_State *L) {
     else lua_pushliteral(L, "");
     return 3;
   }
-  lsmarkstart(L, o);
-  lua_pushinteger(L, count);
-  lua_pushinteger(L, 0);
-  lua_pushnumber(L, NOWAIT);
-  return lsrecv_k(L, LUA_OK, kind);
+  {
+    lsCall c;
+    lsinit(&c, o, count, 0);
+    return lsrecv(L, o, s, &c, kind);
+  }
 }
 
 /* }====== */
@@ -675,35 +707,34 @@ static long tolong (double d) {
 
 
 /*
-** The send engine, a continuation. stack: 1 o, 2 data, 3 i as given,
-** 4 words, S_SOCK .. S_TT, S_COUNT the next index to send,
-** S_MORE the last. Returns LuaSocket's three values.
+** The send engine. stack: 1 o, 2 data, 3 i as given, 4 words; c->count
+** the next index to send, c->more the last, 'first' the first (for
+** getstats). Returns LuaSocket's three values.
 */
-static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
-  nsSocket *s = (nsSocket *)lua_touserdata(L, S_SOCK);
+static int lssend_k (lua_State *L, int status, lua_KContext ctx);
+
+static int lssend (lua_State *L, lsObject *o, nsSocket *s, lsCall *c,
+                   lua_Integer first) {
   const char *data = lua_tostring(L, 2);
-  lua_Integer i = lua_tointeger(L, S_COUNT), j = lua_tointeger(L, S_MORE);
-  lua_Integer first = (lua_Integer)ctx;
+  lua_Integer i = c->count, j = c->more;
   nsResult r;
   int err = 0;
-  (void)status;
   for (;;) {
     ssize_t n;
+    double dl;
     if (s->fd < 0) { r = NS_CLOSED; break; }
     if (i > j) {
-      ((lsObject *)lua_touserdata(L, 1))->nsent += (double)(i - first);
+      o->nsent += (double)(i - first);
       lua_pushnumber(L, (lua_Number)j);
       lua_pushnil(L);
       lua_pushnil(L);
       return 3;
     }
     n = ns_io_send(L, s, data + i - 1, (size_t)(j - i + 1), NS_WRITE,
-                   lswait(L));
+                   lswait(c));
     if (n >= 0) {
-      if (n > 0) lsmoved(L);
+      if (n > 0) lsmoved(c);
       i += n;
-      lua_pushinteger(L, i);
-      lua_replace(L, S_COUNT);
       continue;
     }
     if (ns_retry(L)) continue;
@@ -711,14 +742,27 @@ static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
       r = NS_ERRNO; err = errno;
       break;
     }
-    r = ns_block(L, s, ns_io_events(s, NS_WRITE), lswait(L), ctx, lssend_k);
+    c->count = i;
+    dl = lswait(c);
+    lssave(L, c);
+    r = ns_block(L, s, ns_io_events(s, NS_WRITE), dl, (lua_KContext)first,
+                 lssend_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
-  ((lsObject *)lua_touserdata(L, 1))->nsent += (double)(i - first);
+  o->nsent += (double)(i - first);
   lua_pushnil(L);
   lserror(L, r, err, 4);
   lua_pushnumber(L, (lua_Number)(i - 1));
   return 3;
+}
+
+/* a send resumed after a wait (the state on the stack) */
+static int lssend_k (lua_State *L, int status, lua_KContext ctx) {
+  lsCall c;
+  (void)status;
+  lsload(L, &c);
+  return lssend(L, (lsObject *)lua_touserdata(L, 1),
+                (nsSocket *)lua_touserdata(L, S_SOCK), &c, (lua_Integer)ctx);
 }
 
 
@@ -760,7 +804,6 @@ static int ls_send (lua_State *L) {
   }
   lua_settop(L, 3);  /* (checklstring made a number its text) */
   lua_pushvalue(L, lua_upvalueindex(3));    /* 4 words */
-  lua_getiuservalue(L, 1, UV_SOCK);         /* S_SOCK */
   if (start > end) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     lua_pushnil(L);
@@ -773,11 +816,11 @@ static int ls_send (lua_State *L) {
     lua_pushnumber(L, (lua_Number)(start - 1));
     return 3;
   }
-  lsmarkstart(L, o);
-  lua_pushinteger(L, start);
-  lua_pushinteger(L, end);
-  lua_pushnumber(L, NOWAIT);
-  return lssend_k(L, LUA_OK, (lua_KContext)start);
+  {
+    lsCall c;
+    lsinit(&c, o, start, end);
+    return lssend(L, o, s, &c, start);
+  }
 }
 
 /* }====== */
