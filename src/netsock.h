@@ -184,6 +184,9 @@ typedef struct nsSocket {
                            were set for (wait.c: timed kernel waits); 0:
                            not set by netsock, the kernel's value unknown */
   unsigned gen;         /* ns_forkgen() at birth: a fork's copy if changed */
+  unsigned rdshort;     /* wait.c: the task loop's poll count when a short
+                           read emptied the kernel's queue (0: unknown) */
+  int rdguess;          /* wait.c: a read skipped its system call for it */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -274,7 +277,8 @@ NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
 */
 typedef struct nsReadyEvent {
   int fd;
-  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up */
+  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up,
+                      with NS_HANGUP where the backend tells it */
 } nsReadyEvent;
 NS_API int ns_ready_open (void);
 /* 'events': NS_READ, NS_WRITE, and NS_EDGE for edge-triggered */
@@ -541,6 +545,20 @@ NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
 ** Inside a task it suspends the task and, once resumed, calls
 ** 'k(L, LUA_YIELD, ctx)': it does not return.
 */
+/*
+** A read in a task that came back short (0 < got < asked, a stream, no
+** flags) emptied the kernel's queue: until the loop's next poll, every
+** byte or hang-up that comes is an edge still queued for it, so the
+** next read may wait at once instead of making the recv(2) that would
+** say EAGAIN (ns_readskip: -1 with errno EAGAIN then). wait.c.
+*/
+NS_API void ns_readshort_ (lua_State *L, nsSocket *s);
+#define ns_readshort(L,s,got,asked) \
+  ((void)((got) > 0 && (size_t)(got) < (size_t)(asked) && \
+          (s)->type == SOCK_STREAM && (ns_readshort_(L, s), 1)))
+NS_API int ns_readskip_ (lua_State *L, nsSocket *s, double deadline);
+#define ns_readskip(L,s,deadline) \
+  ((s)->rdshort != 0 && ns_readskip_(L, s, deadline))
 NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                          lua_KContext ctx, lua_KFunction k);
 /* wait on a bare descriptor (same contract; fd -1: a pure timer) */

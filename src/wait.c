@@ -69,6 +69,44 @@ double ns_deadline (double timeout) {
 }
 
 
+/*
+** The task loop's polls so far (never 0), per OS thread as capdeadline:
+** a short read marks its socket with it (s->rdshort), and the mark
+** holds only until the loop's next poll, which may take the edges that
+** came since.
+*/
+static NS_THREADLOCAL unsigned pollcount = 1;
+
+
+void ns_readshort_ (lua_State *L, nsSocket *s) {
+  if (lua_isyieldable(L)) s->rdshort = pollcount;
+}
+
+
+/*
+** Whether a read on 's' may wait at once, without its system call
+** (netsock.h, ns_readshort): its last read was short, the loop has not
+** polled since, the call runs in a coroutine (in a task the loop's
+** edge-triggered set holds every edge since; elsewhere poll(2) looks at
+** the present state) and may still wait (timeout 0 and a passed
+** deadline try the kernel, as always). A hang-up the loop saw before
+** that read stays unread after it and is no new edge: loop_register
+** sends such a guess back to its system call (s->rdguess). 1 with errno
+** EAGAIN when the read is to wait. As nginx's "ready = 0" after a short
+** recv with EPOLLRDHUP: docs/performance.md, "System calls per request".
+*/
+int ns_readskip_ (lua_State *L, nsSocket *s, double deadline) {
+  int skip = s->rdshort == pollcount && s->timeout != 0 &&
+             lua_isyieldable(L) && !ns_inherited(s->gen) &&
+             (deadline < 0 || ns_monotime() < deadline);
+  s->rdshort = 0;  /* one guess per short read */
+  if (!skip) return 0;
+  s->rdguess = 1;
+  errno = EAGAIN;
+  return 1;
+}
+
+
 /* core._setcap(deadline): the running code's scope deadline (< 0: none) */
 static int wait_setcap (lua_State *L) {
   capdeadline = luaL_checknumber(L, 1);
@@ -412,6 +450,7 @@ typedef struct {
   int serial;    /* last stamp handed out */
   int cap;       /* size of reg */
   int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+  unsigned char *hup;  /* hup[fd]: the loop saw fd hang up (or fail) */
   nsSched sched; /* the tasks' waits (sched.c); its map: the user value */
   int running;   /* the loop runs its tasks (l:running): waits are filed */
   int magic;     /* NS_LOOPMAGIC: toloop's check, cheaper than the metatable's */
@@ -483,6 +522,10 @@ static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
   l = toloop(L, -1);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0) return 1;
+  if (s != NULL && s->rdguess) {  /* a read that did not look (ns_readskip) */
+    s->rdguess = 0;
+    if (fd < l->cap && l->hup[fd]) return 0;  /* a hang-up it may not have read */
+  }
   if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters &&
       ns_ready_rearm(l->epfd, fd, events) == 0)
     return 1;  /* registered by this very socket */
@@ -493,19 +536,28 @@ static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
   if (r < 0) return errno == EPERM ? 0 : -1;
   if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
     int cap = l->cap ? l->cap : 1024, *p;
+    unsigned char *h;
     while (cap <= fd) cap *= 2;
-    p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
-    if (p != NULL) {
-      memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
-      l->reg = p;
-      l->cap = cap;
+    h = (unsigned char *)realloc(l->hup, (size_t)cap);
+    if (h != NULL) {
+      l->hup = h;
+      p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
+      if (p != NULL) {
+        memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
+        memset(h + l->cap, 0, (size_t)(cap - l->cap));
+        l->reg = p;
+        l->cap = cap;
+      }
     }
   }
   if (s != NULL) {
     if (++l->serial <= 0) l->serial = 1;  /* wrapped: stamps stay nonzero */
     s->waiters = l->serial;
   }
-  if (fd < l->cap) l->reg[fd] = s != NULL ? s->waiters : 0;
+  if (fd < l->cap) {
+    l->reg[fd] = s != NULL ? s->waiters : 0;
+    l->hup[fd] = 0;  /* a new registration: its hang-ups are to come */
+  }
   return 1;
 }
 
@@ -527,6 +579,7 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
   ns_ready_remove(l->epfd, fd);
   l->reg[fd] = 0;
+  l->hup[fd] = 0;
 }
 
 
@@ -664,13 +717,18 @@ static int loop_poll (lua_State *L) {
   else if (t > 2147483.0) ms = 2147483647;
   else ms = (int)ceil(t * 1000.0);
   n = ns_ready_wait(l->epfd, evs, MAXEVENTS, ms);
+  if (++pollcount == 0) pollcount = 1;  /* short reads before it: no guess */
   if (n < 0) {
     if (errno != EINTR) return luaL_error(L, "the loop's wait failed: %s", strerror(errno));
     n = 0;
   }
-  for (i = 0; i < n; i++)
-    qtail = ns_sched_wakefd(L, &l->sched, 7, 3, qtail, evs[i].fd,
+  for (i = 0; i < n; i++) {
+    int fd = evs[i].fd;
+    if ((evs[i].events & NS_HANGUP) && fd >= 0 && fd < l->cap)
+      l->hup[fd] = 1;  /* it stays: a read after it must look (ns_readskip) */
+    qtail = ns_sched_wakefd(L, &l->sched, 7, 3, qtail, fd,
                             ns_readywithin(evs[i].events, NS_READ | NS_WRITE));
+  }
   if (l->sched.hn > 0)
     qtail = ns_sched_fire(L, &l->sched, 7, 3, qtail, 5, ns_monotime());
   lua_pushinteger(L, qtail);
@@ -682,7 +740,9 @@ static int loop_close (lua_State *L) {
   nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
   if (l->epfd >= 0) { ns_ready_close(l->epfd); l->epfd = -1; }
   free(l->reg);
+  free(l->hup);
   l->reg = NULL;
+  l->hup = NULL;
   l->cap = 0;
   ns_sched_close(&l->sched);
   return 0;
