@@ -468,6 +468,8 @@ typedef struct nsSlot {  /* one task's wait (sched.c) */
   int pos;               /* index in the heap, 0: no entry */
   int nextfree;          /* free list */
   int inuse;
+  int waited;            /* it filed a wait since its last passed deadline
+                            (wait.c: such a wait yields once) */
   double dl;             /* deadline of the current wait, < 0: none */
   double hd;             /* the heap entry's deadline (a lower bound) */
   long long ord, hord;   /* set order of dl and of the entry */

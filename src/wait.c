@@ -374,10 +374,17 @@ nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
 }
 
 
+static int yieldpassed (lua_State *L);
+
 nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                   lua_KContext ctx, lua_KFunction k) {
-  if (deadline >= 0 && ns_monotime() >= deadline)
-    return NS_TIMEOUT;
+  if (deadline >= 0 && ns_monotime() >= deadline) {
+    if (s->timeout == 0 || k == NULL || !lua_isyieldable(L) || !yieldpassed(L))
+      return NS_TIMEOUT;
+    /* a timer due at once: the loop runs the others, then the call
+       tries once more and times out (its slot says it waited) */
+    return (nsResult)yieldwait(L, -1, 0, deadline, 0, ctx, k);
+  }
   if (k != NULL && ns_intask(L)) {
     int r = loop_register(L, s->fd, s, events);
     if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
@@ -433,7 +440,8 @@ void ns_wakeclosed (lua_State *L, nsSocket *s) {
 ** (EPOLLET | EPOLLIN | EPOLLOUT). Edge-triggering is sound because every
 ** netsock call waits only after its system call said EAGAIN: the next
 ** change of state is an edge; and registering (ADD or MOD) looks at
-** the present state, so an edge that came before is not lost.
+** the present state, so an edge that came before is not lost. (A read
+** right after a short read waits on a guess instead: ns_readskip.)
 **
 ** A socket is registered once: its first wait stamps it with a serial
 ** number (in s->waiters) that reg[fd] remembers, and its later waits,
@@ -602,6 +610,36 @@ static int fileinloop (lua_State *L, int fd, int events, double deadline) {
     luaL_error(L, "not enough memory");
   lua_pop(L, 2);
   return 1;
+}
+
+
+/*
+** A task's call whose deadline had passed before it waited (an expired
+** netsock.timeout scope): 1 when it is to yield once, so that a loop
+** retrying on "timeout" cannot hold the loop (the other tasks, I/O and
+** timers run before it goes on); 0 when the task has waited since its
+** last such call (that call timed out after its wait: no second one),
+** or it is not the running loop's task. Not for timeout 0 (ns_wait): a
+** poll never yields.
+*/
+static int yieldpassed (lua_State *L) {
+  nsLoop *l;
+  nsSlot *slot;
+  int id, r;
+  if (!ns_intask(L)) return 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = toloop(L, -1);
+  if (l == NULL || l->epfd < 0 || !l->running) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_getiuservalue(L, -1, 1);
+  id = ns_sched_id(L, &l->sched, lua_absindex(L, -1), 0, 1);
+  lua_pop(L, 2);
+  slot = &l->sched.slot[id];
+  r = !slot->waited;
+  slot->waited = 0;
+  return r;
 }
 
 
