@@ -20,8 +20,10 @@
 **              umask, isatty
 **   sched.c    the task loop's waits: waiters per descriptor, the
 **              deadline heap (ns_sched_*)
-**   wait.c     clock, deadlines, the loop's readiness set and wait, how
-**              a call waits
+**   wait.c     clock, deadlines, how a call waits (in a task: the
+**              loop's registration and filed wait)
+**   loop.c     the task loop's object: its readiness set's wait, its
+**              methods for tasks.lua
 **   pool.c     the lookup pool: resolver jobs on worker threads
 **   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
@@ -102,6 +104,17 @@
 /* size of one refill of the receive buffer */
 #if !defined(NS_BUFSIZE)
 #define NS_BUFSIZE  (64 * 1024)
+#endif
+
+/* receive buffers of NS_BUFSIZE kept free for the next fill, per
+   thread (buffer.c) */
+#if !defined(NS_BUFCACHE)
+#define NS_BUFCACHE  4
+#endif
+
+/* storage per OS thread (each thread runs a Lua state of its own) */
+#if !defined(NS_THREADLOCAL)
+#define NS_THREADLOCAL __thread
 #endif
 
 /* default longest line a file object buffers */
@@ -419,6 +432,8 @@ NS_API void ns_buf_free (nsSocket *s);
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* the free buffers' cache goes with the state (lua_close) */
+NS_API void ns_buf_open (lua_State *L);
 /* }====== */
 
 
@@ -486,6 +501,28 @@ typedef struct nsSched {
   int ntimers;           /* slots with a deadline now */
   int stop, scoped;      /* netsock.stop was called; timeout scopes exist */
 } nsSched;
+
+/*
+** The task loop's object (loop.c makes it, wait.c files waits in it):
+** one readiness set per state (core._newloop), kept in the registry at
+** NS_LOOPREF. A socket is registered once: its first wait stamps it
+** with a serial number (s->waiters) that reg[fd] remembers; hup[fd]:
+** the loop saw fd hang up or fail (ns_readskip).
+*/
+#define NS_LOOP     "netsock.loop"      /* metatable */
+#define NS_LOOPREF  "netsock.loopobj"   /* registry: the loop of this state */
+#define NS_LOOPMAGIC  0x6c6f6f70
+
+typedef struct nsLoop {
+  int epfd;
+  int serial;    /* last stamp handed out */
+  int cap;       /* size of reg and hup */
+  int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+  unsigned char *hup;  /* hup[fd]: the loop saw fd hang up (or fail) */
+  nsSched sched; /* the tasks' waits (sched.c); its map: user value 1 */
+  int running;   /* the loop runs its tasks (l:running): waits are filed */
+  int magic;     /* NS_LOOPMAGIC: ns_toloop's check, cheaper than the metatable's */
+} nsLoop;
 NS_API void ns_sched_init (nsSched *S);
 NS_API void ns_sched_close (nsSched *S);
 NS_API int ns_sched_file (nsSched *S, int id, int fd, int events,
@@ -584,6 +621,18 @@ NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
 NS_API void ns_wait_open (lua_State *L);
+/* for loop.c: the loop object at idx or NULL; the token a task yields
+   when its wait is filed; a poll of the loop (short reads before it
+   make no guess: ns_readskip) */
+NS_API nsLoop *ns_toloop (lua_State *L, int idx);
+NS_API const void *ns_filedtoken (void);
+NS_API void ns_polled (void);
+/* }====== */
+
+
+/* {====== loop.c: the task loop's object ====== */
+/* core._newloop and the loop's methods (poll, runq, suspend, ...) */
+NS_API void ns_loop_open (lua_State *L);
 /* }====== */
 
 
