@@ -281,6 +281,7 @@ DEPS_LSSUITE := $(DEPS_BUILD) lua-socket python3 curl apt
 luasocket-suite: $(CORE)
 	@sh tools/deps $(DEPS_LSSUITE)
 	@LUA=$(LUA) sh tools/luasocket-suite
+# }======
 
 # {====== Windows (issue 26): make windows, make test-windows ======
 #   make windows       build/windows/netsock/core.dll, cross-built with
