@@ -281,6 +281,7 @@ DEPS_LSSUITE := $(DEPS_BUILD) lua-socket python3 curl apt
 luasocket-suite: $(CORE)
 	@sh tools/deps $(DEPS_LSSUITE)
 	@LUA=$(LUA) sh tools/luasocket-suite
+# }======
 
 # {====== Windows (issue 26): make windows, make test-windows ======
 #   make windows       build/windows/netsock/core.dll, cross-built with
@@ -288,29 +289,47 @@ luasocket-suite: $(CORE)
 #                      tools/windows-lua cross-builds once from Debian's
 #                      lua5.4 source package into WINCACHE (outside the
 #                      checkout; nothing fetched is committed)
-#   make test-windows  the Windows lane under wine (spec/windows/run.lua)
+#                      netsock.tls is built in, on OpenSSL's static
+#                      libraries, which tools/windows-openssl cross-builds
+#                      once per version of Debian's openssl source package
+#                      into WINCACHE/openssl-VERSION (WINTLS=no: without)
+#   make test-windows  the Windows lane under wine (spec/windows/run.lua);
+#                      its Linux peers (openssl, curl) come from
+#                      spec/windows/peers.py, which tools/windows-test starts
 # The Winsock port is src/win/ (README "Windows"); the Linux-only seams
-# (sys_*.c, ready_*.c), signal.c, process.c and the TLS files stay out.
-DEPS_WINDOWS := $(DEPS_BUILD) gcc-mingw-w64-x86-64 wine64 wine
+# (sys_*.c, ready_*.c), signal.c and process.c stay out.
+DEPS_WINDOWS := $(DEPS_BUILD) gcc-mingw-w64-x86-64 wine64 wine perl python3 openssl curl \
+                ca-certificates
 WINCACHE  ?= /var/cache/netsock-windows
 MINGW     ?= x86_64-w64-mingw32
 WINCC     ?= $(MINGW)-gcc
 WINE      ?= /usr/lib/wine/wine64
 WINLUA    := $(WINCACHE)/lua
-WINSRCS   := $(filter-out src/sys_%.c src/ready_%.c src/tls%.c src/signal.c src/process.c,$(SRCS)) \
+WINTLS    ?= yes
+WINOSSL   := $(WINCACHE)/openssl
+WINSRCS   := $(filter-out src/sys_%.c src/ready_%.c src/signal.c src/process.c \
+               $(if $(filter yes,$(WINTLS)),,src/tls%.c),$(SRCS)) \
              $(wildcard src/win/*.c)
 WINHDRS   := $(HDRS) $(wildcard src/win/*.h src/win/include/*.h src/win/include/*/*.h)
 WINOBJS   := $(patsubst src/%.c,build/windows/obj/%.o,$(WINSRCS))
 WINCORE   := build/windows/netsock/core.dll
 # the lane's spec files: spec/windows/ and the busted specs whose peers
 # are netsock itself (the others start python3, nc or /bin/sh: README)
-WINSPECS  ?= spec/windows/winsock_spec.lua spec/event_spec.lua spec/group_spec.lua \
+WINSPECS  ?= spec/windows/winsock_spec.lua spec/windows/wspeer_spec.lua spec/event_spec.lua spec/group_spec.lua \
              spec/join_spec.lua spec/queue_spec.lua spec/semaphore_spec.lua \
-             spec/shutdown_spec.lua spec/timeout_spec.lua
+             spec/shutdown_spec.lua spec/timeout_spec.lua \
+             $(if $(filter yes,$(WINTLS)),spec/windows/tls_spec.lua)
 WINCFLAGS := $(OPT) $(WARN) $(STRICT) -D_FILE_OFFSET_BITS=64 \
              -Isrc/win/include -Isrc -I$(WINLUA)
+# OpenSSL's static libraries and what they link (its Configure's
+# mingw64 EX_LIBS: ws2_32, gdi32, crypt32)
+ifeq ($(WINTLS),yes)
+WINCFLAGS += -DNS_HAVE_TLS -I$(WINOSSL)/include
+WINTLSLIBS := $(WINOSSL)/lib/libssl.a $(WINOSSL)/lib/libcrypto.a -lgdi32 -lcrypt32
+WINTLSDEP  := windows-openssl
+endif
 
-.PHONY: windows windows-deps windows-lua test-windows windows-test
+.PHONY: windows windows-deps windows-lua windows-openssl test-windows windows-test
 
 windows-deps:
 	@sh tools/deps $(DEPS_WINDOWS)
@@ -320,19 +339,36 @@ $(WINLUA)/lua.exe:
 
 windows-lua: windows-deps $(WINLUA)/lua.exe
 
-build/windows/obj/%.o: src/%.c $(WINHDRS) | $(WINLUA)/lua.exe
+# keyed by the source package's version: a warm run is one apt-cache call
+windows-openssl: windows-deps
+	@sh tools/windows-openssl $(WINCACHE)
+
+# the flags each object was compiled with (WINTLS=no, OPT=...): a change
+# compiles them again
+build/windows/cflags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(WINCFLAGS)' | cmp -s - $@ || echo '$(WINCFLAGS)' > $@
+.PHONY: FORCE
+
+build/windows/obj/%.o: src/%.c $(WINHDRS) build/windows/cflags | $(WINLUA)/lua.exe
 	@mkdir -p $(@D)
 	$(WINCC) $(WINCFLAGS) -c -o $@ $<
 
 $(WINCORE): $(WINOBJS)
 	@mkdir -p $(@D)
-	$(WINCC) -shared -o $@ $(WINOBJS) $(WINLUA)/lua54.dll -lws2_32 -liphlpapi -static-libgcc \
-	  -Wl,-Bstatic -lpthread -Wl,-Bdynamic
+	$(WINCC) -shared -o $@ $(WINOBJS) $(WINLUA)/lua54.dll $(WINTLSLIBS) -lws2_32 -liphlpapi \
+	  -static-libgcc -Wl,-Bstatic -lpthread -Wl,-Bdynamic
 
-windows: windows-lua
+windows: windows-lua $(WINTLSDEP)
 	@$(MAKE) --no-print-directory $(WINCORE)
 
+# a plain Winsock program, netsock's peer in spec/windows/wspeer_spec.lua
+build/windows/wspeer.exe: spec/windows/wspeer.c
+	@mkdir -p $(@D)
+	$(WINCC) $(OPT) $(WARN) $(STRICT) -o $@ $< -lws2_32
+
 test-windows: windows
+	@$(MAKE) --no-print-directory build/windows/wspeer.exe
 	@WINE="$(WINE)" WINLUA="$(WINLUA)" sh tools/windows-test $(WINSPECS)
 
 windows-test: test-windows

@@ -32,7 +32,7 @@ build = {
       sources = {
         "src/sys_posix.c", "src/ready_poll.c", "src/errors.c", "src/aux.c",
         "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
-        "src/sched.c", "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+        "src/sched.c", "src/wait.c", "src/loop.c", "src/pool.c", "src/resolve.c", "src/select.c",
         "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
         "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
         "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/lsutil.c",
@@ -71,7 +71,7 @@ build = {
             -- LuaRocks merges a platform's list into the other by index
             "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
             "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
-            "src/sched.c", "src/wait.c", "src/pool.c", "src/resolve.c", "src/select.c",
+            "src/sched.c", "src/wait.c", "src/loop.c", "src/pool.c", "src/resolve.c", "src/select.c",
             "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
             "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
             "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/lsutil.c",

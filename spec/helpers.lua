@@ -19,6 +19,8 @@
 --   H.run_bounded(10 [, fn])                    -- netsock.run with a watchdog
 --   local err = H.capture_stderr(fn)            -- what fn wrote on io.stderr
 --   H.fdcount()                                 -- descriptors open in this process
+--   H.ppid(pid), H.children(pid)               -- from ps: no /proc needed
+--   H.nonblocking(s), H.unix_path_max()         -- O_NONBLOCK (Linux; nil elsewhere), longest Unix path
 --
 -- Helpers return what they make; the test registers its clean-up with
 -- finally() (spec/busted_helper.lua runs every one it is given).
@@ -397,7 +399,9 @@ end)()
 
 -- Linux itself, and the readiness backend the core was built with
 -- ("epoll", or "poll" in the portable build, make test PORTABLE=1)
-H.linux = io.popen("uname -s"):read("l") == "Linux"
+-- NETSOCK_SPEC_NOT_LINUX=1 makes the specs behave as they do elsewhere
+-- (README, "Specs": how the suite's own portability is checked here)
+H.linux = io.popen("uname -s"):read("l") == "Linux" and not os.getenv("NETSOCK_SPEC_NOT_LINUX")
 H.backend = (function()
   local p = assert(ns.poller())
   local name = tostring(p):match("%((%w+) fd") or "?"
@@ -443,14 +447,15 @@ end
 -- it() where IPv6 loopback works, pending() elsewhere
 function H.ipv6_it(name, fn)
   local busted = require "busted"
-  if H.has_ipv6 then busted.it(name, fn) else busted.pending(name .. " (no ::1 here)") end
+  if H.has_ipv6 then fromcaller(busted.it, name, fn)
+  else fromcaller(busted.pending, name .. " (no ::1 here)") end
 end
 
 -- describe() where netsock was built with OpenSSL, pending() elsewhere
 function H.describe_tls(name, fn)
   local busted = require "busted"
-  if H.netsock.tls ~= nil then busted.describe(name, fn)
-  else busted.pending(name .. " (no OpenSSL)") end
+  if H.netsock.tls ~= nil then fromcaller(busted.describe, name, fn)
+  else fromcaller(busted.pending, name .. " (no OpenSSL)") end
 end
 
 -- the number of descriptors this process has open, listed in-process:
@@ -479,30 +484,89 @@ function H.fdcount_settled(want, timeout)
   return n
 end
 
--- this process's PID
-local mypid
+-- this process's PID (the core's getpid: no /proc needed)
 function H.pid()
-  if not mypid then
-    local f = io.open("/proc/self/stat")
-    -- /proc/self in io.open is this process
-    mypid = tonumber(f:read("l"):match("^(%d+)"))
-    f:close()
+  return require("netsock.core")._getpid()
+end
+
+-- processes as ps(1) lists them (procps on Linux, the BSDs' and macOS's
+-- own ps take the same -A -o): pid -> { ppid = n, state = "S" }
+local function processes()
+  local out = {}
+  -- the shell popen starts becomes ps (exec): it says its pid first, so
+  -- that ps itself, a child of ours, is not counted
+  local p = assert(io.popen("echo $$; exec ps -A -o pid= -o ppid= -o stat= 2>/dev/null"))
+  local self = tonumber(p:read("l"))
+  for line in p:lines() do
+    local pid, pp, st = line:match("^%s*(%d+)%s+(%d+)%s+(%S+)")
+    if pid and tonumber(pid) ~= self then out[tonumber(pid)] = { ppid = tonumber(pp), state = st } end
   end
-  return mypid
+  p:close()
+  return out
+end
+
+-- the parent of a live process; nil once it is gone or a zombie
+function H.ppid(pid)
+  local e = processes()[tonumber(pid)]
+  if not e or e.state:match("^[ZX]") then return nil end
+  return e.ppid
+end
+
+-- the live (not zombie) children of a process, sorted
+function H.children(pid)
+  local out = {}
+  for child, e in pairs(processes()) do
+    if e.ppid == pid and not e.state:match("^[ZX]") then out[#out + 1] = child end
+  end
+  table.sort(out)
+  return out
+end
+
+-- the longest Unix-domain path this system takes, its terminating zero
+-- not counted: sun_path's size less one (107 on Linux, 103 on macOS and
+-- the BSDs), asked of python3 rather than of netsock: Python refuses a
+-- path that leaves no room for the zero ("AF_UNIX path too long")
+local sun_path
+function H.unix_path_max()
+  if not sun_path then
+    local p = assert(io.popen([[python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX)
+for n in range(300, 40, -1):
+    try:
+        s.connect("/" + "x" * (n - 1))
+    except OSError as e:
+        if "too long" in str(e): continue
+    print(n); break
+']]))
+    sun_path = tonumber(p:read("a"):match("%d+"))
+    p:close()
+    assert(sun_path, "python3 could not tell the size of sun_path (Debian package python3)")
+  end
+  return sun_path
 end
 
 -- flags of a descriptor of this process, from /proc/self/fdinfo (octal)
 function H.fdflags(fd)
   if not H.linux then
     -- no /proc: /dev/fd lists our descriptors, and a child shell keeps
-    -- only those without close-on-exec (O_NONBLOCK stays unseen: the
-    -- specs that read it need /proc)
+    -- only those without close-on-exec (O_NONBLOCK stays unseen: see
+    -- H.nonblocking)
     local lfs = require "lfs"
     if not lfs.attributes("/dev/fd/" .. fd) then return nil end
     return os.execute(("test -e /dev/fd/%d"):format(fd)) == true and 0 or H.O_CLOEXEC
   end
   local s = H.readfile(("/proc/%d/fdinfo/%d"):format(H.pid(), fd))
   return s and tonumber(s:match("flags:%s*(%d+)"), 8)
+end
+
+-- whether a socket's descriptor has O_NONBLOCK set: true or false on
+-- Linux (/proc/self/fdinfo, Linux's O_NONBLOCK), nil elsewhere, where
+-- nothing outside the process can tell (the specs that check "waited in
+-- the kernel" check it where they can and their timing everywhere)
+function H.nonblocking(s)
+  if not H.linux then return nil end
+  return H.fdflags(s:fileno()) & tonumber("4000", 8) ~= 0
 end
 H.O_CLOEXEC = tonumber("2000000", 8)
 

@@ -96,21 +96,9 @@ local core = require "netsock.core"
 local console = require "netsock.console"
 local T = ns.tls and H.tls
 
--- the live children of this process (pids), from /proc
+-- the live children of this process (pids), from ps
 local function children()
-  local lfs = require "lfs"
-  local me, out = H.pid(), {}
-  for e in lfs.dir("/proc") do
-    if e:match("^%d+$") then
-      local s = H.readfile("/proc/" .. e .. "/stat")
-      local state, pp = (s or ""):match("^%d+ %b() (%a) (%d+)")
-      if pp and tonumber(pp) == me and state ~= "Z" and state ~= "X" then
-        out[#out + 1] = tonumber(e)
-      end
-    end
-  end
-  table.sort(out)
-  return table.concat(out, " ")
+  return table.concat(H.children(H.pid()), " ")
 end
 
 local function mktempdir()
@@ -123,9 +111,10 @@ end
 -- what this process's descriptors are, for a failure's message
 local function fdlist()
   local lfs, out = require "lfs", {}
-  for e in lfs.dir("/proc/self/fd") do
+  local dir = H.linux and "/proc/self/fd" or "/dev/fd"
+  for e in lfs.dir(dir) do
     if e:match("^%d+$") then
-      local p = io.popen("readlink /proc/" .. H.pid() .. "/fd/" .. e)
+      local p = io.popen(("readlink %s/%s"):format(H.linux and "/proc/" .. H.pid() .. "/fd" or dir, e))
       out[#out + 1] = e .. "=" .. tostring(p:read("l"))
       p:close()
     end

@@ -1,7 +1,7 @@
 -- spec/workers_spec.lua: serve(..., {workers = n}): a supervisor and its
 -- worker processes. The server runs in a child process (a Lua script
 -- started here); python3 is the client. Only PIDs this spec started, or
--- their children (checked through /proc), are signalled.
+-- their children (checked through ps), are signalled.
 local H = require "helpers"
 local ns = H.netsock
 
@@ -33,25 +33,7 @@ ns.run()
 print("supervisor done")
 ]]
 
--- the parent pid of a process, from /proc (nil once it is gone or a zombie)
-local function ppid(pid)
-  local s = H.readfile("/proc/" .. pid .. "/stat")
-  if not s then return nil end
-  local state, pp = s:match("^%d+ %b() (%a) (%d+)")
-  if state == "Z" or state == "X" then return nil end
-  return tonumber(pp)
-end
-
--- the live children of pid
-local function children(pid)
-  local lfs = require "lfs"
-  local out = {}
-  for e in lfs.dir("/proc") do
-    if e:match("^%d+$") and ppid(e) == pid then out[#out + 1] = tonumber(e) end
-  end
-  table.sort(out)
-  return out
-end
+local ppid, children = H.ppid, H.children
 
 local function waitfor(cond, seconds)
   local deadline = ns.monotime() + seconds

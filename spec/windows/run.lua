@@ -28,6 +28,15 @@ function describe(name, fn)
     failed = failed + 1
     failures[#failures + 1] = fullname("(describe)") .. "\n" .. tostring(err)
   end
+  -- its it blocks ran inside fn: the block's teardown runs now
+  local down = stack[#stack].teardown
+  if down then
+    local dok, derr = xpcall(down, debug.traceback)
+    if not dok then
+      failed = failed + 1
+      failures[#failures + 1] = fullname("(teardown)") .. "\n" .. tostring(derr)
+    end
+  end
   stack[#stack] = nil
 end
 context = describe
