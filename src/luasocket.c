@@ -123,6 +123,7 @@ static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
   else lua_pushboolean(L, 0);
   lua_setiuservalue(L, oidx, UV_SOCK);
   o->s = s;
+  o->crfree = 0;
   lsapply(o);
 }
 
@@ -138,6 +139,7 @@ static void lsnewobject (lua_State *L, int mt, int kind, int fam, int sock) {
   o->tb = o->tt = -1.0;
   o->birth = lsgettime();
   o->nrecv = o->nsent = 0;
+  o->crfree = 0;
   lua_pushboolean(L, 0);
   lua_setiuservalue(L, top, UV_SOCK);
   lua_pushvalue(L, mt);
