@@ -749,7 +749,14 @@ NS_API void ns_options_open (lua_State *L);
 /* }====== */
 
 
-/* {====== luasocket.c: netsock.luasocket's stream receive and send ====== */
+/* {====== lsutil.c: netsock.luasocket's functions that need no object ====== */
+/* core._lsservice, _lsnumeric, _lsnumaddr, _lsnofile, _lsskip,
+   _lsnewtry, _lsprotect (module table at -1; luasocket.c opens it) */
+NS_API void ns_lsutil_open (lua_State *L);
+/* }====== */
+
+
+/* {====== luasocket.c: netsock.luasocket's objects and their data path ====== */
 NS_API void ns_luasocket_open (lua_State *L);
 /* }====== */
 
