@@ -638,10 +638,14 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   double deadline = lua_tonumber(L, 2);
   struct timespec ts;
   double left;
-  (void)status; (void)ctx;
+  nsLoop *l;
+  (void)ctx;
   if (ns_intask(L)) {
     if (ns_monotime() < deadline)
       ns_waitfd(L, -1, 0, deadline, 0, sleep_k);
+    else if (status == LUA_OK && lua_toboolean(L, 3) && lua_tonumber(L, 1) > 0
+             && (l = taskloop(L)) != NULL)  /* a scope's deadline had passed: */
+      yieldwait(L, l, -1, 0, deadline, 0, 0, sleep_k);  /* the others run first */
   }
   else {
     while ((left = deadline - ns_monotime()) > 0) {
