@@ -19,6 +19,8 @@ typedef struct lsObject {
                            NaN kept as given, as LuaSocket keeps it) */
   double birth;         /* wall-clock seconds at creation (getstats) */
   double nrecv, nsent;  /* getstats: bytes receive returned, send sent */
+  size_t crfree;        /* the buffer's first bytes known to hold no '\r'
+                           ("*l" drops them: one scan per fill) */
 } lsObject;
 
 /* the user values: the socket (or false), then what the Lua methods keep */

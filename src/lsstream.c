@@ -164,7 +164,15 @@ void ns_lserror (lua_State *L, nsResult r, int err, int words) {
 static void lstake (lua_State *L, lsObject *o, nsSocket *s, size_t n,
                     size_t skip, int nocr) {
   const char *p = s->rbuf ? s->rbuf + s->rhead : "";
-  if (nocr && memchr(p, '\r', n) != NULL) {
+  size_t avail = ns_pending(s), used = n + skip;
+  if (nocr) {   /* what is buffered is scanned for '\r' once, not per line */
+    if (o->crfree > avail) o->crfree = 0;
+    if (n > o->crfree) {
+      const char *cr = (const char *)memchr(p + o->crfree, '\r', avail - o->crfree);
+      o->crfree = cr != NULL ? (size_t)(cr - p) : avail;
+    }
+  }
+  if (nocr && n > o->crfree) {
     luaL_Buffer b;
     size_t i, m = 0;
     char *q = luaL_buffinitsize(L, &b, n);
@@ -173,8 +181,9 @@ static void lstake (lua_State *L, lsObject *o, nsSocket *s, size_t n,
     luaL_pushresultsize(&b, m);
   }
   else lua_pushlstring(L, p, n);
-  if (n + skip > 0) ns_buf_consume(s, n + skip);
-  o->nrecv += (double)(n + skip);
+  if (used > 0) ns_buf_consume(s, used);
+  o->crfree = o->crfree > used ? o->crfree - used : 0;
+  o->nrecv += (double)used;
 }
 
 

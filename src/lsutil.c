@@ -107,26 +107,37 @@ static int ls_nofile (lua_State *L) {
 ** "070", a port above 65535, a scope, a host of the other family than
 ** 'family'), which the layer then asks as before. Connecting to an
 ** address as text then costs no lookup (docs/luasocket.md, "Speed").
+** ns_lsnumaddr: the port, and the family in *family; -1: not numeric.
 */
-static int ls_numaddr (lua_State *L) {
-  size_t hlen, plen, i;
-  const char *host = lua_tolstring(L, 1, &hlen);
-  const char *port = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &plen) : NULL;
-  const char *fam = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+int ns_lsnumaddr (const char *host, size_t hlen, const char *port,
+                  size_t plen, int *family) {
   unsigned char a[16];
   long n = 0;
-  int family;
-  if (host == NULL || port == NULL || plen == 0 || plen > 5 || hlen >= 46
-      || lua_type(L, 1) != LUA_TSTRING || strlen(host) != hlen)
-    return 0;
+  size_t i;
+  if (plen == 0 || plen > 5 || hlen >= 46 || strlen(host) != hlen)
+    return -1;
   for (i = 0; i < plen; i++) {
-    if (port[i] < '0' || port[i] > '9') return 0;
+    if (port[i] < '0' || port[i] > '9') return -1;
     n = n * 10 + (port[i] - '0');
   }
-  if (n > 65535) return 0;
-  if (inet_pton(AF_INET, host, a) == 1) family = AF_INET;
-  else if (inet_pton(AF_INET6, host, a) == 1) family = AF_INET6;
-  else return 0;
+  if (n > 65535) return -1;
+  if (inet_pton(AF_INET, host, a) == 1) *family = AF_INET;
+  else if (inet_pton(AF_INET6, host, a) == 1) *family = AF_INET6;
+  else return -1;
+  return (int)n;
+}
+
+static int ls_numaddr (lua_State *L) {
+  size_t hlen, plen;
+  const char *fam = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+  const char *host, *port;
+  int family, n;
+  if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING)
+    return 0;
+  host = lua_tolstring(L, 1, &hlen);
+  port = lua_tolstring(L, 2, &plen);
+  n = ns_lsnumaddr(host, hlen, port, plen, &family);
+  if (n < 0) return 0;
   if (fam != NULL && strcmp(fam, ns_familyname(family)) != 0) return 0;
   lua_pushstring(L, ns_familyname(family));
   lua_pushinteger(L, n);

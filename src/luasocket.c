@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "lsint.h"
 
@@ -122,6 +123,7 @@ static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
   else lua_pushboolean(L, 0);
   lua_setiuservalue(L, oidx, UV_SOCK);
   o->s = s;
+  o->crfree = 0;
   lsapply(o);
 }
 
@@ -130,26 +132,49 @@ static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
 ** core._lsnew(class, kind, family [, socket]): a new object of 'class'
 ** (no socket yet unless given; no timeouts; its age counts from now)
 */
-static int ls_new (lua_State *L) {
-  lsObject *o;
-  if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
-  luaL_checkstring(L, 2);
-  lua_settop(L, 4);
-  o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject), LS_NUV);
+static void lsnewobject (lua_State *L, int mt, int kind, int fam, int sock) {
+  lsObject *o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject), LS_NUV);
+  int top = lua_gettop(L);
   o->s = NULL;
   o->tb = o->tt = -1.0;
   o->birth = lsgettime();
   o->nrecv = o->nsent = 0;
+  o->crfree = 0;
   lua_pushboolean(L, 0);
-  lua_setiuservalue(L, -2, UV_SOCK);
-  lua_pushvalue(L, 1);
-  lua_setmetatable(L, -2);       /* (the class has __gc: o is finalized) */
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, -2, UV_KIND);
-  if (lua_toboolean(L, 3)) lua_pushvalue(L, 3);
+  lua_setiuservalue(L, top, UV_SOCK);
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, top);      /* (the class has __gc: o is finalized) */
+  lua_pushvalue(L, kind);
+  lua_setiuservalue(L, top, UV_KIND);
+  if (lua_toboolean(L, fam)) lua_pushvalue(L, fam);
   else lua_pushboolean(L, 0);
-  lua_setiuservalue(L, -2, UV_FAM);
-  if (!lua_isnil(L, 4)) lssetsock(L, o, 5, 4);
+  lua_setiuservalue(L, top, UV_FAM);
+  if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
+}
+
+static int ls_new (lua_State *L) {
+  if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
+  luaL_checkstring(L, 2);
+  lua_settop(L, 4);
+  lsnewobject(L, 1, 2, 3, 4);
+  return 1;
+}
+
+
+/* socket.tcp() and socket.udp(): an object of the class, kind and
+   family (false: not yet known) in upvalues 1, 2, 3 */
+static int ls_make (lua_State *L) {
+  lsnewobject(L, lua_upvalueindex(1), lua_upvalueindex(2),
+              lua_upvalueindex(3), 0);
+  return 1;
+}
+
+/* core._lsfactory(class, kind, family) */
+static int ls_factory (lua_State *L) {
+  if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
+  luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  lua_pushcclosure(L, ls_make, 3);
   return 1;
 }
 
@@ -282,6 +307,165 @@ static int ls_gettimeout (lua_State *L) {
 /* }====== */
 
 
+/* {====== connect and accept of tcp ====== */
+
+/*
+** What the C methods leave to the layer's Lua method (upvalue 'up'):
+** the rare cases. Yieldable: the Lua method may wait inside a task.
+*/
+static int lsfallback_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  return lua_gettop(L);
+}
+
+static int lsfallbackat (lua_State *L, int up) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(up));
+  lua_insert(L, 1);
+  lua_callk(L, n, LUA_MULTRET, 0, lsfallback_k);
+  return lua_gettop(L);
+}
+
+/* nil and LuaSocket's word for netsock's failure (message at 'msg',
+   code after it): words[code], else the message */
+static int lsfailwords (lua_State *L, int msg, int words) {
+  lua_pushnil(L);
+  if (lua_type(L, msg + 1) != LUA_TSTRING
+      || lua_getfield(L, words, lua_tostring(L, msg + 1)) != LUA_TSTRING) {
+    if (lua_type(L, msg + 1) == LUA_TSTRING) lua_pop(L, 1);
+    lua_pushvalue(L, msg);
+  }
+  return 2;
+}
+
+
+/*
+** o:connect(host, port) of a tcp{master} or tcp{client}, as sock.lua's
+** (upvalue 3) does it, for the common call: a numeric host, a port of
+** digits, no connect under way or failed before. Upvalues: 1 and 2 the
+** master and client classes, 3 the Lua method, 4 netsock.socket, 5
+** netsock's connect, 6 the Lua side of a failure (connectfailed), 7
+** the words. stack: 1 o, 2 host, 3 port, 4 the family before, 5..7
+** connect's results.
+*/
+static int ls_connect_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (lua_toboolean(L, 5)) {
+    if (ctx == 0) {   /* a master becomes a client */
+      lua_pushvalue(L, lua_upvalueindex(2));
+      lua_setmetatable(L, 1);
+    }
+    lua_pushnumber(L, 1.0);
+    return 1;
+  }
+  lua_pushvalue(L, lua_upvalueindex(6));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 6);
+  lua_pushvalue(L, 7);
+  lua_call(L, 4, 2);
+  return 2;
+}
+
+static int ls_connect (lua_State *L) {
+  lsObject *o = (lsObject *)lua_touserdata(L, 1);
+  size_t hlen, plen;
+  const char *host, *port;
+  int family, pnum, client, master;
+  if (o == NULL || !lua_getmetatable(L, 1))
+    return lsfallbackat(L, 3);    /* (which raises LuaSocket's message) */
+  client = lua_rawequal(L, -1, lua_upvalueindex(2));
+  master = client || lua_rawequal(L, -1, lua_upvalueindex(1));
+  lua_pop(L, 1);
+  if (!master) return lsfallbackat(L, 3);
+  host = luaL_checklstring(L, 2, &hlen);   /* (numbers become text) */
+  port = luaL_checklstring(L, 3, &plen);
+  pnum = ns_lsnumaddr(host, hlen, port, plen, &family);
+  lua_settop(L, 3);
+  lua_getiuservalue(L, 1, UV_FAM);                       /* 4 */
+  if (pnum < 0 || lua_getiuservalue(L, 1, UV_CONNECTING) != LUA_TNIL
+      || lua_getiuservalue(L, 1, UV_FAILED) != LUA_TNIL
+      || (lua_toboolean(L, 4)   /* (sock.lua's connectone decides then) */
+          ? strcmp(lua_tostring(L, 4), ns_familyname(family)) != 0
+          : o->s != NULL)) {
+    lua_settop(L, 3);
+    return lsfallbackat(L, 3);
+  }
+  lua_settop(L, 4);
+  if (o->s == NULL) {   /* a socket of the address's family */
+    nsSocket *s;
+    lua_pushvalue(L, lua_upvalueindex(4));
+    lua_pushstring(L, ns_familyname(family));
+    lua_pushliteral(L, "stream");
+    lua_call(L, 2, 3);                                   /* 5, 6, 7 */
+    if (!lua_toboolean(L, 5)) return lsfailwords(L, 6, lua_upvalueindex(7));
+    s = ns_checksocket(L, 5);
+    if (family == AF_INET6) {  /* as LuaSocket's tcp6: IPv6 only */
+      int on = 1;
+      (void)setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    }
+    lssetsock(L, o, 1, 5);
+    lua_pushstring(L, ns_familyname(family));
+    lua_setiuservalue(L, 1, UV_FAM);
+    lua_settop(L, 4);
+  }
+  lua_pushvalue(L, lua_upvalueindex(5));
+  lua_getiuservalue(L, 1, UV_SOCK);
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, pnum);
+  lua_callk(L, 3, 3, client, ls_connect_k);
+  return ls_connect_k(L, LUA_OK, client);
+}
+
+/* core._lsconnect(master, client, luaconnect, socket, connect, failed, words) */
+static int ls_newconnect (lua_State *L) {
+  lua_settop(L, 7);
+  lua_pushcclosure(L, ls_connect, 7);
+  return 1;
+}
+
+
+/*
+** o:accept() of a stream server: a client object around netsock's
+** accepted socket. Upvalues: 1 the server class, 2 the client class,
+** 3 the Lua method (misuse, no socket), 4 netsock's accept, 5 the
+** words, 6 the kind, 7 the clients' family (false: the server's).
+** stack: 1 o, 2..4 accept's results.
+*/
+static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  if (!lua_toboolean(L, 2)) return lsfailwords(L, 3, lua_upvalueindex(5));
+  if (lua_toboolean(L, lua_upvalueindex(7))) lua_pushvalue(L, lua_upvalueindex(7));
+  else lua_getiuservalue(L, 1, UV_FAM);                  /* 5 */
+  lsnewobject(L, lua_upvalueindex(2), lua_upvalueindex(6), 5, 2);
+  return 1;
+}
+
+static int ls_accept (lua_State *L) {
+  lsObject *o = (lsObject *)lua_touserdata(L, 1);
+  int server = 0;
+  if (o != NULL && o->s != NULL && lua_getmetatable(L, 1)) {
+    server = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+  }
+  if (!server) return lsfallbackat(L, 3);
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_getiuservalue(L, 1, UV_SOCK);
+  lua_callk(L, 1, 3, 0, ls_accept_k);
+  return ls_accept_k(L, LUA_OK, 0);
+}
+
+/* core._lsaccept(server, client, luaaccept, accept, words, kind, family) */
+static int ls_newaccept (lua_State *L) {
+  lua_settop(L, 7);
+  lua_pushcclosure(L, ls_accept, 7);
+  return 1;
+}
+
+/* }====== */
+
+
 /* {====== getstats, setstats ====== */
 
 /* o:getstats(): bytes received (as receive returned them), bytes sent,
@@ -311,25 +495,6 @@ static int ls_setstats (lua_State *L) {
 
 
 /* {====== Datagrams: udp receive and send ====== */
-
-/*
-** What the C methods leave to the layer's Lua method (upvalue 4): the
-** rare cases (a size beyond the stack buffer, no socket yet, a count
-** given as text). Yieldable: the Lua method may wait inside a task.
-*/
-static int lsfallback_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  return lua_gettop(L);
-}
-
-static int lsfallback (lua_State *L) {
-  int n = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(4));
-  lua_insert(L, 1);
-  lua_callk(L, n, LUA_MULTRET, 0, lsfallback_k);
-  return lua_gettop(L);
-}
-
 
 /* a datagram call's failure: nil and LuaSocket's word (upvalue 3) */
 static int lsdgramfail (lua_State *L, nsResult r, int err) {
@@ -374,12 +539,12 @@ static int ls_udpreceive (lua_State *L) {
   nsSocket *s = o->s;
   lua_Integer size = 8192;
   if (!lua_isnoneornil(L, 2)) {
-    if (!lua_isinteger(L, 2)) return lsfallback(L);
+    if (!lua_isinteger(L, 2)) return lsfallbackat(L, 4);
     size = lua_tointeger(L, 2);
   }
   if (size < 0 || size > NS_STACKBUF || lua_gettop(L) > 2 || s == NULL
       || s->fd < 0 || ns_pending(s) > 0)
-    return lsfallback(L);
+    return lsfallbackat(L, 4);
   lua_settop(L, 1);
   lua_pushinteger(L, size);
   lua_pushnumber(L, ns_deadline(s->timeout));
@@ -423,7 +588,7 @@ static int ls_udpsend (lua_State *L) {
   nsSocket *s = o->s;
   if (lua_type(L, 2) != LUA_TSTRING || s == NULL || s->fd < 0
       || !ns_io_plain(s))
-    return lsfallback(L);
+    return lsfallbackat(L, 4);
   lua_settop(L, 2);
   lua_pushnumber(L, ns_deadline(s->timeout));
   lua_getiuservalue(L, 1, UV_SOCK);
@@ -494,6 +659,9 @@ static const luaL_Reg ls_funcs[] = {
   {"_lsmethods", ls_methods},
   {"_lsclass", ls_class},
   {"_lsnew", ls_new},
+  {"_lsfactory", ls_factory},
+  {"_lsconnect", ls_newconnect},
+  {"_lsaccept", ls_newaccept},
   {"_lsget", ls_get},
   {"_lsset", ls_set},
   {"_lssetclass", ls_setclass},

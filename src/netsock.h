@@ -753,6 +753,10 @@ NS_API void ns_options_open (lua_State *L);
 /* core._lsservice, _lsnumeric, _lsnumaddr, _lsnofile, _lsskip,
    _lsnewtry, _lsprotect (module table at -1; luasocket.c opens it) */
 NS_API void ns_lsutil_open (lua_State *L);
+/* the port of a numeric host and a port of digits, its family in
+   *family (AF_INET, AF_INET6); -1 when either needs getaddrinfo */
+NS_API int ns_lsnumaddr (const char *host, size_t hlen, const char *port,
+                         size_t plen, int *family);
 /* }====== */
 
 

@@ -586,6 +586,15 @@ local function connectone(o, family, host, port)
   return nil, lserror(msg, code), tb == 0 or tt == 0
 end
 
+-- the bookkeeping of a numeric connect that src/luasocket.c's connect
+-- made and saw fail (fam0: the family before): as connectone's
+local function connectfailed(o, fam0, msg, code)
+  lsset(o, FAILED, code ~= "EINPROGRESS" or nil)
+  if code == "EINPROGRESS" then lsset(o, CONNECTING, true)
+  else lsset(o, FAM, fam0) end
+  return nil, lserror(msg, code)
+end
+
 -- tryconnect(o, host, port): connect o to the first of host's addresses
 -- that answers; a timeout of 0 stops at the first (in progress). A
 -- numeric host with a port of digits, the common case, is its own one
@@ -734,6 +743,17 @@ addcmethods("tcp", { TCP_MASTER, TCP_CLIENT, TCP_SERVER }, "tcp{any}",
             TCP_CLIENT, "tcp{client}",
             { "close", "getfd", "dirty", "settimeout", "gettimeout",
               "receive", "send", "getstats", "setstats" })
+-- connect and accept in C for the common calls (a numeric address; a
+-- server with a socket), the Lua methods above for the rest
+do
+  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect, nssocket,
+                                  nsmethods.connect, connectfailed, words)
+  local accept = core._lsaccept(TCP_SERVER, TCP_CLIENT, tcpm.accept,
+                                nsmethods.accept, words, "tcp", false)
+  for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
+    mt.__index.connect, mt.__index.accept = connect, accept
+  end
+end
 M.TCP_CLIENT = TCP_CLIENT
 
 local function newmaster(kind, family)
@@ -751,7 +771,7 @@ local function maketcp(family)
   return o
 end
 
-function M.tcp() return maketcp(nil) end
+M.tcp = core._lsfactory(TCP_MASTER, "tcp", false)
 function M.tcp4() return maketcp("inet") end
 function M.tcp6() return maketcp("inet6") end
 -- }======
@@ -907,7 +927,7 @@ local function makeudp(family)
   return o
 end
 
-function M.udp() return makeudp(nil) end
+M.udp = core._lsfactory(UDP_UNCONNECTED, "udp", false)
 function M.udp4() return makeudp("inet") end
 function M.udp6() return makeudp("inet6") end
 -- }======
@@ -987,6 +1007,13 @@ end
 US_MASTER = newclass("unixstream{master}", unixs, { "unixstream{any}" }, "unixstream")
 US_CLIENT = newclass("unixstream{client}", unixs, { "unixstream{any}" }, "unixstream")
 US_SERVER = newclass("unixstream{server}", unixs, { "unixstream{any}" }, "unixstream")
+do
+  local accept = core._lsaccept(US_SERVER, US_CLIENT, unixs.accept,
+                                nsmethods.accept, words, "unixstream", "unix")
+  for _, mt in ipairs { US_MASTER, US_CLIENT, US_SERVER } do
+    mt.__index.accept = accept
+  end
+end
 addcmethods("unixstream", { US_MASTER, US_CLIENT, US_SERVER }, "unixstream{any}",
             US_CLIENT, "unixstream{client}",
             { "close", "getfd", "dirty", "settimeout",
