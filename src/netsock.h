@@ -465,9 +465,11 @@ NS_API const char *ns_sig_missing (void);
    child), or -1 with errno; ns_sig_drain reads it empty */
 NS_API int ns_sig_wakefd (void);
 NS_API void ns_sig_drain (void);
-/* our handler for 'sig', calling 'fn' (the previous disposition kept),
-   and the previous one back if ours is still in place: 0, -1 with errno */
+/* our handler for 'sig', calling 'fn' (the previous disposition kept);
+   whether ours is in place; the previous one back if ours is still in
+   place: 0, -1 with errno */
 NS_API int ns_sig_install (int sig, nsSigArrived fn);
+NS_API int ns_sig_caught (int sig);
 NS_API int ns_sig_restore (int sig);
 /* kill(2): 0 or -1 with errno; getpid(2) */
 NS_API int ns_sig_kill (long pid, int sig);

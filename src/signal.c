@@ -130,7 +130,7 @@ static int sig_catch (lua_State *L) {
   int sig = checksignal(L, 1);
   int fd = ns_sig_wakefd();
   if (fd < 0) return ns_fail(L, errno);
-  flags[sig] = 0;
+  if (!ns_sig_caught(sig)) flags[sig] = 0;  /* one arrived, not taken: kept */
   if (ns_sig_install(sig, arrived) < 0) return ns_fail(L, errno);
   lua_pushinteger(L, fd);
   return 1;

@@ -114,6 +114,12 @@ static int ours (int sig) {
 }
 
 
+/* whether our handler is the one in place for 'sig' (asked of the kernel) */
+int ns_sig_caught (int sig) {
+  return ours(sig);
+}
+
+
 /*
 ** Our handler for 'sig', the previous disposition saved: 0, or -1 with
 ** errno. Whether it is in place is asked of the kernel, not of a flag:

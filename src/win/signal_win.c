@@ -106,6 +106,11 @@ int ns_sig_install (int sig, nsSigArrived fn) {
 }
 
 
+int ns_sig_caught (int sig) {
+  return caught[sig] != 0;
+}
+
+
 int ns_sig_restore (int sig) {
   InterlockedExchange(&caught[sig], 0);
   return 0;
