@@ -181,9 +181,10 @@ print(url.escape("a b"), mime.b64("hi"), type(smtp.send), type(ftp.get), type(tp
       local file = H.tmpname(".lua")
       H.writefile(file, [[
 -- the ignored-signal mask from ps (no /proc needed): the shell popen
--- starts is our child, so its $PPID is us
+-- starts is our child, so its $PPID is us (ps without the sanitizer's
+-- LD_PRELOAD, under which it hangs: make sanitize)
 local function ignored()
-  local f = io.popen("ps -o sigignore= -p $PPID")
+  local f = io.popen("env -u LD_PRELOAD ps -o sigignore= -p $PPID")
   local mask = tonumber(f:read("a"):match("%x+"), 16)
   f:close()
   return mask & (1 << 12) ~= 0   -- SIGPIPE is 13

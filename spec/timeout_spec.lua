@@ -211,6 +211,81 @@ describe("netsock.timeout", function()
     clean()
   end)
 
+  -- a loop retrying on "timeout" once the scope's time is up: each call
+  -- that would wait yields once (a due timer) before it times out, so
+  -- the loop goes on; before, it held the loop (the other task's timer
+  -- never fired until the spinner's own 2 s bound)
+  describe("a loop retrying on timeout after the deadline lets the other tasks run:", function()
+    local a, b, f, blocker
+    local ops = {
+      { "recv", function() return a:recv(10) end },
+      { "a file's read", function() return f:read("l") end },
+      { "sleep", function() return ns.sleep(1) end },
+      { "join", function() return ns.join(blocker) end },
+      { "queue get", function() return ns.queue():get() end },
+      { "semaphore acquire", function() return ns.semaphore(0):acquire() end },
+      { "event wait", function() return ns.event():wait() end },
+    }
+    for _, op in ipairs(ops) do
+      it(op[1], function()
+        a, b = ns.socketpair()
+        f = a:makefile("r")
+        finally(function() a:close(); b:close() end)
+        local other, ended = 0, nil
+        run_bounded(10, function()
+          blocker = ns.spawn(function() ns.sleep(30) end)
+          ns.spawn(function()
+            ns.timeout(0.01, function()
+              local t0 = ns.monotime()
+              while other < 5 and ns.monotime() - t0 < 2 do  -- bounded
+                local r = table.pack(op[2]())
+                assert.same({ n = 3, nil, "timeout", "timeout" }, r)
+              end
+            end)
+            ended = other >= 5 and "the other task went on" or "2 s passed"
+            ns.cancel(blocker)
+          end)
+          ns.spawn(function()
+            ns.sleep(0.05)  -- the scope has passed by then
+            for _ = 1, 5 do ns.sleep(0.001); other = other + 1 end
+          end)
+        end)
+        assert.equal("the other task went on", ended)
+        clean()
+      end)
+    end
+  end)
+
+  it("timeout 0 still polls without yielding, in a passed scope too", function()
+    local a, b = ns.socketpair()
+    finally(function() a:close(); b:close() end)
+    a:settimeout(0)
+    local turns, done, seen = 0, false, {}
+    local q = ns.queue()
+    local function three()  -- the other task's turns across three polls
+      local before = turns
+      for _ = 1, 3 do seen[#seen + 1] = select(3, a:recv(10)) end
+      seen[#seen + 1] = select(3, q:get(0))
+      seen[#seen + 1] = turns - before
+    end
+    run_bounded(10, function()
+      ns.spawn(function()
+        three()
+        ns.timeout(0.001, function()
+          ns.sleep(0.01)
+          three()
+        end)
+        done = true
+      end)
+      ns.spawn(function()
+        while not done do turns = turns + 1; coroutine.yield() end
+      end)
+    end)
+    assert.same({ "timeout", "timeout", "timeout", "timeout", 0,
+                  "timeout", "timeout", "timeout", "timeout", 0 }, seen)
+    clean()
+  end)
+
   it("raises on misuse", function()
     assert.has_error(function() ns.timeout(nil, print) end,
       "bad argument #1 to 'timeout' (number expected, got no value)")

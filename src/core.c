@@ -130,6 +130,8 @@ int luaopen_netsock_core (lua_State *L) {
   ns_aux_open(L);
   ns_addr_open(L);
   ns_wait_open(L);
+  ns_loop_open(L);
+  ns_buf_open(L);
   ns_resolve_open(L);
   ns_select_open(L);
   ns_socket_open(L);   /* before the files that add socket methods */

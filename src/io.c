@@ -37,11 +37,14 @@
 ** every whole record that has come, decrypted ('want' only reserves;
 ** 0: what the transport needs). Returns the bytes added, 0 at the end
 ** of the stream, or -1 with errno (EINTR only for the lua5.4 prompt's
-** Ctrl-C; ENOMEM when the buffer cannot grow). A failed fill leaves no
+** Ctrl-C; ENOMEM when the buffer cannot grow; EAGAIN without a system
+** call after a short read in a task: ns_readskip). A failed fill leaves no
 ** empty buffer behind (a waiting socket keeps none).
 */
 ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want, double deadline) {
   ssize_t n;
+  if (ns_io_plain(s) && ns_readskip(L, s, deadline))
+    return -1;  /* a short read emptied the queue: wait (EAGAIN) */
   if (!ns_buf_reserve(s, want)) {
     errno = ENOMEM;
     return -1;
@@ -52,6 +55,7 @@ ssize_t ns_io_fill (lua_State *L, nsSocket *s, size_t want, double deadline) {
                   ns_callflags(L, s, NS_READ, deadline));
       while (n < 0 && ns_retry(L));
       if (n > 0) s->rtail += (size_t)n;
+      ns_readshort(L, s, n, want);
       break;
     default:
       n = ns_tls_fill(L, s);

@@ -22,8 +22,10 @@
 **              umask, isatty
 **   sched.c    the task loop's waits: waiters per descriptor, the
 **              deadline heap (ns_sched_*)
-**   wait.c     clock, deadlines, the loop's readiness set and wait, how
-**              a call waits
+**   wait.c     clock, deadlines, how a call waits (in a task: the
+**              loop's registration and filed wait)
+**   loop.c     the task loop's object: its readiness set's wait, its
+**              methods for tasks.lua
 **   pool.c     the lookup pool: resolver jobs on worker threads
 **   resolve.c  every name lookup (inside tasks through pool.c)
 **   select.c   select and the poller
@@ -106,6 +108,17 @@
 #define NS_BUFSIZE  (64 * 1024)
 #endif
 
+/* receive buffers of NS_BUFSIZE kept free for the next fill, per
+   thread (buffer.c) */
+#if !defined(NS_BUFCACHE)
+#define NS_BUFCACHE  4
+#endif
+
+/* storage per OS thread (each thread runs a Lua state of its own) */
+#if !defined(NS_THREADLOCAL)
+#define NS_THREADLOCAL __thread
+#endif
+
 /* default longest line a file object buffers */
 #if !defined(NS_LINELIMIT)
 #define NS_LINELIMIT  (1024 * 1024)
@@ -186,6 +199,9 @@ typedef struct nsSocket {
                            were set for (wait.c: timed kernel waits); 0:
                            not set by netsock, the kernel's value unknown */
   unsigned gen;         /* ns_forkgen() at birth: a fork's copy if changed */
+  unsigned rdshort;     /* wait.c: the task loop's poll count when a short
+                           read emptied the kernel's queue (0: unknown) */
+  int rdguess;          /* wait.c: a read skipped its system call for it */
 } nsSocket;
 
 #define ns_pending(s)  ((s)->rtail - (s)->rhead)
@@ -276,7 +292,8 @@ NS_API int ns_sys_getprotobyname (const char *name, struct protoent *pe,
 */
 typedef struct nsReadyEvent {
   int fd;
-  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up */
+  int events;      /* NS_READ | NS_WRITE; both on an error or hang-up,
+                      with NS_HANGUP where the backend tells it */
 } nsReadyEvent;
 NS_API int ns_ready_open (void);
 /* 'events': NS_READ, NS_WRITE, and NS_EDGE for edge-triggered */
@@ -417,6 +434,8 @@ NS_API void ns_buf_free (nsSocket *s);
 NS_API void ns_buf_consume (nsSocket *s, size_t n);
 /* push up to 'size' buffered bytes (consumed unless 'peek') */
 NS_API void ns_buf_take (lua_State *L, nsSocket *s, size_t size, int peek);
+/* the free buffers' cache goes with the state (lua_close) */
+NS_API void ns_buf_open (lua_State *L);
 /* }====== */
 
 
@@ -501,6 +520,8 @@ typedef struct nsSlot {  /* one task's wait (sched.c) */
   int pos;               /* index in the heap, 0: no entry */
   int nextfree;          /* free list */
   int inuse;
+  int waited;            /* it filed a wait since its last passed deadline
+                            (wait.c: such a wait yields once) */
   double dl;             /* deadline of the current wait, < 0: none */
   double hd;             /* the heap entry's deadline (a lower bound) */
   long long ord, hord;   /* set order of dl and of the entry */
@@ -517,6 +538,28 @@ typedef struct nsSched {
   int ntimers;           /* slots with a deadline now */
   int stop, scoped;      /* netsock.stop was called; timeout scopes exist */
 } nsSched;
+
+/*
+** The task loop's object (loop.c makes it, wait.c files waits in it):
+** one readiness set per state (core._newloop), kept in the registry at
+** NS_LOOPREF. A socket is registered once: its first wait stamps it
+** with a serial number (s->waiters) that reg[fd] remembers; hup[fd]:
+** the loop saw fd hang up or fail (ns_readskip).
+*/
+#define NS_LOOP     "netsock.loop"      /* metatable */
+#define NS_LOOPREF  "netsock.loopobj"   /* registry: the loop of this state */
+#define NS_LOOPMAGIC  0x6c6f6f70
+
+typedef struct nsLoop {
+  int epfd;
+  int serial;    /* last stamp handed out */
+  int cap;       /* size of reg and hup */
+  int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
+  unsigned char *hup;  /* hup[fd]: the loop saw fd hang up (or fail) */
+  nsSched sched; /* the tasks' waits (sched.c); its map: user value 1 */
+  int running;   /* the loop runs its tasks (l:running): waits are filed */
+  int magic;     /* NS_LOOPMAGIC: ns_toloop's check, cheaper than the metatable's */
+} nsLoop;
 NS_API void ns_sched_init (nsSched *S);
 NS_API void ns_sched_close (nsSched *S);
 NS_API int ns_sched_file (nsSched *S, int id, int fd, int events,
@@ -578,6 +621,20 @@ NS_API nsResult ns_block (lua_State *L, nsSocket *s, int events,
 ** Inside a task it suspends the task and, once resumed, calls
 ** 'k(L, LUA_YIELD, ctx)': it does not return.
 */
+/*
+** A read in a task that came back short (0 < got < asked, a stream, no
+** flags) emptied the kernel's queue: until the loop's next poll, every
+** byte or hang-up that comes is an edge still queued for it, so the
+** next read may wait at once instead of making the recv(2) that would
+** say EAGAIN (ns_readskip: -1 with errno EAGAIN then). wait.c.
+*/
+NS_API void ns_readshort_ (lua_State *L, nsSocket *s);
+#define ns_readshort(L,s,got,asked) \
+  ((void)((got) > 0 && (size_t)(got) < (size_t)(asked) && \
+          (s)->type == SOCK_STREAM && (ns_readshort_(L, s), 1)))
+NS_API int ns_readskip_ (lua_State *L, nsSocket *s, double deadline);
+#define ns_readskip(L,s,deadline) \
+  ((s)->rdshort != 0 && ns_readskip_(L, s, deadline))
 NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                          lua_KContext ctx, lua_KFunction k);
 /* wait on a bare descriptor (same contract; fd -1: a pure timer) */
@@ -601,6 +658,18 @@ NS_API void ns_wakefd (lua_State *L, int fd, int gone);
 /* the descriptor's blocking flag back to non-blocking (detach) */
 NS_API void ns_nonblock (nsSocket *s);
 NS_API void ns_wait_open (lua_State *L);
+/* for loop.c: the loop object at idx or NULL; the token a task yields
+   when its wait is filed; a poll of the loop (short reads before it
+   make no guess: ns_readskip) */
+NS_API nsLoop *ns_toloop (lua_State *L, int idx);
+NS_API const void *ns_filedtoken (void);
+NS_API void ns_polled (void);
+/* }====== */
+
+
+/* {====== loop.c: the task loop's object ====== */
+/* core._newloop and the loop's methods (poll, runq, suspend, ...) */
+NS_API void ns_loop_open (lua_State *L);
 /* }====== */
 
 
@@ -717,7 +786,18 @@ NS_API void ns_options_open (lua_State *L);
 /* }====== */
 
 
-/* {====== luasocket.c: netsock.luasocket's stream receive and send ====== */
+/* {====== lsutil.c: netsock.luasocket's functions that need no object ====== */
+/* core._lsservice, _lsnumeric, _lsnumaddr, _lsnofile, _lsskip,
+   _lsnewtry, _lsprotect (module table at -1; luasocket.c opens it) */
+NS_API void ns_lsutil_open (lua_State *L);
+/* the port of a numeric host and a port of digits, its family in
+   *family (AF_INET, AF_INET6); -1 when either needs getaddrinfo */
+NS_API int ns_lsnumaddr (const char *host, size_t hlen, const char *port,
+                         size_t plen, int *family);
+/* }====== */
+
+
+/* {====== luasocket.c: netsock.luasocket's objects and their data path ====== */
 NS_API void ns_luasocket_open (lua_State *L);
 /* }====== */
 

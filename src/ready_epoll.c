@@ -24,7 +24,7 @@
 ** (wait: a signal came; the caller decides). A set is closed with
 ** ns_ready_close (close(2) also works). Reported events are NS_READ and NS_WRITE; a hang-up or an
 ** error reports both directions, and the caller keeps what it asked for
-** (ns_readywithin).
+** (ns_readywithin); epoll adds NS_HANGUP then (the other backends may).
 */
 #include <errno.h>
 #include <stdint.h>
@@ -45,9 +45,10 @@ static uint32_t toepoll (int events) {
 }
 
 
-/* epoll's bits to NS_READ/NS_WRITE: errors and hang-ups wake both */
+/* epoll's bits to NS_READ/NS_WRITE: errors and hang-ups wake both and
+   say NS_HANGUP too (the task loop: a state that no later edge reports) */
 static int fromepoll (uint32_t ev) {
-  int r = 0;
+  int r = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? NS_HANGUP : 0;
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r |= NS_READ;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r |= NS_WRITE;
   return r;

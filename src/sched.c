@@ -172,6 +172,7 @@ int ns_sched_file (nsSched *S, int id, int fd, int events, double deadline) {
   if (deadline >= 0 && grow((void **)&S->heap, &S->hcap, S->hn + 1, sizeof(int), 64) < 0)
     return -1;
   s = &S->slot[id];
+  s->waited = 1;
   if (fd >= 0) {
     s->waitno = ++S->nwaits;
     s->fd = fd;

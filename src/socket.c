@@ -526,9 +526,14 @@ static int recv_k (lua_State *L, int status, lua_KContext ctx) {
       if (!ns_buf_reserve(s, size)) return ns_fail(L, ENOMEM);
       p = s->rbuf + s->rtail;
     }
-    do n = recv(s->fd, p, size,
-                flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
-    while (n < 0 && ns_retry(L));
+    if (flags == 0 && ns_readskip(L, s, lua_tonumber(L, 4)))
+      n = -1;  /* a short read emptied the queue: wait (EAGAIN) */
+    else {
+      do n = recv(s->fd, p, size,
+                  flags | ns_callflags(L, s, NS_READ, lua_tonumber(L, 4)));
+      while (n < 0 && ns_retry(L));
+      if (flags == 0) ns_readshort(L, s, n, size);
+    }
     if ((size_t)n > size && n > 0)
       n = (ssize_t)size;  /* MSG_TRUNC reports the datagram's full length */
     if (n > 0 || (n == 0 && !ns_atend(s, size))) {

@@ -36,9 +36,8 @@
    the filed token when the wait is filed in the loop already */
 static char waittoken, filedtoken;
 
-#define MAXEVENTS  256  /* per wait; the rest come on the next */
-
-static int loop_register (lua_State *L, int fd, nsSocket *s, int events);
+static int loop_register (nsLoop *l, int fd, nsSocket *s, int events);
+static nsLoop *taskloop (lua_State *L);
 
 
 /* {====== Clock ====== */
@@ -57,15 +56,54 @@ double ns_monotime (void) {
 ** (core._setcap) as the loop moves from task to task. Per OS thread, as
 ** each thread runs a Lua state of its own.
 */
-#if !defined(NS_THREADLOCAL)
-#define NS_THREADLOCAL __thread
-#endif
 static NS_THREADLOCAL double capdeadline = -1.0;
 
 double ns_deadline (double timeout) {
   double d = timeout < 0 ? -1.0 : ns_monotime() + timeout;
   if (capdeadline >= 0 && (d < 0 || capdeadline < d)) d = capdeadline;
   return d;
+}
+
+
+/*
+** The task loop's polls so far (never 0), per OS thread as capdeadline:
+** a short read marks its socket with it (s->rdshort), and the mark
+** holds only until the loop's next poll, which may take the edges that
+** came since.
+*/
+static NS_THREADLOCAL unsigned pollcount = 1;
+
+void ns_polled (void) {
+  if (++pollcount == 0) pollcount = 1;
+}
+
+
+void ns_readshort_ (lua_State *L, nsSocket *s) {
+  if (lua_isyieldable(L)) s->rdshort = pollcount;
+}
+
+
+/*
+** Whether a read on 's' may wait at once, without its system call
+** (netsock.h, ns_readshort): its last read was short, the loop has not
+** polled since, the call runs in a coroutine (in a task the loop's
+** edge-triggered set holds every edge since; elsewhere poll(2) looks at
+** the present state) and may still wait (timeout 0 and a passed
+** deadline try the kernel, as always). A hang-up the loop saw before
+** that read stays unread after it and is no new edge: loop_register
+** sends such a guess back to its system call (s->rdguess). 1 with errno
+** EAGAIN when the read is to wait. As nginx's "ready = 0" after a short
+** recv with EPOLLRDHUP: docs/performance.md, "System calls per request".
+*/
+int ns_readskip_ (lua_State *L, nsSocket *s, double deadline) {
+  int skip = s->rdshort == pollcount && s->timeout != 0 &&
+             lua_isyieldable(L) && !ns_inherited(s->gen) &&
+             (deadline < 0 || ns_monotime() < deadline);
+  s->rdshort = 0;  /* one guess per short read */
+  if (!skip) return 0;
+  s->rdguess = 1;
+  errno = EAGAIN;
+  return 1;
 }
 
 
@@ -107,7 +145,8 @@ int ns_msuntil (double deadline) {
 }
 
 
-static int fileinloop (lua_State *L, int fd, int events, double deadline);
+static int fileinloop (lua_State *L, nsLoop *l, int fd, int events,
+                       double deadline);
 
 /*
 ** Suspend the running task. The common case files the wait in the
@@ -115,15 +154,19 @@ static int fileinloop (lua_State *L, int fd, int events, double deadline);
 ** token: the loop has nothing more to do for it. Otherwise (a wait with
 ** 'watch', or no loop object) it yields the 4 values of the task
 ** protocol, and a 5th when 'watch' is a stack index (> 0): an array of
-** further descriptors whose close must wake the task too (select).
+** further descriptors whose close must wake the task too (select). The
+** loop 'l' (taskloop) is at the top of the stack; it goes.
 */
-static int yieldwait (lua_State *L, int fd, int events, double deadline,
-                      int watch, lua_KContext ctx, lua_KFunction k) {
-  if (watch <= 0 && fileinloop(L, fd, events, deadline)) {
+static int yieldwait (lua_State *L, nsLoop *l, int fd, int events,
+                      double deadline, int watch, lua_KContext ctx,
+                      lua_KFunction k) {
+  if (watch > 0) watch = lua_absindex(L, watch);
+  if (watch <= 0 && fileinloop(L, l, fd, events, deadline)) {
+    lua_pop(L, 1);
     lua_pushlightuserdata(L, &filedtoken);
     return lua_yieldk(L, 1, ctx, k);  /* never returns */
   }
-  if (watch > 0) watch = lua_absindex(L, watch);
+  lua_pop(L, 1);
   lua_pushlightuserdata(L, &waittoken);
   lua_pushinteger(L, fd);
   lua_pushinteger(L, events & (NS_READ | NS_WRITE));
@@ -296,12 +339,16 @@ nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
                          int watch, lua_KContext ctx, lua_KFunction k) {
   if (deadline >= 0 && ns_monotime() >= deadline)
     return NS_TIMEOUT;
-  if (k != NULL && ns_intask(L)) {
+  nsLoop *l;
+  if (k != NULL && (l = taskloop(L)) != NULL) {
     if (fd >= 0) {
-      int r = loop_register(L, fd, NULL, events);
-      if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
+      int r = loop_register(l, fd, NULL, events);
+      if (r <= 0) {
+        lua_pop(L, 1);
+        return r < 0 ? NS_ERRNO : NS_AGAIN;
+      }
     }
-    return (nsResult)yieldwait(L, fd, events, deadline, watch, ctx, k);
+    return (nsResult)yieldwait(L, l, fd, events, deadline, watch, ctx, k);
   }
   return pollwait(L, fd, events, deadline);  /* fd -1: poll sleeps */
 }
@@ -336,16 +383,31 @@ nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
 }
 
 
+static int yieldpassed (lua_State *L, nsLoop *l);
+
 nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                   lua_KContext ctx, lua_KFunction k) {
-  if (deadline >= 0 && ns_monotime() >= deadline)
-    return NS_TIMEOUT;
-  if (k != NULL && ns_intask(L)) {
-    int r = loop_register(L, s->fd, s, events);
-    if (r <= 0) return r < 0 ? NS_ERRNO : NS_AGAIN;
+  nsLoop *l;
+  if (deadline >= 0 && ns_monotime() >= deadline) {
+    if (s->timeout == 0 || k == NULL || (l = taskloop(L)) == NULL)
+      return NS_TIMEOUT;
+    if (!yieldpassed(L, l)) {
+      lua_pop(L, 1);
+      return NS_TIMEOUT;
+    }
+    /* a timer due at once: the loop runs the others, then the call
+       tries once more and times out (its slot says it waited) */
+    return (nsResult)yieldwait(L, l, -1, 0, deadline, 0, ctx, k);
+  }
+  if (k != NULL && (l = taskloop(L)) != NULL) {
+    int r = loop_register(l, s->fd, s, events);
+    if (r <= 0) {
+      lua_pop(L, 1);
+      return r < 0 ? NS_ERRNO : NS_AGAIN;
+    }
     if (s->waiters == 0)
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
-    return (nsResult)yieldwait(L, s->fd, events, deadline, 0, ctx, k);
+    return (nsResult)yieldwait(L, l, s->fd, events, deadline, 0, ctx, k);
   }
   return pollwait(L, s->fd, events, deadline);
 }
@@ -386,84 +448,22 @@ void ns_wakeclosed (lua_State *L, nsSocket *s) {
 /* }====== */
 
 
-/* {====== The task loop's waiter ====== */
+/* {====== The task loop's registrations and filed waits ====== */
 
 /*
-** core._newloop(): what lua/netsock/tasks.lua waits with: one epoll
-** descriptor (kept in the registry at NS_LOOPREF) where every descriptor a
-** task waits on is registered edge-triggered for both directions
-** (EPOLLET | EPOLLIN | EPOLLOUT). Edge-triggering is sound because every
-** netsock call waits only after its system call said EAGAIN: the next
-** change of state is an edge; and registering (ADD or MOD) looks at
-** the present state, so an edge that came before is not lost.
-**
-** A socket is registered once: its first wait stamps it with a serial
-** number (in s->waiters) that reg[fd] remembers, and its later waits,
-** finding the same stamp, cost no system call. A descriptor closed
-** behind the loop's back (a socket's __gc) leaves epoll by itself; the
-** socket that reuses the number has another stamp (0: new) and is
-** registered afresh. Bare descriptors are (re)registered on each wait.
+** What a task's wait does in the loop object (loop.c): the one registry
+** lookup (taskloop), the descriptor's registration in its epoll set
+** (loop_register, loop_forget) and the wait filed in its bookkeeping
+** (fileinloop, sched.c).
 */
-#define NS_LOOP     "netsock.loop"      /* metatable */
-#define NS_LOOPREF  "netsock.loopobj"   /* registry: the loop of this state */
-
-typedef struct {
-  int epfd;
-  int serial;    /* last stamp handed out */
-  int cap;       /* size of reg */
-  int *reg;      /* reg[fd]: stamp of the socket registered, 0 if none */
-  nsSched sched; /* the tasks' waits (sched.c); its map: the user value */
-  int running;   /* the loop runs its tasks (l:running): waits are filed */
-  int magic;     /* NS_LOOPMAGIC: toloop's check, cheaper than the metatable's */
-} nsLoop;
-
-#define NS_LOOPMAGIC  0x6c6f6f70
 
 /* the loop object at idx, or NULL (a full userdata of its size and mark) */
-static nsLoop *toloop (lua_State *L, int idx) {
+nsLoop *ns_toloop (lua_State *L, int idx) {
   nsLoop *l = (nsLoop *)lua_touserdata(L, idx);
   if (l == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
       lua_rawlen(L, idx) != sizeof(nsLoop) || l->magic != NS_LOOPMAGIC)
     return NULL;
   return l;
-}
-
-static nsLoop *checkloop (lua_State *L) {
-  nsLoop *l = toloop(L, 1);
-  if (l == NULL) luaL_typeerror(L, 1, "netsock loop");
-  if (l->epfd < 0) luaL_error(L, "attempt to use a closed loop");
-  return l;
-}
-
-
-/*
-** core._newloop(tasks, onclose): the loop object; 'tasks' is the weak
-** set of the loop's task threads (ns_intask), 'onclose(fd)' what a
-** close calls to wake the tasks waiting on fd (ns_wakeclosed). Lua
-** hands both over here, so the task loop never reaches into the
-** registry.
-*/
-static int loop_new (lua_State *L) {
-  nsLoop *l;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, NS_TASKS);
-  lua_pushvalue(L, 2);
-  lua_setfield(L, LUA_REGISTRYINDEX, NS_ONCLOSE);
-  l = (nsLoop *)lua_newuserdatauv(L, sizeof(nsLoop), 1);
-  memset(l, 0, sizeof *l);
-  l->epfd = -1;
-  l->magic = NS_LOOPMAGIC;
-  ns_sched_init(&l->sched);
-  luaL_setmetatable(L, NS_LOOP);
-  lua_newtable(L);               /* the map: thread <-> slot id */
-  lua_setiuservalue(L, -2, 1);
-  l->epfd = ns_ready_open();
-  if (l->epfd < 0) return ns_fail(L, errno);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  return 1;
 }
 
 
@@ -475,37 +475,53 @@ static int loop_new (lua_State *L) {
 ** registration is armed for 'events' (ns_ready_rearm: nothing on epoll,
 ** the edge emulation of the poll backend).
 */
-static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
-  nsLoop *l;
+static int loop_register (nsLoop *l, int fd, nsSocket *s, int events) {
   int r;
   events &= NS_READ | NS_WRITE;
-  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = toloop(L, -1);
-  lua_pop(L, 1);
-  if (l == NULL || l->epfd < 0) return 1;
+  if (l->epfd < 0) return 1;
+  if (s != NULL && s->rdguess) {  /* a read that did not look (ns_readskip) */
+    s->rdguess = 0;
+    if (fd < l->cap && l->hup[fd]) return 0;  /* a hang-up it may not have read */
+  }
   if (s != NULL && s->waiters != 0 && fd < l->cap && l->reg[fd] == s->waiters &&
       ns_ready_rearm(l->epfd, fd, events) == 0)
     return 1;  /* registered by this very socket */
-  r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
-  if (r < 0 && errno == ENOENT)
+  if (fd < l->cap && l->reg[fd] != 0) {  /* ours was there: likely still */
+    r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+    if (r < 0 && errno == ENOENT)
+      r = ns_ready_add(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+  }
+  else {  /* a new number, or one we let go of: one epoll_ctl per connection */
     r = ns_ready_add(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+    if (r < 0 && errno == EEXIST)
+      r = ns_ready_modify(l->epfd, fd, NS_READ | NS_WRITE | NS_EDGE);
+  }
   if (r == 0) r = ns_ready_rearm(l->epfd, fd, events);
   if (r < 0) return errno == EPERM ? 0 : -1;
   if (fd >= l->cap) {  /* grow reg; without memory, simply do not remember */
     int cap = l->cap ? l->cap : 1024, *p;
+    unsigned char *h;
     while (cap <= fd) cap *= 2;
-    p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
-    if (p != NULL) {
-      memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
-      l->reg = p;
-      l->cap = cap;
+    h = (unsigned char *)realloc(l->hup, (size_t)cap);
+    if (h != NULL) {
+      l->hup = h;
+      p = (int *)realloc(l->reg, (size_t)cap * sizeof(int));
+      if (p != NULL) {
+        memset(p + l->cap, 0, (size_t)(cap - l->cap) * sizeof(int));
+        memset(h + l->cap, 0, (size_t)(cap - l->cap));
+        l->reg = p;
+        l->cap = cap;
+      }
     }
   }
   if (s != NULL) {
     if (++l->serial <= 0) l->serial = 1;  /* wrapped: stamps stay nonzero */
     s->waiters = l->serial;
   }
-  if (fd < l->cap) l->reg[fd] = s != NULL ? s->waiters : 0;
+  if (fd < l->cap) {
+    l->reg[fd] = s != NULL ? s->waiters : 0;
+    l->hup[fd] = 0;  /* a new registration: its hang-ups are to come */
+  }
   return 1;
 }
 
@@ -521,185 +537,81 @@ static int loop_register (lua_State *L, int fd, nsSocket *s, int events) {
 static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
   nsLoop *l;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = toloop(L, -1);
+  l = ns_toloop(L, -1);
   lua_pop(L, 1);
   if (l == NULL || l->epfd < 0 || fd < 0 || fd >= l->cap) return;
   if (s->waiters <= 0 || l->reg[fd] != s->waiters) return;
   ns_ready_remove(l->epfd, fd);
   l->reg[fd] = 0;
+  l->hup[fd] = 0;
 }
 
 
-/* File the running task's wait in the loop (yieldwait): 1 when filed, 0
-   when the loop is not running its tasks (a task thread resumed by other
-   code gets the 4 values). Raises without memory. */
-static int fileinloop (lua_State *L, int fd, int events, double deadline) {
-  nsLoop *l;
-  int id, map;
-  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
-  l = toloop(L, -1);
-  if (l == NULL || l->epfd < 0 || !l->running) {
-    lua_pop(L, 1);  /* a task resumed by someone else: the 4 values */
-    return 0;
-  }
+/* File the running task's wait in the loop l (at the top of the stack;
+   yieldwait): 1 when filed, 0 when the loop is not running its tasks (a
+   task thread resumed by other code gets the 4 values). Raises without
+   memory. */
+static int fileinloop (lua_State *L, nsLoop *l, int fd, int events,
+                       double deadline) {
+  int id;
+  if (l->epfd < 0 || !l->running)
+    return 0;  /* a task resumed by someone else: the 4 values */
   lua_getiuservalue(L, -1, 1);
-  map = lua_absindex(L, -1);
-  id = ns_sched_id(L, &l->sched, map, 0, 1);
+  id = ns_sched_id(L, &l->sched, lua_absindex(L, -1), 0, 1);
   if (ns_sched_file(&l->sched, id, fd, events, deadline) < 0)
     luaL_error(L, "not enough memory");
-  lua_pop(L, 2);
-  return 1;
-}
-
-
-/* the loop at 1 and its map pushed; returns the loop */
-static nsLoop *loopmap (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  lua_getiuservalue(L, 1, 1);
-  return l;
-}
-
-
-/* l:suspend(t, fd, events, deadline): file a wait task t yielded */
-static int loop_suspend (lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 3), ev = (int)luaL_checkinteger(L, 4);
-  double d = luaL_checknumber(L, 5);
-  nsLoop *l;
-  luaL_checktype(L, 2, LUA_TTHREAD);
-  lua_settop(L, 5);
-  l = loopmap(L);
-  if (ns_sched_file(&l->sched, ns_sched_id(L, &l->sched, 6, 2, 1), fd, ev, d) < 0)
-    return luaL_error(L, "not enough memory");
-  return 0;
-}
-
-
-/* l:unwait(t [, ended]): task t's wait ends; ended: t ended, its slot goes */
-static int loop_unwait (lua_State *L) {
-  nsLoop *l;
-  int ended = lua_toboolean(L, 3), id;
-  luaL_checktype(L, 2, LUA_TTHREAD);
-  lua_settop(L, 2);
-  l = loopmap(L);
-  if (ended) ns_sched_drop(L, &l->sched, 3, 2);
-  else if ((id = ns_sched_id(L, &l->sched, 3, 2, 0)) > 0)
-    ns_sched_unwait(&l->sched, id);
-  return 0;
-}
-
-
-/* l:query(what, t or fd): what the loop knows of a wait (sched.c) */
-static int loop_query (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  const char *what = luaL_checkstring(L, 2);
-  luaL_checkany(L, 3);
-  lua_settop(L, 3);
-  lua_getiuservalue(L, 1, 1);
-  return ns_sched_query(L, &l->sched, 4, 3, what[0]);
-}
-
-
-/* l:flag(name, on): "running" (the loop runs its tasks now; a stop is
-   forgotten), "stop" (netsock.stop), "scoped" (timeout scopes exist) */
-static int loop_flag (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  const char *name = luaL_checkstring(L, 2);
-  int on = lua_toboolean(L, 3);
-  if (name[0] == 'r') { l->running = on; l->sched.stop = 0; }
-  else if (name[0] == 's' && name[1] == 't') l->sched.stop = on;
-  else l->sched.scoped = on;
-  return 0;
-}
-
-
-/* l:runq(q, qhead, last, tasks): the ready tasks, sched.c's ns_sched_runq */
-static int loop_runq (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  lua_Integer qhead = luaL_checkinteger(L, 3), last = luaL_checkinteger(L, 4);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 5, LUA_TTABLE);
-  lua_settop(L, 5);
-  return ns_sched_runq(L, &l->sched, 2, qhead, last, 5, &filedtoken);
-}
-
-
-/* l:wakefd(fd, q, qtail): fd's waiters onto q; returns the new tail */
-static int loop_wakefd (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  int fd = (int)luaL_checkinteger(L, 2);
-  lua_Integer qtail = luaL_checkinteger(L, 4);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 4);
-  lua_getiuservalue(L, 1, 1);
-  lua_pushinteger(L, ns_sched_wakefd(L, &l->sched, 5, 3, qtail, fd,
-                                     NS_READ | NS_WRITE));
+  lua_pop(L, 1);
   return 1;
 }
 
 
 /*
-** l:poll(maxwait, q, qtail, parked, ready): the loop's wait, at most
-** until the soonest timer, not at all when 'ready' (tasks are queued),
-** at most maxwait seconds (< 0: no limit); then the waiters of each
-** descriptor reported ready (in the kernel's order) and each due timer's
-** task go onto q from qtail. Returns the new tail. EINTR: no event.
+** The loop of this state, pushed, when the running thread is one of its
+** tasks; else NULL and nothing pushed. The one registry lookup of a
+** task's wait (the tasks are the loop's second user value).
 */
-static int loop_poll (lua_State *L) {
-  nsLoop *l = checkloop(L);
-  double maxwait = luaL_checknumber(L, 2), t = -1;
-  lua_Integer qtail = luaL_checkinteger(L, 4);
-  nsReadyEvent evs[MAXEVENTS];
-  int n, i, ms;
-  luaL_checktype(L, 3, LUA_TTABLE);
-  luaL_checktype(L, 5, LUA_TTABLE);
-  lua_settop(L, 6);
-  lua_getiuservalue(L, 1, 1);    /* 7: the map */
-  if (lua_toboolean(L, 6)) t = 0;
-  else if (l->sched.hn > 0) {
-    t = ns_sched_next(&l->sched) - ns_monotime();
-    if (t < 0) t = 0;
+static nsLoop *taskloop (lua_State *L) {
+  nsLoop *l;
+  int r;
+  if (!lua_isyieldable(L)) return NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
+  l = ns_toloop(L, -1);
+  if (l == NULL) {
+    lua_pop(L, 1);
+    return NULL;
   }
-  if (maxwait >= 0 && (t < 0 || t > maxwait)) t = maxwait;
-  if (t < 0) ms = -1;
-  else if (t > 2147483.0) ms = 2147483647;
-  else ms = (int)ceil(t * 1000.0);
-  n = ns_ready_wait(l->epfd, evs, MAXEVENTS, ms);
-  if (n < 0) {
-    if (errno != EINTR) return luaL_error(L, "the loop's wait failed: %s", strerror(errno));
-    n = 0;
-  }
-  for (i = 0; i < n; i++)
-    qtail = ns_sched_wakefd(L, &l->sched, 7, 3, qtail, evs[i].fd,
-                            ns_readywithin(evs[i].events, NS_READ | NS_WRITE));
-  if (l->sched.hn > 0)
-    qtail = ns_sched_fire(L, &l->sched, 7, 3, qtail, 5, ns_monotime());
-  lua_pushinteger(L, qtail);
-  return 1;
+  lua_getiuservalue(L, -1, 2);
+  lua_pushthread(L);
+  r = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  if (r) return l;
+  lua_pop(L, 1);
+  return NULL;
 }
 
 
-static int loop_close (lua_State *L) {
-  nsLoop *l = (nsLoop *)luaL_checkudata(L, 1, NS_LOOP);
-  if (l->epfd >= 0) { ns_ready_close(l->epfd); l->epfd = -1; }
-  free(l->reg);
-  l->reg = NULL;
-  l->cap = 0;
-  ns_sched_close(&l->sched);
-  return 0;
+/*
+** A task's call whose deadline had passed before it waited (an expired
+** netsock.timeout scope): 1 when it is to yield once, so that a loop
+** retrying on "timeout" cannot hold the loop (the other tasks, I/O and
+** timers run before it goes on); 0 when the task has waited since its
+** last such call (that call timed out after its wait: no second one),
+** or the loop is not running. The loop l (taskloop) is at the top of
+** the stack. Not for timeout 0 (ns_wait): a poll never yields.
+*/
+static int yieldpassed (lua_State *L, nsLoop *l) {
+  nsSlot *slot;
+  int id, r;
+  if (l->epfd < 0 || !l->running) return 0;
+  lua_getiuservalue(L, -1, 1);
+  id = ns_sched_id(L, &l->sched, lua_absindex(L, -1), 0, 1);
+  lua_pop(L, 1);
+  slot = &l->sched.slot[id];
+  r = !slot->waited;
+  slot->waited = 0;
+  return r;
 }
 
-
-static const luaL_Reg loop_methods[] = {
-  {"poll", loop_poll},
-  {"suspend", loop_suspend},
-  {"unwait", loop_unwait},
-  {"query", loop_query},
-  {"flag", loop_flag},
-  {"runq", loop_runq},
-  {"wakefd", loop_wakefd},
-  {"close", loop_close},
-  {NULL, NULL}
-};
 
 /* }====== */
 
@@ -726,10 +638,14 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   double deadline = lua_tonumber(L, 2);
   struct timespec ts;
   double left;
-  (void)status; (void)ctx;
+  nsLoop *l;
+  (void)ctx;
   if (ns_intask(L)) {
     if (ns_monotime() < deadline)
       ns_waitfd(L, -1, 0, deadline, 0, sleep_k);
+    else if (status == LUA_OK && lua_toboolean(L, 3) && lua_tonumber(L, 1) > 0
+             && (l = taskloop(L)) != NULL)  /* a scope's deadline had passed: */
+      yieldwait(L, l, -1, 0, deadline, 0, 0, sleep_k);  /* the others run first */
   }
   else {
     while ((left = deadline - ns_monotime()) > 0) {
@@ -765,6 +681,11 @@ static int wait_sleep (lua_State *L) {
 /* }====== */
 
 
+const void *ns_filedtoken (void) {
+  return &filedtoken;
+}
+
+
 /* core._waittoken(): the first value a waiting task yields; the filed
    token too when the loop filed its wait (tasks.lua) */
 static int wait_waittoken (lua_State *L) {
@@ -780,17 +701,11 @@ static const luaL_Reg wait_funcs[] = {
   {"gettime", wait_gettime},
   {"sleep", wait_sleep},
   {"_waittoken", wait_waittoken},
-  {"_newloop", loop_new},
   {"_setcap", wait_setcap},
   {NULL, NULL}
 };
 
 
 void ns_wait_open (lua_State *L) {
-  static const luaL_Reg loop_meta[] = {
-    {"__gc", loop_close}, {NULL, NULL}
-  };
-  ns_newclass(L, NS_LOOP, loop_meta, loop_methods, 0);
-  lua_pop(L, 1);
   luaL_setfuncs(L, wait_funcs, 0);
 }

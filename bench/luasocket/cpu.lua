@@ -21,7 +21,7 @@ local c0, w0
 local function start() c0, w0 = os.clock(), gettime() end
 local function done(count)
   local c, w = os.clock() - c0, gettime() - w0
-  print(("%s %s %d %.2f %.2f"):format(impl, mode, count, c / count * 1e6, w / count * 1e6))
+  print(("%s %s %d %.4f %.4f"):format(impl, mode, count, c / count * 1e6, w / count * 1e6))
 end
 
 if mode == "http" then

@@ -8,6 +8,7 @@
 # set-up cancel out). User-space instructions of the client process only:
 # the kernel's share of a system call is not counted (run.sh's CPU
 # times count it). Prints "MODE IMPL instr/op" and the layer's ratios.
+# IMPLS="layer" measures only the named implementations.
 cd "$(dirname "$0")/../.." || exit 1
 command -v valgrind >/dev/null || { echo "instr.sh needs valgrind (Debian package valgrind)" >&2; exit 1; }
 MODES=${1:-"http redis lines udp accept bulk"}
@@ -37,7 +38,7 @@ for mode in $MODES; do
     while ! grep -q "^port" "$tmp/server" 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1; done
     port=$(awk '/^port/ {print $2; exit}' "$tmp/server")
   fi
-  for impl in real layer netsock; do
+  for impl in ${IMPLS:-real layer netsock}; do
     x=$(instr "$impl" "$mode" "$port" "$a")
     y=$(instr "$impl" "$mode" "$port" "$b")
     if [ -n "$x" ] && [ -n "$y" ]; then

@@ -4,9 +4,10 @@
 --   local socket = require "netsock.luasocket"     -- as require "socket"
 --   require("netsock.luasocket").install()        -- require "socket" is us
 --
--- The objects are Lua tables around a netsock socket; LuaSocket's
--- receive patterns run on netsock's shared receive buffer (a file object
--- made once per socket), so they read at C speed and mix with s:recv.
+-- The objects are C userdata around a netsock socket (src/luasocket.c,
+-- lua/netsock/luasocket/sock.lua); LuaSocket's receive patterns run in C
+-- on netsock's receive buffer, so they read at C speed and mix with
+-- s:recv.
 -- Inside a netsock task every wait suspends the task, as netsock's own
 -- calls do. Where LuaSocket's manual is silent, Debian's lua-socket 3.1
 -- decided (spec/luasocket_diff_spec.lua runs both side by side).
@@ -293,7 +294,7 @@ end
 -- }======
 
 -- {====== Helpers (LuaSocket's socket.lua and except) ======
--- skip, newtry and protect are C, as LuaSocket's (src/luasocket.c:
+-- skip, newtry and protect are C, as LuaSocket's (src/lsutil.c:
 -- socket.http and the other LuaSocket modules call them several times
 -- per request). A try raises a table { message } whose metatable only
 -- protect recognises (getmetatable says false); protect's call may

@@ -29,8 +29,8 @@ local mathtype, format = math.type, string.format
 local corunning = coroutine.running
 local current, wake, await = tasks.current, tasks.wake, tasks.await
 local spawn, cancel, deadlineof = tasks.spawn, tasks.cancel, tasks.deadline
+local waitpassed = tasks.waitpassed
 local CANCELLED = tasks.CANCELLED
-local monotime = require("netsock.core").monotime
 local _ENV = nil
 
 -- {====== Wait lists ======
@@ -89,15 +89,18 @@ end
 local recordmeta = { __close = closenode }
 
 -- wait on 'list' with record 'node' until it is done or the monotonic
--- time 'deadline' (nil: none) passes; fname names the call outside
+-- time 'deadline' (nil: none) passes (a passed scope's: after one
+-- yield when 'once', tasks.waitpassed); fname names the call outside
 -- tasks. Returns true when done. The caller holds the record <close>.
-local function waiton(list, node, deadline, fname)
+local function waiton(list, node, deadline, fname, once)
   append(list, node)
   local t = current()
   if t then
     node.task = t
+    local waited = false
     while not node.done do
-      if deadline and monotime() >= deadline then break end
+      if waitpassed(deadline, once, waited) then break end
+      waited = true
       await(deadline)
     end
   else  -- errors at the caller of the method (level 4 from rununtil)
@@ -183,10 +186,10 @@ function Queue.put(q, v, timeout)
     pushback(q, v)
     return true
   end
-  local deadline = deadlineof(timeout)
+  local deadline, once = deadlineof(timeout)
   local node <close> = record(nil)  -- a done put has delivered its value
   node.v = v
-  if waiton(q.putters, node, deadline, "q:put") then
+  if waiton(q.putters, node, deadline, "q:put", once) then
     if node.closed then return nil, CLOSED, CLOSED end
     return true
   end
@@ -208,10 +211,10 @@ function Queue.get(q, timeout)
     return v
   end
   if q.closed then return nil, CLOSED, CLOSED end
-  local deadline = deadlineof(timeout)
+  local deadline, once = deadlineof(timeout)
   local node <close> = record(giveback)
   node.q = q
-  if waiton(q.getters, node, deadline, "q:get") then
+  if waiton(q.getters, node, deadline, "q:get", once) then
     if node.closed then return nil, CLOSED, CLOSED end
     return node.value
   end
@@ -268,10 +271,10 @@ function Semaphore.acquire(s, timeout)
     s.units = s.units - 1
     return true
   end
-  local deadline = deadlineof(timeout)
+  local deadline, once = deadlineof(timeout)
   local node <close> = record(passon)
   node.sem = s
-  if waiton(s.waiters, node, deadline, "sem:acquire") then return true end
+  if waiton(s.waiters, node, deadline, "sem:acquire", once) then return true end
   return nil, TIMEOUT, TIMEOUT
 end
 
@@ -318,7 +321,8 @@ function Event.wait(e, timeout)
   check.opttimeout("wait", 1, timeout)
   if e.flag then return true end
   local node <close> = record(nil)
-  if waiton(e.waiters, node, deadlineof(timeout), "ev:wait") then return true end
+  local deadline, once = deadlineof(timeout)
+  if waiton(e.waiters, node, deadline, "ev:wait", once) then return true end
   return nil, TIMEOUT, TIMEOUT
 end
 
@@ -407,10 +411,10 @@ function Group.wait(g, timeout)
   if me and g.members[me] then
     check.argerror("wait", 1, "a task of the group cannot wait for it")
   end
-  local deadline = deadlineof(timeout)
+  local deadline, once = deadlineof(timeout)
   while g.left > 0 and not g.failed do
     local node <close> = record(nil)
-    if not waiton(g.waiters, node, deadline, "g:wait") then
+    if not waiton(g.waiters, node, deadline, "g:wait", once) then
       cancelall(g)
       if g.failed then break end
       return nil, TIMEOUT, TIMEOUT

@@ -709,12 +709,23 @@ end
 M.cap = capnow
 
 -- the earlier of 'timeout' seconds from now (nil: none) and the scope's
--- deadline, as a monotonic time (nil: none)
+-- deadline, as a monotonic time (nil: none); then whether a wait that
+-- finds it passed yields once before it times out (M.waitpassed): the
+-- scope's deadline, unless the call's own timeout is 0 (a poll)
 function M.deadline(timeout)
   local d = timeout and monotime() + timeout
   local c = capnow()
-  if c and (d == nil or c < d) then d = c end
-  return d
+  if c and (d == nil or c < d) then return c, timeout ~= 0 end
+  return d, false
+end
+
+-- whether a task's wait until 'deadline' is over before it waits: the
+-- deadline has passed, and 'once' (M.deadline) is not set or the task
+-- waited already. A loop retrying on timeout in a scope whose deadline
+-- has passed so yields once per call (the other tasks, I/O and timers
+-- run) and cannot hold the loop, as the C core's socket calls do
+function M.waitpassed(deadline, once, waited)
+  return deadline ~= nil and monotime() >= deadline and (waited or not once)
 end
 
 -- Outside tasks, a wait runs the loop (netsock.step's turns) until
@@ -765,7 +776,7 @@ function M.join(t, timeout)
   end
   local me = corunning()
   if t == me then check.argerror("join", 1, "a task cannot join itself") end
-  local deadline = M.deadline(timeout)
+  local deadline, once = M.deadline(timeout)
   if fate[t] == nil then
     if tasks[me] then
       local list = joiners[t]
@@ -779,8 +790,10 @@ function M.join(t, timeout)
         for i = #l, 1, -1 do if l[i] == me then table.remove(l, i) end end
         if #l == 0 then joiners[t] = nil end
       end })
+      local waited = false
       while fate[t] == nil do
-        if deadline and monotime() >= deadline then break end
+        if M.waitpassed(deadline, once, waited) then break end
+        waited = true
         M.await(deadline)
       end
     else

@@ -1,6 +1,6 @@
 -- netsock.luasocket.helpers: the pure-Lua parts of LuaSocket's API
 -- (choose, the sink and source factories; skip, newtry and protect are
--- C, src/luasocket.c), written after LuaSocket's reference manual.
+-- C, src/lsutil.c), written after LuaSocket's reference manual.
 -- Internal to netsock.luasocket.
 
 local error, setmetatable, tostring, type = error, setmetatable, tostring, type

@@ -1,8 +1,11 @@
 -- netsock.luasocket.sock: LuaSocket's tcp, udp and unix objects on
--- netsock sockets. Each object is a table { s = netsock socket or false,
--- ... } whose metatable is its class (tcp{master}, tcp{client}, ...);
--- connect, listen and setpeername move it from class to class, as
--- LuaSocket does. Internal to netsock.luasocket.
+-- netsock sockets. Each object is a C userdata (src/luasocket.c) over a
+-- netsock socket, whose metatable is its class (tcp{master},
+-- tcp{client}, ...); connect, listen and setpeername move it from class
+-- to class, as LuaSocket does. The methods every request calls are C
+-- (receive, send, settimeout, close, ...); the rest are here, reading
+-- the object's fields through core._lsget and core._lsset.
+-- Internal to netsock.luasocket.
 
 local ns = require "netsock"
 local core = require "netsock.core"
@@ -16,13 +19,24 @@ local getinfo = debug.getinfo
 local pcall = pcall
 local package = package
 
-local nssocket, gettime = ns.socket, ns.gettime
-local getdefaulttimeout = ns.getdefaulttimeout
+local nssocket = ns.socket
 local nsmethods = ns.socketmethods
 local recv, pending = nsmethods.recv, nsmethods.pending
 local nssend = nsmethods.send
 local current = ns._tasks.current
+local lsnew, lsget, lsset = core._lsnew, core._lsget, core._lsset
+local lssetclass, lsreapply, lsclass = core._lssetclass, core._lsreapply, core._lsclass
 local _ENV = nil
+
+-- an object's fields (src/luasocket.c's user values)
+local SOCK, FAM, KIND, CONNECTING, FAILED = 1, 2, 3, 4, 5
+local TOHOST, TOPORT, TOADDR, TOPORTN = 6, 7, 8, 9
+local function sockof(o) return lsget(o, SOCK) end
+local function famof(o) return lsget(o, FAM) end
+local function isdgram(o)
+  local k = lsget(o, KIND)
+  return k == "udp" or k == "unixdgram"
+end
 
 local M = {}
 
@@ -182,37 +196,44 @@ M.lserror = lserror
 -- }======
 
 -- {====== Classes ======
--- An object: { s = netsock socket or false, [1] = bytes receive took,
--- [2] = false, [3] = bytes send sent (getstats), tb, tt = block and
--- total timeouts, ...}. src/luasocket.c, receive and send in C, reads
--- this layout (the array slots with lua_rawgeti): change both together.
+-- An object is a userdata of src/luasocket.c (core._lsnew), its class
+-- a metatable made here and registered there with its kind
+-- (core._lsclass); the C methods come from core._lsmethods.
 
 local classes = {}   -- name -> metatable
 local function tostr(o)
   return format("%s: %p", getmetatable(o).__name, o)
 end
 
-local function gc(o)
-  local s = o.s
-  if s then o.s = false; s:close() end
-end
+local KINDS = { tcp = 1, udp = 2, unixstream = 3, unixdgram = 4 }
 
 -- a class: its metatable, with __index the methods plus class = name
-local function newclass(name, methods, groups)
+local function newclass(name, methods, groups, kind)
   local index = { class = name }
   for k, fn in pairs(methods) do index[k] = fn end
-  local mt = { __index = index, __name = name, __tostring = tostr, __gc = gc }
+  local mt = { __index = index, __name = name, __tostring = tostr }
   for _, g in ipairs(groups) do mt[g] = true end
+  lsclass(mt, KINDS[kind])
   classes[name] = mt
   return mt
 end
 M.classes = classes
 
--- an object's class is its metatable, and o.cls too (a field is quicker
--- to check in the hot paths than getmetatable)
+-- the C methods of a kind into its classes (anyname: the group, as
+-- "tcp{any}"; client, clientname: the class receive and send take)
+local function addcmethods(kind, mts, anyname, client, clientname, names, lua)
+  local cm = core._lsmethods(KINDS[kind], anyname, client or false,
+                             clientname or "", words, lua)
+  for _, mt in ipairs(mts) do
+    mt.__gc = cm.__gc
+    for _, k in ipairs(names) do
+      if cm[k] then mt.__index[k] = cm[k] end
+    end
+  end
+end
+
 local function setclass(o, mt)
-  o.cls = mt
-  return setmetatable(o, mt)
+  return lssetclass(o, mt)
 end
 M.setclass = setclass
 
@@ -220,45 +241,20 @@ local function badclass(arg, want)
   argerror(arg, want .. " expected")
 end
 
--- the effective netsock timeout of LuaSocket's block and total timeouts
--- (NaN, which settimeout keeps as given, as LuaSocket's timeout.c
--- takes it: a NaN total never waits; a NaN block never waits alone and
--- leaves a total to bound the call)
-local function effective(o)
-  local b, t = o.tb, o.tt
-  if t ~= t then return 0 end
-  if b ~= b then
-    if t < 0 then return 0 end
-    return t
-  end
-  if b < 0 then
-    if t < 0 then return nil end
-    return t
-  end
-  if t < 0 or b < t then return b end
-  return t
-end
-
 -- a netsock socket for o: family from the address, type from the kind
+-- (it takes o's timeouts as it becomes o's)
 local function mksock(o, family)
-  local s, msg, code = nssocket(family, o.dgram and "dgram" or "stream")
+  local s, msg, code = nssocket(family, isdgram(o) and "dgram" or "stream")
   if not s then return nil, lserror(msg, code) end
   if family == "inet6" then s:setoption("ipv6only", true) end
-  s:settimeout(effective(o))
-  o.s, o.fam = s, family
+  lsset(o, FAM, family)
+  lsset(o, SOCK, s)
   return s
 end
 M.mksock = mksock
 
--- (seven keys, eight with dgram or failed: the table's hash part is made
--- once at eight slots and never grows; connecting and failed are set
--- only while true, dgram only for datagram kinds. An object per
--- connection is what socket.http pays, so its size counts)
-local function newobject(kind, family, dgram, mt)
-  return setmetatable({ 0, false, 0,  -- [1], [2], [3] in the array part (see above)
-                        s = false, fam = family or false, kind = kind,
-                        dgram = dgram or nil, tb = -1.0, tt = -1.0,
-                        birth = gettime(), cls = mt }, mt)
+local function newobject(kind, family, mt)
+  return lsnew(mt, kind, family or false)
 end
 M.newobject = newobject
 -- }======
@@ -278,88 +274,38 @@ end
 
 local setoption, getoption   -- below
 
-local function common_getpeername(o) return addr3(o.s, "getpeername") end
+local function common_getpeername(o) return addr3(sockof(o), "getpeername") end
 
 -- the methods every kind shares, each checking its object with check(o)
 local function commonfor(check)
   local common = {}
-
-  function common.close(o)
-      check(o)
-    local s = o.s
-    if s then
-      o.s = false
-      s:close()
-    end
-    o[2] = false
-    return 1.0
-  end
-
-  function common.getfd(o)
-      check(o)
-    local s = o.s
-    if not s then return -1.0 end
-    return s:fileno() + 0.0
-  end
 
   -- setfd(fd): -1 lets go of the descriptor without closing it (LuaSec takes
   -- it so); another number adopts a duplicate of it
   function common.setfd(o, fd)
       check(o)
     fd = checknumber(fd, 2)
-    local s = o.s
+    local s = sockof(o)
     if fd < 0 then
       if s then s:detach() end
-      o.s, o[2] = false, false
+      lsset(o, SOCK, false)
       return
     end
     if s then s:close() end
-    local t = o.dgram and "dgram" or "stream"
-    local fam = o.kind:sub(1, 4) == "unix" and "unix" or (o.fam or "inet")
-    local n, msg, code = ns.fromfd(floor(fd), fam, t)
-    if not n then o.s = false return end
-    n:settimeout(effective(o))
-    o.s, o[2] = n, false
-  end
-
-  function common.dirty(o)
-      check(o)
-    local s = o.s
-    return s and pending(s) > 0 or false
+    local t = isdgram(o) and "dgram" or "stream"
+    local fam = lsget(o, KIND):sub(1, 4) == "unix" and "unix" or (famof(o) or "inet")
+    local n = ns.fromfd(floor(fd), fam, t)
+    lsset(o, SOCK, n or false)
   end
 
   function common.getfamily(o)
       check(o)
-    if o.fam == "inet6" then return "inet6" end
+    if famof(o) == "inet6" then return "inet6" end
     return "inet4"
   end
 
-  local timeoutmodes = { b = true, t = true, r = true }
-  function common.settimeout(o, t, mode)
-      check(o)
-    if mode == nil and type(t) == "number" then   -- (the common call)
-      o.tb = t + 0.0
-    else
-      t = optnumber(t, 2, -1.0) + 0.0
-      mode = mode == nil and "b" or checkstring(mode, 3)
-      local m = sub(mode, 1, 1)
-      if m == "b" then o.tb = t
-      elseif m == "t" or m == "r" then o.tt = t
-      else argerror(3, "invalid timeout mode") end
-    end
-    local s = o.s
-    if s then s:settimeout(effective(o)) end
-    return 1.0
-  end
-
-  function common.gettimeout(o)
-      check(o)
-    return o.tb, o.tt
-  end
-
-
-  function common.getsockname(o) check(o) return addr3(o.s, "getsockname") end
-  function common.getpeername(o) check(o) return addr3(o.s, "getpeername") end
+  function common.getsockname(o) check(o) return addr3(sockof(o), "getsockname") end
+  function common.getpeername(o) check(o) return addr3(sockof(o), "getpeername") end
   -- (not tail calls: argerror looks for this frame)
   function common.setoption(o, name, v)
     check(o)
@@ -493,10 +439,10 @@ end
 
 function setoption(o, name, v)
   name = cstring(checkstring(name, 2))
-  local spec = optsets[o.kind][name] and opts[name]
+  local spec = optsets[lsget(o, KIND)][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
   local value = optionvalue(spec[spec.name and 1 or 3], v)
-  local s = o.s
+  local s = sockof(o)
   if not s then return nil, "setsockopt failed" end
   local ok
   if spec.name then
@@ -511,9 +457,9 @@ end
 
 function getoption(o, name)
   name = cstring(checkstring(name, 2))
-  local spec = optgets[o.kind][name] and opts[name]
+  local spec = optgets[lsget(o, KIND)][name] and opts[name]
   if not spec then argerror(2, format("unsupported option `%s'", name)) end
-  local s = o.s
+  local s = sockof(o)
   if not s then return nil, "getsockopt failed" end
   if spec.name then
     local ok, v = pcall(nsgetoption, s, spec.name)
@@ -575,14 +521,14 @@ local resolve = M.resolve
 -- takes it, making the socket when its family is not yet known
 function M.trybind(o, host, port)
   if host == "*" then host = nil end
-  local typ = o.dgram and "dgram" or "stream"
-  local infos, msg, code = resolve(host, port or "0", o.fam or nil, typ, AI_PASSIVE)
+  local typ = isdgram(o) and "dgram" or "stream"
+  local infos, msg, code = resolve(host, port or "0", famof(o) or nil, typ, AI_PASSIVE)
   if not infos then return nil, lserror(msg, code) end
   local err = "no info on address"
   for _, ai in ipairs(infos) do
-    local s = o.s
-    if not s or o.fam ~= ai.family then
-      if s then s:close() o.s = false end
+    local s = sockof(o)
+    if not s or famof(o) ~= ai.family then
+      if s then s:close() lsset(o, SOCK, false) end
       s, err = mksock(o, ai.family)
     end
     if s then
@@ -598,26 +544,26 @@ end
 -- connectone(o, family, host, port): connect o to one address: 1.0; or
 -- nil, the error, and whether to stop there (a timeout of 0: in progress)
 local function connectone(o, family, host, port)
-  local s, err = o.s, nil
-  local fam0 = o.fam
+  local s, err = sockof(o), nil
+  local fam0 = famof(o)
   if not s or fam0 ~= family then
-    if s then s:close() o.s = false end
-    o.connecting = nil
+    if s then s:close() lsset(o, SOCK, false) end
+    lsset(o, CONNECTING, nil)
     s, err = mksock(o, family)
     if not s then return nil, err, false end
   end
   local ok, msg, code
-  if o.connecting then
+  if lsget(o, CONNECTING) then
     -- a connect under way: LuaSocket answers EALREADY without waiting
     s:settimeout(0)
     ok, msg, code = s:connect(host, port)
-    s:settimeout(effective(o))
+    lsreapply(o)
     if not ok and code == "EINPROGRESS" then
       return nil, "Operation already in progress", true
     end
   else
     ok, msg, code = s:connect(host, port)
-    if not ok and code == "ECONNABORTED" and o.failed then
+    if not ok and code == "ECONNABORTED" and lsget(o, FAILED) then
       -- Linux: the first connect after one that failed in the
       -- background (its error read with SO_ERROR, as netsock does)
       -- only resets the socket and says ECONNABORTED; LuaSocket
@@ -626,17 +572,27 @@ local function connectone(o, family, host, port)
       ok, msg, code = s:connect(host, port)
     end
   end
-  o.failed = not ok and code ~= "EINPROGRESS" or nil
-  if ok then o.connecting = nil return 1.0 end
-  if code == "EINPROGRESS" then o.connecting = true
+  lsset(o, FAILED, not ok and code ~= "EINPROGRESS" or nil)
+  if ok then lsset(o, CONNECTING, nil) return 1.0 end
+  if code == "EINPROGRESS" then lsset(o, CONNECTING, true)
   else
     -- a failed connect leaves the object's family as it was, as
     -- LuaSocket's (its family changes with a connect that succeeds or
     -- goes on in the background): the next connect may be to the other
     -- family, on a new socket (spec: "addresses as text")
-    o.fam = fam0
+    lsset(o, FAM, fam0)
   end
-  return nil, lserror(msg, code), o.tb == 0 or o.tt == 0
+  local tb, tt = o:gettimeout()
+  return nil, lserror(msg, code), tb == 0 or tt == 0
+end
+
+-- the bookkeeping of a numeric connect that src/luasocket.c's connect
+-- made and saw fail (fam0: the family before): as connectone's
+local function connectfailed(o, fam0, msg, code)
+  lsset(o, FAILED, code ~= "EINPROGRESS" or nil)
+  if code == "EINPROGRESS" then lsset(o, CONNECTING, true)
+  else lsset(o, FAM, fam0) end
+  return nil, lserror(msg, code)
 end
 
 -- tryconnect(o, host, port): connect o to the first of host's addresses
@@ -644,13 +600,13 @@ end
 -- numeric host with a port of digits, the common case, is its own one
 -- address: no getaddrinfo (core._lsnumaddr says which family)
 function M.tryconnect(o, host, port)
-  local fam, pnum = lsnumaddr(host, port, o.fam or nil)
+  local fam, pnum = lsnumaddr(host, port, famof(o) or nil)
   if fam then
     local ok, err = connectone(o, fam, host, pnum)
     if ok then return ok end
     return nil, err
   end
-  local infos, msg, code = resolve(host, port, o.fam or nil, o.dgram and "dgram" or "stream")
+  local infos, msg, code = resolve(host, port, famof(o) or nil, isdgram(o) and "dgram" or "stream")
   if not infos then return nil, lserror(msg, code) end
   local err = "no info on address"
   for _, ai in ipairs(infos) do
@@ -663,50 +619,21 @@ function M.tryconnect(o, host, port)
 end
 -- }======
 
--- {====== Streams: receive and send ======
--- Both are C closures (src/luasocket.c, core._lsreceive and
--- core._lssend): LuaSocket's patterns, results and timeouts (each call
--- marks its start once; docs/luasocket.md) on netsock's receive buffer.
--- The Lua functions below only raise for an object of the wrong class.
-
-local function streamreceive(client, cname)
-  local function receive(o) badclass(1, cname) end
-  api[receive] = "receive"
-  local fast = core._lsreceive(receive, client, words)
-  api[fast] = "receive"
-  return fast
-end
-
-local function streamsend(client, cname)
-  local function send(o) badclass(1, cname) end
-  api[send] = "send"
-  local fast = core._lssend(send, client, words)
-  api[fast] = "send"
-  return fast
-end
+-- {====== Streams: shutdown ======
+-- receive, send, getstats and setstats are C (src/luasocket.c):
+-- LuaSocket's patterns, results and timeouts (each call marks its start
+-- once; docs/luasocket.md) on netsock's receive buffer.
 
 -- o:shutdown([how])
 local hows = { "both", "send", "receive" }
 local nshows = { "rw", "w", "r" }
 local function shutdown(o, how)
   local k = checkoption(how, 2, "both", hows)
-  local s = o.s
+  local s = sockof(o)
   if s then s:shutdown(nshows[k]) end
   return 1.0
 end
 
--- bytes received count those receive has returned (or consumed as a
--- partial), as LuaSocket's buffer counts them; sent, those send sent
-local function getstats(o)
-  return o[1] + 0.0, o[3] + 0.0, gettime() - o.birth
-end
-
-local function setstats(o, r, t, age)
-  o[1] = floor(optnumber(r, 2, o[1]))
-  o[3] = floor(optnumber(t, 3, o[3]))
-  if age ~= nil then o.birth = gettime() - checknumber(age, 4) end
-  return 1.0
-end
 -- }======
 
 -- {====== TCP ======
@@ -716,10 +643,7 @@ local TCP_MASTER, TCP_CLIENT, TCP_SERVER
 
 -- an accepted or connected netsock socket as a tcp{client}
 local function wrapclient(mt, s, fam, kind)
-  local o = setmetatable({ 0, false, 0, s = s, fam = fam, kind = kind,
-                          tb = -1.0, tt = -1.0, birth = gettime(), cls = mt }, mt)
-  if getdefaulttimeout() ~= nil then s:settimeout(nil) end
-  return o
+  return lsnew(mt, kind, fam, s)
 end
 
 function tcpm.bind(o, host, port)
@@ -738,7 +662,7 @@ function tcpm.connect(o, host, port)
   if type(port) ~= "string" then port = checkstring(port, 3) end
   local ok, err = M.tryconnect(o, host, port)
   if ok then
-    if mt ~= TCP_CLIENT then o.cls = TCP_CLIENT setmetatable(o, TCP_CLIENT) end
+    if mt ~= TCP_CLIENT then lssetclass(o, TCP_CLIENT) end
     return ok
   end
   return nil, err
@@ -752,7 +676,7 @@ local function listenaccept(m, kind, classes, fam)
     local master, server = classes()
     if getmetatable(o) ~= master then badclass(1, kind .. "{master}") end
     backlog = cint(optnumber(backlog, 2, 32))
-    local s = o.s
+    local s = sockof(o)
     if not s then
       -- LuaSocket listens on whatever the descriptor is; with none, it fails
       return nil, "Bad file descriptor"
@@ -765,11 +689,11 @@ local function listenaccept(m, kind, classes, fam)
   function m.accept(o)
     local _, server, client = classes()
     if getmetatable(o) ~= server then badclass(1, kind .. "{server}") end
-    local s = o.s
+    local s = sockof(o)
     if not s then return nil, "closed" end
     local c, msg, code = s:accept()
     if not c then return nil, lserror(msg, code) end
-    return wrapclient(client, c, fam or o.fam, kind)
+    return wrapclient(client, c, fam or famof(o), kind)
   end
 end
 listenaccept(tcpm, "tcp",
@@ -782,8 +706,7 @@ do
       badclass(1, "tcp{any}")
     end
   end)
-  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "getfamily",
-                       "settimeout", "gettimeout", "getsockname",
+  for _, k in ipairs { "setfd", "getfamily", "getsockname",
                        "setoption", "getoption" } do
     tcpm[k] = common[k]
   end
@@ -801,15 +724,6 @@ function tcpm.shutdown(o, how)
   local ok = shutdown(o, how)
   return ok
 end
-function tcpm.getstats(o)
-  if getmetatable(o) ~= TCP_CLIENT then badclass(1, "tcp{client}") end
-  return getstats(o)
-end
-function tcpm.setstats(o, r, t, age)
-  if getmetatable(o) ~= TCP_CLIENT then badclass(1, "tcp{client}") end
-  local ok = setstats(o, r, t, age)
-  return ok
-end
 function tcpm.setpeername(o, host, port)
   local ok, err = tcpm.connect(o, host, port)
   if ok then return ok end
@@ -821,22 +735,29 @@ function tcpm.setsockname(o, host, port)
   return nil, err
 end
 
-TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" })
-TCP_CLIENT = newclass("tcp{client}", tcpm, { "tcp{any}" })
-TCP_SERVER = newclass("tcp{server}", tcpm, { "tcp{any}" })
-for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
-  mt.__index.receive = streamreceive(TCP_CLIENT, "tcp{client}")
-  mt.__index.send = streamsend(TCP_CLIENT, "tcp{client}")
+TCP_MASTER = newclass("tcp{master}", tcpm, { "tcp{any}" }, "tcp")
+TCP_CLIENT = newclass("tcp{client}", tcpm, { "tcp{any}" }, "tcp")
+TCP_SERVER = newclass("tcp{server}", tcpm, { "tcp{any}" }, "tcp")
+-- (every class shares the C methods, so hot loops may keep them)
+addcmethods("tcp", { TCP_MASTER, TCP_CLIENT, TCP_SERVER }, "tcp{any}",
+            TCP_CLIENT, "tcp{client}",
+            { "close", "getfd", "dirty", "settimeout", "gettimeout",
+              "receive", "send", "getstats", "setstats" })
+-- connect and accept in C for the common calls (a numeric address; a
+-- server with a socket), the Lua methods above for the rest
+do
+  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect, nssocket,
+                                  nsmethods.connect, connectfailed, words)
+  local accept = core._lsaccept(TCP_SERVER, TCP_CLIENT, tcpm.accept,
+                                nsmethods.accept, words, "tcp", false)
+  for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
+    mt.__index.connect, mt.__index.accept = connect, accept
+  end
 end
--- (every class shares one receive and send so hot loops may keep them)
-TCP_SERVER.__index.receive = TCP_MASTER.__index.receive
-TCP_CLIENT.__index.receive = TCP_MASTER.__index.receive
-TCP_SERVER.__index.send = TCP_MASTER.__index.send
-TCP_CLIENT.__index.send = TCP_MASTER.__index.send
 M.TCP_CLIENT = TCP_CLIENT
 
 local function newmaster(kind, family)
-  return newobject(kind, family, kind == "udp" or kind == "unixdgram",
+  return newobject(kind, family,
                    classes[kind == "tcp" and "tcp{master}" or "udp{unconnected}"])
 end
 M.newmaster = newmaster
@@ -850,7 +771,7 @@ local function maketcp(family)
   return o
 end
 
-function M.tcp() return maketcp(nil) end
+M.tcp = core._lsfactory(TCP_MASTER, "tcp", false)
 function M.tcp4() return maketcp("inet") end
 function M.tcp6() return maketcp("inet6") end
 -- }======
@@ -867,8 +788,7 @@ end
 
 do
   local common = commonfor(isudp)
-  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "getfamily",
-                       "settimeout", "gettimeout", "getsockname",
+  for _, k in ipairs { "setfd", "getfamily", "getsockname",
                        "setoption", "getoption" } do
     udpm[k] = common[k]
   end
@@ -893,7 +813,7 @@ function udpm.setpeername(o, host, port)
   isudp(o)
   host = checkstring(host, 2)
   if host == "*" then
-    local s = o.s
+    local s = sockof(o)
     if s then   -- (with no descriptor yet there is nothing to undo)
       local ok, msg, code = s:disconnect()
       if not ok then return nil, lserror(msg, code) end
@@ -929,7 +849,7 @@ function udpm.receive(o, size)
     size = dgsize(size)
     if not size then return nil, "out of memory" end
   end
-  local s = o.s
+  local s = sockof(o)
   if not s then return "" end   -- LuaSocket: "closed" is an empty datagram
   local data, msg, code = recv(s, size)
   if not data then return nil, lserror(msg, code) end
@@ -937,13 +857,13 @@ function udpm.receive(o, size)
 end
 
 function udpm.receivefrom(o, size)
-  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   if size == nil then size = 8192
   elseif type(size) ~= "number" or size % 1 ~= 0 or size < 0 then
     size = dgsize(size)
     if not size then return nil, "out of memory" end
   end
-  local s = o.s
+  local s = sockof(o)
   if not s then return nil, "ai_family not supported" end   -- (as LuaSocket's, no descriptor yet)
   local data, host, port = nsrecvfrom(s, size)
   if not data then return nil, lserror(host, port) end
@@ -953,7 +873,7 @@ end
 function udpm.send(o, data)
   if getmetatable(o) ~= UDP_CONNECTED then badclass(1, "udp{connected}") end
   if type(data) ~= "string" then data = checkstring(data, 2) end
-  local s = o.s
+  local s = sockof(o)
   if not s then return nil, "Bad file descriptor" end
   local n, msg, code = nssend(s, data)
   if not n then return nil, lserror(msg, code) end
@@ -965,32 +885,38 @@ local lsnumeric = core._lsnumeric
 -- destination: the last one is kept on the object, so a loop sending to
 -- one peer pays no getaddrinfo per datagram
 function udpm.sendto(o, data, host, port)
-  if o.cls ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
+  if getmetatable(o) ~= UDP_UNCONNECTED then badclass(1, "udp{unconnected}") end
   if type(data) ~= "string" then data = checkstring(data, 2) end
-  local s = o.s
+  local s = sockof(o)
   local n, msg, code
-  if s and host == o.tohost and port == o.toport and host ~= nil then
-    n, msg, code = nssendto(s, data, o.toaddr, o.toportn)
+  if s and host ~= nil and host == lsget(o, TOHOST) and port == lsget(o, TOPORT) then
+    n, msg, code = nssendto(s, data, lsget(o, TOADDR), lsget(o, TOPORTN))
   else
     local rawhost, rawport = host, port
     host = checkstring(host, 3)
     port = checkstring(port, 4)
-    local ahost, aport, afam = lsnumeric(host, port, o.fam or nil)
+    local ahost, aport, afam = lsnumeric(host, port, famof(o) or nil)
     if not ahost then return nil, aport end   -- gai_strerror's text, as LuaSocket's
     if not s then
       local err
       s, err = mksock(o, afam)
       if not s then return nil, err end
     end
-    o.tohost, o.toport, o.toaddr, o.toportn = rawhost, rawport, ahost, aport
+    lsset(o, TOHOST, rawhost) lsset(o, TOPORT, rawport)
+    lsset(o, TOADDR, ahost) lsset(o, TOPORTN, aport)
     n, msg, code = nssendto(s, data, ahost, aport)
   end
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
 end
 
-UDP_UNCONNECTED = newclass("udp{unconnected}", udpm, { "udp{any}", "select{able}" })
-UDP_CONNECTED = newclass("udp{connected}", udpm, { "udp{any}", "select{able}" })
+UDP_UNCONNECTED = newclass("udp{unconnected}", udpm, { "udp{any}", "select{able}" }, "udp")
+UDP_CONNECTED = newclass("udp{connected}", udpm, { "udp{any}", "select{able}" }, "udp")
+addcmethods("udp", { UDP_UNCONNECTED, UDP_CONNECTED }, "udp{any}",
+            UDP_CONNECTED, "udp{connected}",
+            { "close", "getfd", "dirty", "settimeout", "gettimeout",
+              "receive", "send" },
+            { receive = udpm.receive, send = udpm.send })
 
 local function makeudp(family)
   local o = newmaster("udp", family)
@@ -1001,7 +927,7 @@ local function makeudp(family)
   return o
 end
 
-function M.udp() return makeudp(nil) end
+M.udp = core._lsfactory(UDP_UNCONNECTED, "udp", false)
 function M.udp4() return makeudp("inet") end
 function M.udp6() return makeudp("inet6") end
 -- }======
@@ -1031,22 +957,21 @@ end
 
 do
   local cs, cd = commonfor(isus), commonfor(isud)
-  for _, k in ipairs { "close", "getfd", "setfd", "dirty", "settimeout", "setoption" } do
+  for _, k in ipairs { "setfd", "setoption" } do
     unixs[k], unixd[k] = cs[k], cd[k]
   end
-  unixd.gettimeout = cd.gettimeout
 end
 
 -- bind or connect a Unix socket; on a stream socket a failure closes
 -- the descriptor, as LuaSocket's does
 local function unixaddr(o, path, what)
   path = checkstring(path, 2)
-  local s = o.s
+  local s = sockof(o)
   if not s then return nil, "Bad file descriptor" end
   local ok, r, msg, code = pcall(s[what], s, path)
   if not ok then return nil, "path too long" end
   if not r then
-    if not o.dgram then o.s = false s:close() end
+    if not isdgram(o) then lsset(o, SOCK, false) s:close() end
     return nil, lserror(msg, code)
   end
   return 1.0
@@ -1072,32 +997,27 @@ unixs.setpeername = unixs.connect
 listenaccept(unixs, "unixstream",
   function() return US_MASTER, US_SERVER, US_CLIENT end, "unix")
 
-function unixs.getsockname(o) isus(o) return unixname(o.s, "getsockname") end
+function unixs.getsockname(o) isus(o) return unixname(sockof(o), "getsockname") end
 unixs.shutdown = function(o, how)
   if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
   local ok = shutdown(o, how)
   return ok
 end
-unixs.getstats = function(o)
-  if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
-  return getstats(o)
-end
-unixs.setstats = function(o, r, t, age)
-  if getmetatable(o) ~= US_CLIENT then badclass(1, "unixstream{client}") end
-  local ok = setstats(o, r, t, age)
-  return ok
-end
 
-US_MASTER = newclass("unixstream{master}", unixs, { "unixstream{any}" })
-US_CLIENT = newclass("unixstream{client}", unixs, { "unixstream{any}" })
-US_SERVER = newclass("unixstream{server}", unixs, { "unixstream{any}" })
+US_MASTER = newclass("unixstream{master}", unixs, { "unixstream{any}" }, "unixstream")
+US_CLIENT = newclass("unixstream{client}", unixs, { "unixstream{any}" }, "unixstream")
+US_SERVER = newclass("unixstream{server}", unixs, { "unixstream{any}" }, "unixstream")
 do
-  local r = streamreceive(US_CLIENT, "unixstream{client}")
-  local snd = streamsend(US_CLIENT, "unixstream{client}")
+  local accept = core._lsaccept(US_SERVER, US_CLIENT, unixs.accept,
+                                nsmethods.accept, words, "unixstream", "unix")
   for _, mt in ipairs { US_MASTER, US_CLIENT, US_SERVER } do
-    mt.__index.receive, mt.__index.send = r, snd
+    mt.__index.accept = accept
   end
 end
+addcmethods("unixstream", { US_MASTER, US_CLIENT, US_SERVER }, "unixstream{any}",
+            US_CLIENT, "unixstream{client}",
+            { "close", "getfd", "dirty", "settimeout",
+              "receive", "send", "getstats", "setstats" })
 
 function unixd.bind(o, path)
   if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
@@ -1114,12 +1034,12 @@ function unixd.connect(o, path)
 end
 unixd.setpeername = unixd.connect
 
-function unixd.getsockname(o) isud(o) return unixname(o.s, "getsockname") end
+function unixd.getsockname(o) isud(o) return unixname(sockof(o), "getsockname") end
 
 function unixd.receive(o, size)
   isud(o)
   size = floor(optnumber(size, 2, 8192))
-  local data, msg, code = recv(o.s, size)
+  local data, msg, code = recv(sockof(o), size)
   if not data then return nil, lserror(msg, code) end
   return data
 end
@@ -1127,7 +1047,7 @@ end
 function unixd.receivefrom(o, size)
   if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
   size = floor(optnumber(size, 2, 8192))
-  local data, from, code = nsrecvfrom(o.s, size)
+  local data, from, code = nsrecvfrom(sockof(o), size)
   if not data then return nil, lserror(from, code) end
   return data, from
 end
@@ -1135,7 +1055,7 @@ end
 function unixd.send(o, data)
   if getmetatable(o) ~= UD_CONNECTED then badclass(1, "unixdgram{connected}") end
   data = checkstring(data, 2)
-  local n, msg, code = nssend(o.s, data)
+  local n, msg, code = nssend(sockof(o), data)
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
 end
@@ -1144,19 +1064,20 @@ function unixd.sendto(o, data, path)
   if getmetatable(o) ~= UD_UNCONNECTED then badclass(1, "unixdgram{unconnected}") end
   data = checkstring(data, 2)
   path = checkstring(path, 3)
-  local ok, n, msg, code = pcall(nssendto, o.s, data, path)
+  local ok, n, msg, code = pcall(nssendto, sockof(o), data, path)
   if not ok then return nil, "path too long" end
   if not n then return nil, lserror(msg, code) end
   return n + 0.0
 end
 
-UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "select{able}" })
-UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" })
+UD_UNCONNECTED = newclass("unixdgram{unconnected}", unixd, { "unixdgram{any}", "select{able}" }, "unixdgram")
+UD_CONNECTED = newclass("unixdgram{connected}", unixd, { "unixdgram{any}", "select{able}" }, "unixdgram")
+addcmethods("unixdgram", { UD_UNCONNECTED, UD_CONNECTED }, "unixdgram{any}", nil, nil,
+            { "close", "getfd", "dirty", "settimeout", "gettimeout" })
 
 local function makeunix(kind)
-  local o = newobject(kind, "unix", kind == "unixdgram",
+  local o = newobject(kind, "unix",
                       kind == "unixdgram" and UD_UNCONNECTED or US_MASTER)
-  o.fam = "unix"
   local s, err = mksock(o, "unix")
   if not s then return nil, err end
   return o
