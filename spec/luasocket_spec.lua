@@ -109,6 +109,44 @@ describe("netsock.luasocket #luasocket", function()
       assert.are.equal(13.0 + 100011, r[1])
     end)
 
+    it("drops every \\r of a line however the buffer was scanned before (counts, lines, prefixes)", function()
+      local c, a = pair()
+      finally(function() c:close() a:close() end)
+      -- lines with and without \r, read by lines, by counts that stop
+      -- inside a line, and with a prefix: the '\r' scan of the buffer
+      -- (once per fill) must follow every way of consuming it
+      local lines, want = {}, {}
+      for i = 1, 3000 do
+        local l = ("l%d"):format(i) .. (i % 7 == 0 and "a\rb" or "ab") .. (i % 3 == 0 and "\r" or "")
+        lines[i] = l
+        want[i] = l:gsub("\r", "")
+      end
+      local data = table.concat(lines, "\n") .. "\n"
+      a:settimeout(5)
+      assert(c:send(data))
+      for i = 1, 3000 do
+        if i % 11 == 0 then
+          local head = assert(a:receive(2))
+          assert.are.equal(lines[i]:sub(1, 2), head)
+          assert.are.equal(want[i]:sub(3), (a:receive("*l")))
+        elseif i % 13 == 0 then
+          assert.are.equal(">" .. want[i], (a:receive("*l", ">")))
+        else
+          assert.are.equal(want[i], (a:receive()))
+        end
+      end
+    end)
+
+    it("closes the descriptor of an object the program drops, once it is collected", function()
+      local c, a = pair()
+      finally(function() a:close() end)
+      c = nil   -- luacheck: ignore
+      collectgarbage() collectgarbage()
+      a:settimeout(5)
+      assert.are.same({ nil, "closed", "" }, { a:receive() })
+      assert.are.equal("function", type(getmetatable(a).__gc))
+    end)
+
     it("raises LuaSocket's messages through receive's C closure", function()
       local s = layer.tcp()
       finally(function() s:close() end)

@@ -140,16 +140,18 @@ static void lsnewobject (lua_State *L, int mt, int kind, int fam, int sock) {
   o->birth = lsgettime();
   o->nrecv = o->nsent = 0;
   o->crfree = 0;
-  lua_pushboolean(L, 0);
-  lua_setiuservalue(L, top, UV_SOCK);
   lua_pushvalue(L, mt);
-  lua_setmetatable(L, top);      /* (the class has __gc: o is finalized) */
+  lua_setmetatable(L, top);   /* (not finalized: the class's __gc is not raw) */
   lua_pushvalue(L, kind);
   lua_setiuservalue(L, top, UV_KIND);
   if (lua_toboolean(L, fam)) lua_pushvalue(L, fam);
   else lua_pushboolean(L, 0);
   lua_setiuservalue(L, top, UV_FAM);
   if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
+  else {
+    lua_pushboolean(L, 0);
+    lua_setiuservalue(L, top, UV_SOCK);
+  }
 }
 
 static int ls_new (lua_State *L) {

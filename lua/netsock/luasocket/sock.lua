@@ -224,8 +224,14 @@ M.classes = classes
 local function addcmethods(kind, mts, anyname, client, clientname, names, lua)
   local cm = core._lsmethods(KINDS[kind], anyname, client or false,
                              clientname or "", words, lua)
+  -- __gc: getmetatable(o).__gc is a function, as LuaSocket's, but not a
+  -- raw field, so Lua does not mark the objects for finalization: the
+  -- netsock socket inside has its own __gc, which closes the descriptor
+  -- when both go (a finalizer per object cost accept a tenth of its
+  -- instructions)
+  local gcmt = { __index = { __gc = cm.__gc } }
   for _, mt in ipairs(mts) do
-    mt.__gc = cm.__gc
+    setmetatable(mt, gcmt)
     for _, k in ipairs(names) do
       if cm[k] then mt.__index[k] = cm[k] end
     end
