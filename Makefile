@@ -297,7 +297,7 @@ luasocket-suite: $(CORE)
 #                      its Linux peers (openssl, curl) come from
 #                      spec/windows/peers.py, which tools/windows-test starts
 # The Winsock port is src/win/ (README "Windows"); the Linux-only seams
-# (sys_*.c, ready_*.c), signal.c and process.c stay out.
+# (sys_*.c, ready_*.c), signal_posix.c and process.c stay out.
 DEPS_WINDOWS := $(DEPS_BUILD) gcc-mingw-w64-x86-64 wine64 wine perl python3 openssl curl \
                 ca-certificates
 WINCACHE  ?= /var/cache/netsock-windows
@@ -307,7 +307,7 @@ WINE      ?= /usr/lib/wine/wine64
 WINLUA    := $(WINCACHE)/lua
 WINTLS    ?= yes
 WINOSSL   := $(WINCACHE)/openssl
-WINSRCS   := $(filter-out src/sys_%.c src/ready_%.c src/signal.c src/process.c \
+WINSRCS   := $(filter-out src/sys_%.c src/ready_%.c src/signal_posix.c src/process.c \
                $(if $(filter yes,$(WINTLS)),,src/tls%.c),$(SRCS)) \
              $(wildcard src/win/*.c)
 WINHDRS   := $(HDRS) $(wildcard src/win/*.h src/win/include/*.h src/win/include/*/*.h)

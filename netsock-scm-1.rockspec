@@ -16,8 +16,9 @@ tasks for many clients in one process.]],
 -- Linux (CI runs both builds there: make test, make test PORTABLE=1);
 -- macOS and the BSDs build the same generic seams (src/sys_posix.c,
 -- src/ready_poll.c), which this project's CI does not run there (README,
--- "Platforms")
-supported_platforms = { "linux", "macosx", "freebsd", "openbsd", "netbsd" }
+-- "Platforms"); Windows builds src/win/ (CI cross-builds it with mingw-w64
+-- and runs it under wine, never on real Windows: README, "Windows")
+supported_platforms = { "linux", "macosx", "freebsd", "openbsd", "netbsd", "windows" }
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
@@ -31,7 +32,7 @@ build = {
     ["netsock.core"] = {
       sources = {
         "src/sys_posix.c", "src/ready_poll.c", "src/errors.c", "src/aux.c",
-        "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
+        "src/buffer.c", "src/addr.c", "src/signal_posix.c", "src/signal.c", "src/process.c",
         "src/sched.c", "src/wait.c", "src/loop.c", "src/pool.c", "src/resolve.c", "src/select.c",
         "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
         "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
@@ -70,7 +71,7 @@ build = {
             -- the generic list, index for index, but the two seams:
             -- LuaRocks merges a platform's list into the other by index
             "src/sys_linux.c", "src/ready_epoll.c", "src/errors.c", "src/aux.c",
-            "src/buffer.c", "src/addr.c", "src/signal.c", "src/process.c",
+            "src/buffer.c", "src/addr.c", "src/signal_posix.c", "src/signal.c", "src/process.c",
             "src/sched.c", "src/wait.c", "src/loop.c", "src/pool.c", "src/resolve.c", "src/select.c",
             "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
             "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
@@ -78,6 +79,35 @@ build = {
             "src/lsstream.c", "src/luasocket.c", "src/core.c",
           },
           defines = { "_GNU_SOURCE", "NS_HAVE_TLS" },
+        },
+      },
+    },
+    -- Windows (LuaRocks' "windows" platform, mingw or MSVC): Winsock 2
+    -- (src/win/, README "Windows"), the module netsock\core.dll. The list
+    -- is the generic one index for index with the Windows files in the
+    -- places of the POSIX seams, signal_posix.c and process.c, and one
+    -- more at the end; src/win/include first, where the POSIX headers the
+    -- core includes lead to Winsock. Tested with mingw-w64 under wine by
+    -- make windows (the Makefile's build); the rock on Windows is not run
+    -- by this project's CI.
+    windows = {
+      modules = {
+        ["netsock.core"] = {
+          sources = {
+            "src/win/sys_win.c", "src/win/ready_win.c", "src/errors.c", "src/aux.c",
+            "src/buffer.c", "src/addr.c", "src/win/signal_win.c", "src/signal.c",
+            "src/win/process_win.c",
+            "src/sched.c", "src/wait.c", "src/loop.c", "src/pool.c", "src/resolve.c", "src/select.c",
+            "src/tlsctx.c", "src/tlsrec.c", "src/tls.c", "src/io.c",
+            "src/socket.c", "src/connect.c", "src/file.c", "src/dgram.c",
+            "src/mmsg.c", "src/sendfile.c", "src/options.c", "src/lsutil.c",
+            "src/lsstream.c", "src/luasocket.c", "src/core.c", "src/win/netdb_win.c",
+          },
+          defines = { "NS_HAVE_TLS", "_FILE_OFFSET_BITS=64" },
+          -- OpenSSL's static libraries need crypt32 and gdi32 (its
+          -- Configure's mingw64 EX_LIBS); winpthreads for pthread.h
+          libraries = { "ssl", "crypto", "ws2_32", "iphlpapi", "crypt32", "gdi32", "pthread" },
+          incdirs = { "src/win/include", "src", "$(OPENSSL_INCDIR)" },
         },
       },
     },

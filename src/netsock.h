@@ -15,7 +15,9 @@
 **              the descriptor box
 **   buffer.c   the receive buffer's primitives (ns_buf_*)
 **   addr.c     sockaddr in and out, inet_* and byte order, hostents
-**   signal.c   the signal self-pipe, the prompt's Ctrl-C (ns_retry)
+**   signal_posix.c  the signal seam: catching a signal, the self-pipe
+**              that wakes the loop, kill (ns_sig_*)
+**   signal.c   onsignal's Lua half, the prompt's Ctrl-C (ns_retry)
 **   process.c  fork, waitpid, the CPU count, peer credentials, ids,
 **              umask, isatty
 **   sched.c    the task loop's waits: waiters per descriptor, the
@@ -459,6 +461,41 @@ NS_API void ns_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 NS_API int ns_pushhostent (lua_State *L, const struct hostent *he);
 /* netsock.inet_*, htons and friends (module table at -1) */
 NS_API void ns_addr_open (lua_State *L);
+/* }====== */
+
+
+/* {====== The signal seam: signal_posix.c, src/win/signal_win.c ======
+** What onsignal needs that differs between systems; no Lua. A caught
+** signal calls the function given to ns_sig_install (in a signal handler
+** or on another thread: only async-signal-safe work) and then wakes the
+** descriptor of ns_sig_wakefd, which the task loop watches.
+*/
+#if !defined(NS_NSIG)
+#define NS_NSIG  65   /* signal numbers are below this */
+#endif
+typedef struct nsSigName { const char *name; int num; } nsSigName;
+typedef void (*nsSigArrived) (int sig);
+/* the signals onsignal takes (0), or those a process may die of that it
+   does not (1); a negative number: a signal of other systems, not this
+   one (ns_sig_missing says so, after the name) */
+NS_API const nsSigName *ns_sig_names (int fatal);
+NS_API const char *ns_sig_missing (void);
+/* the descriptor the loop watches, made if needed (again in a forked
+   child), or -1 with errno; ns_sig_drain reads it empty */
+NS_API int ns_sig_wakefd (void);
+NS_API void ns_sig_drain (void);
+/* our handler for 'sig', calling 'fn' (the previous disposition kept);
+   whether ours is in place; the previous one back if ours is still in
+   place: 0, -1 with errno */
+NS_API int ns_sig_install (int sig, nsSigArrived fn);
+NS_API int ns_sig_caught (int sig);
+NS_API int ns_sig_restore (int sig);
+/* kill(2): 0 or -1 with errno; getpid(2) */
+NS_API int ns_sig_kill (long pid, int sig);
+NS_API long ns_sig_getpid (void);
+/* whether SIGINT has the system's default action (the lua5.4 prompt's
+   Ctrl-C pending: ns_interrupted); 0 where no call returns EINTR */
+NS_API int ns_sig_intdefault (void);
 /* }====== */
 
 

@@ -1,48 +1,27 @@
 /*
 ** signal.c: signals for the task loop (netsock.onsignal), and how a
-** blocking call knows that the lua5.4 prompt's Ctrl-C wants it back.
+** blocking call knows that the lua5.4 prompt's Ctrl-C wants it back;
+** the half that is the same on every system. What differs (catching a
+** signal, waking the loop, kill) is the signal seam, ns_sig_* in
+** netsock.h: signal_posix.c, or src/win/signal_win.c on Windows.
 **
-** A self-pipe, not signalfd: signalfd needs the signal blocked in every
-** thread, and a blocked mask is inherited by every program the script
-** starts (os.execute, io.popen) and by the resolver's threads; a handler
-** is not (exec resets it). The handler sets a flag per signal and
-** writes one byte to a non-blocking, close-on-exec pipe that the loop
-** watches (lua/netsock/tasks.lua); the loop drains the pipe, takes the
-** flags and runs the Lua handlers as tasks. Only the signals asked for
-** are touched; each one's previous disposition is saved when it is
-** caught and put back when it is released.
+** A caught signal calls 'arrived' (from the seam's handler: a flag per
+** signal, the console's hook on SIGINT) and wakes the descriptor the
+** loop watches (lua/netsock/tasks.lua); the loop drains it, takes the
+** flags (core._sigtake) and runs the Lua handlers as tasks.
 */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netsock.h"
 
-static volatile sig_atomic_t flags[NSIG];  /* arrived, not yet taken */
-static volatile sig_atomic_t wakefd = -1;  /* the pipe's write end */
-static int readfd = -1;                    /* the pipe's read end */
-static pid_t pipepid;                      /* the process that made it */
-static struct sigaction saved[NSIG];       /* dispositions before ours */
-static unsigned char caught[NSIG];
+static volatile sig_atomic_t flags[NS_NSIG];  /* arrived, not yet taken */
 /* the thread that SIGINT interrupts with a hook (the console's chunk) */
 static lua_State *volatile interruptL;
-static volatile sig_atomic_t hookfired;    /* interrupthook ran */
+static volatile sig_atomic_t hookfired;       /* interrupthook ran */
 
 #define HOOKMASK  (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
-
-static const struct { const char *name; int num; } signames[] = {
-  {"SIGINT", SIGINT}, {"SIGTERM", SIGTERM}, {"SIGHUP", SIGHUP},
-  {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGCHLD", SIGCHLD},
-  {"SIGQUIT", SIGQUIT}, {"SIGALRM", SIGALRM}, {"SIGPIPE", SIGPIPE},
-  {"SIGWINCH", SIGWINCH}, {"SIGCONT", SIGCONT}, {"SIGTSTP", SIGTSTP},
-  {"SIGTTIN", SIGTTIN}, {"SIGTTOU", SIGTTOU}, {"SIGURG", SIGURG},
-  {"SIGXCPU", SIGXCPU}, {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM},
-  {"SIGPROF", SIGPROF},
-  {NULL, 0}
-};
 
 
 /* the hook SIGINT sets on the console's running chunk: it stops there */
@@ -55,70 +34,44 @@ static void interrupthook (lua_State *L, lua_Debug *ar) {
 
 
 /*
-** Async-signal-safe: a flag, one write(2) to a non-blocking pipe (a
-** full pipe already wakes the loop), errno kept. lua_sethook may be
-** called from a signal handler (lua.c does the same).
+** A caught signal arrived: the seam's handler calls this, in a signal
+** handler or on the system's thread for console events, so only what is
+** safe there: a flag, and lua_sethook (lua.c calls it from its handler).
 */
-static void onsignal (int sig) {
-  int e = errno;
-  int fd = wakefd;
-  if (sig > 0 && sig < NSIG) flags[sig] = 1;
+static void arrived (int sig) {
+  if (sig > 0 && sig < NS_NSIG) flags[sig] = 1;
   if (sig == SIGINT && interruptL != NULL)
     lua_sethook(interruptL, interrupthook, HOOKMASK, 1);
-  if (fd >= 0) {
-    char c = (char)sig;
-    ssize_t n = write(fd, &c, 1);
-    (void)n;  /* EAGAIN: the pipe is full, the loop wakes anyway */
-  }
-  errno = e;
-}
-
-
-/*
-** The pipe (1, or 0 with errno set), made on first use, and made again in a child after fork:
-** a pipe shared with the parent would let one process take the
-** other's signals.
-*/
-static int openpipe (void) {
-  int p[2];
-  if (readfd >= 0 && pipepid == getpid()) return 1;
-  if (ns_sys_pipe(p) < 0) return 0;  /* errno set */
-  if (readfd >= 0) {
-    int oldw = wakefd;
-    wakefd = p[1];
-    close(oldw);
-    close(readfd);
-  }
-  else wakefd = p[1];
-  readfd = p[0];
-  pipepid = getpid();
-  return 1;
 }
 
 
 /*
 ** A signal by name ("SIGINT" or "INT") or number at 'idx': its number,
-** or 0 with the reason pushed. Only the signals of signames: SIGKILL and
-** SIGSTOP cannot be caught, and SIGSEGV, SIGBUS, SIGFPE, SIGILL are the
-** program's own faults, which a handler run later cannot mend.
+** or 0 with the reason pushed. Only the signals the seam names
+** (ns_sig_names(0)): SIGKILL and SIGSTOP cannot be caught, and SIGSEGV,
+** SIGBUS, SIGFPE, SIGILL are the program's own faults, which a handler
+** run later cannot mend. A name the seam lists with a negative number is
+** a signal of other systems (ns_sig_missing says so).
 */
 static int tosignal (lua_State *L, int idx) {
+  const nsSigName *names = ns_sig_names(0);
   int i;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     lua_Integer n = lua_isinteger(L, idx) ? lua_tointeger(L, idx) : -1;
-    for (i = 0; signames[i].name != NULL; i++)
-      if (signames[i].num == n) return (int)n;
+    for (i = 0; names[i].name != NULL; i++)
+      if (names[i].num > 0 && names[i].num == n) return (int)n;
     lua_pushfstring(L, "signal %s not supported", lua_tostring(L, idx));
     return 0;
   }
   if (lua_type(L, idx) == LUA_TSTRING) {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    if (strlen(s) == len) {
-      for (i = 0; signames[i].name != NULL; i++)
-        if (strcmp(signames[i].name, s) == 0 ||
-            strcmp(signames[i].name + 3, s) == 0)
-          return signames[i].num;
+    for (i = 0; strlen(s) == len && names[i].name != NULL; i++) {
+      if (strcmp(names[i].name, s) != 0 && strcmp(names[i].name + 3, s) != 0)
+        continue;
+      if (names[i].num > 0) return names[i].num;
+      lua_pushfstring(L, "%s: %s", names[i].name, ns_sig_missing());
+      return 0;
     }
     lua_pushfstring(L, "unknown signal '%s'", s);
     return 0;
@@ -149,75 +102,37 @@ static int sig_signum (lua_State *L) {
 
 
 /*
-** Signals a process may die of that onsignal does not take (never
-** caught, or fatal faults): named only, for reports of how a worker
-** ended (lua/netsock/workers.lua).
+** core._signame(number): "SIGINT"..., or one a process may die of that
+** onsignal does not take (ns_sig_names(1): "SIGKILL"...), for reports
+** of how a worker ended (lua/netsock/workers.lua); or nil
 */
-static const struct { const char *name; int num; } fatalnames[] = {
-  {"SIGKILL", SIGKILL}, {"SIGSEGV", SIGSEGV}, {"SIGABRT", SIGABRT},
-  {"SIGBUS", SIGBUS}, {"SIGFPE", SIGFPE}, {"SIGILL", SIGILL},
-  {"SIGTRAP", SIGTRAP}, {"SIGSYS", SIGSYS}, {"SIGSTOP", SIGSTOP},
-  {NULL, 0}
-};
-
-
-/* core._signame(number): "SIGINT"..., "SIGKILL"..., or nil */
 static int sig_signame (lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  int i;
-  for (i = 0; signames[i].name != NULL; i++)
-    if (signames[i].num == n) {
-      lua_pushstring(L, signames[i].name);
-      return 1;
-    }
-  for (i = 0; fatalnames[i].name != NULL; i++)
-    if (fatalnames[i].num == n) {
-      lua_pushstring(L, fatalnames[i].name);
-      return 1;
-    }
+  int fatal, i;
+  for (fatal = 0; fatal <= 1; fatal++) {
+    const nsSigName *names = ns_sig_names(fatal);
+    for (i = 0; names[i].name != NULL; i++)
+      if (names[i].num > 0 && names[i].num == n) {
+        lua_pushstring(L, names[i].name);
+        return 1;
+      }
+  }
   return 0;
 }
 
 
 /*
-** core._sigcatch(sig): our handler for 'sig', the previous disposition
-** saved. Returns the pipe's read end (to watch), or nil, msg, code.
-** SA_RESTART, so that other code's system calls do not see EINTR for a
-** signal it did not ask about; SA_NOCLDSTOP for SIGCHLD (exits only).
-*/
-static int ours (int sig) {
-  struct sigaction cur;
-  return sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
-         cur.sa_handler == onsignal;
-}
-
-/*
-** Whether the handler is in place is asked of the kernel, not of a flag:
-** a forked child (core._fork puts every caught signal back to its
-** default) or another library may have changed it since. Once the
-** handler is in place the signal is unblocked in this thread: a signal
-** core._fork held blocked across a fork arrives now, at our handler.
+** core._sigcatch(sig): the seam's handler for 'sig' (its previous
+** disposition saved). Returns the descriptor the loop watches, or nil,
+** msg, code.
 */
 static int sig_catch (lua_State *L) {
   int sig = checksignal(L, 1);
-  struct sigaction sa;
-  if (!openpipe()) return ns_fail(L, errno);
-  if (!ours(sig)) {
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = onsignal;
-    sa.sa_flags = SA_RESTART | (sig == SIGCHLD ? SA_NOCLDSTOP : 0);
-    sigemptyset(&sa.sa_mask);
-    flags[sig] = 0;
-    if (sigaction(sig, &sa, &saved[sig]) < 0) return ns_fail(L, errno);
-    caught[sig] = 1;
-  }
-  {
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-  }
-  lua_pushinteger(L, readfd);
+  int fd = ns_sig_wakefd();
+  if (fd < 0) return ns_fail(L, errno);
+  if (!ns_sig_caught(sig)) flags[sig] = 0;  /* one arrived, not taken: kept */
+  if (ns_sig_install(sig, arrived) < 0) return ns_fail(L, errno);
+  lua_pushinteger(L, fd);
   return 1;
 }
 
@@ -228,34 +143,25 @@ static int sig_catch (lua_State *L) {
 */
 static int sig_release (lua_State *L) {
   int sig = checksignal(L, 1);
-  if (caught[sig]) {
-    if (ours(sig) && sigaction(sig, &saved[sig], NULL) < 0)
-      return ns_fail(L, errno);
-    caught[sig] = 0;
-    flags[sig] = 0;
-  }
+  if (ns_sig_restore(sig) < 0) return ns_fail(L, errno);
+  flags[sig] = 0;
   lua_pushboolean(L, 1);
   return 1;
 }
 
 
 /*
-** core._sigtake(): drains the pipe and returns the numbers of the
-** signals that arrived since the last call, in increasing order, or
-** nothing. The pipe is drained before the flags are read: a signal
-** that comes in between leaves a byte, which only wakes the loop once
-** more for nothing.
+** core._sigtake(): drains the wake descriptor and returns the numbers of
+** the signals that arrived since the last call, in increasing order, or
+** nothing. It is drained before the flags are read: a signal that comes
+** in between leaves a byte, which only wakes the loop once more for
+** nothing.
 */
 static int sig_take (lua_State *L) {
-  char buf[64];
   int sig, n = 0;
-  if (readfd >= 0 && pipepid == getpid()) {
-    ssize_t r;
-    do r = read(readfd, buf, sizeof buf);
-    while (r > 0 || (r < 0 && errno == EINTR));
-  }
+  ns_sig_drain();
   lua_createtable(L, 4, 0);
-  for (sig = 1; sig < NSIG; sig++) {
+  for (sig = 1; sig < NS_NSIG; sig++) {
     if (flags[sig]) {
       flags[sig] = 0;
       lua_pushinteger(L, sig);
@@ -266,10 +172,11 @@ static int sig_take (lua_State *L) {
 }
 
 
-/* core._sigfd(): the pipe's read end, made if needed */
+/* core._sigfd(): the descriptor the loop watches, made if needed */
 static int sig_fd (lua_State *L) {
-  if (!openpipe()) return ns_fail(L, errno);
-  lua_pushinteger(L, readfd);
+  int fd = ns_sig_wakefd();
+  if (fd < 0) return ns_fail(L, errno);
+  lua_pushinteger(L, fd);
   return 1;
 }
 
@@ -486,26 +393,28 @@ static int watch_off (lua_State *L) {
 
 
 /*
-** core._kill(pid, sig): kill(2), for tests and supervisors. Beside the
-** signals onsignal takes, those it cannot (fatalnames: SIGKILL, which
-** sup:stop sends a worker still there after its timeout, SIGSTOP...)
+** core._kill(pid, sig): kill(2) (the seam's), for tests and supervisors.
+** Beside the signals onsignal takes, those it cannot (ns_sig_names(1):
+** SIGKILL, which sup:stop sends a worker still there after its timeout,
+** SIGSTOP...)
 */
 static int sig_kill (lua_State *L) {
+  const nsSigName *fatal = ns_sig_names(1);
   lua_Integer pid = luaL_checkinteger(L, 1);
   int sig = 0, i;
   if (lua_type(L, 2) == LUA_TSTRING) {
     const char *s = lua_tostring(L, 2);
-    for (i = 0; fatalnames[i].name != NULL && sig == 0; i++)
-      if (strcmp(fatalnames[i].name, s) == 0 || strcmp(fatalnames[i].name + 3, s) == 0)
-        sig = fatalnames[i].num;
+    for (i = 0; fatal[i].name != NULL && sig == 0; i++)
+      if (strcmp(fatal[i].name, s) == 0 || strcmp(fatal[i].name + 3, s) == 0)
+        sig = fatal[i].num;
   }
   else if (lua_isinteger(L, 2)) {
-    for (i = 0; fatalnames[i].name != NULL && sig == 0; i++)
-      if (fatalnames[i].num == lua_tointeger(L, 2)) sig = fatalnames[i].num;
+    for (i = 0; fatal[i].name != NULL && sig == 0; i++)
+      if (fatal[i].num == lua_tointeger(L, 2)) sig = fatal[i].num;
   }
-  if (sig == 0) sig = checksignal(L, 2);
+  if (sig <= 0) sig = checksignal(L, 2);
   luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, 1, "pid out of range");
-  if (kill((pid_t)pid, sig) < 0) return ns_fail(L, errno);
+  if (ns_sig_kill((long)pid, sig) < 0) return ns_fail(L, errno);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -513,7 +422,7 @@ static int sig_kill (lua_State *L) {
 
 /* core._getpid() */
 static int sig_getpid (lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)getpid());
+  lua_pushinteger(L, (lua_Integer)ns_sig_getpid());
   return 1;
 }
 
@@ -523,13 +432,12 @@ static int sig_getpid (lua_State *L) {
 ** return to Lua because the lua5.4 prompt's Ctrl-C is pending: lua.c's
 ** SIGINT handler sets its hook (all four events, count 1) on the main
 ** thread and puts SIGINT back to the default action, so that both are
-** seen here without owning the handler. The hook raises "interrupted!"
-** as soon as the call returns. Any other EINTR is retried as before,
-** and so is every EINTR of a call made without a Lua state (L NULL: a
-** __gc's close_notify, which has nobody to return to).
+** seen here without owning the handler (ns_sig_intdefault). The hook
+** raises "interrupted!" as soon as the call returns. Any other EINTR is
+** retried as before, and so is every EINTR of a call made without a Lua
+** state (L NULL: a __gc's close_notify, which has nobody to return to).
 */
 int ns_interrupted (lua_State *L) {
-  struct sigaction sa;
   lua_State *main;
   if (L == NULL) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
@@ -539,9 +447,7 @@ int ns_interrupted (lua_State *L) {
       lua_gethook(main) == interrupthook ||
       lua_gethookmask(main) != HOOKMASK || lua_gethookcount(main) != 1)
     return 0;
-  if (sigaction(SIGINT, NULL, &sa) < 0 || sa.sa_handler != SIG_DFL)
-    return 0;
-  return 1;
+  return ns_sig_intdefault();
 }
 
 

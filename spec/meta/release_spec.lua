@@ -36,12 +36,15 @@ describe("release", function()
   it("the rockspec builds every C file and ships every Lua module", function()
     local spec = rockspec()
     local mods = spec.build.modules
-    local csrc = {}
+    local csrc, winsrc = {}, {}
     for _, f in ipairs(mods["netsock.core"].sources) do csrc[f] = true end
-    -- a platform's own seams (build.platforms: Linux's sys_linux.c, ready_epoll.c)
-    for _, plat in pairs(spec.build.platforms or {}) do
+    -- a platform's own files (build.platforms: Linux's sys_linux.c,
+    -- ready_epoll.c; Windows' src/win/)
+    for name, plat in pairs(spec.build.platforms or {}) do
       local core = plat.modules and plat.modules["netsock.core"]
-      for _, f in ipairs(core and core.sources or {}) do csrc[f] = true end
+      for _, f in ipairs(core and core.sources or {}) do
+        if name == "windows" then winsrc[f] = true else csrc[f] = true end
+      end
     end
     -- src/edit/: the console's line editor, in the netsock-edit rock
     local edit = rockspec("rocks/netsock-edit-scm-1.rockspec").build.modules["netsock.edit"]
@@ -49,9 +52,9 @@ describe("release", function()
     for _, f in ipairs(edit.sources) do esrc[f] = true end
     for _, f in ipairs(files("*.c")) do
       if f:find("^src/win/") then
-        -- the Windows build's files (make windows); the rockspec has no
-        -- windows platform yet (README, "Windows")
+        -- the Windows build's files: its platform's list, no other
         assert.is_nil(csrc[f], f .. " would be built on Linux")
+        assert.is_true(winsrc[f] == true, f .. " is not in the rockspec's windows platform")
       elseif f:find("^src/edit/") then
         assert.is_true(esrc[f] == true, f .. " is not in rocks/netsock-edit-scm-1.rockspec")
       else
@@ -59,6 +62,9 @@ describe("release", function()
       end
     end
     for f in pairs(csrc) do
+      assert.truthy(H.readfile(f), "the rockspec names " .. f .. ", which does not exist")
+    end
+    for f in pairs(winsrc) do
       assert.truthy(H.readfile(f), "the rockspec names " .. f .. ", which does not exist")
     end
     local lua = {}
@@ -73,21 +79,23 @@ describe("release", function()
 
   it("each platform's source list, merged as LuaRocks merges it, builds every file once", function()
     -- LuaRocks lays build.platforms.P over build by index: a platform's
-    -- list must be the generic one with its own seams in their places,
-    -- or the merged list names some files twice and misses others
+    -- list must be the generic one with its own files in their places,
+    -- or the merged list names some files twice and misses others. What
+    -- each build leaves out of src/ (the Makefile's choice: the probes
+    -- pick the generic or Linux seams; make windows, WINSRCS)
     local spec = rockspec()
     local generic = spec.build.modules["netsock.core"].sources
-    local seams = { linux = { "src/sys_linux.c", "src/ready_epoll.c" } }
-    local all = {}
-    for _, f in ipairs(files("*.c")) do
-      if not f:find("^src/win/") and not f:find("^src/edit/") then all[#all + 1] = f end
-    end
-    local function expect(without)
+    local linuxonly = { "src/sys_linux.c", "src/ready_epoll.c" }
+    local posixonly = { "src/sys_posix.c", "src/ready_poll.c" }
+    local unixonly = { "src/signal_posix.c", "src/process.c" }
+    local function expect(windows, ...)
+      local drop = {}
+      for _, list in ipairs({ ... }) do for _, f in ipairs(list) do drop[f] = true end end
       local want = {}
-      for _, f in ipairs(all) do
-        local skip = false
-        for _, w in ipairs(without) do skip = skip or f == w end
-        if not skip then want[#want + 1] = f end
+      for _, f in ipairs(files("*.c")) do
+        if not f:find("^src/edit/") and not drop[f] and (windows or not f:find("^src/win/")) then
+          want[#want + 1] = f
+        end
       end
       table.sort(want)
       return want
@@ -97,16 +105,23 @@ describe("release", function()
       table.sort(t)
       return t
     end
-    assert.same(expect(seams.linux), sorted(generic), "the generic list")
+    local want = {
+      linux = expect(false, posixonly),
+      windows = expect(true, posixonly, linuxonly, unixonly),
+    }
+    assert.same(expect(false, linuxonly), sorted(generic), "the generic list")
+    local seen = {}
     for name, plat in pairs(spec.build.platforms or {}) do
       local core = plat.modules and plat.modules["netsock.core"]
       if core and core.sources then
         local merged = table.move(generic, 1, #generic, 1, {})
         for i, f in ipairs(core.sources) do merged[i] = f end
-        assert.same(expect({ "src/sys_posix.c", "src/ready_poll.c" }), sorted(merged),
-          "the list LuaRocks builds on " .. name)
+        assert.truthy(want[name], "a source list for a platform this spec does not know: " .. name)
+        assert.same(want[name], sorted(merged), "the list LuaRocks builds on " .. name)
+        seen[name] = true
       end
     end
+    assert.same({ linux = true, windows = true }, seen)
   end)
 
   it("one rockspec at the top level, so luarocks make and test need no name in a folder of any name", function()
@@ -121,10 +136,13 @@ describe("release", function()
   end)
 
   it("each rockspec says where it builds (supported_platforms)", function()
-    for _, f in ipairs({ "netsock-scm-1.rockspec", "rocks/netsock-edit-scm-1.rockspec" }) do
-      -- Linux, and the systems the generic seams build on (README, "Platforms")
-      assert.same({ "linux", "macosx", "freebsd", "openbsd", "netbsd" }, rockspec(f).supported_platforms, f)
-    end
+    -- Linux, and the systems the generic seams build on (README,
+    -- "Platforms"); the core on Windows too (src/win/, README "Windows"),
+    -- the line editor not (libedit: the console reads plain lines there)
+    local unix = { "linux", "macosx", "freebsd", "openbsd", "netbsd" }
+    assert.same(table.move(unix, 1, #unix, 1, { [#unix + 1] = "windows" }),
+                rockspec("netsock-scm-1.rockspec").supported_platforms)
+    assert.same(unix, rockspec("rocks/netsock-edit-scm-1.rockspec").supported_platforms)
   end)
 
   it("the rockspec ships docs, examples and library/ and tests without fetching", function()
