@@ -495,8 +495,8 @@ local function processes()
   local out = {}
   -- the shell popen starts becomes ps (exec): it says its pid first, so
   -- that ps itself, a child of ours, is not counted
-  -- (LD_PRELOAD emptied: make sanitize preloads ASan, under which ps hangs)
-  local p = assert(io.popen("echo $$; LD_PRELOAD= exec ps -A -o pid= -o ppid= -o stat= 2>/dev/null"))
+  -- (without make sanitize's ASan preload, as H.spawn: under it ps hangs)
+  local p = assert(io.popen("echo $$; exec env -u LD_PRELOAD -u ASAN_OPTIONS ps -A -o pid= -o ppid= -o stat= 2>/dev/null"))
   local self = tonumber(p:read("l"))
   for line in p:lines() do
     local pid, pp, st = line:match("^%s*(%d+)%s+(%d+)%s+(%S+)")
