@@ -538,6 +538,9 @@ function M.listen(path, options)
     check.argerror("listen", 1, "path empty or with a zero byte")
   end
   options = checkoptions(options)
+  -- Windows: no file modes, owners or peer credentials to keep the
+  -- endpoint to this user (src/win/process_win.c)
+  if core._noconsole then error("console.listen: " .. core._noconsole, 2) end
   local ok, msg, code = claim(path)
   if not ok then return nil, msg, code end
   tasks.track(true)  -- from now on netsock.tasks() says where tasks were spawned
@@ -586,6 +589,8 @@ Endpoint.__close = Endpoint.close
 
 -- the terminal's side: attach this terminal to the endpoint at path
 function M.attach(path)
+  check.string("attach", 1, path)
+  if core._noconsole then error("console.attach: " .. core._noconsole, 2) end
   local conn, msg, code = netsock.socket("unix", "stream")
   if conn then
     conn:settimeout(5)

@@ -430,6 +430,27 @@ describe("netsock on this platform's sockets", function()
       end)
     end)
 
+    it("every other public function Windows lacks raises, naming itself", function()
+      local function named(name, fn)
+        local ok, err = pcall(fn)
+        assert.is_false(ok, name .. " did not raise")
+        assert.truthy(tostring(err):find(name .. ": not available on Windows", 1, true),
+          name .. ": " .. tostring(err))
+      end
+      named("getuid", function() return netsock.getuid() end)
+      named("geteuid", function() return netsock.geteuid() end)
+      named("console.listen", function() return netsock.console.listen("C:/windows/temp/ns.sock") end)
+      named("console.attach", function() return netsock.console.attach("C:/windows/temp/ns.sock") end)
+      named("SIGHUP", function() return netsock.onsignal("SIGHUP", function() end) end)
+      named("workers", function()
+        return netsock.serve("127.0.0.1", 0, function() end, { workers = "auto" })
+      end)
+      -- a name no system has is a plain bad argument, as on Linux
+      local ok, err = pcall(netsock.onsignal, "SIGFOO", function() end)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("unknown signal 'SIGFOO'", 1, true), err)
+    end)
+
     it("a Unix-domain socket: made where Windows has AF_UNIX, else EAFNOSUPPORT", function()
       local s, msg, code = netsock.socket("unix", "stream")
       if s then s:close()

@@ -5,7 +5,8 @@
 ** count and isatty work; what has no Windows form yet raises
 ** "NAME: not available on Windows" (serve's workers, through
 ** core._nofork, which workers.lua asks first; s:getpeercred; getuid,
-** geteuid; the console's endpoint; and socket.c's fromfd, replaced here:
+** geteuid; the console's endpoint and attach, through core._noconsole,
+** which console.lua asks first; and socket.c's fromfd, replaced here:
 ** a descriptor inherited by number is a C runtime descriptor or a
 ** handle on Windows, a question not answered yet).
 */
@@ -63,6 +64,8 @@ void ns_process_open (lua_State *L) {
   luaL_setfuncs(L, procfuncs, 0);
   lua_pushliteral(L, "not available on Windows");  /* workers.lua asks */
   lua_setfield(L, -2, "_nofork");
+  lua_pushliteral(L, "not available on Windows");  /* console.lua asks */
+  lua_setfield(L, -2, "_noconsole");
   lua_pushboolean(L, 0);   /* process.c's core._balance: none */
   lua_setfield(L, -2, "_balance");
   setunported(L, unportedprocess);
