@@ -484,6 +484,16 @@ function H.fdcount_settled(want, timeout)
   return n
 end
 
+-- the system calls `strace -c` counted in its output file: name -> count
+function H.strace_counts(file)
+  local t = {}
+  for line in (H.readfile(file) or ""):gmatch("[^\n]+") do
+    local calls, name = line:match("^%s*[%d.]+%s+[%d.]+%s+%d+%s+(%d+)%s+%d*%s*(%w+)%s*$")
+    if calls then t[name] = tonumber(calls) end
+  end
+  return t
+end
+
 -- this process's PID (the core's getpid: no /proc needed)
 function H.pid()
   return require("netsock.core")._getpid()

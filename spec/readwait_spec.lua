@@ -9,15 +9,7 @@ local ns = H.netsock
 
 local run_bounded = H.run_bounded
 
--- the calls strace -c counted in 'file': name -> count
-local function counts(file)
-  local t = {}
-  for line in (H.readfile(file) or ""):gmatch("[^\n]+") do
-    local calls, name = line:match("^%s*[%d.]+%s+[%d.]+%s+%d+%s+(%d+)%s+%d*%s*(%w+)%s*$")
-    if calls then t[name] = tonumber(calls) end
-  end
-  return t
-end
+local counts = H.strace_counts
 
 -- a task server in a child under strace -f -c: one connection, echoing
 -- what it reads (mode "recv": conn:recv(4096); "lines": a file's lines)

@@ -393,15 +393,7 @@ end)
 describe("a timed ping-pong", function()
   local function sit(name, fn) H.linux_it(name, "strace", fn, H.can_strace) end
 
-  -- the calls strace -c counted in 'file': name -> count
-  local function counts(file)
-    local t = {}
-    for line in (H.readfile(file) or ""):gmatch("[^\n]+") do
-      local calls, name = line:match("^%s*[%d.]+%s+[%d.]+%s+%d+%s+(%d+)%s+%d*%s*(%w+)%s*$")
-      if calls then t[name] = tonumber(calls) end
-    end
-    return t
-  end
+  local counts = H.strace_counts
 
   sit("makes one system call per receive, as C does (strace -c)", function()
     local N = 300

@@ -174,6 +174,21 @@ const char *ns_typename (int type) {
 
 /* {====== Classes ====== */
 
+/*
+** Run 'fn' when the state closes: a registry entry 'key' holds a
+** sentinel userdata whose __gc is 'fn'. Lua finalizes in the reverse
+** order objects were marked, so a sentinel made when the module loads,
+** before any socket, runs after every socket's own __gc.
+*/
+void ns_atclose (lua_State *L, const char *key, lua_CFunction fn) {
+  lua_newuserdatauv(L, 0, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, fn);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, key);
+}
+
 /* pushes a new table whose keys are weak (an object's side data that
 ** must not keep the object alive) */
 void ns_newweak (lua_State *L) {

@@ -116,12 +116,7 @@ static int drain (lua_State *L) {
 ** put theirs back by then.
 */
 void ns_buf_open (lua_State *L) {
-  lua_newuserdatauv(L, 1, 0);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, drain);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "netsock.bufcache");
+  ns_atclose(L, "netsock.bufcache", drain);
 }
 
 /* }====== */

@@ -377,6 +377,7 @@ NS_API const char *ns_typename (int type);
 ** metatable on the stack.
 */
 NS_API void ns_newweak (lua_State *L);
+NS_API void ns_atclose (lua_State *L, const char *key, lua_CFunction fn);
 NS_API void ns_newclass (lua_State *L, const char *name, const luaL_Reg *meta,
                          const luaL_Reg *methods, int upmeta);
 /* raise "bad argument #arg to 'fname' (formatted message)" */

@@ -499,12 +499,7 @@ void ns_pool_open (lua_State *L) {
   ns_newclass(L, NS_LOOKUP, lookup_meta, NULL, 0);
   lua_pop(L, 1);
   /* closing the state lets the pool's idle workers go (pool_quiesce) */
-  lua_newuserdatauv(L, 0, 0);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, pool_quiesce);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "netsock.lookuppool");
+  ns_atclose(L, "netsock.lookuppool", pool_quiesce);
   lua_pushcfunction(L, pool_lookupstats);
   lua_setfield(L, -2, "_lookupstats");
 }
