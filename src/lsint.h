@@ -21,6 +21,8 @@ typedef struct lsObject {
   double nrecv, nsent;  /* getstats: bytes receive returned, send sent */
   size_t crfree;        /* the buffer's first bytes known to hold no '\r'
                            ("*l" drops them: one scan per fill) */
+  int waited;           /* receive or send has waited before (lsstream.c:
+                           the first wait polls) */
 } lsObject;
 
 /* the user values: the socket (or false), then what the Lua methods keep */

@@ -140,6 +140,7 @@ static void lsnewobject (lua_State *L, int mt, int kind, int fam, int sock) {
   o->birth = lsgettime();
   o->nrecv = o->nsent = 0;
   o->crfree = 0;
+  o->waited = 0;
   lua_pushvalue(L, mt);
   lua_setmetatable(L, top);   /* (not finalized: the class's __gc is not raw) */
   lua_pushvalue(L, kind);
