@@ -184,7 +184,9 @@ print("done")
       assert.equal(0, p:wait(10))
       local t, calls = H.strace_counts(out), H.readfile(out)
       assert.is_true((t.poll or 0) + (t.ppoll or 0) >= N / 2, calls)
-      assert.is_true((t.fcntl or 0) < N / 3, "fcntl per connection:\n" .. calls)
+      if H.backend == "epoll" then   -- (the portable build's socket() is followed by fcntl)
+        assert.is_true((t.fcntl or 0) < N / 3, "fcntl per connection:\n" .. calls)
+      end
       assert.is_true((t.setsockopt or 0) < N / 3, "setsockopt per connection:\n" .. calls)
     end, H.can_strace)
 
