@@ -47,14 +47,16 @@ static lua_Integer lsclasskind (lua_State *L, int idx) {
 }
 
 
-/* the object at idx and its kind, or NULL (kind 0) */
+/* the object at idx and its kind (the struct's), or NULL (kind 0) */
 static lsObject *lstoobject (lua_State *L, int idx, lua_Integer *kind) {
   lsObject *o = (lsObject *)lua_touserdata(L, idx);
-  *kind = 0;
   if (o != NULL && lua_getmetatable(L, idx)) {
-    *kind = lsclasskind(L, -1);
-    lua_pop(L, 1);
-    if (*kind != 0 && lua_rawlen(L, idx) == sizeof(lsObject)) return o;
+    int ours = lua_rawgetp(L, -1, &lskey) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (ours && lua_rawlen(L, idx) == sizeof(lsObject)) {
+      *kind = o->kind;
+      return o;
+    }
   }
   *kind = 0;
   return NULL;
@@ -115,16 +117,22 @@ static int ls_class (lua_State *L) {
 }
 
 
-/* o's socket becomes the one at idx (or none: nil, false), with o's
-   timeouts; user value 1 keeps it alive */
-static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
-  nsSocket *s = lua_toboolean(L, idx) ? ns_checksocket(L, idx) : NULL;
+/* o's socket becomes 's', the socket at idx (or none: NULL, idx
+   nil or false), with o's timeouts; user value 1 keeps it alive */
+static void lsputsock (lua_State *L, lsObject *o, int oidx, int idx,
+                       nsSocket *s) {
   if (s != NULL) lua_pushvalue(L, idx);
   else lua_pushboolean(L, 0);
   lua_setiuservalue(L, oidx, UV_SOCK);
   o->s = s;
   o->crfree = 0;
   lsapply(o);
+}
+
+/* the same, for a value at idx not known to be a socket */
+static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
+  lsputsock(L, o, oidx, idx,
+            lua_toboolean(L, idx) ? ns_checksocket(L, idx) : NULL);
 }
 
 
@@ -151,7 +159,7 @@ static int lscheckfamily (lua_State *L, int idx) {
 ** object has one user value (its socket), a datagram one five.
 */
 static lsObject *lsnewobject (lua_State *L, int mt, int kind, int family,
-                              int sock) {
+                              int sock, nsSocket *s) {
   lsObject *o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject),
                                     ls_isdgram(kind) ? LS_DGRAMNUV : 1);
   int top = lua_gettop(L);
@@ -165,7 +173,8 @@ static lsObject *lsnewobject (lua_State *L, int mt, int kind, int family,
   o->connecting = o->failed = o->waited = 0;
   lua_pushvalue(L, mt);
   lua_setmetatable(L, top);   /* (not finalized: the class's __gc is not raw) */
-  if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
+  if (s != NULL) lsputsock(L, o, top, sock, s);
+  else if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
   return o;   /* (user value 1 nil: core._lsget says false) */
 }
 
@@ -176,7 +185,7 @@ static int ls_new (lua_State *L) {
   kind = lscheckkindname(L, 2);
   family = lscheckfamily(L, 3);
   lua_settop(L, 4);
-  lsnewobject(L, 1, kind, family, 4);
+  lsnewobject(L, 1, kind, family, 4, NULL);
   return 1;
 }
 
@@ -185,7 +194,7 @@ static int ls_new (lua_State *L) {
    family (0: not yet known) in upvalues 1, 2, 3 */
 static int ls_make (lua_State *L) {
   lsnewobject(L, lua_upvalueindex(1), (int)lua_tointeger(L, lua_upvalueindex(2)),
-              (int)lua_tointeger(L, lua_upvalueindex(3)), 0);
+              (int)lua_tointeger(L, lua_upvalueindex(3)), 0, NULL);
   return 1;
 }
 
@@ -209,8 +218,9 @@ static int ls_get (lua_State *L) {
   lsObject *o = lscheckobject(L, 1);
   luaL_argcheck(L, 1 <= i && i <= LS_NFIELD, 2, "no such field");
   switch (i) {
-    case UV_SOCK:
-      if (lua_getiuservalue(L, 1, 1) == LUA_TNIL) lua_pushboolean(L, 0);
+    case UV_SOCK:   /* (close leaves the closed socket in user value 1) */
+      if (o->s == NULL) lua_pushboolean(L, 0);
+      else lua_getiuservalue(L, 1, 1);
       break;
     case UV_FAM:
       if (o->family == 0) lua_pushboolean(L, 0);
@@ -276,15 +286,12 @@ static int ls_reapply (lua_State *L) {
 
 /* {====== Methods every kind has ====== */
 
-/* o:close(): the socket goes; always 1 */
+/* o:close(): the socket goes; always 1. (User value 1 keeps the closed
+   netsock socket until the object goes: o->s NULL says "none".) */
 static int ls_close (lua_State *L) {
   lsObject *o = lscheckkind(L);
   nsSocket *s = o->s;
-  lua_settop(L, 1);
   if (s != NULL) {
-    lua_getiuservalue(L, 1, UV_SOCK);   /* (keeps it alive meanwhile) */
-    lua_pushboolean(L, 0);
-    lua_setiuservalue(L, 1, UV_SOCK);
     o->s = NULL;
     ns_close(L, s);
   }
@@ -487,7 +494,7 @@ static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
   while (s->fd >= 0) {
     int fd;
     lua_settop(L, 3);
-    c = ns_newsocket(L, s->family, s->type, s->protocol);       /* 4 */
+    c = ns_newsocket(L, s->family, s->type, s->protocol, -1.0); /* 4 */
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = ns_sys_accept(s->fd, NULL, NULL);
     if (fd >= 0) {
@@ -495,7 +502,7 @@ static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
       c->fd = fd;
       lsnewobject(L, lua_upvalueindex(2),
                   (int)lua_tointeger(L, lua_upvalueindex(5)),
-                  family != 0 ? family : o->family, 4);
+                  family != 0 ? family : o->family, 4, c);
       return 1;
     }
     if (errno == ECONNABORTED || ns_retry(L))

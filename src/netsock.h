@@ -762,8 +762,10 @@ NS_API void ns_io_connecting (lua_State *L);
 /* {====== socket.c: lifetime, stream methods ====== */
 NS_API int ns_close (lua_State *L, nsSocket *s);
 /* push a new socket userdata, closed (fd -1, the caller makes the
-   descriptor afterwards), with the default timeout (socket.c) */
-NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto);
+   descriptor afterwards), with 'timeout' (the socket's own: the layer
+   sets it from its object's) */
+NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto,
+                               double timeout);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
    (stream, seqpacket whose peer is gone) rather than an empty datagram */
 NS_API int ns_atend (nsSocket *s, size_t size);

@@ -39,11 +39,12 @@ static double gettimeout_default (lua_State *L) {
 
 
 /*
-** Push a new socket userdata, closed (fd -1), with the default timeout.
-** The caller makes the descriptor afterwards: a memory error here
-** leaves nothing to clean up.
+** Push a new socket userdata, closed (fd -1), with 'timeout' (newsocket:
+** the default timeout). The caller makes the descriptor afterwards: a
+** memory error here leaves nothing to clean up.
 */
-nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
+nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto,
+                        double timeout) {
   nsSocket *s = (nsSocket *)lua_newuserdatauv(L, sizeof(nsSocket), 0);
   memset(s, 0, sizeof *s);
   s->fd = -1;
@@ -54,8 +55,12 @@ nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto) {
   s->gen = ns_forkgen();
   ns_pushsocketclass(L);
   lua_setmetatable(L, -2);
-  s->timeout = gettimeout_default(L);
+  s->timeout = timeout;
   return s;
+}
+
+static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
+  return ns_newsocket(L, family, type, proto, gettimeout_default(L));
 }
 
 
@@ -121,7 +126,7 @@ static int sock_new (lua_State *L) {
   lua_Integer proto = luaL_optinteger(L, 3, 0);
   nsSocket *s;
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = ns_sys_socket(family, type, (int)proto);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -137,8 +142,8 @@ static int sock_pair (lua_State *L) {
   nsSocket *a, *b;
   int fds[2];
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 3, "protocol out of range");
-  a = ns_newsocket(L, family, type, (int)proto);
-  b = ns_newsocket(L, family, type, (int)proto);
+  a = newsocket(L, family, type, (int)proto);
+  b = newsocket(L, family, type, (int)proto);
   if (ns_sys_socketpair(family, type, (int)proto, fds) < 0)
     return ns_fail(L, errno);
   a->fd = fds[0];
@@ -162,7 +167,7 @@ static int sock_fromfd (lua_State *L) {
   int flags;
   luaL_argcheck(L, 0 <= fd && fd <= INT_MAX, 1, "descriptor out of range");
   luaL_argcheck(L, 0 <= proto && proto <= INT_MAX, 4, "protocol out of range");
-  s = ns_newsocket(L, family, type, (int)proto);
+  s = newsocket(L, family, type, (int)proto);
   s->fd = ns_sys_dupsocket((int)fd);
   if (s->fd < 0)
     return ns_fail(L, errno);
@@ -267,7 +272,7 @@ static int accept_k (lua_State *L, int status, lua_KContext ctx) {
   if (s == NULL) return ns_closed(L);
   for (;;) {
     lua_settop(L, 2);
-    c = ns_newsocket(L, s->family, s->type, s->protocol);
+    c = newsocket(L, s->family, s->type, s->protocol);
     len = sizeof ss;
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = ns_sys_accept(s->fd, (struct sockaddr *)&ss, &len);
