@@ -73,14 +73,37 @@ static lsObject *lscheckobject (lua_State *L, int idx) {
 
 
 /*
-** A method's object: one of the kind in upvalue 2 (a number), else
+** Small numbers in a closure's upvalues, as light userdata: the address
+** of lstag[n] (a kind, 1 to 4; a family's index in lsfamilies). Reading
+** one back is a pointer difference, where lua_tointeger converts.
+*/
+static char lstag[8];
+static const int lsfamilies[] = {0, AF_INET, AF_INET6, AF_UNIX};
+
+static void lspushtag (lua_State *L, int n) {
+  lua_pushlightuserdata(L, lstag + n);
+}
+
+#define lsuptag(L,i) \
+  ((int)((const char *)lua_touserdata(L, lua_upvalueindex(i)) - lstag))
+
+static int lsfamilytag (int family) {
+  int i;
+  for (i = 0; i < 4; i++)
+    if (lsfamilies[i] == family) return i;
+  return 0;
+}
+
+
+/*
+** A method's object: one of the kind in upvalue 2 (lspushtag), else
 ** LuaSocket's "calling 'm' on bad self (tcp{any} expected)", whose
 ** text is upvalue 1.
 */
 static lsObject *lscheckkind (lua_State *L) {
   lua_Integer kind;
   lsObject *o = lstoobject(L, 1, &kind);
-  if (o == NULL || kind != lua_tointeger(L, lua_upvalueindex(2)))
+  if (o == NULL || kind != lsuptag(L, 2))
     luaL_argerror(L, 1, lua_tostring(L, lua_upvalueindex(1)));
   return o;
 }
@@ -193,8 +216,8 @@ static int ls_new (lua_State *L) {
 /* socket.tcp() and socket.udp(): an object of the class, kind and
    family (0: not yet known) in upvalues 1, 2, 3 */
 static int ls_make (lua_State *L) {
-  lsnewobject(L, lua_upvalueindex(1), (int)lua_tointeger(L, lua_upvalueindex(2)),
-              (int)lua_tointeger(L, lua_upvalueindex(3)), 0, NULL);
+  lsnewobject(L, lua_upvalueindex(1), lsuptag(L, 2),
+              lsfamilies[lsuptag(L, 3)], 0, NULL);
   return 1;
 }
 
@@ -205,8 +228,8 @@ static int ls_factory (lua_State *L) {
   kind = lscheckkindname(L, 2);
   family = lscheckfamily(L, 3);
   lua_settop(L, 1);
-  lua_pushinteger(L, kind);
-  lua_pushinteger(L, family);
+  lspushtag(L, kind);
+  lspushtag(L, lsfamilytag(family));
   lua_pushcclosure(L, ls_make, 3);
   return 1;
 }
@@ -482,7 +505,7 @@ static int ls_newconnect (lua_State *L) {
 ** nothing), without the peer's address that netsock's returns and the
 ** layer drops. Upvalues: 1 the server class, 2 the client class, 3 the
 ** Lua method (misuse, no socket), 4 the words, 5 the kind, 6 the
-** clients' family (0: the server's). stack: 1 o, 2 the deadline, 3 the
+** clients' family (tags: lspushtag; family 0: the server's). stack: 1 o, 2 the deadline, 3 the
 ** server's netsock socket (alive while the call waits).
 */
 static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
@@ -498,10 +521,9 @@ static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
     ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
     fd = ns_sys_accept(s->fd, NULL, NULL);
     if (fd >= 0) {
-      int family = (int)lua_tointeger(L, lua_upvalueindex(6));
+      int family = lsfamilies[lsuptag(L, 6)];
       c->fd = fd;
-      lsnewobject(L, lua_upvalueindex(2),
-                  (int)lua_tointeger(L, lua_upvalueindex(5)),
+      lsnewobject(L, lua_upvalueindex(2), lsuptag(L, 5),
                   family != 0 ? family : o->family, 4, c);
       return 1;
     }
@@ -538,9 +560,9 @@ static int ls_accept (lua_State *L) {
 /* core._lsaccept(server, client, luaaccept, words, kind, family) */
 static int ls_newaccept (lua_State *L) {
   lua_settop(L, 6);
-  lua_pushinteger(L, lscheckkindname(L, 5));
+  lspushtag(L, lscheckkindname(L, 5));
   lua_replace(L, 5);
-  lua_pushinteger(L, lscheckfamily(L, 6));
+  lspushtag(L, lsfamilytag(lscheckfamily(L, 6)));
   lua_replace(L, 6);
   lua_pushcclosure(L, ls_accept, 6);
   return 1;
@@ -703,11 +725,12 @@ static int ls_methods (lua_State *L) {
   };
   lua_Integer kind = luaL_checkinteger(L, 1);
   const char *any = luaL_checkstring(L, 2);
+  luaL_argcheck(L, 1 <= kind && kind <= 4, 1, "kind out of range");
   luaL_checktype(L, 5, LUA_TTABLE);
   lua_settop(L, 6);                                  /* 6: the Lua methods */
   lua_newtable(L);                                   /* 7: the C methods */
   lua_pushfstring(L, "%s expected", any);
-  lua_pushinteger(L, kind);
+  lspushtag(L, (int)kind);
   luaL_setfuncs(L, anyof, 2);
   lua_pushcfunction(L, ls_gc);
   lua_setfield(L, 7, "__gc");
@@ -715,7 +738,7 @@ static int ls_methods (lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 6, LUA_TTABLE);
     lua_pushfstring(L, "%s expected", any);
-    lua_pushinteger(L, kind);
+    lspushtag(L, (int)kind);
     lua_pushvalue(L, 5);
     lua_getfield(L, 6, "receive");
     lua_pushcclosure(L, ls_udpreceive, 4);
