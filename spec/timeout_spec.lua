@@ -3,6 +3,7 @@ local H = require "helpers"
 local ns = H.netsock
 
 local run_bounded = H.run_bounded
+local WINDOWS = package.config:sub(1, 1) == "\\"
 local stats = ns._tasks.stats
 
 local function clean()
@@ -270,12 +271,12 @@ describe("netsock.timeout", function()
       { "sendfile from a pipe", function()
           local r = table.pack(a:sendfile(pipe))
           assert.equal(0, r[4]); return r[1], r[2], r[3]
-        end },
+        end, "pipe" },
       -- the lookup may be answered before the call looks (a call that
       -- need not wait succeeds): either result, as long as the loop goes on
       { "a name lookup", function()
           local r, msg, code = ns.getaddrinfo("localhost", 80)
-          if r then assert.is_table(r[1]); return nil, "timeout", "timeout" end
+          if r then assert.equal("table", type(r[1])); return nil, "timeout", "timeout" end
           return r, msg, code
         end },
       { "connect to a full Unix backlog", function()
@@ -287,13 +288,17 @@ describe("netsock.timeout", function()
         end, "receiver" },
     }
     for _, op in ipairs(ops) do
+      if op[3] and WINDOWS then  -- Unix sockets, sh: none under wine
+        pending(op[1] .. ": POSIX only (Unix sockets, a pipe from sh)")
+        goto next
+      end
       it(op[1], function()
         a, b = ns.socketpair()
         f = a:makefile("r")
         p = ns.poller()
         p:add(a, "r")
         finally(function() a:close(); b:close(); p:close() end)
-        if op[1]:find("pipe") then
+        if op[3] == "pipe" then
           pipe = assert(io.popen("echo $$; exec sleep 30"))
           local pid = assert(tonumber(pipe:read("l")))
           finally(function() os.execute("kill " .. pid .. " 2>/dev/null"); pipe:close() end)
@@ -329,6 +334,7 @@ describe("netsock.timeout", function()
         assert.equal("the other task went on", ended)
         clean()
       end)
+      ::next::
     end
   end)
 
