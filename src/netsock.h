@@ -572,6 +572,7 @@ NS_API void ns_sched_drop (lua_State *L, nsSched *S, int map, int th);
 NS_API int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what);
 NS_API lua_Integer ns_sched_wakefd (lua_State *L, nsSched *S, int map, int q,
                                     lua_Integer qtail, int fd, int events);
+NS_API int ns_sched_resume (lua_State *L, lua_State *co);
 NS_API int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
                           lua_Integer last, int tasks, const void *filed);
 NS_API lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
