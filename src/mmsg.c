@@ -187,6 +187,65 @@ static int pendingone (lua_State *L, nsSocket *s, size_t size) {
 
 
 /*
+** The results of a batch of 'got' datagrams received into 'm', 'iov',
+** 'from': datagrams, hosts, ports[, cut] (datagrams, paths[, nil, cut]).
+*/
+static int pushbatch (lua_State *L, nsSocket *s, const nsMmsg *m,
+                      const struct iovec *iov, struct sockaddr_storage *from,
+                      unsigned got, size_t size) {
+  unsigned i;
+  int top, cut = 0, nfrom = 0;
+  lua_Integer port = 0;
+  top = lua_gettop(L);  /* 4, or 5: the headers' userdata stays anchored */
+  lua_createtable(L, (int)got, 0);  /* top + 1: the datagrams */
+  lua_createtable(L, (int)got, 0);  /* top + 2: hosts (or paths) */
+  lua_createtable(L, s->family == AF_UNIX ? 0 : (int)got, 0);  /* top + 3: ports */
+  lua_pushnil(L);  /* top + 4: the sender's host (or path) */
+  for (i = 0; i < got; i++) {
+    size_t len = m[i].msg_len;
+    lua_Integer k = (lua_Integer)i + 1;
+    if (len > size) len = size;
+    lua_pushlstring(L, (const char *)iov[i].iov_base, len);
+    lua_rawseti(L, top + 1, k);
+    if (i == 0 || !samefrom(&m[i - 1], &m[i])) {  /* another sender */
+      nfrom = pushfrom(L, s, &from[i], m[i].msg_hdr.msg_namelen);
+      if (nfrom == 2) {
+        port = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+      }
+      if (nfrom == 0) lua_pushnil(L);
+      lua_replace(L, top + 4);
+    }
+    if (nfrom == 2) {
+      lua_pushinteger(L, port);
+      lua_rawseti(L, top + 3, k);
+    }
+    lua_pushvalue(L, top + 4);
+    lua_rawseti(L, top + 2, k);
+    if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      if (!cut) { lua_newtable(L); cut = 1; }  /* top + 5: the cut ones */
+      lua_pushboolean(L, 1);
+      lua_rawseti(L, top + 5, k);
+    }
+  }
+  if (s->family == AF_UNIX) {  /* datagrams, paths[, nil, cut] */
+    if (!cut) {
+      lua_settop(L, top + 2);
+      return 2;
+    }
+    lua_pushnil(L);
+    lua_replace(L, top + 3);
+  }
+  if (!cut) {
+    lua_settop(L, top + 3);
+    return 3;
+  }
+  lua_replace(L, top + 4);  /* the cut ones fourth */
+  return 4;
+}
+
+
+/*
 ** stack: 1 socket, 2 n, 3 bufsize, 4 deadline. The datagrams land in
 ** one area of n * bufsize bytes: on the C stack when it fits, else in
 ** the socket's receive buffer (released before any wait, as recv_k's).
@@ -202,8 +261,7 @@ static int recvmany_k (lua_State *L, int status, lua_KContext ctx) {
   struct sockaddr_storage *from;
   char *base;
   unsigned i;
-  int got, top, cut = 0, nfrom = 0;
-  lua_Integer port = 0;
+  int got, nret;
   nsResult r;
   (void)status;
   lua_settop(L, 4);
@@ -236,53 +294,9 @@ static int recvmany_k (lua_State *L, int status, lua_KContext ctx) {
     r = ns_block(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvmany_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
-  top = lua_gettop(L);  /* 4, or 5: the headers' userdata stays anchored */
-  lua_createtable(L, got, 0);  /* top + 1: the datagrams */
-  lua_createtable(L, got, 0);  /* top + 2: hosts (or paths) */
-  lua_createtable(L, s->family == AF_UNIX ? 0 : got, 0);  /* top + 3: ports */
-  lua_pushnil(L);  /* top + 4: the sender's host (or path) */
-  for (i = 0; i < (unsigned)got; i++) {
-    size_t len = m[i].msg_len;
-    lua_Integer k = (lua_Integer)i + 1;
-    if (len > size) len = size;
-    lua_pushlstring(L, (const char *)iov[i].iov_base, len);
-    lua_rawseti(L, top + 1, k);
-    if (i == 0 || !samefrom(&m[i - 1], &m[i])) {  /* another sender */
-      nfrom = pushfrom(L, s, &from[i], m[i].msg_hdr.msg_namelen);
-      if (nfrom == 2) {
-        port = lua_tointeger(L, -1);
-        lua_pop(L, 1);
-      }
-      if (nfrom == 0) lua_pushnil(L);
-      lua_replace(L, top + 4);
-    }
-    if (nfrom == 2) {
-      lua_pushinteger(L, port);
-      lua_rawseti(L, top + 3, k);
-    }
-    lua_pushvalue(L, top + 4);
-    lua_rawseti(L, top + 2, k);
-    if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      if (!cut) { lua_newtable(L); cut = 1; }  /* top + 5: the cut ones */
-      lua_pushboolean(L, 1);
-      lua_rawseti(L, top + 5, k);
-    }
-  }
+  nret = pushbatch(L, s, m, iov, from, (unsigned)got, size);
   ns_buf_trim(s);
-  if (s->family == AF_UNIX) {  /* datagrams, paths[, nil, cut] */
-    if (!cut) {
-      lua_settop(L, top + 2);
-      return 2;
-    }
-    lua_pushnil(L);
-    lua_replace(L, top + 3);
-  }
-  if (!cut) {
-    lua_settop(L, top + 3);
-    return 3;
-  }
-  lua_replace(L, top + 4);  /* the cut ones fourth */
-  return 4;
+  return nret;
 }
 
 
