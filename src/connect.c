@@ -27,7 +27,7 @@ static nsResult connect_again (lua_State *L, nsSocket *s, int first,
     nsResult r;
     int c;
     if (first) {
-      r = ns_pause(L, lua_tonumber(L, (int)ctx), ctx, k);
+      r = ns_pause(L, s->timeout == 0, lua_tonumber(L, (int)ctx), ctx, k);
       if (r != NS_AGAIN) { *err = errno; return r; }
     }
     first = 1;

@@ -141,6 +141,18 @@ static int loop_runq (lua_State *L) {
 }
 
 
+/* l:resume(t): coroutine.resume(t) for a task, one not started included
+   (core._newtask): true and what it yielded or returned, or false and
+   its error */
+static int loop_resume (lua_State *L) {
+  lua_State *co = lua_tothread(L, 2);
+  checkloop(L);
+  luaL_argexpected(L, co != NULL, 2, "thread");
+  lua_settop(L, 2);
+  return ns_sched_resume(L, co);
+}
+
+
 /* l:wakefd(fd, q, qtail): fd's waiters onto q; returns the new tail */
 static int loop_wakefd (lua_State *L) {
   nsLoop *l = checkloop(L);
@@ -221,6 +233,7 @@ static const luaL_Reg loop_methods[] = {
   {"query", loop_query},
   {"flag", loop_flag},
   {"runq", loop_runq},
+  {"resume", loop_resume},
   {"wakefd", loop_wakefd},
   {"close", loop_close},
   {NULL, NULL}
@@ -228,8 +241,30 @@ static const luaL_Reg loop_methods[] = {
 
 
 
+/*
+** core._newtask(fn, ...): a task's coroutine, which calls fn(...) when
+** first resumed (ns_sched_resume). The arguments wait on its own stack,
+** where netsock.spawn's closure and table held them before: about 300
+** bytes less per task, and one frame less under the task's code
+** (docs/performance.md, "Memory per idle connection"). fn may be any
+** callable value: the call resolves a __call as any call does.
+*/
+static int loop_newtask (lua_State *L) {
+  int n = lua_gettop(L);
+  lua_State *co;
+  luaL_checkany(L, 1);
+  co = lua_newthread(L);
+  if (!lua_checkstack(co, n))
+    return luaL_error(L, "too many arguments to spawn");
+  lua_rotate(L, 1, 1);           /* the thread below fn and its arguments */
+  lua_xmove(L, co, n);
+  return 1;
+}
+
+
 static const luaL_Reg loop_funcs[] = {
   {"_newloop", loop_new},
+  {"_newtask", loop_newtask},
   {NULL, NULL}
 };
 

@@ -576,6 +576,7 @@ NS_API void ns_sched_drop (lua_State *L, nsSched *S, int map, int th);
 NS_API int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what);
 NS_API lua_Integer ns_sched_wakefd (lua_State *L, nsSched *S, int map, int q,
                                     lua_Integer qtail, int fd, int events);
+NS_API int ns_sched_resume (lua_State *L, lua_State *co);
 NS_API int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
                           lua_Integer last, int tasks, const void *filed);
 NS_API lua_Integer ns_sched_fire (lua_State *L, nsSched *S, int map, int q,
@@ -642,7 +643,8 @@ NS_API int ns_readskip_ (lua_State *L, nsSocket *s, double deadline);
   ((s)->rdshort != 0 && ns_readskip_(L, s, deadline))
 NS_API nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                          lua_KContext ctx, lua_KFunction k);
-/* wait on a bare descriptor (same contract; fd -1: a pure timer) */
+/* wait on a bare descriptor (same contract; fd -1: a pure timer; a
+   passed deadline yields once in a task, as ns_waitpassed with poll 0) */
 NS_API nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
                            lua_KContext ctx, lua_KFunction k);
 /* as ns_waitfd; inside a task the close of any descriptor in the array
@@ -651,9 +653,15 @@ NS_API nsResult ns_waitfdwatch (lua_State *L, int fd, int events,
                                 double deadline, int watch,
                                 lua_KContext ctx, lua_KFunction k);
 /* the kernel says EAGAIN though poll says ready: pause NS_PAUSE (or
-   until the deadline), then NS_AGAIN; NS_TIMEOUT at the deadline */
-NS_API nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
-                          lua_KFunction k);
+   until the deadline), then NS_AGAIN; NS_TIMEOUT at the deadline ('poll':
+   the call's own timeout is 0, as ns_waitpassed) */
+NS_API nsResult ns_pause (lua_State *L, int poll, double deadline,
+                          lua_KContext ctx, lua_KFunction k);
+/* a call whose deadline had passed before it waited: in a task, yields
+   once (resuming in k) unless 'poll' (its own timeout is 0) or it has
+   waited since its last such call; else NS_TIMEOUT */
+NS_API nsResult ns_waitpassed (lua_State *L, int poll, double deadline,
+                               lua_KContext ctx, lua_KFunction k);
 /* 's' is about to lose its descriptor: the loop forgets it, and the
    tasks waiting on it wake */
 NS_API void ns_wakeclosed (lua_State *L, nsSocket *s);

@@ -394,10 +394,18 @@ int ns_sched_query (lua_State *L, nsSched *S, int map, int arg, int what) {
 /*
 ** Resume task co as coroutine.resume does (lcorolib's auxresume), with
 ** no arguments: on L, true and what it yielded or returned, or false and
-** its error. Returns the number of values pushed.
+** its error. A task not started yet (core._newtask) has its function and
+** its arguments on its own stack: they go to that first resume. Returns
+** the number of values pushed.
 */
-static int resume (lua_State *L, lua_State *co) {
-  int nres, status = lua_resume(co, L, 0, &nres);
+int ns_sched_resume (lua_State *L, lua_State *co) {
+  int nres, status, nargs = 0;
+  if (lua_status(co) == LUA_OK && lua_gettop(co) > 1) {
+    lua_Debug ar;
+    if (!lua_getstack(co, 0, &ar))  /* no frame: not started */
+      nargs = lua_gettop(co) - 1;
+  }
+  status = lua_resume(co, L, nargs, &nres);
   if (status == LUA_OK || status == LUA_YIELD) {
     if (!lua_checkstack(L, nres + 1)) {
       lua_pop(co, nres);
@@ -442,7 +450,7 @@ int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
       continue;
     }
     lua_pop(L, 1);
-    n = resume(L, co);
+    n = ns_sched_resume(L, co);
     if (n == 2 && lua_touserdata(L, -1) == filed && lua_toboolean(L, -2)) {
       lua_pop(L, 3);
       if (S->stop) break;

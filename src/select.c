@@ -207,6 +207,12 @@ static int select_waitset (lua_State *L, struct pollfd *pfd, int nr, int nw) {
 }
 
 
+/* whether the call's own timeout (its argument at 'idx') is 0: a poll */
+static int owntimeout0 (lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == 0;
+}
+
+
 /*
 ** stack: 1 readers, 2 writers, 3 timeout, 4 deadline, 5 epfd holder
 ** (inside a task, false before the first wait), 6 scratch
@@ -240,6 +246,8 @@ static int select_k (lua_State *L, int status, lua_KContext ctx) {
     if (n > 0 || nforce > 0)
       return select_result(L, pfd, force, nr, nw);
     if (ns_msuntil(deadline) == 0) {
+      if (intask)  /* an expired scope's: yields once (timeout 0 polls) */
+        ns_waitpassed(L, owntimeout0(L, 3), deadline, ctx, select_k);
       lua_createtable(L, 0, 0);
       lua_createtable(L, 0, 0);
       lua_pushliteral(L, "timeout");
@@ -569,7 +577,9 @@ static int poller_wait_k (lua_State *L, int status, lua_KContext ctx) {
     if (n > 0 || nbuf > 0 || ngone || ns_msuntil(deadline) == 0 || intask)
       break;
   }
-  if (n == 0 && nbuf == 0 && !ngone && intask && ns_msuntil(deadline) != 0) {
+  if (n == 0 && nbuf == 0 && !ngone && intask && ns_msuntil(deadline) == 0)
+    ns_waitpassed(L, owntimeout0(L, 2), deadline, ctx, poller_wait_k);
+  else if (n == 0 && nbuf == 0 && !ngone && intask) {
     lua_settop(L, 5);
     p->waiting = 1;  /* p:close() must wake this task */
     if (ns_waitfd(L, p->epfd, NS_READ, deadline, ctx, poller_wait_k) == NS_ERRNO)

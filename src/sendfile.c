@@ -100,7 +100,8 @@ static nsResult sf_kernel (lua_State *L, nsSendfile *st, nsSocket *s, int in,
 ** end of the file, or a failure with *err.
 */
 static nsResult sf_read (lua_State *L, nsSendfile *st, int in, size_t want,
-                         lua_KContext ctx, lua_KFunction k, int *err) {
+                         int timeout0, lua_KContext ctx, lua_KFunction k,
+                         int *err) {
   ssize_t n;
   if (st->ccap < want) {
     char *p = (char *)realloc(st->chunk, want);
@@ -112,7 +113,8 @@ static nsResult sf_read (lua_State *L, nsSendfile *st, int in, size_t want,
     /* a pipe (or FIFO, socket, tty) with nothing to read yet: read(2)
        would block the process (and a task's whole loop) past the
        deadline; wait for it as for the socket */
-    nsResult r = ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
+    nsResult r = timeout0 ? NS_TIMEOUT  /* a poll: never yields */
+               : ns_waitfd(L, in, NS_READ, lua_tonumber(L, 5), ctx, k);
     if (r != NS_AGAIN) *err = errno;
     return r;
   }
@@ -157,7 +159,7 @@ static nsResult sf_run (lua_State *L, nsSendfile *st, lua_KContext ctx,
         if (r != NS_PENDING) return r;  /* the end of the file, a failure */
       }
       else {
-        r = sf_read(L, st, in, want, ctx, k, err);
+        r = sf_read(L, st, in, want, s->timeout == 0, ctx, k, err);
         if (r == NS_OK) goto done;  /* end of file */
         if (r != NS_AGAIN) return r;
         s = ns_checkresumed(L);  /* it may have waited */

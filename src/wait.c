@@ -325,7 +325,7 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
     if (s->fdblock) return NS_AGAIN;  /* the retry sleeps in the kernel */
   }
   if (events & NS_NOPOLL)  /* poll would say ready at once, for ever */
-    return ns_pause(L, deadline, ctx, k);
+    return ns_pause(L, s->timeout == 0, deadline, ctx, k);
   return ns_wait(L, s, events, deadline, ctx, k);
 }
 
@@ -337,9 +337,9 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
 */
 nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
                          int watch, lua_KContext ctx, lua_KFunction k) {
-  if (deadline >= 0 && ns_monotime() >= deadline)
-    return NS_TIMEOUT;
   nsLoop *l;
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return ns_waitpassed(L, 0, deadline, ctx, k);
   if (k != NULL && (l = taskloop(L)) != NULL) {
     if (fd >= 0) {
       int r = loop_register(l, fd, NULL, events);
@@ -370,11 +370,12 @@ nsResult ns_waitfd (lua_State *L, int fd, int events, double deadline,
 ** system call every NS_PAUSE: no busy wait, and a late reply of at
 ** most that.
 */
-nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
-                   lua_KFunction k) {
+nsResult ns_pause (lua_State *L, int poll, double deadline,
+                   lua_KContext ctx, lua_KFunction k) {
   double until = ns_monotime() + NS_PAUSE;
   nsResult r;
-  if (deadline >= 0 && ns_monotime() >= deadline) return NS_TIMEOUT;
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return ns_waitpassed(L, poll, deadline, ctx, k);
   if (deadline >= 0 && deadline < until) until = deadline;
   r = ns_waitfd(L, -1, 0, until, ctx, k);  /* in a task: resumes in k */
   if (r == NS_TIMEOUT && !(deadline >= 0 && ns_monotime() >= deadline))
@@ -385,20 +386,33 @@ nsResult ns_pause (lua_State *L, double deadline, lua_KContext ctx,
 
 static int yieldpassed (lua_State *L, nsLoop *l);
 
+/*
+** Every wait whose deadline had passed before it began comes here (an
+** expired netsock.timeout scope; a socket or file call, select, p:wait,
+** a lookup, a pause): in a task it yields once, as a timer due at once,
+** so that a loop retrying on "timeout" cannot hold the loop; the loop
+** runs the others, then the call tries once more and times out (its
+** slot says it waited). 'poll': the call's own timeout is 0, and a poll
+** never yields.
+*/
+nsResult ns_waitpassed (lua_State *L, int poll, double deadline,
+                        lua_KContext ctx, lua_KFunction k) {
+  nsLoop *l;
+  if (poll || k == NULL || (l = taskloop(L)) == NULL)
+    return NS_TIMEOUT;
+  if (!yieldpassed(L, l)) {
+    lua_pop(L, 1);
+    return NS_TIMEOUT;
+  }
+  return (nsResult)yieldwait(L, l, -1, 0, deadline, 0, ctx, k);
+}
+
+
 nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                   lua_KContext ctx, lua_KFunction k) {
   nsLoop *l;
-  if (deadline >= 0 && ns_monotime() >= deadline) {
-    if (s->timeout == 0 || k == NULL || (l = taskloop(L)) == NULL)
-      return NS_TIMEOUT;
-    if (!yieldpassed(L, l)) {
-      lua_pop(L, 1);
-      return NS_TIMEOUT;
-    }
-    /* a timer due at once: the loop runs the others, then the call
-       tries once more and times out (its slot says it waited) */
-    return (nsResult)yieldwait(L, l, -1, 0, deadline, 0, ctx, k);
-  }
+  if (deadline >= 0 && ns_monotime() >= deadline)
+    return ns_waitpassed(L, s->timeout == 0, deadline, ctx, k);
   if (k != NULL && (l = taskloop(L)) != NULL) {
     int r = loop_register(l, s->fd, s, events);
     if (r <= 0) {

@@ -25,12 +25,12 @@ local core = require "netsock.core"
 local tasks = require "netsock.tasks"
 local check = require "netsock.check"
 
-local next, pairs, setmetatable, tostring, type =
-  next, pairs, setmetatable, tostring, type
+local getmetatable, next, pairs, setmetatable, tostring, type =
+  getmetatable, next, pairs, setmetatable, tostring, type
 local pcall, xpcall = pcall, xpcall
 local io, math = io, math
 local traceback, monotime = debug.traceback, core.monotime
-local coyield, mathtype = coroutine.yield, math.type
+local coyield, corunning, mathtype = coroutine.yield, coroutine.running, math.type
 local spawn, park, wake, current = tasks.spawn, tasks.park, tasks.wake, tasks.current
 local waitstamp = tasks.waitstamp
 local require = require
@@ -81,6 +81,21 @@ end
 
 local function defaultonerror(err, _, tb)
   io.stderr:write("netsock serve: handler failed: ", tb or describe(err), "\n")
+end
+
+-- xpcall's message handler for every handler: the error and its
+-- traceback (taken where it was raised), boxed. One function for all
+-- connections; the box is made only when a handler fails.
+local Failure = {}
+local function failed(e)
+  return setmetatable({ e, traceback(describe(e), 2) }, Failure)
+end
+
+-- what xpcall returned after a failure: the error and its traceback
+-- (none when the message handler itself failed: "error in error handling")
+local function unbox(r)
+  if getmetatable(r) == Failure then return r[1], r[2] end
+  return r, nil
 end
 
 local Server = {}
@@ -151,6 +166,15 @@ end
 local function start(srv, handler, opts)
   local limit, timeout, idle = opts.limit, opts.timeout, opts.idle
   local onerror = opts.onerror or defaultonerror
+  -- a handler failed: onerror(err, conn, traceback), itself guarded
+  local function report(r, conn)
+    local err, tb = unbox(r)
+    local ok, e = xpcall(onerror, failed, err, conn, tb)
+    if not ok then
+      err, tb = unbox(e)
+      defaultonerror(err, conn, tb)   -- onerror itself failed
+    end
+  end
   -- the listener waits for ever, whatever the default timeout says (a
   -- timeout of 0 would make the accepting task spin)
   srv:settimeout(nil)
@@ -191,22 +215,20 @@ local function start(srv, handler, opts)
       for t in pairs(st.stoppers) do wake(t) end
     end
   end
-  local ender = { __close = function(e) release(e.conn, e.me) end }
+  -- the handler's task ends, however it ends (return, error,
+  -- netsock.cancel, which closes the task's coroutine): one shared
+  -- to-be-closed value for every client; st.handlers says whose
+  -- connection the running task serves
+  local ender = setmetatable({}, { __close = function()
+    local me = corunning()    -- in a cancel too (coroutine.close runs it there)
+    release(st.handlers[me], me)
+  end })
 
   local function client(conn, h, p)
-    local me = current()
-    st.handlers[me] = true
-    local _ <close> = setmetatable({ conn = conn, me = me }, ender)
-    local tb
-    local function handle(e)
-      tb = traceback(describe(e), 2)
-      return e
-    end
-    local ok, err = xpcall(handler, handle, conn, h, p)
-    if not ok then
-      ok, err = xpcall(onerror, handle, err, conn, tb)
-      if not ok then defaultonerror(err, conn, tb) end  -- onerror itself failed
-    end
+    st.handlers[current()] = conn
+    local _ <close> = ender
+    local ok, err = xpcall(handler, failed, conn, h, p)
+    if not ok then report(err, conn) end
   end
 
   -- at the limit, with 'idle' set and a client accepted: close the

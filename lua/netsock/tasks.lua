@@ -38,13 +38,14 @@ local core = require "netsock.core"
 local check = require "netsock.check"
 
 local coroutine, debug, io, setmetatable = coroutine, debug, io, setmetatable
-local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
+local costatus = coroutine.status
 local coclose = coroutine.close
 local corunning, coyield = coroutine.running, coroutine.yield
 local traceback, monotime = debug.traceback, core.monotime
 local WAIT, FILED = core._waittoken(true)
 local select, error, type, tostring = select, error, type, tostring
 local pcall, unpack, pack = pcall, table.unpack, table.pack
+local newtask = core._newtask
 local pairs, ipairs, next = pairs, ipairs, next
 
 local tasks = setmetatable({}, { __mode = "k" })  -- the task threads
@@ -175,7 +176,7 @@ end
 loop = assert(core._newloop(tasks, onclose))
 -- the methods the loop's turn calls, looked up once (every loop object
 -- has the same ones)
-local runq, poll = loop.runq, loop.poll
+local runq, poll, resume = loop.runq, loop.poll, loop.resume
 
 -- text for an error value, whatever it is: tostring may raise (a
 -- __tostring that errors, or returns no string) and must not take the
@@ -216,7 +217,10 @@ local ndaemon = 0
 
 local wakejoiners
 
-local function finish(t, ok, err)
+-- task t ended: ok and what its function returned (for join), or
+-- false and its error
+local function finish(t, ok, ...)
+  local err = ...
   if not daemon[t] then live = live - 1 else ndaemon = ndaemon - 1 end
   tasks[t] = nil
   parked[t] = nil
@@ -224,7 +228,9 @@ local function finish(t, ok, err)
   if watching[t] ~= nil then unwatch(t) end
   loop:unwait(t, true)
   if not ok then fate[t] = { n = 2, false, err }
-  elseif fate[t] == nil then fate[t] = NORESULTS end
+  elseif fate[t] == nil then   -- (CANCELLED stays)
+    fate[t] = select("#", ...) > 0 and pack(true, ...) or NORESULTS
+  end
   local own = owner[t]
   if own then
     -- a group's task: the group takes its error (g:wait returns it)
@@ -258,43 +264,40 @@ local capof, nscopes = {}, 0
 local MAIN = capof          -- the key of the code outside tasks
 local setcap = core._setcap
 
--- resume one task and file it according to what it yielded
--- file task t according to what its resume returned
-local function after(t, ok, a, fd, ev, deadline, watch)
+-- file task t according to what its resume returned: what it yielded,
+-- or (ended) what its function returned or raised
+local function after(t, ok, a, ...)
   if a == FILED then return end   -- filed by the C core already
-  if a == WAIT then return suspend(t, fd, ev, deadline, watch) end
-  if costatus(t) == "dead" then return finish(t, ok, a) end
+  if a == WAIT then return suspend(t, ...) end
+  if costatus(t) == "dead" then return finish(t, ok, a, ...) end
   if a == PARK then parked[t] = true  -- until wake(t)
   else push(t) end              -- a plain yield: back of the queue
 end
 
+local function stepped(t, scoped, ...)
+  if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
+  return after(t, ...)
+end
+
+-- resume one task (netsock.timeout's deadline handed over around it)
+-- and file it according to what it yielded
 local function step(t)
   local scoped = nscopes > 0
   if scoped then setcap(capof[t] or -1) end
-  local ok, a, fd, ev, deadline, watch = coresume(t)
-  if scoped or nscopes > 0 then setcap(capof[MAIN] or -1) end
-  return after(t, ok, a, fd, ev, deadline, watch)
+  return stepped(t, scoped, resume(loop, t))
 end
 
 
 local M = {}
 
--- netsock.spawn(fn, ...): a new task running fn(...); returns it
--- the end of a task's function: its results, for netsock.join
-local function settle(...)
-  if select("#", ...) > 0 then fate[corunning()] = pack(true, ...) end
-end
-
+-- netsock.spawn(fn, ...): a new task running fn(...); returns it. Its
+-- coroutine runs fn itself, the arguments waiting on its stack until the
+-- first resume (core._newtask): no closure, no table, no frame of ours
+-- under the task's code; what fn returns comes back through its last
+-- resume (after, finish: join's results)
 function M.spawn(fn, ...)
   check.callable("spawn", 1, fn)
-  local t
-  local n = select("#", ...)
-  if n == 0 then
-    t = cocreate(function() return settle(fn()) end)
-  else
-    local args = { ... }
-    t = cocreate(function() return settle(fn(unpack(args, 1, n))) end)
-  end
+  local t = newtask(fn, ...)
   tasks[t] = true
   live = live + 1
   if tracking then
@@ -366,6 +369,14 @@ local function stuck()
   return nblocked > 0 and nblocked >= live and ndaemon == 0 and qhead == qtail
 end
 
+-- what loop:runq hands back: the new head of the queue, then the task
+-- it stopped after, if any, and what that task's resume returned
+local function ran(head, t, ...)
+  qhead = head
+  if nscopes > 0 then setcap(capof[MAIN] or -1) end  -- a task began one
+  if t then return after(t, ...) end
+end
+
 local function turn(maxwait, detect, cond)
   turns = turns + 1
   local last = qtail - 1
@@ -376,10 +387,7 @@ local function turn(maxwait, detect, cond)
       qhead = qhead + 1
       if tasks[t] then step(t) end
     else                        -- the tasks whose wait is filed run in C
-      local t, ok, a, fd, ev, deadline, watch
-      qhead, t, ok, a, fd, ev, deadline, watch = runq(loop, q, qhead, last, tasks)
-      if nscopes > 0 then setcap(capof[MAIN] or -1) end  -- a task began one
-      if t then after(t, ok, a, fd, ev, deadline, watch) end
+      ran(runq(loop, q, qhead, last, tasks))
     end
     if stopping then return end
   end
@@ -501,22 +509,13 @@ local function place(info)
   return ("%s:%d"):format(info.short_src, line or 0)
 end
 
--- the function at the bottom of a task's stack: the one it runs (below
--- it only spawn's body, which keeps it as its upvalue 'fn')
-local thisfile = debug.getinfo(1, "S").source
+-- the function at the bottom of a task's stack: the one it runs
 local function bottom(t)
   local fn
   for level = 0, 200 do
     local info = debug.getinfo(t, level, "f")
     if not info then break end
     fn = info.func
-  end
-  if type(fn) == "function" and debug.getinfo(fn, "S").source == thisfile then
-    for i = 1, 8 do
-      local name, v = debug.getupvalue(fn, i)
-      if name == nil then break end
-      if name == "fn" then return v end
-    end
   end
   return fn
 end
