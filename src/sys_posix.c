@@ -124,16 +124,7 @@ int ns_sys_socketpair (int family, int type, int proto, int fds[2]) {
 }
 
 
-/*
-** A non-blocking connect under way: done? POSIX has no one call that
-** says (TCP_INFO is Linux's, the BSDs' differs): -1, and connect.c asks
-** SO_ERROR, then getpeername.
-*/
-int ns_sys_connected (int fd) {
-  (void)fd;
-  return -1;
-}
-
+int ns_sys_connected (int fd) { (void)fd; return -1; }  /* SO_ERROR's way */
 
 int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len) {
   int c;
