@@ -21,6 +21,8 @@
 --   H.fdcount()                                 -- descriptors open in this process
 --   H.ppid(pid), H.children(pid)               -- from ps: no /proc needed
 --   H.nonblocking(s), H.unix_path_max()         -- O_NONBLOCK (Linux; nil elsewhere), longest Unix path
+--   local r, s, path = H.unix_full_receiver()   -- a Unix datagram receiver with a full queue
+--   local srv, path, held = H.unix_full_listener() -- a Unix listener with a full backlog
 --
 -- Helpers return what they make; the test registers its clean-up with
 -- finally() (spec/busted_helper.lua runs every one it is given).
@@ -87,6 +89,38 @@ local seq = 0
 function H.tmpname(suffix)
   seq = seq + 1
   return ("%s/%d-%d%s"):format(H.tmpdir(), seq, math.random(1 << 30), suffix or "")
+end
+
+-- Where poll cannot say when a call may go on (ns_pause): a Unix
+-- datagram receiver whose queue is full (poll says the sender is
+-- writable; sendto says EAGAIN) -> receiver, sender (timeout 0), path;
+-- and a Unix listener whose backlog is full (connect says EAGAIN) ->
+-- listener, path, the connecting sockets that fill it
+function H.unix_full_receiver()
+  local path = H.tmpname(".dgram")
+  local r = assert(ns.socket("unix", "dgram"))
+  assert(r:bind(path))
+  local s = assert(ns.socket("unix", "dgram"))
+  s:settimeout(0)
+  local n = 0
+  while s:sendto(("x"):rep(512), path) do n = n + 1; assert(n < 1e6) end
+  return r, s, path
+end
+
+function H.unix_full_listener()
+  local path = H.tmpname(".sock")
+  local srv = assert(ns.socket("unix", "stream"))
+  assert(srv:bind(path))
+  assert(srv:listen(1))
+  local held = {}
+  for _ = 1, 100 do
+    local c = ns.socket("unix", "stream")
+    c:settimeout(0)
+    local ok, _, code = c:connect(path)
+    held[#held + 1] = c
+    if not ok and code == "EAGAIN" then break end
+  end
+  return srv, path, held
 end
 
 local function shquote(s)

@@ -56,6 +56,53 @@ print(a.getsockname()[1], b.getsockname()[1], flush=True)
       assert.same({ tonumber(pa), tonumber(pb), tonumber(pa), tonumber(pb), tonumber(pa) }, ports)
     end)
 
+    -- recvmany gives a datagram from the sender of the one before it that
+    -- sender's host and port as they are (mmsg.c's samefrom): a change of
+    -- host alone, of port alone, or back must each be seen
+    it("names each datagram's sender when the senders change within a batch", function()
+      local r, port = bound()
+      finally(function() r:close() end)
+      local p = H.python([[
+import socket, sys
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
+pa = a.getsockname()[1]
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("127.0.0.2", pa))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("127.0.0.1", 0))
+dest = ("127.0.0.1", int(sys.argv[1]))
+for i, x in enumerate((a, a, b, b, c, a)):
+    x.sendto(b"s%d" % i, dest)
+print(pa, c.getsockname()[1], flush=True)
+]], port)
+      finally(function() p:kill() end)
+      local line = assert(p:line(10), p:output())
+      local pa, pc = line:match("(%d+) (%d+)")
+      pa, pc = tonumber(pa), tonumber(pc)
+      -- all six were queued before python printed: one batch
+      local d, hosts, ports = assert(r:recvmany(32))
+      assert.same({ "s0", "s1", "s2", "s3", "s4", "s5" }, d)
+      assert.same({ "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1",
+                    "127.0.0.1" }, hosts)
+      assert.same({ pa, pa, pa, pa, pc, pa }, ports)
+    end)
+
+    it("names named and unnamed Unix senders apart within a batch", function()
+      local path, spath = H.tmpname(".sock"), H.tmpname(".sock")
+      local r = assert(ns.socket("unix", "dgram"))
+      local s = assert(ns.socket("unix", "dgram"))
+      local u = assert(ns.socket("unix", "dgram"))  -- never bound: unnamed
+      finally(function() r:close(); s:close(); u:close(); os.remove(path); os.remove(spath) end)
+      assert(r:bind(path))
+      assert(s:bind(spath))
+      r:settimeout(5)
+      assert.equal(1, s:sendmany({ "n1" }, path))
+      assert.equal(2, u:sendmany({ "u1", "u2" }, path))
+      assert.equal(1, s:sendmany({ "n2" }, path))
+      local d, paths, third = assert(r:recvmany(8))
+      assert.same({ "n1", "u1", "u2", "n2" }, d)
+      assert.same({ spath, "", "", spath }, paths)
+      assert.is_nil(third)
+    end)
+
     it("recvmany(n) returns at most n and leaves the rest queued", function()
       local r, port = bound()
       local s = assert(ns.udp())

@@ -590,16 +590,7 @@ print("ticks", ticks, "got", got and got:gsub("\n", "") or "nil",
   -- writable (the sender's own buffer has room) while sendto says
   -- EAGAIN: the wait spun, burning CPU equal to wall time
   describe("#12 sendto to a full Unix datagram receiver", function()
-    local function full_receiver()
-      local path = H.tmpname(".dgram")
-      local r = assert(ns.socket("unix", "dgram"))
-      assert(r:bind(path))
-      local s = assert(ns.socket("unix", "dgram"))
-      s:settimeout(0)
-      local n = 0
-      while s:sendto(("x"):rep(512), path) do n = n + 1; assert(n < 1e6) end
-      return r, s, path
-    end
+    local full_receiver = H.unix_full_receiver
 
     it("waits without spinning in a task, and keeps its timeout", function()
       local r, s, path = full_receiver()
@@ -644,21 +635,7 @@ print("ticks", ticks, "got", got and got:gsub("\n", "") or "nil",
   -- whatever the timeout; it waits up to its timeout now, as a blocking
   -- connect (and Python's) does
   describe("#13 Unix connect to a full backlog", function()
-    local function full_listener()
-      local path = H.tmpname(".sock")
-      local srv = assert(ns.socket("unix", "stream"))
-      assert(srv:bind(path))
-      assert(srv:listen(1))
-      local held = {}
-      for _ = 1, 100 do
-        local c = ns.socket("unix", "stream")
-        c:settimeout(0)
-        local ok, _, code = c:connect(path)
-        held[#held + 1] = c
-        if not ok and code == "EAGAIN" then break end
-      end
-      return srv, path, held
-    end
+    local full_listener = H.unix_full_listener
 
     for _, intask in ipairs({ false, true }) do
       local where = intask and "in a task" or "outside tasks"

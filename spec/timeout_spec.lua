@@ -225,31 +225,15 @@ describe("netsock.timeout", function()
     end
     -- these pause and try again where poll cannot say when (ns_pause)
     local function full_backlog()
-      local path = H.tmpname(".sock")
-      local srv = assert(ns.socket("unix", "stream"))
-      assert(srv:bind(path))
-      assert(srv:listen(1))
-      local held = { srv }
-      for _ = 1, 100 do
-        local c = ns.socket("unix", "stream")
-        c:settimeout(0)
-        held[#held + 1] = c
-        local ok, _, code = c:connect(path)
-        if not ok and code == "EAGAIN" then break end
-      end
+      local srv, path, held = H.unix_full_listener()
       return path, function()
+        srv:close()
         for _, c in ipairs(held) do c:close() end
         os.remove(path)
       end
     end
     local function full_receiver()
-      local path = H.tmpname(".dgram")
-      local r = assert(ns.socket("unix", "dgram"))
-      assert(r:bind(path))
-      local s = assert(ns.socket("unix", "dgram"))
-      s:settimeout(0)
-      local n = 0
-      while s:sendto(("x"):rep(512), path) do n = n + 1; assert(n < 1e6) end
+      local r, s, path = H.unix_full_receiver()
       s:settimeout(nil)
       return s, path, function() r:close(); s:close(); os.remove(path) end
     end

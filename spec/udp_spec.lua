@@ -67,6 +67,52 @@ describe("UDP", function()
     assert.are.equal(0, p:wait(5))
   end)
 
+  -- recvfrom keeps the last sender's host text (dgram.c's pushsender)
+  -- and gives it again while the address is the same: a change of host
+  -- alone, of port alone, or back, from netsock and python senders, on
+  -- IPv4 and on an IPv6 socket's v4-mapped and native senders, must
+  -- each be seen
+  it("names every sender when senders change (host, port, and back)", function()
+    local r, port = bound()
+    local a = assert(ns.udp())
+    local b = assert(ns.udp())
+    local c = assert(ns.udp())
+    finally(function() r:close(); a:close(); b:close(); c:close() end)
+    assert(a:bind("127.0.0.1", 0))
+    local _, pa = a:getsockname()
+    assert(b:bind("127.0.0.2", pa))
+    assert(c:bind("127.0.0.1", 0))
+    local _, pc = c:getsockname()
+    local want = { { a, "127.0.0.1", pa }, { b, "127.0.0.2", pa }, { a, "127.0.0.1", pa },
+                   { c, "127.0.0.1", pc }, { c, "127.0.0.1", pc }, { b, "127.0.0.2", pa } }
+    for i, w in ipairs(want) do
+      assert(w[1]:sendto("x" .. i, "127.0.0.1", port))
+      local data, host, from = assert(r:recvfrom(64))
+      assert.same({ "x" .. i, w[2], w[3] }, { data, host, from })
+    end
+  end)
+
+  H.ipv6_it("names v4-mapped and IPv6 senders apart on one inet6 socket", function()
+    local r = assert(ns.udp("inet6"))
+    local a4 = assert(ns.udp())
+    local a6 = assert(ns.udp("inet6"))
+    finally(function() r:close(); a4:close(); a6:close() end)
+    r:settimeout(5)
+    assert(r:setoption("ipv6only", false))
+    assert(r:bind("::", 0))
+    local _, port = r:getsockname()
+    assert(a4:bind("127.0.0.1", 0))
+    assert(a6:bind("::1", 0))
+    local _, p4 = a4:getsockname()
+    local _, p6 = a6:getsockname()
+    for i, w in ipairs({ { a4, "127.0.0.1", "::ffff:127.0.0.1", p4 }, { a6, "::1", "::1", p6 },
+                         { a4, "127.0.0.1", "::ffff:127.0.0.1", p4 } }) do
+      assert(w[1]:sendto("y" .. i, w[2], port))
+      local data, host, from = assert(r:recvfrom(64))
+      assert.same({ "y" .. i, w[3], w[4] }, { data, host, from })
+    end
+  end)
+
   it("sends to a python receiver, which sees our port", function()
     local p, port = pyreceiver([[
 data, addr = s.recvfrom(65535)

@@ -8,6 +8,7 @@
 ** the system call again after every wait (wait.c).
 */
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,6 +88,57 @@ static int pushfrom (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
 
 
 /*
+** The last sender's host, per Lua state: recvfrom's upvalue 1 (a
+** LastHost) says whose address upvalue 2 (the text) is. A server's
+** datagrams mostly come from few hosts, and a hit pushes the text
+** as it is instead of writing the address out and interning it again;
+** the port is an integer, cheap either way.
+*/
+typedef struct LastHost {
+  int family;                 /* AF_INET, AF_INET6, or 0: none yet */
+  unsigned scope;             /* AF_INET6's scope id */
+  unsigned char addr[16];     /* 4 bytes for AF_INET */
+} LastHost;
+
+static int pushsender (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
+                       socklen_t len) {
+  LastHost *c = (LastHost *)lua_touserdata(L, lua_upvalueindex(1));
+  const void *addr;
+  size_t alen;
+  unsigned scope = 0, port;
+  int nret;
+  if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+    addr = &sin->sin_addr;
+    alen = 4;
+    port = ntohs(sin->sin_port);
+  }
+  else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+    addr = &sin6->sin6_addr;
+    alen = 16;
+    scope = sin6->sin6_scope_id;
+    port = ntohs(sin6->sin6_port);
+  }
+  else
+    return pushfrom(L, s, ss, len);
+  if (c->family == ss->ss_family && c->scope == scope &&
+      memcmp(c->addr, addr, alen) == 0) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushinteger(L, (lua_Integer)port);
+    return 2;
+  }
+  nret = pushfrom(L, s, ss, len);
+  lua_pushvalue(L, -2);  /* the host: the new last one */
+  lua_replace(L, lua_upvalueindex(2));
+  c->family = ss->ss_family;
+  c->scope = scope;
+  memcpy(c->addr, addr, alen);
+  return nret;
+}
+
+
+/*
 ** stack: 1 socket, 2 bufsize, 3 flags, 4 deadline. As recv_k (socket.c):
 ** a datagram larger than the C stack buffer goes into the socket's own
 ** receive buffer, never into a luaL_Buffer kept across a wait.
@@ -146,7 +198,7 @@ static int recvfrom_k (lua_State *L, int status, lua_KContext ctx) {
     n = (ssize_t)size;
   lua_pushlstring(L, (const char *)iov.iov_base, (size_t)n);
   ns_buf_trim(s);
-  nret = 1 + pushfrom(L, s, &ss, msg.msg_namelen);
+  nret = 1 + pushsender(L, s, &ss, msg.msg_namelen);
   if (msg.msg_flags & MSG_TRUNC) {  /* cut: true as the fourth value */
     for (; nret < 3; nret++) lua_pushnil(L);
     lua_pushboolean(L, 1);
@@ -192,12 +244,19 @@ static int dgram_disconnect (lua_State *L) {
 
 static const luaL_Reg dgram_methods[] = {
   {"sendto", dgram_sendto},
-  {"recvfrom", dgram_recvfrom},
   {"disconnect", dgram_disconnect},
   {NULL, NULL}
 };
 
 
 void ns_dgram_open (lua_State *L) {
+  LastHost *c;
   ns_addmethods(L, dgram_methods);
+  lua_getfield(L, -1, "_socketmethods");
+  c = (LastHost *)lua_newuserdatauv(L, sizeof(LastHost), 0);
+  memset(c, 0, sizeof *c);
+  lua_pushliteral(L, "");
+  lua_pushcclosure(L, dgram_recvfrom, 2);  /* its last sender's host */
+  lua_setfield(L, -2, "recvfrom");
+  lua_pop(L, 1);
 }

@@ -135,19 +135,30 @@ static void batchparts (lua_State *L, Batch *stack, unsigned n, nsMmsg **m,
 
 /* {====== recvmany ====== */
 
-/* set the sender of datagram i: hosts[i], ports[i] (or paths[i]), the
-   tables at 'at' and at + 1 */
-static void setfrom (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
-                     socklen_t len, lua_Integer i, int at) {
-  int k;
+/* push the sender in 'ss': host, port (2), path (1), or nothing (0:
+   none given, on a socket that is not a Unix one) */
+static int pushfrom (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
+                     socklen_t len) {
   if (len == 0 || ss->ss_family == AF_UNSPEC) {
-    if (s->family != AF_UNIX) return;  /* no sender given: nil */
+    if (s->family != AF_UNIX) return 0;  /* no sender given: nil */
     ss->ss_family = AF_UNIX;  /* an unnamed Unix sender: "" */
     len = 0;
   }
-  k = ns_pushaddr(L, (struct sockaddr *)ss, len);
-  if (k == 2) lua_rawseti(L, at + 1, i);  /* the port */
-  lua_rawseti(L, at, i);
+  return ns_pushaddr(L, (struct sockaddr *)ss, len);
+}
+
+
+/*
+** Consecutive datagrams mostly come from one sender: then datagram i
+** takes the host and port (or path) datagram i - 1 got, kept on the
+** stack, instead of writing the address out and interning its text
+** again. The kernel writes the whole name (sockaddr_in's padding
+** zeroed), so equal bytes are the same sender.
+*/
+static int samefrom (const nsMmsg *a, const nsMmsg *b) {
+  socklen_t n = a->msg_hdr.msg_namelen;
+  return n == b->msg_hdr.msg_namelen &&
+         memcmp(a->msg_hdr.msg_name, b->msg_hdr.msg_name, n) == 0;
 }
 
 
@@ -158,6 +169,7 @@ static void setfrom (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
 static int pendingone (lua_State *L, nsSocket *s, size_t size) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
+  int k;
   lua_settop(L, 4);
   lua_createtable(L, 1, 0);
   lua_createtable(L, 1, 0);
@@ -166,9 +178,70 @@ static int pendingone (lua_State *L, nsSocket *s, size_t size) {
   lua_rawseti(L, 5, 1);
   memset(&ss, 0, sizeof ss);
   if (getpeername(s->fd, (struct sockaddr *)&ss, &len) < 0) len = 0;
-  setfrom(L, s, &ss, len, 1, 6);
+  k = pushfrom(L, s, &ss, len);
+  if (k == 2) lua_rawseti(L, 7, 1);  /* the port */
+  if (k >= 1) lua_rawseti(L, 6, 1);
   if (s->family == AF_UNIX) { lua_pop(L, 1); return 2; }
   return 3;
+}
+
+
+/*
+** The results of a batch of 'got' datagrams received into 'm', 'iov',
+** 'from': datagrams, hosts, ports[, cut] (datagrams, paths[, nil, cut]).
+*/
+static int pushbatch (lua_State *L, nsSocket *s, const nsMmsg *m,
+                      const struct iovec *iov, struct sockaddr_storage *from,
+                      unsigned got, size_t size) {
+  unsigned i;
+  int top, cut = 0, nfrom = 0;
+  lua_Integer port = 0;
+  top = lua_gettop(L);  /* 4, or 5: the headers' userdata stays anchored */
+  lua_createtable(L, (int)got, 0);  /* top + 1: the datagrams */
+  lua_createtable(L, (int)got, 0);  /* top + 2: hosts (or paths) */
+  lua_createtable(L, s->family == AF_UNIX ? 0 : (int)got, 0);  /* top + 3: ports */
+  lua_pushnil(L);  /* top + 4: the sender's host (or path) */
+  for (i = 0; i < got; i++) {
+    size_t len = m[i].msg_len;
+    lua_Integer k = (lua_Integer)i + 1;
+    if (len > size) len = size;
+    lua_pushlstring(L, (const char *)iov[i].iov_base, len);
+    lua_rawseti(L, top + 1, k);
+    if (i == 0 || !samefrom(&m[i - 1], &m[i])) {  /* another sender */
+      nfrom = pushfrom(L, s, &from[i], m[i].msg_hdr.msg_namelen);
+      if (nfrom == 2) {
+        port = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+      }
+      if (nfrom == 0) lua_pushnil(L);
+      lua_replace(L, top + 4);
+    }
+    if (nfrom == 2) {
+      lua_pushinteger(L, port);
+      lua_rawseti(L, top + 3, k);
+    }
+    lua_pushvalue(L, top + 4);
+    lua_rawseti(L, top + 2, k);
+    if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      if (!cut) { lua_newtable(L); cut = 1; }  /* top + 5: the cut ones */
+      lua_pushboolean(L, 1);
+      lua_rawseti(L, top + 5, k);
+    }
+  }
+  if (s->family == AF_UNIX) {  /* datagrams, paths[, nil, cut] */
+    if (!cut) {
+      lua_settop(L, top + 2);
+      return 2;
+    }
+    lua_pushnil(L);
+    lua_replace(L, top + 3);
+  }
+  if (!cut) {
+    lua_settop(L, top + 3);
+    return 3;
+  }
+  lua_replace(L, top + 4);  /* the cut ones fourth */
+  return 4;
 }
 
 
@@ -188,7 +261,7 @@ static int recvmany_k (lua_State *L, int status, lua_KContext ctx) {
   struct sockaddr_storage *from;
   char *base;
   unsigned i;
-  int got, top, cut = 0;
+  int got, nret;
   nsResult r;
   (void)status;
   lua_settop(L, 4);
@@ -221,32 +294,9 @@ static int recvmany_k (lua_State *L, int status, lua_KContext ctx) {
     r = ns_block(L, s, NS_READ, lua_tonumber(L, 4), ctx, recvmany_k);
     if (r != NS_AGAIN) return ns_pushresult(L, r, errno);
   }
-  top = lua_gettop(L);  /* 4, or 5: the headers' userdata stays anchored */
-  lua_createtable(L, got, 0);  /* top + 1: the datagrams */
-  lua_createtable(L, got, 0);  /* top + 2: hosts (or paths) */
-  lua_createtable(L, s->family == AF_UNIX ? 0 : got, 0);  /* top + 3: ports */
-  for (i = 0; i < (unsigned)got; i++) {
-    size_t len = m[i].msg_len;
-    if (len > size) len = size;
-    lua_pushlstring(L, (const char *)iov[i].iov_base, len);
-    lua_rawseti(L, top + 1, (lua_Integer)i + 1);
-    setfrom(L, s, &from[i], m[i].msg_hdr.msg_namelen, (lua_Integer)i + 1, top + 2);
-    if (m[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      if (!cut) { lua_newtable(L); cut = 1; }  /* top + 4: the cut ones */
-      lua_pushboolean(L, 1);
-      lua_rawseti(L, top + 4, (lua_Integer)i + 1);
-    }
-  }
+  nret = pushbatch(L, s, m, iov, from, (unsigned)got, size);
   ns_buf_trim(s);
-  if (s->family == AF_UNIX) {  /* datagrams, paths[, nil, cut] */
-    if (!cut) {
-      lua_settop(L, top + 2);
-      return 2;
-    }
-    lua_pushnil(L);
-    lua_replace(L, top + 3);
-  }
-  return cut ? 4 : 3;
+  return nret;
 }
 
 

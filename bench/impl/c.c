@@ -10,6 +10,12 @@
 **   c pp-client PORT COUNT SIZE     COUNT round trips of SIZE bytes
 **   c udp-recv COUNT                bind, print port, count datagrams
 **   c udp-send PORT COUNT SIZE      COUNT datagrams of SIZE bytes, then end marks
+**   c udp-fill PORT SIZE            per line N on stdin: N datagrams of SIZE
+**                                   bytes, then "filled N" (bench/udp's drain)
+**   c udp-drain                     the socket on descriptor 3 (pre-filled by
+**                                   bench/udp): per line N on stdin, recvfrom
+**                                   N datagrams, then "drained"; "end": result
+**   c udp-drain-mmsg                the same with recvmmsg, 32 at a time
 **   c accept-server COUNT BATCH     per line on stdin, BATCH times: accept,
 **                                   read 1 byte, write 1 byte, close
 **   c accept-client PORT COUNT BATCH  fills the accept queue BATCH at a time
@@ -284,6 +290,101 @@ static int udp_send (int port, long count, size_t size) {
 
 
 /*
+** bench/udp's drain table: a filler and two receivers. The receivers
+** take the socket bench/udp made (descriptor 3: bound to 127.0.0.1,
+** the largest receive buffer the system allows), so every
+** implementation drains the same kind of queue; per line N on stdin
+** (bench/udp has just queued N datagrams) they receive N and print
+** "drained"; only the draining is timed. "end": the result line.
+*/
+static int udp_fill (int port, size_t size) {
+  char buf[65536], line[64];
+  struct sockaddr_in sa = loopback(port);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  long k, n, bad;
+  if (fd < 0) die("socket");
+  memset(buf, 'D', size);
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    n = atol(line);
+    for (k = bad = 0; k < n; k++)
+      if (sendto(fd, buf, size, 0, (struct sockaddr *)&sa, sizeof sa) < 0) bad++;
+    printf("filled %ld %ld\n", n, bad);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+/* the next line N on stdin; 0 at "end" */
+static long drain_next (double *wall, double *cpu, long got) {
+  char line[64];
+  fflush(stdout);
+  if (fgets(line, sizeof line, stdin) == NULL) die("stdin");
+  if (strncmp(line, "end", 3) == 0) {
+    printf("result count=%ld wall=%.6f cpu=%.6f\n", got, *wall, *cpu);
+    return 0;
+  }
+  return atol(line);
+}
+
+static int udp_drain (void) {
+  char buf[65536];
+  double wall = 0, cpu = 0, w0, c0;
+  long got = 0, n, k;
+  while ((n = drain_next(&wall, &cpu, got)) > 0) {
+    w0 = WALL(); c0 = CPU();
+    for (k = 0; k < n; k++) {
+      struct sockaddr_in from;  /* the sender's address, as every other side gets */
+      socklen_t fromlen = sizeof from;
+      if (recvfrom(3, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen) < 0) {
+        if (errno == EINTR) { k--; continue; }
+        die("recvfrom");
+      }
+    }
+    wall += WALL() - w0; cpu += CPU() - c0;
+    got += n;
+    printf("drained\n");
+  }
+  return 0;
+}
+
+/* the same with recvmmsg, 32 datagrams of at most 2048 bytes a call
+   (netsock's recvmany(32) defaults): what any user space can reach */
+static int udp_drain_mmsg (void) {
+  static char buf[32][2048];
+  struct mmsghdr m[32];
+  struct iovec iov[32];
+  struct sockaddr_in from[32];
+  double wall = 0, cpu = 0, w0, c0;
+  long got = 0, n, k;
+  int i, r;
+  while ((n = drain_next(&wall, &cpu, got)) > 0) {
+    w0 = WALL(); c0 = CPU();
+    for (k = 0; k < n; k += r) {
+      int want = n - k < 32 ? (int)(n - k) : 32;
+      for (i = 0; i < want; i++) {
+        iov[i].iov_base = buf[i];
+        iov[i].iov_len = sizeof buf[i];
+        memset(&m[i].msg_hdr, 0, sizeof m[i].msg_hdr);
+        m[i].msg_hdr.msg_name = &from[i];
+        m[i].msg_hdr.msg_namelen = sizeof from[i];
+        m[i].msg_hdr.msg_iov = &iov[i];
+        m[i].msg_hdr.msg_iovlen = 1;
+      }
+      r = recvmmsg(3, m, (unsigned)want, MSG_WAITFORONE, NULL);
+      if (r < 0) {
+        if (errno == EINTR) { r = 0; continue; }
+        die("recvmmsg");
+      }
+    }
+    wall += WALL() - w0; cpu += CPU() - c0;
+    got += n;
+    printf("drained\n");
+  }
+  return 0;
+}
+
+
+/*
 ** Accept COUNT connections in batches of BATCH: before each batch wait
 ** for a line on stdin (the driver's "go": the client has filled the
 ** accept queue), then accept, read 1 byte, write it back, close, BATCH
@@ -394,6 +495,9 @@ int main (int argc, char **argv) {
   if (!strcmp(m, "pp-client")) return pp_client((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
   if (!strcmp(m, "udp-recv")) return udp_recv((long)ARG(2));
   if (!strcmp(m, "udp-send")) return udp_send((int)ARG(2), (long)ARG(3), (size_t)ARG(4));
+  if (!strcmp(m, "udp-fill")) return udp_fill((int)ARG(2), (size_t)ARG(3));
+  if (!strcmp(m, "udp-drain")) return udp_drain();
+  if (!strcmp(m, "udp-drain-mmsg")) return udp_drain_mmsg();
   if (!strcmp(m, "accept-server")) return accept_server((long)ARG(2), (long)ARG(3));
   if (!strcmp(m, "lines-send")) return lines_send((int)ARG(2), (long)ARG(3));
   if (!strcmp(m, "accept-client"))

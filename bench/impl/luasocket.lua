@@ -174,6 +174,32 @@ M["lines-recv"] = function()
            cpu = fmt(CPU() - c0) }
 end
 
+-- bench/udp's drain table: the socket bench/udp made and pre-filled
+-- (descriptor 3, taken with setfd: LuaSocket 3.0 sets no receive buffer
+-- size); per line N on stdin receivefrom N datagrams, then "drained";
+-- "end": the result. Only the draining is timed.
+M["udp-drain"] = function()
+  local s = assert(socket.udp())
+  s:close()
+  s:setfd(3)
+  local got, wall, cpu = 0, 0, 0
+  while true do
+    io.flush()
+    local line = assert(io.read("l"), "stdin closed")
+    if line == "end" then break end
+    local n = math.tointeger(tonumber(line))
+    local w0, c0 = WALL(), CPU()
+    for _ = 1, n do
+      local data, host = s:receivefrom(65536)
+      assert(data, host)
+    end
+    wall, cpu = wall + (WALL() - w0), cpu + (CPU() - c0)
+    got = got + n
+    io.write("drained\n")
+  end
+  result { "count", "wall", "cpu", count = got, wall = fmt(wall), cpu = fmt(cpu) }
+end
+
 local mode = arg[1]
 local args = {}
 for i = 2, #arg do args[#args + 1] = math.tointeger(tonumber(arg[i])) end

@@ -232,6 +232,48 @@ M["lines-recv"] = function()
            cpu = fmt(CPU() - c0) }
 end
 
+-- bench/udp's drain table: the socket bench/udp made and pre-filled
+-- (descriptor 3); per line N on stdin drain N datagrams, then
+-- "drained"; "end": the result. Only the draining is timed.
+local function drain(each)
+  local s = assert(netsock.fromfd(3, "inet", "dgram"))
+  local got, wall, cpu = 0, 0, 0
+  while true do
+    io.flush()
+    local line = assert(io.read("l"), "stdin closed")
+    if line == "end" then break end
+    local n = math.tointeger(tonumber(line))
+    local w0, c0 = WALL(), CPU()
+    each(s, n)
+    wall, cpu = wall + (WALL() - w0), cpu + (CPU() - c0)
+    got = got + n
+    io.write("drained\n")
+  end
+  result { "count", "wall", "cpu", count = got, wall = fmt(wall), cpu = fmt(cpu) }
+end
+
+M["udp-drain"] = function()
+  drain(function(s, n)
+    local recvfrom = s.recvfrom
+    for _ = 1, n do
+      local data, host, port = recvfrom(s, 65536)
+      assert(data, host)
+    end
+  end)
+end
+
+M["udp-drain-many"] = function()
+  drain(function(s, n)
+    local recvmany = s.recvmany
+    local got = 0
+    while got < n do
+      local d, hosts, ports = recvmany(s, n - got < 32 and n - got or 32)
+      assert(d, hosts)
+      got = got + #d
+    end
+  end)
+end
+
 local mode = arg[1]
 local args = {}
 for i = 2, #arg do args[#args + 1] = math.tointeger(tonumber(arg[i])) end

@@ -137,6 +137,32 @@ def udp_send(port, count, size):
         sendto(b"E", addr)
 
 
+def udp_drain():
+    # bench/udp's drain table: the socket bench/udp made and pre-filled
+    # (descriptor 3); per line N on stdin recvfrom N datagrams, then
+    # "drained"; "end": the result. Only the draining is timed.
+    s = socket.socket(fileno=3)
+    recvfrom = s.recvfrom
+    got = 0
+    wall = cpu = 0.0
+    while True:
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise SystemExit("stdin closed")
+        if line.strip() == "end":
+            break
+        n = int(line)
+        w0, c0 = WALL(), CPU()
+        for _ in range(n):
+            data, addr = recvfrom(65536)
+        wall += WALL() - w0
+        cpu += CPU() - c0
+        got += n
+        print("drained")
+    result(count=got, wall="%.6f" % wall, cpu="%.6f" % cpu)
+
+
 def accept_server(count, batch):
     # per line on stdin (the client filled the accept queue), batch times:
     # accept, read 1 byte, write it back, close; only the batches are timed
@@ -166,7 +192,7 @@ def main():
     {
         "bulk-recv": bulk_recv, "bulk-send": bulk_send,
         "pp-server": pp_server, "pp-client": pp_client,
-        "udp-recv": udp_recv, "udp-send": udp_send,
+        "udp-recv": udp_recv, "udp-send": udp_send, "udp-drain": udp_drain,
         "accept-server": accept_server,
     }[mode](*args)
 
