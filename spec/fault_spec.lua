@@ -72,6 +72,12 @@ print("reset", got, flush=True)
       local n, _, code2 = a:send("more")
       assert.is_nil(n)
       assert.is_truthy(code2 == "EPIPE" or code2 == "ECONNRESET")
+      -- and sendall, whose first send fails: nothing sent
+      local ok3, msg3, code3, sent3 = a:sendall("more")
+      assert.is_nil(ok3)
+      assert.is_string(msg3)
+      assert.is_truthy(code3 == "EPIPE" or code3 == "ECONNRESET", tostring(code3))
+      assert.equal(0, sent3)
     end)
   end)
 

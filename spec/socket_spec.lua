@@ -88,6 +88,26 @@ describe("netsock TCP", function()
       assert.equal("bcdefyz", got)
     end)
 
+    -- sendall's common case is one send that takes every byte (no set-up
+    -- for a wait): the range, an empty range, and the same inside a task
+    it("sendall sends i..j in one call when the kernel takes it all, in a task too", function()
+      local srv, port = H.listen_local()
+      local c, a = H.pair_tcp(srv, port)
+      finally(function() c:close(); a:close(); srv:close() end)
+      assert.is_true(c:sendall("abcdef", 2, 4))
+      assert.is_true(c:sendall("abcdef", 5, 2))   -- empty: nothing sent
+      assert.is_true(c:sendall("abcdef", -2))
+      assert.is_true(c:sendall(""))
+      local results
+      ns.run(function() results = { c:sendall("0123456789", 3, -3) } end)
+      assert.same({ true }, results)
+      a:settimeout(5)
+      local got = ""
+      while #got < 11 do got = got .. assert(a:recv(100)) end
+      assert.equal("bcdef234567", got)
+      assert.has_error(function() c:sendall("x", {}) end)
+    end)
+
     it("peeks with MSG_PEEK without consuming", function()
       local srv, port = H.listen_local()
       local c, a = H.pair_tcp(srv, port)

@@ -459,11 +459,26 @@ fail:
 
 static int sock_sendall (lua_State *L) {
   nsSocket *s = ns_checkio(L, 1);
-  luaL_checkstring(L, 2);
+  size_t len;
+  const char *data = ns_checkrange(L, 2, &len);
+  double deadline;
+  ssize_t n = 0;
   if (s == NULL) return ns_closed(L);
+  deadline = ns_deadline(s->timeout);
+  /* the common case first: a plain socket whose kernel takes every byte
+     at once (one send, nothing set up for a wait); anything else goes
+     on in sendall_k, which sends the rest and reads errno itself */
+  if (len > 0 && ns_io_plain(s)) {
+    n = ns_sys_send(s->fd, data, len, ns_callflags(L, s, NS_WRITE, deadline));
+    if (n == (ssize_t)len) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    if (n < 0) n = 0;
+  }
   lua_settop(L, 4);
-  lua_pushnumber(L, ns_deadline(s->timeout));
-  lua_pushinteger(L, 0);
+  lua_pushnumber(L, deadline);
+  lua_pushinteger(L, (lua_Integer)n);
   return sendall_k(L, LUA_OK, 0);
 }
 

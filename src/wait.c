@@ -37,7 +37,7 @@
 static char waittoken, filedtoken;
 
 static int loop_register (nsLoop *l, int fd, nsSocket *s, int events);
-static nsLoop *taskloop (lua_State *L);
+static nsLoop *taskloop (lua_State *L, int *id);
 
 
 /* {====== Clock ====== */
@@ -145,7 +145,7 @@ int ns_msuntil (double deadline) {
 }
 
 
-static int fileinloop (lua_State *L, nsLoop *l, int fd, int events,
+static int fileinloop (lua_State *L, nsLoop *l, int id, int fd, int events,
                        double deadline);
 
 /*
@@ -155,13 +155,14 @@ static int fileinloop (lua_State *L, nsLoop *l, int fd, int events,
 ** 'watch', or no loop object) it yields the 4 values of the task
 ** protocol, and a 5th when 'watch' is a stack index (> 0): an array of
 ** further descriptors whose close must wake the task too (select). The
-** loop 'l' (taskloop) is at the top of the stack; it goes.
+** loop 'l' (taskloop) is at the top of the stack; it goes. 'id': the
+** task's slot, as taskloop found it (0: none yet).
 */
-static int yieldwait (lua_State *L, nsLoop *l, int fd, int events,
+static int yieldwait (lua_State *L, nsLoop *l, int id, int fd, int events,
                       double deadline, int watch, lua_KContext ctx,
                       lua_KFunction k) {
   if (watch > 0) watch = lua_absindex(L, watch);
-  if (watch <= 0 && fileinloop(L, l, fd, events, deadline)) {
+  if (watch <= 0 && fileinloop(L, l, id, fd, events, deadline)) {
     lua_pop(L, 1);
     lua_pushlightuserdata(L, &filedtoken);
     return lua_yieldk(L, 1, ctx, k);  /* never returns */
@@ -338,9 +339,10 @@ nsResult ns_block (lua_State *L, nsSocket *s, int events, double deadline,
 nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
                          int watch, lua_KContext ctx, lua_KFunction k) {
   nsLoop *l;
+  int id;
   if (deadline >= 0 && ns_monotime() >= deadline)
     return ns_waitpassed(L, 0, deadline, ctx, k);
-  if (k != NULL && (l = taskloop(L)) != NULL) {
+  if (k != NULL && (l = taskloop(L, &id)) != NULL) {
     if (fd >= 0) {
       int r = loop_register(l, fd, NULL, events);
       if (r <= 0) {
@@ -348,7 +350,7 @@ nsResult ns_waitfdwatch (lua_State *L, int fd, int events, double deadline,
         return r < 0 ? NS_ERRNO : NS_AGAIN;
       }
     }
-    return (nsResult)yieldwait(L, l, fd, events, deadline, watch, ctx, k);
+    return (nsResult)yieldwait(L, l, id, fd, events, deadline, watch, ctx, k);
   }
   return pollwait(L, fd, events, deadline);  /* fd -1: poll sleeps */
 }
@@ -384,7 +386,7 @@ nsResult ns_pause (lua_State *L, int poll, double deadline,
 }
 
 
-static int yieldpassed (lua_State *L, nsLoop *l);
+static int yieldpassed (lua_State *L, nsLoop *l, int *id);
 
 /*
 ** Every wait whose deadline had passed before it began comes here (an
@@ -398,22 +400,24 @@ static int yieldpassed (lua_State *L, nsLoop *l);
 nsResult ns_waitpassed (lua_State *L, int poll, double deadline,
                         lua_KContext ctx, lua_KFunction k) {
   nsLoop *l;
-  if (poll || k == NULL || (l = taskloop(L)) == NULL)
+  int id;
+  if (poll || k == NULL || (l = taskloop(L, &id)) == NULL)
     return NS_TIMEOUT;
-  if (!yieldpassed(L, l)) {
+  if (!yieldpassed(L, l, &id)) {
     lua_pop(L, 1);
     return NS_TIMEOUT;
   }
-  return (nsResult)yieldwait(L, l, -1, 0, deadline, 0, ctx, k);
+  return (nsResult)yieldwait(L, l, id, -1, 0, deadline, 0, ctx, k);
 }
 
 
 nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
                   lua_KContext ctx, lua_KFunction k) {
   nsLoop *l;
+  int id;
   if (deadline >= 0 && ns_monotime() >= deadline)
     return ns_waitpassed(L, s->timeout == 0, deadline, ctx, k);
-  if (k != NULL && (l = taskloop(L)) != NULL) {
+  if (k != NULL && (l = taskloop(L, &id)) != NULL) {
     int r = loop_register(l, s->fd, s, events);
     if (r <= 0) {
       lua_pop(L, 1);
@@ -421,7 +425,7 @@ nsResult ns_wait (lua_State *L, nsSocket *s, int events, double deadline,
     }
     if (s->waiters == 0)
       s->waiters = 1;  /* close must tell the loop (ns_wakeclosed) */
-    return (nsResult)yieldwait(L, l, s->fd, events, deadline, 0, ctx, k);
+    return (nsResult)yieldwait(L, l, id, s->fd, events, deadline, 0, ctx, k);
   }
   return pollwait(L, s->fd, events, deadline);
 }
@@ -561,32 +565,45 @@ static void loop_forget (lua_State *L, int fd, const nsSocket *s) {
 }
 
 
-/* File the running task's wait in the loop l (at the top of the stack;
-   yieldwait): 1 when filed, 0 when the loop is not running its tasks (a
-   task thread resumed by other code gets the 4 values). Raises without
-   memory. */
-static int fileinloop (lua_State *L, nsLoop *l, int fd, int events,
-                       double deadline) {
-  int id;
-  if (l->epfd < 0 || !l->running)
-    return 0;  /* a task resumed by someone else: the 4 values */
+/* the running task's slot in the loop l (at the top of the stack), made
+   now when it has none (id 0); raises without memory */
+static int taskslot (lua_State *L, nsLoop *l, int id) {
+  if (id > 0) return id;
   lua_getiuservalue(L, -1, 1);
   id = ns_sched_id(L, &l->sched, lua_absindex(L, -1), 0, 1);
+  lua_pop(L, 1);
+  return id;
+}
+
+
+/* File the running task's wait (its slot: id, 0 for none yet) in the
+   loop l (at the top of the stack; yieldwait): 1 when filed, 0 when the
+   loop is not running its tasks (a task thread resumed by other code
+   gets the 4 values). Raises without memory. */
+static int fileinloop (lua_State *L, nsLoop *l, int id, int fd, int events,
+                       double deadline) {
+  if (l->epfd < 0 || !l->running)
+    return 0;  /* a task resumed by someone else: the 4 values */
+  id = taskslot(L, l, id);
   if (ns_sched_file(&l->sched, id, fd, events, deadline) < 0)
     luaL_error(L, "not enough memory");
-  lua_pop(L, 1);
   return 1;
 }
 
 
 /*
 ** The loop of this state, pushed, when the running thread is one of its
-** tasks; else NULL and nothing pushed. The one registry lookup of a
-** task's wait (the tasks are the loop's second user value).
+** tasks; else NULL and nothing pushed. *id: the task's slot (sched.c),
+** 0 when it has none yet. The one registry lookup of a task's wait. A
+** task that has waited before has a slot, and only tasks have one (a
+** slot goes when its task ends): one lookup in the map (the loop's
+** first user value) says both; the set of tasks (its second) is asked
+** only at a task's first wait.
 */
-static nsLoop *taskloop (lua_State *L) {
+static nsLoop *taskloop (lua_State *L, int *id) {
   nsLoop *l;
   int r;
+  *id = 0;
   if (!lua_isyieldable(L)) return NULL;
   lua_getfield(L, LUA_REGISTRYINDEX, NS_LOOPREF);
   l = ns_toloop(L, -1);
@@ -594,6 +611,11 @@ static nsLoop *taskloop (lua_State *L) {
     lua_pop(L, 1);
     return NULL;
   }
+  lua_getiuservalue(L, -1, 1);
+  lua_pushthread(L);
+  if (lua_rawget(L, -2) == LUA_TNUMBER) *id = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  if (*id > 0) return l;
   lua_getiuservalue(L, -1, 2);
   lua_pushthread(L);
   r = lua_rawget(L, -2) != LUA_TNIL;
@@ -613,14 +635,12 @@ static nsLoop *taskloop (lua_State *L) {
 ** or the loop is not running. The loop l (taskloop) is at the top of
 ** the stack. Not for timeout 0 (ns_wait): a poll never yields.
 */
-static int yieldpassed (lua_State *L, nsLoop *l) {
+static int yieldpassed (lua_State *L, nsLoop *l, int *id) {
   nsSlot *slot;
-  int id, r;
+  int r;
   if (l->epfd < 0 || !l->running) return 0;
-  lua_getiuservalue(L, -1, 1);
-  id = ns_sched_id(L, &l->sched, lua_absindex(L, -1), 0, 1);
-  lua_pop(L, 1);
-  slot = &l->sched.slot[id];
+  *id = taskslot(L, l, *id);
+  slot = &l->sched.slot[*id];
   r = !slot->waited;
   slot->waited = 0;
   return r;
@@ -653,13 +673,14 @@ static int sleep_k (lua_State *L, int status, lua_KContext ctx) {
   struct timespec ts;
   double left;
   nsLoop *l;
+  int id;
   (void)ctx;
   if (ns_intask(L)) {
     if (ns_monotime() < deadline)
       ns_waitfd(L, -1, 0, deadline, 0, sleep_k);
     else if (status == LUA_OK && lua_toboolean(L, 3) && lua_tonumber(L, 1) > 0
-             && (l = taskloop(L)) != NULL)  /* a scope's deadline had passed: */
-      yieldwait(L, l, -1, 0, deadline, 0, 0, sleep_k);  /* the others run first */
+             && (l = taskloop(L, &id)) != NULL)  /* a scope's deadline had passed: */
+      yieldwait(L, l, id, -1, 0, deadline, 0, 0, sleep_k);  /* the others run first */
   }
   else {
     while ((left = deadline - ns_monotime()) > 0) {
