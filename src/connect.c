@@ -207,6 +207,12 @@ static int sock_connect (lua_State *L) {
   return connect_begin(L, 0);
 }
 
+/* s:connect less that name (the luasocket layer's objects have no
+   starttls: remembering it was a weak table's insert per connect) */
+int ns_connect_nohost (lua_State *L) {
+  return connect_begin(L, 0);
+}
+
 static int sock_connect_ex (lua_State *L) {
   return connect_begin(L, 1);
 }

@@ -191,7 +191,9 @@ static void lstake (lua_State *L, lsObject *o, nsSocket *s, size_t n,
       o->crfree = cr != NULL ? (size_t)(cr - p) : avail;
     }
   }
-  if (nocr && n > o->crfree) {
+  if (nocr && o->crfree + 1 == n)
+    lua_pushlstring(L, p, n - 1);   /* a line's one '\r', before its '\n' */
+  else if (nocr && n > o->crfree) {
     luaL_Buffer b;
     size_t i, m = 0;
     char *q = luaL_buffinitsize(L, &b, n);

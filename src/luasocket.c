@@ -402,27 +402,16 @@ static int lsfallbackat (lua_State *L, int up) {
   return lua_gettop(L);
 }
 
-/* nil and LuaSocket's word for netsock's failure (message at 'msg',
-   code after it): words[code], else the message */
-static int lsfailwords (lua_State *L, int msg, int words) {
-  lua_pushnil(L);
-  if (lua_type(L, msg + 1) != LUA_TSTRING
-      || lua_getfield(L, words, lua_tostring(L, msg + 1)) != LUA_TSTRING) {
-    if (lua_type(L, msg + 1) == LUA_TSTRING) lua_pop(L, 1);
-    lua_pushvalue(L, msg);
-  }
-  return 2;
-}
-
-
 /*
 ** o:connect(host, port) of a tcp{master} or tcp{client}, as sock.lua's
 ** (upvalue 3) does it, for the common call: a numeric host, a port of
-** digits, no connect under way or failed before. Upvalues: 1 and 2 the
-** master and client classes, 3 the Lua method, 4 netsock.socket, 5
-** netsock's connect, 6 the Lua side of a failure (connectfailed), 7
-** the words. stack: 1 o, 2 host, 3 port, 4 the family before (an AF_*
-** number, 0: not known), 5..7 connect's results.
+** digits, no connect under way or failed before. The socket is made
+** here as netsock.socket makes it, and connected by netsock's connect
+** less the host name starttls would check (ns_connect_nohost: the
+** layer's objects have no starttls). Upvalues: 1 and 2 the master and
+** client classes, 3 the Lua method, 4 the Lua side of a failure
+** (connectfailed), 5 the words. stack: 1 o, 2 host, 3 port, 4 the
+** family before (an AF_* number, 0: not known), 5..7 connect's results.
 */
 static int ls_connect_k (lua_State *L, int status, lua_KContext ctx) {
   int fam0;
@@ -436,7 +425,7 @@ static int ls_connect_k (lua_State *L, int status, lua_KContext ctx) {
     return 1;
   }
   fam0 = (int)lua_tointeger(L, 4);
-  lua_pushvalue(L, lua_upvalueindex(6));
+  lua_pushvalue(L, lua_upvalueindex(4));
   lua_pushvalue(L, 1);
   if (fam0 != 0) lua_pushstring(L, ns_familyname(fam0));
   else lua_pushboolean(L, 0);
@@ -467,22 +456,23 @@ static int ls_connect (lua_State *L) {
     return lsfallbackat(L, 3);
   lua_pushinteger(L, o->family);                         /* 4 */
   if (o->s == NULL) {   /* a socket of the address's family */
-    nsSocket *s;
-    lua_pushvalue(L, lua_upvalueindex(4));
-    lua_pushstring(L, ns_familyname(family));
-    lua_pushliteral(L, "stream");
-    lua_call(L, 2, 3);                                   /* 5, 6, 7 */
-    if (!lua_toboolean(L, 5)) return lsfailwords(L, 6, lua_upvalueindex(7));
-    s = ns_checksocket(L, 5);
+    nsSocket *s = ns_newsocket(L, family, SOCK_STREAM, 0, -1.0);   /* 5 */
+    s->fd = ns_sys_socket(family, SOCK_STREAM, 0);
+    if (s->fd < 0) {
+      int err = errno;
+      lua_pushnil(L);
+      ns_lserror(L, NS_ERRNO, err, lua_upvalueindex(5));
+      return 2;
+    }
     if (family == AF_INET6) {  /* as LuaSocket's tcp6: IPv6 only */
       int on = 1;
       (void)setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     }
-    lssetsock(L, o, 1, 5);
+    lsputsock(L, o, 1, 5, s);
     o->family = family;
     lua_settop(L, 4);
   }
-  lua_pushvalue(L, lua_upvalueindex(5));
+  lua_pushcfunction(L, ns_connect_nohost);
   lua_getiuservalue(L, 1, UV_SOCK);
   lua_pushvalue(L, 2);
   lua_pushinteger(L, pnum);
@@ -490,10 +480,10 @@ static int ls_connect (lua_State *L) {
   return ls_connect_k(L, LUA_OK, client);
 }
 
-/* core._lsconnect(master, client, luaconnect, socket, connect, failed, words) */
+/* core._lsconnect(master, client, luaconnect, failed, words) */
 static int ls_newconnect (lua_State *L) {
-  lua_settop(L, 7);
-  lua_pushcclosure(L, ls_connect, 7);
+  lua_settop(L, 5);
+  lua_pushcclosure(L, ls_connect, 5);
   return 1;
 }
 

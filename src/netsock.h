@@ -795,6 +795,9 @@ NS_API void ns_tls_open (lua_State *L);
 
 
 /* {====== connect.c, file.c, dgram.c, sendfile.c, options.c ====== */
+/* s:connect(host, port) without remembering the host for starttls
+   (src/luasocket.c's objects have no starttls) */
+NS_API int ns_connect_nohost (lua_State *L);
 NS_API void ns_connect_open (lua_State *L);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);

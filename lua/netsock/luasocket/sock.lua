@@ -752,8 +752,8 @@ addcmethods("tcp", { TCP_MASTER, TCP_CLIENT, TCP_SERVER }, "tcp{any}",
 -- connect and accept in C for the common calls (a numeric address; a
 -- server with a socket), the Lua methods above for the rest
 do
-  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect, nssocket,
-                                  nsmethods.connect, connectfailed, words)
+  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect,
+                                  connectfailed, words)
   local accept = core._lsaccept(TCP_SERVER, TCP_CLIENT, tcpm.accept,
                                 words, "tcp", false)
   for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
