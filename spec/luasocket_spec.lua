@@ -9,6 +9,7 @@
 -- spec/luasocket_diff_spec.lua.
 
 local H = require "helpers"
+local ns = H.netsock
 H.needs { { lua = "socket", pkg = "lua-socket" }, { lua = "ssl", pkg = "lua-sec" },
   { lua52 = "copas", pkg = "lua-copas" }, { cmd = "openssl", pkg = "openssl" } }
 
@@ -146,6 +147,48 @@ describe("netsock.luasocket #luasocket", function()
       assert.are.same({ nil, "closed", "" }, { a:receive() })
       assert.are.equal("function", type(getmetatable(a).__gc))
     end)
+
+    H.linux_it("waits for an answer with recv, poll, recv: a socket that waits once pays no switch to kernel waits (strace -c)", "strace", function()
+      -- the child connects N times, sends a line and receives the
+      -- answer, which this process sends only after a pause: each
+      -- receive waits once. Kernel waits (a blocking descriptor) would
+      -- cost two fcntl and a setsockopt per connection for that one wait
+      local N = 30
+      local srv = assert(ns.create_server("127.0.0.1", 0, { backlog = N }))
+      finally(function() srv:close() end)
+      local port = select(2, srv:getsockname())
+      local out = H.tmpname(".strace")
+      local p = H.lua_with(("strace -f -qq -c -o %s"):format(H.shquote(out)), [[
+local socket = require "netsock.luasocket"
+for _ = 1, tonumber(arg[2]) do
+  local c = assert(socket.connect("127.0.0.1", tonumber(arg[1])))
+  c:settimeout(5)
+  assert(c:send("question\n"))
+  assert(assert(c:receive("*l")) == "answer")
+  c:close()
+end
+print("done")
+]], tostring(port), tostring(N))
+      finally(function() p:kill() end)
+      srv:settimeout(10)
+      for _ = 1, N do
+        local a = assert(srv:accept())
+        a:settimeout(10)
+        local f = a:makefile("r")
+        assert.equal("question", f:read("l"))
+        ns.sleep(0.01)
+        assert(a:sendall("answer\n"))
+        a:close()
+      end
+      assert.equal("done", p:line(30), p:output())
+      assert.equal(0, p:wait(10))
+      local t, calls = H.strace_counts(out), H.readfile(out)
+      assert.is_true((t.poll or 0) + (t.ppoll or 0) >= N / 2, calls)
+      if H.backend == "epoll" then   -- (the portable build's socket() is followed by fcntl)
+        assert.is_true((t.fcntl or 0) < N / 3, "fcntl per connection:\n" .. calls)
+      end
+      assert.is_true((t.setsockopt or 0) < N / 3, "setsockopt per connection:\n" .. calls)
+    end, H.can_strace)
 
     it("raises LuaSocket's messages through receive's C closure", function()
       local s = layer.tcp()

@@ -156,6 +156,87 @@ describe("netsock TCP", function()
       assert.same({ nil, "ECONNREFUSED" }, { r[1], r[3] })
     end)
 
+    -- the end of a non-blocking connect (src/connect.c): on Linux
+    -- TCP_INFO's state says whether it is done in one system call; the
+    -- portable build and other systems ask SO_ERROR and getpeername
+    local second = H.linux and H.backend == "epoll"
+
+    H.linux_it("ends a loopback connect with one system call after EINPROGRESS (strace -c)",
+               "strace, and sys_linux.c (not the portable build)", function()
+      local N = 100
+      local out = H.tmpname(".strace")
+      local child = H.lua_with(("strace -f -qq -c -o %s"):format(H.shquote(out)), [[
+local ns = require "netsock"
+local N = tonumber(arg[1])
+local srv = assert(ns.create_server("127.0.0.1", 0, { backlog = N }))
+local port = select(2, srv:getsockname())
+for _ = 1, N do
+  local c = assert(ns.tcp())
+  c:settimeout(5)
+  assert(c:connect("127.0.0.1", port))
+  assert(srv:accept()):close()
+  c:close()
+end
+print("done")
+]], tostring(N))
+      finally(function() child:kill() end)
+      assert.equal("done", child:line(30), child:output())
+      assert.equal(0, child:wait(10))
+      local t = H.strace_counts(out)
+      local calls = H.readfile(out)
+      assert.is_true((t.connect or 0) >= N and (t.connect or 0) <= N + 5, calls)
+      -- one getsockopt (TCP_INFO) per connect, where SO_ERROR and
+      -- getpeername made two
+      assert.is_true((t.getsockopt or 0) + (t.getpeername or 0) <= N + 5, calls)
+      assert.is_true((t.getpeername or 0) < N / 10, "getpeername per connect:\n" .. calls)
+    end, H.can_strace and second)
+
+    it("ends a connect that had to wait: when the listener takes it, and at its timeout", function()
+      -- a full accept queue (backlog 0) drops the SYN: the connect goes
+      -- on until the listener accepts (the SYN is sent again after 1 s)
+      local srv = assert(ns.tcp())
+      finally(function() srv:close() end)
+      assert.is_true(srv:bind("127.0.0.1", 0))
+      assert.is_true(srv:listen(0))
+      local port = select(2, srv:getsockname())
+      local fill = {}
+      finally(function() for _, f in ipairs(fill) do f:close() end end)
+      for i = 1, 3 do
+        fill[i] = ns.tcp()
+        fill[i]:settimeout(0)
+        fill[i]:connect("127.0.0.1", port)
+      end
+      ns.sleep(0.05)
+      -- outside a task: waits, then times out
+      local c = ns.tcp()
+      c:settimeout(0.3)
+      local t0 = ns.monotime()
+      local ok, _, code = c:connect("127.0.0.1", port)
+      local took = ns.monotime() - t0
+      c:close()
+      assert.same({ nil, "timeout" }, { ok, code })
+      assert.is_true(took >= 0.29 and took < 3, took)
+      -- in a task: waits until the listener has taken the others
+      local d = ns.tcp()
+      finally(function() d:close() end)
+      d:settimeout(10)
+      local res
+      H.run_bounded(15, function()
+        ns.spawn(function()
+          ns.sleep(0.2)
+          srv:settimeout(0.5)
+          while true do
+            local a = srv:accept()
+            if not a then break end
+            a:close()
+          end
+        end)
+        res = { d:connect("127.0.0.1", port) }
+      end)
+      assert.same({ true }, res)
+      assert.equal(port, select(2, d:getpeername()))
+    end)
+
     it("connect_ex returns 0 on success", function()
       local srv, port = H.listen_local()
       finally(function() srv:close() end)

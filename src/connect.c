@@ -1,6 +1,8 @@
 /*
 ** connect.c: s:connect and s:connect_ex: the non-blocking connect and
-** its wait (writable, then SO_ERROR), a Unix listener's full backlog
+** its end (asked at once, and after each wait until writable: on Linux
+** TCP_INFO's state, ns_sys_connected; else, or when that says it
+** failed, SO_ERROR and getpeername), a Unix listener's full backlog
 ** (pause and connect again), and inside a task the lookup of a host
 ** name on the lookup pool first, all within the socket's timeout.
 */
@@ -47,8 +49,11 @@ static nsResult connect_again (lua_State *L, nsSocket *s, int first,
 
 
 /*
-** The end of a non-blocking connect: wait until writable, then read
-** the outcome with SO_ERROR. NS_OK connected, NS_ERRNO with *err,
+** The end of a non-blocking connect: asked at once (a loopback connect
+** is done by then), then after each wait until writable: Linux's
+** TCP_INFO state says "connected" or "not yet" in one system call
+** (ns_sys_connected); SO_ERROR reads a failure (or anything where the
+** platform cannot tell that way). NS_OK connected, NS_ERRNO with *err,
 ** NS_TIMEOUT, or NS_CLOSED for a socket closed meanwhile.
 ** stack: 1 socket, ..., 'ctx' deadline, ctx + 1 true when a Unix
 ** connect said EAGAIN (connect_again)
@@ -66,6 +71,9 @@ static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
   for (;;) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    int c = s->family == AF_UNIX ? -1 : ns_sys_connected(s->fd);
+    if (c == 0) return NS_OK;
+    if (c == EINPROGRESS) goto wait;
     *err = 0;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
       *err = errno;
@@ -74,6 +82,7 @@ static nsResult connect_wait (lua_State *L, int status, lua_KContext ctx,
     if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) == 0)
       return NS_OK;
     if (errno != ENOTCONN) { *err = errno; return NS_ERRNO; }
+  wait:
     r = ns_wait(L, s, NS_WRITE, lua_tonumber(L, (int)ctx), ctx, k);
     if (r != NS_AGAIN) { *err = errno; return r; }
   }
@@ -195,6 +204,12 @@ static int connect_begin (lua_State *L, int ex) {
 
 static int sock_connect (lua_State *L) {
   ns_io_connecting(L);  /* the host name s:starttls checks by default */
+  return connect_begin(L, 0);
+}
+
+/* s:connect less that name (the luasocket layer's objects have no
+   starttls: remembering it was a weak table's insert per connect) */
+int ns_connect_nohost (lua_State *L) {
   return connect_begin(L, 0);
 }
 

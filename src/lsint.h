@@ -10,32 +10,45 @@
 
 /*
 ** An object (a full userdata): the fields the C methods read. Its
-** metatable is its class; its user values (UV_*) hold its netsock
-** socket and what only the Lua methods need.
+** metatable is its class; user value 1 holds its netsock socket, and a
+** datagram object's user values 2 to 5 udp sendto's last destination.
+** A stream object has that one user value: what an accept or a
+** connect makes is small (the Lua methods reach every field through
+** core._lsget and core._lsset, by the numbers below).
 */
 typedef struct lsObject {
-  nsSocket *s;          /* user value UV_SOCK's socket; NULL: none */
+  nsSocket *s;          /* user value 1's socket; NULL: none */
   double tb, tt;        /* block and total timeouts (seconds, < 0: none;
                            NaN kept as given, as LuaSocket keeps it) */
   double birth;         /* wall-clock seconds at creation (getstats) */
   double nrecv, nsent;  /* getstats: bytes receive returned, send sent */
   size_t crfree;        /* the buffer's first bytes known to hold no '\r'
                            ("*l" drops them: one scan per fill) */
+  int family;           /* AF_INET, AF_INET6, AF_UNIX; 0: not yet known */
+  unsigned char kind;   /* LS_TCP, LS_UDP, LS_UNIXSTREAM, LS_UNIXDGRAM */
+  unsigned char connecting;  /* a connect goes on in the background */
+  unsigned char failed;      /* the last connect failed */
+  unsigned char waited; /* receive or send has waited before (lsstream.c:
+                           the first wait polls) */
 } lsObject;
 
-/* the user values: the socket (or false), then what the Lua methods keep */
+enum { LS_TCP = 1, LS_UDP, LS_UNIXSTREAM, LS_UNIXDGRAM };
+#define ls_isdgram(kind)  ((kind) == LS_UDP || (kind) == LS_UNIXDGRAM)
+
+/* the fields as core._lsget and core._lsset number them */
 enum {
-  UV_SOCK = 1,   /* the netsock socket, false when none */
+  UV_SOCK = 1,   /* the netsock socket, false when none (user value 1) */
   UV_FAM,        /* "inet", "inet6", "unix", or false: not yet known */
   UV_KIND,       /* "tcp", "udp", "unixstream", "unixdgram" */
   UV_CONNECTING, /* true while a connect goes on in the background */
   UV_FAILED,     /* true after a connect that failed */
   UV_TOHOST,     /* udp sendto's last destination as given, */
   UV_TOPORT,
-  UV_TOADDR,     /* and as looked up */
+  UV_TOADDR,     /* and as looked up (datagram objects' user values 2..5) */
   UV_TOPORTN,
-  LS_NUV = UV_TOPORTN
+  LS_NFIELD = UV_TOPORTN
 };
+#define LS_DGRAMNUV  (1 + UV_TOPORTN - UV_TOHOST + 1)
 
 
 /* whether the object at 1 is of the class in upvalue 2 (a client) */

@@ -133,6 +133,25 @@ static double lswait (lsCall *c) {
 #define lscalldl(c,s)  (((s)->fdblock || (s)->shared || !ns_io_plain(s)) \
                           ? lswait(c) : -1.0)
 
+
+
+/*
+** A wait of receive or send. An object's first wait polls (ns_wait);
+** later ones may sleep in the kernel (ns_block: outside tasks, a
+** blocking descriptor). The switch to kernel waits costs two fcntl and
+** a setsockopt once per socket and saves a poll and a call per wait
+** after it: a connection that waits once (an HTTP request's answer,
+** socket.http's connection per request) would pay five system calls
+** where polling makes three (recv, poll, recv; LuaSocket's too).
+*/
+static nsResult lsblock (lua_State *L, lsObject *o, nsSocket *s, int events,
+                         double dl, lua_KContext ctx, lua_KFunction k) {
+  if (o->waited || (events & NS_NOPOLL))
+    return ns_block(L, s, events, dl, ctx, k);
+  o->waited = 1;
+  return ns_wait(L, s, events, dl, ctx, k);
+}
+
 /* }====== */
 
 
@@ -172,7 +191,9 @@ static void lstake (lua_State *L, lsObject *o, nsSocket *s, size_t n,
       o->crfree = cr != NULL ? (size_t)(cr - p) : avail;
     }
   }
-  if (nocr && n > o->crfree) {
+  if (nocr && o->crfree + 1 == n)
+    lua_pushlstring(L, p, n - 1);   /* a line's one '\r', before its '\n' */
+  else if (nocr && n > o->crfree) {
     luaL_Buffer b;
     size_t i, m = 0;
     char *q = luaL_buffinitsize(L, &b, n);
@@ -264,7 +285,7 @@ static int lsrecv (lua_State *L, lsObject *o, nsSocket *s, lsCall *c,
     }
     dl = lswait(c);
     lssave(L, c);
-    r = ns_block(L, s, ns_io_events(s, NS_READ), dl, kind, lsrecv_k);
+    r = lsblock(L, o, s, ns_io_events(s, NS_READ), dl, kind, lsrecv_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
   /* a failure: nil, the word, and everything buffered as the partial */
@@ -442,8 +463,8 @@ static int lssend (lua_State *L, lsObject *o, nsSocket *s, lsCall *c,
     c->count = i;
     dl = lswait(c);
     lssave(L, c);
-    r = ns_block(L, s, ns_io_events(s, NS_WRITE), dl, (lua_KContext)first,
-                 lssend_k);
+    r = lsblock(L, o, s, ns_io_events(s, NS_WRITE), dl, (lua_KContext)first,
+                lssend_k);
     if (r != NS_AGAIN) { err = errno; break; }
   }
   o->nsent += (double)(i - first);

@@ -7,10 +7,10 @@
 ** An object is a userdata (lsObject, lsint.h) whose metatable is its
 ** class (tcp{client}, ...: tables lua/netsock/luasocket/sock.lua builds
 ** and registers with core._lsclass); its netsock socket is user value
-** 1, and what only the Lua methods need (family, kind, a connect under
-** way, udp sendto's last destination) are the other user values. The
-** hot methods read the struct; the rare ones stay in Lua, reaching the
-** fields through core._lsget and core._lsset.
+** 1, its family, kind and connect state are struct fields, and only a
+** datagram object has more user values (udp sendto's last
+** destination). The hot methods read the struct; the rare ones stay in
+** Lua, reaching the fields through core._lsget and core._lsset.
 */
 #include <errno.h>
 #include <limits.h>
@@ -47,14 +47,16 @@ static lua_Integer lsclasskind (lua_State *L, int idx) {
 }
 
 
-/* the object at idx and its kind, or NULL (kind 0) */
+/* the object at idx and its kind (the struct's), or NULL (kind 0) */
 static lsObject *lstoobject (lua_State *L, int idx, lua_Integer *kind) {
   lsObject *o = (lsObject *)lua_touserdata(L, idx);
-  *kind = 0;
   if (o != NULL && lua_getmetatable(L, idx)) {
-    *kind = lsclasskind(L, -1);
-    lua_pop(L, 1);
-    if (*kind != 0 && lua_rawlen(L, idx) == sizeof(lsObject)) return o;
+    int ours = lua_rawgetp(L, -1, &lskey) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (ours && lua_rawlen(L, idx) == sizeof(lsObject)) {
+      *kind = o->kind;
+      return o;
+    }
   }
   *kind = 0;
   return NULL;
@@ -71,14 +73,37 @@ static lsObject *lscheckobject (lua_State *L, int idx) {
 
 
 /*
-** A method's object: one of the kind in upvalue 2 (a number), else
+** Small numbers in a closure's upvalues, as light userdata: the address
+** of lstag[n] (a kind, 1 to 4; a family's index in lsfamilies). Reading
+** one back is a pointer difference, where lua_tointeger converts.
+*/
+static char lstag[8];
+static const int lsfamilies[] = {0, AF_INET, AF_INET6, AF_UNIX};
+
+static void lspushtag (lua_State *L, int n) {
+  lua_pushlightuserdata(L, lstag + n);
+}
+
+#define lsuptag(L,i) \
+  ((int)((const char *)lua_touserdata(L, lua_upvalueindex(i)) - lstag))
+
+static int lsfamilytag (int family) {
+  int i;
+  for (i = 0; i < 4; i++)
+    if (lsfamilies[i] == family) return i;
+  return 0;
+}
+
+
+/*
+** A method's object: one of the kind in upvalue 2 (lspushtag), else
 ** LuaSocket's "calling 'm' on bad self (tcp{any} expected)", whose
 ** text is upvalue 1.
 */
 static lsObject *lscheckkind (lua_State *L) {
   lua_Integer kind;
   lsObject *o = lstoobject(L, 1, &kind);
-  if (o == NULL || kind != lua_tointeger(L, lua_upvalueindex(2)))
+  if (o == NULL || kind != lsuptag(L, 2))
     luaL_argerror(L, 1, lua_tostring(L, lua_upvalueindex(1)));
   return o;
 }
@@ -115,10 +140,10 @@ static int ls_class (lua_State *L) {
 }
 
 
-/* o's socket becomes the one at idx (or none: nil, false), with o's
-   timeouts; user value UV_SOCK keeps it alive */
-static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
-  nsSocket *s = lua_toboolean(L, idx) ? ns_checksocket(L, idx) : NULL;
+/* o's socket becomes 's', the socket at idx (or none: NULL, idx
+   nil or false), with o's timeouts; user value 1 keeps it alive */
+static void lsputsock (lua_State *L, lsObject *o, int oidx, int idx,
+                       nsSocket *s) {
   if (s != NULL) lua_pushvalue(L, idx);
   else lua_pushboolean(L, 0);
   lua_setiuservalue(L, oidx, UV_SOCK);
@@ -127,81 +152,133 @@ static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
   lsapply(o);
 }
 
+/* the same, for a value at idx not known to be a socket */
+static void lssetsock (lua_State *L, lsObject *o, int oidx, int idx) {
+  lsputsock(L, o, oidx, idx,
+            lua_toboolean(L, idx) ? ns_checksocket(L, idx) : NULL);
+}
+
+
+/* the kinds' and families' names, as the Lua side has them */
+static const char *const lskinds[] = {"tcp", "udp", "unixstream", "unixdgram", NULL};
+
+static int lscheckkindname (lua_State *L, int idx) {
+  return luaL_checkoption(L, idx, NULL, lskinds) + 1;
+}
+
+/* "inet", "inet6", "unix" (or false, nil: not yet known, 0) at idx */
+static int lscheckfamily (lua_State *L, int idx) {
+  static const char *const names[] = {"inet", "inet6", "unix", NULL};
+  static const int values[] = {AF_INET, AF_INET6, AF_UNIX};
+  if (!lua_toboolean(L, idx)) return 0;
+  return values[luaL_checkoption(L, idx, NULL, names)];
+}
+
 
 /*
-** core._lsnew(class, kind, family [, socket]): a new object of 'class'
-** (no socket yet unless given; no timeouts; its age counts from now)
+** A new object of the class at 'mt' (an index), of 'kind', family
+** 'family' (0: not yet known), with the netsock socket at 'sock' (0 or
+** nil: none yet); no timeouts; its age counts from now. A stream
+** object has one user value (its socket), a datagram one five.
 */
-static void lsnewobject (lua_State *L, int mt, int kind, int fam, int sock) {
-  lsObject *o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject), LS_NUV);
+static lsObject *lsnewobject (lua_State *L, int mt, int kind, int family,
+                              int sock, nsSocket *s) {
+  lsObject *o = (lsObject *)lua_newuserdatauv(L, sizeof(lsObject),
+                                    ls_isdgram(kind) ? LS_DGRAMNUV : 1);
   int top = lua_gettop(L);
   o->s = NULL;
   o->tb = o->tt = -1.0;
   o->birth = lsgettime();
   o->nrecv = o->nsent = 0;
   o->crfree = 0;
+  o->family = family;
+  o->kind = (unsigned char)kind;
+  o->connecting = o->failed = o->waited = 0;
   lua_pushvalue(L, mt);
   lua_setmetatable(L, top);   /* (not finalized: the class's __gc is not raw) */
-  lua_pushvalue(L, kind);
-  lua_setiuservalue(L, top, UV_KIND);
-  if (lua_toboolean(L, fam)) lua_pushvalue(L, fam);
-  else lua_pushboolean(L, 0);
-  lua_setiuservalue(L, top, UV_FAM);
-  if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
-  else {
-    lua_pushboolean(L, 0);
-    lua_setiuservalue(L, top, UV_SOCK);
-  }
+  if (s != NULL) lsputsock(L, o, top, sock, s);
+  else if (sock != 0 && !lua_isnil(L, sock)) lssetsock(L, o, top, sock);
+  return o;   /* (user value 1 nil: core._lsget says false) */
 }
 
+/* core._lsnew(class, kind, family [, socket]) */
 static int ls_new (lua_State *L) {
+  int kind, family;
   if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
-  luaL_checkstring(L, 2);
+  kind = lscheckkindname(L, 2);
+  family = lscheckfamily(L, 3);
   lua_settop(L, 4);
-  lsnewobject(L, 1, 2, 3, 4);
+  lsnewobject(L, 1, kind, family, 4, NULL);
   return 1;
 }
 
 
 /* socket.tcp() and socket.udp(): an object of the class, kind and
-   family (false: not yet known) in upvalues 1, 2, 3 */
+   family (0: not yet known) in upvalues 1, 2, 3 */
 static int ls_make (lua_State *L) {
-  lsnewobject(L, lua_upvalueindex(1), lua_upvalueindex(2),
-              lua_upvalueindex(3), 0);
+  lsnewobject(L, lua_upvalueindex(1), lsuptag(L, 2),
+              lsfamilies[lsuptag(L, 3)], 0, NULL);
   return 1;
 }
 
 /* core._lsfactory(class, kind, family) */
 static int ls_factory (lua_State *L) {
+  int kind, family;
   if (lsclasskind(L, 1) == 0) luaL_typeerror(L, 1, "netsock.luasocket class");
-  luaL_checkstring(L, 2);
-  lua_settop(L, 3);
+  kind = lscheckkindname(L, 2);
+  family = lscheckfamily(L, 3);
+  lua_settop(L, 1);
+  lspushtag(L, kind);
+  lspushtag(L, lsfamilytag(family));
   lua_pushcclosure(L, ls_make, 3);
   return 1;
 }
 
 
-/* core._lsget(o, i): user value i (the socket: i = 1) */
+/* core._lsget(o, i): field i (the socket: i = 1) */
 static int ls_get (lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
-  lscheckobject(L, 1);
-  luaL_argcheck(L, 1 <= i && i <= LS_NUV, 2, "no such field");
-  lua_getiuservalue(L, 1, (int)i);
+  lsObject *o = lscheckobject(L, 1);
+  luaL_argcheck(L, 1 <= i && i <= LS_NFIELD, 2, "no such field");
+  switch (i) {
+    case UV_SOCK:   /* (close leaves the closed socket in user value 1) */
+      if (o->s == NULL) lua_pushboolean(L, 0);
+      else lua_getiuservalue(L, 1, 1);
+      break;
+    case UV_FAM:
+      if (o->family == 0) lua_pushboolean(L, 0);
+      else lua_pushstring(L, ns_familyname(o->family));
+      break;
+    case UV_KIND: lua_pushstring(L, lskinds[o->kind - 1]); break;
+    case UV_CONNECTING:
+      if (o->connecting) lua_pushboolean(L, 1); else lua_pushnil(L);
+      break;
+    case UV_FAILED:
+      if (o->failed) lua_pushboolean(L, 1); else lua_pushnil(L);
+      break;
+    default:   /* a datagram's; nil on a stream object */
+      lua_getiuservalue(L, 1, (int)(i - UV_TOHOST + 2));
+  }
   return 1;
 }
 
 
-/* core._lsset(o, i, v): user value i (> 1) becomes v; the socket
-   (i = 1) takes o's timeouts */
+/* core._lsset(o, i, v): field i (> 2, not the kind) becomes v; the
+   socket (i = 1) takes o's timeouts */
 static int ls_set (lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2);
   lsObject *o = lscheckobject(L, 1);
-  luaL_argcheck(L, 1 <= i && i <= LS_NUV, 2, "no such field");
+  luaL_argcheck(L, 1 <= i && i <= LS_NFIELD && i != UV_KIND, 2, "no such field");
   luaL_checkany(L, 3);
-  if (i == UV_SOCK) lssetsock(L, o, 1, 3);
-  else {
-    lua_settop(L, 3);
-    lua_setiuservalue(L, 1, (int)i);
+  lua_settop(L, 3);
+  switch (i) {
+    case UV_SOCK: lssetsock(L, o, 1, 3); break;
+    case UV_FAM: o->family = lscheckfamily(L, 3); break;
+    case UV_CONNECTING: o->connecting = (unsigned char)lua_toboolean(L, 3); break;
+    case UV_FAILED: o->failed = (unsigned char)lua_toboolean(L, 3); break;
+    default:
+      luaL_argcheck(L, lua_setiuservalue(L, 1, (int)(i - UV_TOHOST + 2)), 2,
+                    "no such field");
   }
   return 0;
 }
@@ -232,15 +309,12 @@ static int ls_reapply (lua_State *L) {
 
 /* {====== Methods every kind has ====== */
 
-/* o:close(): the socket goes; always 1 */
+/* o:close(): the socket goes; always 1. (User value 1 keeps the closed
+   netsock socket until the object goes: o->s NULL says "none".) */
 static int ls_close (lua_State *L) {
   lsObject *o = lscheckkind(L);
   nsSocket *s = o->s;
-  lua_settop(L, 1);
   if (s != NULL) {
-    lua_getiuservalue(L, 1, UV_SOCK);   /* (keeps it alive meanwhile) */
-    lua_pushboolean(L, 0);
-    lua_setiuservalue(L, 1, UV_SOCK);
     o->s = NULL;
     ns_close(L, s);
   }
@@ -328,29 +402,19 @@ static int lsfallbackat (lua_State *L, int up) {
   return lua_gettop(L);
 }
 
-/* nil and LuaSocket's word for netsock's failure (message at 'msg',
-   code after it): words[code], else the message */
-static int lsfailwords (lua_State *L, int msg, int words) {
-  lua_pushnil(L);
-  if (lua_type(L, msg + 1) != LUA_TSTRING
-      || lua_getfield(L, words, lua_tostring(L, msg + 1)) != LUA_TSTRING) {
-    if (lua_type(L, msg + 1) == LUA_TSTRING) lua_pop(L, 1);
-    lua_pushvalue(L, msg);
-  }
-  return 2;
-}
-
-
 /*
 ** o:connect(host, port) of a tcp{master} or tcp{client}, as sock.lua's
 ** (upvalue 3) does it, for the common call: a numeric host, a port of
-** digits, no connect under way or failed before. Upvalues: 1 and 2 the
-** master and client classes, 3 the Lua method, 4 netsock.socket, 5
-** netsock's connect, 6 the Lua side of a failure (connectfailed), 7
-** the words. stack: 1 o, 2 host, 3 port, 4 the family before, 5..7
-** connect's results.
+** digits, no connect under way or failed before. The socket is made
+** here as netsock.socket makes it, and connected by netsock's connect
+** less the host name starttls would check (ns_connect_nohost: the
+** layer's objects have no starttls). Upvalues: 1 and 2 the master and
+** client classes, 3 the Lua method, 4 the Lua side of a failure
+** (connectfailed), 5 the words. stack: 1 o, 2 host, 3 port, 4 the
+** family before (an AF_* number, 0: not known), 5..7 connect's results.
 */
 static int ls_connect_k (lua_State *L, int status, lua_KContext ctx) {
+  int fam0;
   (void)status;
   if (lua_toboolean(L, 5)) {
     if (ctx == 0) {   /* a master becomes a client */
@@ -360,9 +424,11 @@ static int ls_connect_k (lua_State *L, int status, lua_KContext ctx) {
     lua_pushnumber(L, 1.0);
     return 1;
   }
-  lua_pushvalue(L, lua_upvalueindex(6));
+  fam0 = (int)lua_tointeger(L, 4);
+  lua_pushvalue(L, lua_upvalueindex(4));
   lua_pushvalue(L, 1);
-  lua_pushvalue(L, 4);
+  if (fam0 != 0) lua_pushstring(L, ns_familyname(fam0));
+  else lua_pushboolean(L, 0);
   lua_pushvalue(L, 6);
   lua_pushvalue(L, 7);
   lua_call(L, 4, 2);
@@ -384,34 +450,29 @@ static int ls_connect (lua_State *L) {
   port = luaL_checklstring(L, 3, &plen);
   pnum = ns_lsnumaddr(host, hlen, port, plen, &family);
   lua_settop(L, 3);
-  lua_getiuservalue(L, 1, UV_FAM);                       /* 4 */
-  if (pnum < 0 || lua_getiuservalue(L, 1, UV_CONNECTING) != LUA_TNIL
-      || lua_getiuservalue(L, 1, UV_FAILED) != LUA_TNIL
-      || (lua_toboolean(L, 4)   /* (sock.lua's connectone decides then) */
-          ? strcmp(lua_tostring(L, 4), ns_familyname(family)) != 0
-          : o->s != NULL)) {
-    lua_settop(L, 3);
+  if (pnum < 0 || o->connecting || o->failed
+      || (o->family != 0   /* (sock.lua's connectone decides then) */
+          ? o->family != family : o->s != NULL))
     return lsfallbackat(L, 3);
-  }
-  lua_settop(L, 4);
+  lua_pushinteger(L, o->family);                         /* 4 */
   if (o->s == NULL) {   /* a socket of the address's family */
-    nsSocket *s;
-    lua_pushvalue(L, lua_upvalueindex(4));
-    lua_pushstring(L, ns_familyname(family));
-    lua_pushliteral(L, "stream");
-    lua_call(L, 2, 3);                                   /* 5, 6, 7 */
-    if (!lua_toboolean(L, 5)) return lsfailwords(L, 6, lua_upvalueindex(7));
-    s = ns_checksocket(L, 5);
+    nsSocket *s = ns_newsocket(L, family, SOCK_STREAM, 0, -1.0);   /* 5 */
+    s->fd = ns_sys_socket(family, SOCK_STREAM, 0);
+    if (s->fd < 0) {
+      int err = errno;
+      lua_pushnil(L);
+      ns_lserror(L, NS_ERRNO, err, lua_upvalueindex(5));
+      return 2;
+    }
     if (family == AF_INET6) {  /* as LuaSocket's tcp6: IPv6 only */
       int on = 1;
       (void)setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     }
-    lssetsock(L, o, 1, 5);
-    lua_pushstring(L, ns_familyname(family));
-    lua_setiuservalue(L, 1, UV_FAM);
+    lsputsock(L, o, 1, 5, s);
+    o->family = family;
     lua_settop(L, 4);
   }
-  lua_pushvalue(L, lua_upvalueindex(5));
+  lua_pushcfunction(L, ns_connect_nohost);
   lua_getiuservalue(L, 1, UV_SOCK);
   lua_pushvalue(L, 2);
   lua_pushinteger(L, pnum);
@@ -419,28 +480,57 @@ static int ls_connect (lua_State *L) {
   return ls_connect_k(L, LUA_OK, client);
 }
 
-/* core._lsconnect(master, client, luaconnect, socket, connect, failed, words) */
+/* core._lsconnect(master, client, luaconnect, failed, words) */
 static int ls_newconnect (lua_State *L) {
-  lua_settop(L, 7);
-  lua_pushcclosure(L, ls_connect, 7);
+  lua_settop(L, 5);
+  lua_pushcclosure(L, ls_connect, 5);
   return 1;
 }
 
 
 /*
-** o:accept() of a stream server: a client object around netsock's
-** accepted socket. Upvalues: 1 the server class, 2 the client class,
-** 3 the Lua method (misuse, no socket), 4 netsock's accept, 5 the
-** words, 6 the kind, 7 the clients' family (false: the server's).
-** stack: 1 o, 2..4 accept's results.
+** o:accept() of a stream server: a client object around a netsock
+** socket made here, as netsock's accept makes it (socket.c's accept_k:
+** the socket before the descriptor, so that a memory error leaks
+** nothing), without the peer's address that netsock's returns and the
+** layer drops. Upvalues: 1 the server class, 2 the client class, 3 the
+** Lua method (misuse, no socket), 4 the words, 5 the kind, 6 the
+** clients' family (tags: lspushtag; family 0: the server's). stack: 1 o, 2 the deadline, 3 the
+** server's netsock socket (alive while the call waits).
 */
 static int ls_accept_k (lua_State *L, int status, lua_KContext ctx) {
-  (void)status; (void)ctx;
-  if (!lua_toboolean(L, 2)) return lsfailwords(L, 3, lua_upvalueindex(5));
-  if (lua_toboolean(L, lua_upvalueindex(7))) lua_pushvalue(L, lua_upvalueindex(7));
-  else lua_getiuservalue(L, 1, UV_FAM);                  /* 5 */
-  lsnewobject(L, lua_upvalueindex(2), lua_upvalueindex(6), 5, 2);
-  return 1;
+  nsSocket *s = (nsSocket *)lua_touserdata(L, 3), *c;
+  lsObject *o = (lsObject *)lua_touserdata(L, 1);
+  nsResult r = NS_CLOSED;
+  int err = 0;
+  (void)status;
+  while (s->fd >= 0) {
+    int fd;
+    lua_settop(L, 3);
+    c = ns_newsocket(L, s->family, s->type, s->protocol, -1.0); /* 4 */
+    ns_callflags(L, s, NS_READ | NS_NOFLAGS, lua_tonumber(L, 2));
+    fd = ns_sys_accept(s->fd, NULL, NULL);
+    if (fd >= 0) {
+      int family = lsfamilies[lsuptag(L, 6)];
+      c->fd = fd;
+      lsnewobject(L, lua_upvalueindex(2), lsuptag(L, 5),
+                  family != 0 ? family : o->family, 4, c);
+      return 1;
+    }
+    if (errno == ECONNABORTED || ns_retry(L))
+      continue;  /* a client that left before we took it: next one */
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      r = NS_ERRNO; err = errno;
+      break;
+    }
+    lua_settop(L, 3);
+    r = ns_block(L, s, NS_READ, lua_tonumber(L, 2), ctx, ls_accept_k);
+    if (r != NS_AGAIN) { err = errno; break; }
+    r = NS_CLOSED;
+  }
+  lua_pushnil(L);
+  ns_lserror(L, r, err, lua_upvalueindex(4));
+  return 2;
 }
 
 static int ls_accept (lua_State *L) {
@@ -452,16 +542,19 @@ static int ls_accept (lua_State *L) {
   }
   if (!server) return lsfallbackat(L, 3);
   lua_settop(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_pushnumber(L, ns_deadline(o->s->timeout));
   lua_getiuservalue(L, 1, UV_SOCK);
-  lua_callk(L, 1, 3, 0, ls_accept_k);
   return ls_accept_k(L, LUA_OK, 0);
 }
 
-/* core._lsaccept(server, client, luaaccept, accept, words, kind, family) */
+/* core._lsaccept(server, client, luaaccept, words, kind, family) */
 static int ls_newaccept (lua_State *L) {
-  lua_settop(L, 7);
-  lua_pushcclosure(L, ls_accept, 7);
+  lua_settop(L, 6);
+  lspushtag(L, lscheckkindname(L, 5));
+  lua_replace(L, 5);
+  lspushtag(L, lsfamilytag(lscheckfamily(L, 6)));
+  lua_replace(L, 6);
+  lua_pushcclosure(L, ls_accept, 6);
   return 1;
 }
 
@@ -622,11 +715,12 @@ static int ls_methods (lua_State *L) {
   };
   lua_Integer kind = luaL_checkinteger(L, 1);
   const char *any = luaL_checkstring(L, 2);
+  luaL_argcheck(L, 1 <= kind && kind <= 4, 1, "kind out of range");
   luaL_checktype(L, 5, LUA_TTABLE);
   lua_settop(L, 6);                                  /* 6: the Lua methods */
   lua_newtable(L);                                   /* 7: the C methods */
   lua_pushfstring(L, "%s expected", any);
-  lua_pushinteger(L, kind);
+  lspushtag(L, (int)kind);
   luaL_setfuncs(L, anyof, 2);
   lua_pushcfunction(L, ls_gc);
   lua_setfield(L, 7, "__gc");
@@ -634,7 +728,7 @@ static int ls_methods (lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 6, LUA_TTABLE);
     lua_pushfstring(L, "%s expected", any);
-    lua_pushinteger(L, kind);
+    lspushtag(L, (int)kind);
     lua_pushvalue(L, 5);
     lua_getfield(L, 6, "receive");
     lua_pushcclosure(L, ls_udpreceive, 4);

@@ -212,6 +212,10 @@ typedef struct nsSocket {
 NS_API int ns_sys_socket (int family, int type, int proto);
 NS_API int ns_sys_socketpair (int family, int type, int proto, int fds[2]);
 NS_API int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len);
+/* a non-blocking TCP connect under way, asked without waiting and
+   without changing it: 0 connected, EINPROGRESS not yet, -1 failed or
+   unknown here (ask SO_ERROR) */
+NS_API int ns_sys_connected (int fd);
 /* pipe2(2): both ends non-blocking, close-on-exec */
 NS_API int ns_sys_pipe (int p[2]);
 /* send(2), sendto(2) that never raise SIGPIPE (EPIPE instead) */
@@ -765,6 +769,11 @@ NS_API void ns_io_connecting (lua_State *L);
 
 /* {====== socket.c: lifetime, stream methods ====== */
 NS_API int ns_close (lua_State *L, nsSocket *s);
+/* push a new socket userdata, closed (fd -1, the caller makes the
+   descriptor afterwards), with 'timeout' (the socket's own: the layer
+   sets it from its object's) */
+NS_API nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto,
+                               double timeout);
 /* a receive of 'size' bytes got 0: whether that is the end of stream
    (stream, seqpacket whose peer is gone) rather than an empty datagram */
 NS_API int ns_atend (nsSocket *s, size_t size);
@@ -786,6 +795,9 @@ NS_API void ns_tls_open (lua_State *L);
 
 
 /* {====== connect.c, file.c, dgram.c, sendfile.c, options.c ====== */
+/* s:connect(host, port) without remembering the host for starttls
+   (src/luasocket.c's objects have no starttls) */
+NS_API int ns_connect_nohost (lua_State *L);
 NS_API void ns_connect_open (lua_State *L);
 NS_API void ns_file_open (lua_State *L);
 NS_API void ns_dgram_open (lua_State *L);

@@ -39,11 +39,12 @@ static double gettimeout_default (lua_State *L) {
 
 
 /*
-** Push a new socket userdata, closed (fd -1), with the default timeout.
-** The caller makes the descriptor afterwards: a memory error here
-** leaves nothing to clean up.
+** Push a new socket userdata, closed (fd -1), with 'timeout' (newsocket:
+** the default timeout). The caller makes the descriptor afterwards: a
+** memory error here leaves nothing to clean up.
 */
-static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
+nsSocket *ns_newsocket (lua_State *L, int family, int type, int proto,
+                        double timeout) {
   nsSocket *s = (nsSocket *)lua_newuserdatauv(L, sizeof(nsSocket), 0);
   memset(s, 0, sizeof *s);
   s->fd = -1;
@@ -54,8 +55,12 @@ static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
   s->gen = ns_forkgen();
   ns_pushsocketclass(L);
   lua_setmetatable(L, -2);
-  s->timeout = gettimeout_default(L);
+  s->timeout = timeout;
   return s;
+}
+
+static nsSocket *newsocket (lua_State *L, int family, int type, int proto) {
+  return ns_newsocket(L, family, type, proto, gettimeout_default(L));
 }
 
 

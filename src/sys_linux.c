@@ -20,6 +20,7 @@
 **   ns_sys_cpucount   sched_getaffinity(2)
 **   ns_sys_balance    "reuseport": SO_REUSEPORT spreads connections
 **   ns_sys_pollnow    poll(2) with timeout 0, POLLRDHUP included
+**   ns_sys_connected  TCP_INFO's state: a connect under way, done?
 **   ns_sys_gethostbyname, ns_sys_gethostbyaddr, ns_sys_getservbyname,
 **   ns_sys_getservbyport, ns_sys_getprotobyname   glibc's *_r forms
 **   ns_sys_dupsocket  F_DUPFD_CLOEXEC (fromfd; a port sets SO_NOSIGPIPE)
@@ -37,6 +38,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -67,6 +69,26 @@ int ns_sys_socketpair (int family, int type, int proto, int fds[2]) {
 
 int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len) {
   return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+
+/*
+** A non-blocking TCP connect under way: done? One getsockopt(TCP_INFO)
+** of its first byte (tcpi_state) answers, where SO_ERROR and then
+** getpeername make two system calls (connect.c), and leaves the socket
+** as they do (a second connect(2) would answer too, but it moves the
+** socket to "connected": a next connect would then say EISCONN where
+** LuaSocket's, which reads SO_ERROR's way, says 0 once). 0 connected
+** (the handshake is done, whatever came since), EINPROGRESS while it
+** goes on, -1 failed or not TCP: ask SO_ERROR.
+*/
+int ns_sys_connected (int fd) {
+  unsigned char st;
+  socklen_t len = sizeof st;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &st, &len) < 0 || len != 1)
+    return -1;
+  if (st == TCP_SYN_SENT) return EINPROGRESS;
+  return st == TCP_CLOSE || st == TCP_LISTEN ? -1 : 0;
 }
 
 

@@ -124,6 +124,8 @@ int ns_sys_socketpair (int family, int type, int proto, int fds[2]) {
 }
 
 
+int ns_sys_connected (int fd) { (void)fd; return -1; }  /* SO_ERROR's way */
+
 int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len) {
   int c;
 #if !defined(NS_GENERIC) && defined(NS_HAVE_ACCEPT4)

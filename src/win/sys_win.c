@@ -476,6 +476,14 @@ int ns_sys_socket (int family, int type, int proto) {
 }
 
 
+/* a non-blocking connect under way: connect.c asks SO_ERROR (as
+   sys_posix.c) */
+int ns_sys_connected (int fd) {
+  (void)fd;
+  return -1;
+}
+
+
 int ns_sys_accept (int fd, struct sockaddr *sa, socklen_t *len) {
   int c = ns_win_accept(fd, sa, len);
   return c < 0 ? -1 : nonblocking(c);

@@ -752,10 +752,10 @@ addcmethods("tcp", { TCP_MASTER, TCP_CLIENT, TCP_SERVER }, "tcp{any}",
 -- connect and accept in C for the common calls (a numeric address; a
 -- server with a socket), the Lua methods above for the rest
 do
-  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect, nssocket,
-                                  nsmethods.connect, connectfailed, words)
+  local connect = core._lsconnect(TCP_MASTER, TCP_CLIENT, tcpm.connect,
+                                  connectfailed, words)
   local accept = core._lsaccept(TCP_SERVER, TCP_CLIENT, tcpm.accept,
-                                nsmethods.accept, words, "tcp", false)
+                                words, "tcp", false)
   for _, mt in ipairs { TCP_MASTER, TCP_CLIENT, TCP_SERVER } do
     mt.__index.connect, mt.__index.accept = connect, accept
   end
@@ -1015,7 +1015,7 @@ US_CLIENT = newclass("unixstream{client}", unixs, { "unixstream{any}" }, "unixst
 US_SERVER = newclass("unixstream{server}", unixs, { "unixstream{any}" }, "unixstream")
 do
   local accept = core._lsaccept(US_SERVER, US_CLIENT, unixs.accept,
-                                nsmethods.accept, words, "unixstream", "unix")
+                                words, "unixstream", "unix")
   for _, mt in ipairs { US_MASTER, US_CLIENT, US_SERVER } do
     mt.__index.accept = accept
   end
