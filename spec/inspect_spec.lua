@@ -152,6 +152,39 @@ describe("netsock.cancel(task)", function()
     assert.equal(0, ns._tasks.stats().timers)
   end)
 
+  -- the loop resumes the queued tasks in C and asks the set of tasks only
+  -- for one that is not suspended in a yield: a task cancelled while it
+  -- is in the ready queue (after a plain yield; after its socket became
+  -- ready) is skipped there, not resumed dead
+  it("skips a task cancelled while it is queued to run", function()
+    local srv, port = H.listen_local()
+    local c, a = H.pair_tcp(srv, port)
+    finally(function() c:close(); a:close(); srv:close() end)
+    local ran, states = {}, {}
+    local function state(t)
+      for _, e in ipairs(ns.tasks()) do if e.task == t then return e.state end end
+    end
+    local err = H.capture_stderr(function()
+      local yielder = ns.spawn(function() coroutine.yield(); ran.yielder = true end)
+      local reader = ns.spawn(function() a:settimeout(nil); a:recv(100); ran.reader = true end)
+      ns.spawn(function()
+        -- turn 1: the yielder yielded (queued for turn 2), the reader waits
+        states.yielder = state(yielder)
+        ns.cancel(yielder)
+        c:sendall("x")            -- this turn's poll queues the reader...
+        coroutine.yield()         -- ...behind this task, which runs first
+        states.reader = state(reader)
+        ns.cancel(reader)
+      end)
+      run_bounded(5)
+    end)
+    assert.same({ yielder = "ready", reader = "ready" }, states)
+    assert.same({}, ran)
+    assert.equal("", err)
+    assert.equal(0, ns._tasks.stats().live)
+    assert.equal("x", a:recv(100))   -- the cancelled read left the byte
+  end)
+
   it("a cancelled serve handler's connection closes and its place under limit is freed", function()
     local handlers = {}
     local srv = assert(ns.serve("127.0.0.1", 0, function(conn)

@@ -443,13 +443,20 @@ int ns_sched_runq (lua_State *L, nsSched *S, int q, lua_Integer qhead,
     lua_pushnil(L);
     lua_rawseti(L, q, qhead);
     qhead++;
-    lua_pushvalue(L, -1);
     co = lua_tothread(L, -1);
-    if (lua_rawget(L, tasks) == LUA_TNIL || co == NULL) {
-      lua_pop(L, 2);  /* ended or cancelled while it was queued */
+    /* only tasks are queued; one that ended or was cancelled while
+       queued is no longer in the set of tasks. A coroutine suspended in
+       a yield is neither (both leave it dead), so only a task not
+       started yet (or a dead one) needs the set asked */
+    if (co != NULL && lua_status(co) != LUA_YIELD) {
+      lua_pushvalue(L, -1);
+      if (lua_rawget(L, tasks) == LUA_TNIL) co = NULL;
+      lua_pop(L, 1);
+    }
+    if (co == NULL) {
+      lua_pop(L, 1);
       continue;
     }
-    lua_pop(L, 1);
     n = ns_sched_resume(L, co);
     if (n == 2 && lua_touserdata(L, -1) == filed && lua_toboolean(L, -2)) {
       lua_pop(L, 3);
