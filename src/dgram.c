@@ -107,13 +107,13 @@ static int pushsender (lua_State *L, nsSocket *s, struct sockaddr_storage *ss,
   size_t alen;
   unsigned scope = 0, port;
   int nret;
-  if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+  if (ss->ss_family == AF_INET && (size_t)len >= sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
     addr = &sin->sin_addr;
     alen = 4;
     port = ntohs(sin->sin_port);
   }
-  else if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+  else if (ss->ss_family == AF_INET6 && (size_t)len >= sizeof(struct sockaddr_in6)) {
     const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
     addr = &sin6->sin6_addr;
     alen = 16;
